@@ -1,0 +1,81 @@
+"""Input checks shared by every public function.
+
+Each error names the column and the problem and, where useful, how many rows are affected.
+Row values are never printed: patient data must not leak into logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def require_dataframe(data, what: str = "data") -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ValueError(f"{what} has no rows")
+    return data
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str], what: str = "data") -> None:
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise ValueError(f"unknown column(s) {missing} (not in {what})")
+
+
+def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    for c in columns:
+        k = int(pd.isna(data[c]).sum())
+        if k:
+            raise ValueError(f"column '{c}' has {k} missing value(s); remove or impute them first")
+
+
+def as_binary_treatment(values, name: str = "treatment") -> np.ndarray:
+    """Return a 0/1 float array; accepts 0/1, bool, or a two-level factor (second level = 1)."""
+    s = pd.Series(values)
+    k = int(s.isna().sum())
+    if k:
+        raise ValueError(f"column '{name}' has {k} missing value(s)")
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = [lv for lv in s.cat.categories if (s == lv).any()]
+        if len(levels) != 2:
+            raise ValueError(
+                f"column '{name}' must be binary; it has {len(levels)} observed level(s)"
+            )
+        return (s == levels[1]).to_numpy(dtype=float)
+    if s.dtype == bool:
+        return s.to_numpy(dtype=float)
+    if not pd.api.types.is_numeric_dtype(s):
+        u = pd.unique(s)
+        raise ValueError(
+            f"column '{name}' must be binary 0/1, logical or a two-level factor; "
+            f"it is {s.dtype} with {len(u)} distinct value(s)"
+        )
+    v = s.to_numpy(dtype=float)
+    u = np.unique(v)
+    if len(u) == 1:
+        raise ValueError(f"column '{name}' has a single value: one treatment group is empty")
+    if len(u) != 2 or not set(u.tolist()) <= {0.0, 1.0}:
+        raise ValueError(f"column '{name}' must be binary coded 0/1; it has {len(u)} distinct values")
+    return v
+
+
+def check_weights(w, name: str = "weights", n: int | None = None, allow_zero: bool = True) -> np.ndarray:
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if n is not None and len(w) != n:
+        raise ValueError(f"{name} has length {len(w)}, data has {n} rows")
+    bad = ~np.isfinite(w)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} missing or non-finite value(s)")
+    neg = w < 0 if allow_zero else w <= 0
+    if neg.any():
+        rule = "negative" if allow_zero else "non-positive"
+        raise ValueError(f"{name} has {int(neg.sum())} {rule} value(s)")
+    if not (w > 0).any():
+        raise ValueError(f"{name} are all zero")
+    return w

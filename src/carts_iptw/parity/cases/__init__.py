@@ -1,0 +1,1 @@
+"""Parity cases, one module per area; every module here is imported by ``all_cases()``."""
