@@ -1,0 +1,82 @@
+# Reference functions for carts_iptw.design: survey / sandwich / stats twins.
+# Each function(data, args) -> named list of numbers / named numeric vectors.
+suppressPackageStartupMessages({
+  library(survey)
+  library(sandwich)
+})
+
+.design <- function(data, args) {
+  ids <- if (is.null(args$ids)) ~1 else as.formula(paste("~", args$ids))
+  if (is.null(args$strata)) {
+    svydesign(ids = ids, weights = as.formula(paste("~", args$weights)), data = data)
+  } else {
+    svydesign(ids = ids, strata = as.formula(paste("~", args$strata)),
+              weights = as.formula(paste("~", args$weights)), data = data)
+  }
+}
+
+.htest <- function(h) {
+  out <- list(statistic = unname(h$statistic), p_value = unname(h$p.value))
+  if (!is.null(h$parameter)) out$parameter <- h$parameter
+  if (!is.null(h$estimate)) out$estimate <- unname(h$estimate)
+  if (!is.null(h$conf.int)) out$conf_int <- as.numeric(h$conf.int)
+  out
+}
+
+ref_svymean <- function(data, args) {
+  d <- .design(data, args)
+  m <- svymean(as.formula(args$x), d)
+  list(coef = coef(m), se = SE(m), degf = degf(d))
+}
+
+ref_svyby <- function(data, args) {
+  d <- .design(data, args)
+  b <- svyby(as.formula(args$x), as.formula(args$by), d, svymean)
+  list(coef = as.vector(as.matrix(coef(b))), se = as.vector(as.matrix(SE(b))))
+}
+
+ref_svyquantile <- function(data, args) {
+  d <- .design(data, args)
+  q <- svyquantile(as.formula(paste("~", args$x)), d, quantiles = unlist(args$quantiles))
+  tab <- q[[1]]
+  list(quantile = tab[, 1], lower = tab[, 2], upper = tab[, 3], se = tab[, 4])
+}
+
+ref_svychisq <- function(data, args) {
+  d <- .design(data, args)
+  .htest(svychisq(as.formula(args$formula), d, statistic = args$statistic))
+}
+
+ref_svyttest <- function(data, args) {
+  d <- .design(data, args)
+  .htest(svyttest(as.formula(args$formula), d))
+}
+
+ref_svyranktest <- function(data, args) {
+  d <- .design(data, args)
+  .htest(svyranktest(as.formula(args$formula), d, test = args$test))
+}
+
+ref_wilcox_test <- function(data, args) {
+  g <- data[[args$group]]
+  lv <- sort(unique(g))
+  x <- data[[args$x]][g == lv[1]]
+  y <- data[[args$x]][g == lv[2]]
+  h <- suppressWarnings(wilcox.test(x, y))
+  list(statistic = unname(h$statistic), p_value = h$p.value)
+}
+
+ref_chisq_test <- function(data, args) {
+  h <- suppressWarnings(chisq.test(table(data[[args$x]], data[[args$y]])))
+  list(statistic = unname(h$statistic), parameter = unname(h$parameter), p_value = h$p.value)
+}
+
+ref_fisher_test <- function(data, args) {
+  h <- fisher.test(table(data[[args$x]], data[[args$y]]))
+  out <- list(p_value = h$p.value)
+  if (!is.null(h$estimate)) {
+    out$estimate <- unname(h$estimate)
+    out$conf_int <- as.numeric(h$conf.int)
+  }
+  out
+}

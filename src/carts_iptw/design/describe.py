@@ -1,0 +1,236 @@
+"""Weighted descriptive statistics: twins of ``survey::svymean``, ``svytotal``, ``svyby`` and
+``svyquantile`` for a :class:`~carts_iptw.design.svydesign.SurveyDesign`.
+
+Variances are linearisation (influence-function) variances via the design's ``recvar``
+(survey's ``svyrecvar``).  Missing values raise unless ``na_rm=True`` (R returns NA).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from carts_iptw.design.svydesign import SurveyDesign
+
+
+def _variables(x) -> list[str]:
+    if isinstance(x, str):
+        s = x.strip()
+        if s.startswith("~"):
+            s = s[1:]
+        return [v.strip() for v in s.split("+") if v.strip()]
+    return list(x)
+
+
+def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """survey's ``model.matrix(~0 + v)`` per variable: numeric as is, factor/logical/character
+    as indicators named ``<var><level>``.  Returns matrix, names and a row-missing mask."""
+    cols, names, miss = [], [], np.zeros(design.n, dtype=bool)
+    for v in _variables(x):
+        if v not in design.data.columns:
+            raise ValueError(f"unknown column '{v}' (not in the design's data)")
+        s = design.data[v]
+        miss |= pd.isna(s).to_numpy()
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            for lv in s.cat.categories:
+                cols.append((s == lv).to_numpy(dtype=float))
+                names.append(f"{v}{lv}")
+        elif s.dtype == bool:
+            for lv, lab in ((False, "FALSE"), (True, "TRUE")):
+                cols.append((s == lv).to_numpy(dtype=float))
+                names.append(f"{v}{lab}")
+        elif pd.api.types.is_numeric_dtype(s):
+            cols.append(s.to_numpy(dtype=float))
+            names.append(v)
+        else:
+            for lv in sorted(pd.unique(s.dropna())):
+                cols.append((s == lv).to_numpy(dtype=float))
+                names.append(f"{v}{lv}")
+    X = np.column_stack(cols)
+    return X, names, miss
+
+
+def _handle_missing(design, X, miss, na_rm, what):
+    if miss.any():
+        if not na_rm:
+            raise ValueError(
+                f"{what} has {int(miss.sum())} row(s) with missing values; pass na_rm=True "
+                "to drop them (survey's na.rm = TRUE)"
+            )
+        design = design.subset(~miss)
+        X = X[~miss]
+    return design, X
+
+
+class SvyStat:
+    """Estimates with a design-based variance (twin of survey's ``svystat``)."""
+
+    def __init__(self, coef: pd.Series, vcov: pd.DataFrame, statistic: str, df=np.inf):
+        self.coef = coef
+        self.vcov = vcov
+        self.statistic = statistic
+        self.df = df
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.coef.index)
+
+    def confint(self, level: float = 0.95, df=None) -> pd.DataFrame:
+        """Wald interval; ``df=None`` is survey's ``confint.svystat`` default (normal)."""
+        df = np.inf if df is None else df
+        a = (1 - level) / 2
+        q = stats.norm.ppf(1 - a) if np.isinf(df) else stats.t.ppf(1 - a, df)
+        lo, hi = self.coef - q * self.se, self.coef + q * self.se
+        return pd.DataFrame({_pct(a): lo, _pct(1 - a): hi})
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({self.statistic: self.coef, "SE": self.se})
+
+    def __repr__(self) -> str:
+        return self.summary().to_string()
+
+
+def _pct(p: float) -> str:
+    # R's format.perc(p, 3): e.g. "2.5 %", "97.5 %"
+    return f"{float(f'{100 * p:.3g}'):g} %"
+
+
+def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
+    """Weighted mean with linearisation SE; twin of ``survey::svymean(~x, design)``.
+
+    Estimate ``sum(w x) / sum(w)``; influence values ``w (x - mean) / sum(w)`` summed by
+    ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level.
+    """
+    X, names, miss = _indicator_matrix(design, x)
+    design, X = _handle_missing(design, X, miss, na_rm, "svymean variable(s)")
+    w = design.weights
+    psum = w.sum()
+    avg = (X * (w / psum)[:, None]).sum(axis=0)
+    inf = (X - avg) * (w / psum)[:, None]
+    v = design.recvar(inf)
+    return SvyStat(pd.Series(avg, index=names), pd.DataFrame(v, index=names, columns=names), "mean")
+
+
+def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
+    """Weighted total; twin of ``survey::svytotal(~x, design)``."""
+    X, names, miss = _indicator_matrix(design, x)
+    design, X = _handle_missing(design, X, miss, na_rm, "svytotal variable(s)")
+    w = design.weights
+    tot = (X * w[:, None]).sum(axis=0)
+    v = design.recvar(X * w[:, None])
+    return SvyStat(pd.Series(tot, index=names), pd.DataFrame(v, index=names, columns=names), "total")
+
+
+def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False) -> pd.DataFrame:
+    """Domain estimates by groups; twin of ``survey::svyby(~x, ~g, design, svymean)``.
+
+    Each domain is the design restricted to the group with the design's PSU counts kept
+    (survey's domain estimation).  Returns R's layout: the ``by`` column(s), the estimates,
+    then ``se`` (one estimate) or ``se.<name>`` columns; rows in sorted group order.
+    """
+    fun = {"svymean": svymean, "svytotal": svytotal}.get(FUN, FUN) if isinstance(FUN, str) else FUN
+    if isinstance(fun, str):
+        raise ValueError(f"FUN must be 'svymean' or 'svytotal' (got {FUN!r})")
+    byvars = _variables(by)
+    for b in byvars:
+        if b not in design.data.columns:
+            raise ValueError(f"unknown column '{b}' (not in the design's data)")
+        k = int(design.data[b].isna().sum())
+        if k:
+            raise ValueError(f"by column '{b}' has {k} missing value(s)")
+    groups = design.data[byvars].drop_duplicates()
+    groups = groups.sort_values(byvars[::-1]).reset_index(drop=True)
+    rows = []
+    for _, g in groups.iterrows():
+        mask = np.ones(design.n, dtype=bool)
+        for b in byvars:
+            mask &= (design.data[b] == g[b]).to_numpy()
+        sub = design.subset(mask)
+        if sub.weights.sum() <= 0:
+            raise ValueError(f"group {dict(g)} of {byvars} has zero total weight")
+        st = fun(formula, sub, na_rm=na_rm)
+        rows.append((g, st))
+    names = list(rows[0][1].coef.index)
+    out = {b: [g[b] for g, _ in rows] for b in byvars}
+    for nm in names:
+        out[nm] = [st.coef[nm] for _, st in rows]
+    for nm in names:
+        key = "se" if len(names) == 1 else f"se.{nm}"
+        out[key] = [st.se[nm] for _, st in rows]
+    idx = [".".join(str(g[b]) for b in byvars) for g, _ in rows]
+    return pd.DataFrame(out, index=idx)
+
+
+def _qs(x, w, p):
+    """survey's ``qs``: bracketing order statistics of the weighted empirical cdf."""
+    ii = np.argsort(x, kind="stable")
+    xs = x[ii]
+    cumw = np.cumsum(w[ii])
+    tot = cumw[-1]
+    ok = np.nonzero(cumw <= p * tot)[0]
+    pos = ok[-1] if len(ok) else 0  # survey's last(): 1 (first) when none
+    posnext = pos if pos == len(xs) - 1 else pos + 1
+    return xs[pos], xs[posnext], p - cumw[pos] / tot
+
+
+def _qrule_math(x, w, p):
+    keep = w != 0
+    x, w = x[keep], w[keep]
+    qlow, qup, wlow = _qs(x, w, p)
+    return qlow if wlow == 0 else qup
+
+
+class SvyQuantile:
+    """Result of :func:`svyquantile`: a table per variable with ``quantile``, CI and ``se``."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        self.tables = tables
+
+    def __getitem__(self, k):
+        return self.tables[k]
+
+    def summary(self) -> str:
+        return "\n".join(f"${k}\n{v.to_string()}" for k, v in self.tables.items())
+
+    __repr__ = summary
+
+
+def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: bool = True,
+                df=None, na_rm: bool = False) -> SvyQuantile:
+    """Weighted quantiles with Woodruff CIs; twin of ``survey::svyquantile`` (survey >= 4.1
+    defaults: ``qrule = "math"`` (the smallest x whose weighted cdf reaches p, i.e. the
+    inverse of the weighted ecdf) and ``interval.type = "mean"``: a Wald interval for
+    ``mean(x <= q)`` with ``df = degf(design)`` mapped back through the quantile rule;
+    ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0, 1].
+    """
+    quantiles = np.atleast_1d(np.asarray(quantiles, dtype=float))
+    if ((quantiles < 0) | (quantiles > 1)).any():
+        raise ValueError("quantiles must lie in [0, 1]")
+    tables = {}
+    for v in _variables(x):
+        X, names, miss = _indicator_matrix(design, [v])
+        if len(names) != 1:
+            raise TypeError(f"svyquantile needs a numeric column; '{v}' is categorical")
+        d, X = _handle_missing(design, X, miss, na_rm, f"column '{v}'")
+        xi = X[:, 0]
+        dfv = d.degf() if df is None else df
+        qcrit = stats.norm.ppf(1 - alpha / 2) if np.isinf(dfv) else stats.t.ppf(1 - alpha / 2, dfv)
+        rows = []
+        for p in quantiles:
+            qhat = _qrule_math(xi, d.weights, p)
+            if not ci:
+                rows.append([qhat])
+                continue
+            ind = (xi <= qhat).astype(float)
+            psum = d.weights.sum()
+            m = (ind * d.weights).sum() / psum
+            se = np.sqrt(d.recvar((ind - m) * d.weights / psum)[0, 0])
+            lo_p, hi_p = m - qcrit * se, m + qcrit * se
+            lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else _qrule_math(xi, d.weights, lo_p)
+            hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else _qrule_math(xi, d.weights, hi_p)
+            rows.append([qhat, lo, hi, (hi - lo) / (2 * qcrit)])
+        a_lo, a_hi = round(100 * alpha / 2, 2), round(100 - 100 * alpha / 2, 2)
+        cols = ["quantile"] if not ci else ["quantile", f"ci.{a_lo:g}", f"ci.{a_hi:g}", "se"]
+        tables[v] = pd.DataFrame(rows, index=[f"{p:g}" for p in quantiles], columns=cols)
+    return SvyQuantile(tables)

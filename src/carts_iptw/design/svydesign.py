@@ -1,0 +1,151 @@
+"""Survey design objects: the twin of ``survey::svydesign``.
+
+Only what an IPTW analysis needs is implemented: sampling (IPTW) weights, optional cluster ids
+(one stage) and optional strata, no finite-population correction.  The variance of a total of
+influence values is survey's ``svyrecvar`` for a one-stage design (Lumley 2010, section 2.2;
+``survey:::onestrat``): within each stratum, PSU totals are centred on their stratum mean and
+scaled by ``n_h / (n_h - 1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw._validation import (
+    check_no_missing,
+    check_weights,
+    require_columns,
+    require_dataframe,
+)
+
+
+def _as_vector(data: pd.DataFrame, spec, what: str) -> tuple[np.ndarray, str]:
+    if isinstance(spec, str):
+        spec = spec.strip()
+        if spec.startswith("~"):
+            spec = spec[1:].strip()
+        require_columns(data, [spec])
+        check_no_missing(data, [spec])
+        return data[spec].to_numpy(), spec
+    arr = np.asarray(spec)
+    if arr.ndim != 1 or len(arr) != len(data):
+        raise ValueError(f"{what} must be a column name or a vector of length {len(data)}")
+    if pd.isna(pd.Series(arr)).any():
+        raise ValueError(f"{what} has {int(pd.isna(pd.Series(arr)).sum())} missing value(s)")
+    return arr, what
+
+
+class SurveyDesign:
+    """A one-stage survey design (twin of a ``survey.design2`` object).
+
+    Attributes: ``data`` (DataFrame), ``weights`` (sampling weights, 1/prob), ``cluster`` and
+    ``strata`` (integer codes in row order), ``n``.  ``weights_name`` is the label of the weights.
+    """
+
+    def __init__(self, data, weights, cluster, strata, weights_name="weights", npsu=None):
+        self.data = data
+        self.weights = np.asarray(weights, dtype=float)
+        self.cluster = np.asarray(cluster)
+        self.strata = np.asarray(strata)
+        self.n = len(self.weights)
+        self.weights_name = weights_name
+        if npsu is None:
+            # survey stores the number of PSUs per stratum at design time (fpc$sampsize); a
+            # domain (subset) keeps it, so the variance pads the absent PSUs with zeros.
+            npsu = {}
+            for h in np.unique(self.strata):
+                npsu[h] = len(np.unique(self.cluster[self.strata == h]))
+        self.npsu = npsu
+
+    # -- survey's degf(): number of PSUs minus number of strata (rows with non-zero weight)
+    def degf(self) -> int:
+        inset = self.weights != 0
+        return int(len(np.unique(self.cluster[inset])) - len(np.unique(self.strata[inset])))
+
+    def recvar(self, x) -> np.ndarray:
+        """``survey::svyrecvar`` for this one-stage design: variance matrix of ``colSums(x)``."""
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 1:
+            x = x[:, None]
+        p = x.shape[1]
+        out = np.zeros((p, p))
+        for h in np.unique(self.strata):
+            idx = self.strata == h
+            nh = self.npsu[h]
+            cl = self.cluster[idx]
+            _, inv = np.unique(cl, return_inverse=True)
+            tot = np.zeros((inv.max() + 1, p))
+            np.add.at(tot, inv, x[idx])
+            if tot.shape[0] < nh:
+                tot = np.vstack([tot, np.zeros((nh - tot.shape[0], p))])
+            if nh > 1:
+                tot = tot - tot.mean(axis=0)
+                out += tot.T @ tot * (nh / (nh - 1))
+            else:
+                raise ValueError(
+                    "a stratum has only one PSU (survey's lonely.psu = 'fail'); merge strata"
+                )
+        return out
+
+    def subset(self, mask) -> SurveyDesign:
+        """``design[mask, ]``: a domain that keeps the design's PSU counts (survey semantics)."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.sum() == 0:
+            raise ValueError("subset of the design is empty")
+        return SurveyDesign(
+            self.data.loc[mask].reset_index(drop=True),
+            self.weights[mask],
+            self.cluster[mask],
+            self.strata[mask],
+            self.weights_name,
+            npsu=self.npsu,
+        )
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        nclus = len(np.unique(self.cluster))
+        kind = "Independent Sampling design (with replacement)" if nclus == self.n else (
+            f"{len(np.unique(self.strata))}-stratum cluster sampling design, {nclus} clusters"
+        )
+        return (
+            f"<SurveyDesign: {kind}; n = {self.n}, sum of weights = {self.weights.sum():.6g}, "
+            f"degf = {self.degf()}>"
+        )
+
+    def summary(self) -> str:
+        w = self.weights
+        return (
+            repr(self)
+            + f"\nweights: min {w.min():.6g}, median {np.median(w):.6g}, max {w.max():.6g}"
+        )
+
+
+def svydesign(data: pd.DataFrame, weights, ids=None, strata=None) -> SurveyDesign:
+    """Create a survey design; twin of ``survey::svydesign(ids = ~1, weights = ~w, data)``.
+
+    ``weights`` is a column name (``"w"`` or ``"~w"``) or an array of sampling weights
+    (e.g. IPT weights); ``ids`` (cluster) and ``strata`` are optional column names or arrays.
+    ``ids=None`` means R's ``ids = ~1`` (every row its own PSU).  No finite-population
+    correction (as R without ``fpc=``).  Weights must be finite and non-negative, and not all
+    zero; R accepts missing weights only to fail later, here they raise at once.
+    """
+    data = require_dataframe(data)
+    n = len(data)
+    w, wname = _as_vector(data, weights, "weights")
+    if not (pd.api.types.is_numeric_dtype(np.asarray(w)) or np.asarray(w).dtype == bool):
+        raise TypeError(f"weights '{wname}' must be numeric")
+    w = check_weights(w, name=f"weights '{wname}'", n=n)
+    if ids is None or (isinstance(ids, str) and ids.replace(" ", "") in ("~1", "~0", "1")):
+        cluster = np.arange(n)
+    else:
+        cluster, _ = _as_vector(data, ids, "ids")
+        cluster = pd.factorize(pd.Series(cluster))[0]
+    if strata is None:
+        st = np.zeros(n, dtype=int)
+    else:
+        st, _ = _as_vector(data, strata, "strata")
+        st = pd.factorize(pd.Series(st))[0]
+    return SurveyDesign(data.reset_index(drop=True), w, cluster, st, wname)
