@@ -1,0 +1,1 @@
+"""The study layer: cohort schema, eligibility, SYNTHETIC example cohort, spec, pipeline."""
