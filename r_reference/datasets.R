@@ -57,3 +57,13 @@ export_dataset <- function(name, dir) {
              file.path(dir, paste0(name, ".meta.json")))
   invisible(TRUE)
 }
+
+# Parity case: the data set as R's package has it (not the copy Python sent), column by column.
+ref_dataset_columns <- function(data, args) {
+  d <- load_parity_dataset(args$name)
+  out <- lapply(d, function(x) if (is.factor(x)) as.character(x) else x)
+  rn <- rownames(d)
+  if (!identical(rn, as.character(seq_len(nrow(d))))) out$.rownames <- rn
+  out$.levels <- unlist(lapply(names(d), function(v) if (is.factor(d[[v]])) paste0(v, ":", levels(d[[v]]))))
+  out
+}

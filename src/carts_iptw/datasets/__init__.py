@@ -17,7 +17,7 @@ so values round-trip exactly); each ``<name>.meta.json`` records the source pack
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -38,7 +38,7 @@ def dataset_meta(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> pd.DataFrame:
     meta = dataset_meta(name)
     root = resources.files(__package__) / _DATA

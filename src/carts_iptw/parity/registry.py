@@ -48,6 +48,8 @@ class ParityCase:
     #: be installed here (its provenance travels with it). ``r_function`` then reads the live
     #: package when installed.
     external_snapshot: str | None = None
+    #: maps the external snapshot's JSON document to this case's quantities (R side)
+    external_extract: Callable[[dict], Mapping[str, Any]] | None = None
     description: str = ""
 
     @property

@@ -1,0 +1,164 @@
+"""``carts-iptw``: run the study, or check parity with R.
+
+    carts-iptw demo --out DIR                      the reference study on the bundled SYNTHETIC cohort
+    carts-iptw run --data FILE --spec FILE --out DIR
+    carts-iptw parity --out FILE.md|FILE.html      every parity case, one row per quantity
+    carts-iptw parity regenerate                   rewrite tests/parity/snapshots from live R
+    carts-iptw parity datasets                     re-export the reference data sets from R
+
+Exit codes: 0 success; 1 a parity row failed or a step failed; 2 bad input (the message names
+the column and the rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+
+    def report(msg: str) -> None:
+        print(f"[carts-iptw] {msg}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _cmd_demo(ns) -> int:
+    from carts_iptw.study.pipeline import run_demo
+
+    res = run_demo(ns.out, progress=_progress(ns.quiet or ns.json))
+    return _finish_study(ns, res)
+
+
+def _cmd_run(ns) -> int:
+    from carts_iptw.study.pipeline import run_study
+
+    res = run_study(ns.data, ns.spec, ns.out, progress=_progress(ns.quiet or ns.json))
+    return _finish_study(ns, res)
+
+
+def _finish_study(ns, res) -> int:
+    if ns.json:
+        print(json.dumps({"out": str(ns.out), "report": str(Path(ns.out) / "report.html"),
+                          "results": str(Path(ns.out) / "results.json")}))
+    elif not ns.quiet:
+        print(f"report: {Path(ns.out) / 'report.html'}")
+        print(f"results: {Path(ns.out) / 'results.json'}")
+    return 0
+
+
+def _select(pattern: str | None):
+    from carts_iptw.parity.registry import all_cases
+
+    cases = all_cases()
+    if pattern:
+        cases = [c for c in cases if fnmatch.fnmatch(c.name, pattern) or pattern in c.name]
+        if not cases:
+            raise SystemExit(f"no parity case matches {pattern!r}")
+    return cases
+
+
+def _cmd_parity(ns) -> int:
+    from carts_iptw.parity import rbridge
+    from carts_iptw.parity.report import summary_counts, to_html, to_markdown
+    from carts_iptw.parity.runner import current_mode, run_case, variants
+
+    mode = current_mode(ns.mode)
+    cases = _select(ns.case)
+    results = []
+    for i, case in enumerate(cases, 1):
+        for v in variants(case):
+            if not ns.quiet:
+                print(f"[{i}/{len(cases)}] {case.name} ({v})", file=sys.stderr, flush=True)
+            results.append(run_case(case, mode, v))
+    ok, why = rbridge.r_available()
+    versions = rbridge.r_versions() if ok else {"R": f"not available ({why})", "packages": {}}
+    text = (to_html if str(ns.out).endswith((".html", ".htm")) else to_markdown)(results, versions, mode)
+    if ns.out:
+        Path(ns.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    cnt = summary_counts(results)
+    print(f"parity: {cnt['passed']} passed, {cnt['failed']} failed, {cnt['skipped']} skipped "
+          f"({cnt['cases']} cases)", file=sys.stderr)
+    return 1 if cnt["failed"] else 0
+
+
+def _cmd_regenerate(ns) -> int:
+    from carts_iptw.parity import rbridge, snapshots
+    from carts_iptw.parity.runner import live_status, r_live_result
+
+    versions = rbridge.r_versions()
+    n = 0
+    for case in _select(ns.case):
+        if case.external_snapshot:
+            continue  # real-package output: copied with provenance, never regenerated here
+        ok, why = live_status(case.r_packages)
+        if not ok:
+            print(f"cannot regenerate {case.name}: {why}", file=sys.stderr)
+            return 1
+        path = snapshots.write_snapshot(case, r_live_result(case), versions)
+        n += 1
+        if not ns.quiet:
+            print(f"wrote {path}", file=sys.stderr)
+    print(f"{n} snapshot(s) written with {versions['R']}", file=sys.stderr)
+    return 0
+
+
+def _cmd_datasets(ns) -> int:
+    from carts_iptw.parity import rbridge
+
+    ro = rbridge._r()
+    root = rbridge.project_root()
+    out = root / "src" / "carts_iptw" / "datasets" / "data"
+    ro.r["source"](str(root / "r_reference" / "datasets.R"))
+    for name in ro.r("names(parity_datasets())"):
+        ro.r["export_dataset"](name, str(out))
+        print(f"exported {name}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="carts-iptw", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    for name, helptext in (("demo", "run the reference study on the bundled SYNTHETIC cohort"),
+                           ("run", "run a study on your cohort")):
+        s = sub.add_parser(name, help=helptext)
+        if name == "run":
+            s.add_argument("--data", required=True, help="cohort table (CSV or Parquet)")
+            s.add_argument("--spec", required=True, help="study specification (TOML)")
+        s.add_argument("--out", required=True, type=Path, help="output folder")
+        s.add_argument("--quiet", action="store_true", help="no progress messages")
+        s.add_argument("--json", action="store_true", help="print output paths as JSON")
+        s.set_defaults(func=_cmd_demo if name == "demo" else _cmd_run)
+
+    s = sub.add_parser("parity", help="check every function against R")
+    s.add_argument("action", nargs="?", choices=("report", "regenerate", "datasets"), default="report")
+    s.add_argument("--out", type=Path, help="report file (.md or .html); stdout if omitted")
+    s.add_argument("--mode", choices=("require", "auto", "snapshot"), default=None,
+                   help="live R required / live when available / snapshots (default: $CARTS_IPTW_R or auto)")
+    s.add_argument("--case", help="only cases whose name matches this glob or substring")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=lambda ns: {"report": _cmd_parity, "regenerate": _cmd_regenerate,
+                                    "datasets": _cmd_datasets}[ns.action](ns))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return int(ns.func(ns) or 0)
+    except ValueError as exc:  # bad input: message names the column and the rule
+        print(f"carts-iptw: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

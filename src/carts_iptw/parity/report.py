@@ -1,0 +1,94 @@
+"""The parity report: one row per checked quantity, Markdown or HTML, with R's versions."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+
+from carts_iptw.parity.runner import CaseResult
+
+COLUMNS = ("function", "R twin", "dataset", "case", "quantity", "Python", "R", "abs diff",
+           "rel diff", "tolerance", "result", "source")
+
+
+def _num(v) -> str:
+    if v is None:
+        return "NA"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("Inf" if v > 0 else "-Inf")
+    return f"{v:.12g}"
+
+
+def _rows(results: Iterable[CaseResult]):
+    for res in results:
+        c = res.case
+        name = c.name + ("" if res.variant == "reference" else f" [{res.variant}]")
+        if res.skipped:
+            yield (c.function, c.r_twin, c.dataset_name, name, "(all)", "", "", "", "", "",
+                   "SKIPPED", res.skipped)
+            continue
+        if res.error:
+            yield (c.function, c.r_twin, c.dataset_name, name, "(all)", "", "", "", "", "",
+                   "ERROR", res.error.splitlines()[0])
+            continue
+        for r in res.rows:
+            q = r.quantity + (f" {r.worst}" if r.worst else "")
+            tol = "exact" if r.rtol == 0 and r.atol == 0 else f"rel {r.rtol:g}" + (f" + abs {r.atol:g}" if r.atol else "")
+            yield (r.function, r.r_twin, r.dataset, name, q, _num(r.python), _num(r.r),
+                   _num(r.abs_diff), _num(r.rel_diff), tol, "pass" if r.passed else "FAIL",
+                   res.source + (f"; {r.note}" if r.note else ""))
+
+
+def summary_counts(results: list[CaseResult]) -> dict[str, int]:
+    rows = [r for res in results for r in res.rows]
+    return {
+        "cases": len({res.case.name for res in results}),
+        "quantities": len(rows),
+        "passed": sum(r.passed for r in rows),
+        "failed": sum(not r.passed for r in rows) + sum(1 for res in results if res.error),
+        "skipped": sum(1 for res in results if res.skipped),
+    }
+
+
+def header_lines(versions: dict, mode: str) -> list[str]:
+    pk = ", ".join(f"{k} {v}" for k, v in versions.get("packages", {}).items() if v)
+    missing = ", ".join(k for k, v in versions.get("packages", {}).items() if not v)
+    lines = [f"R: {versions.get('R', 'not available')}", f"R packages: {pk or 'none'}"]
+    if missing:
+        lines.append(f"R packages not installed (their cases use real-output snapshots): {missing}")
+    lines.append(f"rpy2: {versions.get('rpy2', 'n/a')}; mode: {mode}")
+    return lines
+
+
+def to_markdown(results: list[CaseResult], versions: dict, mode: str) -> str:
+    cnt = summary_counts(results)
+    out = ["# carts_iptw parity report", ""]
+    out += [f"- {line}" for line in header_lines(versions, mode)]
+    out += [f"- {cnt['cases']} cases, {cnt['quantities']} quantities: {cnt['passed']} passed, "
+            f"{cnt['failed']} failed, {cnt['skipped']} skipped variants", ""]
+    out.append("| " + " | ".join(COLUMNS) + " |")
+    out.append("|" + "---|" * len(COLUMNS))
+    for row in _rows(results):
+        out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |")
+    return "\n".join(out) + "\n"
+
+
+def to_html(results: list[CaseResult], versions: dict, mode: str) -> str:
+    cnt = summary_counts(results)
+    head = "".join(f"<li>{html.escape(line)}</li>" for line in header_lines(versions, mode))
+    body = []
+    for row in _rows(results):
+        cls = {"pass": "pass", "FAIL": "fail", "ERROR": "fail", "SKIPPED": "skip"}[row[10]]
+        body.append(f'<tr class="{cls}">' + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>carts_iptw parity report</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;font-size:12px}}
+td,th{{border:1px solid #ccc;padding:2px 6px}}tr.fail{{background:#fdd}}tr.skip{{background:#ffd}}
+th{{background:#eee;position:sticky;top:0}}</style></head><body>
+<h1>carts_iptw parity report</h1><ul>{head}<li>{cnt['cases']} cases, {cnt['quantities']} quantities:
+{cnt['passed']} passed, {cnt['failed']} failed, {cnt['skipped']} skipped variants</li></ul>
+<table><thead><tr>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr></thead><tbody>
+{''.join(body)}</tbody></table></body></html>
+"""
