@@ -1,0 +1,151 @@
+"""Newton-Raphson for the Cox partial likelihood, replaying survival's coxfit6.c / agfit4.c.
+
+Steps as coxfit6: covariates centred on their weighted mean and scaled by
+sum(w) / sum(w |x - mean|) (columns coded only -1/0/1 are left alone, R's ``nocenter``);
+iteration 0 evaluates the log-likelihood at ``init`` (score test from it), then Newton steps;
+a step that lowers the log-likelihood (or overflows) is halved toward the last good beta
+(``(new + h * old) / (h + 1)``, h = number of consecutive halvings); convergence when
+``|1 - loglik_old / loglik_new| <= eps`` (eps = 1e-9, iter.max = 20); the information matrix
+is inverted by cholesky2/chinv2 (toler.chol = .Machine$double.eps^0.75).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from carts_iptw.survival._chol import chinv2, cholesky2, chsolve2
+from carts_iptw.survival._riskset import RiskSets
+
+
+@dataclass(frozen=True)
+class CoxControl:
+    """survival::coxph.control defaults."""
+
+    eps: float = 1e-9
+    toler_chol: float = float(np.finfo(float).eps ** 0.75)
+    iter_max: int = 20
+    toler_inf: float | None = None  # default sqrt(eps)
+
+    @property
+    def tol_inf(self) -> float:
+        return self.toler_inf if self.toler_inf is not None else float(np.sqrt(self.eps))
+
+
+@dataclass
+class CoxFitCore:
+    coef: np.ndarray
+    var: np.ndarray
+    loglik: tuple[float, float]
+    score_test: float
+    iter: int
+    flag: int
+    u: np.ndarray
+    means: np.ndarray
+    linear_predictors: np.ndarray
+    singular: np.ndarray
+    infinite: np.ndarray
+    converged: bool
+
+
+def _scaling(X, w, nocenter=(-1.0, 0.0, 1.0)):
+    p = X.shape[1]
+    means = np.zeros(p)
+    scale = np.ones(p)
+    sw = w.sum()
+    for i in range(p):
+        col = X[:, i]
+        if np.all(np.isin(col, nocenter)):
+            continue
+        m = np.sum(w * col) / sw
+        means[i] = m
+        s = np.sum(w * np.abs(col - m))
+        scale[i] = sw / s if s > 0 else 1.0
+    return means, scale
+
+
+def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
+               right_censored=True) -> CoxFitCore:
+    n, p = X.shape
+    w = rs.weights
+    offset = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
+    means, scale = _scaling(X, w)
+    Xs = (X - means) * scale
+    beta = np.zeros(p) if init is None else np.asarray(init, dtype=float) / scale
+
+    def ev(b):
+        eta = Xs @ b + offset
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return rs.loglik_score_info(eta, Xs)
+
+    loglik0, u, imat = ev(beta)
+    f, flag = cholesky2(imat, control.toler_chol)
+    a = chsolve2(f, u)
+    sctest = float(u @ a)
+    maxiter = control.iter_max
+    it = 0
+    if maxiter == 0 or not np.isfinite(loglik0):
+        var = chinv2(f)
+        return _finish(beta, var, u, scale, means, (loglik0, loglik0), sctest, 0, flag, X,
+                       offset, control, maxiter, right_censored, converged=True)
+    best = loglik0
+    newbeta = beta + a
+    halving = 0
+    newlk = loglik0
+    converged = False
+    for it in range(1, maxiter + 1):
+        newlk, u, imat = ev(newbeta)
+        f, flag = cholesky2(imat, control.toler_chol)
+        notfinite = (not np.all(np.isfinite(u))) or (not np.all(np.isfinite(imat))) or (
+            not np.isfinite(newlk))
+        if not notfinite and abs(1 - best / newlk) <= control.eps:
+            var = chinv2(f)
+            beta = newbeta
+            return _finish(beta, var, u, scale, means, (loglik0, newlk), sctest, it,
+                           -2 if halving else flag, X, offset, control, maxiter,
+                           right_censored, converged=True)
+        if it == maxiter:
+            break
+        if notfinite or newlk < best:
+            halving += 1
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
+        else:
+            halving = 0
+            best = newlk
+            step = chsolve2(f, u)
+            beta = newbeta
+            newbeta = newbeta + step
+    # ran out of iterations: recompute at the last good beta
+    if maxiter > 1:
+        newlk, u, imat = ev(beta)
+        f, _ = cholesky2(imat, control.toler_chol)
+    var = chinv2(f)
+    return _finish(beta, var, u, scale, means, (loglik0, newlk), sctest, it, 1000, X, offset,
+                   control, maxiter, right_censored, converged=False)
+
+
+def _finish(beta_s, var_s, u_s, scale, means, loglik, sctest, it, flag, X, offset, control,
+            maxiter, right_censored, converged) -> CoxFitCore:
+    coef = beta_s * scale
+    u = u_s / scale
+    var = var_s * np.outer(scale, scale)
+    p = len(coef)
+    singular = (np.diag(var) == 0) if flag < p else np.zeros(p, bool)
+    lp = X @ coef + offset - np.sum(coef * means)
+    infinite = np.zeros(p, bool)
+    if maxiter > 1:
+        with np.errstate(invalid="ignore", over="ignore"):
+            infs = np.abs(u @ var)
+        if flag == 1000:
+            warnings.warn("Ran out of iterations and did not converge", RuntimeWarning,
+                          stacklevel=3)
+        elif right_censored:
+            infinite = (~np.isfinite(u)) | ((infs > control.eps) & (infs > control.tol_inf * np.abs(coef)))
+        else:
+            infinite = (~np.isfinite(u)) | (infs > control.tol_inf * (1 + np.abs(coef)))
+    return CoxFitCore(coef=coef, var=var, loglik=(float(loglik[0]), float(loglik[1])),
+                      score_test=float(sctest), iter=int(it), flag=int(flag), u=u, means=means,
+                      linear_predictors=lp, singular=singular, infinite=infinite,
+                      converged=converged)

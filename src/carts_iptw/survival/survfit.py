@@ -1,0 +1,272 @@
+"""Weighted Kaplan-Meier curves with R's standard errors, confidence intervals and medians.
+
+R twin: ``survival::survfit`` for right-censored data (survfitKM / survfitkm.c, survival 3.5-3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from carts_iptw.survival.coxph import _column_or_array, check_case_weights
+from carts_iptw.survival.surv import aeq_times, make_surv
+
+_TOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def km_curve(time, event, w, robust: bool):
+    """One Kaplan-Meier curve (right-censored). Returns a dict of per-unique-time arrays.
+
+    Counts are weighted (R reports weighted n.risk / n.event / n.censor). Variance:
+    Greenwood ``sum d / (n (n - d))`` on the log-survival scale (``logse = TRUE``) or, when
+    ``robust``, the infinitesimal-jackknife variance of S itself (``logse = FALSE``):
+    ``V(t) = S(t)^2 sum_k D_k(t)^2``, ``D_k(t) = w_k [A(min(t, T_k)) - d_k 1(T_k <= t) / (n - d)(T_k)]``,
+    ``A(t) = sum_{t_j <= t} h_j / (n_j - d_j)``, evaluated with cumulative sums (R: a loop over
+    subjects at every event time).
+    """
+    o = np.argsort(time, kind="stable")
+    t, e, w = time[o], event[o], w[o]
+    ut, inv = np.unique(t, return_inverse=True)
+    m = len(ut)
+    wd = np.bincount(inv, weights=w * e, minlength=m)
+    wc = np.bincount(inv, weights=w * (1 - e), minlength=m)
+    d0 = np.bincount(inv, weights=e, minlength=m)
+    wall = wd + wc
+    nrisk = np.cumsum(wall[::-1])[::-1]
+    has = (d0 > 0) & (wd > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(has, wd / nrisk, 0.0)
+        surv = np.cumprod(1 - h)
+        cumhaz = np.cumsum(h)
+        if not robust:
+            g = np.where(has, wd / (nrisk * (nrisk - wd)), 0.0)
+            se = np.sqrt(np.cumsum(g))
+            logse = True
+        else:
+            nd = nrisk - wd
+            dead_all = has & (nd <= 0)
+            c = np.where(has & ~dead_all, 1.0 / nd, 0.0)
+            A = np.cumsum(np.where(has & ~dead_all, h * c, 0.0))
+            w2 = w * w
+            term = w2 * (A[inv] - e * c[inv]) ** 2
+            cum_term = np.cumsum(np.bincount(inv, weights=term, minlength=m))
+            w2_by = np.bincount(inv, weights=w2, minlength=m)
+            after = np.concatenate([np.cumsum(w2_by[::-1])[::-1][1:], [0.0]])
+            V = A**2 * after + cum_term
+            V = V * surv**2
+            if dead_all.any():
+                V[np.argmax(dead_all):] = 0.0
+            se = np.sqrt(np.maximum(V, 0.0))
+            logse = False
+    return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
+            "std_err": se, "cumhaz": cumhaz, "logse": logse}
+
+
+def survfit_confint(p, se, logse, conf_type="log", conf_int=0.95):
+    """survival:::survfit_confint (ulimit = TRUE)."""
+    z = stats.norm.ppf(1 - (1 - conf_int) / 2)
+    p = np.asarray(p, dtype=float)
+    se = np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not logse:
+            se = np.where(se == 0, 0.0, se / p)
+        if conf_type == "plain":
+            se2 = se * p * z
+            return np.maximum(p - se2, 0), np.minimum(p + se2, 1)
+        if conf_type == "log":
+            xx = np.where(p == 0, np.nan, p)
+            se2 = z * se
+            return np.exp(np.log(xx) - se2), np.minimum(np.exp(np.log(xx) + se2), 1)
+        if conf_type == "log-log":
+            xx = np.where((p == 0) | (p == 1), np.nan, p)
+            se2 = z * se / np.log(xx)
+            return np.exp(-np.exp(np.log(-np.log(xx)) - se2)), np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+    raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
+
+
+def _minmin(y, x):
+    """survival:::survmean's median rule (first time the curve is < 0.5, averaging at a flat 0.5)."""
+    keep = ~np.isnan(y) & (y < 0.5 + _TOL)
+    if not keep.any():
+        return np.nan
+    x = x[keep]
+    y = y[keep]
+    if abs(y[0] - 0.5) < _TOL and np.any(y < y[0]):
+        return (x[0] + x[np.flatnonzero(y < y[0])[0]]) / 2
+    return x[0]
+
+
+@dataclass
+class SurvFit:
+    """Result of :func:`survfit` (``survival::survfit`` object)."""
+
+    table: pd.DataFrame
+    strata: list[str]
+    n: pd.Series
+    conf_type: str
+    conf_int: float
+    robust: bool
+    logse: bool
+    formula: str | None = None
+    _curves: dict = field(default_factory=dict, repr=False)
+
+    def median(self) -> pd.DataFrame:
+        """R's ``summary(fit)$table[, c("median", "0.95LCL", "0.95UCL")]``."""
+        rows = {}
+        for s in self.strata:
+            t = self.table[self.table["strata"] == s]
+            x = t["time"].to_numpy()
+            rows[s] = {"median": _minmin(t["surv"].to_numpy(), x),
+                       "lower": _minmin(t["lower"].to_numpy(), x),
+                       "upper": _minmin(t["upper"].to_numpy(), x)}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def summary_table(self) -> pd.DataFrame:
+        """R's ``summary(fit)$table`` columns records, n.max, n.start, events, median, LCL, UCL."""
+        med = self.median()
+        out = []
+        for s in self.strata:
+            t = self.table[self.table["strata"] == s]
+            out.append({"records": float(self.n[s]), "n.max": float(t["n_risk"].max()),
+                        "n.start": float(t["n_risk"].iloc[0]), "events": float(t["n_event"].sum()),
+                        "median": med.loc[s, "median"], "LCL": med.loc[s, "lower"],
+                        "UCL": med.loc[s, "upper"]})
+        return pd.DataFrame(out, index=self.strata)
+
+    def at_times(self, times) -> pd.DataFrame:
+        """R's ``summary(fit, times = times)`` (extend = FALSE): one row per stratum and time.
+
+        surv / std_err / CI are those of the last time <= t; n_risk is the number at risk at t
+        (weighted); n_event the events in (previous requested time, t].
+        """
+        times = np.sort(np.asarray(times, dtype=float))
+        rows = []
+        for s in self.strata:
+            t = self.table[self.table["strata"] == s]
+            x = t["time"].to_numpy()
+            c = self._curves[s]
+            for k, tt in enumerate(times):
+                if tt > x.max():
+                    continue
+                j = np.searchsorted(x, tt, side="right") - 1
+                prev = times[k - 1] if k > 0 else -np.inf
+                ev = t["n_event"].to_numpy()[(x > prev) & (x <= tt)].sum()
+                nr = float(np.sum(c["w"][c["t"] >= tt]))
+                if j < 0:
+                    vals = (1.0, 0.0, 1.0, 1.0)
+                else:
+                    r = t.iloc[j]
+                    vals = (r["surv"], r["std_err"], r["lower"], r["upper"])
+                rows.append({"strata": s, "time": tt, "n_risk": nr, "n_event": ev,
+                             "surv": vals[0], "std_err": vals[1], "lower": vals[2],
+                             "upper": vals[3]})
+        return pd.DataFrame(rows)
+
+    def n_risk_at(self, times) -> pd.DataFrame:
+        """Number at risk (weighted) at each time, per stratum: the risk table under a KM plot."""
+        times = np.asarray(times, dtype=float)
+        out = {}
+        for s in self.strata:
+            c = self._curves[s]
+            st = np.sort(c["t"])
+            wt = c["w"][np.argsort(c["t"], kind="stable")]
+            rc = np.concatenate([np.cumsum(wt[::-1])[::-1], [0.0]])
+            out[s] = rc[np.searchsorted(st, times, side="left")]
+        return pd.DataFrame(out, index=pd.Index(times, name="time")).T
+
+    def summary(self) -> str:
+        st = self.summary_table()
+        head = f"survfit: {self.formula or ''}  (conf.type = {self.conf_type}"
+        head += ", robust IJ variance)" if self.robust else ")"
+        return head + "\n" + st.to_string(float_format=lambda x: f"{x:.6g}")
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_type="log",
+               conf_int=0.95, robust=None, timefix=True, formula=None, names=None) -> SurvFit:
+    """Array front end of :func:`survfit`. ``groups`` are integer codes into ``group_labels``."""
+    names = names or {}
+    sv = make_surv(time, event, None, names.get("time", "time"), names.get("event", "event"))
+    n = sv.n
+    has_w = weights is not None
+    w = check_case_weights(weights, names.get("weights", "weights"), n) if has_w else np.ones(n)
+    if robust is None:
+        robust = bool(has_w and np.any(w != np.floor(w)))
+    if conf_type not in ("log", "log-log", "plain"):
+        raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
+    t = sv.time
+    if timefix:
+        (t,) = aeq_times(t)
+    if groups is None:
+        groups = np.zeros(n, dtype=np.int64)
+        group_labels = ["all"]
+    groups = np.asarray(groups)
+    frames = []
+    curves = {}
+    ns = {}
+    logse = not robust
+    for g, lab in enumerate(group_labels):
+        sel = groups == g
+        if not sel.any():
+            continue
+        c = km_curve(t[sel], sv.event[sel], w[sel], robust)
+        lo, hi = survfit_confint(c["surv"], c["std_err"], c["logse"], conf_type, conf_int)
+        frames.append(pd.DataFrame({"strata": lab, "time": c["time"], "n_risk": c["n_risk"],
+                                    "n_event": c["n_event"], "n_censor": c["n_censor"],
+                                    "surv": c["surv"], "std_err": c["std_err"], "lower": lo,
+                                    "upper": hi, "cumhaz": c["cumhaz"]}))
+        curves[lab] = {"t": t[sel], "w": w[sel], "e": sv.event[sel]}
+        ns[lab] = int(sel.sum())
+    table = pd.concat(frames, ignore_index=True)
+    return SurvFit(table=table, strata=list(curves), n=pd.Series(ns), conf_type=conf_type,
+                   conf_int=conf_int, robust=bool(robust), logse=logse, formula=formula,
+                   _curves=curves)
+
+
+def rhs_groups(mf, data):
+    """Strata labels as R's ``strata(mf[ll])``: 'x=a' or 'x=a, z=b'; levels in R's order."""
+    from carts_iptw.survival._frame import rhs_factor
+
+    return rhs_factor(mf, data)
+
+
+def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log",
+            conf_int: float = 0.95, robust=None, timefix: bool = True):
+    """Kaplan-Meier (weighted) survival curves; R twin ``survival::survfit.formula``.
+
+    ``Surv(time, status) ~ chemo`` gives one curve per level with R's labels ``chemo=0``;
+    ``~ 1`` a single curve (label ``all``). Weighted counts; survival 3.5-3's rule for the
+    variance: ``robust=None`` uses the infinitesimal-jackknife (robust) variance when any
+    weight is non-integer, else Greenwood. ``std_err`` is on R's scale: of the cumulative
+    hazard / log S for Greenwood (``logse=True``), of S itself for the robust variance
+    (``logse=False``), exactly as ``fit$std.err``. CIs as ``survfit_confint``.
+    A multi-state (factor) status gives Aalen-Johansen curves: see :func:`survfit_ms`.
+
+    Differences from R: missing values raise; zero or negative weights raise (R allows zero).
+    """
+    from carts_iptw.formula import model_frame
+
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    mf = model_frame(formula, data)
+    if mf.surv is None:
+        raise ValueError("survfit needs a Surv(time, event) response")
+    sr = mf.surv
+    n = len(sr.time)
+    w, wname = _column_or_array(data, weights, "weights", n)
+    codes, labels = rhs_groups(mf, data)
+    if sr.type in ("mright",):
+        from carts_iptw.survival.competing import survfit_ms
+
+        return survfit_ms(sr.time, sr.event, sr.states, w, codes, labels, conf_type=conf_type,
+                          conf_int=conf_int, robust=robust, timefix=timefix, formula=formula)
+    if sr.type != "right":
+        raise ValueError("survfit: only right-censored Surv(time, event) responses are supported")
+    return survfit_km(sr.time, sr.event, w, codes, labels, conf_type=conf_type,
+                      conf_int=conf_int, robust=robust, timefix=timefix, formula=formula,
+                      names={"weights": wname or "weights"})
