@@ -1,0 +1,273 @@
+"""``model_frame(formula, data)``: R's model.frame + model.matrix with treatment contrasts."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._validation import require_dataframe
+from .evaluate import Value, as_factor, column_names_used, evaluate
+from .parser import Call, deparse, parse_formula
+from .surv import SurvResponse, combine_strata, eval_cluster, eval_strata, eval_surv
+from .terms import Terms, build_terms
+
+__all__ = ["ModelFrame", "model_frame"]
+
+
+@dataclass
+class ModelFrame:
+    """Result of :func:`model_frame` (see docs/architecture.md for the contract)."""
+
+    formula: str
+    y: np.ndarray | None
+    X: np.ndarray
+    column_names: list[str]
+    term_labels: list[str]
+    assign: list[int]
+    intercept: bool
+    offset: np.ndarray | None = None
+    specials: dict[str, object] = field(default_factory=dict)
+    surv: SurvResponse | None = None
+    variables: list[str] = field(default_factory=list)
+    response_name: str | None = None
+    #: levels of the response when it is a factor (y is then 1 for any non-first level)
+    y_levels: list[str] | None = None
+    #: R's xlevels: {variable label: levels} for factor (and logical) variables of the terms
+    xlevels: dict[str, list[str]] = field(default_factory=dict)
+    index: pd.Index | None = None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    def design(self) -> pd.DataFrame:
+        """The model matrix as a DataFrame with R's column names."""
+        return pd.DataFrame(self.X, columns=self.column_names, index=self.index)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ModelFrame {self.formula!r}: n={self.n}, columns={self.column_names}>"
+        )
+
+
+def _check_variable(v: Value, label: str, n: int) -> Value:
+    if v.is_scalar or len(v.values) != n:
+        raise ValueError(f"variable '{label}' does not have one value per row")
+    if v.kind == "numeric":
+        bad = ~np.isfinite(v.values)
+        if bad.any():
+            raise ValueError(f"variable '{label}' has {int(bad.sum())} non-finite value(s)")
+    return v
+
+
+def _as_model_variable(v: Value, label: str) -> Value:
+    """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does; drop
+    unused levels as glm's model.frame (drop.unused.levels = TRUE)."""
+    if v.kind == "numeric":
+        if np.ptp(v.values) == 0:
+            raise ValueError(
+                f"variable '{label}' is constant: it is aliased with the intercept "
+                "(R would report an NA coefficient)"
+            )
+        return v
+    f = as_factor(v)
+    if v.kind == "logical":
+        # logical: levels are the observed values among FALSE, TRUE
+        pass
+    if len(f.levels) < 2:
+        raise ValueError(
+            f"variable '{label}' has a single level: contrasts need a factor with 2 or more "
+            "levels (R: 'contrasts can be applied only to factors with 2 or more levels')"
+        )
+    return f
+
+
+def _coding(terms: Terms, kinds: dict[int, Value]) -> list[dict[int, int]]:
+    """R's TermCode: 1 = contrasts, 2 = indicator (full dummy) coding, per factor per term."""
+    codes: list[dict[int, int]] = []
+    sets = [frozenset(t) for t in terms.terms]
+    for j, t in enumerate(terms.terms):
+        c: dict[int, int] = {}
+        for v in t:
+            if kinds[v].kind != "factor":
+                c[v] = 1
+                continue
+            rest = sets[j] - {v}
+            if not rest or any(rest <= sets[k] for k in range(j)):
+                c[v] = 1
+            else:
+                c[v] = 2
+        codes.append(c)
+    if not terms.intercept:
+        done = False
+        for j, t in enumerate(terms.terms):
+            for v in t:  # t is in variable order
+                if kinds[v].kind == "factor":
+                    codes[j][v] = 2
+                    done = True
+                    break
+            if done:
+                break
+    return codes
+
+
+def model_frame(formula: str, data: pd.DataFrame) -> ModelFrame:
+    """R's ``model.frame`` + ``model.matrix`` (treatment contrasts) for a formula string.
+
+    R twin: ``model.matrix(formula, model.frame(formula, data, drop.unused.levels = TRUE))``,
+    ``attr(terms(formula), "term.labels")`` and ``attr(X, "assign")``; ``Surv()`` responses
+    and ``strata()``/``cluster()`` specials as in survival (``mf.surv``, ``mf.specials``).
+
+    Factor coding is R's ``contr.treatment``: the first level is the reference. Level order is
+    the pandas Categorical order; otherwise R's ``factor()`` order (numbers numerically,
+    strings in C-locale order, logicals FALSE < TRUE). Columns are named as R names them
+    (``racehispan``, ``factor(race)2``, ``I(age^2)``, ``age:racehispan``, ``xTRUE``). In an
+    interaction a factor gets indicator (full) coding when the term without it is absent
+    from the preceding terms, and with no intercept the first factor is fully coded, exactly
+    as R's ``TermCode``.
+
+    Differences from R (documented):
+
+    - missing values in any column the formula reads raise ``ValueError`` naming the column
+      and the count (R's default ``na.omit`` would silently drop rows);
+    - a numeric variable that is constant raises ``ValueError`` (R would give an NA,
+      aliased coefficient); a factor with one level raises ``ValueError`` (R errors too:
+      "contrasts can be applied only to factors with 2 or more levels");
+    - unused factor levels are dropped (as ``glm``'s model frame does).
+    - ``strata()`` and ``cluster()`` are returned in ``specials`` and are not in
+      ``term_labels`` (coxph's ``terms`` object lists ``strata(x)`` among its labels).
+    """
+    data = require_dataframe(data)
+    response, rhs = parse_formula(formula)
+    terms = build_terms(response, rhs)
+
+    # every data column read by the formula, checked for missing values first
+    used: list[str] = []
+    for node in terms.variables:
+        column_names_used(node, used)
+    for node in terms.offsets:
+        column_names_used(node, used)
+    for calls in terms.specials.values():
+        for c in calls:
+            column_names_used(c, used)
+    unknown = [c for c in used if c not in data.columns]
+    if unknown:
+        raise ValueError(
+            f"unknown column{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)} in formula (not in data)"
+        )
+    for c in used:
+        k = int(pd.isna(data[c]).sum())
+        if k:
+            raise ValueError(
+                f"column '{c}' has {k} missing value(s); remove or impute them first "
+                "(R's na.omit would drop these rows silently)"
+            )
+    n = len(data)
+
+    # response
+    y = None
+    y_levels = None
+    surv = None
+    response_name = None
+    if response is not None:
+        response_name = deparse(response)
+        if isinstance(response, Call) and response.func == "Surv":
+            surv = eval_surv(response, data)
+        else:
+            v = _check_variable(evaluate(response, data), response_name, n)
+            if v.kind == "numeric":
+                y = v.values.astype(float)
+            elif v.kind == "logical":
+                y = v.values.astype(float)
+            else:
+                f = as_factor(v)
+                y_levels = list(f.levels)
+                y = (f.values != 0).astype(float)
+
+    # term variables
+    in_terms = sorted({v for t in terms.terms for v in t})
+    values: dict[int, Value] = {}
+    xlevels: dict[str, list[str]] = {}
+    for i in in_terms:
+        label = terms.var_labels[i]
+        v = _check_variable(evaluate(terms.variables[i], data), label, n)
+        v = _as_model_variable(v, label)
+        values[i] = v
+        if v.kind == "factor":
+            xlevels[label] = list(v.levels)
+
+    codes = _coding(terms, values)
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    assign: list[int] = []
+    if terms.intercept:
+        cols.append(np.ones(n))
+        names.append("(Intercept)")
+        assign.append(0)
+    for j, t in enumerate(terms.terms):
+        pieces: list[list[tuple[str, np.ndarray]]] = []
+        for v in t:
+            val = values[v]
+            label = terms.var_labels[v]
+            if val.kind == "numeric":
+                pieces.append([(label, val.values)])
+            else:
+                start = 1 if codes[j][v] == 1 else 0
+                pieces.append([
+                    (label + lev, (val.values == k).astype(float))
+                    for k, lev in enumerate(val.levels) if k >= start
+                ])
+        # first variable varies fastest, as R
+        for combo in itertools.product(*reversed(pieces)):
+            combo = combo[::-1]
+            names.append(":".join(nm for nm, _ in combo))
+            col = combo[0][1]
+            for _, x in combo[1:]:
+                col = col * x
+            cols.append(col)
+            assign.append(j + 1)
+    X = np.column_stack(cols).astype(np.float64) if cols else np.empty((n, 0))
+
+    # offset(s): summed, as R
+    offset = None
+    for node in terms.offsets:
+        v = _check_variable(evaluate(node, data), f"offset({deparse(node)})", n)
+        if v.kind not in ("numeric", "logical"):
+            raise ValueError(f"offset({deparse(node)}) is not numeric")
+        o = v.values.astype(float)
+        offset = o if offset is None else offset + o
+
+    specials: dict[str, object] = {}
+    if "strata" in terms.specials:
+        specials["strata"] = combine_strata(
+            [eval_strata(c, data) for c in terms.specials["strata"]]
+        )
+    if "cluster" in terms.specials:
+        cl = terms.specials["cluster"]
+        if len(cl) > 1:
+            raise ValueError("a formula can have one cluster() term")
+        specials["cluster"] = eval_cluster(cl[0], data)
+
+    return ModelFrame(
+        formula=formula,
+        y=y,
+        X=X,
+        column_names=names,
+        term_labels=list(terms.term_labels),
+        assign=assign,
+        intercept=terms.intercept,
+        offset=offset,
+        specials=specials,
+        surv=surv,
+        variables=used,
+        response_name=response_name,
+        y_levels=y_levels,
+        xlevels=xlevels,
+        index=data.index,
+    )
+
+

@@ -1,0 +1,376 @@
+"""``glm_fit``: stats::glm.fit's iteratively reweighted least squares, replayed step for step.
+
+Each IRLS step solves the weighted least-squares problem with a replica of R's LINPACK
+``dqrdc2`` (Householder QR with R's limited column pivoting: a column whose remaining norm falls
+below ``tol`` times its original norm is moved to the end and declared aliased) at R's tolerance
+``min(1e-7, epsilon / 1000)``. Aliased columns get NA coefficients as in R (and a
+:class:`GlmWarning`); they take no part in the covariance matrix, whose rows/columns are NA,
+as ``vcov(fit)`` in R.
+
+Stopping rule, step-halving, warnings and the final QR (built with the working weights
+computed at the start of the last iteration, which ``summary.glm`` uses for
+``cov.unscaled``) are R's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .families import DBL_EPS, Family, GlmWarning, get_family
+
+__all__ = ["GlmControl", "GlmFit", "glm_fit", "qr_dqrdc2", "QR"]
+
+
+@dataclass(frozen=True)
+class GlmControl:
+    """R's ``glm.control(epsilon = 1e-8, maxit = 25)``."""
+
+    epsilon: float = 1e-8
+    maxit: int = 25
+
+    def __post_init__(self) -> None:
+        if not (self.epsilon > 0):
+            raise ValueError("value of 'epsilon' must be > 0")
+        if int(self.maxit) != self.maxit or self.maxit <= 0:
+            raise ValueError("maximum number of iterations must be > 0")
+
+
+@dataclass
+class QR:
+    """A pivoted QR as R's ``qr()`` stores it (LINPACK layout)."""
+
+    qr: np.ndarray
+    qraux: np.ndarray
+    pivot: np.ndarray  # 0-based
+    rank: int
+
+    def R(self) -> np.ndarray:
+        p = self.qr.shape[1]
+        return np.triu(self.qr[:p, :p])
+
+    def qty(self, y: np.ndarray) -> np.ndarray:
+        """Q' y (R's qr.qty), applying the Householder reflections."""
+        x = self.qr
+        n = x.shape[0]
+        y = np.array(y, dtype=float, copy=True)
+        for j in range(min(self.rank, n - 1)):
+            if self.qraux[j] == 0.0:
+                continue
+            v = x[j:, j].copy()
+            v[0] = self.qraux[j]
+            t = -np.dot(v, y[j:]) / v[0]
+            y[j:] += t * v
+        return y
+
+    def coef(self, y: np.ndarray) -> np.ndarray:
+        """Least-squares coefficients in pivoted order; aliased entries are 0 (as dqrls)."""
+        k = self.rank
+        p = self.qr.shape[1]
+        b = np.zeros(p)
+        if k > 0:
+            qty = self.qty(y)
+            from scipy.linalg import solve_triangular
+
+            b[:k] = solve_triangular(self.qr[:k, :k], qty[:k], lower=False)
+        return b
+
+
+def qr_dqrdc2(x: np.ndarray, tol: float = 1e-7) -> QR:
+    """R's ``dqrdc2`` (src/appl/dqrdc2.f): Householder QR with limited column pivoting."""
+    x = np.array(x, dtype=float, copy=True, order="F")
+    n, p = x.shape
+    pivot = np.arange(p)
+    qraux = np.sqrt(np.sum(x * x, axis=0)) if n > 0 else np.zeros(p)
+    work1 = qraux.copy()
+    work2 = qraux.copy()
+    work2[work2 == 0.0] = 1.0
+    lup = min(n, p)
+    k = p + 1  # 1-based as Fortran
+    for l in range(lup):  # 0-based l; Fortran l = l + 1
+        while (l + 1) < k and qraux[l] < work2[l] * tol:
+            # move column l to the end
+            order = np.r_[np.arange(l), np.arange(l + 1, p), l]
+            x = x[:, order]
+            pivot = pivot[order]
+            qraux = qraux[order]
+            work1 = work1[order]
+            work2 = work2[order]
+            k -= 1
+        if l + 1 == n:
+            continue
+        col = x[l:, l]
+        nrmxl = np.sqrt(np.dot(col, col))
+        if nrmxl == 0.0:
+            continue
+        if x[l, l] != 0.0:
+            nrmxl = np.copysign(nrmxl, x[l, l])
+        x[l:, l] = x[l:, l] / nrmxl
+        x[l, l] = 1.0 + x[l, l]
+        if l + 1 < p:
+            v = x[l:, l]
+            t = -(v @ x[l:, l + 1:]) / x[l, l]
+            x[l:, l + 1:] += np.outer(v, t)
+            qj = qraux[l + 1:]
+            nz = qj != 0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tt = np.maximum(1.0 - (np.abs(x[l, l + 1:]) / np.where(nz, qj, 1.0)) ** 2, 0.0)
+            small = nz & (np.abs(tt) < 1e-6)
+            upd = nz & ~small
+            qj = qj.copy()
+            qj[upd] = qj[upd] * np.sqrt(tt[upd])
+            if small.any():
+                idx = np.nonzero(small)[0]
+                rest = x[l + 1:, l + 1:][:, idx]
+                qj[idx] = np.sqrt(np.sum(rest * rest, axis=0))
+                w1 = work1[l + 1:]
+                w1[idx] = qj[idx]
+                work1[l + 1:] = w1
+            qraux[l + 1:] = qj
+        qraux[l] = x[l, l]
+        x[l, l] = -nrmxl
+    rank = min(k - 1, n)
+    return QR(qr=x, qraux=qraux, pivot=pivot, rank=int(rank))
+
+
+@dataclass
+class GlmFit:
+    """What ``stats::glm.fit`` returns (names in snake_case)."""
+
+    coef: np.ndarray  # NaN for aliased columns
+    fitted: np.ndarray  # mu
+    linear_predictor: np.ndarray  # eta (offset included)
+    working_weights: np.ndarray  # R's fit$weights (w^2 of the last iteration)
+    working_residuals: np.ndarray
+    prior_weights: np.ndarray
+    y: np.ndarray
+    iter: int
+    converged: bool
+    boundary: bool
+    deviance: float
+    null_deviance: float
+    aic: float
+    rank: int
+    df_residual: int
+    df_null: int
+    cov_unscaled: np.ndarray  # p x p, NaN rows/columns for aliased coefficients
+    dispersion: float
+    aliased: np.ndarray
+    qr: QR | None
+    family: Family
+    offset: np.ndarray | None
+
+
+def _check_array(a, name: str, n: int) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 1 or len(a) != n:
+        raise ValueError(f"{name} must be a vector of length {n} (one value per row)")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} missing or non-finite value(s)")
+    return a
+
+
+def glm_fit(
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
+    family: str | Family = "binomial",
+    control: GlmControl | None = None,
+    intercept: bool = True,
+    mustart: np.ndarray | None = None,
+    column_names: list[str] | None = None,
+) -> GlmFit:
+    """Fit a GLM by IRLS exactly as R's ``stats::glm.fit`` does.
+
+    R twin: ``glm.fit(x, y, weights, offset = offset, family = family, control = control,
+    intercept = intercept)``. Start: ``eta = linkfun(mustart)`` with the family's mustart
+    (binomial: ``(w y + 0.5) / (w + 1)``); each step: ``z = eta - offset + (y - mu) / mu.eta``,
+    ``w = sqrt(prior * mu.eta^2 / V(mu))``, weighted least squares by pivoted QR (tolerance
+    ``min(1e-7, epsilon/1000)``); stop when ``|dev - devold| / (|dev| + 0.1) < epsilon``;
+    halve the step on a non-finite deviance or invalid eta/mu (McCullagh & Nelder 1989, §2.5).
+
+    The null deviance is glm.fit's: deviance at the weighted mean of y (with an intercept) or
+    at ``linkinv(offset)`` (without); ``glm()`` refits it when there is an offset, as R does.
+    Warnings are :class:`~carts_iptw.families.GlmWarning` with R's messages. Aliased columns get
+    NaN coefficients (R: NA).
+    """
+    fam = get_family(family)
+    control = control or GlmControl()
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise ValueError("X must be a 2-d matrix")
+    nobs, nvars = X.shape
+    y = _check_array(y, "response", nobs)
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"X has {int((~np.isfinite(X)).sum())} non-finite value(s)")
+    weights = np.ones(nobs) if weights is None else _check_array(weights, "weights", nobs)
+    if np.any(weights < 0):
+        raise ValueError(f"negative weights not allowed ({int((weights < 0).sum())} value(s))")
+    offset_arr = np.zeros(nobs) if offset is None else _check_array(offset, "offset", nobs)
+
+    y, n_binom, mustart_init = fam.initialize(y, weights)
+    if mustart is None:
+        mustart = mustart_init
+    linkinv, dev_resids, mu_eta, variance = fam.linkinv, fam.dev_resids, fam.mu_eta, fam.variance
+    tol = min(1e-7, control.epsilon / 1000)
+
+    qr: QR | None = None
+    if nvars == 0:
+        eta = offset_arr.copy()
+        mu = linkinv(eta)
+        if not fam.validmu(mu):
+            raise ValueError("invalid fitted means in empty model")
+        dev = float(np.sum(dev_resids(y, mu, weights)))
+        w = np.sqrt(weights * mu_eta(eta) ** 2 / variance(mu))
+        good = np.ones(nobs, dtype=bool)
+        boundary = conv = True
+        coef = np.zeros(0)
+        it = 0
+        rank = 0
+    else:
+        coefold = None
+        eta = fam.linkfun(mustart)
+        mu = linkinv(eta)
+        if not (fam.validmu(mu) and fam.valideta(eta)):
+            raise ValueError("cannot find valid starting values: please specify some")
+        devold = float(np.sum(dev_resids(y, mu, weights)))
+        boundary = conv = False
+        start = np.zeros(nvars)
+        coef = start
+        it = 0
+        for it in range(1, control.maxit + 1):
+            good = weights > 0
+            varmu = variance(mu)[good]
+            if np.any(np.isnan(varmu)):
+                raise ValueError("NAs in V(mu)")
+            if np.any(varmu == 0):
+                raise ValueError("0s in V(mu)")
+            mu_eta_val = mu_eta(eta)
+            if np.any(np.isnan(mu_eta_val[good])):
+                raise ValueError("NAs in d(mu)/d(eta)")
+            good = (weights > 0) & (mu_eta_val != 0)
+            if not good.any():
+                conv = False
+                warnings.warn(f"no observations informative at iteration {it}", GlmWarning,
+                              stacklevel=2)
+                break
+            z = (eta - offset_arr)[good] + (y - mu)[good] / mu_eta_val[good]
+            w = np.sqrt(weights[good] * mu_eta_val[good] ** 2 / variance(mu)[good])
+            qr = qr_dqrdc2(X[good] * w[:, None], tol)
+            b = qr.coef(z * w)
+            if not np.all(np.isfinite(b)):
+                conv = False
+                warnings.warn(f"non-finite coefficients at iteration {it}", GlmWarning,
+                              stacklevel=2)
+                break
+            if nobs < qr.rank:
+                raise ValueError(f"X matrix has rank {qr.rank}, but only {nobs} observations")
+            start = np.empty(nvars)
+            start[qr.pivot] = b
+            eta = X @ start
+            eta = eta + offset_arr
+            mu = linkinv(eta)
+            dev = float(np.sum(dev_resids(y, mu, weights)))
+            boundary = False
+            if not np.isfinite(dev):
+                if coefold is None:
+                    raise ValueError("no valid set of coefficients has been found: please "
+                                     "supply starting values")
+                warnings.warn("step size truncated due to divergence", GlmWarning, stacklevel=2)
+                ii = 1
+                while not np.isfinite(dev):
+                    if ii > control.maxit:
+                        raise ValueError("inner loop 1; cannot correct step size")
+                    ii += 1
+                    start = (start + coefold) / 2
+                    eta = X @ start + offset_arr
+                    mu = linkinv(eta)
+                    dev = float(np.sum(dev_resids(y, mu, weights)))
+                boundary = True
+            if not (fam.valideta(eta) and fam.validmu(mu)):
+                if coefold is None:
+                    raise ValueError("no valid set of coefficients has been found: please "
+                                     "supply starting values")
+                warnings.warn("step size truncated: out of bounds", GlmWarning, stacklevel=2)
+                ii = 1
+                while not (fam.valideta(eta) and fam.validmu(mu)):
+                    if ii > control.maxit:
+                        raise ValueError("inner loop 2; cannot correct step size")
+                    ii += 1
+                    start = (start + coefold) / 2
+                    eta = X @ start + offset_arr
+                    mu = linkinv(eta)
+                boundary = True
+                dev = float(np.sum(dev_resids(y, mu, weights)))
+            if abs(dev - devold) / (0.1 + abs(dev)) < control.epsilon:
+                conv = True
+                coef = start
+                break
+            devold = dev
+            coef = coefold = start
+        if not conv:
+            warnings.warn("glm.fit: algorithm did not converge", GlmWarning, stacklevel=2)
+        if boundary:
+            warnings.warn("glm.fit: algorithm stopped at boundary value", GlmWarning,
+                          stacklevel=2)
+        eps = 10 * DBL_EPS
+        if fam.family == "binomial" and (np.any(mu > 1 - eps) or np.any(mu < eps)):
+            warnings.warn("glm.fit: fitted probabilities numerically 0 or 1 occurred",
+                          GlmWarning, stacklevel=2)
+        if fam.family == "poisson" and np.any(mu < eps):
+            warnings.warn("glm.fit: fitted rates numerically 0 occurred", GlmWarning,
+                          stacklevel=2)
+        rank = qr.rank if qr is not None else 0
+        coef = np.array(coef, dtype=float, copy=True)
+        if qr is not None and rank < nvars:
+            coef[qr.pivot[rank:]] = np.nan
+            names = column_names or [f"x{j + 1}" for j in range(nvars)]
+            dropped = [names[j] for j in qr.pivot[rank:]]
+            warnings.warn(
+                f"{nvars - rank} coefficient(s) not defined because of singularities: "
+                f"{', '.join(dropped)}", GlmWarning, stacklevel=2,
+            )
+
+    residuals = (y - mu) / mu_eta(eta)
+    wt = np.zeros(nobs)
+    wt[good] = w ** 2
+    wtdmu = np.sum(weights * y) / np.sum(weights) if intercept else linkinv(offset_arr)
+    nulldev = float(np.sum(dev_resids(y, wtdmu, weights)))
+    n_ok = nobs - int(np.sum(weights == 0))
+    nulldf = n_ok - int(intercept)
+    resdf = n_ok - rank
+    aic_model = fam.aic(y, n_binom, mu, weights, dev) + 2 * rank
+
+    # summary.glm: dispersion and cov.unscaled from the final QR
+    if fam.fixed_dispersion:
+        dispersion = 1.0
+    elif resdf > 0:
+        pos = wt > 0
+        if np.any(wt == 0):
+            warnings.warn("observations with zero weight not used for calculating dispersion",
+                          GlmWarning, stacklevel=2)
+        dispersion = float(np.sum((wt * residuals ** 2)[pos]) / resdf)
+    else:
+        dispersion = float("nan")
+    cov = np.full((nvars, nvars), np.nan)
+    if rank > 0 and qr is not None:
+        Rk = np.triu(qr.qr[:rank, :rank])
+        from scipy.linalg import solve_triangular
+
+        Rinv = solve_triangular(Rk, np.eye(rank), lower=False)
+        cu = Rinv @ Rinv.T
+        idx = qr.pivot[:rank]
+        cov[np.ix_(idx, idx)] = cu
+    aliased = np.isnan(coef) if nvars else np.zeros(0, dtype=bool)
+    return GlmFit(
+        coef=coef, fitted=mu, linear_predictor=eta, working_weights=wt,
+        working_residuals=residuals, prior_weights=weights, y=y, iter=int(it),
+        converged=bool(conv), boundary=bool(boundary), deviance=float(dev),
+        null_deviance=nulldev, aic=float(aic_model), rank=int(rank), df_residual=int(resdf),
+        df_null=int(nulldf), cov_unscaled=cov, dispersion=dispersion, aliased=aliased, qr=qr,
+        family=fam, offset=None if offset is None else offset_arr,
+    )
