@@ -1,0 +1,269 @@
+"""Balance tables: the Python twin of ``cobalt::bal.tab()`` for binary treatments.
+
+R twin: ``cobalt::bal.tab`` (4.6.1; ``bal.tab.weightit``, ``bal.tab.formula``; the table is built
+as ``balance_table()`` and ``samplesize()`` in R/functions_for_processing.R build it).
+
+Rows carry cobalt's names (``prop.score`` of Type ``Distance`` first for a weightit object, factor
+levels split as ``race_black``), columns cobalt's (``Type``, ``M.0.Un``, ``SD.0.Un``, ``M.1.Un``,
+``SD.1.Un``, ``Diff.Un``, ``V.Ratio.Un``, ``KS.Un``, the same with ``.Adj``, and ``M.Threshold``
+/ ``V.Threshold`` / ``KS.Threshold`` when thresholds are given).
+
+Conventions (cobalt's):
+
+* ``binary="raw"`` (difference in proportions) and ``continuous="std"`` by default; the distance
+  (propensity score) is standardised like a continuous covariate.
+* ``s_d_denom`` defaults from the estimand: ATE -> ``"pooled"``, ATT -> ``"treated"``,
+  ATC -> ``"control"``, ATO / ATM -> ``"weighted"``; with no estimand, the group whose weights
+  are all equal (when the other group's are not), else ``"pooled"``. The standardisation factor
+  is computed once, from the sample weighted by the sampling weights only (``"weighted"`` also
+  uses the balancing weights), and used for both the unadjusted and adjusted differences.
+* Variance ratios are not computed for binary covariates; SDs of binary covariates are shown only
+  with ``binary="std"``.
+* ``Observations``: Kish effective sample sizes per group, rows ``Unadjusted`` / ``Adjusted``.
+
+Differences from cobalt, on purpose: the defaults of ``stats`` (mean differences, variance ratios
+and KS statistics) and ``un`` (``True``) follow this project's API contract; cobalt's own
+defaults are ``stats = "mean.diffs"`` and ``un = FALSE``. The group means and SDs are always in
+``.balance`` (cobalt computes them with ``quick = FALSE`` or ``disp``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw._validation import as_binary_treatment, check_weights, require_dataframe
+from carts_iptw.balance import statistics as st
+from carts_iptw.balance.covariates import cobalt_matrix, rhs_terms, variable_frame
+
+STATS = {
+    "mean.diffs": ("Diff", "M.Threshold"),
+    "variance.ratios": ("V.Ratio", "V.Threshold"),
+    "ks.statistics": ("KS", "KS.Threshold"),
+}
+
+
+def _match_stat(s: str) -> str:
+    hits = [k for k in STATS if k.startswith(s)]
+    if len(hits) != 1:
+        raise ValueError(f"stats entry {s!r} must (uniquely) abbreviate one of {list(STATS)}")
+    return hits[0]
+
+
+@dataclass
+class BalTab:
+    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin)."""
+
+    balance: pd.DataFrame
+    observations: pd.DataFrame
+    s_d_denom: str
+    binary: str
+    continuous: str
+    stats: tuple[str, ...]
+    thresholds: dict = field(default_factory=dict)
+    estimand: str | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """The columns cobalt prints: Type and the requested statistics (and thresholds)."""
+        keep = ["Type"]
+        for s in self.stats:
+            pre, thr = STATS[s]
+            for c in (f"{pre}.Un", f"{pre}.Adj", thr):
+                if c in self.balance.columns:
+                    keep.append(c)
+        return self.balance[keep]
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.width", 140, "display.max_columns", 20):
+            b = self.summary().round(4).to_string()
+            o = self.observations.round(2).to_string()
+        head = "Balance Measures (cobalt::bal.tab twin)"
+        return f"{head}\n{b}\n\nSample sizes\n{o}\n"
+
+
+def _default_s_d_denom(estimand, treat, weights):
+    if estimand is not None:
+        e = str(estimand).upper()
+        table = {"ATE": "pooled", "ATT": "treated", "ATC": "control", "ATO": "weighted",
+                 "ATM": "weighted"}
+        if e in table:
+            return table[e]
+    if weights is None:
+        return "pooled"
+
+    def same(x):
+        return bool(np.ptp(x) < st._SQRT_EPS) if len(x) else True
+
+    for g, name in ((0, "control"), (1, "treated")):
+        if same(weights[treat == g]) and not same(weights[treat != g]):
+            return name
+    return "pooled"
+
+
+def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
+            stats: Sequence[str] = ("mean.diffs", "variance.ratios", "ks.statistics"),
+            un: bool = True, binary: str | None = None, continuous: str | None = None,
+            s_d_denom: str | None = None, thresholds: Mapping[str, float] | None = None,
+            estimand: str | None = None, s_weights=None, distance=None) -> BalTab:
+    """Covariate balance table, the twin of ``cobalt::bal.tab``.
+
+    ``obj`` is a :class:`~carts_iptw.weighting.weightit.WeightItResult` (then its covariates,
+    treatment, weights, sampling weights, estimand and propensity score are used, the score as the
+    ``prop.score`` distance row) or a formula ``"treat ~ x1 + x2"`` with ``data`` and optionally
+    ``weights``, ``estimand``, ``s_weights`` and ``distance`` (array, or dict name -> array).
+
+    Statistics (cobalt's ``col_w_smd``, ``col_w_vr``, ``col_w_ks``; see
+    :mod:`carts_iptw.balance.statistics`): mean differences treated minus control, standardised
+    by ``s_d_denom``; variance ratios treated / control; KS statistics.
+    """
+    stats = tuple(dict.fromkeys(_match_stat(s) for s in stats))
+    thr: dict[str, float] = {}
+    for k, v in (thresholds or {}).items():
+        s = _match_stat(k)
+        thr[s] = float(v)
+        if s not in stats:
+            stats = stats + (s,)
+    binary = binary or "raw"
+    continuous = continuous or "std"
+    for nm, val in (("binary", binary), ("continuous", continuous)):
+        if val not in ("raw", "std"):
+            raise ValueError(f"{nm} must be 'raw' or 'std'; got {val!r}")
+
+    dist: dict[str, np.ndarray] = {}
+    if hasattr(obj, "weights") and hasattr(obj, "treat") and hasattr(obj, "covs"):
+        covs = obj.covs
+        terms = getattr(obj, "terms", None)
+        treat = np.asarray(obj.treat, dtype=float)
+        w = np.asarray(obj.weights, dtype=float)
+        sw = obj.s_weights
+        estimand = estimand or obj.estimand
+        treat_labels = getattr(obj, "treat_labels", ("Control", "Treated"))
+        if getattr(obj, "ps", None) is not None:
+            dist["prop.score"] = np.asarray(obj.ps, dtype=float)
+    elif isinstance(obj, str):
+        data = require_dataframe(data)
+        lhs, _, terms = rhs_terms(obj)
+        if lhs is None:
+            raise ValueError("the formula needs the treatment on its left-hand side")
+        if lhs not in data.columns:
+            raise ValueError(f"unknown column '{lhs}' (treatment not in data)")
+        treat = as_binary_treatment(data[lhs], lhs)
+        s = data[lhs]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            lv = [c for c in s.cat.categories if (s == c).any()]
+            treat_labels = (str(lv[0]), str(lv[1]))
+        else:
+            treat_labels = ("Control", "Treated")
+        covs = variable_frame(obj, data)
+        w = None if weights is None else check_weights(weights, "weights", n=len(data))
+        sw = s_weights
+    else:
+        raise TypeError("bal_tab() needs a weightit result or a formula string with data")
+
+    n = len(treat)
+    sw = np.ones(n) if sw is None else check_weights(sw, "s_weights", n=n)
+    if distance is not None:
+        if isinstance(distance, Mapping):
+            dist.update({k: np.asarray(v, dtype=float) for k, v in distance.items()})
+        else:
+            dist["distance"] = np.asarray(distance, dtype=float)
+    for g, lab in ((0, "control"), (1, "treated")):
+        if not (treat == g).any():
+            raise ValueError(f"treatment has no {lab} units: one treatment group is empty")
+
+    cm = cobalt_matrix(covs, terms)
+    C = cm.X
+    names = list(cm.names)
+    types = list(cm.types)
+    if dist:
+        C = np.column_stack([np.column_stack(list(dist.values())), C])
+        names = list(dist) + names
+        types = ["Distance"] * len(dist) + types
+    bin_vars = np.array([t == "Binary" for t in types])
+    std = (bin_vars & (binary == "std")) | (~bin_vars & (continuous == "std"))
+
+    if s_d_denom is None:
+        s_d_denom = _default_s_d_denom(estimand, treat, w)
+    elif s_d_denom not in st.S_D_DENOMS:
+        raise ValueError(f"s_d_denom must be one of {st.S_D_DENOMS}; got {s_d_denom!r}")
+    if s_d_denom == "weighted" and w is None:
+        s_d_denom = "all"
+
+    # one standardisation factor for both samples (cobalt passes weighted.weights = weights[[1]])
+    denom = np.ones(C.shape[1])
+    if std.any():
+        denom[std] = st.compute_s_d_denom(C[:, std], treat, s_d_denom, sw, bin_vars[std],
+                                          weighted_weights=w)
+
+    sd_ok = np.ones(len(names), dtype=bool) if binary == "std" else ~bin_vars
+    cols: dict[str, object] = {"Type": types}
+    samples = []
+    if un or w is None:
+        samples.append(("Un", np.ones(n)))
+    if w is not None:
+        samples.append(("Adj", w))
+    for tag, wt in samples:
+        ww = wt * sw
+        for g in ("0", "1"):
+            sel = treat == int(g)
+            cols[f"M.{g}.{tag}"] = st.col_w_mean(C[sel], ww[sel])
+            sds = np.full(len(names), np.nan)
+            if sd_ok.any():
+                sds[sd_ok] = st.col_w_sd(C[sel][:, sd_ok], ww[sel], bin_vars[sd_ok])
+            cols[f"SD.{g}.{tag}"] = sds
+        for s in stats:
+            pre, thname = STATS[s]
+            if s == "mean.diffs":
+                d = st.col_w_smd(C, treat, wt, std=std, s_d_denom=denom, s_weights=sw)
+                absf = np.abs
+            elif s == "variance.ratios":
+                d = np.full(len(names), np.nan)
+                if (~bin_vars).any():
+                    d[~bin_vars] = st.col_w_vr(C[:, ~bin_vars], treat, wt, sw)
+
+                def absf(x):
+                    return np.maximum(x, 1 / x)
+            else:
+                d = st.col_w_ks(C, treat, wt, sw, bin_vars)
+                absf = np.abs
+            cols[f"{pre}.{tag}"] = d
+            if s in thr and (tag == "Adj" or w is None):
+                t = thr[s]
+                lab = np.where(
+                    (np.array(types) == "Distance") | ~np.isfinite(d), "",
+                    np.where(absf(np.where(np.isfinite(d), d, 0.0)) < t,
+                             f"Balanced, <{_r_round3(t)}", f"Not Balanced, >{_r_round3(t)}"))
+                cols[thname if tag == "Adj" else f"{thname}.Un"] = lab
+    balance = pd.DataFrame(cols, index=pd.Index(names))
+    balance = balance[_ordered_columns(balance.columns, stats)]
+
+    ctrl, trt = treat_labels
+    if w is None:
+        obs = pd.DataFrame({ctrl: [st.ess(sw[treat == 0])], trt: [st.ess(sw[treat == 1])]},
+                           index=["All"])
+    else:
+        obs = pd.DataFrame(
+            {ctrl: [st.ess(sw[treat == 0]), st.ess((w * sw)[treat == 0])],
+             trt: [st.ess(sw[treat == 1]), st.ess((w * sw)[treat == 1])]},
+            index=["Unadjusted", "Adjusted"])
+    return BalTab(balance=balance, observations=obs, s_d_denom=s_d_denom, binary=binary,
+                  continuous=continuous, stats=stats, thresholds=thr, estimand=estimand)
+
+
+def _r_round3(x: float) -> str:
+    r = round(x, 3)
+    return str(int(r)) if float(r).is_integer() else repr(r)
+
+
+def _ordered_columns(cols, stats) -> list[str]:
+    order = ["Type"]
+    for tag in ("Un", "Adj"):
+        order += [f"M.0.{tag}", f"SD.0.{tag}", f"M.1.{tag}", f"SD.1.{tag}"]
+        for s in STATS:
+            if s in stats:
+                pre, thname = STATS[s]
+                order += [f"{pre}.{tag}", thname if tag == "Adj" else f"{thname}.Un"]
+    return [c for c in order if c in cols]

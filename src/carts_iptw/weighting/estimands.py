@@ -1,0 +1,80 @@
+"""Weights from propensity scores, per estimand, exactly as WeightIt computes them.
+
+R twin: ``WeightIt::get_w_from_ps()`` and its internal ``.get_w_from_ps_internal_bin()``
+(WeightIt 1.5.1, R/get_w_from_ps.R and R/utils.R), with ``stabilize_w()``.
+
+For a binary treatment with propensity score ``p = P(A = 1 | X)``:
+
+=========  =======================  ==========================
+estimand   treated (A = 1)          control (A = 0)
+=========  =======================  ==========================
+ATE        1 / p                    1 / (1 - p)
+ATT        1                        p / (1 - p)
+ATC        (1 - p) / p              1
+ATO        1 - p                    p
+ATM        min(p, 1 - p) / p        min(p, 1 - p) / (1 - p)
+=========  =======================  ==========================
+
+(ATO: Li, Morgan & Zaslavsky 2018; ATM: Li & Greene 2013; others: Austin 2011.)
+``stabilize=True`` multiplies each unit's weight by the (unweighted) proportion of units in its
+treatment group, as WeightIt's ``stabilize_w()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM")
+
+
+def check_estimand(estimand: str) -> str:
+    e = str(estimand).upper()
+    if e not in ESTIMANDS:
+        raise ValueError(f"estimand must be one of {ESTIMANDS}; got {estimand!r}")
+    return e
+
+
+def stabilize_w(w, treat) -> np.ndarray:
+    """Multiply weights by the share of units in each unit's own group (WeightIt ``stabilize_w``)."""
+    w = np.asarray(w, dtype=float)
+    t = np.asarray(treat, dtype=float)
+    p1 = np.mean(t == 1)
+    return w * np.where(t == 1, p1, 1.0 - p1)
+
+
+def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> np.ndarray:
+    """Weights from propensity scores (twin of ``WeightIt::get_w_from_ps`` for 0/1 treatments).
+
+    ``ps`` is the probability of being in group 1; ``treat`` is 0/1. See the module docstring for
+    the formulas. Propensity scores outside the open interval (0, 1) raise ``ValueError``.
+    """
+    e = check_estimand(estimand)
+    p = np.asarray(ps, dtype=float)
+    t = np.asarray(treat, dtype=float)
+    if p.shape != t.shape:
+        raise ValueError(f"ps has {p.size} values but treat has {t.size}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"propensity scores: {int((~np.isfinite(p)).sum())} missing or non-finite value(s)")
+    bad = (p <= 0) | (p >= 1)
+    if bad.any():
+        raise ValueError(
+            f"propensity scores: {int(bad.sum())} value(s) equal to 0 or 1 (perfect separation); "
+            "weights would be infinite or zero"
+        )
+    t1 = t == 1
+    w = np.ones_like(p)
+    if e == "ATE":
+        w = np.where(t1, 1.0 / p, 1.0 / (1.0 - p))
+    elif e == "ATT":
+        w = np.where(t1, 1.0, p / (1.0 - p))
+    elif e == "ATC":
+        w = np.where(t1, (1.0 - p) / p, 1.0)
+    elif e == "ATO":
+        w = np.where(t1, 1.0 - p, p)
+    elif e == "ATM":
+        w0 = np.where(p < 0.5, p / (1.0 - p), 1.0)
+        w1 = np.where(p > 0.5, (1.0 - p) / p, 1.0)
+        w = np.where(t1, w1, w0)
+    if stabilize:
+        w = stabilize_w(w, t)
+    return w

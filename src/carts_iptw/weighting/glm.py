@@ -1,0 +1,64 @@
+"""Logistic propensity score fitted as WeightIt's ``method = "glm"`` fits it.
+
+R twin: ``WeightIt:::weightit2glm`` (WeightIt 1.5.1, R/weightit2glm.R), binary treatment,
+``link = "logit"``. WeightIt calls ``stats::glm(treat ~ covs, weights = s.weights,
+mustart = .25 + .5 * treat, family = quasibinomial(), method = glm.fit,
+control = glm.control(...))``. So the fit is ``glm.fit``'s IRLS (replayed by
+:func:`carts_iptw.irls.glm_fit`) with:
+
+* starting fitted values ``mu = 0.25 + 0.5 * treat`` (binomial's default start without prior
+  weights; WeightIt keeps it also with sampling weights);
+* prior weights = the sampling weights (1 when absent);
+* quasibinomial family: same IRLS path, deviance and fitted values as binomial, no warning for
+  non-integer successes;
+* ``glm.control()`` defaults ``epsilon = 1e-8, maxit = 25`` unless ``control`` is given.
+
+WeightIt first rescales its covariates (continuous ones centred and scaled by their SD, binary
+ones recoded 0/1) and builds factor dummies its own way; that changes the coefficients' scale and
+names but not the column space, hence not the IRLS iterates of the linear predictor nor the
+propensity scores. Here the coefficients are on the formula's own scale with R's ``glm`` names
+(``racehispan``), as ``glm(formula, family = binomial)`` reports them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class PSModel:
+    coef: pd.Series
+    converged: bool
+    iter: int
+    deviance: float
+    fitted: np.ndarray
+    linear_predictor: np.ndarray
+    fit: object  # the irls result
+
+
+def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.ndarray,
+               control=None) -> PSModel:
+    """Fit the logistic propensity score model by glm.fit's IRLS (see module docstring)."""
+    from carts_iptw.irls import GlmControl, glm_fit
+
+    if control is None:
+        control = GlmControl()
+    elif isinstance(control, dict):
+        control = GlmControl(**control)
+    y = np.asarray(treat, dtype=float)
+    mustart = 0.25 + 0.5 * y
+    fit = glm_fit(X, y, weights=np.asarray(s_weights, dtype=float), family="quasibinomial",
+                  control=control, mustart=mustart)
+    if not fit.converged:
+        warnings.warn(
+            f"propensity score model (glm.fit IRLS) did not converge in {fit.iter} iterations "
+            f"(epsilon = {control.epsilon}, maxit = {control.maxit}); increase maxit",
+            RuntimeWarning, stacklevel=3)
+    coef = pd.Series(np.asarray(fit.coef, dtype=float), index=list(names))
+    return PSModel(coef=coef, converged=bool(fit.converged), iter=int(fit.iter),
+                   deviance=float(fit.deviance), fitted=np.asarray(fit.fitted, dtype=float),
+                   linear_predictor=np.asarray(fit.linear_predictor, dtype=float), fit=fit)

@@ -1,0 +1,101 @@
+"""Trimming (winsorising) large weights, as ``WeightIt::trim()``.
+
+R twin: ``WeightIt::trim()`` (WeightIt 1.5.1, R/trim.R, internal ``.trim_weights``).
+
+* ``at < 1``: a quantile. ``at`` is replaced by ``max(at, 1 - at)``; weights above the ``at``
+  quantile are set to it (and, with ``lower=True``, weights below the ``1 - at`` quantile are set
+  to that). Quantiles are R's ``quantile(type = 3)`` (nearest even order statistic).
+* ``at >= 1``: a count. ``at = k`` sets the top ``k`` weights to the ``(k+1)``-th largest (and
+  the bottom ``k`` to the ``(k+1)``-th smallest with ``lower=True``).
+* Groups whose weights are all equal (the focal group of an ATT/ATC) are not trimmed and do not
+  enter the quantile; with ``treat=None`` all weights are trimmed.
+* ``drop=True`` sets trimmed weights to 0 instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+_SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
+
+
+def quantile_type3(x, probs) -> np.ndarray:
+    """R's ``quantile(x, probs, type = 3)``: SAS definition, nearest even order statistic."""
+    xs = np.sort(np.asarray(x, dtype=float))
+    n = xs.size
+    out = []
+    for p in np.atleast_1d(probs):
+        nppm = n * p - 0.5
+        j = int(np.floor(nppm + 4 * np.finfo(float).eps))  # R adds fuzz 4 * eps
+        h = 0.0 if (nppm == j and j % 2 == 0) else 1.0
+        lo = xs[min(max(j, 1), n) - 1]
+        hi = xs[min(max(j + 1, 1), n) - 1]
+        out.append(lo if h == 0.0 else hi)
+    return np.array(out)
+
+
+def _all_same(x) -> bool:
+    return x.size == 0 or bool(np.ptp(x) < _SQRT_EPS)
+
+
+def trim(w, at: float, lower: bool = False, treat=None, drop: bool = False) -> np.ndarray:
+    """Trim weights at a quantile or a count (twin of ``WeightIt::trim``).
+
+    ``w`` is a weight vector or a :class:`~carts_iptw.weighting.weightit.WeightItResult` (then a
+    new result with trimmed weights is returned and its treatment is used). Returns a new array.
+    """
+    from carts_iptw.weighting.weightit import WeightItResult
+
+    if isinstance(w, WeightItResult):
+        new_w = trim(w.weights, at=at, lower=lower, treat=w.treat, drop=drop)
+        return w._replace_weights(new_w, trim_at=at, trim_lower=lower)
+    weights = np.asarray(w, dtype=float).copy()
+    if weights.ndim != 1:
+        raise ValueError("weights must be one-dimensional")
+    if not np.isfinite(weights).all():
+        raise ValueError(f"weights have {int((~np.isfinite(weights)).sum())} missing or non-finite value(s)")
+    at = float(at)
+    if at < 0:
+        raise ValueError("at must be non-negative")
+    if abs(at) < _SQRT_EPS:
+        return weights
+    to_trim = np.ones(weights.size, dtype=bool)
+    if treat is not None:
+        t = np.asarray(treat)
+        if t.shape != weights.shape:
+            raise ValueError(f"treat has {t.size} values but there are {weights.size} weights")
+        groups = np.unique(t)
+        same = {g: _all_same(weights[t == g]) for g in groups}
+        if all(same.values()):
+            warnings.warn("weights are all the same in each treatment group and will not be trimmed",
+                          stacklevel=2)
+            return weights
+        for g, s in same.items():
+            if s:
+                to_trim &= t != g
+    elif _all_same(weights):
+        warnings.warn("weights are all the same and will not be trimmed", stacklevel=2)
+        return weights
+    sub = weights[to_trim]
+    if at < 1:
+        at = max(at, 1 - at)
+        q = (1 - at, at) if lower else (0.0, at)
+        lo, hi = quantile_type3(sub, q)
+    else:
+        m = int(to_trim.sum())
+        if at >= m:
+            warnings.warn(f"at must be less than {m}, the number of units trimmed; weights not trimmed",
+                          stacklevel=2)
+            return weights
+        k = int(min(at, m - at))
+        srt = np.sort(sub)
+        lo = srt[k] if lower else srt[0]
+        hi = srt[m - k - 1]
+    if drop:
+        weights[to_trim & ((weights < lo) | (weights > hi))] = 0.0
+    else:
+        weights[to_trim & (weights < lo)] = lo
+        weights[to_trim & (weights > hi)] = hi
+    return weights

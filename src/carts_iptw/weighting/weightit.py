@@ -1,0 +1,234 @@
+"""``weightit()``: balancing weights for a binary treatment, the twin of ``WeightIt::weightit``.
+
+R twin: ``WeightIt::weightit`` (WeightIt 1.5.1) with ``method = "glm"`` (logistic propensity
+score), ``"ebal"`` (entropy balancing) or ``"cbps"`` (just-identified covariate balancing
+propensity score). See :mod:`carts_iptw.weighting.glm`, :mod:`.ebal`, :mod:`.cbps` for each
+method and :mod:`.estimands` for the weight formulas.
+
+Conventions that differ from WeightIt, on purpose (documented):
+
+* missing covariate values raise ``ValueError`` naming the columns unless ``missing="ind"``
+  (WeightIt's default for binary treatments is ``"ind"``; here it must be asked for);
+* propensity scores numerically 0 or 1 (``<= 1e-14`` or ``>= 1 - 1e-14``) raise ``ValueError``
+  (WeightIt warns);
+* ``focal`` naming the control group with ``estimand="ATT"`` is computed as the ATC (and the
+  treated group with ``"ATC"`` as the ATT); ``.ps`` is always P(treated);
+* the propensity-score coefficients are reported on the formula's scale with R's ``glm`` names.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw._validation import as_binary_treatment, check_weights, require_dataframe
+from carts_iptw.balance.covariates import rhs_terms, variable_frame
+from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps
+from carts_iptw.weighting.summary import WeightSummary, summarize_weights
+
+METHODS = ("glm", "ebal", "cbps")
+_PS_EPS = 1e-14
+
+
+@dataclass
+class WeightItResult:
+    """Result of :func:`weightit` (contract in docs/architecture.md)."""
+
+    weights: np.ndarray
+    ps: np.ndarray | None
+    treat: np.ndarray
+    estimand: str
+    method: str
+    covs: pd.DataFrame
+    formula: str
+    s_weights: np.ndarray | None
+    focal: object
+    treat_name: str
+    treat_labels: tuple[str, str] = ("Control", "Treated")
+    terms: list = field(default_factory=list)
+    stabilize: bool = False
+    ps_model: object = None
+    info: dict = field(default_factory=dict)
+    index: pd.Index | None = None
+    trim: tuple | None = None
+
+    def summary(self, top: int = 5, ignore_s_weights: bool = False) -> WeightSummary:
+        """Weight ranges, largest weights, CV, MAD, entropy, ESS (``summary.weightit`` twin)."""
+        return summarize_weights(self.weights, self.treat, self.s_weights, top=top,
+                                 index=self.index, ignore_s_weights=ignore_s_weights,
+                                 stabilized=self.stabilize)
+
+    def _replace_weights(self, w, trim_at=None, trim_lower=False) -> WeightItResult:
+        return replace(self, weights=np.asarray(w, dtype=float), trim=(trim_at, trim_lower))
+
+    def __repr__(self) -> str:
+        sw = "none" if self.s_weights is None else "present"
+        focal = f" (focal: {self.focal})" if self.focal is not None else ""
+        lines = [
+            "A weightit object (WeightIt::weightit twin)",
+            f" - method: \"{self.method}\"",
+            f" - number of obs.: {len(self.weights)}",
+            f" - sampling weights: {sw}",
+            " - treatment: 2-category",
+            f" - estimand: {self.estimand}{focal}",
+            f" - covariates: {', '.join(map(str, self.covs.columns))}",
+        ]
+        if self.trim is not None:
+            lines.append(f" - weights trimmed at {self.trim[0]}" + (" (both tails)" if self.trim[1] else ""))
+        return "\n".join(lines)
+
+
+def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values) -> tuple[str, object]:
+    e = check_estimand(estimand)
+    if focal is None:
+        if e == "ATT":
+            return e, raw_values[1]
+        if e == "ATC":
+            return e, raw_values[0]
+        return e, None
+    if e not in ("ATT", "ATC"):
+        e = "ATT"  # WeightIt: a focal group implies the ATT
+    if focal == raw_values[1] or str(focal) == labels[1]:
+        return "ATT", raw_values[1]
+    if focal == raw_values[0] or str(focal) == labels[0]:
+        return "ATC", raw_values[0]
+    raise ValueError(f"focal must name a treatment group ({raw_values[0]!r} or {raw_values[1]!r})")
+
+
+def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) -> tuple[str, pd.DataFrame]:
+    """WeightIt's ``missing = "ind"``: median-impute and add a 0/1 indicator per variable."""
+    data = data.copy()
+    extra = []
+    for v in variables:
+        if v not in data.columns or not data[v].isna().any():
+            continue
+        s = data[v]
+        if not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
+            raise ValueError(f"column '{v}' has missing values; missing='ind' supports numeric covariates only")
+        ind = f"{v}_NA"
+        data[ind] = s.isna().astype(float)
+        data[v] = s.fillna(float(s.median()))
+        extra.append(ind)
+    if extra:
+        formula = formula + " + " + " + ".join(extra)
+    return formula, data
+
+
+def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: str = "ATE",
+             stabilize: bool = False, s_weights=None, focal=None, missing: str | None = None,
+             control=None, include_obj: bool = False) -> WeightItResult:
+    """Estimate balancing weights for a binary treatment (twin of ``WeightIt::weightit``).
+
+    Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
+    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"`` (``"ebal"`` and ``"cbps"``: ATE, ATT,
+    ATC); ``stabilize`` multiplies by the group share (ignored by ``"ebal"``, as WeightIt);
+    ``s_weights`` sampling weights (array or column name); ``focal`` the focal group for ATT/ATC;
+    ``missing="ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``);
+    ``control`` a :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's
+    ``glm.control()`` default: ``epsilon=1e-8, maxit=25``).
+
+    Weight formulas: ATE ``1/p`` and ``1/(1-p)``; ATT ``1`` and ``p/(1-p)``; ATC ``(1-p)/p`` and
+    ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
+    control; WeightIt's ``get_w_from_ps``).
+    """
+    data = require_dataframe(data)
+    if not isinstance(formula, str) or "~" not in formula:
+        raise TypeError("formula must be a string 'treatment ~ covariates'")
+    method = str(method).lower()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    lhs, variables, terms = rhs_terms(formula)
+    if lhs is None or lhs not in data.columns:
+        raise ValueError(f"unknown column '{lhs}' (treatment not in data)")
+    if not variables:
+        raise ValueError("no covariates were specified")
+    treat_col = data[lhs]
+    treat = as_binary_treatment(treat_col, lhs)
+    if isinstance(treat_col.dtype, pd.CategoricalDtype):
+        lv = [c for c in treat_col.cat.categories if (treat_col == c).any()]
+        labels, raw = (str(lv[0]), str(lv[1])), (lv[0], lv[1])
+    elif treat_col.dtype == bool:
+        labels, raw = ("Control", "Treated"), (False, True)
+    else:
+        labels, raw = ("Control", "Treated"), (0, 1)
+    est, focal_val = _resolve_estimand(estimand, focal, labels, raw)
+    if method in ("ebal", "cbps") and est not in ("ATE", "ATT", "ATC"):
+        raise ValueError(f"method '{method}' supports estimands ATE, ATT and ATC; got {est!r}")
+
+    n = len(data)
+    if isinstance(s_weights, str):
+        if s_weights not in data.columns:
+            raise ValueError(f"unknown column '{s_weights}' (s_weights not in data)")
+        s_weights = data[s_weights].to_numpy(dtype=float)
+    sw = None if s_weights is None else check_weights(s_weights, "s_weights", n=n)
+    sw_fit = np.ones(n) if sw is None else sw
+
+    covs = variable_frame(formula, data)
+    na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
+    fit_formula, fit_data = formula, data
+    if na_cols:
+        if missing != "ind":
+            desc = ", ".join(f"'{c}' ({k} missing)" for c, k in na_cols.items())
+            raise ValueError(f"covariate column(s) with missing values: {desc}; remove or impute "
+                             "them first, or use missing='ind'")
+        fit_formula, fit_data = _missing_indicators(formula, data, variables)
+    elif missing not in (None, "ind"):
+        raise ValueError(f"missing must be None or 'ind'; got {missing!r}")
+
+    from carts_iptw.formula import model_frame
+
+    mf = model_frame(fit_formula, fit_data)
+    X, names = mf.X, list(mf.column_names)
+    if "(Intercept)" not in names:
+        X = np.column_stack([np.ones(n), X])
+        names = ["(Intercept)"] + names
+    for j, nm in enumerate(names):
+        if nm != "(Intercept)" and np.ptp(X[:, j]) == 0:
+            raise ValueError(f"covariate '{nm}' is constant; remove it from the formula")
+
+    info: dict = {}
+    ps_model = None
+    ps = None
+    if method == "glm":
+        from carts_iptw.weighting.glm import fit_ps_glm
+
+        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control)
+        ps = ps_model.fitted
+        _check_ps(ps)
+        w = get_w_from_ps(ps, treat, est, stabilize=stabilize)
+    elif method == "ebal":
+        from carts_iptw.weighting.ebal import fit_ebal
+
+        w, info = fit_ebal(X, names, treat, sw_fit, est)
+    else:
+        from carts_iptw.weighting.cbps import fit_cbps
+
+        ps, info = fit_cbps(X, names, treat, sw_fit, est)
+        _check_ps(ps)
+        w = get_w_from_ps(ps, treat, est, stabilize=stabilize)
+
+    if not np.isfinite(w).all():
+        raise ValueError("non-finite weights were estimated")
+    test_w = w * sw_fit
+    for g in (0, 1):
+        x = test_w[treat == g]
+        if x.size > 1 and x.std(ddof=1) / x.mean() > 4:
+            warnings.warn("some extreme weights were generated; examine them with .summary() "
+                          "and consider trim()", UserWarning, stacklevel=2)
+            break
+    return WeightItResult(
+        weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=covs, formula=formula,
+        s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
+        treat_labels=labels, terms=terms, stabilize=bool(stabilize) and method != "ebal",
+        ps_model=ps_model, info=info, index=data.index)
+
+
+def _check_ps(ps: np.ndarray) -> None:
+    bad = (ps <= _PS_EPS) | (ps >= 1 - _PS_EPS)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} propensity score(s) numerically equal to 0 or 1 were estimated, "
+            "indicating perfect separation; remove or coarsen the separating covariate(s)")
