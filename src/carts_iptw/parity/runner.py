@@ -59,9 +59,15 @@ def live_status(packages: tuple[str, ...]) -> tuple[bool, str]:
     return True, ""
 
 
-def _versions_brief(v: dict) -> str:
-    pk = ", ".join(f"{k} {x}" for k, x in v.get("packages", {}).items() if x)
-    return f"{v.get('R', '?')}; {pk}"
+def _r_short(v: dict) -> str:
+    """'R 4.2.2' from R's version string (the full versions head the report)."""
+    parts = str(v.get("R") or "?").split()
+    return f"R {parts[2]}" if len(parts) > 2 and parts[0] == "R" else str(v.get("R"))
+
+
+def _versions_brief(v: dict, packages: tuple[str, ...] = ()) -> str:
+    pk = ", ".join(f"{k} {x}" for k, x in v.get("packages", {}).items() if x and (not packages or k in packages))
+    return _r_short(v) + (f", {pk}" if pk else "")
 
 
 def python_result(case: ParityCase, data=None):
@@ -85,7 +91,7 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
                 return res
             r_result = r_live_result(case)
             res.versions = rbridge.r_versions()
-            res.source = f"live R ({_versions_brief(res.versions)})"
+            res.source = f"live {_versions_brief(res.versions, case.r_packages)}"
         elif case.external_snapshot:
             doc = snapshots.read_external(case)
             r_result = case.external_extract(doc)
@@ -95,7 +101,8 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
                 "R": meta.get("R_version"),
                 "packages": {k: (v.get("version") if isinstance(v, dict) else v) for k, v in pk.items()},
             }
-            res.source = f"snapshot of real output ({_versions_brief(res.versions)})"
+            real = tuple(p for p in res.versions["packages"] if p in case.r_packages) or case.r_packages
+            res.source = f"snapshot of real output ({_versions_brief(res.versions, real)})"
         else:
             need = tuple(dict.fromkeys(case.r_packages))
             use_live = mode == "require"
@@ -107,7 +114,7 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
                     raise rbridge.RUnavailable(f"live R required (CARTS_IPTW_R=require) but {why}")
                 r_result = r_live_result(case)
                 res.versions = rbridge.r_versions()
-                res.source = f"live R ({_versions_brief(res.versions)})"
+                res.source = f"live {_versions_brief(res.versions, case.r_packages)}"
             else:
                 doc = snapshots.read_snapshot(case)
                 if snapshots.is_stale(case):
@@ -117,7 +124,7 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
                     )
                 r_result = doc["quantities"]
                 res.versions = {"R": doc.get("R_version"), "packages": doc.get("packages", {})}
-                res.source = f"snapshot {doc.get('created', '')} ({_versions_brief(res.versions)})"
+                res.source = f"snapshot {doc.get('created', '')} ({_versions_brief(res.versions, case.r_packages)})"
     except rbridge.RUnavailable:
         raise
     except Exception as exc:  # the R side failed
