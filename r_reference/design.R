@@ -5,13 +5,22 @@ suppressPackageStartupMessages({
   library(sandwich)
 })
 
+# Re-assert factor classes at R level (sets the object bit, so is.numeric() is FALSE for them
+# whatever route the data.frame was built by).
+.factors <- function(data) {
+  for (v in names(data)) if (inherits(data[[v]], "factor")) class(data[[v]]) <- class(data[[v]])
+  data
+}
+
 .design <- function(data, args) {
+  data <- .factors(data)
   ids <- if (is.null(args$ids)) ~1 else as.formula(paste("~", args$ids))
   if (is.null(args$strata)) {
     svydesign(ids = ids, weights = as.formula(paste("~", args$weights)), data = data)
   } else {
     svydesign(ids = ids, strata = as.formula(paste("~", args$strata)),
-              weights = as.formula(paste("~", args$weights)), data = data)
+              weights = as.formula(paste("~", args$weights)), data = data,
+              nest = isTRUE(args$nest))
   }
 }
 
@@ -58,6 +67,7 @@ ref_svyranktest <- function(data, args) {
 }
 
 ref_wilcox_test <- function(data, args) {
+  data <- .factors(data)
   g <- data[[args$group]]
   lv <- sort(unique(g))
   x <- data[[args$x]][g == lv[1]]
@@ -67,11 +77,13 @@ ref_wilcox_test <- function(data, args) {
 }
 
 ref_chisq_test <- function(data, args) {
+  data <- .factors(data)
   h <- suppressWarnings(chisq.test(table(data[[args$x]], data[[args$y]])))
   list(statistic = unname(h$statistic), parameter = unname(h$parameter), p_value = h$p.value)
 }
 
 ref_fisher_test <- function(data, args) {
+  data <- .factors(data)
   h <- fisher.test(table(data[[args$x]], data[[args$y]]))
   out <- list(p_value = h$p.value)
   if (!is.null(h$estimate)) {

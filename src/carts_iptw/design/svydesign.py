@@ -123,12 +123,13 @@ class SurveyDesign:
         )
 
 
-def svydesign(data: pd.DataFrame, weights, ids=None, strata=None) -> SurveyDesign:
+def svydesign(data: pd.DataFrame, weights, ids=None, strata=None, nest: bool = False) -> SurveyDesign:
     """Create a survey design; twin of ``survey::svydesign(ids = ~1, weights = ~w, data)``.
 
     ``weights`` is a column name (``"w"`` or ``"~w"``) or an array of sampling weights
     (e.g. IPT weights); ``ids`` (cluster) and ``strata`` are optional column names or arrays.
-    ``ids=None`` means R's ``ids = ~1`` (every row its own PSU).  No finite-population
+    ``ids=None`` means R's ``ids = ~1`` (every row its own PSU).  As in R, cluster ids must be
+    nested in strata unless ``nest=True`` (then ids are relabelled within strata).  No finite-population
     correction (as R without ``fpc=``).  Weights must be finite and non-negative, and not all
     zero; R accepts missing weights only to fail later, here they raise at once.
     """
@@ -148,4 +149,13 @@ def svydesign(data: pd.DataFrame, weights, ids=None, strata=None) -> SurveyDesig
     else:
         st, _ = _as_vector(data, strata, "strata")
         st = pd.factorize(pd.Series(st))[0]
+        per = pd.DataFrame({"c": cluster, "s": st}).drop_duplicates()
+        if per["c"].duplicated().any():
+            if not nest:
+                raise ValueError(
+                    "clusters are not nested in strata (a cluster id occurs in several strata); "
+                    "pass nest=True"
+                )
+        if nest:
+            cluster = pd.factorize(pd.Series(list(zip(st, cluster, strict=True))))[0]
     return SurveyDesign(data.reset_index(drop=True), w, cluster, st, wname)

@@ -1,0 +1,275 @@
+"""Parity cases for carts_iptw.design against survey / sandwich / stats (and WeightIt)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw.parity.registry import ParityCase, register
+
+
+# ---------------------------------------------------------------------------------------------
+# data sets with IPT weights (the weights are data here: both sides receive the same column)
+# ---------------------------------------------------------------------------------------------
+def _ate_weights(treat: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """ATE weights from a logistic propensity model fitted by Newton-Raphson (fixture only)."""
+    beta = np.zeros(X.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-X @ beta))
+        step = np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]), X.T @ (treat - p))
+        beta += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    p = 1 / (1 + np.exp(-X @ beta))
+    return np.where(treat == 1, 1 / p, 1 / (1 - p))
+
+
+def _design_matrix(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    X = pd.get_dummies(df[cols], drop_first=True).astype(float).to_numpy()
+    return np.column_stack([np.ones(len(df)), X])
+
+
+def lalonde_ipw() -> pd.DataFrame:
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("lalonde").copy()
+    d["employed"] = (d["re78"] > 0).astype(int)
+    cov = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
+    d["w"] = _ate_weights(d["treat"].to_numpy(float), _design_matrix(d, cov))
+    return d
+
+
+def birthwt_ipw() -> pd.DataFrame:
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("birthwt").copy()
+    d["race"] = pd.Categorical(d["race"].map({1: "white", 2: "black", 3: "other"}),
+                               categories=["white", "black", "other"])
+    cov = ["age", "lwt", "race", "ptl", "ht", "ui", "ftv"]
+    d["w"] = _ate_weights(d["smoke"].to_numpy(float), _design_matrix(d, cov))
+    return d
+
+
+def cart_ipw() -> pd.DataFrame:
+    from carts_iptw.study.synthetic import load_synthetic_cohort
+
+    d = load_synthetic_cohort()
+    keep = ["age", "histology", "ldh_elevated", "prior_hct", "lines_ge3", "kps_le70",
+            "construct_41bb", "cns_or_extranodal", "status_sdpd", "anakinra", "crs_grade",
+            "icans_grade", "infection_any_d30", "steroid_cum_dose"]
+    d = d[keep].copy()
+    d["crs3"] = (d["crs_grade"] >= 3).astype(int)
+    d["icans3"] = (d["icans_grade"] >= 3).astype(int)
+    cov = keep[:9]
+    d["w"] = _ate_weights(d["anakinra"].to_numpy(float), _design_matrix(d, cov))
+    return d
+
+
+def _htest(h) -> dict:
+    out = {"statistic": h.statistic, "p_value": h.p_value}
+    if h.parameter:
+        out["parameter"] = pd.Series(h.parameter, dtype=float)
+    if h.estimate is not None:
+        out["estimate"] = h.estimate
+    if h.conf_int is not None:
+        out["conf_int"] = np.asarray(h.conf_int, dtype=float)
+    return out
+
+
+def _design(data, args):
+    from carts_iptw.design.svydesign import svydesign
+
+    return svydesign(data, weights=args["weights"], ids=args.get("ids"), strata=args.get("strata"),
+                     nest=bool(args.get("nest", False)))
+
+
+# ---------------------------------------------------------------------------------------------
+# svymean / svyby / svyquantile
+# ---------------------------------------------------------------------------------------------
+def _py_svymean(data, args):
+    from carts_iptw.design.describe import svymean
+
+    d = _design(data, args)
+    m = svymean(args["x"], d)
+    return {"coef": m.coef, "se": m.se, "degf": d.degf()}
+
+
+def _py_svyby(data, args):
+    from carts_iptw.design.describe import svyby
+
+    b = svyby(args["x"], args["by"], _design(data, args))
+    names = [v.strip() for v in args["x"].lstrip("~").split("+")]
+    ses = ["se"] if len(names) == 1 else [f"se.{n}" for n in names]
+    return {"coef": b[names].to_numpy().T.ravel(), "se": b[ses].to_numpy().T.ravel()}
+
+
+def _py_svyquantile(data, args):
+    from carts_iptw.design.describe import svyquantile
+
+    t = svyquantile(args["x"], _design(data, args), args["quantiles"])[args["x"]]
+    return {"quantile": t.iloc[:, 0].to_numpy(), "lower": t.iloc[:, 1].to_numpy(),
+            "upper": t.iloc[:, 2].to_numpy(), "se": t.iloc[:, 3].to_numpy()}
+
+
+_DATA = {"lalonde": lalonde_ipw, "birthwt": birthwt_ipw, "cart": cart_ipw}
+
+for _ds, _x in (("lalonde", "~employed + race + age + re78"), ("birthwt", "~low + race + bwt"),
+                ("cart", "~crs3 + icans3 + histology + steroid_cum_dose")):
+    register(ParityCase(
+        name=f"svymean.{_ds}.ATE", function="svymean", r_twin="survey::svymean",
+        dataset=_DATA[_ds], r_file="design.R", r_function="ref_svymean",
+        args={"weights": "w", "x": _x}, python=_py_svymean, exact=("degf",),
+        r_packages=("survey",), description="IPT-weighted means/proportions with linearisation SEs",
+    ))
+
+for _ds, _x, _by in (("lalonde", "~employed + re78", "~treat"), ("birthwt", "~low + bwt", "~smoke"),
+                     ("cart", "~crs3", "~anakinra")):
+    register(ParityCase(
+        name=f"svyby.{_ds}.ATE", function="svyby", r_twin="survey::svyby(FUN = svymean)",
+        dataset=_DATA[_ds], r_file="design.R", r_function="ref_svyby",
+        args={"weights": "w", "x": _x, "by": _by}, python=_py_svyby,
+        r_packages=("survey",), description="weighted outcome rates by treatment (domain SEs)",
+    ))
+
+register(ParityCase(
+    name="svyby.lalonde.strata_cluster", function="svyby", r_twin="survey::svyby(FUN = svymean)",
+    dataset=lalonde_ipw, r_file="design.R", r_function="ref_svyby",
+    args={"weights": "w", "x": "~employed + re78", "by": "~treat", "strata": "married",
+          "ids": "educ", "nest": True},
+    python=_py_svyby, r_packages=("survey",),
+    description="stratified cluster design (strata = married, PSU = educ)",
+))
+
+for _ds, _x in (("lalonde", "re78"), ("birthwt", "bwt"), ("cart", "steroid_cum_dose")):
+    register(ParityCase(
+        name=f"svyquantile.{_ds}.ATE", function="svyquantile", r_twin="survey::svyquantile",
+        dataset=_DATA[_ds], r_file="design.R", r_function="ref_svyquantile",
+        args={"weights": "w", "x": _x, "quantiles": [0.25, 0.5, 0.75, 0.9]},
+        python=_py_svyquantile, r_packages=("survey",),
+        description="qrule 'math', Woodruff 'mean' intervals (survey >= 4.1 defaults)",
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# svychisq / svyttest / svyranktest
+# ---------------------------------------------------------------------------------------------
+def _py_svychisq(data, args):
+    from carts_iptw.design.tests import svychisq
+
+    return _htest(svychisq(args["formula"], _design(data, args), statistic=args["statistic"]))
+
+
+def _py_svyttest(data, args):
+    from carts_iptw.design.tests import svyttest
+
+    return _htest(svyttest(args["formula"], _design(data, args)))
+
+
+def _py_svyranktest(data, args):
+    from carts_iptw.design.tests import svyranktest
+
+    return _htest(svyranktest(args["formula"], _design(data, args), test=args["test"]))
+
+
+_CHISQ = (("lalonde", "~employed + treat"), ("lalonde", "~race + treat"),
+          ("birthwt", "~low + smoke"), ("birthwt", "~race + low"), ("cart", "~crs3 + anakinra"),
+          ("cart", "~histology + anakinra"))
+for _ds, _f in _CHISQ:
+    for _st in ("F", "Chisq"):
+        _tag = _f.replace("~", "").replace(" ", "").replace("+", "_")
+        register(ParityCase(
+            name=f"svychisq.{_st}.{_ds}.{_tag}", function="svychisq",
+            r_twin=f"survey::svychisq(statistic = '{_st}')", dataset=_DATA[_ds],
+            r_file="design.R", r_function="ref_svychisq",
+            args={"weights": "w", "formula": _f, "statistic": _st}, python=_py_svychisq,
+            r_packages=("survey",), description="Rao-Scott adjusted Pearson test",
+        ))
+
+for _ds, _f in (("lalonde", "re78 ~ treat"), ("birthwt", "bwt ~ smoke"), ("cart", "steroid_cum_dose ~ anakinra"),
+                ("lalonde", "re78 ~ 1")):
+    _tag = _f.replace(" ", "").replace("~", "_by_")
+    register(ParityCase(
+        name=f"svyttest.{_ds}.{_tag}", function="svyttest", r_twin="survey::svyttest",
+        dataset=_DATA[_ds], r_file="design.R", r_function="ref_svyttest",
+        args={"weights": "w", "formula": _f}, python=_py_svyttest, r_packages=("survey",),
+    ))
+
+for _ds, _f in (("lalonde", "re78 ~ treat"), ("birthwt", "bwt ~ smoke"), ("cart", "steroid_cum_dose ~ anakinra")):
+    for _t in ("wilcoxon", "median", "vanderWaerden"):
+        _tag = _f.replace(" ", "").replace("~", "_by_")
+        register(ParityCase(
+            name=f"svyranktest.{_t}.{_ds}.{_tag}", function="svyranktest",
+            r_twin=f"survey::svyranktest(test = '{_t}')", dataset=_DATA[_ds],
+            r_file="design.R", r_function="ref_svyranktest",
+            args={"weights": "w", "formula": _f, "test": _t}, python=_py_svyranktest,
+            r_packages=("survey",),
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+# unweighted Table 1 tests
+# ---------------------------------------------------------------------------------------------
+def _py_wilcox(data, args):
+    from carts_iptw.design.table1_tests import wilcox_test
+
+    h = wilcox_test(f"{args['x']} ~ {args['group']}", data=data)
+    return {"statistic": h.statistic, "p_value": h.p_value}
+
+
+def _py_chisq(data, args):
+    from carts_iptw.design.table1_tests import chisq_test
+
+    h = chisq_test(args["x"], args["y"], data=data)
+    return {"statistic": h.statistic, "parameter": h.parameter["df"], "p_value": h.p_value}
+
+
+def _py_fisher(data, args):
+    from carts_iptw.design.table1_tests import fisher_test
+
+    h = fisher_test(args["x"], args["y"], data=data)
+    out = {"p_value": h.p_value}
+    if h.estimate is not None:
+        out.update(estimate=h.estimate, conf_int=np.asarray(h.conf_int))
+    return out
+
+
+def birthwt_small() -> pd.DataFrame:
+    """Every sixth row of birthwt (32 mothers): small enough for the exact Wilcoxon rule."""
+    from carts_iptw.datasets import load_dataset
+
+    return load_dataset("birthwt").iloc[::6].reset_index(drop=True)
+
+
+def ranks_no_ties() -> pd.DataFrame:
+    """30 distinct values in two groups of 12 and 18 (exact Wilcoxon distribution)."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("lalonde").iloc[::20].reset_index(drop=True)
+    d = d.loc[~d["re78"].duplicated()].reset_index(drop=True)
+    return d
+
+
+_T1 = {"lalonde": lalonde_ipw, "birthwt": birthwt_ipw, "cart": cart_ipw,
+       "birthwt_small": birthwt_small, "lalonde_sub": ranks_no_ties}
+for _ds, _x, _g in (("lalonde", "age", "treat"), ("birthwt", "bwt", "smoke"), ("cart", "age", "anakinra"),
+                    ("birthwt_small", "bwt", "smoke"), ("lalonde_sub", "re78", "treat")):
+    register(ParityCase(
+        name=f"wilcox_test.{_ds}.{_x}_by_{_g}", function="wilcox_test", r_twin="stats::wilcox.test",
+        dataset=_T1[_ds], r_file="design.R", r_function="ref_wilcox_test",
+        args={"x": _x, "group": _g}, python=_py_wilcox,
+        description="exact when n < 50 per group and no ties, else normal with correction",
+    ))
+for _ds, _x, _y in (("lalonde", "race", "treat"), ("birthwt", "low", "smoke"), ("birthwt", "race", "smoke"),
+                    ("cart", "crs3", "anakinra"), ("cart", "histology", "anakinra"),
+                    ("birthwt_small", "low", "smoke")):
+    register(ParityCase(
+        name=f"chisq_test.{_ds}.{_x}_{_y}", function="chisq_test", r_twin="stats::chisq.test",
+        dataset=_T1[_ds], r_file="design.R", r_function="ref_chisq_test",
+        args={"x": _x, "y": _y}, python=_py_chisq, description="Yates' correction for 2 x 2",
+    ))
+    register(ParityCase(
+        name=f"fisher_test.{_ds}.{_x}_{_y}", function="fisher_test", r_twin="stats::fisher.test",
+        dataset=_T1[_ds], r_file="design.R", r_function="ref_fisher_test",
+        args={"x": _x, "y": _y}, python=_py_fisher,
+        description="2 x 2: conditional MLE odds ratio and exact CI; r x 2: exact p-value",
+    ))
