@@ -53,6 +53,22 @@ def summary_counts(results: list[CaseResult]) -> dict[str, int]:
     }
 
 
+def by_function(results: list[CaseResult]) -> list[tuple[str, str, int, int, int, str]]:
+    """(function, R twins, cases, quantities, failed, sources) per public function."""
+    acc: dict[str, dict] = {}
+    for res in results:
+        a = acc.setdefault(res.case.function, {"twins": [], "cases": set(), "q": 0, "bad": 0, "src": set()})
+        if res.case.r_twin not in a["twins"]:
+            a["twins"].append(res.case.r_twin)
+        a["cases"].add(res.case.name)
+        a["q"] += len(res.rows)
+        a["bad"] += sum(not r.passed for r in res.rows) + (1 if res.error else 0)
+        kind = "skipped" if res.skipped else res.source.split(" (")[0].split(",")[0]
+        a["src"].add(kind)
+    return [(f, "; ".join(a["twins"]), len(a["cases"]), a["q"], a["bad"], "; ".join(sorted(a["src"])))
+            for f, a in sorted(acc.items())]
+
+
 def header_lines(versions: dict, mode: str) -> list[str]:
     pk = ", ".join(f"{k} {v}" for k, v in versions.get("packages", {}).items() if v)
     missing = ", ".join(k for k, v in versions.get("packages", {}).items() if not v)
@@ -69,6 +85,11 @@ def to_markdown(results: list[CaseResult], versions: dict, mode: str) -> str:
     out += [f"- {line}" for line in header_lines(versions, mode)]
     out += [f"- {cnt['cases']} cases, {cnt['quantities']} quantities: {cnt['passed']} passed, "
             f"{cnt['failed']} failed, {cnt['skipped']} skipped variants", ""]
+    out += ["## By function", "", "| function | R twin(s) | cases | quantities | failed | compared against |",
+            "|---|---|---|---|---|---|"]
+    for f, twins, nc, nq, bad, src in by_function(results):
+        out.append(f"| `{f}` | {twins} | {nc} | {nq} | {bad} | {src} |")
+    out += ["", "## Every quantity", ""]
     out.append("| " + " | ".join(COLUMNS) + " |")
     out.append("|" + "---|" * len(COLUMNS))
     for row in _rows(results):
@@ -89,6 +110,10 @@ td,th{{border:1px solid #ccc;padding:2px 6px}}tr.fail{{background:#fdd}}tr.skip{
 th{{background:#eee;position:sticky;top:0}}</style></head><body>
 <h1>carts_iptw parity report</h1><ul>{head}<li>{cnt['cases']} cases, {cnt['quantities']} quantities:
 {cnt['passed']} passed, {cnt['failed']} failed, {cnt['skipped']} skipped variants</li></ul>
+<h2>By function</h2><table><thead><tr><th>function</th><th>R twin(s)</th><th>cases</th>
+<th>quantities</th><th>failed</th><th>compared against</th></tr></thead><tbody>
+{''.join(f'<tr class="{"fail" if b else "pass"}"><td>{html.escape(f)}</td><td>{html.escape(t)}</td><td>{nc}</td><td>{nq}</td><td>{b}</td><td>{html.escape(src)}</td></tr>' for f, t, nc, nq, b, src in by_function(results))}
+</tbody></table><h2>Every quantity</h2>
 <table><thead><tr>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr></thead><tbody>
 {''.join(body)}</tbody></table></body></html>
 """
