@@ -36,7 +36,7 @@ def _value(tok: str):
     try:
         return float(tok)
     except ValueError:
-        raise ValueError(f"cannot read value {tok!r} in a spec expression (quote text values)") \
+        raise ValueError(f"cannot parse value {tok!r} in a spec expression (quote text values)") \
             from None
 
 
@@ -52,6 +52,10 @@ def columns_used(expr: str) -> list[str]:
             m = _CLAUSE.match(clause)
             if m is None:
                 raise ValueError(f"cannot parse spec expression clause {clause!r}")
+            if m.group("list") is not None:
+                [_value(v) for v in m.group("list").split(",") if v.strip()]
+            else:
+                _value(m.group("val"))
             cols.append(m.group("col"))
     return list(dict.fromkeys(cols))
 

@@ -1,0 +1,1 @@
+"""The study report: self-contained HTML (figures embedded) and CSV tables."""

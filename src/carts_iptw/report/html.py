@@ -1,0 +1,420 @@
+"""The study report: one self-contained HTML page, and the CSV tables.
+
+``render_report(results, objects)`` turns the results dict of
+:func:`carts_iptw.study.pipeline.run_study` (and the fitted objects the figures need) into HTML
+with every figure embedded as a base64 PNG: no scripts, no external assets, readable offline.
+Values are formatted here and nowhere computed; a null value shows as an en dash whose tooltip
+gives the reason. If the data are synthetic, a banner says so at the top.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+import pandas as pd
+
+from carts_iptw.report import figures as F
+
+SECTIONS = (
+    ("summary", "Summary"), ("flow", "Cohort"), ("table1", "Table 1"),
+    ("balance", "Balance"), ("outcomes", "Outcomes"), ("odds-ratios", "Odds ratios"),
+    ("distributions", "Durations"), ("survival", "Survival"), ("cox", "Cox models"),
+    ("competing", "Infections (competing risks)"), ("warnings", "Warnings"),
+    ("methods", "Methods and provenance"),
+)
+
+
+def _e(x) -> str:
+    return _html.escape(str(x), quote=True)
+
+
+def _val(cell):
+    return cell.get("value") if isinstance(cell, dict) and "function" in cell else cell
+
+
+def _null(cell) -> str:
+    reason = cell.get("reason", "not available") if isinstance(cell, dict) else "not available"
+    return f'<span title="{_e(reason)}">&ndash;</span>'
+
+
+def fnum(cell, digits: int = 2) -> str:
+    v = _val(cell)
+    if v is None:
+        return _null(cell)
+    return f"{v:.{digits}f}"
+
+
+def fp(cell) -> str:
+    v = _val(cell)
+    if v is None:
+        return _null(cell)
+    return "&lt;0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def fpct(cell) -> str:
+    v = _val(cell)
+    return _null(cell) if v is None else f"{v:.1f}%"
+
+
+def _fint(cell) -> str:
+    v = _val(cell)
+    return _null(cell) if v is None else f"{v:.0f}"
+
+
+def _table(head: list[str], rows: list[list[str]], tid: str, classes=None) -> str:
+    h = "".join(f"<th>{c}</th>" for c in head)
+    body = []
+    for i, r in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>")
+    return (f'<table class="t" id="{tid}"><thead><tr>{h}</tr></thead><tbody>'
+            + "".join(body) + "</tbody></table>")
+
+
+def _figure(fid: str, png_b64: str, caption: str) -> str:
+    return (f'<figure id="{fid}"><img alt="{_e(caption)}" '
+            f'src="data:image/png;base64,{png_b64}"><figcaption>{_e(caption)}</figcaption>'
+            f"</figure>")
+
+
+def _section(sid: str, title: str, inner: str) -> str:
+    return f'<section id="{sid}"><h2>{_e(title)}</h2>{inner}</section>'
+
+
+# ---------------------------------------------------------------- sections
+def _summary(res: dict) -> str:
+    m = res["meta"]
+    arms = m["arms"]
+    bal = res.get("balance", {})
+    items = [f"<li>{m['n_analysed']} patients analysed of {m['n_input']} supplied "
+             f"({_e(arms[0])}: {res['flow'][-1]['control']}, {_e(arms[1])}: "
+             f"{res['flow'][-1]['treated']}); estimand {m['estimand']}.</li>"]
+    if bal:
+        flag = '<span class="ok">balanced</span>' if bal.get("balanced") else \
+            '<span class="warn">not balanced</span>'
+        items.append(f"<li>Largest |SMD| {fnum(bal['max_abs_smd_unweighted'], 3)} before and "
+                     f"{fnum(bal['max_abs_smd_weighted'], 3)} after weighting "
+                     f"(threshold {bal['threshold']:g}): {flag}.</li>")
+    for o in res.get("binary_outcomes", []):
+        if o.get("primary"):
+            items.append(f"<li>Primary endpoint, {_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])}"
+                         f" vs {fpct(o[arms[1]]['rate_weighted'])} (weighted), "
+                         f"p = {fp(o['p_weighted'])}.</li>")
+    if res.get("warnings"):
+        items.append(f'<li><a href="#warnings">{len(res["warnings"])} warning(s)</a>.</li>')
+    return _section("summary", "Summary", "<ul>" + "".join(items) + "</ul>")
+
+
+def _flow(res: dict) -> str:
+    rows = [[_e(r["step"]), str(r["excluded"]), str(r["remaining"]), str(r["control"]),
+             str(r["treated"])] for r in res["flow"]]
+    arms = res["meta"]["arms"]
+    return _section("flow", "Cohort and eligibility", _table(
+        ["Step", "Excluded", "Remaining", _e(arms[0]), _e(arms[1])], rows, "flow-table"))
+
+
+def _t1_cell(d: dict | None, kind: str) -> str:
+    if d is None:
+        return ""
+    if kind == "n":
+        return fnum(d["n"], 0) if isinstance(_val(d["n"]), float) else _fint(d["n"])
+    if kind == "median_iqr":
+        return f"{fnum(d['median'], 1)} [{fnum(d['q1'], 1)}, {fnum(d['q3'], 1)}]"
+    if "n" in d:
+        return f"{_fint(d['n'])} ({fnum(d['pct'], 1)})"
+    return fpct(d["pct"])
+
+
+def _table1(res: dict) -> str:
+    t1 = res["table1"]
+    a0, a1 = t1["arms"]
+    head = ["Characteristic", f"{_e(a0)}", f"{_e(a1)}", "p", f"{_e(a0)} (weighted)",
+            f"{_e(a1)} (weighted)", "p (weighted)"]
+    rows, classes = [], []
+    for r in t1["rows"]:
+        k = r["kind"]
+        label = _e(r["variable"].strip())
+        if k == "header":
+            rows.append([label, "", "", fp(r["p_unweighted"]), "", "", fp(r["p_weighted"])])
+            classes.append("")
+            continue
+        suffix = {"median_iqr": ", median [IQR]", "n_pct": ", n (%)"}.get(k, "")
+        if r["variable"].startswith("  "):
+            suffix = ""
+        rows.append([label + suffix, _t1_cell(r.get(f"{a0}|unweighted"), k),
+                     _t1_cell(r.get(f"{a1}|unweighted"), k),
+                     fp(r["p_unweighted"]) if "p_unweighted" in r else "",
+                     _t1_cell(r.get(f"{a0}|weighted"), k), _t1_cell(r.get(f"{a1}|weighted"), k),
+                     fp(r["p_weighted"]) if "p_weighted" in r else ""])
+        classes.append("sub" if r["variable"].startswith("  ") else "")
+    note = f'<p class="note">{_e(t1["note"])} Weighted n is the sum of the weights.</p>'
+    return _section("table1", "Table 1: baseline characteristics before and after weighting",
+                    _table(head, rows, "table1-table", classes) + note)
+
+
+def _balance(res: dict, figs: dict) -> str:
+    b = res["balance"]
+    p = res["propensity"]
+    rows = [[_e(r["covariate"]), _e(r["type"]), fnum(r.get("Diff.Un"), 3),
+             fnum(r.get("Diff.Adj"), 3), fnum(r.get("V.Ratio.Un"), 3),
+             fnum(r.get("V.Ratio.Adj"), 3)] for r in b["rows"]]
+    obs = b["observations"]
+    cols = list(next(iter(obs.values())).keys()) if obs else []
+    orows = [[_e(k)] + [fnum(v[c], 2) for c in cols] for k, v in obs.items()]
+    inner = (f"<p>Propensity model: <code>{_e(p['formula'])}</code> (logistic, {p['method']}); "
+             f"estimand {p['estimand']}"
+             + (f", weights trimmed at {p['trim_at']:g}" if p.get("trim_at") else "")
+             + ". Standardised mean differences (SMD) for all covariates, pooled SD "
+               "(cobalt's default for the ATE).</p>"
+             + _table(["Covariate", "Type", "SMD before", "SMD after", "Variance ratio before",
+                       "Variance ratio after"], rows, "balance-table")
+             + "<h3>Sample sizes</h3>"
+             + _table(["", *[_e(c) for c in cols]], orows, "observations-table"))
+    for fid, cap in (("fig-love", "Love plot: absolute SMD before and after weighting"),
+                     ("fig-overlap", "Propensity-score overlap, unweighted and weighted")):
+        if fid in figs:
+            inner += _figure(fid, figs[fid], cap)
+    return _section("balance", "Propensity score and covariate balance", inner)
+
+
+def _outcomes(res: dict) -> str:
+    a0, a1 = res["meta"]["arms"]
+    rows = []
+    for o in res["binary_outcomes"]:
+        rows.append([_e(o["label"]) + (" (primary)" if o.get("primary") else ""),
+                     f"{_fint(o[a0]['events'])}/{_fint(o[a0]['n'])}",
+                     f"{_fint(o[a1]['events'])}/{_fint(o[a1]['n'])}",
+                     fpct(o[a0]["rate_weighted"]), fpct(o[a1]["rate_weighted"]),
+                     fp(o["p_weighted"])])
+    return _section("outcomes", "Outcomes after weighting", _table(
+        ["Outcome", f"{_e(a0)} events/n", f"{_e(a1)} events/n", f"{_e(a0)} weighted rate",
+         f"{_e(a1)} weighted rate", "p (Rao-Scott)"], rows, "outcomes-table")
+        + '<p class="note">Weighted rates: svymean; p: svychisq (Rao-Scott F).</p>')
+
+
+def _odds_ratios(res: dict, figs: dict) -> str:
+    rows = []
+    for o in res["odds_ratios"]:
+        meth = "Firth" if o.get("method") == "logistf" else "svyglm"
+        rows.append([_e(o["label"]), fnum(o.get("or")), f"{fnum(o.get('lower'))} - "
+                     f"{fnum(o.get('upper'))}", fp(o.get("p")), meth])
+    adj = res["odds_ratios"][0]["adjusted_for"] if res["odds_ratios"] else []
+    inner = (_table(["Outcome", "Adjusted OR", "95% CI", "p", "Model"], rows, "or-table")
+             + f'<p class="note">Weighted logistic regression (survey::svyglm, quasibinomial, '
+               f'design-based SE), adjusted for {_e(", ".join(adj)) or "nothing"}. Firth-'
+               "penalised estimates replace it when separation is detected (see Warnings).</p>")
+    if "fig-forest-or" in figs:
+        inner += _figure("fig-forest-or", figs["fig-forest-or"],
+                         "Adjusted odds ratios (anakinra vs control), 95% CI, log scale")
+    return _section("odds-ratios", "Adjusted odds ratios", inner)
+
+
+def _distributions(res: dict) -> str:
+    a0, a1 = res["meta"]["arms"]
+    rows = []
+    for o in res["distribution_outcomes"]:
+        cells = [_e(o["label"])]
+        for a in (a0, a1):
+            d = o[a]
+            cells.append(f"{fnum(d['median'], 1)} [{fnum(d['q1'], 1)}, {fnum(d['q3'], 1)}] "
+                         f"(n={_fint(d['n'])})")
+        cells.append(fp(o["p_weighted"]))
+        rows.append(cells)
+    return _section("distributions", "Durations, onset and steroid dose", _table(
+        ["Outcome", f"{_e(a0)} weighted median [IQR]", f"{_e(a1)} weighted median [IQR]",
+         "p (weighted rank test)"], rows, "distributions-table")
+        + '<p class="note">Weighted quartiles: svyquantile; p: svyranktest (Wilcoxon).</p>')
+
+
+def _survival(res: dict, figs: dict) -> str:
+    a0, a1 = res["meta"]["arms"]
+    hz = res["meta"]["horizons"]
+    rows = []
+    for o in res["survival"]:
+        cells = [_e(o["label"])]
+        for a in (a0, a1):
+            d = o[a]
+            cells.append(f"{fnum(d['median_median'], 1)} ({fnum(d['median_lower'], 1)} - "
+                         f"{fnum(d['median_upper'], 1)})")
+            for h in hz:
+                s = d["at"][f"{h:g}"]
+                cells.append(f"{fpct(_pct(s['surv']))} ({fpct(_pct(s['lower']))} - "
+                             f"{fpct(_pct(s['upper']))})")
+        cells.append(fp(o["logrank_p"]))
+        rows.append(cells)
+    head = ["Endpoint"]
+    for a in (a0, a1):
+        head.append(f"{_e(a)} median (95% CI)")
+        head += [f"{_e(a)} at {h:g} months" for h in hz]
+    head.append("weighted log-rank p")
+    inner = _table(head, rows, "survival-table")
+    inner += ('<p class="note">Weighted Kaplan-Meier (survival::survfit, robust variance for '
+              "non-integer weights); log-rank: survey::svylogrank. A dash: not reached.</p>")
+    for o in res["survival"]:
+        fid = f"fig-km-{o['name']}"
+        if fid in figs:
+            inner += _figure(fid, figs[fid], f"{o['label']}: weighted Kaplan-Meier curves")
+    return _section("survival", "Survival", inner)
+
+
+def _pct(cell):
+    v = _val(cell)
+    if v is None:
+        return cell
+    return {"value": 100.0 * v, "function": cell.get("function", "")}
+
+
+def _cox(res: dict, figs: dict) -> str:
+    rows = [[_e(c["label"]), fnum(c["hr"]), f"{fnum(c['lower'])} - {fnum(c['upper'])}",
+             fp(c["p"]), _e(", ".join(c["adjusted_for"]) or "none")] for c in res["cox"]]
+    inner = _table(["Endpoint", "HR", "95% CI", "p", "Adjusted for"], rows, "cox-table")
+    inner += ('<p class="note">Weighted Cox models (survival::coxph, Efron ties, robust '
+              "sandwich SE).</p>")
+    if "fig-forest-hr" in figs:
+        inner += _figure("fig-forest-hr", figs["fig-forest-hr"],
+                         "Hazard ratios (anakinra vs control), 95% CI, log scale")
+    return _section("cox", "Cox models", inner)
+
+
+def _competing(res: dict, figs: dict) -> str:
+    a0, a1 = res["meta"]["arms"]
+    inner = ""
+    rows = []
+    for o in res["competing"]:
+        cells = [_e(o["label"])]
+        for a in (a0, a1):
+            d = o[a]
+            cells.append(f"{fpct(_pct(d['cif']))} ({fpct(_pct(d['lower']))} - "
+                         f"{fpct(_pct(d['upper']))}); {_fint(d['events'])} events, "
+                         f"{_fint(d['competing'])} deaths first")
+        rows.append(cells)
+    inner += _table(["Endpoint", f"{_e(a0)} cumulative incidence", f"{_e(a1)} cumulative "
+                     "incidence"], rows, "competing-table")
+    inner += ('<p class="note">Weighted Aalen-Johansen cumulative incidence at the end of the '
+              "window, death as a competing event; cause-specific weighted Cox model in the Cox "
+              "table.</p>")
+    for o in res["competing"]:
+        fid = f"fig-cif-{o['name']}"
+        if fid in figs:
+            inner += _figure(fid, figs[fid], f"{o['label']}: cumulative incidence")
+    return _section("competing", "Infections: cumulative incidence with death competing", inner)
+
+
+def _warnings(res: dict) -> str:
+    w = res.get("warnings", [])
+    if not w:
+        return _section("warnings", "Warnings", "<p>None.</p>")
+    items = "".join(f'<div class="warn"><b>{_e(x["step"])}</b>: {_e(x["message"])}</div>'
+                    for x in w)
+    return _section("warnings", "Warnings", items)
+
+
+def _methods(res: dict) -> str:
+    rows = [[f"<code>{_e(k)}</code>", _e(v)] for k, v in res["functions"].items()]
+    m = res["meta"]
+    inner = (f"<p>Spec <code>{_e(m['spec'])}</code>; data <code>{_e(m['data'])}</code>. "
+             "Every number in this report comes from the function named in results.json next to "
+             "it, each checked against its R twin by the package's parity tests.</p>"
+             + _table(["Function", "R twin"], rows, "functions-table"))
+    return _section("methods", "Methods and provenance", inner)
+
+
+# ---------------------------------------------------------------- figures
+def make_figures(results: dict, objects: dict) -> dict:
+    """PNG (base64) of every figure the results support, keyed by figure id."""
+    from carts_iptw.study.analysis import need
+
+    figs = {}
+    arms = results["meta"]["arms"]
+    trt = results["meta"]["treatment"]
+    if "bal" in objects:
+        love_plot = need("love plot", "carts_iptw.balance.plots", "love_plot")
+        figs["fig-love"] = F.to_base64_png(love_plot(objects["bal"],
+                                                     threshold=results["balance"]["threshold"]))
+    if "weightit" in objects:
+        overlap_plot = need("overlap plot", "carts_iptw.balance.plots", "overlap_plot")
+        figs["fig-overlap"] = F.to_base64_png(overlap_plot(objects["weightit"]))
+    ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
+    if ors:
+        figs["fig-forest-or"] = F.to_base64_png(
+            F.forest_plot(ors, "or", "adjusted odds ratio", "Adjusted odds ratios"))
+    if results.get("cox"):
+        figs["fig-forest-hr"] = F.to_base64_png(
+            F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"))
+    for name, (fit, r) in objects.get("km", {}).items():
+        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(fit, r, arms, trt))
+    for name, (fit, r) in objects.get("cif", {}).items():
+        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms))
+    return figs
+
+
+def render_report(results: dict, objects: dict | None = None) -> str:
+    """The whole report as one HTML string (figures embedded)."""
+    figs = make_figures(results, objects or {})
+    m = results["meta"]
+    banner = (f'<div class="banner" id="synthetic-banner">{_e(m["data_label"])}</div>'
+              if m.get("synthetic") else "")
+    meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
+            f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
+    nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in SECTIONS)
+    body = "".join([
+        _summary(results), _flow(results), _table1(results), _balance(results, figs),
+        _outcomes(results), _odds_ratios(results, figs), _distributions(results),
+        _survival(results, figs), _cox(results, figs), _competing(results, figs),
+        _warnings(results), _methods(results),
+    ])
+    tpl = Template(resources.files("carts_iptw.report").joinpath("templates", "report.html")
+                   .read_text(encoding="utf-8"))
+    title = m["study"] + (" [SYNTHETIC DATA]" if m.get("synthetic") else "")
+    footer = _e(m["data_label"]) if m.get("synthetic") else "carts_iptw"
+    return tpl.substitute(title=_e(title), banner=banner, meta=meta, nav=nav, body=body,
+                          footer=footer)
+
+
+# ---------------------------------------------------------------- CSV tables
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and "function" in v:
+            out[key] = v.get("value")
+        elif isinstance(v, dict):
+            out.update(_flat(v, f"{key}."))
+        elif isinstance(v, list):
+            out[key] = "; ".join(map(str, v))
+        else:
+            out[key] = v
+    return out
+
+
+def write_tables(results: dict, folder: Path) -> list[Path]:
+    """One CSV per results table (bare values; provenance lives in results.json)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    synthetic = results["meta"].get("synthetic")
+    tables = {
+        "flow": results.get("flow", []),
+        "table1": results.get("table1", {}).get("rows", []),
+        "balance": results.get("balance", {}).get("rows", []),
+        "outcomes": results.get("binary_outcomes", []),
+        "odds_ratios": results.get("odds_ratios", []),
+        "distributions": results.get("distribution_outcomes", []),
+        "survival": results.get("survival", []),
+        "cox": results.get("cox", []),
+        "competing": [{k: v for k, v in r.items() if k != "cox"}
+                      for r in results.get("competing", [])],
+    }
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        df = pd.DataFrame([_flat(r) for r in rows])
+        if synthetic:
+            df.insert(0, "data", "SYNTHETIC")
+        p = folder / (f"{name}_SYNTHETIC.csv" if synthetic else f"{name}.csv")
+        df.to_csv(p, index=False)
+        written.append(p)
+    return written

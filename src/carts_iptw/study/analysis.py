@@ -1,0 +1,496 @@
+"""The study's statistical steps, each a thin call to a parity-validated function.
+
+No statistic is computed here: every number comes from ``weightit``, ``bal_tab``, ``svymean``,
+``svyquantile``, ``svychisq``, ``svyranktest``, ``svyglm``, ``wilcox_test``, ``chisq_test``,
+``fisher_test``, ``survfit``, ``svylogrank``, ``coxph`` or the competing-risks estimator, and is
+recorded with that function and its R twin (:func:`carts_iptw.study.provenance.num`). What this
+module does itself is bookkeeping: building formulas from the spec, deriving outcome indicator
+columns from the spec's expressions, splitting by arm, and counting patients.
+
+Each public step imports its statistics lazily through :func:`need`, so a piece that has not
+landed fails with the step's name instead of breaking ``import carts_iptw``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw.study.expr import evaluate
+from carts_iptw.study.provenance import num
+from carts_iptw.study.spec import Outcome, StudySpec
+
+
+class StepUnavailable(RuntimeError):
+    """A pipeline step needs a function that is not available in this installation."""
+
+
+def need(step: str, module: str, name: str):
+    """Import ``module.name`` for pipeline step ``step``; a clear error if it is missing."""
+    try:
+        mod = importlib.import_module(module)
+        return getattr(mod, name)
+    except (ImportError, AttributeError) as e:
+        raise StepUnavailable(
+            f"pipeline step '{step}' needs {module}.{name}, which is not available "
+            f"({type(e).__name__}: {e})"
+        ) from e
+
+
+@dataclass
+class Context:
+    spec: StudySpec
+    data: pd.DataFrame          # eligible cohort, typed
+    weights: np.ndarray | None = None
+    design: object | None = None
+    weightit: object | None = None
+    warnings: list | None = None
+
+    def __post_init__(self):
+        self.warnings = [] if self.warnings is None else self.warnings
+
+    @property
+    def trt(self) -> np.ndarray:
+        return self.data[self.spec.treatment].to_numpy() == 1
+
+    def warn(self, step: str, message: str) -> None:
+        self.warnings.append({"step": step, "message": message})
+
+
+def _rhs(cols) -> str:
+    return " + ".join(cols)
+
+
+def _arms(spec: StudySpec) -> list[tuple[str, int]]:
+    return [(spec.control_label, 0), (spec.treated_label, 1)]
+
+
+def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
+    """Propensity and adjustment columns must have no missing values (names and counts)."""
+    from carts_iptw.study.cohort import CohortValidationError
+
+    cols = list(dict.fromkeys([spec.treatment, *spec.propensity.covariates,
+                               *(c for s in spec.adjustment_sets.values() for c in s)]))
+    probs = []
+    for c in cols:
+        if c not in data.columns:
+            probs.append({"column": c, "rule": "column present", "rows": len(data),
+                          "message": f"column '{c}': named in the spec but not in the cohort "
+                                     f"(column present; {len(data)} row(s))"})
+            continue
+        k = int(data[c].isna().sum())
+        if k:
+            probs.append({"column": c, "rule": "no missing values in model covariates",
+                          "rows": k, "message": f"column '{c}': missing value in a model "
+                          f"covariate (no missing values in model covariates; {k} row(s))"})
+    if probs:
+        raise CohortValidationError(probs)
+
+
+# ---------------------------------------------------------------- weighting and balance
+def fit_weights(ctx: Context) -> dict:
+    weightit = need("propensity weighting", "carts_iptw.weighting.weightit", "weightit")
+    spec, p = ctx.spec, ctx.spec.propensity
+    formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
+    W = weightit(formula, ctx.data, method=p.method, estimand=p.estimand, stabilize=p.stabilize)
+    out = {"formula": formula, "method": p.method, "estimand": p.estimand,
+           "stabilize": p.stabilize, "trim_at": p.trim_at}
+    if p.trim_at is not None:
+        trim = need("weight trimming", "carts_iptw.weighting.trim", "trim")
+        W = trim(W, at=p.trim_at)
+    ctx.weightit = W
+    ctx.weights = np.asarray(W.weights, dtype=float)
+    ps = np.asarray(W.ps, dtype=float)
+    trt = ctx.trt
+    for label, g in _arms(spec):
+        m = trt == bool(g)
+        out[label] = {
+            "n": num(int(m.sum()), "count"),
+            "ps_min": num(ps[m].min(), "weightit"), "ps_max": num(ps[m].max(), "weightit"),
+            "w_min": num(ctx.weights[m].min(), "weightit"),
+            "w_max": num(ctx.weights[m].max(), "weightit"),
+        }
+    return out
+
+
+def balance(ctx: Context) -> tuple[dict, object]:
+    bal_tab = need("balance", "carts_iptw.balance.bal_tab", "bal_tab")
+    thr = ctx.spec.propensity.smd_threshold
+    b = bal_tab(ctx.weightit, stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
+                continuous="std", thresholds={"mean.diffs": thr})
+    tab = b.balance
+    rows = []
+    for name, r in tab.iterrows():
+        row = {"covariate": str(name), "type": str(r.get("Type", ""))}
+        for col in ("Diff.Un", "Diff.Adj", "V.Ratio.Un", "V.Ratio.Adj"):
+            if col in tab.columns:
+                v = r[col]
+                row[col] = num(None if pd.isna(v) else v, "bal_tab",
+                               reason="not defined for this covariate type (cobalt prints blank)")
+        rows.append(row)
+    cov_rows = tab[tab["Type"].astype(str) != "Distance"] if "Type" in tab.columns else tab
+    max_adj = float(np.nanmax(np.abs(cov_rows["Diff.Adj"].to_numpy(dtype=float))))
+    max_un = float(np.nanmax(np.abs(cov_rows["Diff.Un"].to_numpy(dtype=float))))
+    obs = b.observations
+    observations = {
+        str(idx): {str(c): num(obs.loc[idx, c], "bal_tab") for c in obs.columns}
+        for idx in obs.index
+    }
+    if max_adj >= thr:
+        ctx.warn("balance", f"largest absolute SMD after weighting is {max_adj:.3f} "
+                            f"(threshold {thr:g}): balance not achieved for every covariate")
+    return {"threshold": thr, "rows": rows, "observations": observations,
+            "max_abs_smd_unweighted": num(max_un, "bal_tab"),
+            "max_abs_smd_weighted": num(max_adj, "bal_tab"),
+            "balanced": bool(max_adj < thr)}, b
+
+
+def make_design(ctx: Context):
+    svydesign = need("survey design", "carts_iptw.design.svydesign", "svydesign")
+    ctx.design = svydesign(ctx.data, weights=ctx.weights)
+    return ctx.design
+
+
+# ---------------------------------------------------------------- Table 1
+def _arm_design(ctx: Context, g: int, mask=None):
+    m = ctx.trt == bool(g)
+    if mask is not None:
+        m = m & mask
+    return ctx.design.subset(m)
+
+
+def _unweighted_quantiles(x: np.ndarray) -> np.ndarray:
+    # R: quantile(x, c(.25, .5, .75)) (type 7), which numpy's default "linear" method equals
+    return np.quantile(x, [0.25, 0.5, 0.75])
+
+
+def _svyq(ctx, col, g, mask=None):
+    svyquantile = need("Table 1", "carts_iptw.design.describe", "svyquantile")
+    d = _arm_design(ctx, g, mask)
+    q = svyquantile([col], d, [0.25, 0.5, 0.75], ci=False)[col]["quantile"].to_numpy()
+    return q
+
+
+def _cat_test(ctx: Context, col: str) -> dict:
+    """Unweighted chi-squared (Yates for 2x2, R's default) or Fisher when an expected count < 5."""
+    chisq_test = need("Table 1", "carts_iptw.design.table1_tests", "chisq_test")
+    fisher_test = need("Table 1", "carts_iptw.design.table1_tests", "fisher_test")
+    x = ctx.data[col]
+    if x.nunique() < 2:
+        return num(None, "chisq_test", reason="variable is constant in the analysed cohort")
+    ch = chisq_test(col, ctx.spec.treatment, data=ctx.data)
+    if (np.asarray(ch.expected) < 5).any():
+        f = fisher_test(col, ctx.spec.treatment, data=ctx.data)
+        return num(f.p_value, "fisher_test")
+    return num(ch.p_value, "chisq_test")
+
+
+def _wcat_test(ctx: Context, col: str) -> dict:
+    svychisq = need("Table 1", "carts_iptw.design.tests", "svychisq")
+    if ctx.data[col].nunique() < 2:
+        return num(None, "svychisq", reason="variable is constant in the analysed cohort")
+    return num(svychisq(f"~{col} + {ctx.spec.treatment}", ctx.design).p_value, "svychisq")
+
+
+def table1(ctx: Context) -> dict:
+    wilcox_test = need("Table 1", "carts_iptw.design.table1_tests", "wilcox_test")
+    svyranktest = need("Table 1", "carts_iptw.design.tests", "svyranktest")
+    svymean = need("Table 1", "carts_iptw.design.describe", "svymean")
+    spec, df, trt = ctx.spec, ctx.data, ctx.trt
+    rows = []
+    n_row = {"variable": "n", "level": "", "kind": "n"}
+    for label, g in _arms(spec):
+        m = trt == bool(g)
+        n_row[f"{label}|unweighted"] = {"n": num(int(m.sum()), "count")}
+        n_row[f"{label}|weighted"] = {"n": num(float(ctx.weights[m].sum()), "svytotal")}
+    rows.append(n_row)
+    for v in spec.table1:
+        if v.column not in df.columns:
+            raise ValueError(f"Table 1: column '{v.column}' is not in the cohort")
+        if v.type == "continuous":
+            x = df[v.column].to_numpy(dtype=float)
+            row = {"variable": v.label, "column": v.column, "level": "", "kind": "median_iqr"}
+            for label, g in _arms(spec):
+                m = trt == bool(g)
+                q = _unweighted_quantiles(x[m])
+                row[f"{label}|unweighted"] = {k: num(q[i], "quantile")
+                                              for i, k in enumerate(("q1", "median", "q3"))}
+                qw = _svyq(ctx, v.column, g)
+                row[f"{label}|weighted"] = {k: num(qw[i], "svyquantile")
+                                            for i, k in enumerate(("q1", "median", "q3"))}
+            row["p_unweighted"] = num(wilcox_test(x[trt], x[~trt]).p_value, "wilcox_test")
+            row["p_weighted"] = num(
+                svyranktest(f"{v.column} ~ {spec.treatment}", ctx.design).p_value, "svyranktest")
+            rows.append(row)
+            continue
+        s = df[v.column]
+        if v.type == "binary":
+            levels = [1]
+            kind = "n_pct"
+        else:
+            levels = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) \
+                else sorted(s.dropna().unique().tolist())
+            kind = "n_pct"
+        p_u, p_w = _cat_test(ctx, v.column), _wcat_test(ctx, v.column)
+        if v.type == "categorical":
+            rows.append({"variable": v.label, "column": v.column, "level": "", "kind": "header",
+                         "p_unweighted": p_u, "p_weighted": p_w})
+        for lv in levels:
+            ind = (s == lv).to_numpy()
+            tmp = f"_t1_{v.column}_{lv}".replace("/", "_").replace("-", "_").replace(" ", "_")
+            ctx.design.data[tmp] = ind.astype(float)
+            row = {"variable": v.label if v.type == "binary" else f"  {lv}", "column": v.column,
+                   "level": str(lv), "kind": kind}
+            for label, g in _arms(spec):
+                m = trt == bool(g)
+                row[f"{label}|unweighted"] = {"n": num(int((ind & m).sum()), "count"),
+                                              "pct": num(100.0 * (ind & m).sum() / m.sum(),
+                                                         "percent")}
+                wm = svymean([tmp], _arm_design(ctx, g))
+                pw = float(np.asarray(wm.coef)[0])
+                row[f"{label}|weighted"] = {"pct": num(100.0 * pw, "svymean")}
+            if v.type == "binary":
+                row["p_unweighted"], row["p_weighted"] = p_u, p_w
+            rows.append(row)
+            del ctx.design.data[tmp]
+    return {"rows": rows, "arms": [a for a, _ in _arms(spec)],
+            "note": "Unweighted: median [IQR] (R quantile type 7), n (%); p from wilcox.test, "
+                    "chisq.test (Yates for 2x2) or fisher.test when an expected count is < 5. "
+                    "Weighted: svyquantile (qrule 'math'), svymean; p from svyranktest and "
+                    "svychisq (Rao-Scott F)."}
+
+
+# ---------------------------------------------------------------- outcomes
+def outcome_column(ctx: Context, o: Outcome) -> str:
+    """Add the 0/1 indicator of a binary outcome (from its spec expression); return its name."""
+    name = f"o_{o.name}"
+    ctx.data[name] = evaluate(o.definition, ctx.data).astype("int64")
+    if ctx.design is not None:
+        ctx.design.data[name] = ctx.data[name].to_numpy()
+    return name
+
+
+def binary_outcome(ctx: Context, o: Outcome) -> dict:
+    svymean = need(f"outcome {o.name}", "carts_iptw.design.describe", "svymean")
+    svychisq = need(f"outcome {o.name}", "carts_iptw.design.tests", "svychisq")
+    col = outcome_column(ctx, o)
+    among = evaluate(o.among, ctx.data) if o.among else np.ones(len(ctx.data), dtype=bool)
+    y = ctx.data[col].to_numpy()
+    trt = ctx.trt
+    res = {"name": o.name, "label": o.label, "type": "binary", "definition": o.definition,
+           "among": o.among, "primary": o.primary}
+    for label, g in _arms(ctx.spec):
+        m = (trt == bool(g)) & among
+        d = {"n": num(int(m.sum()), "count"), "events": num(int(y[m].sum()), "count")}
+        if m.sum() == 0:
+            d["rate_weighted"] = num(None, "svymean", reason="no patients in this arm")
+        else:
+            wm = svymean([col], _arm_design(ctx, g, among))
+            d["rate_weighted"] = num(100.0 * float(np.asarray(wm.coef)[0]), "svymean")
+        res[label] = d
+    if y[among].min() == y[among].max():
+        res["p_weighted"] = num(None, "svychisq", reason="no variation in the outcome")
+    else:
+        dsub = ctx.design.subset(among) if o.among else ctx.design
+        res["p_weighted"] = num(svychisq(f"~{col} + {ctx.spec.treatment}", dsub).p_value,
+                                "svychisq")
+    return res
+
+
+def odds_ratio(ctx: Context, o: Outcome) -> dict:
+    """Weighted logistic model (svyglm quasibinomial); Firth if separation is detected."""
+    svyglm = need(f"odds ratio {o.name}", "carts_iptw.design.svyglm", "svyglm")
+    col = f"o_{o.name}"
+    if col not in ctx.data:
+        outcome_column(ctx, o)
+    adj = ctx.spec.adjustment(o.adjust)
+    terms = [ctx.spec.treatment, *[a for a in adj if a != ctx.spec.treatment]]
+    formula = f"{col} ~ {_rhs(terms)}"
+    res = {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
+           "method": "svyglm"}
+    among = evaluate(o.among, ctx.data) if o.among else None
+    design = ctx.design.subset(among) if among is not None else ctx.design
+    y = design.data[col].to_numpy()
+    if y.min() == y.max():
+        for k in ("or", "lower", "upper", "p"):
+            res[k] = num(None, "svyglm", reason="no variation in the outcome")
+        return res
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = svyglm(formula, design, family="quasibinomial")
+    sep = _separation(fit, caught)
+    trt = ctx.spec.treatment
+    if sep:
+        msg = (f"{o.label}: {sep}; the weighted logistic model is unstable, "
+               "Firth-penalised estimates reported")
+        ctx.warn(f"odds ratio {o.name}", msg)
+        res["separation"] = sep
+        res["svyglm_unstable"] = _or_cells(fit, trt, "svyglm")
+        firth = need(f"odds ratio {o.name} (Firth)", "carts_iptw.design.firth", "logistf")
+        ffit = firth(formula, design.data, weights=design.weights)
+        res.update(_or_cells(ffit, trt, "logistf"))
+        res["method"] = "logistf"
+    else:
+        res.update(_or_cells(fit, trt, "svyglm"))
+    return res
+
+
+def _separation(fit, caught) -> str | None:
+    for attr in ("separation", "separated"):
+        s = getattr(fit, attr, None)
+        if s:
+            return s if isinstance(s, str) else "separation detected (" + ", ".join(map(str, s)) + ")"
+    for w in caught:
+        text = str(w.message)
+        if "separation" in text or "numerically 0 or 1" in text:
+            return text
+    return None
+
+
+def _or_cells(fit, term: str, fn: str) -> dict:
+    ors = fit.odds_ratios()
+    ci_cols = [c for c in ors.columns if "%" in str(c)]
+    row = ors.loc[term]
+    est_col = [c for c in ors.columns if c not in ci_cols][0]
+    return {"or": num(row[est_col], fn), "lower": num(row[ci_cols[0]], fn),
+            "upper": num(row[ci_cols[1]], fn), "p": num(fit.pvalues[term], fn)}
+
+
+def distribution_outcome(ctx: Context, o: Outcome) -> dict:
+    """Duration / count: weighted median [IQR] per arm and the weighted rank test."""
+    svyranktest = need(f"outcome {o.name}", "carts_iptw.design.tests", "svyranktest")
+    among = evaluate(o.among, ctx.data) if o.among else np.ones(len(ctx.data), dtype=bool)
+    x = ctx.data[o.column]
+    k = int((x.isna() & among).sum())
+    if k:
+        raise ValueError(f"outcome {o.name}: column '{o.column}' has {k} missing value(s) "
+                         "among the patients it is analysed in")
+    res = {"name": o.name, "label": o.label, "type": o.type, "column": o.column,
+           "among": o.among}
+    trt = ctx.trt
+    for label, g in _arms(ctx.spec):
+        m = (trt == bool(g)) & among
+        d = {"n": num(int(m.sum()), "count")}
+        if m.sum() == 0:
+            for kq in ("q1", "median", "q3"):
+                d[kq] = num(None, "svyquantile", reason="no patients in this arm")
+        else:
+            q = _svyq(ctx, o.column, g, among)
+            d.update({kq: num(q[i], "svyquantile") for i, kq in enumerate(("q1", "median", "q3"))})
+        res[label] = d
+    sub = ctx.design.subset(among)
+    n_arms = [int(((trt == bool(g)) & among).sum()) for _, g in _arms(ctx.spec)]
+    if min(n_arms) < 2:
+        res["p_weighted"] = num(None, "svyranktest", reason="fewer than 2 patients in an arm")
+    else:
+        res["p_weighted"] = num(svyranktest(f"{o.column} ~ {ctx.spec.treatment}", sub).p_value,
+                                "svyranktest")
+    return res
+
+
+def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
+    survfit = need(f"survival {o.name}", "carts_iptw.survival.survfit", "survfit")
+    svylogrank = need(f"survival {o.name}", "carts_iptw.survival.logrank", "svylogrank")
+    trt = ctx.spec.treatment
+    surv = f"Surv({o.time}, {o.event})"
+    fit = survfit(f"{surv} ~ {trt}", ctx.data, weights=ctx.weights)
+    res = {"name": o.name, "label": o.label, "time": o.time, "event": o.event,
+           "time_unit": o.time_unit}
+    med = fit.median()
+    horizons = ctx.spec.horizons
+    for label, g in _arms(ctx.spec):
+        key = f"{trt}={g}"
+        d = {"n": num(int((ctx.trt == bool(g)).sum()), "count"),
+             "events": num(int(ctx.data.loc[ctx.trt == bool(g), o.event].sum()), "count")}
+        r = med.loc[key]
+        for k in ("median", "lower", "upper"):
+            d[f"median_{k}"] = num(r[k], "survfit", reason="not reached")
+        at = _surv_at(fit, key, horizons)
+        d["at"] = {f"{h:g}": {k: num(v, "survfit", reason="beyond follow-up")
+                              for k, v in at[h].items()} for h in horizons}
+        res[label] = d
+    lr = svylogrank(f"{surv} ~ {trt}", ctx.design)
+    res["logrank_p"] = num(lr.pvalue, "svylogrank")
+    res["logrank_chisq"] = num(lr.statistic, "svylogrank")
+    return res, fit
+
+
+def _surv_at(fit, key: str, horizons) -> dict:
+    """R's ``summary(fit, times = h)`` per horizon (None beyond the last follow-up time)."""
+    tab = fit.at_times(list(horizons))
+    out = {}
+    for h in horizons:
+        r = tab[(tab["strata"] == key) & (tab["time"] == h)] if len(tab) else tab
+        if len(r) == 0:
+            out[h] = {"surv": None, "lower": None, "upper": None}
+        else:
+            r = r.iloc[0]
+            out[h] = {"surv": r["surv"], "lower": r["lower"], "upper": r["upper"]}
+    return out
+
+
+def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | None = None,
+              data: pd.DataFrame | None = None) -> dict:
+    coxph = need(f"Cox model {o.name}", "carts_iptw.survival.coxph", "coxph")
+    trt = ctx.spec.treatment
+    adj = ctx.spec.adjustment(o.adjust)
+    terms = [trt, *[a for a in adj if a != trt]]
+    data = ctx.data if data is None else data
+    formula = f"Surv({time or o.time}, {event or o.event}) ~ {_rhs(terms)}"
+    fit = coxph(formula, data, weights=ctx.weights, robust=True)
+    ci = fit.confint(exponentiate=True)
+    return {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
+            "hr": num(fit.hr[trt], "coxph"), "lower": num(ci.loc[trt].iloc[0], "coxph"),
+            "upper": num(ci.loc[trt].iloc[1], "coxph"), "p": num(fit.pvalues[trt], "coxph"),
+            "robust_se": num(fit.se[trt], "coxph")}
+
+
+def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:
+    """Time to the event (days), with death competing, censored at ``censor_at``.
+
+    status 1 = event at ``time``; 2 = death (``competing_time`` x ``competing_time_scale``)
+    before the event and before ``censor_at``; 0 = censored at min(censor_at, follow-up).
+    """
+    df = ctx.data
+    ev = evaluate(o.definition, df)
+    t_ev = df[o.time].to_numpy(dtype=float)
+    t_death = df[o.competing_time].to_numpy(dtype=float) * o.competing_time_scale
+    died = df[o.competing_event].to_numpy() == 1
+    k = int((ev & np.isnan(t_ev)).sum())
+    if k:
+        raise ValueError(f"outcome {o.name}: column '{o.time}' missing for {k} patient(s) "
+                         "with the event")
+    cap = float(o.censor_at)
+    ev = ev & (t_ev <= cap)
+    time = np.where(ev, t_ev, np.minimum(cap, t_death))
+    status = np.where(ev, 1, np.where(died & (t_death <= cap), 2, 0))
+    out = df.copy()
+    out["cr_time"] = time
+    out["cr_status"] = status.astype("int64")
+    out["cr_event"] = (status == 1).astype("int64")
+    return out
+
+
+def competing(ctx: Context, o: Outcome) -> tuple[dict, object]:
+    cuminc = need(f"competing risks {o.name}", "carts_iptw.survival.competing", "cuminc")
+    d = competing_data(ctx, o)
+    trt = ctx.spec.treatment
+    fit = cuminc("cr_time", "cr_status", d, group=trt, weights=ctx.weights)
+    res = {"name": o.name, "label": o.label, "time_unit": o.time_unit, "censor_at": o.censor_at}
+    st = d["cr_status"].to_numpy()
+    for label, g in _arms(ctx.spec):
+        m = ctx.trt == bool(g)
+        at = fit.at(o.censor_at, group=g, cause=1)
+        res[label] = {"n": num(int(m.sum()), "count"),
+                      "events": num(int((st[m] == 1).sum()), "count"),
+                      "competing": num(int((st[m] == 2).sum()), "count"),
+                      "cif": num(at["estimate"], "cuminc"),
+                      "lower": num(at.get("lower"), "cuminc", reason="not provided"),
+                      "upper": num(at.get("upper"), "cuminc", reason="not provided")}
+    if o.cox:
+        res["cox"] = cox_model(ctx, o, "cr_time", "cr_event", data=d)
+    return res, (fit, d)

@@ -1,0 +1,91 @@
+"""Every number in results.json carries the function that made it and that function's R twin.
+
+``num(value, fn)`` wraps a number as ``{"value": v, "function": fn, "r_twin": R_TWINS[fn]}``.
+A value that is not finite becomes ``{"value": null, "reason": ...}``: results.json never holds
+NaN or Infinity (``json.dumps(allow_nan=False)`` is enforced by :func:`dumps`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+#: Python function (as named in results.json) -> the R call a statistician maps it to.
+R_TWINS: dict[str, str] = {
+    "count": "base::table (unweighted count)",
+    "percent": "100 * prop.table(table()) (unweighted percentage)",
+    "quantile": "stats::quantile(type = 7) (unweighted median and quartiles)",
+    "weightit": "WeightIt::weightit(method = 'glm')",
+    "trim": "WeightIt::trim()",
+    "bal_tab": "cobalt::bal.tab()",
+    "svymean": "survey::svymean()",
+    "svytotal": "survey::svytotal()",
+    "svyquantile": "survey::svyquantile(qrule = 'math')",
+    "svychisq": "survey::svychisq(statistic = 'F')",
+    "svyranktest": "survey::svyranktest(test = 'wilcoxon')",
+    "svyglm": "survey::svyglm(family = quasibinomial())",
+    "logistf": "logistf::logistf() (Firth-penalised logistic regression)",
+    "wilcox_test": "stats::wilcox.test()",
+    "chisq_test": "stats::chisq.test()",
+    "fisher_test": "stats::fisher.test()",
+    "survfit": "survival::survfit()",
+    "svylogrank": "survey::svylogrank()",
+    "coxph": "survival::coxph(robust = TRUE)",
+    "cuminc": "survival::survfit() with a multi-state status (Aalen-Johansen)",
+}
+
+
+def num(value: Any, fn: str, reason: str | None = None) -> dict:
+    """A number with provenance; non-finite or missing values become null with a reason."""
+    if fn not in R_TWINS:
+        raise KeyError(f"no R twin recorded for function {fn!r}")
+    out: dict[str, Any] = {"value": None, "function": fn, "r_twin": R_TWINS[fn]}
+    if value is None:
+        out["reason"] = reason or "not estimable"
+        return out
+    v = float(value)
+    if math.isfinite(v):
+        out["value"] = int(v) if fn == "count" else v
+    else:
+        out["reason"] = reason or ("infinite" if math.isinf(v) else "not estimable (NaN)")
+    return out
+
+
+def value(cell: Any) -> Any:
+    """The bare value of a provenance cell (or the object itself)."""
+    return cell.get("value") if isinstance(cell, dict) and "function" in cell else cell
+
+
+def _default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    raise TypeError(f"results.json: cannot serialise {type(o).__name__}")
+
+
+def _check_finite(o, path="results"):
+    if isinstance(o, float) and not math.isfinite(o):
+        raise ValueError(f"results.json: non-finite number at {path}")
+    if isinstance(o, dict):
+        for k, v in o.items():
+            _check_finite(v, f"{path}.{k}")
+    elif isinstance(o, list | tuple):
+        for i, v in enumerate(o):
+            _check_finite(v, f"{path}[{i}]")
+
+
+def dumps(results: dict) -> str:
+    """JSON text of ``results``; raises if any number is NaN or infinite."""
+    _check_finite(results)
+    return json.dumps(results, indent=1, default=_default, allow_nan=False)
