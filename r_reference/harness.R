@@ -5,7 +5,7 @@ describe_columns <- function(data, args) {
   for (v in names(data)) {
     x <- data[[v]]
     out[[v]] <- list(
-      class = class(x)[1], typeof = typeof(x), n_na = sum(is.na(x)),
+      class = class(x)[1], typeof = typeof(x), n_na = sum(is.na(x)), is_object = is.object(x),
       n_nan = if (is.double(x)) sum(is.nan(x)) else 0L,
       levels = if (is.factor(x)) levels(x) else character(0)
     )
@@ -24,3 +24,5 @@ named_values <- function(data, args) {
        chr = c("u", NA), fac = factor(c("lo", "hi"), levels = c("lo", "hi")), mat = m,
        scalar = pi, nested = list(inner = 2))
 }
+
+model_matrix_names <- function(data, args) colnames(model.matrix(stats::as.formula(args$formula), data))

@@ -21,7 +21,7 @@ def _frame():
 def test_types_levels_and_na_reach_r(r_reference):
     d = r_reference("harness.R", "describe_columns", _frame(), {})
     assert d["f"]["class"] == "factor" and d["f"]["levels"] == ["c", "b", "a"]
-    assert d["f"]["n_na"] == 1
+    assert d["f"]["n_na"] == 1 and d["f"]["is_object"] == 1.0  # a real factor: model.matrix codes it
     assert d["lg"]["typeof"] == "logical" and d["lg"]["n_na"] == 1
     assert d["b"]["typeof"] == "logical" and d["b"]["n_na"] == 0
     assert d["i"]["typeof"] == "integer" and d["i"]["n_na"] == 1
@@ -29,6 +29,11 @@ def test_types_levels_and_na_reach_r(r_reference):
     assert d["x"]["typeof"] == "double" and d["x"]["n_na"] == 1 and d["x"]["n_nan"] == 0
     assert d["s"]["typeof"] == "character" and d["s"]["n_na"] == 1
     assert d[".rownames"] == ["r1", "r2", "r3", "r4"]
+
+
+def test_factor_is_coded_by_model_matrix(r_reference):
+    d = r_reference("harness.R", "model_matrix_names", _frame().dropna(), {"formula": "~ f + s"})
+    assert d == ["(Intercept)", "fb", "fa", "sx"]  # levels c < b < a kept, c the reference
 
 
 def test_round_trip_values(r_reference):

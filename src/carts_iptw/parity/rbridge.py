@@ -138,11 +138,12 @@ def _to_r_column(s: pd.Series):
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy().astype(np.int64) + 1
         vals = [ri.NA_Integer if m else int(c) for c, m in zip(codes, mask, strict=True)]
-        vec = ri.IntSexpVector(vals)
         levels = [str(x) for x in s.cat.categories]
-        vec.do_slot_assign("levels", ri.StrSexpVector(levels))
-        vec.do_slot_assign("class", ri.StrSexpVector(["factor"]))
-        return vec
+        # structure() sets the object bit too (a bare class slot would not: is.object() FALSE,
+        # and model.matrix would treat the factor as a number)
+        return _r().baseenv["structure"](
+            ri.IntSexpVector(vals), levels=ri.StrSexpVector(levels), **{"class": ri.StrSexpVector(["factor"])}
+        )
     if pd.api.types.is_bool_dtype(s.dtype):
         vals = [ri.NA_Logical if m else bool(v) for v, m in zip(s.to_numpy(dtype=object), mask, strict=True)]
         return ri.BoolSexpVector(vals)
