@@ -1,0 +1,91 @@
+# Reference functions for carts_iptw.formula (model.matrix) and carts_iptw.glm (stats::glm).
+# Each function(data, args) -> named list.
+
+# Factors that arrive without R's object bit (attributes set from C) are not factors to
+# model.matrix's C code; rebuild them with factor() so their levels are kept.
+.refactor <- function(data) {
+  for (v in names(data)) {
+    x <- data[[v]]
+    if (is.factor(x)) {
+      lv <- levels(x)
+      data[[v]] <- factor(lv[as.integer(unclass(x))], levels = lv)
+    }
+  }
+  data
+}
+
+# model.frame(drop.unused.levels = TRUE) + model.matrix: what glm() builds from a formula.
+ref_model_matrix <- function(data, args) {
+  f <- as.formula(args$formula)
+  data <- .refactor(data)
+  mf <- model.frame(f, data = data, drop.unused.levels = TRUE)
+  tt <- attr(mf, "terms")
+  X <- model.matrix(tt, mf)
+  rownames(X) <- NULL
+  y <- model.response(mf)
+  out <- list(
+    column_names = colnames(X),
+    term_labels = attr(tt, "term.labels"),
+    intercept = attr(tt, "intercept"),
+    assign = attr(X, "assign"),
+    X = X
+  )
+  if (!is.null(y)) {
+    if (is.factor(y)) y <- as.numeric(y != levels(y)[1L])
+    out$y <- as.numeric(unname(y))
+  }
+  off <- model.offset(mf)
+  if (!is.null(off)) out$offset <- as.numeric(off)
+  out
+}
+
+.family <- function(args) {
+  fam <- get(args$family, mode = "function")
+  if (is.null(args$link)) fam() else fam(link = args$link)
+}
+
+# stats::glm + summary.glm + confint.default; warnings returned as text.
+ref_glm <- function(data, args) {
+  f <- as.formula(args$formula)
+  data <- .refactor(data)
+  ctrl <- glm.control(epsilon = if (is.null(args$epsilon)) 1e-8 else args$epsilon,
+                      maxit = if (is.null(args$maxit)) 25L else args$maxit)
+  data[[".w"]] <- if (is.null(args$weights)) rep(1, nrow(data)) else data[[args$weights]]
+  data[[".off"]] <- if (is.null(args$offset)) NULL else data[[args$offset]]
+  warns <- character(0)
+  fit <- withCallingHandlers({
+    if (is.null(args$offset)) {
+      glm(f, family = .family(args), data = data, weights = .w, control = ctrl)
+    } else {
+      glm(f, family = .family(args), data = data, weights = .w, offset = .off, control = ctrl)
+    }
+  }, warning = function(w) {
+    warns <<- c(warns, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  s <- summary(fit)
+  tab <- coef(s)
+  ci <- confint.default(fit)
+  list(
+    coef = coef(fit),
+    se = tab[, 2],
+    statistic = tab[, 3],
+    p_value = tab[, 4],
+    vcov = unname(vcov(fit)),
+    ci_lower = ci[, 1],
+    ci_upper = ci[, 2],
+    fitted = unname(fitted(fit)),
+    linear_predictor = unname(fit$linear.predictors),
+    working_weights = unname(fit$weights),
+    deviance = fit$deviance,
+    null_deviance = fit$null.deviance,
+    aic = fit$aic,
+    dispersion = s$dispersion,
+    df_residual = fit$df.residual,
+    df_null = fit$df.null,
+    rank = fit$rank,
+    iter = fit$iter,
+    converged = fit$converged,
+    warnings = unique(warns)
+  )
+}

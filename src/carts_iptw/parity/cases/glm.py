@@ -1,0 +1,213 @@
+"""Parity cases for carts_iptw.formula (R's model.matrix) and carts_iptw.glm (stats::glm)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw.families import GlmWarning
+from carts_iptw.parity.registry import ParityCase, register
+
+
+# ---------------------------------------------------------------------------------------------
+# data sets (deterministic; both sides receive the same frame)
+# ---------------------------------------------------------------------------------------------
+def synthetic_mixed() -> pd.DataFrame:
+    """300 rows with numeric, integer, logical and string columns, a binary and a count
+    response and an exposure for an offset."""
+    rng = np.random.default_rng(20261125)
+    n = 300
+    age = np.round(rng.uniform(20, 80, n), 1)
+    sex = rng.choice(["F", "M"], n)
+    smoker = rng.random(n) < 0.35
+    site = rng.choice(["north", "south", "west"], n, p=[0.5, 0.3, 0.2])
+    dose = rng.integers(0, 4, n)
+    exposure = np.round(rng.uniform(0.5, 3.0, n), 2)
+    eta = -2 + 0.03 * age + 0.5 * (sex == "M") + 0.7 * smoker - 0.4 * (site == "west")
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.int64)
+    count = rng.poisson(exposure * np.exp(-1 + 0.01 * age + 0.3 * (site == "south")))
+    return pd.DataFrame({
+        "age": age, "sex": sex, "smoker": smoker, "site": site, "dose": dose.astype(np.int64),
+        "exposure": exposure, "y": y, "count": count.astype(np.int64),
+    })
+
+
+def lalonde_weighted() -> pd.DataFrame:
+    """lalonde with a non-integer weight column and a binary outcome."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("lalonde").copy()
+    d["w"] = 0.5 + d["age"] / 40 + 0.3 * d["married"] + 0.2 * (d["re74"] > 0)
+    d["employed"] = (d["re78"] > 0).astype(np.int64)
+    return d
+
+
+def birthwt_weighted() -> pd.DataFrame:
+    """birthwt with a non-integer weight column."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("birthwt").copy()
+    d["w"] = 0.4 + d["lwt"] / 150 + 0.5 * d["smoke"]
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# Python sides
+# ---------------------------------------------------------------------------------------------
+def _py_model_matrix(data: pd.DataFrame, args) -> dict:
+    from carts_iptw.formula import model_frame
+
+    mf = model_frame(args["formula"], data)
+    out = {
+        "column_names": list(mf.column_names),
+        "term_labels": list(mf.term_labels),
+        "intercept": float(mf.intercept),
+        "assign": np.asarray(mf.assign, dtype=float),
+        "X": pd.DataFrame(mf.X, columns=mf.column_names),
+    }
+    if mf.y is not None:
+        out["y"] = mf.y
+    if mf.offset is not None:
+        out["offset"] = mf.offset
+    return out
+
+
+def _py_glm(data: pd.DataFrame, args) -> dict:
+    from carts_iptw.glm import glm
+    from carts_iptw.irls import GlmControl
+
+    control = GlmControl(epsilon=args.get("epsilon", 1e-8), maxit=args.get("maxit", 25))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fit = glm(args["formula"], data, family=args["family"], link=args.get("link"),
+                  weights=args.get("weights"), offset=args.get("offset"), control=control)
+    msgs: list[str] = []
+    for w in rec:
+        if issubclass(w.category, GlmWarning) and str(w.message) not in msgs:
+            msgs.append(str(w.message))
+    ci = fit.confint_wald()
+    return {
+        "coef": fit.coef,
+        "se": fit.se,
+        "statistic": fit.tvalues,
+        "p_value": fit.pvalues,
+        "vcov": fit.vcov.to_numpy(),
+        "ci_lower": ci.iloc[:, 0],
+        "ci_upper": ci.iloc[:, 1],
+        "fitted": fit.fitted,
+        "linear_predictor": fit.linear_predictor,
+        "working_weights": fit.working_weights,
+        "deviance": fit.deviance,
+        "null_deviance": fit.null_deviance,
+        "aic": fit.aic,
+        "dispersion": fit.dispersion,
+        "df_residual": fit.df_residual,
+        "df_null": fit.df_null,
+        "rank": fit.rank,
+        "iter": fit.iter,
+        "converged": float(fit.converged),
+        "warnings": msgs,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# model.matrix cases
+# ---------------------------------------------------------------------------------------------
+_MM = [
+    ("lalonde", "main", "treat ~ age + educ + race + married + nodegree + re74 + re75"),
+    ("lalonde", "I_age2", "treat ~ age + I(age^2) + educ + race"),
+    ("lalonde", "age_x_race", "treat ~ age + educ + age:race"),
+    ("lalonde", "age_x_race_alone", "treat ~ age:race + educ"),
+    ("lalonde", "race_star_married", "treat ~ race*married + age"),
+    ("lalonde", "no_intercept", "treat ~ 0 + age + race + married"),
+    ("lalonde", "minus1_interaction", "treat ~ race:married - 1"),
+    ("lalonde", "power_minus", "I(re78 > 0) ~ (age + race + married)^2 - age:married + log(re74 + 1)"),
+    ("lalonde", "nested", "treat ~ race/age"),
+    ("lalonde", "arith", "treat ~ I(re74/1000 + re75/1000) + I(age - 30) + sqrt(educ) + exp(-age/10)"),
+    ("birthwt", "smoke", "smoke ~ age + lwt + factor(race) + ptl + ht + ui"),
+    ("birthwt", "low_star", "low ~ smoke * factor(race)"),
+    ("birthwt", "asfactor", "low ~ as.factor(ftv) + I(age >= 25) + I(lwt^2/1000) + abs(age - 23)"),
+    ("birthwt", "three_way", "low ~ smoke*ht*ui"),
+    ("birthwt", "factor_response", "factor(low) ~ age + as.numeric(race)"),
+    (synthetic_mixed, "logical_string", "y ~ age + sex + smoker + site + smoker:site"),
+    (synthetic_mixed, "logical_star", "y ~ sex*smoker + I(age > 50) + factor(dose)"),
+    (synthetic_mixed, "string_interaction_only", "y ~ site:sex"),
+    (synthetic_mixed, "offset", "count ~ age + site + offset(log(exposure))"),
+    (synthetic_mixed, "compare_string", "y ~ I(site == \"west\") + I(smoker & age > 40) + dose:site"),
+]
+
+for _ds, _variant, _formula in _MM:
+    _dsname = _ds if isinstance(_ds, str) else _ds.__name__
+    register(ParityCase(
+        name=f"model_frame.{_variant}.{_dsname}",
+        function="model_frame",
+        r_twin="stats::model.matrix(terms, model.frame(formula, data))",
+        dataset=_ds,
+        r_file="glm.R",
+        r_function="ref_model_matrix",
+        python=_py_model_matrix,
+        args={"formula": _formula},
+        rtol=1e-12,
+        atol=0.0,
+        exact=("assign", "intercept"),
+        description=f"column names, term labels, assign and matrix of `{_formula}`",
+    ))
+
+# ---------------------------------------------------------------------------------------------
+# glm cases: R's default control (what an R user sees) and epsilon = 1e-12 (the math)
+# ---------------------------------------------------------------------------------------------
+_GLM = [
+    ("lalonde", "binomial.treat", {
+        "formula": "treat ~ age + educ + race + married + nodegree + re74 + re75",
+        "family": "binomial"}),
+    ("birthwt", "binomial.smoke", {
+        "formula": "smoke ~ age + lwt + factor(race) + ptl + ht + ui", "family": "binomial"}),
+    ("birthwt", "binomial.low_interaction", {
+        "formula": "low ~ smoke * factor(race) + age", "family": "binomial"}),
+    ("birthwt", "binomial_probit.low", {
+        "formula": "low ~ age + lwt + smoke + ht", "family": "binomial", "link": "probit"}),
+    ("birthwt", "quasibinomial.low", {
+        "formula": "low ~ age + lwt + factor(race) + smoke", "family": "quasibinomial"}),
+    (lalonde_weighted, "gaussian_weighted.re78", {
+        "formula": "re78 ~ treat + age + educ + race + married", "family": "gaussian",
+        "weights": "w"}),
+    (birthwt_weighted, "quasipoisson_weighted.ftv", {
+        "formula": "ftv ~ age + lwt + factor(race) + smoke", "family": "quasipoisson",
+        "weights": "w"}),
+    (lalonde_weighted, "binomial_nonint_weights.treat", {
+        "formula": "treat ~ age + educ + race + married + re74", "family": "binomial",
+        "weights": "w"}),
+    (lalonde_weighted, "quasibinomial_weighted.employed", {
+        "formula": "employed ~ treat + age + educ + race", "family": "quasibinomial",
+        "weights": "w"}),
+    (synthetic_mixed, "poisson_offset.count", {
+        "formula": "count ~ age + site + offset(log(exposure))", "family": "poisson"}),
+    (synthetic_mixed, "binomial_logical_string.y", {
+        "formula": "y ~ age + sex + smoker + site", "family": "binomial"}),
+]
+
+for _ds, _variant, _args in _GLM:
+    _dsname = _ds if isinstance(_ds, str) else _ds.__name__
+    for _ctl, _eps, _rtol in (("default", None, 1e-6), ("eps1e-12", 1e-12, 1e-9)):
+        _a = dict(_args)
+        if _eps is not None:
+            _a["epsilon"] = _eps
+        register(ParityCase(
+            name=f"glm.{_variant}.{_dsname}.{_ctl}",
+            function="glm",
+            r_twin="stats::glm + summary.glm + confint.default",
+            dataset=_ds,
+            r_file="glm.R",
+            r_function="ref_glm",
+            python=_py_glm,
+            args=_a,
+            rtol=_rtol,
+            atol=0.0,
+            exact=("iter", "rank", "df_residual", "df_null", "converged"),
+            description=(
+                f"{_args['family']} fit of `{_args['formula']}` with "
+                f"{'R defaults' if _eps is None else 'glm.control(epsilon = 1e-12)'}"
+            ),
+        ))
