@@ -319,36 +319,48 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
         for k in ("or", "lower", "upper", "p"):
             res[k] = num(None, "svyglm", reason="no variation in the outcome")
         return res
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = svyglm(formula, design, family="quasibinomial")
-    sep = _separation(fit, caught)
+    model_frame = need(f"odds ratio {o.name}", "carts_iptw.formula", "model_frame")
+    detect_separation = need(f"odds ratio {o.name}", "carts_iptw.design.separation",
+                             "detect_separation")
+    mf = model_frame(formula, design.data)
+    sep = detect_separation(mf.X, mf.y, list(mf.column_names), design.weights)
     trt = ctx.spec.treatment
-    if sep:
-        msg = (f"{o.label}: {sep}; the weighted logistic model is unstable, "
-               "Firth-penalised estimates reported")
+    if sep.separated:
+        kind = "complete" if sep.complete else "quasi-complete"
+        msg = (f"{o.label}: {kind} separation by {', '.join(sep.infinite)} (maximum-likelihood "
+               "odds ratios are infinite); Firth-penalised estimates reported instead")
         ctx.warn(f"odds ratio {o.name}", msg)
-        res["separation"] = sep
-        res["svyglm_unstable"] = _or_cells(fit, trt, "svyglm")
+        res["separation"] = {"kind": kind, "terms": list(sep.infinite)}
         firth = need(f"odds ratio {o.name} (Firth)", "carts_iptw.design.firth", "logistf")
         ffit = firth(formula, design.data, weights=design.weights)
         res.update(_or_cells(ffit, trt, "logistf"))
         res["method"] = "logistf"
     else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = svyglm(formula, design, family="quasibinomial")
         res.update(_or_cells(fit, trt, "svyglm"))
+        tr = design.data[trt].to_numpy() == 1
+        for label, g in _arms(ctx.spec):
+            m = tr == bool(g)
+            ev = int(mf.y[m].sum())
+            few = min(ev, int(m.sum()) - ev)
+            if few < 3:
+                ctx.warn(f"odds ratio {o.name}",
+                         f"{o.label}: only {few} patient(s) in the rarer outcome class in the "
+                         f"{label} arm (near separation): the odds ratio's interval is wide and "
+                         "unstable; Firth-penalised estimate reported alongside")
+                res["firth"] = _firth_cells(formula, design, trt)
     return res
 
 
-def _separation(fit, caught) -> str | None:
-    for attr in ("separation", "separated"):
-        s = getattr(fit, attr, None)
-        if s:
-            return s if isinstance(s, str) else "separation detected (" + ", ".join(map(str, s)) + ")"
-    for w in caught:
-        text = str(w.message)
-        if "separation" in text or "numerically 0 or 1" in text:
-            return text
-    return None
+def _firth_cells(formula: str, design, trt: str) -> dict:
+    """Firth-penalised odds ratio as a sensitivity estimate (near separation)."""
+    try:
+        firth = need("Firth sensitivity estimate", "carts_iptw.design.firth", "logistf")
+    except StepUnavailable as e:
+        return {k: num(None, "logistf", reason=str(e)) for k in ("or", "lower", "upper", "p")}
+    return _or_cells(firth(formula, design.data, weights=design.weights), trt, "logistf")
 
 
 def _or_cells(fit, term: str, fn: str) -> dict:

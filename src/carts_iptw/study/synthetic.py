@@ -155,7 +155,7 @@ def _arm(rng: np.random.Generator, arm: str, n: int) -> dict[str, np.ndarray]:
     inf_onset = np.where(inf_g3, g3_on, np.where(inf_any, rng.integers(1, 31, n), np.nan))
 
     # --- response and survival ------------------------------------------------------------
-    resp_logit = -0.9 * sdpd - 0.5 * ipi_ge3 - 0.3 * z
+    resp_logit = -0.4 * sdpd - 0.3 * ipi_ge3 - 0.3 * z
     orr = _pick(rng, c["orr"], resp_logit)
     cr = _pick(rng, c["crr"], resp_logit, eligible=orr)
     best = np.where(cr, "CR", np.where(orr, "PR", np.where(rng.random(n) < 0.3, "SD", "PD")))

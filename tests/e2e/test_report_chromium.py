@@ -1,0 +1,125 @@
+"""The demo report renders in headless Chromium (Debian's ``chromium``) with every section,
+table and figure present, and the run stays under 10 s of CPU time.
+
+Skips, with the reason printed, only when no chromium binary is installed
+(``apt-get install -y --no-install-recommends chromium``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+SECTIONS = ("summary", "flow", "table1", "balance", "outcomes", "odds-ratios", "distributions",
+            "survival", "cox", "competing", "warnings", "methods")
+TABLES = ("flow-table", "table1-table", "balance-table", "observations-table", "outcomes-table",
+          "or-table", "distributions-table", "survival-table", "cox-table", "competing-table",
+          "functions-table")
+FIGURES = ("fig-love", "fig-overlap", "fig-forest-or", "fig-forest-hr", "fig-km-efs",
+           "fig-km-os", "fig-cif-infection_g3_cif")
+
+
+class _Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: dict[str, str] = {}
+        self.imgs: list[dict] = []
+        self.rows: dict[str, int] = {}
+        self._table: str | None = None
+        self.links: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids[a["id"]] = tag
+        if tag == "table":
+            self._table = a.get("id")
+            self.rows[self._table] = 0
+        if tag == "tr" and self._table:
+            self.rows[self._table] += 1
+        if tag == "img":
+            self.imgs.append(a)
+        if tag in ("link", "script"):
+            self.scripts += 1
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from carts_iptw.study.pipeline import run_demo
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    msgs: list[str] = []
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = run_demo(out, progress=msgs.append)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"demo: {wall:.2f} s wall, {cpu:.2f} s CPU, {len(msgs)} progress messages")
+    return out, res, cpu, msgs
+
+
+def test_demo_outputs(demo):
+    out, res, cpu, msgs = demo
+    assert cpu < 10.0, f"demo took {cpu:.1f} s of CPU time (limit 10 s)"
+    assert len(msgs) >= 5
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json", "tables"]
+    assert not list(out.parent.glob(".out.tmp-*"))
+    data = json.loads((out / "results.json").read_text())
+    assert data["meta"]["synthetic"] is True and "SYNTHETIC" in data["meta"]["data_label"]
+    csvs = sorted(p.name for p in (out / "tables").iterdir())
+    assert "table1_SYNTHETIC.csv" in csvs and "cox_SYNTHETIC.csv" in csvs
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: apt-get install -y "
+                    "--no-install-recommends chromium")
+def test_report_renders_in_chromium(demo, tmp_path):
+    out = demo[0]
+    report = (out / "report.html").resolve()
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*args, "--dump-dom", report.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    assert "<body" in dom and len(dom) > 10_000
+    p = _Dom()
+    p.feed(dom)
+    for s in SECTIONS:
+        assert p.ids.get(s) == "section", f"section {s} missing from the rendered DOM"
+    for t in TABLES:
+        assert p.ids.get(t) == "table", f"table {t} missing"
+        assert p.rows[t] >= 2, f"table {t} has no body rows"
+    assert p.ids.get("synthetic-banner") == "div"
+    for f in FIGURES:
+        assert p.ids.get(f) == "figure", f"figure {f} missing"
+    assert len(p.imgs) >= len(FIGURES)
+    from PIL import Image
+
+    for img in p.imgs:
+        src = img["src"]
+        assert src.startswith("data:image/png;base64,"), "figure is not embedded"
+        im = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+        assert im.size[0] > 200 and im.size[1] > 100
+    assert p.scripts == 0  # self-contained: no external stylesheets or scripts
+    assert all(h.startswith("#") for h in p.links)
+    # and it paints: a screenshot is produced and is not blank
+    shot = tmp_path / "shot.png"
+    subprocess.run([*args, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    im = Image.open(shot).convert("L")
+    lo, hi = im.getextrema()
+    assert hi - lo > 100, "the rendered page is blank"
