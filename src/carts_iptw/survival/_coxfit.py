@@ -94,7 +94,6 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
     newbeta = beta + a
     halving = 0
     newlk = loglik0
-    converged = False
     for it in range(1, maxiter + 1):
         newlk, u, imat = ev(newbeta)
         f, flag = cholesky2(imat, control.toler_chol)

@@ -139,7 +139,8 @@ class SurvFit:
     def at_times(self, times) -> pd.DataFrame:
         """R's ``summary(fit, times = times)`` (extend = FALSE): one row per stratum and time.
 
-        surv / std_err / CI are those of the last time <= t; n_risk is the number at risk at t
+        surv / std_err / CI are those of the last time <= t (std_err of S, as summary.survfit
+        reports it: fit$std.err * surv when logse); n_risk is the number at risk at t
         (weighted); n_event the events in (previous requested time, t].
         """
         times = np.sort(np.asarray(times, dtype=float))
@@ -159,7 +160,8 @@ class SurvFit:
                     vals = (1.0, 0.0, 1.0, 1.0)
                 else:
                     r = t.iloc[j]
-                    vals = (r["surv"], r["std_err"], r["lower"], r["upper"])
+                    se = r["std_err"] * r["surv"] if self.logse else r["std_err"]
+                    vals = (r["surv"], se, r["lower"], r["upper"])
                 rows.append({"strata": s, "time": tt, "n_risk": nr, "n_event": ev,
                              "surv": vals[0], "std_err": vals[1], "lower": vals[2],
                              "upper": vals[3]})

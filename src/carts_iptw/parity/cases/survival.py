@@ -1,0 +1,232 @@
+"""Parity cases for carts_iptw.survival against survival / survey.
+
+Weights are data here: each fixture computes IPT weights once (logistic propensity score by
+Newton-Raphson) and both sides read the same column ``w``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw.parity.registry import ParityCase, register
+
+MONTH = 30.4375
+
+
+def _ate_weights(treat: np.ndarray, X: np.ndarray) -> np.ndarray:
+    beta = np.zeros(X.shape[1])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-X @ beta))
+        step = np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]), X.T @ (treat - p))
+        beta += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    p = 1 / (1 + np.exp(-X @ beta))
+    return np.where(treat == 1, 1 / p, 1 / (1 - p))
+
+
+def _dm(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    X = pd.get_dummies(df[cols], drop_first=True).astype(float).to_numpy()
+    return np.column_stack([np.ones(len(df)), X])
+
+
+def rotterdam_rfs() -> pd.DataFrame:
+    """survival's rotterdam with relapse-free survival, the help page's conservative definition:
+    deaths without recurrence after the last recurrence follow-up are censored at rtime."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("rotterdam").copy()
+    ignore = (d["recur"] == 0) & (d["death"] == 1) & (d["rtime"] < d["dtime"])
+    use_r = (d["recur"] == 1) | ignore
+    d["rfs"] = np.where(use_r, d["recur"], d["death"]).astype(int)
+    d["rfstime"] = np.where(use_r, d["rtime"], d["dtime"]).astype(float)
+    d["rfsmonth"] = np.ceil(d["rfstime"] / MONTH)
+    d["dmonth"] = np.ceil(d["dtime"] / MONTH)
+    d["chemo"] = d["chemo"].astype(int)
+    cov = ["age", "meno", "size", "grade", "nodes", "pgr", "er", "hormon"]
+    d["w"] = _ate_weights(d["chemo"].to_numpy(float), _dm(d, cov))
+    return d
+
+
+def colon_recurrence() -> pd.DataFrame:
+    """colon, one row per patient: recurrence (etype 2); treatment Lev+5FU vs observation."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("colon")
+    d = d[(d["etype"] == 2)].dropna(subset=["nodes", "differ"]).copy()
+    d = d[d["rx"] != "Lev"].copy()
+    d["lev5fu"] = (d["rx"] == "Lev+5FU").astype(int)
+    d["rx"] = d["rx"].cat.remove_unused_categories()
+    cov = ["sex", "age", "obstruct", "perfor", "adhere", "nodes", "differ", "extent", "surg"]
+    d["w"] = _ate_weights(d["lev5fu"].to_numpy(float), _dm(d, cov))
+    d["tmonth"] = np.ceil(d["time"] / MONTH)
+    return d.reset_index(drop=True)
+
+
+def colon_death() -> pd.DataFrame:
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("colon")
+    d = d[(d["etype"] == 1)].dropna(subset=["nodes"]).copy()
+    d["lev5fu"] = (d["rx"] == "Lev+5FU").astype(int)
+    return d.reset_index(drop=True)
+
+
+def lung_complete() -> pd.DataFrame:
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("lung").dropna(subset=["inst", "ph.ecog", "ph.karno", "wt.loss"]).copy()
+    d["female"] = (d["sex"] == 2).astype(int)
+    d["w"] = _ate_weights(d["female"].to_numpy(float), _dm(d, ["age", "ph.ecog", "ph.karno", "wt.loss"]))
+    return d.reset_index(drop=True)
+
+
+def cart_survival() -> pd.DataFrame:
+    from carts_iptw.study.synthetic import load_synthetic_cohort
+
+    d = load_synthetic_cohort()
+    keep = ["age", "histology", "ldh_elevated", "prior_hct", "lines_ge3", "kps_le70",
+            "construct_41bb", "cns_or_extranodal", "status_sdpd", "anakinra", "efs_months",
+            "efs_event", "os_months", "os_event", "infection_grade", "infection_onset_day"]
+    d = d[keep].copy()
+    cov = keep[:9]
+    d["w"] = _ate_weights(d["anakinra"].to_numpy(float), _dm(d, cov))
+    return d.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# coxph
+# ---------------------------------------------------------------------------------------------
+def _py_coxph(data, args):
+    from carts_iptw.survival.coxph import CoxControl, coxph
+
+    ctrl = CoxControl(eps=args.get("eps", 1e-9), iter_max=args.get("iter_max", 20))
+    f = coxph(args["formula"], data, weights=args.get("weights"), ties=args.get("ties", "efron"),
+              robust=args.get("robust"), cluster=args.get("cluster"), control=ctrl)
+    ci = f.confint()
+    out = {"coef": f.coef, "se": f.se, "naive_se": f.naive_se,
+           "var": f.var.to_numpy().ravel(order="F"),
+           "lower": np.exp(ci.iloc[:, 0]), "upper": np.exp(ci.iloc[:, 1]),
+           "loglik": np.array(f.loglik), "n": f.n, "nevent": f.nevent, "iter": f.iter}
+    for k in ("logtest", "sctest", "waldtest", "robscore"):
+        if k in f.tests:
+            out[k] = np.array([f.tests[k]["test"], f.tests[k]["pvalue"]])
+    return out
+
+
+_COX = [
+    # (name, dataset, formula, weights, ties, extra)
+    ("rotterdam.rfs.uni", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", None, "efron", {}),
+    ("rotterdam.rfs.uni.breslow", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", None, "breslow", {}),
+    ("rotterdam.rfs.multi", rotterdam_rfs,
+     "Surv(rfstime, rfs) ~ chemo + age + meno + size + factor(grade) + nodes + pgr + er + hormon",
+     None, "efron", {}),
+    ("rotterdam.rfs.iptw", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "efron", {}),
+    ("rotterdam.rfs.iptw.breslow", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "breslow", {}),
+    ("rotterdam.rfs.iptw.multi", rotterdam_rfs,
+     "Surv(rfstime, rfs) ~ chemo + age + size + nodes + er", "w", "efron", {}),
+    ("rotterdam.rfs.iptw.month_ties", rotterdam_rfs, "Surv(rfsmonth, rfs) ~ chemo + hormon", "w",
+     "efron", {}),
+    ("rotterdam.rfs.iptw.month_ties.breslow", rotterdam_rfs, "Surv(rfsmonth, rfs) ~ chemo + hormon",
+     "w", "breslow", {}),
+    ("rotterdam.os.iptw.strata", rotterdam_rfs, "Surv(dtime, death) ~ chemo + strata(meno)", "w",
+     "efron", {}),
+    ("rotterdam.os.month_ties.strata", rotterdam_rfs,
+     "Surv(dmonth, death) ~ chemo + age + strata(size, hormon)", None, "efron", {}),
+    ("rotterdam.rfs.iptw.naive", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "efron",
+     {"robust": False}),
+    ("colon.recurrence.uni", colon_recurrence, "Surv(time, status) ~ rx", None, "efron", {}),
+    ("colon.recurrence.iptw", colon_recurrence, "Surv(time, status) ~ rx", "w", "efron", {}),
+    ("colon.recurrence.iptw.month_ties", colon_recurrence,
+     "Surv(tmonth, status) ~ rx + sex + age + nodes", "w", "breslow", {}),
+    ("colon.death.multi", colon_death, "Surv(time, status) ~ rx + sex + age + nodes + factor(extent)",
+     None, "efron", {}),
+    ("colon.death.robust", colon_death, "Surv(time, status) ~ rx + nodes", None, "efron",
+     {"robust": True}),
+    ("lung.multi", lung_complete, "Surv(time, status) ~ age + sex + ph.ecog + wt.loss", None, "efron", {}),
+    ("lung.iptw", lung_complete, "Surv(time, status) ~ female", "w", "efron", {}),
+    ("lung.iptw.breslow.strata", lung_complete, "Surv(time, status) ~ female + age + strata(ph.ecog)",
+     "w", "breslow", {}),
+    ("lung.cluster", lung_complete, "Surv(time, status) ~ age + sex + cluster(inst)", None, "efron", {}),
+    ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", "efron", {}),
+    ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra", "w", "efron", {}),
+    ("cart.efs.multi", cart_survival,
+     "Surv(efs_months, efs_event) ~ anakinra + age + ldh_elevated + kps_le70 + status_sdpd", None,
+     "efron", {}),
+]
+
+for _name, _ds, _f, _w, _ties, _extra in _COX:
+    for _tight in (False, True):
+        _args = {"formula": _f, "ties": _ties, **_extra}
+        if _w:
+            _args["weights"] = _w
+        if _tight:
+            _args.update({"eps": 1e-12, "iter_max": 50})
+        register(ParityCase(
+            name=f"coxph.{_name}" + (".tight" if _tight else ""), function="coxph",
+            r_twin="survival::coxph", dataset=_ds, r_file="survival.R", r_function="ref_coxph",
+            args=_args, python=_py_coxph, exact=("n", "nevent") + (() if _tight else ("iter",)),
+            rtol=1e-9 if _tight else 1e-6, r_packages=("survival",),
+            description=("tight convergence (eps 1e-12): the math" if _tight else
+                         "R's defaults: what an R user sees, iterations replayed"),
+        ))
+
+
+# ---------------------------------------------------------------------------------------------
+# survfit (Kaplan-Meier)
+# ---------------------------------------------------------------------------------------------
+def _py_survfit(data, args):
+    from carts_iptw.survival.survfit import survfit
+
+    f = survfit(args["formula"], data, weights=args.get("weights"),
+                conf_type=args.get("conf_type", "log"), robust=args.get("robust"))
+    t = f.table
+    out = {"strata": list(t["strata"]), "time": t["time"].to_numpy(), "n_risk": t["n_risk"].to_numpy(),
+           "n_event": t["n_event"].to_numpy(), "n_censor": t["n_censor"].to_numpy(),
+           "surv": t["surv"].to_numpy(), "std_err": t["std_err"].to_numpy(),
+           "lower": t["lower"].to_numpy(), "upper": t["upper"].to_numpy()}
+    m = f.median()
+    out.update({"median": m["median"].to_numpy(), "median_lower": m["lower"].to_numpy(),
+                "median_upper": m["upper"].to_numpy()})
+    if "times" in args:
+        a = f.at_times(args["times"])
+        out.update({"at_time": a["time"].to_numpy(), "at_n_risk": a["n_risk"].to_numpy(),
+                    "at_n_event": a["n_event"].to_numpy(), "at_surv": a["surv"].to_numpy(),
+                    "at_std_err": a["std_err"].to_numpy(), "at_lower": a["lower"].to_numpy(),
+                    "at_upper": a["upper"].to_numpy()})
+    return out
+
+
+_KM = [
+    ("rotterdam.rfs", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", None, "log", {"times": [365.25, 1826.25]}),
+    ("rotterdam.rfs.iptw", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "log", {"times": [365.25, 1826.25]}),
+    ("rotterdam.rfs.iptw.loglog", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "log-log", {}),
+    ("rotterdam.rfs.iptw.plain", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "plain", {}),
+    ("rotterdam.rfs.iptw.greenwood", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", "log",
+     {"robust": False}),
+    ("rotterdam.os.month_ties.iptw", rotterdam_rfs, "Surv(dmonth, death) ~ chemo", "w", "log",
+     {"times": [12, 60, 120]}),
+    ("rotterdam.os.month_ties", rotterdam_rfs, "Surv(dmonth, death) ~ chemo + hormon", None, "log-log", {}),
+    ("colon.recurrence.iptw", colon_recurrence, "Surv(time, status) ~ rx", "w", "log", {}),
+    ("colon.recurrence", colon_recurrence, "Surv(time, status) ~ rx", None, "plain", {}),
+    ("lung.all", lung_complete, "Surv(time, status) ~ 1", None, "log", {"times": [180, 365]}),
+    ("lung.sex.iptw", lung_complete, "Surv(time, status) ~ sex", "w", "log", {}),
+    ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", "log", {"times": [6, 12]}),
+    ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra", "w", "log-log", {"times": [12]}),
+    ("cart.os", cart_survival, "Surv(os_months, os_event) ~ anakinra", None, "log", {"times": [12]}),
+]
+
+for _name, _ds, _f, _w, _ct, _extra in _KM:
+    _args = {"formula": _f, "conf_type": _ct, **_extra}
+    if _w:
+        _args["weights"] = _w
+    register(ParityCase(
+        name=f"survfit.{_name}", function="survfit", r_twin="survival::survfit",
+        dataset=_ds, r_file="survival.R", r_function="ref_survfit", args=_args,
+        python=_py_survfit, exact=("time", "at_time", "strata") + (() if _w else (
+            "n_risk", "n_event", "n_censor", "at_n_risk", "at_n_event")),
+        r_packages=("survival",),
+        description="Kaplan-Meier table row by row, medians with CI" + (
+            ", robust IJ variance (non-integer weights)" if _w and "robust" not in _extra else ""),
+    ))

@@ -1,0 +1,34 @@
+"""Grouping of survfit / survdiff right-hand sides as survival does: ``strata(mf[ll])``.
+
+Labels ``x=a`` (``x=a, z=b`` for several variables, first varying slowest, unobserved
+combinations dropped), built with the formula layer's own ``strata()`` evaluator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from carts_iptw.formula.evaluate import evaluate
+from carts_iptw.formula.parser import parse_expression
+from carts_iptw.formula.surv import _strata_factor
+
+
+def rhs_factor(mf, data):
+    """(integer codes, labels) of the curves; one curve 'all' for ``~ 1``."""
+    labels = list(mf.term_labels)
+    for lab in labels:
+        if ":" in lab:
+            raise ValueError("Interaction terms are not valid for this function")
+    strata = (getattr(mf, "specials", None) or {}).get("strata")
+    if not labels and strata is None:
+        return np.zeros(mf.n, dtype=np.int64), ["all"]
+    vals = [evaluate(parse_expression(lab), data) for lab in labels]
+    names = list(labels)
+    if strata is not None:
+        from carts_iptw.formula.evaluate import Value
+
+        vals.append(Value("factor", np.asarray(strata.codes, dtype=np.int64),
+                          [str(c) for c in strata.categories]))
+        names.append("strata")
+    cat = _strata_factor(vals, names, False)
+    return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
