@@ -89,3 +89,43 @@ ref_glm <- function(data, args) {
     warnings = unique(warns)
   )
 }
+
+# Surv() response, strata()/cluster() specials and the model matrix without them, as coxph
+# builds them (strata() terms combined with shortlabel = TRUE).
+ref_model_frame_surv <- function(data, args) {
+  suppressPackageStartupMessages(library(survival))
+  data <- .refactor(data)
+  f <- as.formula(args$formula)
+  tt <- terms(f, specials = c("strata", "cluster"))
+  mf <- model.frame(tt, data = data, drop.unused.levels = TRUE)
+  y <- model.response(mf)
+  type <- attr(y, "type")
+  out <- list(type = type)
+  if (type %in% c("counting", "mcounting")) {
+    out$start <- unname(y[, "start"])
+    out$time <- unname(y[, "stop"])
+  } else {
+    out$time <- unname(y[, "time"])
+  }
+  out$event <- unname(y[, "status"])
+  if (!is.null(attr(y, "states"))) out$states <- attr(y, "states")
+  drop <- integer(0)
+  st <- untangle.specials(tt, "strata", 1)
+  if (length(st$vars)) {
+    s <- if (length(st$vars) == 1) mf[[st$vars]] else strata(mf[, st$vars], shortlabel = TRUE)
+    out$strata_levels <- levels(s)
+    out$strata_codes <- as.integer(s)
+    drop <- c(drop, st$terms)
+  }
+  cl <- untangle.specials(tt, "cluster", 1)
+  if (length(cl$vars)) {
+    out$cluster <- as.numeric(mf[[cl$vars]])
+    drop <- c(drop, cl$terms)
+  }
+  tt2 <- if (length(drop)) tt[-drop] else tt
+  X <- model.matrix(tt2, mf)
+  rownames(X) <- NULL
+  out$column_names <- colnames(X)
+  out$X <- X
+  out
+}

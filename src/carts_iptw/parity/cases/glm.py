@@ -211,3 +211,89 @@ for _ds, _variant, _args in _GLM:
                 f"{'R defaults' if _eps is None else 'glm.control(epsilon = 1e-12)'}"
             ),
         ))
+
+
+# ---------------------------------------------------------------------------------------------
+# Surv() responses and strata()/cluster() specials
+# ---------------------------------------------------------------------------------------------
+def lung_complete() -> pd.DataFrame:
+    """survival::lung without the rows that have a missing inst or ph.ecog."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("lung")
+    return d.dropna(subset=["inst", "ph.ecog"]).reset_index(drop=True)
+
+
+def colon_death() -> pd.DataFrame:
+    """survival::colon (recurrence and death records of each patient; id is the cluster)."""
+    from carts_iptw.datasets import load_dataset
+
+    d = load_dataset("colon")
+    return d[["id", "time", "status", "rx", "sex", "age", "etype"]].reset_index(drop=True)
+
+
+def synthetic_counting() -> pd.DataFrame:
+    """Counting-process (start, stop] rows and a three-state factor event."""
+    rng = np.random.default_rng(7)
+    n = 120
+    start = np.round(rng.uniform(0, 5, n), 2)
+    stop = start + np.round(rng.uniform(0.1, 10, n), 2)
+    ev = rng.choice(["censor", "relapse", "death"], n, p=[0.5, 0.3, 0.2])
+    return pd.DataFrame({
+        "start": start, "stop": stop, "died": rng.random(n) < 0.4,
+        "state": pd.Categorical(ev, categories=["censor", "relapse", "death"]),
+        "grp": rng.choice(["a", "b", "c"], n), "x": rng.integers(1, 3, n).astype(np.int64),
+        "z": rng.normal(size=n), "id": rng.integers(1, 40, n).astype(np.int64),
+    })
+
+
+def _py_model_frame_surv(data: pd.DataFrame, args) -> dict:
+    from carts_iptw.formula import model_frame
+
+    mf = model_frame(args["formula"], data)
+    s = mf.surv
+    out: dict = {"type": s.type}
+    if s.start is not None:
+        out["start"] = s.start
+    out["time"] = s.time
+    out["event"] = s.event.astype(float)
+    if s.states is not None:
+        out["states"] = list(s.states)
+    if "strata" in mf.specials:
+        st = mf.specials["strata"]
+        out["strata_levels"] = [str(c) for c in st.categories]
+        out["strata_codes"] = np.asarray(st.codes, dtype=float) + 1
+    if "cluster" in mf.specials:
+        out["cluster"] = np.asarray(mf.specials["cluster"], dtype=float)
+    out["column_names"] = list(mf.column_names)
+    out["X"] = pd.DataFrame(mf.X, columns=mf.column_names)
+    return out
+
+
+_SURV = [
+    (lung_complete, "status12_strata", "Surv(time, status) ~ age + sex + strata(ph.ecog)"),
+    (lung_complete, "strata_two_vars", "Surv(time, status) ~ age + strata(sex, ph.ecog)"),
+    (lung_complete, "cluster", "Surv(time, status) ~ age + factor(ph.ecog) + cluster(inst)"),
+    (colon_death, "factor_strata_cluster",
+     "Surv(time, status) ~ rx + sex + age + strata(etype) + cluster(id)"),
+    (synthetic_counting, "counting_two_strata",
+     "Surv(start, stop, died) ~ z + strata(grp) + strata(x)"),
+    (synthetic_counting, "multistate", "Surv(stop, state) ~ z + grp"),
+    (synthetic_counting, "multistate_counting", "Surv(start, stop, state) ~ z + strata(grp)"),
+]
+
+for _ds, _variant, _formula in _SURV:
+    register(ParityCase(
+        name=f"model_frame.surv.{_variant}.{_ds.__name__}",
+        function="model_frame",
+        r_twin="survival::Surv / strata / cluster in model.frame (as coxph builds them)",
+        dataset=_ds,
+        r_file="glm.R",
+        r_function="ref_model_frame_surv",
+        python=_py_model_frame_surv,
+        args={"formula": _formula},
+        rtol=0.0,
+        atol=0.0,
+        r_packages=("survival",),
+        description=f"Surv response, specials and model matrix of `{_formula}`",
+    ))
