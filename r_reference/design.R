@@ -92,3 +92,53 @@ ref_fisher_test <- function(data, args) {
   }
   out
 }
+
+.ctrl <- function(args) {
+  glm.control(epsilon = if (is.null(args$epsilon)) 1e-8 else args$epsilon,
+              maxit = if (is.null(args$maxit)) 25 else args$maxit)
+}
+
+.model_out <- function(cf, V, df, level = 0.95) {
+  se <- sqrt(diag(V))
+  tv <- cf / se
+  if (is.finite(df)) {
+    p <- 2 * pt(-abs(tv), df)
+    q <- qt(1 - (1 - level) / 2, df)
+  } else {
+    p <- 2 * pnorm(-abs(tv))
+    q <- qnorm(1 - (1 - level) / 2)
+  }
+  list(coef = cf, se = se, vcov = V, tvalues = tv, pvalues = p,
+       lower = cf - q * se, upper = cf + q * se)
+}
+
+# survey::svyglm with summary.svyglm's table and confint.svyglm's default interval
+ref_svyglm <- function(data, args) {
+  d <- .design(data, args)
+  fam <- get(args$family)()
+  # do.call inlines the control list (svyglm re-evaluates its call elsewhere)
+  fit <- suppressWarnings(do.call(svyglm, list(formula = as.formula(args$formula), design = d,
+                                               family = fam, control = .ctrl(args))))
+  s <- summary(fit)$coefficients
+  ci <- confint(fit)
+  out <- list(coef = coef(fit), se = s[, 2], vcov = unclass(vcov(fit)), tvalues = s[, 3],
+              pvalues = s[, 4], df_residual = fit$df.residual,
+              lower = ci[, 1], upper = ci[, 2])
+  attr(out$vcov, "means") <- NULL
+  if (fam$link == "logit") {
+    out$odds_ratio <- exp(coef(fit))
+    out$or_lower <- exp(ci[, 1])
+    out$or_upper <- exp(ci[, 2])
+  }
+  out
+}
+
+# glm + sandwich::vcovHC (HC0 / HC1), normal reference as lmtest::coeftest.glm
+ref_glm_robust <- function(data, args) {
+  data <- .factors(data)
+  fit <- suppressWarnings(glm(as.formula(args$formula), data = data,
+                              family = get(args$family)(), weights = data[[args$weights]],
+                              control = .ctrl(args)))
+  V <- sandwich::vcovHC(fit, type = args$type)
+  .model_out(coef(fit), V, Inf)
+}

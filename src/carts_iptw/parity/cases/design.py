@@ -273,3 +273,86 @@ for _ds, _x, _y in (("lalonde", "race", "treat"), ("birthwt", "low", "smoke"), (
         args={"x": _x, "y": _y}, python=_py_fisher,
         description="2 x 2: conditional MLE odds ratio and exact CI; r x 2: exact p-value",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# svyglm / glm_robust: R's default convergence (1e-6) and tightened epsilon = 1e-12 (1e-9)
+# ---------------------------------------------------------------------------------------------
+def _model_out(r) -> dict:
+    ci = r.confint()
+    return {"coef": r.coef, "se": r.se, "vcov": r.vcov, "tvalues": r.tvalues,
+            "pvalues": r.pvalues, "lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]}
+
+
+def _control(args):
+    from carts_iptw.irls import GlmControl
+
+    return GlmControl(epsilon=args.get("epsilon", 1e-8))
+
+
+def _py_svyglm(data, args):
+    from carts_iptw.design.svyglm import svyglm
+
+    r = svyglm(args["formula"], _design(data, args), family=args["family"], control=_control(args))
+    out = _model_out(r)
+    out["df_residual"] = r.df_residual
+    if r.link == "logit":
+        o = r.odds_ratios()
+        out.update(odds_ratio=o["OR"], or_lower=o.iloc[:, 1], or_upper=o.iloc[:, 2])
+    return out
+
+
+def _py_glm_robust(data, args):
+    from carts_iptw.design.glm_robust import glm_robust
+
+    return _model_out(glm_robust(args["formula"], data, weights=args["weights"],
+                                 family=args["family"], vcov_type=args["type"],
+                                 control=_control(args)))
+
+
+_MODELS = (
+    ("lalonde", "uni", "employed ~ treat"),
+    ("lalonde", "multi", "employed ~ treat + age + educ + race + married + nodegree + re74 + re75"),
+    ("birthwt", "uni", "low ~ smoke"),
+    ("birthwt", "multi", "low ~ smoke + age + lwt + race + ptl + ht + ui + ftv"),
+    ("cart", "uni", "crs3 ~ anakinra"),
+    ("cart", "multi", "crs3 ~ anakinra + age + ldh_elevated + kps_le70"),
+)
+for _ds, _kind, _f in _MODELS:
+    for _eps, _tol, _tag in ((1e-8, 1e-6, "default"), (1e-12, 1e-9, "tight")):
+        for _fam in ("quasibinomial", "binomial"):
+            register(ParityCase(
+                name=f"svyglm.{_fam}.{_ds}.{_kind}.{_tag}", function="svyglm",
+                r_twin=f"survey::svyglm(family = {_fam}())", dataset=_DATA[_ds],
+                r_file="design.R", r_function="ref_svyglm",
+                args={"weights": "w", "formula": _f, "family": _fam, "epsilon": _eps},
+                python=_py_svyglm, rtol=_tol, exact=("df_residual",), r_packages=("survey",),
+                description=f"IPT-weighted logistic model, glm.control(epsilon = {_eps:g}); "
+                            "summary.svyglm table, confint.svyglm, exp() for odds ratios",
+            ))
+        for _type in ("HC0", "HC1"):
+            register(ParityCase(
+                name=f"glm_robust.{_type}.{_ds}.{_kind}.{_tag}", function="glm_robust",
+                r_twin=f"glm(binomial) + sandwich::vcovHC(type = '{_type}')", dataset=_DATA[_ds],
+                r_file="design.R", r_function="ref_glm_robust",
+                args={"weights": "w", "formula": _f, "family": "binomial", "type": _type,
+                      "epsilon": _eps},
+                python=_py_glm_robust, rtol=_tol, r_packages=("sandwich",),
+                description=f"weighted glm with robust SEs, glm.control(epsilon = {_eps:g})",
+            ))
+
+for _fam, _f in (("gaussian", "re78 ~ treat + age + educ + race"),
+                 ("quasipoisson", "educ ~ treat + age + race")):
+    register(ParityCase(
+        name=f"svyglm.{_fam}.lalonde.multi.default", function="svyglm",
+        r_twin=f"survey::svyglm(family = {_fam}())", dataset=lalonde_ipw, r_file="design.R",
+        r_function="ref_svyglm", args={"weights": "w", "formula": _f, "family": _fam},
+        python=_py_svyglm, exact=("df_residual",), r_packages=("survey",),
+    ))
+    register(ParityCase(
+        name=f"glm_robust.HC0.{_fam}.lalonde.multi.default", function="glm_robust",
+        r_twin="glm + sandwich::vcovHC(type = 'HC0')", dataset=lalonde_ipw, r_file="design.R",
+        r_function="ref_glm_robust",
+        args={"weights": "w", "formula": _f, "family": _fam, "type": "HC0"},
+        python=_py_glm_robust, r_packages=("sandwich",),
+    ))
