@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -81,6 +80,12 @@ def test_demo_outputs(demo):
     assert not list(out.parent.glob(".out.tmp-*"))
     data = json.loads((out / "results.json").read_text())
     assert data["meta"]["synthetic"] is True and "SYNTHETIC" in data["meta"]["data_label"]
+    from carts_iptw.study.provenance import bare_numbers
+
+    assert bare_numbers(data) == [], "numbers without function / R twin in results.json"
+    for key in ("table1", "balance", "binary_outcomes", "odds_ratios", "distribution_outcomes",
+                "survival", "cox", "competing"):
+        assert data[key], f"results.json has no {key}"
     csvs = sorted(p.name for p in (out / "tables").iterdir())
     assert "table1_SYNTHETIC.csv" in csvs and "cox_SYNTHETIC.csv" in csvs
 

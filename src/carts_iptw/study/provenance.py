@@ -89,3 +89,25 @@ def dumps(results: dict) -> str:
     """JSON text of ``results``; raises if any number is NaN or infinite."""
     _check_finite(results)
     return json.dumps(results, indent=1, default=_default, allow_nan=False)
+
+
+#: keys whose numbers are settings from the spec or bookkeeping, not statistics
+CONFIG_KEYS = frozenset({"meta", "flow", "functions", "threshold", "trim_at", "censor_at",
+                         "horizons"})
+
+
+def bare_numbers(results, path: str = "results") -> list[str]:
+    """Paths of floats in ``results`` that carry no provenance (should be empty)."""
+    found: list[str] = []
+    if isinstance(results, dict):
+        if "function" in results and "r_twin" in results:
+            return found
+        for k, v in results.items():
+            if k not in CONFIG_KEYS:
+                found += bare_numbers(v, f"{path}.{k}")
+    elif isinstance(results, list | tuple):
+        for i, v in enumerate(results):
+            found += bare_numbers(v, f"{path}[{i}]")
+    elif isinstance(results, float):
+        found.append(path)
+    return found

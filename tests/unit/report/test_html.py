@@ -1,0 +1,168 @@
+"""Report rendering and provenance helpers (no statistics: a hand-built results dict)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from carts_iptw.report import html as H
+from carts_iptw.report.figures import forest_plot, step_curves, to_base64_png
+from carts_iptw.study.provenance import R_TWINS, bare_numbers, dumps, num
+
+
+def _arm(**kw):
+    return kw
+
+
+def results(synthetic=True) -> dict:
+    A0, A1 = "Control", "Anakinra"
+    n = lambda v: num(v, "count")  # noqa: E731
+    return {
+        "meta": {"study": "Test study", "description": "desc", "spec": "s.toml", "data": "d.csv",
+                 "synthetic": synthetic, "data_label": "SYNTHETIC DATA: test" if synthetic
+                 else "user-supplied data", "n_input": 10, "n_analysed": 9,
+                 "treatment": "anakinra", "arms": [A0, A1], "estimand": "ATE",
+                 "horizons": [12.0], "package": "carts_iptw", "version": "0",
+                 "generated_utc": "2025-01-01T00:00:00Z"},
+        "flow": [{"step": "all", "excluded": 0, "remaining": 9, "treated": 4, "control": 5}],
+        "propensity": {"formula": "anakinra ~ age", "method": "glm", "estimand": "ATE",
+                       "trim_at": None},
+        "balance": {"threshold": 0.1, "balanced": True,
+                    "max_abs_smd_unweighted": num(0.5, "bal_tab"),
+                    "max_abs_smd_weighted": num(0.05, "bal_tab"),
+                    "rows": [{"covariate": "age", "type": "Contin.",
+                              "Diff.Un": num(0.5, "bal_tab"), "Diff.Adj": num(0.05, "bal_tab"),
+                              "V.Ratio.Un": num(None, "bal_tab", reason="binary"),
+                              "V.Ratio.Adj": num(1.1, "bal_tab")}],
+                    "observations": {"Unadjusted": {"Control": num(5, "bal_tab"),
+                                                    "Treated": num(4, "bal_tab")}}},
+        "table1": {"arms": [A0, A1], "note": "note", "rows": [
+            {"variable": "n", "level": "", "kind": "n", f"{A0}|unweighted": {"n": n(5)},
+             f"{A1}|unweighted": {"n": n(4)}, f"{A0}|weighted": {"n": num(9.5, "svytotal")},
+             f"{A1}|weighted": {"n": num(8.7, "svytotal")}},
+            {"variable": "Age", "level": "", "kind": "median_iqr",
+             f"{A0}|unweighted": {k: num(v, "quantile") for k, v in
+                                  (("q1", 60), ("median", 67), ("q3", 70))},
+             f"{A1}|unweighted": {k: num(v, "quantile") for k, v in
+                                  (("q1", 65), ("median", 72), ("q3", 75))},
+             f"{A0}|weighted": {k: num(v, "svyquantile") for k, v in
+                                (("q1", 61), ("median", 68), ("q3", 71))},
+             f"{A1}|weighted": {k: num(v, "svyquantile") for k, v in
+                                (("q1", 62), ("median", 69), ("q3", 72))},
+             "p_unweighted": num(0.0004, "wilcox_test"),
+             "p_weighted": num(0.71, "svyranktest")},
+        ]},
+        "binary_outcomes": [{"name": "icans_g3", "label": "ICANS >= 3", "primary": True,
+                             A0: {"n": n(5), "events": n(1), "rate_weighted": num(9.8, "svymean")},
+                             A1: {"n": n(4), "events": n(1), "rate_weighted": num(13.0, "svymean")},
+                             "p_weighted": num(0.57, "svychisq")}],
+        "odds_ratios": [{"name": "icans_g3", "label": "ICANS >= 3", "adjusted_for": ["age"],
+                         "method": "svyglm", "or": num(1.5, "svyglm"),
+                         "lower": num(0.5, "svyglm"), "upper": num(4.5, "svyglm"),
+                         "p": num(0.16, "svyglm")}],
+        "distribution_outcomes": [{"name": "d", "label": "duration",
+                                   A0: {"n": n(3), "q1": num(1, "svyquantile"),
+                                        "median": num(2, "svyquantile"),
+                                        "q3": num(3, "svyquantile")},
+                                   A1: {"n": n(0), "q1": num(None, "svyquantile", "no patients"),
+                                        "median": num(None, "svyquantile", "no patients"),
+                                        "q3": num(None, "svyquantile", "no patients")},
+                                   "p_weighted": num(None, "svyranktest", "fewer than 2")}],
+        "survival": [{"name": "efs", "label": "EFS", "time_unit": "months",
+                      A0: {"median_median": num(8.0, "survfit"),
+                           "median_lower": num(5.0, "survfit"),
+                           "median_upper": num(None, "survfit", "not reached"),
+                           "at": {"12": {"surv": num(0.4, "survfit"),
+                                         "lower": num(0.3, "survfit"),
+                                         "upper": num(0.5, "survfit")}}},
+                      A1: {"median_median": num(None, "survfit", "not reached"),
+                           "median_lower": num(6.0, "survfit"),
+                           "median_upper": num(None, "survfit", "not reached"),
+                           "at": {"12": {"surv": num(0.5, "survfit"),
+                                         "lower": num(0.4, "survfit"),
+                                         "upper": num(0.6, "survfit")}}},
+                      "logrank_p": num(0.32, "svylogrank")}],
+        "cox": [{"name": "efs", "label": "EFS", "adjusted_for": [], "hr": num(0.8, "coxph"),
+                 "lower": num(0.5, "coxph"), "upper": num(1.3, "coxph"), "p": num(0.22, "coxph")}],
+        "competing": [{"name": "inf", "label": "Infection", A0: {
+            "cif": num(0.08, "cuminc"), "lower": num(0.04, "cuminc"),
+            "upper": num(0.15, "cuminc"), "events": n(1), "competing": n(0)},
+            A1: {"cif": num(0.22, "cuminc"), "lower": num(0.12, "cuminc"),
+                 "upper": num(0.35, "cuminc"), "events": n(1), "competing": n(0)}}],
+        "warnings": [{"step": "odds ratio crs_g3", "message": "near <separation>"}],
+        "functions": dict(R_TWINS),
+    }
+
+
+def test_render_has_every_section_and_table():
+    out = H.render_report(results(), {})
+    for sid, _ in H.SECTIONS:
+        assert f'<section id="{sid}">' in out
+    for tid in ("flow-table", "table1-table", "balance-table", "outcomes-table", "or-table",
+                "distributions-table", "survival-table", "cox-table", "competing-table"):
+        assert f'id="{tid}"' in out
+    assert 'id="synthetic-banner"' in out and "[SYNTHETIC DATA]" in out
+    assert "<script" not in out and "http" not in out.split("<body>")[1]
+    assert "near &lt;separation&gt;" in out  # escaped
+    assert 'id="fig-forest-or"' in out and 'id="fig-forest-hr"' in out
+
+
+def test_no_banner_for_real_data():
+    out = H.render_report(results(synthetic=False), {})
+    assert "synthetic-banner" not in out and "SYNTHETIC" not in out.split("<h2>")[0]
+
+
+def test_formatting_of_values_and_nulls():
+    assert H.fp(num(0.0004, "svychisq")) == "&lt;0.001"
+    assert H.fp(num(0.5713, "svychisq")) == "0.571"
+    cell = num(None, "survfit", reason="not reached")
+    assert 'title="not reached"' in H.fnum(cell)
+    assert H.fpct(num(9.81, "svymean")) == "9.8%"
+    assert H.fnum(num(float("nan"), "svyglm")).startswith("<span")
+
+
+def test_num_and_dumps_are_json_safe():
+    c = num(float("inf"), "coxph")
+    assert c["value"] is None and c["reason"] == "infinite"
+    assert num(3, "count")["value"] == 3
+    with pytest.raises(KeyError):
+        num(1.0, "my_own_statistic")
+    text = dumps({"a": [num(float("nan"), "svymean")]})
+    assert json.loads(text)["a"][0]["value"] is None
+    with pytest.raises(ValueError, match="non-finite"):
+        dumps({"a": {"b": math.nan}})
+
+
+def test_every_number_in_results_has_provenance():
+    r = results()
+    assert bare_numbers(r) == []
+    r["odds_ratios"][0]["or"] = 1.5
+    assert bare_numbers(r) == ["results.odds_ratios[0].or"]
+    for cell in (r["cox"][0]["hr"], r["survival"][0]["logrank_p"]):
+        assert cell["r_twin"] == R_TWINS[cell["function"]]
+
+
+def test_write_tables(tmp_path):
+    files = H.write_tables(results(), tmp_path)
+    names = sorted(p.name for p in files)
+    assert "table1_SYNTHETIC.csv" in names and "odds_ratios_SYNTHETIC.csv" in names
+    df = pd.read_csv(tmp_path / "odds_ratios_SYNTHETIC.csv")
+    assert df.loc[0, "or"] == 1.5 and (df["data"] == "SYNTHETIC").all()
+    files = H.write_tables(results(synthetic=False), tmp_path / "real")
+    assert "cox.csv" in [p.name for p in files]
+
+
+def test_figures_are_png():
+    import base64
+
+    png = base64.b64decode(to_base64_png(forest_plot(results()["odds_ratios"], "or", "OR", "t")))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = step_curves([{"label": "a", "time": [0, 1, 2], "value": [1, 0.8, 0.5]}], "t", "S", "x")
+    assert to_base64_png(fig)
+    # no estimable rows: still a figure, not an error
+    assert to_base64_png(forest_plot([{"label": "x", "or": num(None, "svyglm"),
+                                       "lower": num(None, "svyglm"),
+                                       "upper": num(None, "svyglm")}], "or", "OR", "t"))
