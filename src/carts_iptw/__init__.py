@@ -5,9 +5,15 @@ Public functions keep R's names in snake_case; each docstring names its R twin.
 
 __version__ = "0.1.0"
 
+from carts_iptw.balance import bal_tab as bal_tab  # noqa: E402
+from carts_iptw.balance import love_plot as love_plot  # noqa: E402
+from carts_iptw.balance import overlap_plot as overlap_plot  # noqa: E402
 from carts_iptw.families import CartsIptwWarning as CartsIptwWarning  # noqa: E402
 from carts_iptw.families import GlmWarning as GlmWarning  # noqa: E402
 from carts_iptw.formula import model_frame as model_frame  # noqa: E402
 from carts_iptw.glm import glm as glm  # noqa: E402
 from carts_iptw.irls import GlmControl as GlmControl  # noqa: E402
 from carts_iptw.irls import glm_fit as glm_fit  # noqa: E402
+from carts_iptw.weighting import get_w_from_ps as get_w_from_ps  # noqa: E402
+from carts_iptw.weighting import trim as trim  # noqa: E402
+from carts_iptw.weighting import weightit as weightit  # noqa: E402

@@ -234,7 +234,7 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
                 t = thr[s]
                 lab = np.where(
                     (np.array(types) == "Distance") | ~np.isfinite(d), "",
-                    np.where(absf(np.where(np.isfinite(d), d, 0.0)) < t,
+                    np.where(absf(np.where(np.isfinite(d), d, 1.0)) < t,
                              f"Balanced, <{_r_round3(t)}", f"Not Balanced, >{_r_round3(t)}"))
                 cols[thname if tag == "Adj" else f"{thname}.Un"] = lab
     balance = pd.DataFrame(cols, index=pd.Index(names))

@@ -110,7 +110,7 @@ for _ds, _f in FORMULAS.items():
             args={"formula": _f, "estimand": _e, "stabilize": True}, exact=("iter", "converged"),
         ))
     register(ParityCase(
-        name=f"weightit.summary.{_ds}.ATE", function="WeightItResult.summary",
+        name=f"weightit.summary.{_ds}.ATE", function="weightit",
         r_twin="WeightIt::summary.weightit", dataset=_ds, r_file="weighting.R",
         r_function="ref_weight_summary", python=_weight_summary,
         args={"formula": _f, "estimand": "ATE"},
