@@ -70,9 +70,17 @@ def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> 
                         f"(column named by the spec; {len(df)} row(s))"} for c in missing])
     step("eligibility")
     data, flow = apply_eligibility(df, spec.eligibility, spec.treatment)
+    res, objs = analyse_eligible(data, spec, step)
+    res = {"flow": flow.to_dict(orient="records"), **res}
+    return res, objs
+
+
+def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]
+                     ) -> tuple[dict, dict]:
+    """Every analysis step on an already eligible, validated cohort."""
     A.check_model_columns(data, spec)
-    ctx = A.Context(spec=spec, data=data)
-    res: dict = {"flow": flow.to_dict(orient="records")}
+    ctx = A.Context(spec=spec, data=data.copy())
+    res: dict = {}
     objs: dict = {}
     step("propensity weights (weightit)")
     res["propensity"] = A.fit_weights(ctx)
