@@ -171,6 +171,7 @@ def _balance(res: dict, figs: dict) -> str:
                "(cobalt's default for the ATE).</p>"
              + _table(["Covariate", "Type", "SMD before", "SMD after", "Variance ratio before",
                        "Variance ratio after"], rows, "balance-table")
+             + "<h3>Weights</h3>" + _weights_table(res)
              + "<h3>Sample sizes</h3>"
              + _table(["", *[_e(c) for c in cols]], orows, "observations-table"))
     for fid, cap in (("fig-love", "Love plot: absolute SMD before and after weighting"),
@@ -178,6 +179,19 @@ def _balance(res: dict, figs: dict) -> str:
         if fid in figs:
             inner += _figure(fid, figs[fid], cap)
     return _section("balance", "Propensity score and covariate balance", inner)
+
+
+def _weights_table(res: dict) -> str:
+    p = res["propensity"]
+    rows = []
+    for a in res["meta"]["arms"]:
+        d = p.get(a)
+        if not d:
+            continue
+        rows.append([_e(a), _fint(d["n"]), fnum(d.get("ess"), 1), fnum(d.get("w_min"), 2),
+                     fnum(d.get("w_max"), 2), fnum(d.get("coef_of_var"), 2)])
+    return _table(["Arm", "n", "Effective sample size", "Smallest weight", "Largest weight",
+                   "Coefficient of variation"], rows, "weights-table")
 
 
 def _outcomes(res: dict) -> str:

@@ -104,15 +104,15 @@ def fit_weights(ctx: Context) -> dict:
         W = trim(W, at=p.trim_at)
     ctx.weightit = W
     ctx.weights = np.asarray(W.weights, dtype=float)
-    ps = np.asarray(W.ps, dtype=float)
-    trt = ctx.trt
+    sm = W.summary()
     for label, g in _arms(spec):
-        m = trt == bool(g)
+        key, col = ("treated", "Treated") if g else ("control", "Control")
         out[label] = {
-            "n": num(int(m.sum()), "count"),
-            "ps_min": num(ps[m].min(), "weightit"), "ps_max": num(ps[m].max(), "weightit"),
-            "w_min": num(ctx.weights[m].min(), "weightit"),
-            "w_max": num(ctx.weights[m].max(), "weightit"),
+            "n": num(int((ctx.trt == bool(g)).sum()), "count"),
+            "w_min": num(sm.weight_range.loc[key, "min"], "summary.weightit"),
+            "w_max": num(sm.weight_range.loc[key, "max"], "summary.weightit"),
+            "coef_of_var": num(sm.coef_of_var[key], "summary.weightit"),
+            "ess": num(sm.effective_sample_size.loc["Weighted", col], "summary.weightit"),
         }
     return out
 
@@ -200,13 +200,17 @@ def table1(ctx: Context) -> dict:
     wilcox_test = need("Table 1", "carts_iptw.design.table1_tests", "wilcox_test")
     svyranktest = need("Table 1", "carts_iptw.design.tests", "svyranktest")
     svymean = need("Table 1", "carts_iptw.design.describe", "svymean")
+    svytotal = need("Table 1", "carts_iptw.design.describe", "svytotal")
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
     rows = []
     n_row = {"variable": "n", "level": "", "kind": "n"}
     for label, g in _arms(spec):
         m = trt == bool(g)
         n_row[f"{label}|unweighted"] = {"n": num(int(m.sum()), "count")}
-        n_row[f"{label}|weighted"] = {"n": num(float(ctx.weights[m].sum()), "svytotal")}
+        ones = ctx.design.subset(m)
+        ones.data["_t1_one"] = 1.0
+        tot = float(np.asarray(svytotal(["_t1_one"], ones).coef)[0])
+        n_row[f"{label}|weighted"] = {"n": num(tot, "svytotal")}
     rows.append(n_row)
     for v in spec.table1:
         if v.column not in df.columns:

@@ -20,6 +20,7 @@ R_TWINS: dict[str, str] = {
     "quantile": "stats::quantile(type = 7) (unweighted median and quartiles)",
     "weightit": "WeightIt::weightit(method = 'glm')",
     "trim": "WeightIt::trim()",
+    "summary.weightit": "WeightIt::summary.weightit() (weight range, CV, Kish ESS)",
     "bal_tab": "cobalt::bal.tab()",
     "svymean": "survey::svymean()",
     "svytotal": "survey::svytotal()",
