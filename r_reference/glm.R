@@ -53,25 +53,28 @@ ref_glm <- function(data, args) {
   data[[".w"]] <- if (is.null(args$weights)) rep(1, nrow(data)) else data[[args$weights]]
   data[[".off"]] <- if (is.null(args$offset)) NULL else data[[args$offset]]
   warns <- character(0)
-  fit <- withCallingHandlers({
-    if (is.null(args$offset)) {
-      glm(f, family = .family(args), data = data, weights = .w, control = ctrl)
-    } else {
-      glm(f, family = .family(args), data = data, weights = .w, offset = .off, control = ctrl)
-    }
-  }, warning = function(w) {
+  catch <- function(expr) withCallingHandlers(expr, warning = function(w) {
     warns <<- c(warns, conditionMessage(w))
     invokeRestart("muffleWarning")
   })
-  s <- summary(fit)
-  tab <- coef(s)
-  ci <- confint.default(fit)
+  fit <- catch(if (is.null(args$offset)) {
+    glm(f, family = .family(args), data = data, weights = .w, control = ctrl)
+  } else {
+    glm(f, family = .family(args), data = data, weights = .w, offset = .off, control = ctrl)
+  })
+  s <- catch(summary(fit))
+  cf <- coef(fit)
+  # summary's table drops aliased (NA) coefficients; put them back as NA rows
+  tab <- matrix(NA_real_, length(cf), 4L, dimnames = list(names(cf), NULL))
+  tab[rownames(coef(s)), ] <- coef(s)
+  V <- catch(vcov(fit))
+  ci <- catch(confint.default(fit))
   list(
-    coef = coef(fit),
+    coef = cf,
     se = tab[, 2],
     statistic = tab[, 3],
     p_value = tab[, 4],
-    vcov = unname(vcov(fit)),
+    vcov = unname(V),
     ci_lower = ci[, 1],
     ci_upper = ci[, 2],
     fitted = unname(fitted(fit)),

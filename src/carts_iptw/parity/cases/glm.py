@@ -45,11 +45,12 @@ def lalonde_weighted() -> pd.DataFrame:
 
 
 def birthwt_weighted() -> pd.DataFrame:
-    """birthwt with a non-integer weight column."""
+    """birthwt with a non-integer weight column, and a copy with zero weights (w0)."""
     from carts_iptw.datasets import load_dataset
 
     d = load_dataset("birthwt").copy()
     d["w"] = 0.4 + d["lwt"] / 150 + 0.5 * d["smoke"]
+    d["w0"] = np.where(d["ptl"] > 0, 0.0, d["w"])
     return d
 
 
@@ -85,6 +86,9 @@ def _py_glm(data: pd.DataFrame, args) -> dict:
                   weights=args.get("weights"), offset=args.get("offset"), control=control)
     msgs: list[str] = []
     for w in rec:
+        # R's summary prints "(k not defined because of singularities)"; Python also warns
+        if "because of singularities" in str(w.message):
+            continue
         if issubclass(w.category, GlmWarning) and str(w.message) not in msgs:
             msgs.append(str(w.message))
     ci = fit.confint_wald()
@@ -184,6 +188,20 @@ _GLM = [
         "weights": "w"}),
     (synthetic_mixed, "poisson_offset.count", {
         "formula": "count ~ age + site + offset(log(exposure))", "family": "poisson"}),
+    ("lalonde", "binomial_logical_response", {
+        "formula": "I(re78 > 0) ~ treat + age + educ + race", "family": "binomial"}),
+    ("birthwt", "binomial_factor_response", {
+        "formula": "factor(low) ~ age + smoke + ht", "family": "binomial"}),
+    ("lalonde", "binomial_aliased", {
+        "formula": "treat ~ age + re74 + re75 + I(re74 + re75) + race", "family": "binomial",
+        "default_only": True}),
+    (birthwt_weighted, "gaussian_zero_weights.bwt", {
+        "formula": "bwt ~ age + lwt + smoke + factor(race)", "family": "gaussian",
+        "weights": "w0"}),
+    (birthwt_weighted, "quasipoisson_zero_weights.ftv", {
+        "formula": "ftv ~ age + smoke", "family": "quasipoisson", "weights": "w0"}),
+    (birthwt_weighted, "binomial_zero_weights.low", {
+        "formula": "low ~ age + lwt + smoke", "family": "binomial", "weights": "w0"}),
     (synthetic_mixed, "binomial_logical_string.y", {
         "formula": "y ~ age + sex + smoker + site", "family": "binomial"}),
 ]
@@ -191,7 +209,11 @@ _GLM = [
 for _ds, _variant, _args in _GLM:
     _dsname = _ds if isinstance(_ds, str) else _ds.__name__
     for _ctl, _eps, _rtol in (("default", None, 1e-6), ("eps1e-12", 1e-12, 1e-9)):
-        _a = dict(_args)
+        if _eps is not None and _args.get("default_only"):
+            # epsilon 1e-12 sets the QR tolerance to 1e-15, where an exactly aliased column
+            # is detected or not by the last bits of rounding (in R as here): not a fair test
+            continue
+        _a = {k: v for k, v in _args.items() if k != "default_only"}
         if _eps is not None:
             _a["epsilon"] = _eps
         register(ParityCase(
