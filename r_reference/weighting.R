@@ -146,3 +146,39 @@ ref_ebal <- function(data, args) {
   }
   c(list(weights = w), out)
 }
+
+# Just-identified CBPS (WeightIt's weightit2cbps, over = FALSE, logit): the balance conditions
+#   colMeans(SW * psi(p) * X) = 0,  ATE psi = A/p - (1-A)/(1-p), ATT (A-p)/(1-p), ATC (A-p)/p,
+# with X = model matrix (intercept + the formula's columns), solved by Newton from the glm fit.
+ref_cbps <- function(data, args) {
+  f <- as.formula(args$formula)
+  tname <- all.vars(f)[1]
+  A <- .ref_treat01(data[[tname]])
+  X <- model.matrix(f, data)
+  SW <- .ref_sw(data, args)
+  b <- unname(coef(glm.fit(X, A, weights = SW, family = quasibinomial(),
+                           control = glm.control(epsilon = 1e-12, maxit = 100))))
+  est <- args$estimand
+  psi <- function(b) {
+    p <- plogis(drop(X %*% b))
+    g <- switch(est, ATE = A / p - (1 - A) / (1 - p), ATT = (A - p) / (1 - p), ATC = (A - p) / p)
+    dg <- switch(est, ATE = -A * (1 - p) / p - (1 - A) * p / (1 - p),
+                 ATT = (A - 1) * p / (1 - p), ATC = -A * (1 - p) / p)
+    list(g = colSums(SW * g * X) / nrow(X), J = crossprod(X * (SW * dg), X) / nrow(X), p = p)
+  }
+  s <- psi(b)
+  for (k in 1:200) {
+    if (max(abs(s$g)) < 1e-14) break
+    step <- solve(s$J, s$g)
+    t <- 1
+    repeat {
+      s2 <- psi(b - t * step)
+      if (sqrt(sum(s2$g^2)) < sqrt(sum(s$g^2)) || t < 1e-10) break
+      t <- t / 2
+    }
+    b <- b - t * step
+    s <- s2
+  }
+  w <- ref_w_from_ps(s$p, A, est, isTRUE(args$stabilize))
+  list(ps = s$p, weights = unname(w))
+}

@@ -205,3 +205,28 @@ for _e in ("ATE", "ATT"):
         tolerances={"ess_weighted": (1e-6, 0.0)},
         description="against real WeightIt 1.5.1 output (R 4.2.2)",
     ))
+
+
+def _cbps(data, args):
+    from carts_iptw.weighting import weightit
+
+    W = weightit(args["formula"], data, method="cbps", estimand=args["estimand"],
+                 stabilize=bool(args.get("stabilize", False)), s_weights=args.get("s_weights"))
+    return {"ps": W.ps, "weights": W.weights}
+
+
+for _ds, _f in FORMULAS.items():
+    for _e in ("ATE", "ATT", "ATC"):
+        register(ParityCase(
+            name=f"weightit.cbps.{_ds}.{_e}", function="weightit",
+            r_twin="WeightIt::weightit(method = 'cbps', over = FALSE)", dataset=_ds,
+            r_file="weighting.R", r_function="ref_cbps", python=_cbps,
+            args={"formula": _f, "estimand": _e},
+            description="just-identified CBPS: root of the balance equations (base-R Newton)",
+        ))
+register(ParityCase(
+    name="weightit.cbps.lalonde_sw.ATE.stabilize", function="weightit",
+    r_twin="WeightIt::weightit(method = 'cbps', s.weights = sw, stabilize = TRUE)",
+    dataset=lalonde_sw, r_file="weighting.R", r_function="ref_cbps", python=_cbps,
+    args={"formula": FORMULAS["lalonde"], "estimand": "ATE", "s_weights": "sw", "stabilize": True},
+))
