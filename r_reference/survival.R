@@ -70,7 +70,7 @@ ref_survfit <- function(data, args) {
 ref_survdiff <- function(data, args) {
   s <- survdiff(as.formula(args$formula), data = data)
   list(chisq = s$chisq, df = length(s$n) - 1, pvalue = pchisq(s$chisq, length(s$n) - 1, lower.tail = FALSE),
-       obs = as.vector(s$obs), exp = as.vector(s$exp), var = as.vector(s$var), n = as.vector(s$n))
+       obs = if (is.matrix(s$obs)) rowSums(s$obs) else as.vector(s$obs), exp = if (is.matrix(s$exp)) rowSums(s$exp) else as.vector(s$exp), var = as.vector(s$var), n = as.vector(s$n))
 }
 
 .svy <- function(data, args) {
@@ -81,20 +81,21 @@ ref_svylogrank <- function(data, args) {
   d <- .svy(data, args)
   r <- svylogrank(as.formula(args$formula), d, method = args$method)
   if (args$method == "score") {
-    list(score = unname(r[[1]]), chisq = unname(r[[2]][["chisq"]]), pvalue = unname(r[[2]][["p"]]))
+    r <- unclass(r)
+    k <- length(r)
+    list(score = unname(r[1:(k - 2)]), chisq = unname(r[["Chisq"]]), pvalue = unname(r[["p"]]))
   } else {
-    list(z = unname(r[[1]][, "z"]), score = unname(r[[1]][, "score"]),
-         se = unname(r[[1]][, "se"]), chisq = unname(r[[2]][["Chisq"]]),
-         pvalue = unname(r[[2]][["p"]]))
+    m <- as.matrix(r[[1]])  # columns score, se, z, p (the matrix form leaves names blank)
+    list(z = unname(m[, 3]), score = unname(m[, 1]), se = unname(m[, 2]),
+         chisq = unname(r[[2]][[1]]), pvalue = unname(r[[2]][[2]]))
   }
 }
 
 ref_svycoxph <- function(data, args) {
   d <- .svy(data, args)
-  fit <- svycoxph(as.formula(args$formula), design = d,
-                  ties = if (is.null(args$ties)) "efron" else args$ties)
+  fit <- svycoxph(as.formula(args$formula), design = d)  # ties = "efron" (coxph's default)
   list(coef = coef(fit), se = setNames(sqrt(diag(vcov(fit))), names(coef(fit))),
-       loglik = fit$loglik)
+       loglik = fit$ll, wald = unname(c(fit$wald.test)))
 }
 
 ref_svykm <- function(data, args) {

@@ -93,7 +93,6 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
     best = loglik0
     newbeta = beta + a
     halving = 0
-    newlk = loglik0
     for it in range(1, maxiter + 1):
         newlk, u, imat = ev(newbeta)
         f, flag = cholesky2(imat, control.toler_chol)
@@ -101,12 +100,9 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
             not np.isfinite(newlk))
         if not notfinite and abs(1 - best / newlk) <= control.eps:
             var = chinv2(f)
-            beta = newbeta
-            return _finish(beta, var, u, scale, means, (loglik0, newlk), sctest, it,
+            return _finish(newbeta, var, u, scale, means, (loglik0, newlk), sctest, it,
                            -2 if halving else flag, X, offset, control, maxiter,
                            right_censored, converged=True)
-        if it == maxiter:
-            break
         if notfinite or newlk < best:
             halving += 1
             newbeta = (newbeta + halving * beta) / (halving + 1.0)
@@ -116,13 +112,19 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
             step = chsolve2(f, u)
             beta = newbeta
             newbeta = newbeta + step
-    # ran out of iterations: recompute at the last good beta
+    # Ran out of iterations (survival 3.5-3, checked against R with iter.max = 1, 2): the
+    # last accepted beta is returned with iter = iter.max + 1. For iter.max > 1 the
+    # log-likelihood, score and information are recomputed at that beta and the information
+    # is passed to chinv2 without a fresh cholesky2, so R's variance is diag(1 / diag(I))
+    # (scaled coordinates); we reproduce that, and warn that the fit did not converge.
     if maxiter > 1:
-        newlk, u, imat = ev(beta)
-        f, _ = cholesky2(imat, control.toler_chol)
-    var = chinv2(f)
-    return _finish(beta, var, u, scale, means, (loglik0, newlk), sctest, it, 1000, X, offset,
-                   control, maxiter, right_censored, converged=False)
+        best, u, imat = ev(beta)
+        d = np.diag(imat)
+        var = np.diag(np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0))
+    else:
+        var = chinv2(f)
+    return _finish(beta, var, u, scale, means, (loglik0, best), sctest, maxiter + 1, 1000, X,
+                   offset, control, maxiter, right_censored, converged=False)
 
 
 def _finish(beta_s, var_s, u_s, scale, means, loglik, sctest, it, flag, X, offset, control,

@@ -230,3 +230,115 @@ for _name, _ds, _f, _w, _ct, _extra in _KM:
         description="Kaplan-Meier table row by row, medians with CI" + (
             ", robust IJ variance (non-integer weights)" if _w and "robust" not in _extra else ""),
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# survdiff, svylogrank, svycoxph, svykm
+# ---------------------------------------------------------------------------------------------
+def _py_survdiff(data, args):
+    from carts_iptw.survival.logrank import survdiff
+
+    s = survdiff(args["formula"], data)
+    return {"chisq": s.chisq, "df": s.df, "pvalue": s.pvalue, "obs": s.obs, "exp": s.exp,
+            "var": s.var.ravel(order="F"), "n": s.n}
+
+
+for _name, _ds, _f in (
+    ("rotterdam.rfs", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo"),
+    ("rotterdam.os.month_ties.strata", rotterdam_rfs, "Surv(dmonth, death) ~ chemo + strata(meno)"),
+    ("colon.recurrence.3arm", colon_death, "Surv(time, status) ~ rx"),
+    ("lung.sex", lung_complete, "Surv(time, status) ~ sex"),
+    ("cart.efs", cart_survival, "Surv(efs_months, efs_event) ~ anakinra"),
+):
+    register(ParityCase(
+        name=f"survdiff.{_name}", function="survdiff", r_twin="survival::survdiff",
+        dataset=_ds, r_file="survival.R", r_function="ref_survdiff", args={"formula": _f},
+        python=_py_survdiff, exact=("df", "n", "obs"), r_packages=("survival",),
+        description="unweighted log-rank (rho = 0)",
+    ))
+
+
+def _design(data, args):
+    from carts_iptw.design.svydesign import svydesign
+
+    return svydesign(data, weights=args["weights"])
+
+
+def _py_svylogrank(data, args):
+    from carts_iptw.survival.logrank import svylogrank
+
+    r = svylogrank(args["formula"], _design(data, args), method=args["method"])
+    if args["method"] == "score":
+        return {"score": r.z, "chisq": r.statistic, "pvalue": r.pvalue}
+    return {"z": r.z, "score": r.score, "se": r.se, "chisq": r.statistic, "pvalue": r.pvalue}
+
+
+for _name, _ds, _f in (
+    ("rotterdam.rfs.iptw", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo"),
+    ("rotterdam.rfs.iptw.month_ties", rotterdam_rfs, "Surv(rfsmonth, rfs) ~ chemo"),
+    ("lung.iptw", lung_complete, "Surv(time, status) ~ female"),
+    ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra"),
+    ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra"),
+):
+    for _m in ("small", "large", "score"):
+        register(ParityCase(
+            name=f"svylogrank.{_m}.{_name}", function="svylogrank", r_twin="survey::svylogrank",
+            dataset=_ds, r_file="survival.R", r_function="ref_svylogrank",
+            args={"formula": _f, "weights": "w", "method": _m}, python=_py_svylogrank,
+            r_packages=("survival", "survey"),
+            description="design-based (IPT-weighted) log-rank test",
+        ))
+
+
+def _py_svycoxph(data, args):
+    from carts_iptw.survival.survey import svycoxph
+
+    f = svycoxph(args["formula"], _design(data, args), ties=args.get("ties", "efron"))
+    return {"coef": f.coef, "se": f.se, "loglik": np.array(f.loglik),
+            "wald": f.tests["waldtest"]["test"]}
+
+
+for _name, _ds, _f in (
+    ("rotterdam.rfs.iptw", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo"),
+    ("rotterdam.rfs.iptw.multi", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo + age + size + nodes"),
+    ("colon.recurrence.iptw", colon_recurrence, "Surv(time, status) ~ rx"),
+    ("lung.iptw.strata", lung_complete, "Surv(time, status) ~ female + strata(ph.ecog)"),
+    ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra"),
+    ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra"),
+):
+    register(ParityCase(
+        name=f"svycoxph.{_name}", function="svycoxph", r_twin="survey::svycoxph",
+        dataset=_ds, r_file="survival.R", r_function="ref_svycoxph",
+        args={"formula": _f, "weights": "w"}, python=_py_svycoxph,
+        r_packages=("survival", "survey"),
+        description="IPT-weighted Cox model with design-based variance",
+    ))
+
+
+def _py_svykm(data, args):
+    from carts_iptw.survival.survey import svykm
+
+    km = svykm(args["formula"], _design(data, args), se=True)
+    if isinstance(km, dict):
+        out = {}
+        for g, k in km.items():
+            out[f"time.{g}"] = k.time
+            out[f"surv.{g}"] = k.surv
+            out[f"var.{g}"] = k.varlog
+        return out
+    return {"time": km.time, "surv": km.surv, "var": km.varlog}
+
+
+for _name, _ds, _f in (
+    ("lung.iptw", lung_complete, "Surv(time, status) ~ female"),
+    ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra"),
+    ("cart.os.iptw.all", cart_survival, "Surv(os_months, os_event) ~ 1"),
+    ("colon.recurrence.iptw.month_ties", colon_recurrence, "Surv(tmonth, status) ~ lev5fu"),
+):
+    register(ParityCase(
+        name=f"svykm.{_name}", function="svykm", r_twin="survey::svykm(se = TRUE)",
+        dataset=_ds, r_file="survival.R", r_function="ref_svykm",
+        args={"formula": _f, "weights": "w"}, python=_py_svykm, exact=("time",),
+        r_packages=("survival", "survey"),
+        description="design-based survival curve with variance of log S",
+    ))
