@@ -47,6 +47,12 @@ def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
     ax.plot(est, y, "s", color=COLORS[1], ms=6)
     ax.axvline(1.0, color="#888888", ls="--", lw=1)
     ax.set_xscale("log")
+    lo_, hi_ = float(np.min(lo)), float(np.max(hi))
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+             if lo_ / 1.5 <= t <= hi_ * 1.5]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     ax.set_yticks(y)
     ax.set_yticklabels([r["label"] + (" (Firth)" if r.get("method") == "logistf" else "")
                         for r in ok])

@@ -213,13 +213,19 @@ def _odds_ratios(res: dict, figs: dict) -> str:
     rows = []
     for o in res["odds_ratios"]:
         meth = "Firth" if o.get("method") == "logistf" else "svyglm"
+        f = o.get("firth")
+        sens = (f"{fnum(f.get('or'))} ({fnum(f.get('lower'))} - {fnum(f.get('upper'))})"
+                if f else "")
         rows.append([_e(o["label"]), fnum(o.get("or")), f"{fnum(o.get('lower'))} - "
-                     f"{fnum(o.get('upper'))}", fp(o.get("p")), meth])
+                     f"{fnum(o.get('upper'))}", fp(o.get("p")), meth, sens])
     adj = res["odds_ratios"][0]["adjusted_for"] if res["odds_ratios"] else []
-    inner = (_table(["Outcome", "Adjusted OR", "95% CI", "p", "Model"], rows, "or-table")
+    inner = (_table(["Outcome", "Adjusted OR", "95% CI", "p", "Model",
+                     "Firth OR (95% CI), near separation"], rows, "or-table")
              + f'<p class="note">Weighted logistic regression (survey::svyglm, quasibinomial, '
                f'design-based SE), adjusted for {_e(", ".join(adj)) or "nothing"}. Firth-'
-               "penalised estimates replace it when separation is detected (see Warnings).</p>")
+               "penalised estimates (logistf, IPT weights scaled to mean 1, profile-likelihood CI) "
+               "replace it when separation is detected and are shown alongside when an arm has "
+               "fewer than 3 patients in the rarer outcome class (see Warnings).</p>")
     if "fig-forest-or" in figs:
         inner += _figure("fig-forest-or", figs["fig-forest-or"],
                          "Adjusted odds ratios (anakinra vs control), 95% CI, log scale")

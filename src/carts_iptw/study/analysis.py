@@ -336,8 +336,7 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
         ctx.warn(f"odds ratio {o.name}", msg)
         res["separation"] = {"kind": kind, "terms": list(sep.infinite)}
         firth = need(f"odds ratio {o.name} (Firth)", "carts_iptw.design.firth", "logistf")
-        ffit = firth(formula, design.data, weights=design.weights)
-        res.update(_or_cells(ffit, trt, "logistf"))
+        res.update(_firth_fit(firth, formula, design, trt))
         res["method"] = "logistf"
     else:
         with warnings.catch_warnings():
@@ -364,7 +363,17 @@ def _firth_cells(formula: str, design, trt: str) -> dict:
         firth = need("Firth sensitivity estimate", "carts_iptw.design.firth", "logistf")
     except StepUnavailable as e:
         return {k: num(None, "logistf", reason=str(e)) for k in ("or", "lower", "upper", "p")}
-    return _or_cells(firth(formula, design.data, weights=design.weights), trt, "logistf")
+    return _firth_fit(firth, formula, design, trt)
+
+
+def _firth_fit(firth, formula: str, design, trt: str) -> dict:
+    """logistf with the IPT weights scaled to mean 1 (sum = n): logistf treats weights as case
+    weights, so unscaled IPT weights (sum ~ 2n under the ATE) would overstate the precision."""
+    w = np.asarray(design.weights, dtype=float)
+    cells = _or_cells(firth(formula, design.data, weights=w / w.mean()), trt, "logistf")
+    cells["note"] = ("Firth-penalised logistic regression (logistf), IPT weights scaled to mean "
+                     "1; profile penalised-likelihood CI")
+    return cells
 
 
 def _or_cells(fit, term: str, fn: str) -> dict:

@@ -173,6 +173,9 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the output folder gets normal modes
     try:
         text = dumps(results)  # raises on NaN before anything is moved into place
         (tmp / "results.json").write_text(text, encoding="utf-8")
