@@ -318,9 +318,16 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
         j = cn.index("(Intercept)")
         X = np.delete(X, j, axis=1)
         cn.pop(j)
-    return coxph_fit(
+    assign = [a for a, c in zip(mf.assign, mf.column_names, strict=True) if c != "(Intercept)"]
+    fit = coxph_fit(
         X, sr.time, sr.event, weights=w, strata=strata, cluster=cl, start=sr.start,
         offset=getattr(mf, "offset", None), ties=ties, robust=robust, control=control,
         column_names=cn, timefix=timefix, formula=formula,
         names={"weights": wname or "weights", "cluster": clname or "cluster"},
     )
+    # R's fit$assign: term label -> coefficient positions
+    terms: dict[str, list[int]] = {}
+    for j, a in enumerate(assign):
+        terms.setdefault(mf.term_labels[a - 1], []).append(j)
+    fit._core["assign"] = terms
+    return fit

@@ -342,3 +342,41 @@ for _name, _ds, _f in (
         r_packages=("survival", "survey"),
         description="design-based survival curve with variance of log S",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# cox.zph
+# ---------------------------------------------------------------------------------------------
+def _py_coxzph(data, args):
+    from carts_iptw.survival.coxph import CoxControl, coxph
+    from carts_iptw.survival.zph import cox_zph
+
+    ctrl = CoxControl(eps=args.get("eps", 1e-9), iter_max=args.get("iter_max", 20))
+    f = coxph(args["formula"], data, weights=args.get("weights"), ties=args.get("ties", "efron"),
+              control=ctrl)
+    z = cox_zph(f, transform=args.get("transform", "km"))
+    t = z.table
+    return {"chisq": t["chisq"], "df": t["df"], "p": t["p"]}
+
+
+for _name, _ds, _f, _w, _extra in (
+    ("rotterdam.rfs.multi", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo + age + size + nodes + er", None, {}),
+    ("rotterdam.rfs.iptw", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo", "w", {}),
+    ("rotterdam.rfs.iptw.month_ties.breslow", rotterdam_rfs, "Surv(rfsmonth, rfs) ~ chemo + hormon",
+     "w", {"ties": "breslow"}),
+    ("colon.recurrence.identity", colon_recurrence, "Surv(time, status) ~ rx + nodes + age", None,
+     {"transform": "identity"}),
+    ("lung.strata.log", lung_complete, "Surv(time, status) ~ age + sex + strata(ph.ecog)", None,
+     {"transform": "log"}),
+    ("lung.rank", lung_complete, "Surv(time, status) ~ age + sex + wt.loss", None, {"transform": "rank"}),
+    ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", {}),
+):
+    _args = {"formula": _f, **_extra}
+    if _w:
+        _args["weights"] = _w
+    register(ParityCase(
+        name=f"cox_zph.{_name}", function="cox_zph", r_twin="survival::cox.zph",
+        dataset=_ds, r_file="survival.R", r_function="ref_coxzph", args=_args,
+        python=_py_coxzph, exact=("df",), r_packages=("survival",),
+        description="proportional-hazards score test per term and global",
+    ))
