@@ -1,8 +1,8 @@
 # Reference functions for carts_iptw.formula (model.matrix) and carts_iptw.glm (stats::glm).
 # Each function(data, args) -> named list.
 
-# Factors that arrive without R's object bit (attributes set from C) are not factors to
-# model.matrix's C code; rebuild them with factor() so their levels are kept.
+# Rebuild factors with factor() (same levels, same order): a factor built from C without R's
+# object bit is not a factor to model.matrix's C code. Defensive; the bridge now sets it.
 .refactor <- function(data) {
   for (v in names(data)) {
     x <- data[[v]]
@@ -131,4 +131,14 @@ ref_model_frame_surv <- function(data, args) {
   out$column_names <- colnames(X)
   out$X <- X
   out
+}
+
+# predict.glm on new rows (type link and response).
+ref_glm_predict <- function(data, args) {
+  data <- .refactor(data)
+  f <- as.formula(args$formula)
+  fit <- suppressWarnings(glm(f, family = .family(args), data = data))
+  nd <- data[args$rows, , drop = FALSE]
+  list(link = unname(predict(fit, newdata = nd, type = "link")),
+       response = unname(predict(fit, newdata = nd, type = "response")))
 }

@@ -103,8 +103,9 @@ class GlmResult:
     """A fitted GLM (R: an object of class ``glm``; its summary is ``summary.glm``)."""
 
     def __init__(self, fit: GlmFit, mf: ModelFrame, formula: str, control: GlmControl,
-                 null_deviance: float) -> None:
+                 null_deviance: float, offset_arg=None) -> None:
         self._fit = fit
+        self._offset_arg = offset_arg
         self.model_frame = mf
         self.formula = formula
         self.control = control
@@ -177,6 +178,32 @@ class GlmResult:
             return np.sign(y - mu) * np.sqrt(np.maximum(d, 0))
         raise ValueError(f"unknown residual type {type!r}")
 
+    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link") -> np.ndarray:
+        """R's ``predict.glm(fit, newdata, type = c("link", "response"))``.
+
+        New data are coded with the fitted factor levels (R's ``xlev``); a level not seen in
+        the fit raises ``ValueError``. Formula offsets are evaluated on ``newdata``; an
+        ``offset=`` given as a column name is read from it (given as an array it cannot be).
+        Aliased (NaN) coefficients count as 0, as R's predict does (with its warning)."""
+        if type not in ("link", "response"):
+            raise ValueError("type must be 'link' or 'response'")
+        if newdata is None:
+            eta = self.linear_predictor
+        else:
+            mf = model_frame(self.formula, require_dataframe(newdata, "newdata"),
+                             xlevels=self.model_frame.xlevels, with_response=False)
+            if mf.column_names != self.column_names:
+                raise ValueError("newdata gives other model-matrix columns than the fit")
+            eta = mf.X @ np.nan_to_num(self.coef.to_numpy(), nan=0.0)
+            if mf.offset is not None:
+                eta = eta + mf.offset
+            if self._offset_arg is not None:
+                if not isinstance(self._offset_arg, str):
+                    raise ValueError("the fit's offset was an array: predict() cannot evaluate "
+                                     "it on newdata; put offset(x) in the formula")
+                eta = eta + _vector_arg(self._offset_arg, newdata, "offset")
+        return self.family.linkinv(eta) if type == "response" else np.asarray(eta)
+
     def confint_wald(self, level: float = 0.95) -> pd.DataFrame:
         """R's ``confint.default``: coef -/+ qnorm((1 + level)/2) * se (normal quantile for
         every family)."""
@@ -245,6 +272,9 @@ def glm(
     mf = model_frame(formula, data)
     if mf.surv is not None or mf.y is None:
         raise ValueError("glm() needs a response on the left of '~' (not Surv())")
+    if mf.specials:
+        raise ValueError(f"{'/'.join(f'{k}()' for k in mf.specials)} terms belong to survival "
+                         "models (coxph), not glm()")
     if mf.y_levels is not None and fam.family not in ("binomial", "quasibinomial"):
         raise ValueError(
             f"response '{mf.response_name}' is a factor: only binomial families accept it"
@@ -276,4 +306,4 @@ def glm(
             warnings.warn("fitting to calculate the null deviance did not converge -- "
                           "increase 'maxit'?", GlmWarning, stacklevel=2)
         null_dev = fit2.deviance
-    return GlmResult(fit, mf, formula, control, null_dev)
+    return GlmResult(fit, mf, formula, control, null_dev, offset_arg=offset)

@@ -63,9 +63,16 @@ def _check_variable(v: Value, label: str, n: int) -> Value:
     return v
 
 
-def _as_model_variable(v: Value, label: str) -> Value:
+def _as_model_variable(v: Value, label: str, levels: list[str] | None = None) -> Value:
     """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does; drop
-    unused levels as glm's model.frame (drop.unused.levels = TRUE)."""
+    unused levels as glm's model.frame (drop.unused.levels = TRUE). With ``levels`` (new data
+    for prediction, R's ``xlev``) the factor is coded with those levels and no check applies."""
+    if levels is not None:
+        if v.kind == "numeric" and not levels:
+            return v
+        if v.kind == "numeric":
+            v = as_factor(v)
+        return as_factor(v, levels, f"variable '{label}' (new level(s) not in the fitted data)")
     if v.kind == "numeric":
         if np.ptp(v.values) == 0:
             raise ValueError(
@@ -114,7 +121,9 @@ def _coding(terms: Terms, kinds: dict[int, Value]) -> list[dict[int, int]]:
     return codes
 
 
-def model_frame(formula: str, data: pd.DataFrame) -> ModelFrame:
+def model_frame(formula: str, data: pd.DataFrame, *,
+                xlevels: dict[str, list[str]] | None = None,
+                with_response: bool = True) -> ModelFrame:
     """R's ``model.frame`` + ``model.matrix`` (treatment contrasts) for a formula string.
 
     R twin: ``model.matrix(formula, model.frame(formula, data, drop.unused.levels = TRUE))``,
@@ -139,9 +148,15 @@ def model_frame(formula: str, data: pd.DataFrame) -> ModelFrame:
     - unused factor levels are dropped (as ``glm``'s model frame does).
     - ``strata()`` and ``cluster()`` are returned in ``specials`` and are not in
       ``term_labels`` (coxph's ``terms`` object lists ``strata(x)`` among its labels).
+
+    ``xlevels`` (R's ``xlev``, e.g. ``fit.model_frame.xlevels``) codes factors of new data
+    with the fitted levels, as ``predict(fit, newdata)``; ``with_response=False`` ignores the
+    left-hand side (new data need not have the response).
     """
     data = require_dataframe(data)
     response, rhs = parse_formula(formula)
+    if not with_response:
+        response = None
     terms = build_terms(response, rhs)
 
     # every data column read by the formula, checked for missing values first
@@ -191,14 +206,17 @@ def model_frame(formula: str, data: pd.DataFrame) -> ModelFrame:
     # term variables
     in_terms = sorted({v for t in terms.terms for v in t})
     values: dict[int, Value] = {}
-    xlevels: dict[str, list[str]] = {}
+    levels_out: dict[str, list[str]] = {}
     for i in in_terms:
         label = terms.var_labels[i]
         v = _check_variable(evaluate(terms.variables[i], data), label, n)
-        v = _as_model_variable(v, label)
+        if xlevels is not None:
+            v = _as_model_variable(v, label, xlevels.get(label, []))
+        else:
+            v = _as_model_variable(v, label)
         values[i] = v
         if v.kind == "factor":
-            xlevels[label] = list(v.levels)
+            levels_out[label] = list(v.levels)
 
     codes = _coding(terms, values)
     cols: list[np.ndarray] = []
@@ -266,7 +284,7 @@ def model_frame(formula: str, data: pd.DataFrame) -> ModelFrame:
         variables=used,
         response_name=response_name,
         y_levels=y_levels,
-        xlevels=xlevels,
+        xlevels=levels_out,
         index=data.index,
     )
 

@@ -217,3 +217,21 @@ def test_dqrdc2_reconstructs_and_pivots():
     q2 = qr_dqrdc2(full)
     np.testing.assert_allclose(np.abs(np.diag(q2.R())),
                                np.abs(np.diag(np.linalg.qr(full)[1])), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------- predict
+def test_predict(df):
+    fit = glm("y ~ x + g + I(x^2)", df)
+    np.testing.assert_allclose(fit.predict(), fit.linear_predictor)
+    np.testing.assert_allclose(fit.predict(df, "response"), fit.fitted, rtol=1e-12)
+    one = df.iloc[[5]].drop(columns="y")  # one row, one level of g, no response: fine
+    np.testing.assert_allclose(fit.predict(one), fit.linear_predictor[[5]], rtol=1e-12)
+    with pytest.raises(ValueError, match="new level"):
+        fit.predict(df.assign(g="zzz"))
+    with pytest.raises(ValueError, match="type"):
+        fit.predict(df, "terms")
+
+
+def test_glm_rejects_survival_specials(df):
+    with pytest.raises(ValueError, match="strata"):
+        glm("y ~ x + strata(g)", df)

@@ -319,3 +319,44 @@ for _ds, _variant, _formula in _SURV:
         r_packages=("survival",),
         description=f"Surv response, specials and model matrix of `{_formula}`",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# predict.glm on new data (a subset of rows whose factors miss some levels)
+# ---------------------------------------------------------------------------------------------
+def _py_glm_predict(data: pd.DataFrame, args) -> dict:
+    from carts_iptw.glm import glm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GlmWarning)
+        fit = glm(args["formula"], data, family=args["family"])
+    rows = [r - 1 for r in args["rows"]]  # R's 1-based row numbers
+    nd = data.iloc[rows].reset_index(drop=True)
+    return {"link": fit.predict(nd, "link"), "response": fit.predict(nd, "response")}
+
+
+_ROWS = [1, 2, 3, 190, 200, 250, 300, 400, 500, 614]
+for _ds, _variant, _args in (
+    ("lalonde", "binomial.treat", {
+        "formula": "treat ~ age + I(age^2) + educ + race*married + log(re74 + 1)",
+        "family": "binomial", "rows": _ROWS}),
+    ("birthwt", "binomial.low", {
+        "formula": "low ~ age + smoke * factor(race)", "family": "binomial",
+        "rows": [1, 5, 10, 60, 120, 189]}),
+    (synthetic_mixed, "poisson_offset.count", {
+        "formula": "count ~ age + site + smoker + offset(log(exposure))", "family": "poisson",
+        "rows": [1, 2, 3, 4, 5, 6, 7, 8]}),
+):
+    _dsname = _ds if isinstance(_ds, str) else _ds.__name__
+    register(ParityCase(
+        name=f"glm.predict.{_variant}.{_dsname}",
+        function="glm",
+        r_twin="stats::predict.glm(fit, newdata, type = 'link' / 'response')",
+        dataset=_ds,
+        r_file="glm.R",
+        r_function="ref_glm_predict",
+        python=_py_glm_predict,
+        args=_args,
+        rtol=1e-6,
+        description=f"predictions on new rows from `{_args['formula']}`",
+    ))
