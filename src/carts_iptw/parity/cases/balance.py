@@ -95,3 +95,16 @@ for _e in ("ATE", "ATT"):
             external_extract=_real_extract(_key),
             description="against real cobalt 4.6.1 / WeightIt 1.5.1 output (R 4.2.2)",
         ))
+
+
+from carts_iptw.parity.cases.weighting import CART_FORMULA, cart_cohort  # noqa: E402
+
+for _e in ESTIMANDS:
+    for _bin in ("raw", "std"):
+        register(ParityCase(
+            name=f"bal_tab.weightit.cart.{_e}.{_bin}", function="bal_tab",
+            r_twin=f"cobalt::bal.tab(weightit(method = 'glm'), binary = '{_bin}')",
+            dataset=cart_cohort, r_file="balance.R", r_function="ref_bal_tab", python=_bal_tab,
+            args={"formula": CART_FORMULA, "estimand": _e, "binary": _bin},
+            tolerances={"Diff.Adj": (1e-6, 1e-10), "KS.Adj": (1e-6, 1e-10)} if _e == "ATO" else {},
+        ))

@@ -230,3 +230,39 @@ register(ParityCase(
     dataset=lalonde_sw, r_file="weighting.R", r_function="ref_cbps", python=_cbps,
     args={"formula": FORMULAS["lalonde"], "estimand": "ATE", "s_weights": "sw", "stabilize": True},
 ))
+
+
+# --- the bundled CAR T-like cohort (SYNTHETIC; anakinra vs control) ---------------------------
+CART_FORMULA = ("anakinra ~ age + histology + ldh_elevated + prior_hct + lines_ge3 + kps_le70 + "
+                "construct + status_at_infusion + cns_or_extranodal")
+
+
+def cart_cohort() -> pd.DataFrame:
+    """The SYNTHETIC CAR T cohort's treatment and baseline covariates."""
+    from carts_iptw.study.synthetic import load_synthetic_cohort
+
+    d = load_synthetic_cohort()
+    cols = ["anakinra", "age", "histology", "ldh_elevated", "prior_hct", "lines_ge3", "kps_le70",
+            "construct", "status_at_infusion", "cns_or_extranodal"]
+    return d[cols].copy()
+
+
+for _e in ESTIMANDS:
+    register(ParityCase(
+        name=f"weightit.glm.cart.{_e}", function="weightit",
+        r_twin="WeightIt::weightit(method = 'glm')", dataset=cart_cohort, r_file="weighting.R",
+        r_function="ref_weightit_glm", python=_weightit_glm,
+        args={"formula": CART_FORMULA, "estimand": _e}, exact=("iter", "converged"),
+    ))
+for _e in ("ATE", "ATT"):
+    register(ParityCase(
+        name=f"weightit.ebal.cart.{_e}", function="weightit",
+        r_twin="WeightIt::weightit(method = 'ebal')", dataset=cart_cohort, r_file="weighting.R",
+        r_function="ref_ebal", python=_ebal, args={"formula": CART_FORMULA, "estimand": _e},
+    ))
+    register(ParityCase(
+        name=f"weightit.cbps.cart.{_e}", function="weightit",
+        r_twin="WeightIt::weightit(method = 'cbps', over = FALSE)", dataset=cart_cohort,
+        r_file="weighting.R", r_function="ref_cbps", python=_cbps,
+        args={"formula": CART_FORMULA, "estimand": _e},
+    ))
