@@ -497,6 +497,8 @@ def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:
     out["cr_time"] = time
     out["cr_status"] = status.astype("int64")
     out["cr_event"] = (status == 1).astype("int64")
+    # multi-state status for survfit: the first level is censoring (R's factor convention)
+    out["cr_state"] = pd.Categorical.from_codes(status, categories=["censor", "event", "death"])
     return out
 
 
