@@ -44,6 +44,8 @@ def rotterdam_rfs() -> pd.DataFrame:
     d["rfsmonth"] = np.ceil(d["rfstime"] / MONTH)
     d["dmonth"] = np.ceil(d["dtime"] / MONTH)
     d["chemo"] = d["chemo"].astype(int)
+    # competing risks: 1 = recurrence, 2 = death without recurrence, 0 = censored
+    d["rfs_cr"] = np.where(d["rfs"] == 0, 0, np.where(d["recur"] == 1, 1, 2)).astype(int)
     cov = ["age", "meno", "size", "grade", "nodes", "pgr", "er", "hormon"]
     d["w"] = _ate_weights(d["chemo"].to_numpy(float), _dm(d, cov))
     return d
@@ -92,6 +94,12 @@ def cart_survival() -> pd.DataFrame:
     d = d[keep].copy()
     cov = keep[:9]
     d["w"] = _ate_weights(d["anakinra"].to_numpy(float), _dm(d, cov))
+    # grade >= 3 infection with death as a competing event (months)
+    inf_m = d["infection_onset_day"].to_numpy(float) / MONTH
+    g3 = (d["infection_grade"].to_numpy() >= 3) & np.isfinite(inf_m) & (inf_m <= d["os_months"].to_numpy())
+    d["inf_months"] = np.where(g3, inf_m, d["os_months"])
+    d["inf_cr"] = np.where(g3, 1, np.where(d["os_event"] == 1, 2, 0)).astype(int)
+    d = d.drop(columns=["infection_onset_day"])
     return d.reset_index(drop=True)
 
 
@@ -379,4 +387,49 @@ for _name, _ds, _f, _w, _extra in (
         dataset=_ds, r_file="survival.R", r_function="ref_coxzph", args=_args,
         python=_py_coxzph, exact=("df",), r_packages=("survival",),
         description="proportional-hazards score test per term and global",
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# competing risks: Aalen-Johansen (survfit with a factor status) and Fine-Gray
+# ---------------------------------------------------------------------------------------------
+def _ms_factor(data, args):
+    labels = ["censor"] + list(args["states"])
+    return pd.Categorical.from_codes(data[args["status"]].to_numpy(int), categories=labels)
+
+
+def _py_survfit_ms(data, args):
+    from carts_iptw.survival.survfit import survfit
+
+    data = data.copy()
+    data[".ms"] = _ms_factor(data, args)
+    f = survfit(args["formula"], data, weights=args.get("weights"))
+    t = f.table
+    s0 = t[t["state"] == "(s0)"]
+    out = {"strata": list(s0["strata"]), "time": s0["time"].to_numpy(),
+           "n_risk": s0["n_risk"].to_numpy()}
+    for st in args["states"]:
+        ts = t[t["state"] == st]
+        out[f"pstate.{st}"] = ts["pstate"].to_numpy()
+        out[f"std_err.{st}"] = ts["std_err"].to_numpy()
+    return out
+
+
+for _name, _ds, _f, _st, _states, _w in (
+    ("rotterdam.rfs_cr", rotterdam_rfs, "Surv(rfstime, .ms) ~ chemo", "rfs_cr", ["recurrence", "death"], None),
+    ("rotterdam.rfs_cr.iptw", rotterdam_rfs, "Surv(rfstime, .ms) ~ chemo", "rfs_cr", ["recurrence", "death"], "w"),
+    ("rotterdam.rfs_cr.month_ties.iptw", rotterdam_rfs, "Surv(rfsmonth, .ms) ~ 1", "rfs_cr",
+     ["recurrence", "death"], "w"),
+    ("cart.infection.iptw", cart_survival, "Surv(inf_months, .ms) ~ anakinra", "inf_cr",
+     ["infection", "death"], "w"),
+):
+    _args = {"formula": _f, "status": _st, "states": _states}
+    if _w:
+        _args["weights"] = _w
+    register(ParityCase(
+        name=f"survfit_ms.{_name}", function="survfit", r_twin="survival::survfit (multi-state)",
+        dataset=_ds, r_file="survival.R", r_function="ref_survfit_ms", args=_args,
+        python=_py_survfit_ms, exact=("time", "strata", "n_risk"),
+        r_packages=("survival",),
+        description="weighted Aalen-Johansen cumulative incidence with IJ standard errors",
     ))

@@ -1,0 +1,274 @@
+"""Competing risks: weighted Aalen-Johansen cumulative incidence and the Fine-Gray model.
+
+R twins: ``survival::survfit`` with a multi-state factor status (survfitCI; one row per subject,
+all starting in the initial state), and ``survival::finegray`` + weighted ``coxph``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw.survival.coxph import CoxPH, check_case_weights, coxph_fit
+from carts_iptw.survival.surv import aeq_times
+from carts_iptw.survival.survfit import survfit_confint
+
+
+def aj_curve(time, status, w, nstates):
+    """Aalen-Johansen for one initial state and ``nstates`` absorbing states (status 0 =
+    censored, k = state k). Returns per unique time: n_risk, events by state, pstate (s0 first)
+    and the infinitesimal-jackknife std.err of each pstate (survfitCI's only variance).
+
+    IJ influence of a subject (times its weight), closed form evaluated by cumulative sums:
+    S(t) D_i(t) for S (the KM influence, see survfit.km_curve) and, for state k,
+    ``G_k(min(t, T_i)) + 1(T_i <= t) [d_ik S(T_i-)/n(T_i) + a_i (F_k(t) - F_k(T_i))]`` with
+    ``F_k`` the cumulative incidence, ``G_k(t) = sum S(t_j-) h_kj (A(t_j-) - 1/n_j)``,
+    ``A(t) = sum h_j / (n_j - d_j)`` and ``a_i = A(T_i) - d_i / (n - d)(T_i)``.
+    """
+    o = np.argsort(time, kind="stable")
+    t, s, w = time[o], status[o], w[o]
+    ut, inv = np.unique(t, return_inverse=True)
+    m = len(ut)
+    wall = np.bincount(inv, weights=w, minlength=m)
+    nrisk = np.cumsum(wall[::-1])[::-1]
+    dk = np.zeros((nstates, m))
+    for k in range(nstates):
+        dk[k] = np.bincount(inv, weights=w * (s == k + 1), minlength=m)
+    d = dk.sum(axis=0)
+    cens = np.bincount(inv, weights=w * (s == 0), minlength=m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(d > 0, d / nrisk, 0.0)
+        hk = np.where(d > 0, dk / nrisk, 0.0)
+        S = np.cumprod(1 - h)
+        Sm = np.concatenate([[1.0], S[:-1]])  # S(t_j-)
+        F = np.cumsum(Sm * hk, axis=1)
+        nd = nrisk - d
+        c = np.where((d > 0) & (nd > 0), 1.0 / nd, 0.0)
+        A = np.cumsum(h * c)
+        Am = np.concatenate([[0.0], A[:-1]])
+        G = np.cumsum(Sm * hk * (Am - np.where(d > 0, 1.0 / nrisk, 0.0)), axis=1)
+    e_any = (s > 0).astype(float)
+    a_i = A[inv] - e_any * c[inv]
+    w2 = w * w
+    w2_by = np.bincount(inv, weights=w2, minlength=m)
+    after = np.concatenate([np.cumsum(w2_by[::-1])[::-1][1:], [0.0]])
+    # S itself
+    term0 = w2 * a_i**2
+    V0 = (A**2 * after + np.cumsum(np.bincount(inv, weights=term0, minlength=m))) * S**2
+    se = np.zeros((nstates + 1, m))
+    se[0] = np.sqrt(np.maximum(V0, 0))
+    for k in range(nstates):
+        alpha = G[k][inv] + (s == k + 1) * Sm[inv] / nrisk[inv] - a_i * F[k][inv]
+        s_aa = np.cumsum(np.bincount(inv, weights=w2 * alpha**2, minlength=m))
+        s_ab = np.cumsum(np.bincount(inv, weights=w2 * alpha * a_i, minlength=m))
+        s_bb = np.cumsum(np.bincount(inv, weights=w2 * a_i**2, minlength=m))
+        Vk = G[k] ** 2 * after + s_aa + 2 * F[k] * s_ab + F[k] ** 2 * s_bb
+        se[k + 1] = np.sqrt(np.maximum(Vk, 0))
+    pstate = np.vstack([S, F])
+    cnt = np.bincount(inv, minlength=m).astype(float)
+    nrisk_count = np.cumsum(cnt[::-1])[::-1]  # survfitCI reports unweighted n.risk
+    return {"time": ut, "n_risk": nrisk_count, "n_risk_weighted": nrisk, "n_event": dk, "n_censor": cens, "pstate": pstate,
+            "std_err": se}
+
+
+@dataclass
+class SurvFitMS:
+    """Result of :func:`survfit_ms` (``survfitms`` object): long ``table`` with one row per
+    stratum, time and state (``(s0)`` = still in the initial state)."""
+
+    table: pd.DataFrame
+    states: list[str]
+    strata: list[str]
+    conf_type: str
+    formula: str | None = None
+    _raw: dict = field(default_factory=dict, repr=False)
+
+    def cif(self, state: str) -> pd.DataFrame:
+        """Cumulative incidence of ``state`` (rows: strata x times)."""
+        return self.table[self.table["state"] == state].reset_index(drop=True)
+
+    def at_times(self, times, state: str) -> pd.DataFrame:
+        rows = []
+        t = self.cif(state)
+        for s in self.strata:
+            ts = t[t["strata"] == s]
+            x = ts["time"].to_numpy()
+            for tt in np.atleast_1d(times):
+                j = np.searchsorted(x, tt, side="right") - 1
+                r = ts.iloc[j] if j >= 0 else None
+                rows.append({"strata": s, "time": float(tt),
+                             "pstate": 0.0 if r is None else r["pstate"],
+                             "std_err": 0.0 if r is None else r["std_err"],
+                             "lower": np.nan if r is None else r["lower"],
+                             "upper": np.nan if r is None else r["upper"]})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        last = self.table.groupby(["strata", "state"], sort=False).tail(1)
+        return ("Aalen-Johansen (weighted) cumulative incidence; last time per curve:\n"
+                + last.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def survfit_ms(time, status, states, weights=None, groups=None, labels=None, conf_type="log",
+               conf_int=0.95, robust=None, timefix=True, formula=None) -> SurvFitMS:
+    """Weighted Aalen-Johansen curves; R twin ``survfit(Surv(time, factor_status) ~ g)``.
+
+    ``status`` holds 0 (censored) or k = 1..K for the k-th state of ``states``. Standard errors
+    are survfitCI's infinitesimal jackknife (R supports only this variance for multi-state
+    curves); CIs from ``survfit_confint(logse = FALSE)``.
+    """
+    if robust is False:
+        raise ValueError("multi-state survfit supports only a robust variance (as R)")
+    time = np.asarray(time, dtype=float)
+    status = np.asarray(status, dtype=np.int64)
+    n = len(time)
+    if np.isnan(time).any():
+        raise ValueError(f"time has {int(np.isnan(time).sum())} missing value(s)")
+    if (time < 0).any():
+        raise ValueError(f"time has {int((time < 0).sum())} negative value(s)")
+    K = len(states)
+    if (status < 0).any() or (status > K).any():
+        raise ValueError("status codes must be 0 (censored) or 1..K (the competing states)")
+    w = np.ones(n) if weights is None else check_case_weights(weights, "weights", n)
+    if timefix:
+        (time,) = aeq_times(time)
+    if groups is None:
+        groups = np.zeros(n, np.int64)
+        labels = ["all"]
+    frames = []
+    raw = {}
+    allstates = ["(s0)"] + list(states)
+    for g, lab in enumerate(labels):
+        sel = groups == g
+        if not sel.any():
+            continue
+        c = aj_curve(time[sel], status[sel], w[sel], K)
+        raw[lab] = c
+        for k, st in enumerate(allstates):
+            lo, hi = survfit_confint(c["pstate"][k], c["std_err"][k], False, conf_type, conf_int)
+            frames.append(pd.DataFrame({
+                "strata": lab, "state": st, "time": c["time"], "n_risk": c["n_risk"],
+                "n_risk_weighted": c["n_risk_weighted"],
+                "n_event": c["n_event"][k - 1] if k > 0 else c["n_event"].sum(axis=0),
+                "pstate": c["pstate"][k], "std_err": c["std_err"][k], "lower": lo, "upper": hi}))
+    return SurvFitMS(pd.concat(frames, ignore_index=True), allstates, list(raw), conf_type,
+                     formula, raw)
+
+
+def cuminc(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log") -> SurvFitMS:
+    """Cumulative incidence with a factor status: ``survfit(Surv(time, status) ~ g)`` where
+    ``status`` is a pandas Categorical whose first level means censored."""
+    from carts_iptw.survival.survfit import survfit
+
+    return survfit(formula, data, weights=weights, conf_type=conf_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-Gray
+# ---------------------------------------------------------------------------------------------
+def finegray_data(time, status, etype: int, weights=None, X=None, timefix=True):
+    """survival::finegray for right-censored data: the counting-process data set whose Cox fit
+    (weights ``fgwt``) is the Fine-Gray model for state ``etype``.
+
+    Subjects with the event of interest or censored keep one row (0, T]. A subject with a
+    competing event at T stays in the risk set after T with decreasing weight G(t)/G(T), G the
+    (case-weighted) Kaplan-Meier of the censoring distribution: rows (0, T], then one row per
+    interval of G's jump times beyond T, with weight G(start)/G(T) (finegray's rule: rows
+    cut at the censoring times, weight from the left end; counting the censoring after the
+    event, as survfit(reverse) with ties as finegray).
+    """
+    time = np.asarray(time, dtype=float)
+    status = np.asarray(status, dtype=np.int64)
+    n = len(time)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if timefix:
+        (time,) = aeq_times(time)
+    # censoring KM: "events" are censorings; finegray shifts censoring to just after deaths at
+    # tied times (censored after events)
+    cens = (status == 0).astype(float)
+    ut = np.unique(time)
+    inv = np.searchsorted(ut, time)
+    dc = np.bincount(inv, weights=w * cens, minlength=len(ut))
+    tot = np.bincount(inv, weights=w, minlength=len(ut))
+    nrisk = np.cumsum(tot[::-1])[::-1]
+    G = np.cumprod(np.where(dc > 0, 1 - dc / nrisk, 1.0))
+    jt = ut[dc > 0]
+    Gj = G[dc > 0]
+    rows_id, start, stop, ev, fw = [], [], [], [], []
+    ids = np.arange(n)
+    simple = status != (0 if etype == 0 else -1)
+    comp = (status > 0) & (status != etype)
+    keep1 = simple & ~comp
+    rows_id.append(ids[keep1])
+    start.append(np.zeros(keep1.sum()))
+    stop.append(time[keep1])
+    ev.append((status[keep1] == etype).astype(float))
+    fw.append(np.ones(keep1.sum()))
+    # competing events: (0, T] then pieces beyond T
+    ci = ids[comp]
+    if len(ci):
+        rows_id.append(ci)
+        start.append(np.zeros(len(ci)))
+        stop.append(time[ci])
+        ev.append(np.zeros(len(ci)))
+        fw.append(np.ones(len(ci)))
+        maxt = time.max()
+        cuts = np.concatenate([jt, [maxt]]) if len(jt) == 0 or jt[-1] < maxt else jt
+        for i in ci:
+            Ti = time[i]
+            GT = np.concatenate([[1.0], G])[np.searchsorted(ut, Ti, side="right")]
+            later = cuts[cuts > Ti]
+            if len(later) == 0:
+                continue
+            b = np.concatenate([[Ti], later])
+            gleft = np.concatenate([[1.0], Gj])[np.searchsorted(jt, b[:-1], side="right")]
+            rows_id.append(np.full(len(later), i))
+            start.append(b[:-1])
+            stop.append(b[1:])
+            ev.append(np.zeros(len(later)))
+            fw.append(gleft / GT)
+    rid = np.concatenate(rows_id)
+    out = pd.DataFrame({"id": rid, "fgstart": np.concatenate(start), "fgstop": np.concatenate(stop),
+                        "fgstatus": np.concatenate(ev), "fgwt": np.concatenate(fw)})
+    out = out[out["fgstop"] > out["fgstart"]].reset_index(drop=True)
+    return out
+
+
+def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
+                   ties: str = "efron", control=None) -> CoxPH:
+    """Fine-Gray subdistribution-hazard model: ``finegray()`` data + ``coxph(weights = fgwt *
+    case weight, cluster = id)``; R twin ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x,
+    weights = fgwt, data = finegray(Surv(time, status) ~ ., data, etype = etype))``.
+
+    ``formula`` is ``Surv(time, status) ~ x`` with ``status`` a Categorical (first level =
+    censored). The robust variance is grouped by subject, as R's coxph with ``id``/cluster.
+    """
+    from carts_iptw.formula import model_frame
+
+    mf = model_frame(formula, data)
+    sr = mf.surv
+    if sr is None or sr.states is None:
+        raise ValueError("finegray needs Surv(time, status) with a factor status (first level = censored)")
+    if etype not in sr.states:
+        raise ValueError(f"etype '{etype}' is not a level of the status")
+    k = sr.states.index(etype) + 1
+    X = np.asarray(mf.X, dtype=float)
+    cn = list(mf.column_names)
+    if "(Intercept)" in cn:
+        j = cn.index("(Intercept)")
+        X = np.delete(X, j, axis=1)
+        cn.pop(j)
+    cw = None
+    if weights is not None:
+        cw = data[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)
+    fg = finegray_data(sr.time, sr.event, k, cw)
+    ids = fg["id"].to_numpy()
+    w = fg["fgwt"].to_numpy() * (1.0 if cw is None else cw[ids])
+    return coxph_fit(X[ids], fg["fgstop"].to_numpy(), fg["fgstatus"].to_numpy(), weights=w,
+                     start=fg["fgstart"].to_numpy(), cluster=ids, ties=ties, robust=True,
+                     control=control, column_names=cn, timefix=False, formula=formula)
