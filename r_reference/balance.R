@@ -1,5 +1,7 @@
 # Base-R statements of cobalt's bal.tab() computations (cobalt 4.6.1) for a binary treatment and
-# weights from WeightIt's logistic propensity score (restated as in weighting.R).
+# weights from WeightIt's logistic propensity score (restated as in weighting.R), optional
+# sampling weights (args$s_weights names a column): they weight the unadjusted sample, the
+# standardisation factors and, times the balancing weights, the adjusted sample.
 # Facts (not code) from cobalt's sources (col_w_smd, col_w_sd, col.w.v, col_w_vr, col_w_ks,
 # .get_s.d.denom, .compute_s.d.denom, balance_table, samplesize, get_covs_from_formula):
 # - weighted variance of a continuous column: sum(w (x - xbar)^2) / (1 - sum(w^2)), w summing to 1;
@@ -15,10 +17,15 @@
   as.numeric(x)
 }
 
+.bt_sw <- function(data, args) {
+  if (is.null(args$s_weights)) rep(1, nrow(data)) else as.numeric(data[[args$s_weights]])
+}
+
 .bt_weights <- function(data, args, treat) {
   f <- as.formula(args$formula)
   data$.treat01 <- treat
-  fit <- glm(update(f, .treat01 ~ .), data = data, mustart = 0.25 + 0.5 * treat,
+  data$.sw <- .bt_sw(data, args)
+  fit <- glm(update(f, .treat01 ~ .), data = data, weights = .sw, mustart = 0.25 + 0.5 * treat,
              family = quasibinomial())
   ps <- unname(fit$fitted.values)
   w <- switch(args$estimand,
@@ -84,20 +91,20 @@ ref_bal_tab <- function(data, args) {
   std <- (is_bin & binary == "std") | (!is_bin)
   sdd <- switch(args$estimand, ATE = "pooled", ATT = "treated", ATC = "control",
                 ATO = "weighted", ATM = "weighted")
-  one <- rep(1, length(treat))
+  one <- .bt_sw(data, args)  # sampling weights (1 when absent): the unadjusted sample
   denom <- vapply(seq_len(ncol(C)), function(j) {
     x <- C[, j]; b <- is_bin[j]
     d <- switch(sdd,
       pooled = sqrt((.bt_var(x[treat == 0], one[treat == 0], b) + .bt_var(x[treat == 1], one[treat == 1], b)) / 2),
       treated = sqrt(.bt_var(x[treat == 1], one[treat == 1], b)),
       control = sqrt(.bt_var(x[treat == 0], one[treat == 0], b)),
-      weighted = sqrt(.bt_var(x, ws$w, b)))
+      weighted = sqrt(.bt_var(x, ws$w * one, b)))
     if (!is.finite(d) || abs(d) < sqrt(.Machine$double.eps)) d <- sqrt(.bt_var(x, one, b))
     d
   }, 0)
   out <- list(Type = setNames(unname(type), colnames(C)))
   for (tag in c("Un", "Adj")) {
-    w <- if (tag == "Un") one else ws$w
+    w <- if (tag == "Un") one else ws$w * one
     for (g in 0:1) {
       s <- treat == g
       out[[paste0("M.", g, ".", tag)]] <- setNames(colSums(w[s] * C[s, , drop = FALSE]) / sum(w[s]), colnames(C))
@@ -119,7 +126,7 @@ ref_bal_tab <- function(data, args) {
   }
   ess <- function(x) sum(x)^2 / sum(x^2)
   out$Observations <- list(
-    Control = c(ess(one[treat == 0]), ess(ws$w[treat == 0])),
-    Treated = c(ess(one[treat == 1]), ess(ws$w[treat == 1])))
+    Control = c(ess(one[treat == 0]), ess((ws$w * one)[treat == 0])),
+    Treated = c(ess(one[treat == 1]), ess((ws$w * one)[treat == 1])))
   out
 }

@@ -4,7 +4,7 @@
 
 real_weightit_glm <- function(data, args) {
   W <- WeightIt::weightit(as.formula(args$formula), data = data, method = "glm",
-                          estimand = args$estimand)
+                          estimand = args$estimand, include.obj = TRUE)
   s <- summary(W)
   list(ps = unname(W$ps), weights = unname(W$weights),
        ess_weighted = unname(unlist(s$effective.sample.size["Weighted", c("Control", "Treated")])),
@@ -13,7 +13,7 @@ real_weightit_glm <- function(data, args) {
        coef_of_var = unname(s$coef.of.var[c("treated", "control")]),
        scaled_mad = unname(s$scaled.mad[c("treated", "control")]),
        negative_entropy = unname(s$negative.entropy[c("treated", "control")]),
-       deviance = deviance(W$obj %||% glm(as.formula(args$formula), data = data, family = binomial)))
+       deviance = deviance(W$obj))
 }
 
 real_bal_tab <- function(data, args) {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from carts_iptw.parity.cases.weighting import ESTIMANDS, FORMULAS
+from carts_iptw.parity.cases.weighting import ESTIMANDS, FORMULAS, lalonde_sw
 from carts_iptw.parity.registry import ParityCase, register
 
 COLUMNS = [f"{p}.{t}" for t in ("Un", "Adj")
@@ -17,7 +17,7 @@ def _bal_tab(data, args):
     from carts_iptw.weighting import weightit
 
     W = weightit(args["formula"], data, method="glm", estimand=args["estimand"],
-                 stabilize=bool(args.get("stabilize", False)))
+                 stabilize=bool(args.get("stabilize", False)), s_weights=args.get("s_weights"))
     b = bal_tab(W, binary=args.get("binary"))
     out = {"Type": b.balance["Type"]}
     for c in COLUMNS:
@@ -108,3 +108,13 @@ for _e in ESTIMANDS:
             args={"formula": CART_FORMULA, "estimand": _e, "binary": _bin},
             tolerances={"Diff.Adj": (1e-6, 1e-10), "KS.Adj": (1e-6, 1e-10)} if _e == "ATO" else {},
         ))
+
+for _e in ("ATE", "ATT", "ATO"):
+    register(ParityCase(
+        name=f"bal_tab.weightit.lalonde_sw.{_e}.raw", function="bal_tab",
+        r_twin="cobalt::bal.tab(weightit(method = 'glm', s.weights = sw))",
+        dataset=lalonde_sw, r_file="balance.R", r_function="ref_bal_tab", python=_bal_tab,
+        args={"formula": FORMULAS["lalonde"], "estimand": _e, "binary": "raw", "s_weights": "sw"},
+        tolerances={"Diff.Adj": (1e-6, 1e-10), "KS.Adj": (1e-6, 1e-10)} if _e == "ATO" else {},
+        description="sampling weights weight the unadjusted sample and the SMD denominators",
+    ))
