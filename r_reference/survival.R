@@ -147,10 +147,15 @@ ref_survfit_ms <- function(data, args) {
 ref_finegray <- function(data, args) {
   data$.ms <- factor(data[[args$status]], levels = 0:(length(args$states)),
                      labels = c("censor", unlist(args$states)))
-  fg <- finegray(as.formula(args$fg_formula), data = data, etype = args$etype,
-                 weights = if (is.null(args$weights)) NULL else data[[args$weights]])
-  fit <- coxph(as.formula(args$formula), data = fg, weights = fgwt, control = .ctrl(args))
+  data$.rowid <- seq_len(nrow(data))
+  cl <- list(formula = as.formula(args$fg_formula), data = data, etype = args$etype)
+  if (!is.null(args$weights)) cl$weights <- data[[args$weights]]
+  fg <- do.call(finegray, cl)
+  cc <- list(formula = as.formula(args$formula), data = fg, weights = fg$fgwt,
+             control = .ctrl(args))
+  if (isTRUE(args$cluster_id)) cc$cluster <- fg$.rowid
+  fit <- do.call(coxph, cc)
   list(coef = coef(fit), se = setNames(sqrt(diag(fit$var)), names(coef(fit))),
        naive_se = setNames(sqrt(diag(fit$naive.var)), names(coef(fit))),
-       nrow = nrow(fg))
+       loglik = fit$loglik, nrow = nrow(fg), sum_fgwt = sum(fg$fgwt))
 }

@@ -171,16 +171,16 @@ def cuminc(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log
 # ---------------------------------------------------------------------------------------------
 # Fine-Gray
 # ---------------------------------------------------------------------------------------------
-def finegray_data(time, status, etype: int, weights=None, X=None, timefix=True):
-    """survival::finegray for right-censored data: the counting-process data set whose Cox fit
-    (weights ``fgwt``) is the Fine-Gray model for state ``etype``.
+def finegray_data(time, status, etype: int, weights=None, timefix=True) -> pd.DataFrame:
+    """survival::finegray for right-censored data (no strata): the counting-process data whose
+    weighted Cox fit is the Fine-Gray model for state ``etype`` (status codes 1..K, 0 = censored).
 
-    Subjects with the event of interest or censored keep one row (0, T]. A subject with a
-    competing event at T stays in the risk set after T with decreasing weight G(t)/G(T), G the
-    (case-weighted) Kaplan-Meier of the censoring distribution: rows (0, T], then one row per
-    interval of G's jump times beyond T, with weight G(start)/G(T) (finegray's rule: rows
-    cut at the censoring times, weight from the left end; counting the censoring after the
-    event, as survfit(reverse) with ties as finegray).
+    As finegray: G = the *unweighted* Kaplan-Meier of the censoring distribution, censorings
+    tied with events counted after them. Cut points are the censoring times plus the largest
+    time; only intervals that contain an event of interest are kept. A subject with a
+    competing event at T gets the row (zero, c_j] (c_j the first cut >= T, weight 1) and one row
+    (c_{k-1}, c_k] per later kept interval with weight G(c_{k-1}) / G(T-). Other subjects keep
+    (zero, T]. ``fgwt`` = that weight times the case weight; ``id`` = the source row.
     """
     time = np.asarray(time, dtype=float)
     status = np.asarray(status, dtype=np.int64)
@@ -188,65 +188,58 @@ def finegray_data(time, status, etype: int, weights=None, X=None, timefix=True):
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if timefix:
         (time,) = aeq_times(time)
-    # censoring KM: "events" are censorings; finegray shifts censoring to just after deaths at
-    # tied times (censored after events)
-    cens = (status == 0).astype(float)
-    ut = np.unique(time)
-    inv = np.searchsorted(ut, time)
-    dc = np.bincount(inv, weights=w * cens, minlength=len(ut))
-    tot = np.bincount(inv, weights=w, minlength=len(ut))
-    nrisk = np.cumsum(tot[::-1])[::-1]
-    G = np.cumprod(np.where(dc > 0, 1 - dc / nrisk, 1.0))
-    jt = ut[dc > 0]
-    Gj = G[dc > 0]
-    rows_id, start, stop, ev, fw = [], [], [], [], []
-    ids = np.arange(n)
-    simple = status != (0 if etype == 0 else -1)
-    comp = (status > 0) & (status != etype)
-    keep1 = simple & ~comp
-    rows_id.append(ids[keep1])
-    start.append(np.zeros(keep1.sum()))
-    stop.append(time[keep1])
-    ev.append((status[keep1] == etype).astype(float))
-    fw.append(np.ones(keep1.sum()))
-    # competing events: (0, T] then pieces beyond T
-    ci = ids[comp]
-    if len(ci):
-        rows_id.append(ci)
-        start.append(np.zeros(len(ci)))
-        stop.append(time[ci])
-        ev.append(np.zeros(len(ci)))
-        fw.append(np.ones(len(ci)))
-        maxt = time.max()
-        cuts = np.concatenate([jt, [maxt]]) if len(jt) == 0 or jt[-1] < maxt else jt
-        for i in ci:
-            Ti = time[i]
-            GT = np.concatenate([[1.0], G])[np.searchsorted(ut, Ti, side="right")]
-            later = cuts[cuts > Ti]
-            if len(later) == 0:
-                continue
-            b = np.concatenate([[Ti], later])
-            gleft = np.concatenate([[1.0], Gj])[np.searchsorted(jt, b[:-1], side="right")]
-            rows_id.append(np.full(len(later), i))
-            start.append(b[:-1])
-            stop.append(b[1:])
-            ev.append(np.zeros(len(later)))
-            fw.append(gleft / GT)
-    rid = np.concatenate(rows_id)
-    out = pd.DataFrame({"id": rid, "fgstart": np.concatenate(start), "fgstop": np.concatenate(stop),
-                        "fgstatus": np.concatenate(ev), "fgwt": np.concatenate(fw)})
-    out = out[out["fgstop"] > out["fgstart"]].reset_index(drop=True)
-    return out
+    tmin = time.min()
+    zero = 0.0 if tmin > 0 else 2 * tmin - 1
+    cens = status == 0
+    ctime = np.unique(time[cens])
+    ts = np.sort(time)
+    # at risk at censoring time c: time > c, or censored at c
+    n_after = len(ts) - np.searchsorted(ts, ctime, side="right")
+    tc = np.sort(time[cens])
+    ncens = np.searchsorted(tc, ctime, side="right") - np.searchsorted(tc, ctime, side="left")
+    cprob = np.cumprod(1 - ncens / (n_after + ncens))
+    ct2 = np.concatenate([ctime, [time.max()]])
+    cp2 = np.concatenate([[1.0], cprob])
+    L = len(ct2)
+    ev_times = np.unique(time[status == etype])
+    keepc = np.zeros(L, dtype=bool)
+    idx = np.searchsorted(ct2, ev_times, side="left")  # number of cuts < t
+    keepc[idx[(idx >= 1) & (idx < L)]] = True
+    rid, start, stop, fw = [np.arange(n)], [np.full(n, zero)], [time.copy()], [np.ones(n)]
+    comp = np.flatnonzero((status != 0) & (status != etype))
+    if len(comp):
+        j0 = np.searchsorted(ct2, time[comp], side="left")  # first cut >= T
+        stop[0][comp] = ct2[np.minimum(j0, L - 1)]
+        tempwt = cp2[np.minimum(j0, L - 1)]
+        kept = np.flatnonzero(keepc)
+        kept = kept[kept >= 1]
+        # pairs (subject, kept interval k) with k > j0
+        sub = np.repeat(np.arange(len(comp)), len(kept))
+        kk = np.tile(kept, len(comp))
+        ok = kk > j0[sub]
+        sub, kk = sub[ok], kk[ok]
+        rid.append(comp[sub])
+        start.append(ct2[kk - 1])
+        stop.append(ct2[kk])
+        fw.append(cp2[kk] / tempwt[sub])
+    rid = np.concatenate(rid)
+    out = pd.DataFrame({"id": rid, "fgstart": np.concatenate(start),
+                        "fgstop": np.concatenate(stop),
+                        "fgstatus": (status[rid] == etype).astype(float),
+                        "fgwt": np.concatenate(fw) * w[rid]})
+    return out.sort_values(["id", "fgstart"], kind="stable").reset_index(drop=True)
 
 
 def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
-                   ties: str = "efron", control=None) -> CoxPH:
+                   ties: str = "efron", control=None, cluster: str = "row", robust=None) -> CoxPH:
     """Fine-Gray subdistribution-hazard model: ``finegray()`` data + ``coxph(weights = fgwt *
     case weight, cluster = id)``; R twin ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x,
     weights = fgwt, data = finegray(Surv(time, status) ~ ., data, etype = etype))``.
 
     ``formula`` is ``Surv(time, status) ~ x`` with ``status`` a Categorical (first level =
-    censored). The robust variance is grouped by subject, as R's coxph with ``id``/cluster.
+    censored). Variance as R's coxph on the finegray data: with non-integer fgwt the robust
+    variance is on by default with one cluster per *row* (R's call without ``cluster``);
+    ``cluster="id"`` groups the rows of a subject (R: ``cluster = id``), the better choice.
     """
     from carts_iptw.formula import model_frame
 
@@ -268,7 +261,7 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
         cw = data[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)
     fg = finegray_data(sr.time, sr.event, k, cw)
     ids = fg["id"].to_numpy()
-    w = fg["fgwt"].to_numpy() * (1.0 if cw is None else cw[ids])
-    return coxph_fit(X[ids], fg["fgstop"].to_numpy(), fg["fgstatus"].to_numpy(), weights=w,
-                     start=fg["fgstart"].to_numpy(), cluster=ids, ties=ties, robust=True,
-                     control=control, column_names=cn, timefix=False, formula=formula)
+    return coxph_fit(X[ids], fg["fgstop"].to_numpy(), fg["fgstatus"].to_numpy(),
+                     weights=fg["fgwt"].to_numpy(), start=fg["fgstart"].to_numpy(),
+                     cluster=ids if cluster == "id" else None, ties=ties, robust=robust,
+                     control=control, column_names=cn, timefix=True, formula=formula)

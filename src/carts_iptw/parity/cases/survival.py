@@ -433,3 +433,44 @@ for _name, _ds, _f, _st, _states, _w in (
         r_packages=("survival",),
         description="weighted Aalen-Johansen cumulative incidence with IJ standard errors",
     ))
+
+
+def _py_finegray(data, args):
+    from carts_iptw.survival.competing import finegray_coxph, finegray_data
+    from carts_iptw.survival.coxph import CoxControl
+
+    data = data.copy()
+    data[".ms"] = _ms_factor(data, args)
+    ctrl = CoxControl(eps=args.get("eps", 1e-9), iter_max=args.get("iter_max", 20))
+    f = finegray_coxph(args["py_formula"], data, etype=args["etype"], weights=args.get("weights"),
+                       control=ctrl, cluster="id" if args.get("cluster_id") else "row")
+    k = list(args["states"]).index(args["etype"]) + 1
+    cw = None if args.get("weights") is None else data[args["weights"]].to_numpy(float)
+    tv = data[args["time"]].to_numpy(float)
+    fg = finegray_data(tv, data[args["status"]].to_numpy(int), k, cw)
+    return {"coef": f.coef, "se": f.se, "naive_se": f.naive_se, "loglik": np.array(f.loglik),
+            "nrow": len(fg), "sum_fgwt": float(fg["fgwt"].sum())}
+
+
+for _name, _ds, _t, _st, _states, _x, _w, _cid in (
+    ("rotterdam.recurrence", rotterdam_rfs, "rfstime", "rfs_cr", ["recurrence", "death"], "chemo", None, False),
+    ("rotterdam.recurrence.iptw", rotterdam_rfs, "rfstime", "rfs_cr", ["recurrence", "death"], "chemo", "w", False),
+    ("rotterdam.recurrence.iptw.cluster_id", rotterdam_rfs, "rfstime", "rfs_cr", ["recurrence", "death"],
+     "chemo + age + nodes", "w", True),
+    ("rotterdam.death.month_ties", rotterdam_rfs, "rfsmonth", "rfs_cr", ["recurrence", "death"], "chemo", None, False),
+    ("cart.infection.iptw", cart_survival, "inf_months", "inf_cr", ["infection", "death"], "anakinra", "w", True),
+):
+    _et = "death" if "death." in _name else _states[0]
+    _args = {"status": _st, "states": _states, "etype": _et, "time": _t,
+             "fg_formula": f"Surv({_t}, .ms) ~ .",
+             "formula": f"Surv(fgstart, fgstop, fgstatus) ~ {_x}",
+             "py_formula": f"Surv({_t}, .ms) ~ {_x}", "cluster_id": _cid}
+    if _w:
+        _args["weights"] = _w
+    register(ParityCase(
+        name=f"finegray.{_name}", function="finegray_coxph",
+        r_twin="survival::finegray + coxph(weights = fgwt)", dataset=_ds, r_file="survival.R",
+        r_function="ref_finegray", args=_args, python=_py_finegray, exact=("nrow",),
+        r_packages=("survival",),
+        description="Fine-Gray subdistribution hazard ratio (weighted)",
+    ))
