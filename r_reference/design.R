@@ -38,6 +38,12 @@ ref_svymean <- function(data, args) {
   list(coef = coef(m), se = SE(m), degf = degf(d))
 }
 
+ref_svytotal <- function(data, args) {
+  d <- .design(data, args)
+  m <- svytotal(as.formula(args$x), d)
+  list(coef = coef(m), se = SE(m))
+}
+
 ref_svyby <- function(data, args) {
   d <- .design(data, args)
   b <- svyby(as.formula(args$x), as.formula(args$by), d, svymean)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from carts_iptw.design.results import ModelResult
@@ -14,9 +15,34 @@ from carts_iptw.design.svydesign import SurveyDesign
 FAMILIES = ("quasibinomial", "binomial", "gaussian", "quasipoisson", "poisson")
 
 
+def _check_terms(formula, data, weights):
+    """Raise for a term that is constant among the rows with positive weight (R: NA)."""
+    from carts_iptw.formula import model_frame
+
+    if weights is None:
+        return
+    w = data[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)
+    pos = w > 0
+    if pos.all() or not pos.any():
+        return
+    mf = model_frame(formula, data)
+    X = mf.X[pos]
+    bad = [nm for j, nm in enumerate(mf.column_names)
+           if nm != "(Intercept)" and np.ptp(X[:, j]) == 0]
+    if bad:
+        raise ValueError(
+            f"term(s) {bad} are constant among the {int(pos.sum())} rows with positive weight "
+            "(a group with zero total weight?); R would report NA coefficients"
+        )
+
+
 def _fit_glm(formula, data, family, weights, control):
+    """glm() with R's expected warnings filtered; singular designs raise naming the aliased
+    terms (R reports NA coefficients: documented difference)."""
     from carts_iptw.families import GlmWarning
     from carts_iptw.glm import glm
+
+    _check_terms(formula, data, weights)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -24,11 +50,15 @@ def _fit_glm(formula, data, family, weights, control):
     notes = []
     for w in caught:
         msg = str(w.message)
-        if "non-integer" in msg:
-            continue  # R's binomial warning for weighted fits: expected with IPT weights
+        if "non-integer" in msg or "singularities" in msg:
+            continue  # R's binomial warning for weighted fits; aliasing raises below  # R's binomial warning for weighted fits: expected with IPT weights
         if issubclass(w.category, GlmWarning):
             notes.append(f"warning: {msg}")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if fit.aliased.any():
+        names = list(fit.aliased.index[fit.aliased.to_numpy()])
+        raise ValueError(f"the design matrix is singular: aliased term(s) {names} (R reports "
+                         "NA coefficients); remove them from the formula")
     return fit, notes
 
 

@@ -297,3 +297,13 @@ def test_glm_weightit_bad_input_and_bootstrap(lalonde):
     m = glm_weightit("employed ~ treat", lalonde, W, vcov="asympt")
     # bootstrap SEs are of the same order as the M-estimation SEs
     assert 0.5 < a.se["treat"] / m.se["treat"] < 2.0
+
+
+def test_constant_after_weighting_and_aliased_terms_raise(lalonde):
+    d = lalonde.copy()
+    d.loc[d["treat"] == 1, "w"] = 0.0
+    with pytest.raises(ValueError, match="constant among the .* rows with positive weight"):
+        svyglm("employed ~ treat + age", svydesign(d, weights="w"))
+    d2 = lalonde.assign(age2=lalonde["age"] * 2.0)
+    with pytest.raises(ValueError, match="aliased term"):
+        glm_robust("employed ~ age + age2", d2, weights="w")

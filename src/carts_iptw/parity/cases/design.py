@@ -122,6 +122,21 @@ for _ds, _x in (("lalonde", "~employed + race + age + re78"), ("birthwt", "~low 
         r_packages=("survey",), description="IPT-weighted means/proportions with linearisation SEs",
     ))
 
+def _py_svytotal(data, args):
+    from carts_iptw.design.describe import svytotal
+
+    m = svytotal(args["x"], _design(data, args))
+    return {"coef": m.coef, "se": m.se}
+
+
+for _ds, _x in (("lalonde", "~employed + race"), ("cart", "~crs3 + histology")):
+    register(ParityCase(
+        name=f"svytotal.{_ds}.ATE", function="svytotal", r_twin="survey::svytotal",
+        dataset=_DATA[_ds], r_file="design.R", r_function="ref_svytotal",
+        args={"weights": "w", "x": _x}, python=_py_svytotal, r_packages=("survey",),
+        description="weighted counts (pseudo-population) with design-based SEs",
+    ))
+
 for _ds, _x, _by in (("lalonde", "~employed + re78", "~treat"), ("birthwt", "~low + bwt", "~smoke"),
                      ("cart", "~crs3", "~anakinra")):
     register(ParityCase(
