@@ -266,3 +266,11 @@ for _e in ("ATE", "ATT"):
         r_file="weighting.R", r_function="ref_cbps", python=_cbps,
         args={"formula": CART_FORMULA, "estimand": _e},
     ))
+
+register(ParityCase(
+    name="weightit.summary.lalonde_sw.ATT", function="weightit",
+    r_twin="WeightIt::summary.weightit (s.weights)", dataset=lalonde_sw, r_file="weighting.R",
+    r_function="ref_weight_summary", python=_weight_summary,
+    args={"formula": FORMULAS["lalonde"], "estimand": "ATT", "s_weights": "sw"},
+    description="weights times sampling weights; unweighted ESS from the sampling weights",
+))
