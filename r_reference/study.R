@@ -113,8 +113,13 @@ ref_study <- function(data, args) {
     hr[o] <- s$conf.int[trt, 1]; hr_lo[o] <- s$conf.int[trt, 3]; hr_hi[o] <- s$conf.int[trt, 4]
     hr_p[o] <- s$coefficients[trt, "Pr(>|z|)"]
   }
-  for (o in names(args$cs_cox)) {  # cause-specific Cox for the competing-risks endpoint
+  cif_c <- c(); cif_t <- c()
+  for (o in names(args$cs_cox)) {  # cumulative incidence and cause-specific Cox
     spec <- args$cs_cox[[o]]
+    f <- survfit(as.formula(paste("Surv(cr_time, cr_state) ~", trt)), data = data, weights = .w)
+    sm <- summary(f, times = spec$horizon)
+    k <- which(sm$states == "event")
+    cif_c[o] <- sm$pstate[1, k]; cif_t[o] <- sm$pstate[2, k]
     surv <- paste0("Surv(", spec$time, ", ", spec$event, ")")
     rhs <- paste(c(trt, if (isTRUE(spec$adjusted)) adj), collapse = " + ")
     fit <- coxph(as.formula(paste(surv, "~", rhs)), data = data, weights = .w, robust = TRUE)
@@ -122,6 +127,7 @@ ref_study <- function(data, args) {
     hr[o] <- s$conf.int[trt, 1]; hr_lo[o] <- s$conf.int[trt, 3]; hr_hi[o] <- s$conf.int[trt, 4]
     hr_p[o] <- s$coefficients[trt, "Pr(>|z|)"]
   }
+  out$cif_control <- cif_c; out$cif_treated <- cif_t
   out$km_median_control <- km_c; out$km_median_treated <- km_t
   out$surv_h_control <- s12_c; out$surv_h_treated <- s12_t; out$logrank_p <- lr
   out$hr <- hr; out$hr_lower <- hr_lo; out$hr_upper <- hr_hi; out$hr_p <- hr_p

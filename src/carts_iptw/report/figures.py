@@ -123,3 +123,24 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str):
     note = f"weighted log-rank p = {p:.3g}" if p is not None else ""
     return step_curves(curves, f"{result.get('time_unit', 'months')} since infusion",
                        "survival probability", f"{result['label']} (IPT-weighted)", note, risk)
+
+
+def cif_figure(fit, result: dict, arms: list[str], treatment: str):
+    """Weighted cumulative incidence of the event (solid) and of the competing death (dashed)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    for state, ls in (("event", "-"), ("death", "--")):
+        tab = fit.cif(state)
+        for g, label in enumerate(arms):
+            t = tab[tab["strata"] == f"{treatment}={g}"].sort_values("time")
+            x = np.concatenate([[0.0], t["time"].to_numpy(dtype=float)])
+            y = np.concatenate([[0.0], t["pstate"].to_numpy(dtype=float)])
+            ax.step(x, y, where="post", color=COLORS[g], ls=ls, lw=1.8 if ls == "-" else 1.2,
+                    label=f"{label}: {'event' if state == 'event' else 'death (competing)'}")
+    ymax = float(ax.get_ylim()[1])
+    ax.set_ylim(0, min(1.0, max(0.1, ymax * 1.1)))
+    ax.set_xlabel(f"{result.get('time_unit', 'days')} since infusion")
+    ax.set_ylabel("cumulative incidence")
+    ax.set_title(f"{result['label']} (IPT-weighted Aalen-Johansen)", fontsize=11)
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig

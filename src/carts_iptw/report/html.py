@@ -367,7 +367,7 @@ def make_figures(results: dict, objects: dict) -> dict:
     for name, (fit, r) in objects.get("km", {}).items():
         figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(fit, r, arms, trt))
     for name, (fit, r) in objects.get("cif", {}).items():
-        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms))
+        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms, trt))
     return figs
 
 

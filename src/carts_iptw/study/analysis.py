@@ -377,7 +377,12 @@ def _firth_fit(firth, formula: str, design, trt: str) -> dict:
 
 
 def _or_cells(fit, term: str, fn: str) -> dict:
-    ors = fit.odds_ratios()
+    import inspect
+
+    # profile-likelihood CIs cost a maximisation per step: ask only for the treatment term
+    # when the result supports it (R: logistf(plconf = ...))
+    kw = {"parm": [term]} if "parm" in inspect.signature(fit.odds_ratios).parameters else {}
+    ors = fit.odds_ratios(**kw)
     ci_cols = [c for c in ors.columns if "%" in str(c)]
     row = ors.loc[term]
     est_col = [c for c in ors.columns if c not in ci_cols][0]
@@ -503,21 +508,23 @@ def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:
 
 
 def competing(ctx: Context, o: Outcome) -> tuple[dict, object]:
+    """Weighted Aalen-Johansen cumulative incidence (death competing) at ``censor_at``."""
     cuminc = need(f"competing risks {o.name}", "carts_iptw.survival.competing", "cuminc")
     d = competing_data(ctx, o)
     trt = ctx.spec.treatment
-    fit = cuminc("cr_time", "cr_status", d, group=trt, weights=ctx.weights)
+    fit = cuminc(f"Surv(cr_time, cr_state) ~ {trt}", d, weights=ctx.weights)
+    at = fit.at_times([float(o.censor_at)], "event")
     res = {"name": o.name, "label": o.label, "time_unit": o.time_unit, "censor_at": o.censor_at}
     st = d["cr_status"].to_numpy()
     for label, g in _arms(ctx.spec):
         m = ctx.trt == bool(g)
-        at = fit.at(o.censor_at, group=g, cause=1)
+        r = at[at["strata"] == f"{trt}={g}"].iloc[0]
         res[label] = {"n": num(int(m.sum()), "count"),
                       "events": num(int((st[m] == 1).sum()), "count"),
                       "competing": num(int((st[m] == 2).sum()), "count"),
-                      "cif": num(at["estimate"], "cuminc"),
-                      "lower": num(at.get("lower"), "cuminc", reason="not provided"),
-                      "upper": num(at.get("upper"), "cuminc", reason="not provided")}
+                      "cif": num(r["pstate"], "cuminc"),
+                      "lower": num(r["lower"], "cuminc", reason="no events yet"),
+                      "upper": num(r["upper"], "cuminc", reason="no events yet")}
     if o.cox:
         res["cox"] = cox_model(ctx, o, "cr_time", "cr_event", data=d)
-    return res, (fit, d)
+    return res, fit

@@ -41,6 +41,7 @@ def cart_study() -> pd.DataFrame:
             cr = A.competing_data(ctx, o)
             ctx.data["cr_time"] = cr["cr_time"].to_numpy()
             ctx.data["cr_event"] = cr["cr_event"].to_numpy()
+            ctx.data["cr_state"] = cr["cr_state"].array
     return ctx.data.drop(columns=["infusion_date"])
 
 
@@ -58,7 +59,8 @@ def _args() -> dict:
                          for o in spec.outcomes if o.type in ("duration", "count")},
         "tte": {o.name: {"time": o.time, "event": o.event, "adjusted": bool(o.adjust)}
                 for o in spec.outcomes if o.type == "time_to_event"},
-        "cs_cox": {o.name: {"time": "cr_time", "event": "cr_event", "adjusted": bool(o.adjust)}
+        "cs_cox": {o.name: {"time": "cr_time", "event": "cr_event", "adjusted": bool(o.adjust),
+                            "horizon": float(o.censor_at)}
                    for o in spec.outcomes if o.type == "competing"},
         "horizon": float(spec.horizons[0]),
     }
@@ -126,7 +128,11 @@ def python_study(data: pd.DataFrame, args) -> dict:
     out["surv_h_control"] = _series({n: sv[n][c]["at"][h]["surv"] for n in tn})
     out["surv_h_treated"] = _series({n: sv[n][t]["at"][h]["surv"] for n in tn})
     out["logrank_p"] = _series({n: sv[n]["logrank_p"] for n in tn})
-    hn = tn + list(args["cs_cox"])
+    cr = {o["name"]: o for o in res["competing"]}
+    cn = list(args["cs_cox"])
+    out["cif_control"] = _series({n: cr[n][c]["cif"] for n in cn})
+    out["cif_treated"] = _series({n: cr[n][t]["cif"] for n in cn})
+    hn = tn + cn
     for k, key in (("hr", "hr"), ("hr_lower", "lower"), ("hr_upper", "upper"), ("hr_p", "p")):
         out[k] = _series({n: cx[n][key] for n in hn})
     return out
