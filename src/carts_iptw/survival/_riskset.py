@@ -22,6 +22,29 @@ def _rev_cumsum0(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _tail_sums(q: np.ndarray, order_rev, pos: np.ndarray) -> np.ndarray:
+    """sum(q[order][pos:]) for each pos, from one gather in reverse order and one cumsum.
+    ``order_rev`` may be a slice (rows already sorted: no gather)."""
+    if isinstance(order_rev, slice):
+        n = order_rev.stop - order_rev.start
+        cs = np.cumsum(q[order_rev][::-1], axis=0)
+    else:
+        n = len(order_rev)
+        cs = np.cumsum(q[order_rev], axis=0)
+    k = n - 1 - pos  # index in the reversed cumulative sum; -1 means an empty tail
+    out = cs[np.maximum(k, 0)]
+    if (k < 0).any():
+        out[k < 0] = 0.0
+    return out
+
+
+def _segment_sum(values: np.ndarray, starts: np.ndarray, K: int) -> np.ndarray:
+    """Sums of consecutive row segments beginning at ``starts`` (one per block, all non-empty)."""
+    if len(values) == 0:
+        return np.zeros((K,) + values.shape[1:])
+    return np.add.reduceat(values, starts, axis=0)
+
+
 class RiskSets:
     """Sorting and block structure for (start, stop] or right-censored data with strata."""
 
@@ -57,9 +80,13 @@ class RiskSets:
             K = len(tk)
             o_stop = rows[np.argsort(st, kind="stable")]
             stop_sorted = stop[o_stop]
+            contiguous = len(o_stop) > 0 and o_stop[-1] - o_stop[0] == len(o_stop) - 1 and bool(
+                np.all(np.diff(o_stop) == 1))
             seg = {
                 "rows": rows,
                 "o_stop": o_stop,
+                "o_stop_rev": slice(int(o_stop[0]), int(o_stop[-1]) + 1) if contiguous
+                else o_stop[::-1].copy(),
                 "pos_stop": np.searchsorted(stop_sorted, tk, side="left"),
                 "kslice": slice(koff, koff + K),
             }
@@ -68,6 +95,7 @@ class RiskSets:
                 sa = np.asarray(start, dtype=float)[rows]
                 o_start = rows[np.argsort(sa, kind="stable")]
                 seg["o_start"] = o_start
+                seg["o_start_rev"] = o_start[::-1].copy()
                 seg["pos_start"] = np.searchsorted(np.asarray(start)[o_start], tk, side="left")
                 lo[rows] = koff + np.searchsorted(tk, sa, side="right")
             else:
@@ -94,6 +122,7 @@ class RiskSets:
         first = np.concatenate([[0], np.cumsum(d)[:-1]]).astype(np.int64)
         j = np.arange(len(drows)) - first[dblk]
         self.ndead = d
+        self.dstart = first  # deaths sorted by block: block k's deaths start here
         self.deadwt = np.bincount(dblk, weights=self.weights[drows], minlength=self.K)
         self.wtave = self.deadwt / np.where(d > 0, d, 1.0)
         self.frac = (j / d[dblk]) if efron else np.zeros(len(drows))
@@ -103,11 +132,9 @@ class RiskSets:
     def risk_sum(self, q: np.ndarray) -> np.ndarray:
         out = np.zeros((self.K,) + q.shape[1:])
         for seg in self.segments:
-            rc = _rev_cumsum0(q[seg["o_stop"]])
-            val = rc[seg["pos_stop"]]
+            val = _tail_sums(q, seg["o_stop_rev"], seg["pos_stop"])
             if self.counting:
-                rc2 = _rev_cumsum0(q[seg["o_start"]])
-                val = val - rc2[seg["pos_start"]]
+                val = val - _tail_sums(q, seg["o_start_rev"], seg["pos_start"])
             out[seg["kslice"]] = val
         return out
 
@@ -125,8 +152,7 @@ class RiskSets:
         S1 = self.risk_sum(rx)
         dr = self.drows
         D0 = np.bincount(self.dblk, weights=r[dr], minlength=self.K)
-        D1 = np.zeros((self.K, X.shape[1]))
-        np.add.at(D1, self.dblk, rx[dr])
+        D1 = _segment_sum(rx[dr], self.dstart, self.K)
         b = self.dblk
         f = self.frac
         den = S0[b] - f * D0[b]
@@ -166,15 +192,11 @@ class RiskSets:
         f = self.frac
         haz = wt / den
         mean = a / den[:, None]
-        p = X.shape[1]
         H = np.bincount(b, weights=haz, minlength=self.K)
-        M = np.zeros((self.K, p))
-        np.add.at(M, b, haz[:, None] * mean)
+        M = _segment_sum(haz[:, None] * mean, self.dstart, self.K)
         Hp = np.bincount(b, weights=haz * (1 - f), minlength=self.K)
-        Mp = np.zeros((self.K, p))
-        np.add.at(Mp, b, (haz * (1 - f))[:, None] * mean)
-        mbar = np.zeros((self.K, p))
-        np.add.at(mbar, b, mean)
+        Mp = _segment_sum((haz * (1 - f))[:, None] * mean, self.dstart, self.K)
+        mbar = _segment_sum(mean, self.dstart, self.K)
         mbar /= np.where(self.ndead > 0, self.ndead, 1.0)[:, None]
         HC = self.block_cum_at_rows(H)
         MC = self.block_cum_at_rows(M)

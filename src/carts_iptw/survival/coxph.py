@@ -215,7 +215,21 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     scodes, slevels = _strata_codes(strata)
     if scodes is not None and (scodes < 0).any():
         raise ValueError("strata have missing values")
-    rs = RiskSets(stop_t, sv.event, w, scodes, start_t, efron=(ties == "efron"))
+    # work on rows sorted by (stratum, stop): risk-set sums need no gathers
+    perm = np.lexsort((stop_t,) if scodes is None else (stop_t, scodes))
+    inv_perm = np.empty_like(perm)
+    inv_perm[perm] = np.arange(n)
+    X_in = X
+    X = np.ascontiguousarray(X[perm])
+    stop_t = stop_t[perm]
+    ev_s = sv.event[perm]
+    w = w[perm]
+    start_t = None if start_t is None else start_t[perm]
+    scodes = None if scodes is None else scodes[perm]
+    offset = None if offset is None else np.asarray(offset, dtype=float)[perm]
+    if cluster is not None:
+        cluster = cluster[perm]
+    rs = RiskSets(stop_t, ev_s, w, scodes, start_t, efron=(ties == "efron"))
     p = X.shape[1]
     cn = list(column_names) if column_names is not None else [f"x{i + 1}" for i in range(p)]
     if p == 0:
@@ -257,6 +271,9 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     b0 = coef if init is None else coef - np.asarray(init)
     tests["waldtest"] = _chisq(wald_test(var, b0, control.toler_chol), df)
     idx = pd.Index(cn)
+    lp_sorted = lp
+    lp = lp[inv_perm]
+    del X_in
     return CoxPH(
         coef=pd.Series(coef, index=idx), var=pd.DataFrame(var, index=idx, columns=idx),
         naive_var=pd.DataFrame(naive, index=idx, columns=idx), loglik=core.loglik, n=n,
@@ -264,8 +281,8 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
         iter=core.iter, converged=core.converged, linear_predictors=lp,
         means=pd.Series(means, index=idx), infinite=infinite, formula=formula, nclusters=ncl,
         _core={"rs": rs, "X": X, "strata_levels": slevels, "weights": w, "has_weights": has_w,
-               "time": stop_t, "event": sv.event, "start": start_t, "strata": scodes,
-               "cluster": cluster, "control": control},
+               "time": stop_t, "event": ev_s, "start": start_t, "strata": scodes,
+               "cluster": cluster, "control": control, "perm": perm, "lp": lp_sorted},
     )
 
 

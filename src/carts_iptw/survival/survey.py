@@ -53,8 +53,10 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
                         robust=False, control=control or CoxControl(), column_names=cn,
                         formula=formula)
     core = fit._core
+    Dk = np.zeros((int(keep.sum()), X.shape[1]))
+    Dk[core["perm"]] = dfbeta(core["X"], core["rs"], core["lp"], fit.naive_var.to_numpy())
     D = np.zeros((len(w), X.shape[1]))
-    D[keep] = dfbeta(core["X"], core["rs"], fit.linear_predictors, fit.naive_var.to_numpy())
+    D[keep] = Dk
     V = design.recvar(D)
     idx = fit.coef.index
     fit.var = pd.DataFrame(V, index=idx, columns=idx)

@@ -69,7 +69,7 @@ def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: 
     event = core["event"]
     tt = _transform_times(times, event, transform)
     gtime = tt - tt[event == 1].mean()
-    eta = fit.linear_predictors
+    eta = core["lp"]  # rows in the fit's internal (sorted) order, as X and rs
     w = rs.weights
     r = w * np.exp(eta - eta.max())
     den, a, _ = rs.terms(r, X)

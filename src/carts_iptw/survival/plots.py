@@ -1,0 +1,141 @@
+"""Figures: weighted Kaplan-Meier curves with a risk table, cumulative incidence, forest plot.
+
+matplotlib (Agg backend: files, no display). Every function returns the Figure.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _steps(t, y, start=1.0):
+    x = np.concatenate([[0.0], t])
+    yy = np.concatenate([[start], y])
+    return x, yy
+
+
+def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = None,
+            xlabel: str = "Time", ylabel: str = "Survival probability", pvalue: float | None = None,
+            risk_table: bool = True, weighted_label: bool = True, figsize=(7.5, 5.5)):
+    """Kaplan-Meier curves of a :class:`SurvFit` (weighted if the fit was) with censoring marks,
+    confidence bands and, under the plot, the number at risk (weighted, rounded) at
+    ``risk_times``. ``pvalue`` (e.g. from :func:`svylogrank`) is printed on the plot."""
+    tab = fit.table
+    tmax = float(tab["time"].max())
+    if risk_times is None:
+        risk_times = np.linspace(0, tmax, 6)
+    risk_times = np.asarray(risk_times, dtype=float)
+    nrows = len(fit.strata)
+    if risk_table:
+        fig, (ax, axr) = plt.subplots(2, 1, figsize=figsize, sharex=True,
+                                      gridspec_kw={"height_ratios": [4, 0.45 + 0.3 * nrows]})
+    else:
+        fig, ax = plt.subplots(figsize=figsize)
+        axr = None
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, s in enumerate(fit.strata):
+        t = tab[tab["strata"] == s]
+        c = colors[i % len(colors)]
+        x, y = _steps(t["time"].to_numpy(), t["surv"].to_numpy())
+        ax.step(x, y, where="post", color=c, label=s, lw=1.8)
+        if conf_int:
+            _, lo = _steps(t["time"].to_numpy(), t["lower"].fillna(0).to_numpy())
+            _, hi = _steps(t["time"].to_numpy(), t["upper"].fillna(1).to_numpy())
+            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
+        cen = t[t["n_censor"] > 0]
+        ax.plot(cen["time"], cen["surv"], "|", color=c, ms=6, mew=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, tmax * 1.02)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", frameon=False)
+    if pvalue is not None:
+        ax.text(0.98, 0.95, f"log-rank p = {pvalue:.3g}", transform=ax.transAxes, ha="right",
+                va="top")
+    if title:
+        ax.set_title(title)
+    if axr is not None:
+        nr = fit.n_risk_at(risk_times)
+        for i, s in enumerate(fit.strata):
+            for tt, v in zip(risk_times, nr.loc[s].to_numpy(), strict=True):
+                axr.text(tt, nrows - 1 - i, f"{v:.0f}", ha="center", va="center", fontsize=8,
+                         color=colors[i % len(colors)])
+        axr.set_yticks(range(nrows))
+        axr.set_yticklabels(list(reversed(fit.strata)), fontsize=8)
+        axr.set_ylim(-0.6, nrows - 0.4)
+        axr.set_xlabel(xlabel)
+        axr.set_title("Number at risk" + (" (weighted)" if weighted_label and fit.robust else ""),
+                      fontsize=8, loc="left")
+        for sp in ("top", "right", "left"):
+            axr.spines[sp].set_visible(False)
+        axr.tick_params(axis="y", length=0)
+    else:
+        ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None,
+                xlabel: str = "Time", ylabel: str | None = None, figsize=(7, 4.5)):
+    """Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum."""
+    fig, ax = plt.subplots(figsize=figsize)
+    tab = fit.cif(state)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, s in enumerate(fit.strata):
+        t = tab[tab["strata"] == s]
+        c = colors[i % len(colors)]
+        x, y = _steps(t["time"].to_numpy(), t["pstate"].to_numpy(), 0.0)
+        ax.step(x, y, where="post", color=c, label=s, lw=1.8)
+        if conf_int:
+            _, lo = _steps(t["time"].to_numpy(), t["lower"].fillna(0).to_numpy(), 0.0)
+            _, hi = _steps(t["time"].to_numpy(), t["upper"].fillna(1).to_numpy(), 0.0)
+            ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
+    ax.set_ylim(0, None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or f"Cumulative incidence of {state}")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, loc="upper left")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def forest_plot(fits, labels=None, level: float = 0.95, title: str | None = None,
+                xlabel: str = "Hazard ratio (log scale)", figsize=None):
+    """Forest plot of hazard ratios with CIs. ``fits``: a CoxPH, a list of them (one row per
+    coefficient of each), or a DataFrame with columns ``hr``, ``lower``, ``upper``."""
+    if isinstance(fits, pd.DataFrame):
+        df = fits.copy()
+    else:
+        fits = fits if isinstance(fits, list | tuple) else [fits]
+        rows = []
+        for k, f in enumerate(fits):
+            ci = f.confint(level, exponentiate=True)
+            for name in f.coef.index:
+                lab = name if labels is None else f"{labels[k]}: {name}"
+                rows.append({"label": lab, "hr": float(np.exp(f.coef[name])),
+                             "lower": float(ci.loc[name].iloc[0]), "upper": float(ci.loc[name].iloc[1])})
+        df = pd.DataFrame(rows).set_index("label")
+    n = len(df)
+    fig, ax = plt.subplots(figsize=figsize or (7, 1 + 0.45 * n))
+    y = np.arange(n)[::-1]
+    ax.errorbar(df["hr"], y, xerr=[df["hr"] - df["lower"], df["upper"] - df["hr"]], fmt="s",
+                color="black", ecolor="gray", capsize=3)
+    ax.axvline(1.0, color="gray", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels(df.index)
+    for yy, (_, r) in zip(y, df.iterrows(), strict=True):
+        ax.text(1.02, yy, f"{r['hr']:.2f} ({r['lower']:.2f}-{r['upper']:.2f})",
+                transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
