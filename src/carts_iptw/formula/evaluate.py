@@ -4,8 +4,8 @@ frame, with R's types: numeric, logical, factor (codes + level labels) and chara
 Inside ``I()`` the operators are R's: ``^`` is a power, ``/`` true division, comparisons give
 logicals, ``&``/``|``/``!`` are logical. Only a fixed set of functions is known (``factor``,
 ``as.factor``, ``I``, ``log``, ``exp``, ``sqrt``, ``abs``, ``log2``, ``log10``, ``log1p``,
-``expm1``, ``as.numeric``, ``as.double``, ``as.integer``, ``as.logical``, ``c``); anything else is
-a ``ValueError``.
+``expm1``, ``as.numeric``, ``as.double``, ``as.integer``, ``as.logical``, ``c``, ``pmin``,
+``pmax``, ``scale`` (defaults), ``relevel``, and ``%in%``); anything else is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -183,6 +183,13 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
                 lb = _labels(b) if b.kind != "numeric" else b.values.astype(str)
                 return Value("logical", np.asarray(_CMP[op](la, lb), dtype=bool))
             return Value("logical", np.asarray(_CMP[op](_num(a, what), _num(b, what))))
+        if op == "%in%":
+            la = _labels(a) if a.kind != "numeric" else np.asarray(
+                level_labels(np.atleast_1d(a.values), a.integer), dtype=object)
+            lb = _labels(b) if b.kind != "numeric" else np.asarray(
+                level_labels(np.atleast_1d(b.values), b.integer), dtype=object)
+            return Value("logical", np.isin(np.atleast_1d(la).astype(str),
+                                            np.atleast_1d(lb).astype(str)))
         if op in ("&", "&&", "|", "||"):
             xa = a.values if a.kind == "logical" else _num(a, what) != 0
             xb = b.values if b.kind == "logical" else _num(b, what) != 0
@@ -245,6 +252,38 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return Value("numeric", np.asarray(_MATH[f](_num(evaluate(node.args[0], data),
                                                                  what)), dtype=float))
+        if f in ("pmin", "pmax"):
+            if len(node.args) < 2 or node.kwargs:
+                raise ValueError(f"{f}() takes two or more arguments (no na.rm) in '{what}'")
+            vals = [_num(evaluate(a, data), what) for a in node.args]
+            g = np.minimum if f == "pmin" else np.maximum
+            out = vals[0]
+            for v in vals[1:]:
+                out = g(out, v)
+            return Value("numeric", np.asarray(out, dtype=float))
+        if f == "scale":
+            if len(node.args) != 1 or node.kwargs:
+                raise ValueError(f"only scale(x) with R's defaults is supported (in '{what}')")
+            x = _num(evaluate(node.args[0], data), what)
+            if x.ndim == 0 or len(x) < 2:
+                raise ValueError(f"scale() needs at least two values (in '{what}')")
+            return Value("numeric", (x - x.mean()) / x.std(ddof=1))
+        if f == "relevel":
+            if len(node.args) == 2 and not node.kwargs:
+                ref_node = node.args[1]
+            elif len(node.args) == 1 and len(node.kwargs) == 1 and node.kwargs[0][0] == "ref":
+                ref_node = node.kwargs[0][1]
+            else:
+                raise ValueError(f"use relevel(x, ref = \"level\") (in '{what}')")
+            v = evaluate(node.args[0], data)
+            if v.kind != "factor":
+                raise ValueError(f"'relevel' only for (unordered) factors (in '{what}')")
+            rv = evaluate(ref_node, data)
+            ref = str(rv.values.item()) if rv.kind == "character" else level_labels(
+                np.atleast_1d(rv.values), rv.integer)[0]
+            if ref not in v.levels:
+                raise ValueError(f"'ref' must be an existing level (in '{what}')")
+            return as_factor(v, [ref] + [lv for lv in v.levels if lv != ref], what)
         if f in ("as.numeric", "as.double", "as.integer"):
             v = evaluate(node.args[0], data)
             if v.kind == "factor":

@@ -229,3 +229,18 @@ def test_deparse_like_R(text, expected):
                                       (-2.5, "-2.5"), (1e-20, "1e-20"), (10000.0, "10000")])
 def test_r_format_number(x, s):
     assert r_format_number(x) == s
+
+
+def test_more_functions(df):
+    mf = model_frame('y ~ I(site %in% c("a", "c")) + pmax(age, 45) + scale(age) + '
+                     'relevel(race, ref = "other")', df)
+    assert mf.column_names == ["(Intercept)", 'I(site %in% c("a", "c"))TRUE', "pmax(age, 45)",
+                               "scale(age)", 'relevel(race, ref = "other")white',
+                               'relevel(race, ref = "other")black']
+    np.testing.assert_array_equal(mf.X[:, 1], df["site"].isin(["a", "c"]).astype(float))
+    z = mf.X[:, 3]
+    assert abs(z.mean()) < 1e-12 and abs(z.std(ddof=1) - 1) < 1e-12
+    with pytest.raises(ValueError, match="only for .*factors"):
+        model_frame('y ~ relevel(site, ref = "a")', df)
+    with pytest.raises(ValueError, match="existing level"):
+        model_frame('y ~ relevel(race, ref = "zz")', df)

@@ -151,6 +151,8 @@ _MM = [
     ("lalonde", "power_minus", "I(re78 > 0) ~ (age + race + married)^2 - age:married + log(re74 + 1)"),
     ("lalonde", "nested", "treat ~ race/age"),
     ("lalonde", "arith", "treat ~ I(re74/1000 + re75/1000) + I(age - 30) + sqrt(educ) + exp(-age/10)"),
+    ("lalonde", "functions", "treat ~ I(race %in% c(\"black\", \"hispan\")) + pmin(age, 40) + "
+     "scale(re74) + relevel(race, ref = \"white\"):married + I(educ %in% c(9, 10, 11))"),
     ("birthwt", "smoke", "smoke ~ age + lwt + factor(race) + ptl + ht + ui"),
     ("birthwt", "low_star", "low ~ smoke * factor(race)"),
     ("birthwt", "asfactor", "low ~ as.factor(ftv) + I(age >= 25) + I(lwt^2/1000) + abs(age - 23)"),
