@@ -97,7 +97,7 @@ class FirthResult(ModelResult):
         chisq = np.maximum(chisq, 0.0)
         self.chisq = pd.Series(chisq, index=names, name="Chisq")
         self.pvalues = pd.Series(stats.chi2.sf(chisq, 1), index=names, name="p")
-        self._ci_cache: dict[float, pd.DataFrame] = {}
+        self._ci_cache: dict[tuple, tuple[float, float]] = {}
 
     def _profile(self, j, value, start=None):
         b0 = self.coef.to_numpy().copy() if start is None else start.copy()
@@ -128,15 +128,19 @@ class FirthResult(ModelResult):
         lo_, hi_ = (bj, hi) if side > 0 else (hi, bj)
         return optimize.brentq(g, lo_, hi_, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500)
 
-    def confint(self, level: float = 0.95) -> pd.DataFrame:
-        """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``)."""
-        if level not in self._ci_cache:
-            lo = [self._limit(j, level, -1) for j in range(len(self.coef))]
-            hi = [self._limit(j, level, +1) for j in range(len(self.coef))]
-            a = (1 - level) / 2
-            self._ci_cache[level] = pd.DataFrame({pct_label(a): lo, pct_label(1 - a): hi},
-                                                 index=self.coef.index)
-        return self._ci_cache[level]
+    def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
+        """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``); ``parm``
+        restricts the coefficients profiled (logistf's ``plconf``)."""
+        rows = self._parm(parm)
+        a = (1 - level) / 2
+        for nm in rows:
+            if (level, nm) not in self._ci_cache:
+                j = self.coef.index.get_loc(nm)
+                self._ci_cache[(level, nm)] = (self._limit(j, level, -1),
+                                               self._limit(j, level, +1))
+        return pd.DataFrame({pct_label(a): [self._ci_cache[(level, nm)][0] for nm in rows],
+                             pct_label(1 - a): [self._ci_cache[(level, nm)][1] for nm in rows]},
+                            index=rows)
 
     def coef_table(self) -> pd.DataFrame:
         ci = self.confint()

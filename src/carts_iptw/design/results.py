@@ -74,22 +74,34 @@ class ModelResult:
             return np.nan
         return float(stats.t.ppf(1 - a, self.df_residual))
 
-    def confint(self, level: float = 0.95) -> pd.DataFrame:
+    def _parm(self, parm) -> list[str]:
+        if parm is None:
+            return list(self.coef.index)
+        parm = [parm] if isinstance(parm, str) else list(parm)
+        bad = [p for p in parm if p not in self.coef.index]
+        if bad:
+            raise ValueError(f"unknown coefficient(s) {bad}; have {list(self.coef.index)}")
+        return parm
+
+    def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
         """Wald interval ``coef -/+ q * se`` with ``q`` from the result's reference
-        distribution (t with ``df_residual`` df, or normal when it is infinite)."""
+        distribution (t with ``df_residual`` df, or normal when it is infinite); ``parm``
+        restricts the rows (R's ``confint(fit, parm)``)."""
         q = self._quantile(level)
         a = (1 - level) / 2
-        return pd.DataFrame({pct_label(a): self.coef - q * self.se,
-                             pct_label(1 - a): self.coef + q * self.se})
+        rows = self._parm(parm)
+        return pd.DataFrame({pct_label(a): self.coef[rows] - q * self.se[rows],
+                             pct_label(1 - a): self.coef[rows] + q * self.se[rows]})
 
-    def odds_ratios(self, level: float = 0.95) -> pd.DataFrame:
+    def odds_ratios(self, level: float = 0.95, parm=None) -> pd.DataFrame:
         """``exp(coef)`` with ``exp(confint)`` and the p-value (logit link only)."""
         if self.link != "logit":
             raise ValueError(f"odds ratios need a logit link (this model's link is {self.link})")
-        ci = np.exp(self.confint(level))
-        out = pd.DataFrame({"OR": np.exp(self.coef)}, index=self.coef.index)
+        rows = self._parm(parm)
+        ci = np.exp(self.confint(level, parm=rows))
+        out = pd.DataFrame({"OR": np.exp(self.coef[rows])}, index=rows)
         out = pd.concat([out, ci], axis=1)
-        out["p"] = self.pvalues
+        out["p"] = self.pvalues[rows]
         return out
 
     def coef_table(self) -> pd.DataFrame:
