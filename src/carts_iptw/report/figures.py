@@ -19,9 +19,11 @@ import numpy as np  # noqa: E402
 COLORS = ("#1f5f99", "#c2571a")  # control, treated
 
 
-def to_base64_png(fig, dpi: int = 110) -> str:
+def to_base64_png(fig, dpi: int = 100, tight: bool = True) -> str:
+    """PNG bytes of ``fig`` as base64 text (the figure is closed). ``tight=False`` skips the
+    extra layout pass of ``bbox_inches="tight"`` for figures laid out with tight_layout."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -50,6 +52,8 @@ def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
     lo_, hi_ = float(np.min(lo)), float(np.max(hi))
     ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
              if lo_ / 1.5 <= t <= hi_ * 1.5]
+    if len(ticks) > 7:
+        ticks = [t for t in ticks if f"{t:g}".lstrip("0.").startswith("1")] or ticks
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{t:g}" for t in ticks])
     ax.minorticks_off()

@@ -360,14 +360,15 @@ def make_figures(results: dict, objects: dict) -> dict:
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
     if ors:
         figs["fig-forest-or"] = F.to_base64_png(
-            F.forest_plot(ors, "or", "adjusted odds ratio", "Adjusted odds ratios"))
+            F.forest_plot(ors, "or", "adjusted odds ratio", "Adjusted odds ratios"), tight=False)
     if results.get("cox"):
         figs["fig-forest-hr"] = F.to_base64_png(
-            F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"))
+            F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
+            tight=False)
     for name, (fit, r) in objects.get("km", {}).items():
         figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(fit, r, arms, trt))
     for name, (fit, r) in objects.get("cif", {}).items():
-        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms, trt))
+        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms, trt), tight=False)
     return figs
 
 

@@ -13,6 +13,7 @@ landed fails with the step's name instead of breaking ``import carts_iptw``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import warnings
 from dataclasses import dataclass
@@ -61,6 +62,20 @@ class Context:
         self.warnings.append({"step": step, "message": message})
 
 
+@contextlib.contextmanager
+def collect_warnings(ctx: Context, step: str):
+    """Record every warning a validated function emits in the step (shown in the report)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen = set()
+    for w in caught:
+        msg = str(w.message)
+        if msg not in seen:
+            seen.add(msg)
+            ctx.warn(step, f"{type(w.message).__name__}: {msg}")
+
+
 def _rhs(cols) -> str:
     return " + ".join(cols)
 
@@ -96,7 +111,9 @@ def fit_weights(ctx: Context) -> dict:
     weightit = need("propensity weighting", "carts_iptw.weighting.weightit", "weightit")
     spec, p = ctx.spec, ctx.spec.propensity
     formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
-    W = weightit(formula, ctx.data, method=p.method, estimand=p.estimand, stabilize=p.stabilize)
+    with collect_warnings(ctx, "propensity weights"):
+        W = weightit(formula, ctx.data, method=p.method, estimand=p.estimand,
+                     stabilize=p.stabilize)
     out = {"formula": formula, "method": p.method, "estimand": p.estimand,
            "stabilize": p.stabilize, "trim_at": p.trim_at}
     if p.trim_at is not None:
@@ -339,9 +356,8 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
         res.update(_firth_fit(firth, formula, design, trt))
         res["method"] = "logistf"
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            fit = svyglm(formula, design, family="quasibinomial")
+        with collect_warnings(ctx, f"odds ratio {o.name}"):  # separation checked above
+            fit = svyglm(formula, design, family="quasibinomial", check_separation_=False)
         res.update(_or_cells(fit, trt, "svyglm"))
         tr = design.data[trt].to_numpy() == 1
         for label, g in _arms(ctx.spec):
@@ -471,7 +487,8 @@ def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | No
     terms = [trt, *[a for a in adj if a != trt]]
     data = ctx.data if data is None else data
     formula = f"Surv({time or o.time}, {event or o.event}) ~ {_rhs(terms)}"
-    fit = coxph(formula, data, weights=ctx.weights, robust=True)
+    with collect_warnings(ctx, f"Cox model {o.name}"):
+        fit = coxph(formula, data, weights=ctx.weights, robust=True)
     ci = fit.confint(exponentiate=True)
     return {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
             "hr": num(fit.hr[trt], "coxph"), "lower": num(ci.loc[trt].iloc[0], "coxph"),
