@@ -9,7 +9,9 @@ R/functions_for_processing.R). Facts carried over:
   are 0/1 (or FALSE/TRUE) only the "1" column is kept and it keeps the bare name (``married``),
   otherwise the first level's column is dropped (``sex_M``);
 * factors with more than two levels keep every level (no reference level is dropped);
-* interaction terms become product columns joined by ``" * "``;
+* interaction terms become product columns joined by ``" * "`` (a 0/1 variable enters with its
+  single column; cobalt splits it into both levels there; interactions are not checked against
+  cobalt);
 * a variable with missing values gets an extra ``<var>:<NA>`` indicator column, and its own
   columns keep NaN in those rows (statistics then skip them);
 * column type is ``"Binary"`` when the column has at most two distinct values, else
@@ -63,13 +65,21 @@ def rhs_terms(formula: str) -> tuple[str | None, list[str], list[list[str]]]:
         lhs = lhs.strip() or None
     else:
         lhs, rhs = None, formula
-    # turn "- x" into a removal list
+    # top-level "+ x" adds a term, "- x" removes one (inside parentheses "-" is arithmetic)
     pieces, removed = [], []
-    for tok in split_top(rhs.replace("-", "+-"), "+"):
-        if tok.startswith("-"):
-            removed.append(tok[1:].strip())
+    depth, cur, sign = 0, [], "+"
+    for ch in rhs + "+":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch in "+-" and depth == 0:
+            tok = "".join(cur).strip()
+            if tok:
+                (pieces if sign == "+" else removed).append(tok)
+            cur, sign = [], ch
         else:
-            pieces.append(tok)
+            cur.append(ch)
     terms: list[list[str]] = []
     for tok in pieces:
         if tok in ("0", "1") or tok.startswith("offset("):

@@ -134,3 +134,13 @@ def test_plots_return_figures():
     E = weightit(LALONDE, d, method="ebal", estimand="ATT")
     with pytest.raises(ValueError, match="propensity score"):
         overlap_plot(E)
+
+
+def test_rhs_terms_parsing():
+    from carts_iptw.balance.covariates import rhs_terms
+
+    lhs, variables, terms = rhs_terms("treat ~ age + I(re74 - re75) + race - 1 + a*b")
+    assert lhs == "treat"
+    assert variables == ["age", "I(re74 - re75)", "race", "a", "b"]
+    assert terms[-1] == ["a", "b"]
+    assert rhs_terms("t ~ x + z - z")[1] == ["x"]
