@@ -142,3 +142,19 @@ ref_glm_predict <- function(data, args) {
   list(link = unname(predict(fit, newdata = nd, type = "link")),
        response = unname(predict(fit, newdata = nd, type = "response")))
 }
+
+# A family's functions on a grid: linkinv and mu.eta on eta, linkfun and variance on mu,
+# dev.resids and aic at (y, mu, wt) — the pieces glm.fit calls.
+ref_family <- function(data, args) {
+  fam <- .family(args)
+  eta <- data$eta
+  mu <- data$mu
+  list(
+    linkinv = fam$linkinv(eta),
+    mu_eta = fam$mu.eta(eta),
+    linkfun = fam$linkfun(mu),
+    variance = fam$variance(mu),
+    dev_resids = fam$dev.resids(data$y, mu, data$wt),
+    aic = fam$aic(data$y, rep(1, nrow(data)), mu, data$wt, sum(fam$dev.resids(data$y, mu, data$wt)))
+  )
+}

@@ -77,7 +77,13 @@ def _probit_mu_eta(eta):
 
 
 def _cloglog_linkinv(eta):
-    return np.maximum(np.minimum(-np.expm1(-np.exp(eta)), 1 - DBL_EPS), DBL_EPS)
+    with np.errstate(over="ignore"):
+        return np.maximum(np.minimum(-np.expm1(-np.exp(eta)), 1 - DBL_EPS), DBL_EPS)
+
+
+def _exp_floor(eta):
+    with np.errstate(over="ignore"):
+        return np.maximum(np.exp(eta), DBL_EPS)
 
 
 def _cloglog_mu_eta(eta):
@@ -98,8 +104,7 @@ LINKS: dict[str, Link] = {
     "identity": Link("identity", lambda mu: np.asarray(mu, dtype=float),
                      lambda eta: np.asarray(eta, dtype=float),
                      lambda eta: np.ones_like(np.asarray(eta, dtype=float)), _true),
-    "log": Link("log", lambda mu: np.log(mu), lambda eta: np.maximum(np.exp(eta), DBL_EPS),
-                lambda eta: np.maximum(np.exp(eta), DBL_EPS), _true),
+    "log": Link("log", lambda mu: np.log(mu), _exp_floor, _exp_floor, _true),
 }
 
 

@@ -391,3 +391,62 @@ for _ds, _variant, _args in (
         rtol=1e-6,
         description=f"predictions on new rows from `{_args['formula']}`",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# family objects: link, inverse link (with R's clamps), mu.eta, variance, deviance, AIC
+# ---------------------------------------------------------------------------------------------
+def family_grid() -> pd.DataFrame:
+    """eta from -800 to 800 (through R's clamps at |eta| = 30, 700 and the probit threshold),
+    mu in (0, 1) and beyond, y as 0/1 or counts, non-integer weights."""
+    eta = np.r_[-800.0, -701.0, -40.0, -30.5, -30.0, -29.5, -8.3, -3.0, -1e-3, 0.0, 0.7, 2.5,
+                8.2, 29.99, 30.01, 36.0, 699.0, 701.0, 800.0, -0.25]
+    mu = np.r_[1e-12, 1e-6, 0.01, 0.1, 0.25, 0.5, 0.6, 0.75, 0.9, 0.99, 0.999999, 0.3, 0.45,
+               0.05, 0.2, 0.8, 0.35, 0.65, 0.15, 0.95]
+    y01 = np.r_[0, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 1, 0, 1].astype(float)
+    wt = np.r_[1, 2, 1, 3, 1, 1, 2, 1, 1, 4, 1, 1, 2, 1, 1, 1, 3, 1, 1, 2].astype(float)
+    return pd.DataFrame({"eta": eta, "mu": mu, "y": y01, "wt": wt})
+
+
+def family_grid_counts() -> pd.DataFrame:
+    d = family_grid()
+    d["eta"] = np.clip(d["eta"], -700, 700) / 10
+    d["mu"] = d["mu"] * 7 + 0.01
+    d["y"] = np.r_[0, 1, 2, 0, 5, 3, 0, 1, 8, 2, 0, 4, 1, 0, 2, 6, 0, 1, 3, 9].astype(float)
+    d["wt"] = d["wt"] * 0.75
+    return d
+
+
+def _py_family(data: pd.DataFrame, args) -> dict:
+    from carts_iptw.families import get_family
+
+    fam = get_family(args["family"], args.get("link"))
+    eta, mu, y, wt = (data[c].to_numpy(dtype=float) for c in ("eta", "mu", "y", "wt"))
+    dev = fam.dev_resids(y, mu, wt)
+    return {
+        "linkinv": fam.linkinv(eta), "mu_eta": fam.mu_eta(eta), "linkfun": fam.linkfun(mu),
+        "variance": fam.variance(mu), "dev_resids": dev,
+        "aic": fam.aic(y, np.ones(len(y)), mu, wt, float(np.sum(dev))),
+    }
+
+
+for _fam, _link, _ds in (
+    ("binomial", "logit", family_grid), ("binomial", "probit", family_grid),
+    ("binomial", "cloglog", family_grid), ("quasibinomial", "logit", family_grid),
+    ("poisson", "log", family_grid_counts), ("poisson", "identity", family_grid_counts),
+    ("quasipoisson", "log", family_grid_counts), ("gaussian", "identity", family_grid_counts),
+    ("gaussian", "log", family_grid_counts),
+):
+    register(ParityCase(
+        name=f"family.{_fam}.{_link}",
+        function="glm",
+        r_twin=f"stats::{_fam}(link = '{_link}') functions (linkinv, mu.eta, linkfun, ...)",
+        dataset=_ds,
+        r_file="glm.R",
+        r_function="ref_family",
+        python=_py_family,
+        args={"family": _fam, "link": _link},
+        rtol=1e-13,
+        atol=0.0,
+        description=f"{_fam}({_link}) family functions on a grid including R's clamps",
+    ))
