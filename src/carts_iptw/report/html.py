@@ -103,6 +103,22 @@ def _summary(res: dict) -> str:
             items.append(f"<li>Primary endpoint, {_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])}"
                          f" vs {fpct(o[arms[1]]['rate_weighted'])} (weighted), "
                          f"p = {fp(o['p_weighted'])}.</li>")
+    ors = {o["name"]: o for o in res.get("odds_ratios", [])}
+    for o in res.get("binary_outcomes", []):
+        orr = ors.get(o["name"], {})
+        p_or = _val(orr.get("p"))
+        if not o.get("primary") and p_or is not None and p_or < 0.05:
+            items.append(f"<li>{_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])} vs "
+                         f"{fpct(o[arms[1]]['rate_weighted'])} (weighted); adjusted OR "
+                         f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))} - "
+                         f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}.</li>")
+    cox = {c["name"]: c for c in res.get("cox", [])}
+    for sv in res.get("survival", []):
+        c = cox.get(sv["name"], {})
+        hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))} - {fnum(c.get('upper'))}), "
+              f"p = {fp(c.get('p'))}" if c else "")
+        items.append(f"<li>{_e(sv['label'])}: weighted log-rank p = {fp(sv['logrank_p'])}"
+                     f"{hr}.</li>")
     if res.get("warnings"):
         items.append(f'<li><a href="#warnings">{len(res["warnings"])} warning(s)</a>.</li>')
     return _section("summary", "Summary", "<ul>" + "".join(items) + "</ul>")
