@@ -97,10 +97,12 @@ class _Builder:
                     raise FormulaSyntaxError(
                         f"the power in {deparse(node)!r} must be a positive integer"
                     )
+                # R's PowerTerms: right <- left; repeat: right <- {l | r : l in left,
+                # r in right} (products only, left-major), duplicates trimmed
                 base, icpt = self.expand(node.left)
                 out = list(base)
                 for _ in range(int(node.right.value) - 1):
-                    out = _unique(out + base + [a | b for a in out for b in base])
+                    out = _unique([a | b for a in base for b in out])
                 return out, icpt
             if op == "%in%":
                 raise FormulaSyntaxError("'%in%' in formulas is not supported; write a:b")

@@ -162,6 +162,11 @@ _MM = [
     (synthetic_mixed, "logical_star", "y ~ sex*smoker + I(age > 50) + factor(dose)"),
     (synthetic_mixed, "string_interaction_only", "y ~ site:sex"),
     (synthetic_mixed, "offset", "count ~ age + site + offset(log(exposure))"),
+    # R's PowerTerms order (products only, left-major) differs from a + b + a:b ordering:
+    (synthetic_mixed, "power_order", "y ~ (site + I(dose * 2 - 1) * dose)^2 - I(dose * 2 - 1)"),
+    (synthetic_mixed, "power_no_intercept",
+     "y ~ 0 + (log(exposure) + site:factor(dose) + exposure)^2"),
+    (synthetic_mixed, "power3_nested", "y ~ (age + sex + smoker)^3 + site/dose"),
     (synthetic_mixed, "compare_string", "y ~ I(site == \"west\") + I(smoker & age > 40) + dose:site"),
 ]
 
