@@ -34,7 +34,10 @@
     ATC = ifelse(treat == 1, (1 - ps) / ps, 1),
     ATO = ifelse(treat == 1, 1 - ps, ps),
     ATM = ifelse(treat == 1, pmin(ps, 1 - ps) / ps, pmin(ps, 1 - ps) / (1 - ps)))
-  if (isTRUE(args$stabilize)) w <- w * ifelse(treat == 1, mean(treat == 1), mean(treat == 0))
+  if (isTRUE(args$stabilize)) {  # WeightIt >= 1.0: ATE only, sampling-weighted group share
+    p1 <- sum(data$.sw * treat) / sum(data$.sw)
+    w <- w * ifelse(treat == 1, p1, 1 - p1)
+  }
   list(ps = ps, w = w)
 }
 

@@ -33,8 +33,10 @@ ref_ps_glm <- function(data, args) {
   list(fit = fit, ps = unname(fit$fitted.values), treat = data$.treat01, sw = sw)
 }
 
-# get_w_from_ps() for binary treatments, written out per estimand.
-ref_w_from_ps <- function(ps, treat, estimand, stabilize = FALSE) {
+# get_w_from_ps() for binary treatments, written out per estimand. Stabilisation (WeightIt >= 1.0,
+# ATE only): weights divided by those of the intercept-only model treat ~ 1 fitted with the
+# sampling weights, i.e. multiplied by the sampling-weighted share of the unit's group.
+ref_w_from_ps <- function(ps, treat, estimand, stabilize = FALSE, sw = rep(1, length(treat))) {
   w <- switch(estimand,
     ATE = ifelse(treat == 1, 1 / ps, 1 / (1 - ps)),
     ATT = ifelse(treat == 1, 1, ps / (1 - ps)),
@@ -43,7 +45,7 @@ ref_w_from_ps <- function(ps, treat, estimand, stabilize = FALSE) {
     ATM = ifelse(treat == 1, pmin(ps, 1 - ps) / ps, pmin(ps, 1 - ps) / (1 - ps)),
     stop("unknown estimand"))
   if (isTRUE(stabilize)) {
-    p1 <- mean(treat == 1)
+    p1 <- unname(fitted(glm(treat ~ 1, weights = sw, family = quasibinomial()))[1])
     w <- w * ifelse(treat == 1, p1, 1 - p1)
   }
   w
@@ -51,7 +53,7 @@ ref_w_from_ps <- function(ps, treat, estimand, stabilize = FALSE) {
 
 ref_weightit_glm <- function(data, args) {
   m <- ref_ps_glm(data, args)
-  w <- ref_w_from_ps(m$ps, m$treat, args$estimand, isTRUE(args$stabilize))
+  w <- ref_w_from_ps(m$ps, m$treat, args$estimand, isTRUE(args$stabilize), m$sw)
   list(ps = m$ps, weights = unname(w), coef = coef(m$fit), deviance = deviance(m$fit),
        iter = m$fit$iter, converged = m$fit$converged)
 }
@@ -59,7 +61,7 @@ ref_weightit_glm <- function(data, args) {
 # summary.weightit() quantities, restated.
 ref_weight_summary <- function(data, args) {
   m <- ref_ps_glm(data, args)
-  w <- ref_w_from_ps(m$ps, m$treat, args$estimand, isTRUE(args$stabilize)) * m$sw
+  w <- ref_w_from_ps(m$ps, m$treat, args$estimand, isTRUE(args$stabilize), m$sw) * m$sw
   t <- m$treat
   ess <- function(x) sum(x)^2 / sum(x^2)
   out <- list()
@@ -144,6 +146,10 @@ ref_ebal <- function(data, args) {
     w[i] <- exp(-drop(C %*% Z))
     out[[paste0("dual", g)]] <- Z
   }
+  if (isTRUE(args$stabilize)) {
+    p1 <- sum(sw * treat) / sum(sw)
+    w <- w * ifelse(treat == 1, p1, 1 - p1)
+  }
   c(list(weights = w), out)
 }
 
@@ -179,6 +185,6 @@ ref_cbps <- function(data, args) {
     b <- b - t * step
     s <- s2
   }
-  w <- ref_w_from_ps(s$p, A, est, isTRUE(args$stabilize))
+  w <- ref_w_from_ps(s$p, A, est, isTRUE(args$stabilize), SW)
   list(ps = s$p, weights = unname(w))
 }

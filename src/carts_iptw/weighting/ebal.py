@@ -18,7 +18,8 @@ is minimised (WeightIt: ``optim(method = "BFGS", reltol = 1e-10)``; here Newton'
 step halving to machine precision, the same unique minimiser). The weights are
 ``w_i = exp(-C_i' Z)``; they satisfy ``sum_i S_i w_i C_i / N = M`` exactly (mean balance; the
 intercept row makes the weights sum to ``N``). Focal units of an ATT/ATC keep weight 1.
-``stabilize`` is ignored, as in WeightIt.
+Stabilisation (ATE only) is applied afterwards by :func:`weightit`, as WeightIt does for every
+method.
 """
 
 from __future__ import annotations

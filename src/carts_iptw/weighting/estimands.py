@@ -16,8 +16,10 @@ ATM        min(p, 1 - p) / p        min(p, 1 - p) / (1 - p)
 =========  =======================  ==========================
 
 (ATO: Li, Morgan & Zaslavsky 2018; ATM: Li & Greene 2013; others: Austin 2011.)
-``stabilize=True`` multiplies each unit's weight by the (unweighted) proportion of units in its
-treatment group, as WeightIt's ``stabilize_w()``.
+``stabilize=True`` multiplies each unit's weight by the marginal probability of its observed
+treatment, ``P(A = a)``; WeightIt (>= 1.0) estimates it with an intercept-only logistic model
+fitted with the sampling weights, i.e. the sampling-weighted share of the group (the plain share
+without sampling weights), and allows it only for the ATE.
 """
 
 from __future__ import annotations
@@ -34,11 +36,16 @@ def check_estimand(estimand: str) -> str:
     return e
 
 
-def stabilize_w(w, treat) -> np.ndarray:
-    """Multiply weights by the share of units in each unit's own group (WeightIt ``stabilize_w``)."""
+def stabilize_w(w, treat, s_weights=None) -> np.ndarray:
+    """Multiply weights by ``P(A = a)``, the (sampling-weighted) share of each unit's group.
+
+    WeightIt: ``weights / weightit(treat ~ 1, method = "glm", s.weights)$weights``; the
+    intercept-only model's fitted probability is the sampling-weighted mean of the treatment.
+    """
     w = np.asarray(w, dtype=float)
     t = np.asarray(treat, dtype=float)
-    p1 = np.mean(t == 1)
+    sw = np.ones_like(t) if s_weights is None else np.asarray(s_weights, dtype=float)
+    p1 = float(sw @ (t == 1)) / float(sw.sum())
     return w * np.where(t == 1, p1, 1.0 - p1)
 
 

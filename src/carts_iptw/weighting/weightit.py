@@ -26,7 +26,7 @@ import pandas as pd
 
 from carts_iptw._validation import as_binary_treatment, check_weights, require_dataframe
 from carts_iptw.balance.covariates import rhs_terms, variable_frame
-from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps
+from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps, stabilize_w
 from carts_iptw.weighting.summary import WeightSummary, summarize_weights
 
 METHODS = ("glm", "ebal", "cbps")
@@ -124,7 +124,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
     Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
     ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"`` (``"ebal"`` and ``"cbps"``: ATE, ATT,
-    ATC); ``stabilize`` multiplies by the group share (ignored by ``"ebal"``, as WeightIt);
+    ATC); ``stabilize`` (ATE only, as WeightIt >= 1.0) multiplies by ``P(A = a)``, the
+    sampling-weighted share of the unit's group, for every method;
     ``s_weights`` sampling weights (array or column name); ``focal`` the focal group for ATT/ATC;
     ``missing="ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``);
     ``control`` a :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's
@@ -157,6 +158,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     est, focal_val = _resolve_estimand(estimand, focal, labels, raw)
     if method in ("ebal", "cbps") and est not in ("ATE", "ATT", "ATC"):
         raise ValueError(f"method '{method}' supports estimands ATE, ATT and ATC; got {est!r}")
+    if stabilize and est != "ATE":
+        raise ValueError(f"stabilize=True can only be used with estimand='ATE' (as WeightIt); got {est!r}")
 
     n = len(data)
     if isinstance(s_weights, str):
@@ -198,7 +201,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control)
         ps = ps_model.fitted
         _check_ps(ps)
-        w = get_w_from_ps(ps, treat, est, stabilize=stabilize)
+        w = get_w_from_ps(ps, treat, est)
     elif method == "ebal":
         from carts_iptw.weighting.ebal import fit_ebal
 
@@ -208,7 +211,9 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
         ps, info = fit_cbps(X, names, treat, sw_fit, est)
         _check_ps(ps)
-        w = get_w_from_ps(ps, treat, est, stabilize=stabilize)
+        w = get_w_from_ps(ps, treat, est)
+    if stabilize:
+        w = stabilize_w(w, treat, sw_fit)
 
     if not np.isfinite(w).all():
         raise ValueError("non-finite weights were estimated")
@@ -222,7 +227,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     return WeightItResult(
         weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=covs, formula=formula,
         s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
-        treat_labels=labels, terms=terms, stabilize=bool(stabilize) and method != "ebal",
+        treat_labels=labels, terms=terms, stabilize=bool(stabilize),
         ps_model=ps_model, info=info, index=data.index)
 
 

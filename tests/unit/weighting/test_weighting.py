@@ -197,3 +197,16 @@ def test_summary_quantities(lalonde):
     assert s.weight_range.loc["treated", "max"] == w1.max()
     assert "Effective Sample Sizes" in repr(s)
     assert "estimand: ATE" in repr(W)
+
+
+def test_stabilize_is_ate_only_and_uses_sampling_weights(lalonde):
+    with pytest.raises(ValueError, match="stabilize"):
+        weightit(LALONDE, lalonde, estimand="ATT", stabilize=True)
+    sw = 0.5 + (np.arange(len(lalonde)) % 5) / 4.0
+    a = weightit(LALONDE, lalonde, s_weights=sw)
+    b = weightit(LALONDE, lalonde, s_weights=sw, stabilize=True)
+    t = a.treat
+    p1 = (sw * t).sum() / sw.sum()
+    np.testing.assert_allclose(b.weights, a.weights * np.where(t == 1, p1, 1 - p1))
+    e = weightit(LALONDE, lalonde, method="ebal", stabilize=True)
+    assert e.stabilize and e.summary().weight_mean is not None

@@ -76,7 +76,7 @@ def _ebal(data, args):
     from carts_iptw.weighting import weightit
 
     W = weightit(args["formula"], data, method="ebal", estimand=args["estimand"],
-                 s_weights=args.get("s_weights"))
+                 s_weights=args.get("s_weights"), stabilize=bool(args.get("stabilize", False)))
     out = {"weights": W.weights}
     for g, z in sorted(W.info["dual"].items()):
         out[f"dual{g}"] = z
@@ -102,19 +102,27 @@ for _ds, _f in FORMULAS.items():
             rtol=1e-9, exact=("converged",),
             description="tightened convergence on both sides: agreement to 1e-9",
         ))
-    for _e in ("ATE", "ATT"):
-        register(ParityCase(
-            name=f"weightit.glm.{_ds}.{_e}.stabilize", function="weightit",
-            r_twin="WeightIt::weightit(method = 'glm', stabilize = TRUE)", dataset=_ds,
-            r_file="weighting.R", r_function="ref_weightit_glm", python=_weightit_glm,
-            args={"formula": _f, "estimand": _e, "stabilize": True}, exact=("iter", "converged"),
-        ))
+    register(ParityCase(
+        name=f"weightit.glm.{_ds}.ATE.stabilize", function="weightit",
+        r_twin="WeightIt::weightit(method = 'glm', stabilize = TRUE)", dataset=_ds,
+        r_file="weighting.R", r_function="ref_weightit_glm", python=_weightit_glm,
+        args={"formula": _f, "estimand": "ATE", "stabilize": True}, exact=("iter", "converged"),
+    ))
     register(ParityCase(
         name=f"weightit.summary.{_ds}.ATE", function="weightit",
         r_twin="WeightIt::summary.weightit", dataset=_ds, r_file="weighting.R",
         r_function="ref_weight_summary", python=_weight_summary,
         args={"formula": _f, "estimand": "ATE"},
     ))
+
+register(ParityCase(
+    name="weightit.glm.lalonde_sw.ATE.stabilize", function="weightit",
+    r_twin="WeightIt::weightit(method = 'glm', s.weights = sw, stabilize = TRUE)",
+    dataset=lalonde_sw, r_file="weighting.R", r_function="ref_weightit_glm", python=_weightit_glm,
+    args={"formula": FORMULAS["lalonde"], "estimand": "ATE", "s_weights": "sw", "stabilize": True},
+    exact=("iter", "converged"),
+    description="stabilisation factor = sampling-weighted group share (intercept-only glm)",
+))
 
 for _e in ("ATE", "ATT"):
     register(ParityCase(
@@ -154,6 +162,12 @@ register(ParityCase(
     r_twin="WeightIt::weightit(method = 'ebal', s.weights = sw)", dataset=lalonde_sw,
     r_file="weighting.R", r_function="ref_ebal", python=_ebal,
     args={"formula": FORMULAS["lalonde"], "estimand": "ATE", "s_weights": "sw"},
+))
+register(ParityCase(
+    name="weightit.ebal.lalonde_sw.ATE.stabilize", function="weightit",
+    r_twin="WeightIt::weightit(method = 'ebal', s.weights = sw, stabilize = TRUE)",
+    dataset=lalonde_sw, r_file="weighting.R", r_function="ref_ebal", python=_ebal,
+    args={"formula": FORMULAS["lalonde"], "estimand": "ATE", "s_weights": "sw", "stabilize": True},
 ))
 
 
