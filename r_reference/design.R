@@ -12,7 +12,7 @@ suppressPackageStartupMessages({
   data
 }
 
-.design <- function(data, args) {
+.design0 <- function(data, args) {
   data <- .factors(data)
   ids <- if (is.null(args$ids)) ~1 else as.formula(paste("~", args$ids))
   if (is.null(args$strata)) {
@@ -22,6 +22,13 @@ suppressPackageStartupMessages({
               weights = as.formula(paste("~", args$weights)), data = data,
               nest = isTRUE(args$nest))
   }
+}
+
+.design <- function(data, args) {
+  d <- .design0(data, args)
+  # a domain: survey's subset() keeps the full design's PSU counts
+  if (!is.null(args$subset)) d <- d[d$variables[[args$subset]] == 1, ]
+  d
 }
 
 .htest <- function(h) {

@@ -79,8 +79,11 @@ def _htest(h) -> dict:
 def _design(data, args):
     from carts_iptw.design.svydesign import svydesign
 
-    return svydesign(data, weights=args["weights"], ids=args.get("ids"), strata=args.get("strata"),
-                     nest=bool(args.get("nest", False)))
+    d = svydesign(data, weights=args["weights"], ids=args.get("ids"), strata=args.get("strata"),
+                  nest=bool(args.get("nest", False)))
+    if args.get("subset"):
+        d = d.subset(data[args["subset"]].to_numpy() == 1)
+    return d
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,3 +490,46 @@ for _name, _ds, _args in (
         description="Firth estimates, SEs, profile penalised-likelihood CIs and penalised LR "
                     "tests vs an independent BFGS maximisation (logistf is not in Debian)",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# domains (design.subset / R's subset(design, ...)): the study's "among" analyses
+# ---------------------------------------------------------------------------------------------
+def cart_domain() -> pd.DataFrame:
+    d = cart_ipw()
+    d["crs_any"] = (d["crs_grade"] >= 1).astype(int)
+    return d
+
+
+register(ParityCase(
+    name="svymean.cart.domain", function="svymean", r_twin="survey::svymean(subset(design))",
+    dataset=cart_domain, r_file="design.R", r_function="ref_svymean",
+    args={"weights": "w", "x": "~icans3 + steroid_cum_dose", "subset": "crs_any"},
+    python=_py_svymean, exact=("degf",), r_packages=("survey",),
+    description="domain: patients with any CRS",
+))
+for _st in ("F", "Chisq"):
+    register(ParityCase(
+        name=f"svychisq.{_st}.cart.domain", function="svychisq",
+        r_twin=f"survey::svychisq(subset(design), statistic = '{_st}')", dataset=cart_domain,
+        r_file="design.R", r_function="ref_svychisq",
+        args={"weights": "w", "formula": "~icans3 + anakinra", "statistic": _st,
+              "subset": "crs_any"},
+        python=_py_svychisq, r_packages=("survey",),
+    ))
+register(ParityCase(
+    name="svyranktest.wilcoxon.cart.domain", function="svyranktest",
+    r_twin="survey::svyranktest(subset(design))", dataset=cart_domain, r_file="design.R",
+    r_function="ref_svyranktest",
+    args={"weights": "w", "formula": "steroid_cum_dose ~ anakinra", "test": "wilcoxon",
+          "subset": "crs_any"},
+    python=_py_svyranktest, r_packages=("survey",),
+))
+register(ParityCase(
+    name="svyglm.quasibinomial.cart.domain", function="svyglm",
+    r_twin="survey::svyglm(design = subset(design))", dataset=cart_domain, r_file="design.R",
+    r_function="ref_svyglm",
+    args={"weights": "w", "formula": "icans3 ~ anakinra + age", "family": "quasibinomial",
+          "subset": "crs_any"},
+    python=_py_svyglm, exact=("df_residual",), r_packages=("survey",),
+))
