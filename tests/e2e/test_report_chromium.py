@@ -117,6 +117,7 @@ def test_report_renders_in_chromium(demo, tmp_path):
         assert p.ids.get(t) == "table", f"table {t} missing"
         assert p.rows[t] >= 2, f"table {t} has no body rows"
     assert p.ids.get("synthetic-banner") == "div"
+    assert p.ids.get("calibration") == "section" and p.rows["calibration-table"] >= 10
     for f in FIGURES:
         assert p.ids.get(f) == "figure", f"figure {f} missing"
     assert len(p.imgs) >= len(FIGURES)

@@ -25,6 +25,8 @@ SECTIONS = (
     ("competing", "Infections (competing risks)"), ("warnings", "Warnings"),
     ("methods", "Methods and provenance"),
 )
+#: shown only for synthetic data
+CALIBRATION = ("calibration", "SYNTHETIC data vs published margins")
 
 
 def _e(x) -> str:
@@ -348,6 +350,24 @@ def _warnings(res: dict) -> str:
     return _section("warnings", "Warnings", items)
 
 
+def _calibration(res: dict) -> str:
+    rows_in = res.get("calibration")
+    if not rows_in:
+        return ""
+    a0, a1 = res["meta"]["arms"]
+    rows = []
+    for r in rows_in:
+        f = (lambda c: fnum(c, 1)) if r["kind"] == "median" else fpct
+        rows.append([_e(r["quantity"]), f(r[f"{a0}|published"]), f(r[f"{a0}|cohort"]),
+                     f(r[f"{a1}|published"]), f(r[f"{a1}|cohort"])])
+    note = ('<p class="note">The bundled cohort is SYNTHETIC: simulated so that its unweighted '
+            "margins match those published (outcome rates: the published weighted rates). It "
+            "is not the study's data; its results are not the study's results.</p>")
+    return _section("calibration", CALIBRATION[1], _table(
+        ["Quantity", f"{_e(a0)} published", f"{_e(a0)} this cohort", f"{_e(a1)} published",
+         f"{_e(a1)} this cohort"], rows, "calibration-table") + note)
+
+
 def _methods(res: dict) -> str:
     rows = [[f"<code>{_e(k)}</code>", _e(v)] for k, v in res["functions"].items()]
     m = res["meta"]
@@ -396,12 +416,13 @@ def render_report(results: dict, objects: dict | None = None) -> str:
               if m.get("synthetic") else "")
     meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
             f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
-    nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in SECTIONS)
+    secs = SECTIONS + ((CALIBRATION,) if results.get("calibration") else ())
+    nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in secs)
     body = "".join([
         _summary(results), _flow(results), _table1(results), _balance(results, figs),
         _outcomes(results), _odds_ratios(results, figs), _distributions(results),
         _survival(results, figs), _cox(results, figs), _competing(results, figs),
-        _warnings(results), _methods(results),
+        _warnings(results), _calibration(results), _methods(results),
     ])
     tpl = Template(resources.files("carts_iptw.report").joinpath("templates", "report.html")
                    .read_text(encoding="utf-8"))
@@ -444,6 +465,7 @@ def write_tables(results: dict, folder: Path) -> list[Path]:
         "cox": results.get("cox", []),
         "competing": [{k: v for k, v in r.items() if k != "cox"}
                       for r in results.get("competing", [])],
+        "calibration": results.get("calibration", []),
     }
     for name, rows in tables.items():
         if not rows:

@@ -72,6 +72,7 @@ def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> 
     data, flow = apply_eligibility(df, spec.eligibility, spec.treatment)
     res, objs = analyse_eligible(data, spec, step)
     res = {"flow": flow.to_dict(orient="records"), **res}
+    objs["eligible"] = data
     return res, objs
 
 
@@ -168,6 +169,11 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
         "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     results = {"meta": meta, **res, "functions": dict(R_TWINS)}
+    if synthetic:
+        from carts_iptw.study.calibration import calibration_table
+
+        results["calibration"] = calibration_table(objs["eligible"], spec_obj.treatment,
+                                                   meta["arms"])
     say("figures and report")
     from carts_iptw.report.html import render_report, write_tables
 

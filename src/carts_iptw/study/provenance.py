@@ -16,6 +16,7 @@ import numpy as np
 #: Python function (as named in results.json) -> the R call a statistician maps it to.
 R_TWINS: dict[str, str] = {
     "count": "base::table (unweighted count)",
+    "published": "(none: a number printed in the reference study's abstract)",
     "percent": "100 * prop.table(table()) (unweighted percentage)",
     "quantile": "stats::quantile(type = 7) (unweighted median and quartiles)",
     "weightit": "WeightIt::weightit(method = 'glm')",
