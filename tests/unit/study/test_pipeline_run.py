@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tomllib
 
+import numpy as np
 import pytest
 
 from carts_iptw.study.pipeline import run_study
@@ -83,3 +84,24 @@ def test_progress_messages(base):
     assert msgs[0].startswith("reading") and msgs[-1].startswith("done")
     assert any("weightit" in m for m in msgs) and any("Kaplan-Meier" in m for m in msgs)
     assert all(isinstance(m, str) and m for m in msgs)
+
+
+def test_separation_switches_to_firth_with_a_warning(cohort):
+    """No grade >= 3 CRS among controls: the ML odds ratio is infinite; Firth replaces it."""
+    from carts_iptw.study import analysis as A
+    from carts_iptw.study.cohort import validate_cohort
+    from carts_iptw.study.spec import default_spec
+
+    d = validate_cohort(cohort)
+    ctl = d["anakinra"] == 0
+    d.loc[ctl & (d["crs_grade"] >= 3), "crs_grade"] = 2
+    ctx = A.Context(spec=default_spec(), data=d)
+    A.fit_weights(ctx)
+    A.make_design(ctx)
+    o = [o for o in ctx.spec.outcomes if o.name == "crs_g3"][0]
+    res = A.odds_ratio(ctx, o)
+    assert res["method"] == "logistf"
+    assert "anakinra" in res["separation"]["terms"]
+    assert res["or"]["function"] == "logistf" and res["or"]["value"] > 1
+    assert np.isfinite(res["upper"]["value"])
+    assert any("separation" in w["message"] for w in ctx.warnings)
