@@ -170,6 +170,33 @@ _MM = [
     (synthetic_mixed, "compare_string", "y ~ I(site == \"west\") + I(smoker & age > 40) + dose:site"),
 ]
 
+# random formulas (fixed seed): term algebra, coding rule and names on arbitrary nestings
+def _random_formulas(seed: int, k: int) -> list[str]:
+    import random
+
+    rnd = random.Random(seed)
+    atoms = ["age", "sex", "smoker", "site", "dose", "factor(dose)", "I(age^2)",
+             "log(exposure)", "I(age > 50)", "exposure", "I(dose * 2 - 1)",
+             'I(site == "west")', "as.numeric(smoker)"]
+
+    def expr(depth: int = 0) -> str:
+        if depth > 2 or (depth > 0 and rnd.random() < 0.4):
+            return rnd.choice(atoms)
+        r = rnd.random()
+        if r < 0.1:
+            return f"({expr(depth + 1)} + {expr(depth + 1)})^{rnd.choice([2, 3])}"
+        if r < 0.15:
+            return f"{rnd.choice(atoms)}/{expr(depth + 1)}"
+        if r < 0.25:
+            return f"{expr(depth + 1)} - {rnd.choice(atoms)}"
+        return f"{expr(depth + 1)} {rnd.choice(['+', '*', ':'])} {expr(depth + 1)}"
+
+    return [f"y ~ {rnd.choice(['', '', '0 + ', '-1 + '])}{expr()}" for _ in range(k)]
+
+
+for _i, _formula in enumerate(_random_formulas(20261125, 16)):
+    _MM.append((synthetic_mixed, f"random{_i:02d}", _formula))
+
 for _ds, _variant, _formula in _MM:
     _dsname = _ds if isinstance(_ds, str) else _ds.__name__
     register(ParityCase(
