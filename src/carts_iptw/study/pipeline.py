@@ -45,6 +45,11 @@ def _load_data(data) -> tuple[pd.DataFrame, str, bool]:
         df = validate_cohort(data)
         return df, "(DataFrame)", synthetic
     p = Path(data)
+    if not p.is_file():
+        from carts_iptw.study.cohort import CohortValidationError
+
+        raise CohortValidationError([{"column": "(file)", "rule": "file exists", "rows": 0,
+                                      "message": f"cohort file not found: {p}"}])
     df = read_cohort(p)
     synthetic = "SYNTHETIC" in p.name.upper()
     return df, p.name, synthetic
@@ -55,6 +60,8 @@ def _load_spec(spec) -> StudySpec:
         return default_spec()
     if isinstance(spec, StudySpec):
         return spec
+    if not Path(spec).is_file():
+        raise ValueError(f"spec file not found: {spec}")
     return load_spec(spec)
 
 

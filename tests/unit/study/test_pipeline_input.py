@@ -94,3 +94,12 @@ def test_replace_dir_swaps_whole_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["report.html"]
     assert not tmp.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_missing_files_are_bad_input(tmp_path):
+    with pytest.raises(CohortValidationError, match="cohort file not found"):
+        run_study(tmp_path / "nope.csv", None, tmp_path / "out")
+    with pytest.raises(ValueError, match="spec file not found"):
+        run_study(_write(simulate_cohort(2), tmp_path / "c.csv"), tmp_path / "nope.toml",
+                  tmp_path / "out")
+    _nothing_written(tmp_path / "out", tmp_path)
