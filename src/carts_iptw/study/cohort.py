@@ -100,7 +100,7 @@ SCHEMA: tuple[Column, ...] = (
            group="infection", **GRADE),
     Column("infection_type", "category", "type of the most severe infection", nullable=True,
            levels=("bacterial", "viral", "fungal"), group="infection"),
-    Column("infection_onset_day", "numeric", "day of first infection (missing if none)",
+    Column("infection_onset_day", "numeric", "day of onset of the most severe infection (missing if none)",
            nullable=True, lower=0, upper=30, group="infection"),
     # efficacy
     Column("best_response", "category", "best overall response", levels=("CR", "PR", "SD", "PD"),
