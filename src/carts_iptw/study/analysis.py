@@ -304,6 +304,8 @@ def binary_outcome(ctx: Context, o: Outcome) -> dict:
     trt = ctx.trt
     res = {"name": o.name, "label": o.label, "type": "binary", "definition": o.definition,
            "among": o.among, "primary": o.primary}
+    if not among.any():
+        raise ValueError(f"outcome {o.name}: no patient meets '{o.among}'")
     for label, g in _arms(ctx.spec):
         m = (trt == bool(g)) & among
         d = {"n": num(int(m.sum()), "count"), "events": num(int(y[m].sum()), "count")}
@@ -418,6 +420,15 @@ def distribution_outcome(ctx: Context, o: Outcome) -> dict:
     res = {"name": o.name, "label": o.label, "type": o.type, "column": o.column,
            "among": o.among}
     trt = ctx.trt
+    if not among.any():
+        why = f"no patient meets '{o.among}'"
+        for label, _ in _arms(ctx.spec):
+            res[label] = {"n": num(0, "count"),
+                          **{kq: num(None, "svyquantile", reason=why)
+                             for kq in ("q1", "median", "q3")}}
+        res["p_weighted"] = num(None, "svyranktest", reason=why)
+        ctx.warn(f"outcome {o.name}", f"{o.label}: {why}")
+        return res
     for label, g in _arms(ctx.spec):
         m = (trt == bool(g)) & among
         d = {"n": num(int(m.sum()), "count")}

@@ -89,3 +89,13 @@ def test_unweighted_quantiles_follow_the_type7_definition():
             hi = min(lo + 1, n - 1)
             exp.append(xs[lo] + (h - lo) * (xs[hi] - xs[lo]))
         np.testing.assert_allclose(A._unweighted_quantiles(x), exp, rtol=1e-12, atol=1e-15)
+
+
+def test_duration_outcome_with_nobody_in_the_subgroup(ctx):
+    A.fit_weights(ctx)
+    A.make_design(ctx)
+    o = Outcome(name="x", label="x", type="duration", column="icans_duration",
+                among="icans_grade >= 6")
+    res = A.distribution_outcome(ctx, o)
+    assert res["p_weighted"]["value"] is None and "no patient" in res["p_weighted"]["reason"]
+    assert any("no patient" in w["message"] for w in ctx.warnings)
