@@ -119,7 +119,7 @@ def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) 
 
 def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: str = "ATE",
              stabilize: bool = False, s_weights=None, focal=None, missing: str | None = None,
-             control=None, include_obj: bool = False) -> WeightItResult:
+             control=None) -> WeightItResult:
     """Estimate balancing weights for a binary treatment (twin of ``WeightIt::weightit``).
 
     Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
