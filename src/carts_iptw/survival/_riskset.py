@@ -38,13 +38,6 @@ def _tail_sums(q: np.ndarray, order_rev, pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def _segment_sum(values: np.ndarray, starts: np.ndarray, K: int) -> np.ndarray:
-    """Sums of consecutive row segments beginning at ``starts`` (one per block, all non-empty)."""
-    if len(values) == 0:
-        return np.zeros((K,) + values.shape[1:])
-    return np.add.reduceat(values, starts, axis=0)
-
-
 class RiskSets:
     """Sorting and block structure for (start, stop] or right-censored data with strata."""
 
@@ -127,6 +120,22 @@ class RiskSets:
         self.wtave = self.deadwt / np.where(d > 0, d, 1.0)
         self.frac = (j / d[dblk]) if efron else np.zeros(len(drows))
         self.is_dead_row = dead
+        # blocks with tied deaths: only they need segment sums (singletons are a gather)
+        self.multi = d > 1
+        mrows = np.flatnonzero(self.multi[dblk])
+        self.multi_rows = mrows
+        mstart = np.flatnonzero(np.r_[True, dblk[mrows][1:] != dblk[mrows][:-1]]) if len(mrows) else mrows
+        self.multi_starts = mstart
+        self._wx = None
+
+    def bsum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of per-death-term values by block (terms are sorted by block)."""
+        if len(values) == 0:
+            return np.zeros((self.K,) + values.shape[1:])
+        out = values[self.dstart].copy()
+        if len(self.multi_rows):
+            out[self.multi] = np.add.reduceat(values[self.multi_rows], self.multi_starts, axis=0)
+        return out
 
     # -- sums over the risk set at each block -------------------------------------------------
     def risk_sum(self, q: np.ndarray) -> np.ndarray:
@@ -150,13 +159,19 @@ class RiskSets:
         S0 = self.risk_sum(r)
         rx = r[:, None] * X
         S1 = self.risk_sum(rx)
-        dr = self.drows
-        D0 = np.bincount(self.dblk, weights=r[dr], minlength=self.K)
-        D1 = _segment_sum(rx[dr], self.dstart, self.K)
         b = self.dblk
-        f = self.frac
-        den = S0[b] - f * D0[b]
-        a = S1[b] - f[:, None] * D1[b]
+        den = S0[b]
+        a = S1[b]
+        if self.efron and len(self.multi_rows):
+            # Efron: remove the fraction j/d of the tied deaths' risk (multi-death blocks only)
+            mr = self.multi_rows
+            dm = self.drows[mr]
+            D0 = np.add.reduceat(r[dm], self.multi_starts)
+            D1 = np.add.reduceat(rx[dm], self.multi_starts, axis=0)
+            loc = np.cumsum(np.r_[0, np.diff(b[mr]) != 0])  # block index within the multi set
+            f = self.frac[mr]
+            den[mr] -= f * D0[loc]
+            a[mr] -= f[:, None] * D1[loc]
         return den, a, rx
 
     def loglik_score_info(self, eta: np.ndarray, X: np.ndarray, need_info: bool = True):
@@ -168,7 +183,9 @@ class RiskSets:
         wt = self.wtave[b]
         dr = self.drows
         loglik = float(np.sum(w[dr] * eta[dr]) - np.sum(wt * np.log(den)))
-        u = (w[dr][:, None] * X[dr]).sum(axis=0) - ((wt / den)[:, None] * a).sum(axis=0)
+        if self._wx is None or self._wx[0] is not X:
+            self._wx = (X, (w[dr][:, None] * X[dr]).sum(axis=0))
+        u = self._wx[1] - ((wt / den)[:, None] * a).sum(axis=0)
         if not need_info:
             return loglik, u, None
         c = np.bincount(b, weights=wt / den, minlength=self.K)
@@ -193,10 +210,11 @@ class RiskSets:
         haz = wt / den
         mean = a / den[:, None]
         H = np.bincount(b, weights=haz, minlength=self.K)
-        M = _segment_sum(haz[:, None] * mean, self.dstart, self.K)
+        hm = haz[:, None] * mean
+        M = self.bsum(hm)
         Hp = np.bincount(b, weights=haz * (1 - f), minlength=self.K)
-        Mp = _segment_sum((haz * (1 - f))[:, None] * mean, self.dstart, self.K)
-        mbar = _segment_sum(mean, self.dstart, self.K)
+        Mp = self.bsum((1 - f)[:, None] * hm) if self.efron else M
+        mbar = self.bsum(mean)
         mbar /= np.where(self.ndead > 0, self.ndead, 1.0)[:, None]
         HC = self.block_cum_at_rows(H)
         MC = self.block_cum_at_rows(M)

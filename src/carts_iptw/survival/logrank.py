@@ -206,8 +206,7 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     mean = a / den[:, None]
     K = rs.K
     H = np.bincount(b, weights=haz, minlength=K)
-    E = np.zeros((K, X.shape[1]))
-    np.add.at(E, b, mean)
+    E = rs.bsum(mean)
     E /= np.where(rs.ndead > 0, rs.ndead, 1.0)[:, None]
     HC = rs.block_cum_at_rows(H)
     EHC = rs.block_cum_at_rows(E * H[:, None])

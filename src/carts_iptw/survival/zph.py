@@ -81,8 +81,7 @@ def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: 
     gk[b] = gtime[dr]
     p = X.shape[1]
     # score of the x*g block: sum_k g_k u_k
-    u_rows = np.zeros((rs.K, p))
-    np.add.at(u_rows, b, w[dr][:, None] * X[dr] - (wt / den)[:, None] * a)
+    u_rows = rs.bsum(w[dr][:, None] * X[dr] - (wt / den)[:, None] * a)
     u2 = (gk[:, None] * u_rows).sum(axis=0)
 
     def info(power):
