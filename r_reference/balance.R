@@ -127,6 +127,17 @@ ref_bal_tab <- function(data, args) {
       .bt_ks(C[, j], treat, w, is_bin[j])
     }, 0), colnames(C))
   }
+  # cobalt's threshold labels on the adjusted statistics (distance rows and NA left blank)
+  lab <- function(x, t, f) {
+    r <- round(t, 3)
+    ifelse(type == "Distance" | !is.finite(x), "",
+           ifelse(f(x) < t, paste0("Balanced, <", r), paste0("Not Balanced, >", r)))
+  }
+  if (!is.null(args$m_threshold))
+    out$M.Threshold <- setNames(lab(out$Diff.Adj, args$m_threshold, abs), colnames(C))
+  if (!is.null(args$v_threshold))
+    out$V.Threshold <- setNames(lab(out$V.Ratio.Adj, args$v_threshold, function(v) pmax(v, 1 / v)),
+                                colnames(C))
   ess <- function(x) sum(x)^2 / sum(x^2)
   out$Observations <- list(
     Control = c(ess(one[treat == 0]), ess((ws$w * one)[treat == 0])),

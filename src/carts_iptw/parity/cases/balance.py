@@ -18,10 +18,14 @@ def _bal_tab(data, args):
 
     W = weightit(args["formula"], data, method="glm", estimand=args["estimand"],
                  stabilize=bool(args.get("stabilize", False)), s_weights=args.get("s_weights"))
-    b = bal_tab(W, binary=args.get("binary"))
+    thr = {k: args[f"{k}_threshold"] for k in ("m", "v") if f"{k}_threshold" in args}
+    b = bal_tab(W, binary=args.get("binary"), thresholds=thr or None)
     out = {"Type": b.balance["Type"]}
     for c in COLUMNS:
         out[c] = b.balance[c].astype(float)
+    for c in ("M.Threshold", "V.Threshold"):
+        if c in b.balance.columns:
+            out[c] = b.balance[c]
     out["Observations"] = {"Control": b.observations["Control"].to_numpy(),
                            "Treated": b.observations["Treated"].to_numpy()}
     return out
@@ -124,4 +128,14 @@ for _e in ("ATE", "ATT", "ATO"):
         args={"formula": FORMULAS["lalonde"], "estimand": _e, "binary": "raw", "s_weights": "sw"},
         tolerances={"Diff.Adj": (1e-6, 1e-10), "KS.Adj": (1e-6, 1e-10)} if _e == "ATO" else {},
         description="sampling weights weight the unadjusted sample and the SMD denominators",
+    ))
+
+for _e in ("ATE", "ATT"):
+    register(ParityCase(
+        name=f"bal_tab.weightit.lalonde.{_e}.thresholds", function="bal_tab",
+        r_twin="cobalt::bal.tab(weightit(...), thresholds = c(m = .1, v = 2))", dataset="lalonde",
+        r_file="balance.R", r_function="ref_bal_tab", python=_bal_tab,
+        args={"formula": FORMULAS["lalonde"], "estimand": _e, "binary": "std",
+              "m_threshold": 0.1, "v_threshold": 2},
+        description="balance verdict labels as cobalt words them",
     ))
