@@ -83,6 +83,8 @@ ref_glm <- function(data, args) {
     deviance = fit$deviance,
     null_deviance = fit$null.deviance,
     aic = fit$aic,
+    loglik = as.numeric(logLik(fit)),
+    bic = BIC(fit),
     dispersion = s$dispersion,
     df_residual = fit$df.residual,
     df_null = fit$df.null,

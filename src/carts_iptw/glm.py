@@ -147,6 +147,21 @@ class GlmResult:
         self.n = len(fit.y)
 
     @property
+    def df_loglik(self) -> int:
+        """Degrees of freedom of ``logLik``: rank (+1 for gaussian's dispersion), as R."""
+        return self.rank + (1 if self.family.family == "gaussian" else 0)
+
+    @property
+    def loglik(self) -> float:
+        """R's ``logLik.glm``: ``df - aic / 2`` (NaN for quasi families, as R's NA)."""
+        return float(self.df_loglik - self.aic / 2)
+
+    @property
+    def bic(self) -> float:
+        """R's ``BIC(fit)``: ``-2 logLik + log(n) df`` with n all rows (R's logLik nobs)."""
+        return float(-2 * self.loglik + np.log(self.n) * self.df_loglik)
+
+    @property
     def _stat_name(self) -> str:
         return "z value" if self.family.fixed_dispersion else "t value"
 

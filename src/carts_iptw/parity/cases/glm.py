@@ -127,6 +127,8 @@ def _py_glm(data: pd.DataFrame, args) -> dict:
         "deviance": fit.deviance,
         "null_deviance": fit.null_deviance,
         "aic": fit.aic,
+        "loglik": fit.loglik,
+        "bic": fit.bic,
         "dispersion": fit.dispersion,
         "df_residual": fit.df_residual,
         "df_null": fit.df_null,
