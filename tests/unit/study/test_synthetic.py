@@ -109,3 +109,16 @@ def test_bundled_cohort_balances_after_weighting_as_published():
     bal, _ = A.balance(ctx)
     assert bal["balanced"] and bal["max_abs_smd_weighted"]["value"] < 0.1
     assert bal["max_abs_smd_unweighted"]["value"] > 0.5  # the 4-1BB imbalance (9.1% vs 54%)
+
+
+def test_time_ratios_change_only_event_times():
+    a = simulate_cohort(5)
+    b = simulate_cohort(5, time_ratios={"efs": 0.65})
+    times = ["efs_months", "efs_event", "os_months", "os_event"]
+    pd.testing.assert_frame_equal(a.drop(columns=times), b.drop(columns=times))
+    va, vb = validate_cohort(a), validate_cohort(b)
+    t = va["anakinra"] == 1
+    assert (vb.loc[t, "efs_months"] <= va.loc[t, "efs_months"] + 1e-9).all()
+    assert (vb.loc[~t, "efs_months"] == va.loc[~t, "efs_months"]).all()
+    with pytest.raises(ValueError, match="unknown"):
+        simulate_cohort(5, time_ratios={"pfs": 1.0})
