@@ -169,30 +169,36 @@ ref_glm_weightit_mest <- function(data, args) {
   ps_fit <- suppressWarnings(glm(psf, data = data, family = quasibinomial(),
                                  mustart = .25 + .5 * A))
   Xps <- model.matrix(ps_fit)
-  wfun <- function(p) switch(args$estimand,
-    ATE = ifelse(A == 1, 1 / p, 1 / (1 - p)),
-    ATT = ifelse(A == 1, 1, p / (1 - p)),
-    ATC = ifelse(A == 1, (1 - p) / p, 1))
+  stab <- isTRUE(args$stabilize)  # ATE weights times P(A = a), P(A = 1) a second parameter
+  wfun <- function(p, pbar = mean(A)) {
+    w <- switch(args$estimand,
+      ATE = ifelse(A == 1, 1 / p, 1 / (1 - p)),
+      ATT = ifelse(A == 1, 1, p / (1 - p)),
+      ATC = ifelse(A == 1, (1 - p) / p, 1))
+    if (stab) w * ifelse(A == 1, pbar, 1 - pbar) else w
+  }
   data$.ipw <- wfun(fitted(ps_fit))  # a column, so glm() cannot pick up another 'w'
   fam <- get(args$family)()
   out_fit <- suppressWarnings(glm(as.formula(args$formula), data = data, family = fam,
                                   weights = .ipw))
   Xo <- model.matrix(out_fit)
   y <- out_fit$y
-  k1 <- ncol(Xps)
+  k1 <- ncol(Xps) + stab
   psi <- function(theta) {
-    b1 <- theta[seq_len(k1)]
+    b1 <- theta[seq_len(ncol(Xps))]
+    a1 <- if (stab) plogis(theta[k1]) else mean(A)
     b2 <- theta[-seq_len(k1)]
     p <- plogis(drop(Xps %*% b1))
     eta <- drop(Xo %*% b2)
     mu <- fam$linkinv(eta)
-    cbind(Xps * (A - p), Xo * (wfun(p) * (y - mu) * fam$mu.eta(eta) / fam$variance(mu)))
+    cbind(Xps * (A - p), if (stab) A - a1,
+          Xo * (wfun(p, a1) * (y - mu) * fam$mu.eta(eta) / fam$variance(mu)))
   }
-  theta <- c(coef(ps_fit), coef(out_fit))
+  theta <- c(coef(ps_fit), if (stab) qlogis(mean(A)), coef(out_fit))
   P <- psi(theta)
   J <- sapply(seq_along(theta), function(j) {
     # step on the scale of the coefficient's column (re74 in dollars needs a tiny step)
-    h <- 1e-5 * max(abs(theta[j]), 1 / max(abs(cbind(Xps, Xo)[, j])))
+    h <- 1e-5 * max(abs(theta[j]), 1 / max(abs(cbind(Xps, if (stab) 1, Xo)[, j])))
     tp <- theta; tm <- theta
     tp[j] <- tp[j] + h; tm[j] <- tm[j] - h
     (colSums(psi(tp)) - colSums(psi(tm))) / (2 * h)

@@ -85,6 +85,20 @@ def _mest_vcov(fit, weightit, data, sw, mode):
         psi_t = Xt * (sw * (a - p))[:, None]
         H_t = -(Xt * (sw * p * (1 - p))[:, None]).T @ Xt
         dw = Xt * (_dw_dp(p, a, weightit.estimand) * p * (1 - p))[:, None]
+        if weightit.stabilize:
+            # WeightIt's second "treatment model": intercept-only logistic for P(A = 1) = pbar;
+            # weights w_ps(p) * s, s = pbar (treated) or 1 - pbar (control)
+            pbar = float(sw @ a) / float(sw.sum())
+            s = np.where(a == 1, pbar, 1 - pbar)
+            w_ps = weightit.weights / s
+            dw = np.column_stack([dw * s[:, None],
+                                  w_ps * np.where(a == 1, 1.0, -1.0) * pbar * (1 - pbar)])
+            psi_t = np.column_stack([psi_t, sw * (a - pbar)])
+            k = H_t.shape[0]
+            H2 = np.zeros((k + 1, k + 1))
+            H2[:k, :k] = H_t
+            H2[k, k] = -float(sw.sum()) * pbar * (1 - pbar)
+            H_t = H2
         H_ot = (score1 * sw[:, None]).T @ dw
         psi = psi + psi_t @ np.linalg.solve(-H_t, H_ot.T)
     Ainv = np.linalg.inv(H)
@@ -142,8 +156,9 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     propensity term.  ``"BS"``: nonparametric bootstrap re-estimating the weights on each
     resample; ``"FWB"``: fractional weighted bootstrap (exponential weights, as ``fwb``);
     both seeded (``seed``), ``R`` replicates, progress on stderr; covariance of the replicates.
-    Reference distribution: normal (z tests), as WeightIt.  Not supported (raise): stabilized
-    weights or non-"glm" methods with ``"asympt"``.
+    Stabilized weights (ATE) add WeightIt's intercept-only model for ``P(A = 1)`` to the stack.
+    Reference distribution: normal (z tests), as WeightIt.  Not supported (raise): non-"glm"
+    methods or trimmed weights with ``"asympt"``.
     """
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}; got {vcov!r}")
@@ -156,8 +171,6 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     if vcov == "asympt":
         if weightit.method != "glm" or weightit.ps_model is None:
             raise ValueError('vcov="asympt" needs weights from method="glm"; use "HC0" or a bootstrap')
-        if weightit.stabilize:
-            raise ValueError('vcov="asympt" with stabilized weights is not implemented; use "HC0"')
         if getattr(weightit, "trim", None) is not None:
             raise ValueError('vcov="asympt" is not valid for trimmed weights; use a bootstrap')
     sw = np.ones(n) if weightit.s_weights is None else np.asarray(weightit.s_weights, float)

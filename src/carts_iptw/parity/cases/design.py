@@ -391,7 +391,8 @@ def _py_glm_weightit(data, args):
     from carts_iptw.design.glm_weightit import glm_weightit
     from carts_iptw.weighting import weightit
 
-    W = weightit(args["ps_formula"], data, method="glm", estimand=args["estimand"])
+    W = weightit(args["ps_formula"], data, method="glm", estimand=args["estimand"],
+                 stabilize=bool(args.get("stabilize", False)))
     return _model_out(glm_weightit(args["formula"], data, W, family=args["family"],
                                    vcov=args.get("vcov", "asympt")))
 
@@ -407,6 +408,18 @@ for _ds, _kind, _f in _MODELS:
             description="M-estimation sandwich vs a base-R stacked estimator (full-stack "
                         "inverse, central-difference Jacobian)",
         ))
+
+
+for _ds, _kind, _f in _MODELS[::2]:
+    register(ParityCase(
+        name=f"glm_weightit.asympt.{_ds}.{_kind}.ATE.stabilized", function="glm_weightit",
+        r_twin="WeightIt::glm_weightit(vcov = 'asympt'), weightit(stabilize = TRUE)",
+        dataset=_DATA[_ds], r_file="design.R", r_function="ref_glm_weightit_mest",
+        args={"ps_formula": _PS[_ds], "formula": _f, "estimand": "ATE", "family": "binomial",
+              "stabilize": True},
+        python=_py_glm_weightit, rtol=1e-6,
+        description="stabilized weights: the intercept-only model for P(A = 1) is stacked too",
+    ))
 
 
 def glm_weightit_lalonde() -> pd.DataFrame:
