@@ -113,7 +113,11 @@ def _summary(res: dict) -> str:
             items.append(f"<li>{_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])} vs "
                          f"{fpct(o[arms[1]]['rate_weighted'])} (weighted); adjusted OR "
                          f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))} - "
-                         f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}.</li>")
+                         f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}"
+                         + ("; near separation, Firth OR "
+                            f"{fnum(orr['firth'].get('or'))} ({fnum(orr['firth'].get('lower'))}"
+                            f" - {fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
+                         + ".</li>")
     cox = {c["name"]: c for c in res.get("cox", [])}
     for sv in res.get("survival", []):
         c = cox.get(sv["name"], {})
