@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from carts_iptw.balance import bal_tab as bal_tab  # noqa: E402
 from carts_iptw.balance import love_plot as love_plot  # noqa: E402
 from carts_iptw.balance import overlap_plot as overlap_plot  # noqa: E402
+from carts_iptw.datasets import load_dataset as load_dataset  # noqa: E402
 from carts_iptw.design import chisq_test as chisq_test  # noqa: E402
 from carts_iptw.design import detect_separation as detect_separation  # noqa: E402
 from carts_iptw.design import fisher_test as fisher_test  # noqa: E402
