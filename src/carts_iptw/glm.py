@@ -258,7 +258,7 @@ def glm(
     family: str | Family = "binomial",
     weights=None,
     offset=None,
-    control: GlmControl | None = None,
+    control: GlmControl | dict | None = None,
     link: str | None = None,
 ) -> GlmResult:
     """Fit a generalized linear model: the twin of R's ``stats::glm``.
@@ -268,7 +268,9 @@ def glm(
     :func:`~carts_iptw.formula.model_frame`'s (R names, treatment contrasts); the fit is
     :func:`~carts_iptw.irls.glm_fit` (IRLS exactly as ``glm.fit``: McCullagh & Nelder 1989).
     ``family`` is a name (``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
-    ``"quasipoisson"``) or a :class:`~carts_iptw.families.Family`; ``weights``/``offset`` are a
+    ``"quasipoisson"``) or a :class:`~carts_iptw.families.Family` (``link`` picks a
+    non-canonical link: ``"probit"``, ``"cloglog"``, ``"identity"``, ``"log"``); ``control`` is
+    a :class:`~carts_iptw.irls.GlmControl` or a dict of its fields; ``weights``/``offset`` are a
     column name or an array (R's prior weights; non-integer weights with binomial fit as in R,
     with R's "non-integer #successes" warning).
 
@@ -283,6 +285,8 @@ def glm(
     """
     data = require_dataframe(data)
     fam = get_family(family, link)
+    if isinstance(control, dict):
+        control = GlmControl(**control)
     control = control or GlmControl()
     mf = model_frame(formula, data)
     if mf.surv is not None or mf.y is None:

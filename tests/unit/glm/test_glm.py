@@ -235,3 +235,14 @@ def test_predict(df):
 def test_glm_rejects_survival_specials(df):
     with pytest.raises(ValueError, match="strata"):
         glm("y ~ x + strata(g)", df)
+
+
+def test_control_as_dict_and_loglik(df):
+    a = glm("y ~ x", df, control={"epsilon": 1e-12, "maxit": 50})
+    b = glm("y ~ x", df, control=GlmControl(epsilon=1e-12, maxit=50))
+    assert a.iter == b.iter and a.control == b.control
+    # logLik = df - aic/2; BIC = -2 logLik + log(n) df
+    assert a.loglik == pytest.approx(a.rank - a.aic / 2, rel=1e-14)
+    assert a.bic == pytest.approx(-2 * a.loglik + np.log(len(df)) * a.rank, rel=1e-14)
+    g = glm("cont ~ x", df, family="gaussian")
+    assert g.df_loglik == g.rank + 1
