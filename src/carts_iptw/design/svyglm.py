@@ -77,6 +77,10 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
     Families: quasibinomial (default here, as used for weighted binary outcomes), binomial,
     gaussian, quasipoisson, poisson.  Binary families check for (quasi-)separation first and
     raise ``ValueError`` naming the covariates (see :func:`check_separation`).
+
+    Differences from R (documented): missing values raise (no na.omit); a term constant among
+    the rows with positive weight, and a singular design (aliased terms), raise ``ValueError``
+    naming the terms, where R reports NA coefficients.
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
