@@ -7,12 +7,35 @@ The header and the closing summary print R's version and packages, and each case
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from carts_iptw.parity import rbridge
 from carts_iptw.parity.runner import current_mode, live_status
 
 _RECORD: list[tuple[str, str, str]] = []
+_RESULTS: list = []  # CaseResult of every test_parity run, for --parity-report
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--parity-report", action="append", default=[], metavar="FILE",
+        help="write the parity report of this run to FILE (.md or .html); may be repeated",
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    targets = session.config.getoption("--parity-report")
+    if not targets or not _RESULTS:
+        return
+    from carts_iptw.parity.report import to_html, to_markdown
+
+    ok, why = rbridge.r_available()
+    versions = rbridge.r_versions() if ok else {"R": f"not available ({why})", "packages": {}}
+    for t in targets:
+        text = (to_html if t.endswith((".html", ".htm")) else to_markdown)(_RESULTS, versions, current_mode())
+        Path(t).write_text(text)
 
 
 def pytest_report_header(config):
@@ -35,8 +58,10 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def record_parity():
-    def record(name: str, outcome: str, source: str) -> None:
+    def record(name: str, outcome: str, source: str, result=None) -> None:
         _RECORD.append((name, outcome, source))
+        if result is not None:
+            _RESULTS.append(result)
 
     return record
 

@@ -19,9 +19,9 @@ def test_parity(case, variant, record_parity):
     res = run_case(case, current_mode(), variant)
     print(f"{case.name} [{variant}]: {res.source or res.skipped}")
     if res.skipped:
-        record_parity(case.name + f" [{variant}]", "SKIP", res.skipped)
+        record_parity(case.name + f" [{variant}]", "SKIP", res.skipped, res)
         pytest.skip(res.skipped)
-    record_parity(case.name + f" [{variant}]", "PASS" if res.passed else "FAIL", res.source)
+    record_parity(case.name + f" [{variant}]", "PASS" if res.passed else "FAIL", res.source, res)
     assert res.error is None, res.error
     bad = res.failures()
     assert not bad, "\n".join(
