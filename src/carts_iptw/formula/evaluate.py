@@ -77,10 +77,11 @@ def _from_column(s: pd.Series) -> Value:
             "numeric", s.to_numpy(dtype=float), integer=pd.api.types.is_integer_dtype(s.dtype)
         )
     if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
-        vals = s.to_numpy(dtype=object)
-        if not all(isinstance(v, str) for v in vals):
-            raise TypeError(f"column '{s.name}' mixes strings and other types")
-        return Value("character", vals)
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind not in ("string", "empty"):
+            raise TypeError(f"column '{s.name}' holds {kind} values: use text, numbers, "
+                            "booleans or a Categorical")
+        return Value("character", s.to_numpy(dtype=object))
     raise TypeError(f"column '{s.name}' has unsupported type {s.dtype}")
 
 
