@@ -84,6 +84,23 @@ def lung_complete() -> pd.DataFrame:
     return d.reset_index(drop=True)
 
 
+def lung_split() -> pd.DataFrame:
+    """lung in counting-process form: follow-up split at day 180 (same subjects, two rows)."""
+    d = lung_complete()
+    d["id"] = np.arange(1, len(d) + 1)
+    d["event"] = (d["status"] == 2).astype(int)
+    late = d["time"] > 180
+    a = d.copy()
+    a["tstart"] = 0.0
+    a["tstop"] = np.where(late, 180.0, d["time"])
+    a["event"] = np.where(late, 0, d["event"])
+    b = d[late].copy()
+    b["tstart"] = 180.0
+    b["tstop"] = b["time"]
+    out = pd.concat([a, b]).sort_values(["id", "tstart"], kind="stable")
+    return out.reset_index(drop=True)
+
+
 def cart_survival() -> pd.DataFrame:
     from carts_iptw.study.synthetic import load_synthetic_cohort
 
@@ -157,6 +174,11 @@ _COX = [
     ("lung.iptw.breslow.strata", lung_complete, "Surv(time, status) ~ female + age + strata(ph.ecog)",
      "w", "breslow", {}),
     ("lung.cluster", lung_complete, "Surv(time, status) ~ age + sex + cluster(inst)", None, "efron", {}),
+    ("lung.split.iptw", lung_split, "Surv(tstart, tstop, event) ~ female + age", "w", "efron", {}),
+    ("lung.split.iptw.cluster", lung_split, "Surv(tstart, tstop, event) ~ female + age + cluster(id)",
+     "w", "efron", {}),
+    ("lung.split.breslow.strata", lung_split, "Surv(tstart, tstop, event) ~ age + ph.ecog + strata(sex)",
+     None, "breslow", {}),
     ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", "efron", {}),
     ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra", "w", "efron", {}),
     ("cart.efs.multi", cart_survival,
