@@ -271,3 +271,48 @@ def test_plots_return_figures(tmp_path):
     ms = survfit("Surv(time, st) ~ x", d, weights="w")
     cuminc_plot(ms, "event").savefig(tmp_path / "cif.png")
     assert (tmp_path / "km.png").stat().st_size > 0
+
+
+def test_survey_functions_bad_input():
+    from carts_iptw.design.svydesign import svydesign
+    from carts_iptw.survival import svykm, svylogrank
+
+    d = _data(seed=15)
+    des = svydesign(d, weights="w")
+    with pytest.raises(ValueError, match="method"):
+        svylogrank("Surv(time, status) ~ x", des, method="exact")
+    with pytest.raises(ValueError, match="design"):
+        svylogrank("Surv(time, status) ~ x", None)
+    r = svylogrank("Surv(time, status) ~ x", des)
+    assert 0 <= r.pvalue <= 1 and r.statistic >= 0
+    km = svykm("Surv(time, status) ~ x", des, se=True)
+    assert set(km) == {"0", "1"}
+    assert np.all(np.diff(km["0"].surv) <= 0)
+
+
+def test_competing_bad_input():
+    d = _data(seed=16)
+    with pytest.raises(ValueError, match="robust"):
+        survfit_ms(d["time"], d["status"], ["event"], robust=False)
+    with pytest.raises(ValueError, match="status"):
+        survfit_ms(d["time"], d["status"] * 3, ["event"])
+    d["st"] = pd.Categorical.from_codes(d["status"].to_numpy(), categories=["censor", "event"])
+    with pytest.raises(ValueError, match="etype"):
+        finegray_coxph("Surv(time, st) ~ x", d, etype="relapse")
+
+
+def test_split_followup_equals_unsplit_fit():
+    """(start, stop] rows that split each subject's follow-up leave the Cox fit unchanged."""
+    d = _data(seed=17)
+    d["id"] = np.arange(len(d))
+    cut = float(np.median(d["time"]))
+    late = d["time"] > cut
+    a = d.assign(t0=0.0, t1=np.where(late, cut, d["time"]), ev=np.where(late, 0, d["status"]))
+    b = d[late].assign(t0=cut, t1=d.loc[late, "time"], ev=d.loc[late, "status"])
+    s = pd.concat([a, b], ignore_index=True)
+    ctrl = CoxControl(eps=1e-12, iter_max=50)
+    f1 = coxph("Surv(time, status) ~ x + z", d, weights="w", control=ctrl)
+    f2 = coxph("Surv(t0, t1, ev) ~ x + z + cluster(id)", s, weights="w", control=ctrl)
+    np.testing.assert_allclose(f1.coef, f2.coef, rtol=1e-9)
+    np.testing.assert_allclose(f1.naive_var, f2.naive_var, rtol=1e-7)
+    np.testing.assert_allclose(f1.var, f2.var, rtol=1e-7)
