@@ -546,3 +546,29 @@ register(ParityCase(
           "subset": "crs_any"},
     python=_py_svyglm, exact=("df_residual",), r_packages=("survey",),
 ))
+
+
+# stratified cluster designs (strata = married, PSU = educ within strata)
+_SC = {"weights": "w", "strata": "married", "ids": "educ", "nest": True}
+register(ParityCase(
+    name="svyglm.quasibinomial.lalonde.strata_cluster", function="svyglm",
+    r_twin="survey::svyglm (stratified cluster design)", dataset=lalonde_ipw, r_file="design.R",
+    r_function="ref_svyglm",
+    args={**_SC, "formula": "employed ~ treat + age + race", "family": "quasibinomial"},
+    python=_py_svyglm, exact=("df_residual",), r_packages=("survey",),
+    description="df.residual = PSUs - strata + 1 - rank; PSU totals centred within strata",
+))
+for _st in ("F", "Chisq"):
+    register(ParityCase(
+        name=f"svychisq.{_st}.lalonde.strata_cluster", function="svychisq",
+        r_twin=f"survey::svychisq(statistic = '{_st}') (stratified cluster design)",
+        dataset=lalonde_ipw, r_file="design.R", r_function="ref_svychisq",
+        args={**_SC, "formula": "~employed + treat", "statistic": _st},
+        python=_py_svychisq, r_packages=("survey",),
+    ))
+register(ParityCase(
+    name="svyttest.lalonde.strata_cluster", function="svyttest",
+    r_twin="survey::svyttest (stratified cluster design)", dataset=lalonde_ipw,
+    r_file="design.R", r_function="ref_svyttest",
+    args={**_SC, "formula": "re78 ~ treat"}, python=_py_svyttest, r_packages=("survey",),
+))
