@@ -145,7 +145,9 @@ def model_frame(formula: str, data: pd.DataFrame, *,
     - a numeric variable that is constant raises ``ValueError`` (R would give an NA,
       aliased coefficient); a factor with one level raises ``ValueError`` (R errors too:
       "contrasts can be applied only to factors with 2 or more levels");
-    - unused factor levels are dropped (as ``glm``'s model frame does).
+    - unused factor levels are dropped (as ``glm``'s model frame does);
+    - an *ordered* pandas Categorical is coded like an unordered factor (treatment contrasts;
+      R would use ``contr.poly`` for an ordered factor).
     - ``strata()`` and ``cluster()`` are returned in ``specials`` and are not in
       ``term_labels`` (coxph's ``terms`` object lists ``strata(x)`` among its labels).
 
