@@ -29,6 +29,25 @@ def rhs_factor(mf, data):
 
         vals.append(Value("factor", np.asarray(strata.codes, dtype=np.int64),
                           [str(c) for c in strata.categories]))
-        names.append("strata")
+        names.append(_strata_label(mf.formula))
     cat = _strata_factor(vals, names, False)
     return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
+
+
+def _strata_label(formula: str) -> str:
+    """R's deparsed ``strata(...)`` term (the name survfit gives the strata variable)."""
+    rhs = formula.split("~", 1)[-1]
+    found = []
+    i = rhs.find("strata(")
+    while i >= 0:
+        depth, j = 0, i + len("strata")
+        while j < len(rhs):
+            depth += rhs[j] == "("
+            depth -= rhs[j] == ")"
+            j += 1
+            if depth == 0:
+                break
+        inner = "".join(rhs[i:j].split())
+        found.append(inner.replace(",", ", "))
+        i = rhs.find("strata(", j)
+    return ", ".join(found) if found else "strata"

@@ -242,6 +242,8 @@ _KM = [
     ("colon.recurrence", colon_recurrence, "Surv(time, status) ~ rx", None, "plain", {}),
     ("lung.all", lung_complete, "Surv(time, status) ~ 1", None, "log", {"times": [180, 365]}),
     ("lung.sex.iptw", lung_complete, "Surv(time, status) ~ sex", "w", "log", {}),
+    ("lung.ecog.strata_sex", lung_complete, "Surv(time, status) ~ ph.ecog + strata(sex)", None,
+     "log", {}),
     ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", "log", {"times": [6, 12]}),
     ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra", "w", "log-log", {"times": [12]}),
     ("cart.os", cart_survival, "Surv(os_months, os_event) ~ anakinra", None, "log", {"times": [12]}),
