@@ -75,7 +75,8 @@ class GlmSummary:
         ])
         disp = (f"(Dispersion parameter for {self.family} family taken to be "
                 f"{self.dispersion:.6g})")
-        aic = "NA" if not np.isfinite(self.aic) else f"{self.aic:.6g}"
+        aic = ("NA" if np.isnan(self.aic) else "Inf" if self.aic == np.inf
+               else "-Inf" if self.aic == -np.inf else f"{self.aic:.6g}")
         sing = (f" ({self.n_aliased} not defined because of singularities)"
                 if self.n_aliased else "")
         return (

@@ -81,9 +81,11 @@ def _as_model_variable(v: Value, label: str, levels: list[str] | None = None) ->
             )
         return v
     f = as_factor(v)
-    if v.kind == "logical":
-        # logical: levels are the observed values among FALSE, TRUE
-        pass
+    if v.kind == "logical" and len(f.levels) < 2:
+        raise ValueError(
+            f"variable '{label}' is constant (always {f.levels[0]}): it is aliased with the "
+            "intercept (R would report an NA coefficient)"
+        )
     if len(f.levels) < 2:
         raise ValueError(
             f"variable '{label}' has a single level: contrasts need a factor with 2 or more "
