@@ -103,6 +103,7 @@ class RiskSets:
         self.block_strat = np.concatenate(block_strat) if block_strat else np.zeros(0, int)
         self.hi = hi
         self.lo = lo
+        self._lo_zero = not bool(lo.any())
         # deaths: their block, position j within the block, block size d
         drows = np.flatnonzero(dead)
         dblk = hi[drows] - 1  # the block at the death's own time
@@ -151,6 +152,8 @@ class RiskSets:
         """For each row, the sum of per-block values c over the blocks the row is at risk in."""
         cc = np.zeros((self.K + 1,) + c.shape[1:])
         cc[1:] = np.cumsum(c, axis=0)
+        if self._lo_zero:
+            return cc[self.hi]
         return cc[self.hi] - cc[self.lo]
 
     # -- Efron terms ---------------------------------------------------------------------------
@@ -218,12 +221,18 @@ class RiskSets:
         mbar /= np.where(self.ndead > 0, self.ndead, 1.0)[:, None]
         HC = self.block_cum_at_rows(H)
         MC = self.block_cum_at_rows(M)
-        resid = -(e[:, None] * (X * HC[:, None] - MC))
+        resid = X * HC[:, None]
+        resid -= MC
+        resid *= -e[:, None]
         # deaths: replace their own block's at-risk term by Efron's death term
+        # (each death row appears once in drows, so fancy-index assignment is safe)
         dr = self.drows
-        # one row per death; block of each death row is unique, so plain indexing is safe
         xd = X[dr]
         ed = e[dr][:, None]
-        resid[dr] += ed * (xd * H[b][:, None] - M[b])
-        resid[dr] += xd - mbar[b] - ed * (xd * Hp[b][:, None] - Mp[b])
+        corr = xd * (H - Hp)[b][:, None]
+        corr -= (M - Mp)[b]
+        corr *= ed
+        corr += xd
+        corr -= mbar[b]
+        resid[dr] += corr
         return resid
