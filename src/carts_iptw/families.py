@@ -280,6 +280,9 @@ _FAMILIES = {
 def get_family(family: str | Family, link: str | None = None) -> Family:
     """A Family from a name (``"binomial"``) or a Family object (returned unchanged)."""
     if isinstance(family, Family):
+        if link is not None and link != family.link.name:
+            raise ValueError(f"link '{link}' given with a {family.family}({family.link.name}) "
+                             "family object; pass the family by name or one link only")
         return family
     if not isinstance(family, str) or family not in _FAMILIES:
         raise ValueError(f"family must be one of {sorted(_FAMILIES)}; got {family!r}")
