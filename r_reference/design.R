@@ -79,6 +79,14 @@ ref_svyranktest <- function(data, args) {
   .htest(svyranktest(as.formula(args$formula), d, test = args$test))
 }
 
+# k groups: survey:::multiranktest puts the chi-squared in $parameter and the df in $statistic
+ref_svyranktest_k <- function(data, args) {
+  d <- .design(data, args)
+  h <- svyranktest(as.formula(args$formula), d, test = args$test)
+  list(statistic = unname(h$parameter[1]), p_value = h$p.value,
+       parameter = c(df = unname(h$statistic), ddf = unname(h$ddf)))
+}
+
 ref_wilcox_test <- function(data, args) {
   data <- .factors(data)
   g <- data[[args$group]]

@@ -178,8 +178,9 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
     (``"wilcoxon"``: ``r/N``; ``"median"``: ``r > N/2``; ``"vanderWaerden"``: ``qnorm(r/N)``),
     regressed on the group by weighted least squares, and the slope is divided by the
     design-based SE of its influence total; t reference with ``degf - 1`` df
-    (Lumley & Scott 2013, Biometrika 100:831-842).  Only two groups are supported
-    (R's k-group variant is not implemented and raises).
+    (Lumley & Scott 2013, Biometrika 100:831-842).  More than two groups: survey's
+    ``multiranktest`` -- Wald chi-squared of the group contrasts on ``F(k-1, degf-k+1)``
+    (``statistic`` is the chi-squared; R's htest swaps it with the df).
     """
     scores = {
         "wilcoxon": lambda r, N: r / N,
@@ -196,11 +197,9 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
         raise TypeError(f"outcome '{lhs}' must be numeric")
     y = ys.to_numpy(dtype=float)
     gs = _column(design, rhs[0])
-    if len(_levels(gs)) != 2:
-        raise ValueError(
-            f"group column '{rhs[0]}' must have exactly 2 groups (k-group tests not implemented)"
-        )
-    g = _group_column(gs, rhs[0])
+    levels = _levels(gs)
+    if len(levels) < 2:
+        raise ValueError(f"group column '{rhs[0]}' has fewer than 2 groups")
     w = design.weights
     N = w.sum()
     ii = np.argsort(y, kind="stable")
@@ -211,6 +210,24 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
     rank = np.empty(len(y))
     rank[ii] = tie_mean[inv]
     score = scores[test](rank, N)
+    name = "KruskalWallis" if test == "wilcoxon" else test
+    if len(levels) > 2:
+        # survey:::multiranktest: Wald test of the k - 1 group contrasts of the weighted
+        # regression of the scores on factor(g), F reference with (k - 1, degf - k + 1) df
+        G = np.column_stack([(gs == lv).to_numpy(dtype=float) for lv in levels[1:]])
+        X = np.column_stack([np.ones(len(y)), G])
+        Ainv = np.linalg.inv(X.T @ (X * w[:, None]))
+        beta = Ainv @ (X.T @ (w * score))
+        V = design.recvar((X * ((score - X @ beta) * w)[:, None]) @ Ainv)[1:, 1:]
+        b = beta[1:]
+        chisq = float(b @ np.linalg.solve(V, b))
+        ndf = len(levels) - 1
+        ddf = design.degf() - ndf
+        return HTest(statistic=chisq, statistic_name="Chisq",
+                     parameter={"df": ndf, "ddf": ddf},
+                     p_value=float(stats.f.sf(chisq / ndf, ndf, ddf)),
+                     method=f"Design-based {name} test", data_name=formula)
+    g = _group_column(gs, rhs[0])
     X = np.column_stack([np.ones(len(y)), g])
     Ainv = np.linalg.inv(X.T @ (X * w[:, None]))
     beta = Ainv @ (X.T @ (w * score))
@@ -219,7 +236,6 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
     est = float(beta[1])
     t = est / float(np.sqrt(V[1, 1]))
     df = design.degf() - 1
-    name = "KruskalWallis" if test == "wilcoxon" else test
     return HTest(statistic=t, statistic_name="t", parameter={"df": df},
                  p_value=float(2 * stats.t.sf(abs(t), df)), estimate=est,
                  estimate_name="difference in mean rank score",

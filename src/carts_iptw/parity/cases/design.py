@@ -572,3 +572,15 @@ register(ParityCase(
     r_file="design.R", r_function="ref_svyttest",
     args={**_SC, "formula": "re78 ~ treat"}, python=_py_svyttest, r_packages=("survey",),
 ))
+
+
+for _ds, _f in (("lalonde", "re78 ~ race"), ("cart", "steroid_cum_dose ~ histology")):
+    for _t in ("wilcoxon", "median"):
+        _tag = _f.replace(" ", "").replace("~", "_by_")
+        register(ParityCase(
+            name=f"svyranktest.{_t}.{_ds}.{_tag}.kgroups", function="svyranktest",
+            r_twin=f"survey::svyranktest(test = '{_t}') with k > 2 groups (multiranktest)",
+            dataset=_DATA[_ds], r_file="design.R", r_function="ref_svyranktest_k",
+            args={"weights": "w", "formula": _f, "test": _t}, python=_py_svyranktest,
+            exact=("parameter",), r_packages=("survey",),
+        ))
