@@ -193,6 +193,10 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
         raise ValueError(
             f"no events: '{sv.event_name}' is 0 for every row, a Cox model cannot be fitted"
         )
+    if robust is True and start is not None and cluster is None:
+        # coxph.R: an explicit robust = TRUE on (start, stop] data needs the subject grouping
+        raise ValueError("robust=True with (start, stop] data needs a cluster (subject id), as R: "
+                         "'one of cluster or id is needed'")
     if robust is None:
         robust = robust_default(weights if has_w else None, cluster)
     if cluster is not None and not robust:
