@@ -178,6 +178,9 @@ def model_frame(formula: str, data: pd.DataFrame, *,
             f"unknown column{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(u) for u in unknown)} in formula (not in data)"
         )
+    dup = [c for c in used if int((data.columns == c).sum()) > 1]
+    if dup:
+        raise ValueError(f"column name(s) {dup} appear more than once in data")
     for c in used:
         k = int(pd.isna(data[c]).sum())
         if k:

@@ -244,3 +244,9 @@ def test_more_functions(df):
         model_frame('y ~ relevel(site, ref = "a")', df)
     with pytest.raises(ValueError, match="existing level"):
         model_frame('y ~ relevel(race, ref = "zz")', df)
+
+
+def test_duplicate_column_names(df):
+    d = pd.concat([df, df[["age"]]], axis=1)
+    with pytest.raises(ValueError, match="more than once"):
+        model_frame("y ~ age", d)
