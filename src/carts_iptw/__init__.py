@@ -1,48 +1,80 @@
 """carts_iptw: IPTW cohort studies in Python, every number proven equal to R.
 
-Public functions keep R's names in snake_case; each docstring names its R twin.
+Public functions keep R's names in snake_case; each docstring names its R twin (see the README's
+table). Exports are loaded on first use (PEP 562), so ``import carts_iptw`` stays fast and a
+command-line run pays only for what it calls.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from carts_iptw.balance import bal_tab as bal_tab  # noqa: E402
-from carts_iptw.balance import love_plot as love_plot  # noqa: E402
-from carts_iptw.balance import overlap_plot as overlap_plot  # noqa: E402
-from carts_iptw.datasets import load_dataset as load_dataset  # noqa: E402
-from carts_iptw.design import chisq_test as chisq_test  # noqa: E402
-from carts_iptw.design import detect_separation as detect_separation  # noqa: E402
-from carts_iptw.design import fisher_test as fisher_test  # noqa: E402
-from carts_iptw.design import glm_robust as glm_robust  # noqa: E402
-from carts_iptw.design import glm_weightit as glm_weightit  # noqa: E402
-from carts_iptw.design import logistf as logistf  # noqa: E402
-from carts_iptw.design import svyby as svyby  # noqa: E402
-from carts_iptw.design import svychisq as svychisq  # noqa: E402
-from carts_iptw.design import svydesign as svydesign  # noqa: E402
-from carts_iptw.design import svyglm as svyglm  # noqa: E402
-from carts_iptw.design import svymean as svymean  # noqa: E402
-from carts_iptw.design import svyquantile as svyquantile  # noqa: E402
-from carts_iptw.design import svyranktest as svyranktest  # noqa: E402
-from carts_iptw.design import svytotal as svytotal  # noqa: E402
-from carts_iptw.design import svyttest as svyttest  # noqa: E402
-from carts_iptw.design import wilcox_test as wilcox_test  # noqa: E402
-from carts_iptw.families import CartsIptwWarning as CartsIptwWarning  # noqa: E402
-from carts_iptw.families import GlmWarning as GlmWarning  # noqa: E402
-from carts_iptw.formula import model_frame as model_frame  # noqa: E402
-from carts_iptw.glm import glm as glm  # noqa: E402
-from carts_iptw.irls import GlmControl as GlmControl  # noqa: E402
-from carts_iptw.irls import glm_fit as glm_fit  # noqa: E402
-from carts_iptw.survival import CoxControl as CoxControl  # noqa: E402
-from carts_iptw.survival import cox_zph as cox_zph  # noqa: E402
-from carts_iptw.survival import coxph as coxph  # noqa: E402
-from carts_iptw.survival import cuminc_plot as cuminc_plot  # noqa: E402
-from carts_iptw.survival import finegray_coxph as finegray_coxph  # noqa: E402
-from carts_iptw.survival import forest_plot as forest_plot  # noqa: E402
-from carts_iptw.survival import km_plot as km_plot  # noqa: E402
-from carts_iptw.survival import survdiff as survdiff  # noqa: E402
-from carts_iptw.survival import survfit as survfit  # noqa: E402
-from carts_iptw.survival import svycoxph as svycoxph  # noqa: E402
-from carts_iptw.survival import svykm as svykm  # noqa: E402
-from carts_iptw.survival import svylogrank as svylogrank  # noqa: E402
-from carts_iptw.weighting import get_w_from_ps as get_w_from_ps  # noqa: E402
-from carts_iptw.weighting import trim as trim  # noqa: E402
-from carts_iptw.weighting import weightit as weightit  # noqa: E402
+#: public name -> module that defines it
+_EXPORTS = {
+    "bal_tab": "carts_iptw.balance",
+    "CartsIptwWarning": "carts_iptw.families",
+    "chisq_test": "carts_iptw.design",
+    "CohortValidationError": "carts_iptw.study.cohort",
+    "cox_zph": "carts_iptw.survival",
+    "CoxControl": "carts_iptw.survival",
+    "coxph": "carts_iptw.survival",
+    "cuminc_plot": "carts_iptw.survival",
+    "detect_separation": "carts_iptw.design",
+    "finegray_coxph": "carts_iptw.survival",
+    "fisher_test": "carts_iptw.design",
+    "forest_plot": "carts_iptw.survival",
+    "get_w_from_ps": "carts_iptw.weighting",
+    "glm": "carts_iptw.glm",
+    "glm_fit": "carts_iptw.irls",
+    "glm_robust": "carts_iptw.design",
+    "glm_weightit": "carts_iptw.design",
+    "GlmControl": "carts_iptw.irls",
+    "GlmWarning": "carts_iptw.families",
+    "km_plot": "carts_iptw.survival",
+    "load_dataset": "carts_iptw.datasets",
+    "load_synthetic_cohort": "carts_iptw.study.synthetic",
+    "logistf": "carts_iptw.design",
+    "love_plot": "carts_iptw.balance",
+    "model_frame": "carts_iptw.formula",
+    "overlap_plot": "carts_iptw.balance",
+    "read_cohort": "carts_iptw.study.cohort",
+    "run_demo": "carts_iptw.study.pipeline",
+    "run_study": "carts_iptw.study.pipeline",
+    "simulate_cohort": "carts_iptw.study.synthetic",
+    "survdiff": "carts_iptw.survival",
+    "survfit": "carts_iptw.survival",
+    "svyby": "carts_iptw.design",
+    "svychisq": "carts_iptw.design",
+    "svycoxph": "carts_iptw.survival",
+    "svydesign": "carts_iptw.design",
+    "svyglm": "carts_iptw.design",
+    "svykm": "carts_iptw.survival",
+    "svylogrank": "carts_iptw.survival",
+    "svymean": "carts_iptw.design",
+    "svyquantile": "carts_iptw.design",
+    "svyranktest": "carts_iptw.design",
+    "svytotal": "carts_iptw.design",
+    "svyttest": "carts_iptw.design",
+    "trim": "carts_iptw.weighting",
+    "validate_cohort": "carts_iptw.study.cohort",
+    "weightit": "carts_iptw.weighting",
+    "wilcox_test": "carts_iptw.design",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'carts_iptw' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

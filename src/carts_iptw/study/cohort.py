@@ -154,6 +154,8 @@ def _as_binary(s: pd.Series) -> tuple[pd.Series, int]:
 def validate_cohort(df: pd.DataFrame, *, check_consistency: bool = True) -> pd.DataFrame:
     """Check ``df`` against :data:`SCHEMA` and return a typed copy with derived columns.
 
+    No R twin: data validation (the cohort schema of this package).
+
     Raises :class:`CohortValidationError` (a ``ValueError``) listing every problem found:
     missing required columns, values of the wrong type, impossible values (negative days,
     grade 7, ...), missing values in non-nullable columns, duplicate ids, and internal
@@ -295,6 +297,8 @@ def parquet_engine() -> str | None:
 
 def read_cohort(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
     """Read a cohort from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
+
+    No R twin: reads and validates a cohort table.
 
     Parquet needs pyarrow (or fastparquet); without it a ``CohortValidationError`` says so.
     The file is validated with :func:`validate_cohort` unless ``validate=False``.

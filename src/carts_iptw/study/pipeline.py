@@ -149,6 +149,9 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
               ) -> dict:
     """Run the study in ``spec`` on the cohort ``data``; write the outputs to ``out_dir``.
 
+    No R twin: the whole study; each number in it comes from a parity-validated function
+    (results.json names the function and its R twin for every number).
+
     ``data``: a path (CSV or Parquet) or a DataFrame; ``spec``: a path to a TOML spec, a
     :class:`StudySpec`, or None for the reference spec. Returns the results dict (as written to
     results.json).
@@ -204,5 +207,8 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
 
 
 def run_demo(out_dir, progress: Progress = None) -> dict:
-    """The reference study (bundled spec) on the bundled SYNTHETIC cohort."""
+    """The reference study (bundled spec) on the bundled SYNTHETIC cohort.
+
+    No R twin: the whole study; each number in it comes from a parity-validated function.
+    """
     return run_study(bundled_cohort_path(), None, out_dir, progress=progress)
