@@ -100,17 +100,19 @@ ref_svycoxph <- function(data, args) {
 
 ref_svykm <- function(data, args) {
   d <- .svy(data, args)
-  km <- svykm(as.formula(args$formula), design = d, se = TRUE)
+  km <- svykm(as.formula(args$formula), design = d, se = !isFALSE(args$se))
   if (inherits(km, "svykmlist")) {
     out <- list()
     for (g in names(km)) {
       out[[paste0("time.", g)]] <- km[[g]]$time
       out[[paste0("surv.", g)]] <- km[[g]]$surv
-      out[[paste0("var.", g)]] <- as.vector(km[[g]]$varlog)
+      if (!is.null(km[[g]]$varlog)) out[[paste0("var.", g)]] <- as.vector(km[[g]]$varlog)
     }
     out
   } else {
-    list(time = km$time, surv = km$surv, var = as.vector(km$varlog))
+    out <- list(time = km$time, surv = km$surv)
+    if (!is.null(km$varlog)) out$var <- as.vector(km$varlog)
+    out
   }
 }
 

@@ -350,15 +350,19 @@ for _name, _ds, _f in (
 def _py_svykm(data, args):
     from carts_iptw.survival.survey import svykm
 
-    km = svykm(args["formula"], _design(data, args), se=True)
+    km = svykm(args["formula"], _design(data, args), se=args.get("se", True))
     if isinstance(km, dict):
         out = {}
         for g, k in km.items():
             out[f"time.{g}"] = k.time
             out[f"surv.{g}"] = k.surv
-            out[f"var.{g}"] = k.varlog
+            if k.varlog is not None:
+                out[f"var.{g}"] = k.varlog
         return out
-    return {"time": km.time, "surv": km.surv, "var": km.varlog}
+    out = {"time": km.time, "surv": km.surv}
+    if km.varlog is not None:
+        out["var"] = km.varlog
+    return out
 
 
 for _name, _ds, _f in (
@@ -366,11 +370,14 @@ for _name, _ds, _f in (
     ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra"),
     ("cart.os.iptw.all", cart_survival, "Surv(os_months, os_event) ~ 1"),
     ("colon.recurrence.iptw.month_ties", colon_recurrence, "Surv(tmonth, status) ~ lev5fu"),
+    ("rotterdam.rfs.iptw.no_se", rotterdam_rfs, "Surv(rfstime, rfs) ~ chemo"),
+    ("cart.os.iptw.no_se", cart_survival, "Surv(os_months, os_event) ~ 1"),
 ):
+    _se = not _name.endswith("no_se")
     register(ParityCase(
-        name=f"svykm.{_name}", function="svykm", r_twin="survey::svykm(se = TRUE)",
+        name=f"svykm.{_name}", function="svykm", r_twin=f"survey::svykm(se = {str(_se).upper()})",
         dataset=_ds, r_file="survival.R", r_function="ref_svykm",
-        args={"formula": _f, "weights": "w"}, python=_py_svykm, exact=("time",),
+        args={"formula": _f, "weights": "w", "se": _se}, python=_py_svykm, exact=("time",),
         r_packages=("survival", "survey"),
         description="design-based survival curve with variance of log S",
     ))
