@@ -22,7 +22,10 @@ def _steps(t, y, start=1.0):
 def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = None,
             xlabel: str = "Time", ylabel: str = "Survival probability", pvalue: float | None = None,
             risk_table: bool = True, weighted_label: bool = True, figsize=(7.5, 5.5)):
-    """Kaplan-Meier curves of a :class:`SurvFit` (weighted if the fit was) with censoring marks,
+    """R twin: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)`` with a
+    survminer-style risk table (``survminer::ggsurvplot(risk.table = TRUE)``).
+
+    Kaplan-Meier curves of a :class:`SurvFit` (weighted if the fit was) with censoring marks,
     confidence bands and, under the plot, the number at risk (weighted, rounded) at
     ``risk_times``. ``pvalue`` (e.g. from :func:`svylogrank`) is printed on the plot."""
     tab = fit.table
@@ -82,7 +85,9 @@ def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = Non
 
 def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None,
                 xlabel: str = "Time", ylabel: str | None = None, figsize=(7, 4.5)):
-    """Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum."""
+    """R twin: ``plot(survfit(Surv(time, factor_status) ~ g))`` for one state.
+
+    Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum."""
     fig, ax = plt.subplots(figsize=figsize)
     tab = fit.cif(state)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -108,7 +113,9 @@ def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None
 
 def forest_plot(fits, labels=None, level: float = 0.95, title: str | None = None,
                 xlabel: str = "Hazard ratio (log scale)", figsize=None):
-    """Forest plot of hazard ratios with CIs. ``fits``: a CoxPH, a list of them (one row per
+    """R twin: ``survminer::ggforest`` / ``forestplot::forestplot`` of ``summary(coxph)$conf.int``.
+
+    Forest plot of hazard ratios with CIs. ``fits``: a CoxPH, a list of them (one row per
     coefficient of each), or a DataFrame with columns ``hr``, ``lower``, ``upper``."""
     if isinstance(fits, pd.DataFrame):
         df = fits.copy()
