@@ -14,10 +14,17 @@
   data
 }
 
+# Columns named in args$ordered become ordered factors (pandas ordered Categoricals).
+.prep <- function(data, args) {
+  data <- .refactor(data)
+  for (v in args$ordered) data[[v]] <- factor(data[[v]], levels = levels(data[[v]]), ordered = TRUE)
+  data
+}
+
 # model.frame(drop.unused.levels = TRUE) + model.matrix: what glm() builds from a formula.
 ref_model_matrix <- function(data, args) {
   f <- as.formula(args$formula)
-  data <- .refactor(data)
+  data <- .prep(data, args)
   mf <- model.frame(f, data = data, drop.unused.levels = TRUE)
   tt <- attr(mf, "terms")
   X <- model.matrix(tt, mf)
@@ -47,7 +54,7 @@ ref_model_matrix <- function(data, args) {
 # stats::glm + summary.glm + confint.default; warnings returned as text.
 ref_glm <- function(data, args) {
   f <- as.formula(args$formula)
-  data <- .refactor(data)
+  data <- .prep(data, args)
   ctrl <- glm.control(epsilon = if (is.null(args$epsilon)) 1e-8 else args$epsilon,
                       maxit = if (is.null(args$maxit)) 25L else args$maxit)
   data[[".w"]] <- if (is.null(args$weights)) rep(1, nrow(data)) else data[[args$weights]]
@@ -99,7 +106,7 @@ ref_glm <- function(data, args) {
 # builds them (strata() terms combined with shortlabel = TRUE).
 ref_model_frame_surv <- function(data, args) {
   suppressPackageStartupMessages(library(survival))
-  data <- .refactor(data)
+  data <- .prep(data, args)
   f <- as.formula(args$formula)
   tt <- terms(f, specials = c("strata", "cluster"))
   mf <- model.frame(tt, data = data, drop.unused.levels = TRUE)
@@ -137,7 +144,7 @@ ref_model_frame_surv <- function(data, args) {
 
 # predict.glm on new rows (type link and response).
 ref_glm_predict <- function(data, args) {
-  data <- .refactor(data)
+  data <- .prep(data, args)
   f <- as.formula(args$formula)
   fit <- suppressWarnings(glm(f, family = .family(args), data = data))
   nd <- data[args$rows, , drop = FALSE]

@@ -65,6 +65,20 @@ class QR:
             y[j:] += t * v
         return y
 
+    def qy(self, y: np.ndarray) -> np.ndarray:
+        """Q y (R's qr.qy): the reflections applied in reverse order."""
+        x = self.qr
+        n = x.shape[0]
+        y = np.array(y, dtype=float, copy=True)
+        for j in reversed(range(min(self.rank, n - 1))):
+            if self.qraux[j] == 0.0:
+                continue
+            v = x[j:, j].copy()
+            v[0] = self.qraux[j]
+            t = -(v @ y[j:]) / v[0]
+            y[j:] += np.multiply.outer(v, t) if y.ndim == 2 else t * v
+        return y
+
     def coef(self, y: np.ndarray) -> np.ndarray:
         """Least-squares coefficients in pivoted order; aliased entries are 0 (as dqrls)."""
         k = self.rank

@@ -28,6 +28,7 @@ class Value:
     values: np.ndarray  # float64 | bool | int codes (0-based) | object (str)
     levels: list[str] | None = None
     integer: bool = False  # numeric that R holds as integer (formats levels without decimals)
+    ordered: bool = False  # an ordered factor (coded by contr.poly, as R)
 
     @property
     def is_scalar(self) -> bool:
@@ -69,7 +70,8 @@ def _from_column(s: pd.Series) -> Value:
             labels = level_labels(np.asarray(cats), pd.api.types.is_integer_dtype(cats.dtype))
         else:
             labels = [str(c) for c in cats]
-        return Value("factor", s.cat.codes.to_numpy().astype(np.int64), labels)
+        return Value("factor", s.cat.codes.to_numpy().astype(np.int64), labels,
+                     ordered=bool(s.cat.ordered))
     if pd.api.types.is_bool_dtype(s.dtype):
         return Value("logical", s.to_numpy(dtype=bool))
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -88,6 +90,7 @@ def _from_column(s: pd.Series) -> Value:
 def as_factor(v: Value, levels: list[str] | None = None, what: str = "") -> Value:
     """R's factor(): numbers sorted numerically, strings in C-locale order, logicals
     FALSE < TRUE; a factor keeps its level order and drops unused levels."""
+    ordered = v.ordered if v.kind == "factor" else False
     if v.kind == "factor":
         labels = v.levels
         codes = v.values
@@ -109,7 +112,7 @@ def as_factor(v: Value, levels: list[str] | None = None, what: str = "") -> Valu
         k = int((new < 0).sum())
         if k:
             raise ValueError(f"{what or 'factor()'}: {k} value(s) are not among the given levels")
-        return Value("factor", new, list(levels))
+        return Value("factor", new, list(levels), ordered=ordered)
     # drop unused levels, keep order
     used = np.zeros(len(labels), dtype=bool)
     used[np.unique(codes)] = True
@@ -117,7 +120,7 @@ def as_factor(v: Value, levels: list[str] | None = None, what: str = "") -> Valu
         newpos = np.cumsum(used) - 1
         codes = newpos[codes]
         labels = [lab for lab, u in zip(labels, used, strict=True) if u]
-    return Value("factor", codes, list(labels))
+    return Value("factor", codes, list(labels), ordered=ordered)
 
 
 def _num(v: Value, what: str) -> np.ndarray:
@@ -277,7 +280,7 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
             else:
                 raise ValueError(f"use relevel(x, ref = \"level\") (in '{what}')")
             v = evaluate(node.args[0], data)
-            if v.kind != "factor":
+            if v.kind != "factor" or v.ordered:
                 raise ValueError(f"'relevel' only for (unordered) factors (in '{what}')")
             rv = evaluate(ref_node, data)
             ref = str(rv.values.item()) if rv.kind == "character" else level_labels(

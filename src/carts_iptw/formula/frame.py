@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import require_dataframe
+from .contrasts import contr_poly, poly_suffixes
 from .evaluate import Value, as_factor, column_names_used, evaluate
 from .parser import Call, deparse, parse_formula
 from .surv import SurvResponse, combine_strata, eval_cluster, eval_strata, eval_surv
@@ -132,7 +133,9 @@ def model_frame(formula: str, data: pd.DataFrame, *,
     ``attr(terms(formula), "term.labels")`` and ``attr(X, "assign")``; ``Surv()`` responses
     and ``strata()``/``cluster()`` specials as in survival (``mf.surv``, ``mf.specials``).
 
-    Factor coding is R's ``contr.treatment``: the first level is the reference. Level order is
+    Factor coding is R's ``contr.treatment``: the first level is the reference; an *ordered*
+    pandas Categorical is an ordered factor, coded by ``contr.poly`` as R (columns ``x.L``,
+    ``x.Q``, ``x.C``, ``x^4``, ...). Level order is
     the pandas Categorical order; otherwise R's ``factor()`` order (numbers numerically,
     strings in C-locale order, logicals FALSE < TRUE). Columns are named as R names them
     (``racehispan``, ``factor(race)2``, ``I(age^2)``, ``age:racehispan``, ``xTRUE``). In an
@@ -148,8 +151,6 @@ def model_frame(formula: str, data: pd.DataFrame, *,
       aliased coefficient); a factor with one level raises ``ValueError`` (R errors too:
       "contrasts can be applied only to factors with 2 or more levels");
     - unused factor levels are dropped (as ``glm``'s model frame does);
-    - an *ordered* pandas Categorical is coded like an unordered factor (treatment contrasts;
-      R would use ``contr.poly`` for an ordered factor).
     - ``strata()`` and ``cluster()`` are returned in ``specials`` and are not in
       ``term_labels`` (coxph's ``terms`` object lists ``strata(x)`` among its labels).
 
@@ -240,6 +241,12 @@ def model_frame(formula: str, data: pd.DataFrame, *,
             label = terms.var_labels[v]
             if val.kind == "numeric":
                 pieces.append([(label, val.values)])
+            elif codes[j][v] == 1 and val.ordered:
+                cp = contr_poly(len(val.levels))  # R: contr.poly for ordered factors
+                pieces.append([
+                    (label + suf, cp[val.values, k])
+                    for k, suf in enumerate(poly_suffixes(len(val.levels)))
+                ])
             else:
                 start = 1 if codes[j][v] == 1 else 0
                 pieces.append([

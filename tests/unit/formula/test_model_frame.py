@@ -250,3 +250,23 @@ def test_duplicate_column_names(df):
     d = pd.concat([df, df[["age"]]], axis=1)
     with pytest.raises(ValueError, match="more than once"):
         model_frame("y ~ age", d)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 7, 12])
+def test_contr_poly_is_orthonormal(k):
+    from carts_iptw.formula.contrasts import contr_poly, poly_suffixes
+
+    C = contr_poly(k)
+    assert C.shape == (k, k - 1)
+    np.testing.assert_allclose(C.T @ C, np.eye(k - 1), atol=1e-12)
+    np.testing.assert_allclose(C.sum(axis=0), 0, atol=1e-12)
+    assert poly_suffixes(k)[: min(3, k - 1)] == [".L", ".Q", ".C"][: k - 1]
+
+
+def test_ordered_categorical_uses_poly(df):
+    d = df.assign(gr=pd.Categorical(df["site"], categories=["a", "b", "c"], ordered=True))
+    mf = model_frame("y ~ gr + age", d)
+    assert mf.column_names == ["(Intercept)", "gr.L", "gr.Q", "age"]
+    assert model_frame("y ~ 0 + gr", d).column_names == ["gra", "grb", "grc"]
+    with pytest.raises(ValueError, match="unordered"):
+        model_frame('y ~ relevel(gr, ref = "b")', d)

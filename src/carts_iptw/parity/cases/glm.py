@@ -34,6 +34,18 @@ def synthetic_mixed() -> pd.DataFrame:
     })
 
 
+def synthetic_ordered() -> pd.DataFrame:
+    """synthetic_mixed with two ordered Categoricals (one with an unused level)."""
+    d = synthetic_mixed()
+    rng = np.random.default_rng(99)
+    n = len(d)
+    d["grade"] = pd.Categorical(rng.choice(["G1", "G2", "G3", "G4"], n),
+                                categories=["G1", "G2", "G3", "G4"], ordered=True)
+    d["stage"] = pd.Categorical(rng.choice(["I", "II", "III"], n),
+                                categories=["I", "II", "III", "IV"], ordered=True)
+    return d
+
+
 def identity_poisson_halving() -> pd.DataFrame:
     """Counts whose identity-link Poisson fit steps out of bounds: glm.fit halves the step
     ("step size truncated: out of bounds") and stops at a boundary value."""
@@ -199,6 +211,12 @@ def _random_formulas(seed: int, k: int) -> list[str]:
 for _i, _formula in enumerate(_random_formulas(20261125, 16)):
     _MM.append((synthetic_mixed, f"random{_i:02d}", _formula))
 
+_MM += [
+    (synthetic_ordered, "ordered_poly", "y ~ grade + age + stage:smoker"),
+    (synthetic_ordered, "ordered_no_intercept", "y ~ 0 + grade + stage + grade:age"),
+    (synthetic_ordered, "ordered_factor_of", "y ~ factor(grade) + as.factor(stage)"),
+]
+
 for _ds, _variant, _formula in _MM:
     _dsname = _ds if isinstance(_ds, str) else _ds.__name__
     register(ParityCase(
@@ -209,7 +227,8 @@ for _ds, _variant, _formula in _MM:
         r_file="glm.R",
         r_function="ref_model_matrix",
         python=_py_model_matrix,
-        args={"formula": _formula},
+        args={"formula": _formula, "ordered": ["grade", "stage"]}
+        if _ds is synthetic_ordered else {"formula": _formula},
         rtol=1e-12,
         atol=0.0,
         exact=("assign", "intercept"),
@@ -263,6 +282,9 @@ _GLM = [
         "formula": "y ~ x", "family": "poisson", "link": "identity", "default_only": True}),
     (quasi_separated, "binomial_separation.y", {
         "formula": "y ~ x + hi", "family": "binomial", "default_only": True}),
+    (synthetic_ordered, "binomial_ordered.y", {
+        "formula": "y ~ grade + age + stage", "family": "binomial",
+        "ordered": ["grade", "stage"]}),
     (synthetic_mixed, "binomial_logical_string.y", {
         "formula": "y ~ age + sex + smoker + site", "family": "binomial"}),
 ]
