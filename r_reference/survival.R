@@ -74,7 +74,8 @@ ref_survdiff <- function(data, args) {
 }
 
 .svy <- function(data, args) {
-  svydesign(ids = ~1, weights = as.formula(paste("~", args$weights)), data = data)
+  ids <- if (is.null(args$ids)) ~1 else as.formula(paste("~", args$ids))
+  svydesign(ids = ids, weights = as.formula(paste("~", args$weights)), data = data)
 }
 
 ref_svylogrank <- function(data, args) {

@@ -293,7 +293,7 @@ for _name, _ds, _f in (
 def _design(data, args):
     from carts_iptw.design.svydesign import svydesign
 
-    return svydesign(data, weights=args["weights"])
+    return svydesign(data, weights=args["weights"], ids=args.get("ids"))
 
 
 def _py_svylogrank(data, args):
@@ -504,4 +504,21 @@ for _name, _ds, _t, _st, _states, _x, _w, _cid in (
         r_function="ref_finegray", args=_args, python=_py_finegray, exact=("nrow",),
         r_packages=("survival",),
         description="Fine-Gray subdistribution hazard ratio (weighted)",
+    ))
+
+
+# cluster-sampling designs (PSU = institution): the general svyrecvar path
+for _fn, _rf, _py, _f in (
+    ("svycoxph", "ref_svycoxph", _py_svycoxph, "Surv(time, status) ~ female + age"),
+    ("svykm", "ref_svykm", _py_svykm, "Surv(time, status) ~ female"),
+    ("svylogrank", "ref_svylogrank", _py_svylogrank, "Surv(time, status) ~ female"),
+):
+    _a = {"formula": _f, "weights": "w", "ids": "inst"}
+    if _fn == "svylogrank":
+        _a["method"] = "small"
+    register(ParityCase(
+        name=f"{_fn}.lung.iptw.cluster_inst", function=_fn, r_twin=f"survey::{_fn}",
+        dataset=lung_complete, r_file="survival.R", r_function=_rf, args=_a, python=_py,
+        exact=("time",) if _fn == "svykm" else (), r_packages=("survival", "survey"),
+        description="cluster design (ids = ~inst): PSU totals in the design variance",
     ))
