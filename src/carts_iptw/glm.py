@@ -205,6 +205,9 @@ class GlmResult:
             raise ValueError("type must be 'link' or 'response'")
         if newdata is None:
             eta = self.linear_predictor
+        elif "poly(" in self.formula and "raw = TRUE" not in self.formula:
+            raise ValueError("predict() on new data is not supported for poly() terms (the "
+                             "orthogonal basis depends on the fitted data); use raw = TRUE")
         else:
             mf = model_frame(self.formula, require_dataframe(newdata, "newdata"),
                              xlevels=self.model_frame.xlevels, with_response=False)

@@ -5,7 +5,8 @@ Inside ``I()`` the operators are R's: ``^`` is a power, ``/`` true division, com
 logicals, ``&``/``|``/``!`` are logical. Only a fixed set of functions is known (``factor``,
 ``as.factor``, ``I``, ``log``, ``exp``, ``sqrt``, ``abs``, ``log2``, ``log10``, ``log1p``,
 ``expm1``, ``as.numeric``, ``as.double``, ``as.integer``, ``as.logical``, ``c``, ``pmin``,
-``pmax``, ``scale`` (defaults), ``relevel``, and ``%in%``); anything else is a ``ValueError``.
+``pmax``, ``scale`` (defaults), ``relevel``, ``poly`` (one variable), and ``%in%``); anything
+else is a ``ValueError``. ``poly()`` gives a matrix variable (kind 'matrix', columns 1..degree).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ class Value:
     """An evaluated R vector: kind is 'numeric', 'logical', 'factor' or 'character'."""
 
     kind: str
-    values: np.ndarray  # float64 | bool | int codes (0-based) | object (str)
-    levels: list[str] | None = None
+    values: np.ndarray  # float64 | bool | int codes (0-based) | object (str) | (n, k) matrix
+    levels: list[str] | None = None  # factor levels, or a matrix variable's column names
     integer: bool = False  # numeric that R holds as integer (formats levels without decimals)
     ordered: bool = False  # an ordered factor (coded by contr.poly, as R)
 
@@ -288,6 +289,8 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
             if ref not in v.levels:
                 raise ValueError(f"'ref' must be an existing level (in '{what}')")
             return as_factor(v, [ref] + [lv for lv in v.levels if lv != ref], what)
+        if f == "poly":
+            return _poly(node, data, what)
         if f in ("as.numeric", "as.double", "as.integer"):
             v = evaluate(node.args[0], data)
             if v.kind == "factor":
@@ -306,3 +309,45 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
             return Value("logical", _num(v, what) != 0)
         raise ValueError(f"function '{f}()' is not supported in formulas (in '{what}')")
     raise ValueError(f"cannot evaluate '{what}'")
+
+
+def _poly(node: Call, data: pd.DataFrame, what: str) -> Value:
+    """R's ``poly(x, degree, raw = FALSE)``: orthonormal polynomials from the LINPACK QR of
+    the centred powers (as stats::poly), or raw powers."""
+    from carts_iptw.irls import qr_dqrdc2
+
+    if not node.args:
+        raise ValueError(f"poly() needs a variable (in '{what}')")
+    degree, raw = 1, False
+    if len(node.args) == 2:
+        degree = node.args[1]
+    elif len(node.args) > 2:
+        raise ValueError(f"poly() of several variables is not supported (in '{what}')")
+    for k, v in node.kwargs:
+        if k == "degree":
+            degree = v
+        elif k == "raw":
+            raw = bool(evaluate(v, data).values)
+        else:
+            raise ValueError(f"poly() argument '{k}' is not supported (in '{what}')")
+    if isinstance(degree, Node):
+        degree = float(_num(evaluate(degree, data), what))
+    if degree < 1 or degree != int(degree):
+        raise ValueError(f"'degree' must be a positive integer (in '{what}')")
+    d = int(degree)
+    x = _num(evaluate(node.args[0], data), what)
+    if raw:
+        Z = np.power.outer(x, np.arange(1, d + 1, dtype=float))
+    else:
+        if d >= len(np.unique(x)):
+            raise ValueError(f"'degree' must be less than number of unique points (in '{what}')")
+        xc = x - x.mean()
+        qr = qr_dqrdc2(np.power.outer(xc, np.arange(d + 1, dtype=float)), 1e-7)
+        if qr.rank < d:
+            raise ValueError(f"'degree' must be less than number of unique points (in '{what}')")
+        z = np.zeros_like(qr.qr)
+        idx = np.arange(d + 1)
+        z[idx, idx] = qr.qr[idx, idx]
+        Z = qr.qy(z)
+        Z = (Z / np.sqrt(np.sum(Z * Z, axis=0)))[:, 1:]
+    return Value("matrix", Z, [str(k) for k in range(1, d + 1)])

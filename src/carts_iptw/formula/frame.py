@@ -57,7 +57,7 @@ class ModelFrame:
 def _check_variable(v: Value, label: str, n: int) -> Value:
     if v.is_scalar or len(v.values) != n:
         raise ValueError(f"variable '{label}' does not have one value per row")
-    if v.kind == "numeric":
+    if v.kind in ("numeric", "matrix"):
         bad = ~np.isfinite(v.values)
         if bad.any():
             raise ValueError(f"variable '{label}' has {int(bad.sum())} non-finite value(s)")
@@ -68,6 +68,8 @@ def _as_model_variable(v: Value, label: str, levels: list[str] | None = None) ->
     """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does; drop
     unused levels as glm's model.frame (drop.unused.levels = TRUE). With ``levels`` (new data
     for prediction, R's ``xlev``) the factor is coded with those levels and no check applies."""
+    if v.kind == "matrix":
+        return v
     if levels is not None:
         if v.kind == "numeric" and not levels:
             return v
@@ -241,6 +243,8 @@ def model_frame(formula: str, data: pd.DataFrame, *,
             label = terms.var_labels[v]
             if val.kind == "numeric":
                 pieces.append([(label, val.values)])
+            elif val.kind == "matrix":  # poly(): one column per degree, named label + k
+                pieces.append([(label + cn, val.values[:, k]) for k, cn in enumerate(val.levels)])
             elif codes[j][v] == 1 and val.ordered:
                 cp = contr_poly(len(val.levels))  # R: contr.poly for ordered factors
                 pieces.append([

@@ -246,3 +246,11 @@ def test_control_as_dict_and_loglik(df):
     assert a.bic == pytest.approx(-2 * a.loglik + np.log(len(df)) * a.rank, rel=1e-14)
     g = glm("cont ~ x", df, family="gaussian")
     assert g.df_loglik == g.rank + 1
+
+
+def test_predict_refuses_orthogonal_poly(df):
+    fit = glm("y ~ poly(x, 2)", df)
+    with pytest.raises(ValueError, match="poly"):
+        fit.predict(df)
+    raw = glm("y ~ poly(x, 2, raw = TRUE)", df)
+    np.testing.assert_allclose(raw.predict(df), raw.linear_predictor, rtol=1e-12)

@@ -167,6 +167,8 @@ _MM = [
     ("lalonde", "arith", "treat ~ I(re74/1000 + re75/1000) + I(age - 30) + sqrt(educ) + exp(-age/10)"),
     ("lalonde", "functions", "treat ~ I(race %in% c(\"black\", \"hispan\")) + pmin(age, 40) + "
      "scale(re74) + relevel(race, ref = \"white\"):married + I(educ %in% c(9, 10, 11))"),
+    ("lalonde", "poly", "treat ~ poly(age, 3) + poly(re74, degree = 2, raw = TRUE):race + "
+     "poly(educ, 2):married"),
     ("birthwt", "smoke", "smoke ~ age + lwt + factor(race) + ptl + ht + ui"),
     ("birthwt", "low_star", "low ~ smoke * factor(race)"),
     ("birthwt", "asfactor", "low ~ as.factor(ftv) + I(age >= 25) + I(lwt^2/1000) + abs(age - 23)"),
@@ -282,6 +284,9 @@ _GLM = [
         "formula": "y ~ x", "family": "poisson", "link": "identity", "default_only": True}),
     (quasi_separated, "binomial_separation.y", {
         "formula": "y ~ x + hi", "family": "binomial", "default_only": True}),
+    ("lalonde", "binomial_poly.treat", {
+        "formula": "treat ~ poly(age, 2) + educ + race + poly(re74, 2) + married",
+        "family": "binomial"}),
     (synthetic_ordered, "binomial_ordered.y", {
         "formula": "y ~ grade + age + stage", "family": "binomial",
         "ordered": ["grade", "stage"]}),
