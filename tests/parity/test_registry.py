@@ -57,6 +57,5 @@ def test_snapshot_is_current(case):
     """Every base-R case has a snapshot made by the R code as it is now."""
     path = snapshots.snapshot_path(case)
     assert path.is_file(), f"missing snapshot {path}: run `carts-iptw parity regenerate`"
-    assert not snapshots.is_stale(case), (
-        f"{path.name} is older than r_reference/{case.r_file}: run `carts-iptw parity regenerate`"
-    )
+    why = snapshots.staleness(case)
+    assert why is None, f"{path.name} is stale ({why}): run `carts-iptw parity regenerate`"

@@ -117,10 +117,10 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
                 res.source = f"live {_versions_brief(res.versions, case.r_packages)}"
             else:
                 doc = snapshots.read_snapshot(case)
-                if snapshots.is_stale(case):
+                why = snapshots.staleness(case)
+                if why:
                     raise RuntimeError(
-                        f"snapshot of {case.name} is stale: {case.r_file} changed since it was "
-                        "written; run `carts-iptw parity regenerate`"
+                        f"snapshot of {case.name} is stale ({why}); run `carts-iptw parity regenerate`"
                     )
                 r_result = doc["quantities"]
                 res.versions = {"R": doc.get("R_version"), "packages": doc.get("packages", {})}

@@ -37,6 +37,19 @@ def r_file_sha256(r_file: str) -> str:
     return hashlib.sha256((r_reference_dir() / r_file).read_bytes()).hexdigest()
 
 
+def input_sha256(case, data=None) -> str:
+    """Hash of what R is given: the case's data (values, column names and types, row names)
+    and its arguments. A snapshot made from other inputs is stale."""
+    import pandas as pd
+
+    data = case.load_data() if data is None else data
+    h = hashlib.sha256()
+    h.update(json.dumps(case.args, sort_keys=True, default=str).encode())
+    h.update(json.dumps([[str(c), str(t)] for c, t in data.dtypes.items()]).encode())
+    h.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
 def _enc(v: float) -> float | str:
     if math.isnan(v):
         return "NaN"
@@ -85,6 +98,7 @@ def write_snapshot(case, r_result: Any, versions: dict) -> Path:
         "r_file": case.r_file,
         "r_function": case.r_function,
         "r_file_sha256": r_file_sha256(case.r_file),
+        "input_sha256": input_sha256(case),
         "args": case.args,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "R_version": versions.get("R"),
@@ -109,13 +123,22 @@ def read_snapshot(case) -> dict:
     return doc
 
 
-def is_stale(case) -> bool:
-    """True when the R reference file changed since the snapshot was written."""
+def staleness(case) -> str | None:
+    """Why the snapshot no longer answers the case (None when it is current): missing, the R
+    reference file changed, or the data/arguments sent to R changed since it was written."""
     path = snapshot_path(case)
     if not path.is_file():
-        return True
+        return "no snapshot"
     doc = json.loads(path.read_text())
-    return doc.get("r_file_sha256") != r_file_sha256(case.r_file)
+    if doc.get("r_file_sha256") != r_file_sha256(case.r_file):
+        return f"r_reference/{case.r_file} changed since the snapshot was written"
+    if doc.get("input_sha256") != input_sha256(case):
+        return "the case's data or arguments changed since the snapshot was written"
+    return None
+
+
+def is_stale(case) -> bool:
+    return staleness(case) is not None
 
 
 def read_external(case) -> dict:
