@@ -1,5 +1,6 @@
 # Reference functions for carts_iptw.formula (model.matrix) and carts_iptw.glm (stats::glm).
 # Each function(data, args) -> named list.
+suppressPackageStartupMessages(library(splines))  # ns() / bs() in formulas
 
 # Rebuild factors with factor() (same levels, same order): a factor built from C without R's
 # object bit is not a factor to model.matrix's C code. Defensive; the bridge now sets it.

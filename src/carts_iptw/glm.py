@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -205,9 +206,10 @@ class GlmResult:
             raise ValueError("type must be 'link' or 'response'")
         if newdata is None:
             eta = self.linear_predictor
-        elif "poly(" in self.formula and "raw = TRUE" not in self.formula:
-            raise ValueError("predict() on new data is not supported for poly() terms (the "
-                             "orthogonal basis depends on the fitted data); use raw = TRUE")
+        elif re.search(r"\b(ns|bs)\(", self.formula) or (
+                "poly(" in self.formula and "raw = TRUE" not in self.formula):
+            raise ValueError("predict() on new data is not supported for poly()/ns()/bs() "
+                             "terms (their basis depends on the fitted data)")
         else:
             mf = model_frame(self.formula, require_dataframe(newdata, "newdata"),
                              xlevels=self.model_frame.xlevels, with_response=False)

@@ -61,8 +61,8 @@ class QR:
                 continue
             v = x[j:, j].copy()
             v[0] = self.qraux[j]
-            t = -np.dot(v, y[j:]) / v[0]
-            y[j:] += t * v
+            t = -(v @ y[j:]) / v[0]
+            y[j:] += np.multiply.outer(v, t) if y.ndim == 2 else t * v
         return y
 
     def qy(self, y: np.ndarray) -> np.ndarray:

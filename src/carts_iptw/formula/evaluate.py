@@ -5,8 +5,9 @@ Inside ``I()`` the operators are R's: ``^`` is a power, ``/`` true division, com
 logicals, ``&``/``|``/``!`` are logical. Only a fixed set of functions is known (``factor``,
 ``as.factor``, ``I``, ``log``, ``exp``, ``sqrt``, ``abs``, ``log2``, ``log10``, ``log1p``,
 ``expm1``, ``as.numeric``, ``as.double``, ``as.integer``, ``as.logical``, ``c``, ``pmin``,
-``pmax``, ``scale`` (defaults), ``relevel``, ``poly`` (one variable), and ``%in%``); anything
-else is a ``ValueError``. ``poly()`` gives a matrix variable (kind 'matrix', columns 1..degree).
+``pmax``, ``scale`` (defaults), ``relevel``, ``poly`` (one variable), ``ns``/``bs`` (splines
+package; boundary knots = range), and ``%in%``); anything else is a ``ValueError``. ``poly()``,
+``ns()`` and ``bs()`` give a matrix variable (kind 'matrix', columns named 1..k as R).
 """
 
 from __future__ import annotations
@@ -291,6 +292,8 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
             return as_factor(v, [ref] + [lv for lv in v.levels if lv != ref], what)
         if f == "poly":
             return _poly(node, data, what)
+        if f in ("ns", "bs"):
+            return _spline(node, data, what)
         if f in ("as.numeric", "as.double", "as.integer"):
             v = evaluate(node.args[0], data)
             if v.kind == "factor":
@@ -351,3 +354,35 @@ def _poly(node: Call, data: pd.DataFrame, what: str) -> Value:
         Z = qr.qy(z)
         Z = (Z / np.sqrt(np.sum(Z * Z, axis=0)))[:, 1:]
     return Value("matrix", Z, [str(k) for k in range(1, d + 1)])
+
+
+def _spline(node: Call, data: pd.DataFrame, what: str) -> Value:
+    """``splines::ns`` / ``splines::bs`` with R's argument order."""
+    from .splines import bs_basis, ns_basis
+
+    names = (["x", "df", "knots", "degree", "intercept"] if node.func == "bs"
+             else ["x", "df", "knots", "intercept"])
+    bound: dict[str, Node] = {}
+    if len(node.args) > len(names):
+        raise ValueError(f"too many arguments to {node.func}() (in '{what}')")
+    for nm, a in zip(names, node.args, strict=False):
+        bound[nm] = a
+    for k, v in node.kwargs:
+        if k not in names:
+            raise ValueError(f"{node.func}() argument '{k}' is not supported (in '{what}')")
+        bound[k] = v
+    if "x" not in bound:
+        raise ValueError(f"{node.func}() needs a variable (in '{what}')")
+    x = _num(evaluate(bound["x"], data), what)
+    df = float(_num(evaluate(bound["df"], data), what)) if "df" in bound else None
+    knots = (np.atleast_1d(_num(evaluate(bound["knots"], data), what))
+             if "knots" in bound else None)
+    intercept = bool(evaluate(bound["intercept"], data).values) if "intercept" in bound else False
+    if x.ndim == 0 or np.ptp(x) == 0:
+        raise ValueError(f"{node.func}() needs a non-constant variable (in '{what}')")
+    if node.func == "bs":
+        degree = float(_num(evaluate(bound["degree"], data), what)) if "degree" in bound else 3
+        Z = bs_basis(x, df, knots, int(degree), intercept)
+    else:
+        Z = ns_basis(x, df, knots, intercept)
+    return Value("matrix", Z, [str(k) for k in range(1, Z.shape[1] + 1)])

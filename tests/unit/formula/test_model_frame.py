@@ -205,8 +205,8 @@ def test_syntax_errors(df, bad):
 
 
 def test_unsupported_function_and_types(df):
-    with pytest.raises(ValueError, match="'ns\\(\\)' is not supported"):
-        model_frame("y ~ ns(age, 2)", df)
+    with pytest.raises(ValueError, match="'s\\(\\)' is not supported"):
+        model_frame("y ~ s(age)", df)
     with pytest.raises(TypeError):
         model_frame("y ~ age", df.to_numpy())
     with pytest.raises(TypeError):
@@ -282,3 +282,14 @@ def test_poly_orthonormal_and_raw(df):
     np.testing.assert_allclose(mf.X[:, 5], df["age"] ** 2)
     with pytest.raises(ValueError, match="unique points"):
         model_frame("y ~ poly(dose, 3)", df)
+
+
+def test_splines_basic(df):
+    mf = model_frame("y ~ ns(age, df = 4) + bs(age, df = 5)", df)
+    assert mf.column_names[1:5] == [f"ns(age, df = 4){k}" for k in range(1, 5)]
+    assert mf.column_names[5:] == [f"bs(age, df = 5){k}" for k in range(1, 6)]
+    # bs with intercept: the B-splines sum to one (partition of unity)
+    full = model_frame("y ~ 0 + bs(age, df = 6, intercept = TRUE)", df).X
+    np.testing.assert_allclose(full.sum(axis=1), 1.0, atol=1e-12)
+    with pytest.raises(ValueError, match="non-constant"):
+        model_frame("y ~ ns(k, 3)", df.assign(k=1.0))

@@ -169,6 +169,8 @@ _MM = [
      "scale(re74) + relevel(race, ref = \"white\"):married + I(educ %in% c(9, 10, 11))"),
     ("lalonde", "poly", "treat ~ poly(age, 3) + poly(re74, degree = 2, raw = TRUE):race + "
      "poly(educ, 2):married"),
+    ("lalonde", "splines", "treat ~ ns(age, df = 3) + bs(re74, df = 5, degree = 2) + "
+     "ns(educ, knots = c(9, 12), intercept = TRUE) + bs(re75, 4):married"),
     ("birthwt", "smoke", "smoke ~ age + lwt + factor(race) + ptl + ht + ui"),
     ("birthwt", "low_star", "low ~ smoke * factor(race)"),
     ("birthwt", "asfactor", "low ~ as.factor(ftv) + I(age >= 25) + I(lwt^2/1000) + abs(age - 23)"),
@@ -286,6 +288,9 @@ _GLM = [
         "formula": "y ~ x + hi", "family": "binomial", "default_only": True}),
     ("lalonde", "binomial_poly.treat", {
         "formula": "treat ~ poly(age, 2) + educ + race + poly(re74, 2) + married",
+        "family": "binomial"}),
+    ("lalonde", "binomial_splines.treat", {
+        "formula": "treat ~ ns(age, 3) + educ + race + bs(re74, df = 4) + married",
         "family": "binomial"}),
     (synthetic_ordered, "binomial_ordered.y", {
         "formula": "y ~ grade + age + stage", "family": "binomial",
