@@ -5,28 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from carts_iptw.parity.cases._fixtures import ate_weights, design_matrix
 from carts_iptw.parity.registry import ParityCase, register
-
 
 # ---------------------------------------------------------------------------------------------
 # data sets with IPT weights (the weights are data here: both sides receive the same column)
 # ---------------------------------------------------------------------------------------------
-def _ate_weights(treat: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """ATE weights from a logistic propensity model fitted by Newton-Raphson (fixture only)."""
-    beta = np.zeros(X.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-X @ beta))
-        step = np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]), X.T @ (treat - p))
-        beta += step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    p = 1 / (1 + np.exp(-X @ beta))
-    return np.where(treat == 1, 1 / p, 1 / (1 - p))
 
 
-def _design_matrix(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    X = pd.get_dummies(df[cols], drop_first=True).astype(float).to_numpy()
-    return np.column_stack([np.ones(len(df)), X])
 
 
 def lalonde_ipw() -> pd.DataFrame:
@@ -35,7 +21,7 @@ def lalonde_ipw() -> pd.DataFrame:
     d = load_dataset("lalonde").copy()
     d["employed"] = (d["re78"] > 0).astype(int)
     cov = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
-    d["w"] = _ate_weights(d["treat"].to_numpy(float), _design_matrix(d, cov))
+    d["w"] = ate_weights(d["treat"].to_numpy(float), design_matrix(d, cov))
     return d
 
 
@@ -46,7 +32,7 @@ def birthwt_ipw() -> pd.DataFrame:
     d["race"] = pd.Categorical(d["race"].map({1: "white", 2: "black", 3: "other"}),
                                categories=["white", "black", "other"])
     cov = ["age", "lwt", "race", "ptl", "ht", "ui", "ftv"]
-    d["w"] = _ate_weights(d["smoke"].to_numpy(float), _design_matrix(d, cov))
+    d["w"] = ate_weights(d["smoke"].to_numpy(float), design_matrix(d, cov))
     return d
 
 
@@ -61,7 +47,7 @@ def cart_ipw() -> pd.DataFrame:
     d["crs3"] = (d["crs_grade"] >= 3).astype(int)
     d["icans3"] = (d["icans_grade"] >= 3).astype(int)
     cov = keep[:9]
-    d["w"] = _ate_weights(d["anakinra"].to_numpy(float), _design_matrix(d, cov))
+    d["w"] = ate_weights(d["anakinra"].to_numpy(float), design_matrix(d, cov))
     return d
 
 

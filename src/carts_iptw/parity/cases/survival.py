@@ -9,26 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from carts_iptw.parity.cases._fixtures import ate_weights, design_matrix
 from carts_iptw.parity.registry import ParityCase, register
 
 MONTH = 30.4375
 
 
-def _ate_weights(treat: np.ndarray, X: np.ndarray) -> np.ndarray:
-    beta = np.zeros(X.shape[1])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-X @ beta))
-        step = np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]), X.T @ (treat - p))
-        beta += step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    p = 1 / (1 + np.exp(-X @ beta))
-    return np.where(treat == 1, 1 / p, 1 / (1 - p))
 
 
-def _dm(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    X = pd.get_dummies(df[cols], drop_first=True).astype(float).to_numpy()
-    return np.column_stack([np.ones(len(df)), X])
 
 
 def rotterdam_rfs() -> pd.DataFrame:
@@ -47,7 +35,7 @@ def rotterdam_rfs() -> pd.DataFrame:
     # competing risks: 1 = recurrence, 2 = death without recurrence, 0 = censored
     d["rfs_cr"] = np.where(d["rfs"] == 0, 0, np.where(d["recur"] == 1, 1, 2)).astype(int)
     cov = ["age", "meno", "size", "grade", "nodes", "pgr", "er", "hormon"]
-    d["w"] = _ate_weights(d["chemo"].to_numpy(float), _dm(d, cov))
+    d["w"] = ate_weights(d["chemo"].to_numpy(float), design_matrix(d, cov))
     return d
 
 
@@ -61,7 +49,7 @@ def colon_recurrence() -> pd.DataFrame:
     d["lev5fu"] = (d["rx"] == "Lev+5FU").astype(int)
     d["rx"] = d["rx"].cat.remove_unused_categories()
     cov = ["sex", "age", "obstruct", "perfor", "adhere", "nodes", "differ", "extent", "surg"]
-    d["w"] = _ate_weights(d["lev5fu"].to_numpy(float), _dm(d, cov))
+    d["w"] = ate_weights(d["lev5fu"].to_numpy(float), design_matrix(d, cov))
     d["tmonth"] = np.ceil(d["time"] / MONTH)
     return d.reset_index(drop=True)
 
@@ -80,7 +68,7 @@ def lung_complete() -> pd.DataFrame:
 
     d = load_dataset("lung").dropna(subset=["inst", "ph.ecog", "ph.karno", "wt.loss"]).copy()
     d["female"] = (d["sex"] == 2).astype(int)
-    d["w"] = _ate_weights(d["female"].to_numpy(float), _dm(d, ["age", "ph.ecog", "ph.karno", "wt.loss"]))
+    d["w"] = ate_weights(d["female"].to_numpy(float), design_matrix(d, ["age", "ph.ecog", "ph.karno", "wt.loss"]))
     return d.reset_index(drop=True)
 
 
@@ -110,7 +98,7 @@ def cart_survival() -> pd.DataFrame:
             "efs_event", "os_months", "os_event", "infection_grade", "infection_onset_day"]
     d = d[keep].copy()
     cov = keep[:9]
-    d["w"] = _ate_weights(d["anakinra"].to_numpy(float), _dm(d, cov))
+    d["w"] = ate_weights(d["anakinra"].to_numpy(float), design_matrix(d, cov))
     # grade >= 3 infection with death as a competing event (months)
     inf_m = d["infection_onset_day"].to_numpy(float) / MONTH
     g3 = (d["infection_grade"].to_numpy() >= 3) & np.isfinite(inf_m) & (inf_m <= d["os_months"].to_numpy())
