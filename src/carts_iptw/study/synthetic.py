@@ -236,6 +236,8 @@ def simulate_cohort(seed: int = DEFAULT_SEED, n_control: int = 110, n_treated: i
                     time_ratios: dict | None = None) -> pd.DataFrame:
     """Draw a SYNTHETIC cohort (one row per patient) matching the published margins.
 
+    No R twin: a seeded simulator calibrated to the reference study's published numbers.
+
     ``time_ratios``: anakinra-arm time ratios ``{"efs": r1, "post_progression": r2}`` (see
     :data:`DEFAULT_TIME_RATIOS`); they change only the event times, not the other columns.
 
@@ -270,7 +272,10 @@ def bundled_cohort_path() -> Path:
 
 
 def load_synthetic_cohort() -> pd.DataFrame:
-    """The bundled SYNTHETIC cohort, validated (``attrs["synthetic"] = True``)."""
+    """The bundled SYNTHETIC cohort, validated (``attrs["synthetic"] = True``).
+
+    No R twin: the example data of this package (not the study's patients).
+    """
     from carts_iptw.study.cohort import read_cohort
 
     df = read_cohort(bundled_cohort_path())
