@@ -102,7 +102,18 @@ def _stars(p: float) -> str:
 
 
 class GlmResult:
-    """A fitted GLM (R: an object of class ``glm``; its summary is ``summary.glm``)."""
+    """A fitted GLM (R: an object of class ``glm``; its summary is ``summary.glm``).
+
+    Attributes (R's names in brackets): ``coef`` [coef], ``se``, ``tvalues``, ``pvalues``
+    [summary()$coefficients], ``vcov`` [vcov] — pandas indexed by R's column names;
+    ``fitted`` [fitted], ``linear_predictor`` [linear.predictors], ``working_weights``
+    [weights], ``prior_weights`` [prior.weights], ``y`` — numpy arrays in row order;
+    ``deviance``, ``null_deviance``, ``aic``, ``loglik`` [logLik], ``bic`` [BIC], ``iter``,
+    ``converged``, ``boundary``, ``rank``, ``df_residual``, ``df_null``, ``dispersion``,
+    ``aliased``, ``model_frame``, ``family``, ``formula``, ``control``. Methods:
+    ``summary()``, ``confint_wald(level)`` [confint.default], ``predict(newdata, type)``,
+    ``residuals(type)``.
+    """
 
     def __init__(self, fit: GlmFit, mf: ModelFrame, formula: str, control: GlmControl,
                  null_deviance: float, offset_arg=None) -> None:
@@ -287,7 +298,8 @@ def glm(
 
     Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
     [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
-    (R: NA coefficient).
+    (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
+    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them.
     """
     data = require_dataframe(data)
     fam = get_family(family, link)
