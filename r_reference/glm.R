@@ -88,6 +88,8 @@ ref_glm <- function(data, args) {
     fitted = unname(fitted(fit)),
     linear_predictor = unname(fit$linear.predictors),
     working_weights = unname(fit$weights),
+    resid_deviance = unname(residuals(fit, type = "deviance")),
+    resid_pearson = unname(residuals(fit, type = "pearson")),
     deviance = fit$deviance,
     null_deviance = fit$null.deviance,
     aic = fit$aic,

@@ -136,6 +136,8 @@ def _py_glm(data: pd.DataFrame, args) -> dict:
         "fitted": fit.fitted,
         "linear_predictor": fit.linear_predictor,
         "working_weights": fit.working_weights,
+        "resid_deviance": fit.residuals("deviance"),
+        "resid_pearson": fit.residuals("pearson"),
         "deviance": fit.deviance,
         "null_deviance": fit.null_deviance,
         "aic": fit.aic,
