@@ -52,17 +52,16 @@ class CoxFitCore:
 
 def _scaling(X, w, nocenter=(-1.0, 0.0, 1.0)):
     p = X.shape[1]
-    means = np.zeros(p)
-    scale = np.ones(p)
     sw = w.sum()
-    for i in range(p):
-        col = X[:, i]
-        if np.all(np.isin(col, nocenter)):
-            continue
-        m = np.sum(w * col) / sw
-        means[i] = m
-        s = np.sum(w * np.abs(col - m))
-        scale[i] = sw / s if s > 0 else 1.0
+    if tuple(nocenter) == (-1.0, 0.0, 1.0):
+        A = np.abs(X)
+        skip = ((A == 0.0) | (A == 1.0)).all(axis=0)
+        del A
+    else:
+        skip = np.array([bool(np.all(np.isin(X[:, i], nocenter))) for i in range(p)])
+    means = np.where(skip, 0.0, (w @ X) / sw)
+    s = w @ np.abs(X - means)
+    scale = np.where(skip | ~(s > 0), 1.0, sw / np.where(s > 0, s, 1.0))
     return means, scale
 
 

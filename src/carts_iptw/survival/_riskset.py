@@ -1,45 +1,55 @@
 """Risk-set sums over sorted times: the O(n log n + n p^2) engine behind coxph and its residuals.
 
 For event block k (distinct event time t_k within a stratum) the risk set is
-{i : start_i < t_k <= stop_i, same stratum}. Sums over it are reverse cumulative sums over rows
-sorted by stop time minus those sorted by start time, read at ``searchsorted`` positions.
-Sums over *blocks* a row is at risk in (needed for the information matrix and the score
+{i : start_i < t_k <= stop_i, same stratum}. Each row is at risk in a contiguous range of
+blocks [lo_i, hi_i); its value is binned at hi_i (and, for (start, stop] data, at lo_i), one
+sparse-matrix product per evaluation, and the risk-set sums are reverse cumulative sums of the
+bins within each stratum. Sums over *blocks* a row is at risk in (information matrix, score
 residuals) are differences of a cumulative sum over blocks, read at the row's first and last
-block. Efron's approximation is written, as survival's coxfit6.c / agfit4.c do, as d terms per
-tied block of d deaths: term j (0..d-1) removes the fraction j/d of the deaths from the risk set
-and carries the mean death weight.
+block.
+
+Efron's approximation is written, as survival's coxfit6.c / agfit4.c do, as d terms per tied
+block of d deaths: term j (0..d-1) removes the fraction f_j = j/d of the deaths' risk from the
+risk set and carries the mean death weight. Every sum over the terms of a block is a combination
+of the block's risk-set sums (S0, S1) and death sums (D0, D1) with per-block scalar
+coefficients, e.g. sum_j wt/den_j (S1 - f_j D1) = S1 sum_j wt/den_j - D1 sum_j wt f_j/den_j, so
+the p-vector work is per block, not per death.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas
 
 
-def _rev_cumsum0(a: np.ndarray) -> np.ndarray:
-    """Reverse cumulative sum with a trailing zero row: out[i] = sum(a[i:])."""
-    out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
-    out[:-1] = np.cumsum(a[::-1], axis=0)[::-1]
-    return out
-
-
-def _tail_sums(q: np.ndarray, order_rev, pos: np.ndarray) -> np.ndarray:
-    """sum(q[order][pos:]) for each pos, from one gather in reverse order and one cumsum.
-    ``order_rev`` may be a slice (rows already sorted: no gather)."""
-    if isinstance(order_rev, slice):
-        n = order_rev.stop - order_rev.start
-        cs = np.cumsum(q[order_rev][::-1], axis=0)
+def gram(Z: np.ndarray) -> np.ndarray:
+    """Z' Z by BLAS syrk (one triangle; much faster than a thin gemm on a loaded machine)."""
+    Z = np.asarray(Z, dtype=float)
+    if Z.shape[0] == 0 or Z.shape[1] == 0:
+        return np.zeros((Z.shape[1], Z.shape[1]))
+    if Z.flags.c_contiguous:
+        g = blas.dsyrk(1.0, Z.T, trans=0)
     else:
-        n = len(order_rev)
-        cs = np.cumsum(q[order_rev], axis=0)
-    k = n - 1 - pos  # index in the reversed cumulative sum; -1 means an empty tail
-    out = cs[np.maximum(k, 0)]
-    if (k < 0).any():
-        out[k < 0] = 0.0
-    return out
+        g = blas.dsyrk(1.0, np.asfortranarray(Z), trans=1)
+    return np.triu(g) + np.triu(g, 1).T
+
+
+def _sorted_cols(keys: np.ndarray, nbins: int):
+    """Row indices grouped by bin (stable) and the CSR row pointer of the bins."""
+    if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):
+        cols = np.arange(len(keys))
+    else:
+        cols = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=nbins)
+    return cols, counts
 
 
 class RiskSets:
-    """Sorting and block structure for (start, stop] or right-censored data with strata."""
+    """Sorting and block structure for (start, stop] or right-censored data with strata.
+
+    Rows may come in any order; rows sorted by (stratum, stop) avoid one gather per evaluation.
+    """
 
     def __init__(self, stop, event, weights, strata=None, start=None, efron=True):
         stop = np.asarray(stop, dtype=float)
@@ -50,55 +60,33 @@ class RiskSets:
         self.event = event
         self.counting = start is not None
         self.efron = efron
-        if strata is None:
-            sid = np.zeros(n, dtype=np.int64)
-        else:
-            sid = np.asarray(strata, dtype=np.int64)
+        sid = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
         self.sid = sid
         nstrat = int(sid.max()) + 1 if n else 0
+        self.nstrat = nstrat
         dead = event > 0
-        segments = []
-        block_time = []
-        block_strat = []
-        # per-row block positions (global block indices) for the cumulative-over-blocks trick
+        startf = None if start is None else np.asarray(start, dtype=float)
         hi = np.zeros(n, dtype=np.int64)
         lo = np.zeros(n, dtype=np.int64)
-        koff = 0
+        koff = np.zeros(nstrat + 1, dtype=np.int64)
+        block_time = []
+        block_strat = []
+        if nstrat > 1:
+            so = np.argsort(sid, kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(sid, minlength=nstrat))])
+        k0 = 0
         for s in range(nstrat):
-            rows = np.flatnonzero(sid == s)
-            if len(rows) == 0:
-                continue
+            rows = so[bounds[s]:bounds[s + 1]] if nstrat > 1 else slice(None)
             st = stop[rows]
             tk = np.unique(st[dead[rows]])
-            K = len(tk)
-            o_stop = rows[np.argsort(st, kind="stable")]
-            stop_sorted = stop[o_stop]
-            contiguous = len(o_stop) > 0 and o_stop[-1] - o_stop[0] == len(o_stop) - 1 and bool(
-                np.all(np.diff(o_stop) == 1))
-            seg = {
-                "rows": rows,
-                "o_stop": o_stop,
-                "o_stop_rev": slice(int(o_stop[0]), int(o_stop[-1]) + 1) if contiguous
-                else o_stop[::-1].copy(),
-                "pos_stop": np.searchsorted(stop_sorted, tk, side="left"),
-                "kslice": slice(koff, koff + K),
-            }
-            hi[rows] = koff + np.searchsorted(tk, st, side="right")
-            if self.counting:
-                sa = np.asarray(start, dtype=float)[rows]
-                o_start = rows[np.argsort(sa, kind="stable")]
-                seg["o_start"] = o_start
-                seg["o_start_rev"] = o_start[::-1].copy()
-                seg["pos_start"] = np.searchsorted(np.asarray(start)[o_start], tk, side="left")
-                lo[rows] = koff + np.searchsorted(tk, sa, side="right")
-            else:
-                lo[rows] = koff
-            segments.append(seg)
+            hi[rows] = k0 + np.searchsorted(tk, st, side="right")
+            lo[rows] = k0 + (np.searchsorted(tk, startf[rows], side="right") if self.counting else 0)
             block_time.append(tk)
-            block_strat.append(np.full(K, s))
-            koff += K
-        self.K = koff
-        self.segments = segments
+            block_strat.append(np.full(len(tk), s))
+            k0 += len(tk)
+            koff[s + 1] = k0
+        self.K = int(k0)
+        self.koff = koff
         self.block_time = np.concatenate(block_time) if block_time else np.zeros(0)
         self.block_strat = np.concatenate(block_strat) if block_strat else np.zeros(0, int)
         self.hi = hi
@@ -107,9 +95,10 @@ class RiskSets:
         # deaths: their block, position j within the block, block size d
         drows = np.flatnonzero(dead)
         dblk = hi[drows] - 1  # the block at the death's own time
-        o = np.lexsort((drows, dblk))
-        drows = drows[o]
-        dblk = dblk[o]
+        if len(dblk) > 1 and not bool(np.all(dblk[1:] >= dblk[:-1])):
+            o = np.argsort(dblk, kind="stable")  # stable: rows ascending within a block
+            drows = drows[o]
+            dblk = dblk[o]
         self.drows = drows
         self.dblk = dblk
         d = np.bincount(dblk, minlength=self.K).astype(float)
@@ -128,6 +117,60 @@ class RiskSets:
         mstart = np.flatnonzero(np.r_[True, dblk[mrows][1:] != dblk[mrows][:-1]]) if len(mrows) else mrows
         self.multi_starts = mstart
         self._wx = None
+        self._build_bins()
+
+    # -- the binning operator ------------------------------------------------------------------
+    def _build_bins(self):
+        """One CSR pattern: rows = hi bins, then death bins (Efron ties), then lo bins."""
+        n, K, ns = self.n, self.K, self.nstrat
+        nb = K + ns  # bins of stratum s: koff[s] + s .. koff[s + 1] + s (K_s + 1 bins)
+        self._nb = nb
+        parts = [_sorted_cols(self.hi + self.sid, nb)]
+        self._has_d = bool(self.efron and self.multi.any())
+        if self._has_d:
+            parts.append((self.drows, np.bincount(self.dblk, minlength=K)))
+        if self.counting:
+            parts.append(_sorted_cols(self.lo + self.sid, nb))
+        idx = np.concatenate([c for c, _ in parts])
+        counts = np.concatenate([c for _, c in parts])
+        itype = np.int32 if max(len(idx), n) < 2**31 - 1 else np.int64
+        self._idx = idx.astype(itype)
+        self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
+        self._rowid = np.repeat(np.arange(len(counts)), counts)
+        self._nrows = len(counts)
+
+    def _revcum(self, B: np.ndarray) -> np.ndarray:
+        """Risk-set sums at each block from the hi/lo bins: reverse cumulative sums per stratum."""
+        out = np.empty((self.K,) + B.shape[1:])
+        koff = self.koff
+        for s in range(self.nstrat):
+            a, b = koff[s] + s, koff[s + 1] + s + 1
+            if b - a <= 1:
+                continue
+            seg = np.cumsum(B[a:b][::-1], axis=0)[::-1]
+            out[koff[s]:koff[s + 1]] = seg[1:]
+        return out
+
+    def sums(self, r: np.ndarray, X: np.ndarray):
+        """Risk-set sums S0 = sum r, S1 = sum r x at each block, and the tied deaths' D0, D1
+        (None when no Efron correction is needed)."""
+        data = r[self._idx]
+        X = np.ascontiguousarray(X, dtype=float)
+        M = sp.csr_matrix((data, self._idx, self._indptr), shape=(self._nrows, self.n))
+        B1 = M @ X
+        B0 = np.bincount(self._rowid, weights=data, minlength=self._nrows)
+        nb, K = self._nb, self.K
+        S0 = self._revcum(B0[:nb])
+        S1 = self._revcum(B1[:nb])
+        off = nb
+        D0 = D1 = None
+        if self._has_d:
+            D0, D1 = B0[off:off + K], B1[off:off + K]
+            off += K
+        if self.counting:
+            S0 -= self._revcum(B0[off:off + nb])
+            S1 -= self._revcum(B1[off:off + nb])
+        return S0, S1, D0, D1
 
     def bsum(self, values: np.ndarray) -> np.ndarray:
         """Sum of per-death-term values by block (terms are sorted by block)."""
@@ -138,101 +181,144 @@ class RiskSets:
             out[self.multi] = np.add.reduceat(values[self.multi_rows], self.multi_starts, axis=0)
         return out
 
+    def _bc(self, v: np.ndarray) -> np.ndarray:
+        """Per-block sums of a per-death-term scalar."""
+        return np.bincount(self.dblk, weights=v, minlength=self.K)
+
     # -- sums over the risk set at each block -------------------------------------------------
     def risk_sum(self, q: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.K,) + q.shape[1:])
-        for seg in self.segments:
-            val = _tail_sums(q, seg["o_stop_rev"], seg["pos_stop"])
-            if self.counting:
-                val = val - _tail_sums(q, seg["o_start_rev"], seg["pos_start"])
-            out[seg["kslice"]] = val
-        return out
+        """sum of q over the risk set at each block (q: (n,) or (n, p))."""
+        q = np.asarray(q, dtype=float)
+        if q.ndim == 1:
+            return self.sums(q, np.zeros((self.n, 0)))[0]
+        return self.sums(np.ones(self.n), q)[1]
 
     def block_cum_at_rows(self, c: np.ndarray) -> np.ndarray:
         """For each row, the sum of per-block values c over the blocks the row is at risk in."""
         cc = np.zeros((self.K + 1,) + c.shape[1:])
-        cc[1:] = np.cumsum(c, axis=0)
+        np.cumsum(c, axis=0, out=cc[1:])
         if self._lo_zero:
-            return cc[self.hi]
-        return cc[self.hi] - cc[self.lo]
+            return np.take(cc, self.hi, axis=0)
+        return np.take(cc, self.hi, axis=0) - np.take(cc, self.lo, axis=0)
 
     # -- Efron terms ---------------------------------------------------------------------------
     def terms(self, r: np.ndarray, X: np.ndarray):
-        """Per death-term denominators and weighted covariate sums (a_j), and block sums."""
-        S0 = self.risk_sum(r)
-        rx = r[:, None] * X
-        S1 = self.risk_sum(rx)
+        """Per death-term denominators den_j and weighted covariate sums a_j (the third element,
+        formerly r x, is None)."""
+        S0, S1, D0, D1 = self.sums(r, X)
         b = self.dblk
         den = S0[b]
         a = S1[b]
-        if self.efron and len(self.multi_rows):
-            # Efron: remove the fraction j/d of the tied deaths' risk (multi-death blocks only)
-            mr = self.multi_rows
-            dm = self.drows[mr]
-            D0 = np.add.reduceat(r[dm], self.multi_starts)
-            D1 = np.add.reduceat(rx[dm], self.multi_starts, axis=0)
-            loc = np.cumsum(np.r_[0, np.diff(b[mr]) != 0])  # block index within the multi set
-            f = self.frac[mr]
-            den[mr] -= f * D0[loc]
-            a[mr] -= f[:, None] * D1[loc]
-        return den, a, rx
+        if D0 is not None:
+            f = self.frac
+            den = den - f * D0[b]
+            a = a - f[:, None] * D1[b]
+        return den, a, None
+
+    def _den(self, S0, D0):
+        den = S0[self.dblk]
+        if D0 is not None:
+            den = den - self.frac * D0[self.dblk]
+        return den
 
     def loglik_score_info(self, eta: np.ndarray, X: np.ndarray, need_info: bool = True):
         """Partial log-likelihood, score vector and information matrix at linear predictor eta."""
         w = self.weights
         r = w * np.exp(eta)
-        den, a, rx = self.terms(r, X)
+        S0, S1, D0, D1 = self.sums(r, X)
         b = self.dblk
+        f = self.frac
         wt = self.wtave[b]
         dr = self.drows
-        loglik = float(np.sum(w[dr] * eta[dr]) - np.sum(wt * np.log(den)))
+        den = self._den(S0, D0)
+        loglik = float(np.dot(w[dr], eta[dr]) - np.dot(wt, np.log(den)))
         if self._wx is None or self._wx[0] is not X:
-            self._wx = (X, (w[dr][:, None] * X[dr]).sum(axis=0))
-        u = self._wx[1] - ((wt / den)[:, None] * a).sum(axis=0)
+            self._wx = (X, w[dr] @ X[dr])
+        q = wt / den
+        c = self._bc(q)
+        u = self._wx[1] - c @ S1
+        if D1 is not None:
+            g = self._bc(q * f)
+            u += g @ D1
         if not need_info:
             return loglik, u, None
-        c = np.bincount(b, weights=wt / den, minlength=self.K)
-        g = np.bincount(b, weights=wt * self.frac / den, minlength=self.K)
         coef = self.block_cum_at_rows(c)
-        coef[dr] -= g[b]
-        rc = r * coef
-        imat = X.T @ (rc[:, None] * X)
-        v = wt / den**2
-        imat -= a.T @ (v[:, None] * a)
+        if D1 is not None:
+            coef[dr] -= g[b]
+        coef *= r
+        np.sqrt(np.maximum(coef, 0.0, out=coef), out=coef)
+        imat = gram(X * coef[:, None])
+        # sum_j v_j a_j a_j' (v_j = wt/den_j^2, a_j = S1 - f_j D1) by block: with the block's
+        # 2 x 2 matrix [[V0, -V1], [-V1, V2]] = L L' (V_m = sum_j v_j f_j^m), it is the Gram
+        # matrix of the rows l11 S1 + l21 D1 and l22 D1.
+        v = q / den
+        V0 = self._bc(v)
+        l11 = np.sqrt(V0)
+        if D1 is None:
+            imat -= gram(S1 * l11[:, None])
+        else:
+            V1 = self._bc(v * f)
+            V2 = self._bc(v * f * f)
+            safe = np.where(V0 > 0, V0, 1.0)
+            l21 = np.where(V0 > 0, -V1 / np.sqrt(safe), 0.0)
+            l22 = np.sqrt(np.maximum(V2 - V1 * V1 / safe, 0.0))
+            Z = np.empty((2 * self.K, S1.shape[1]))
+            np.multiply(S1, l11[:, None], out=Z[:self.K])
+            Z[:self.K] += D1 * l21[:, None]
+            np.multiply(D1, l22[:, None], out=Z[self.K:])
+            imat -= gram(Z)
         return loglik, u, imat
 
     def score_residuals(self, eta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """survival's coxscore2 / agscore2 (unweighted score residuals), vectorised."""
         w = self.weights
+        X = np.ascontiguousarray(X, dtype=float)
         e = np.exp(eta - np.max(eta)) if eta.size else np.exp(eta)
         r = w * e
-        den, a, _ = self.terms(r, X)
+        S0, S1, D0, D1 = self.sums(r, X)
         b = self.dblk
-        wt = self.wtave[b]
         f = self.frac
-        haz = wt / den
-        mean = a / den[:, None]
-        H = np.bincount(b, weights=haz, minlength=self.K)
-        hm = haz[:, None] * mean
-        M = self.bsum(hm)
-        Hp = np.bincount(b, weights=haz * (1 - f), minlength=self.K)
-        Mp = self.bsum((1 - f)[:, None] * hm) if self.efron else M
-        mbar = self.bsum(mean)
-        mbar /= np.where(self.ndead > 0, self.ndead, 1.0)[:, None]
-        HC = self.block_cum_at_rows(H)
-        MC = self.block_cum_at_rows(M)
-        resid = X * HC[:, None]
-        resid -= MC
-        resid *= -e[:, None]
-        # deaths: replace their own block's at-risk term by Efron's death term
-        # (each death row appears once in drows, so fancy-index assignment is safe)
+        wt = self.wtave[b]
+        den = self._den(S0, D0)
+        q = wt / den  # hazard increment of term j
+        v = q / den
+        H = self._bc(q)
+        V0 = self._bc(v)
+        m0 = self._bc(1.0 / den)
+        nd = np.where(self.ndead > 0, self.ndead, 1.0)[:, None]
+        # M_k = sum_j haz_j mean_j; mbar_k = mean over the block's terms of mean_j
+        M = S1 * V0[:, None]
+        mbar = S1 * m0[:, None]
+        if D1 is not None:
+            g = self._bc(q * f)
+            V1 = self._bc(v * f)
+            V2 = self._bc(v * f * f)
+            m1 = self._bc(f / den)
+            M -= D1 * V1[:, None]
+            mbar -= D1 * m1[:, None]
+            # (M - Mp)_k = sum_j f_j haz_j mean_j: the deaths' own-block correction
+            dM = S1 * V1[:, None] - D1 * V2[:, None]
+        mbar /= nd
+        # resid_i = x_i alpha_i + e_i (MC_i - delta_i dM_k) - delta_i mbar_k, k = the death's block,
+        # alpha_i = delta_i (1 + e_i g_k) - e_i HC_i; MC_i = sum of M over the row's risk blocks.
         dr = self.drows
-        xd = X[dr]
-        ed = e[dr][:, None]
-        corr = xd * (H - Hp)[b][:, None]
-        corr -= (M - Mp)[b]
-        corr *= ed
-        corr += xd
-        corr -= mbar[b]
-        resid[dr] += corr
+        alpha = self.block_cum_at_rows(H)
+        alpha *= -e
+        cc = np.zeros((self.K + 1, M.shape[1]))
+        np.cumsum(M, axis=0, out=cc[1:])
+        if D1 is not None:
+            alpha[dr] += 1.0 + e[dr] * g[b]
+            # deaths read cc[hi] - dM[hi - 1]: a second table, chosen per row
+            tab = np.concatenate([cc, cc[1:] - dM])
+            idx = self.hi.copy()
+            idx[dr] += self.K  # K + 1 + (hi - 1)
+        else:
+            alpha[dr] += 1.0
+            tab, idx = cc, self.hi
+        resid = np.take(tab, idx, axis=0)
+        if not self._lo_zero:
+            resid -= np.take(cc, self.lo, axis=0)
+        resid *= e[:, None]
+        resid += X * alpha[:, None]
+        resid[dr] -= mbar[b]
         return resid

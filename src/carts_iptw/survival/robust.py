@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from carts_iptw.survival._chol import cholesky2, chsolve2
-from carts_iptw.survival._riskset import RiskSets
+from carts_iptw.survival._riskset import RiskSets, gram
 
 
 def score_residuals(X, rs: RiskSets, eta) -> np.ndarray:
@@ -26,8 +26,11 @@ def collapse(rr: np.ndarray, cluster) -> np.ndarray:
     if cluster is None:
         return rr
     _, inv = np.unique(np.asarray(cluster), return_inverse=True)
-    out = np.zeros((inv.max() + 1, rr.shape[1]))
-    np.add.at(out, inv, rr)
+    inv = inv.ravel()
+    m = int(inv.max()) + 1
+    out = np.empty((m, rr.shape[1]))
+    for j in range(rr.shape[1]):  # p columns, each one bincount over the rows
+        out[:, j] = np.bincount(inv, weights=rr[:, j], minlength=m)
     return out
 
 
@@ -53,11 +56,21 @@ def wald_test(var: np.ndarray, b: np.ndarray, toler_chol: float = 1e-9) -> float
 
 
 def robust_variance(X, rs: RiskSets, eta, naive_var, cluster=None, toler_chol=1e-9):
-    """Robust variance and the robust score test (coxph.R's rule)."""
-    D = dfbeta(X, rs, eta, naive_var, cluster)
-    var = D.T @ D
-    s0 = score_residuals(X, rs, np.zeros(len(eta))) * rs.weights[:, None]
+    """Robust variance and the robust score test (coxph.R's rule).
+
+    ``D = collapse(w * R, cluster) V`` (R: unweighted score residuals, V: naive variance), so
+    ``D'D = V (C'C) V`` with ``C = collapse(w * R)``: the n x p dfbeta matrix is never formed.
+    Returns (variance, robust score statistic, C)."""
+    w = rs.weights[:, None]
+    C = score_residuals(X, rs, eta)
+    C *= w
+    C = collapse(C, cluster)
+    V = np.asarray(naive_var, dtype=float)
+    var = V @ gram(C) @ V
+    var = (var + var.T) / 2.0
+    s0 = score_residuals(X, rs, np.zeros(len(eta)))
+    s0 *= w
     s0 = collapse(s0, cluster)
     u = s0.sum(axis=0)
-    rscore = wald_test(s0.T @ s0, u, toler_chol)
-    return var, rscore, D
+    rscore = wald_test(gram(s0), u, toler_chol)
+    return var, rscore, C

@@ -29,7 +29,12 @@ def km_curve(time, event, w, robust: bool):
     """
     o = np.argsort(time, kind="stable")
     t, e, w = time[o], event[o], w[o]
-    ut, inv = np.unique(t, return_inverse=True)
+    first = np.empty(len(t), dtype=bool)  # t is sorted: unique times without a second sort
+    if len(t):
+        first[0] = True
+        np.not_equal(t[1:], t[:-1], out=first[1:])
+    ut = t[first]
+    inv = np.cumsum(first) - 1
     m = len(ut)
     wd = np.bincount(inv, weights=w * e, minlength=m)
     wc = np.bincount(inv, weights=w * (1 - e), minlength=m)
