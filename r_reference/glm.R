@@ -151,6 +151,7 @@ ref_glm_predict <- function(data, args) {
   f <- as.formula(args$formula)
   fit <- suppressWarnings(glm(f, family = .family(args), data = data))
   nd <- data[args$rows, , drop = FALSE]
+  for (v in names(args$shift)) nd[[v]] <- nd[[v]] + args$shift[[v]]  # beyond the fitted range
   list(link = unname(predict(fit, newdata = nd, type = "link")),
        response = unname(predict(fit, newdata = nd, type = "response")))
 }

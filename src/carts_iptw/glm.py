@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -210,20 +209,19 @@ class GlmResult:
         """R's ``predict.glm(fit, newdata, type = c("link", "response"))``.
 
         New data are coded with the fitted factor levels (R's ``xlev``); a level not seen in
-        the fit raises ``ValueError``. Formula offsets are evaluated on ``newdata``; an
+        the fit raises ``ValueError``; ``poly()``, ``ns()`` and ``bs()`` are rebuilt with the
+        fitted parameters (R's ``makepredictcall``), extrapolating beyond the boundary knots
+        as R does. Formula offsets are evaluated on ``newdata``; an
         ``offset=`` given as a column name is read from it (given as an array it cannot be).
         Aliased (NaN) coefficients count as 0, as R's predict does (with its warning)."""
         if type not in ("link", "response"):
             raise ValueError("type must be 'link' or 'response'")
         if newdata is None:
             eta = self.linear_predictor
-        elif re.search(r"\b(ns|bs)\(", self.formula) or (
-                "poly(" in self.formula and "raw = TRUE" not in self.formula):
-            raise ValueError("predict() on new data is not supported for poly()/ns()/bs() "
-                             "terms (their basis depends on the fitted data)")
         else:
             mf = model_frame(self.formula, require_dataframe(newdata, "newdata"),
-                             xlevels=self.model_frame.xlevels, with_response=False)
+                             xlevels=self.model_frame.xlevels, bases=self.model_frame.bases,
+                             with_response=False)
             if mf.column_names != self.column_names:
                 raise ValueError("newdata gives other model-matrix columns than the fit")
             eta = mf.X @ np.nan_to_num(self.coef.to_numpy(), nan=0.0)

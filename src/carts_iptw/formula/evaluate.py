@@ -19,7 +19,7 @@ import pandas as pd
 
 from .parser import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, r_format_number
 
-__all__ = ["Value", "evaluate", "column_names_used", "level_labels"]
+__all__ = ["Value", "evaluate", "evaluate_variable", "column_names_used", "level_labels"]
 
 
 @dataclass
@@ -31,6 +31,8 @@ class Value:
     levels: list[str] | None = None  # factor levels, or a matrix variable's column names
     integer: bool = False  # numeric that R holds as integer (formats levels without decimals)
     ordered: bool = False  # an ordered factor (coded by contr.poly, as R)
+    #: for poly()/ns()/bs(): what new data need to get the same basis (R's makepredictcall)
+    basis: dict | None = None
 
     @property
     def is_scalar(self) -> bool:
@@ -314,7 +316,7 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
     raise ValueError(f"cannot evaluate '{what}'")
 
 
-def _poly(node: Call, data: pd.DataFrame, what: str) -> Value:
+def _poly(node: Call, data: pd.DataFrame, what: str, params: dict | None = None) -> Value:
     """R's ``poly(x, degree, raw = FALSE)``: orthonormal polynomials from the LINPACK QR of
     the centred powers (as stats::poly), or raw powers."""
     from carts_iptw.irls import qr_dqrdc2
@@ -339,8 +341,18 @@ def _poly(node: Call, data: pd.DataFrame, what: str) -> Value:
         raise ValueError(f"'degree' must be a positive integer (in '{what}')")
     d = int(degree)
     x = _num(evaluate(node.args[0], data), what)
+    names = [str(k) for k in range(1, d + 1)]
     if raw:
         Z = np.power.outer(x, np.arange(1, d + 1, dtype=float))
+        return Value("matrix", Z, names, basis={"kind": "poly_raw"})
+    if params is not None:  # stats::poly with coefs: the three-term recursion
+        alpha, norm2 = params["alpha"], params["norm2"]
+        Z = np.ones((len(x), d + 1))
+        Z[:, 1] = x - alpha[0]
+        for i in range(1, d):
+            Z[:, i + 1] = (x - alpha[i]) * Z[:, i] - (norm2[i + 1] / norm2[i]) * Z[:, i - 1]
+        Z = (Z / np.sqrt(norm2[1:]))[:, 1:]
+        return Value("matrix", Z, names, basis=params)
     else:
         if d >= len(np.unique(x)):
             raise ValueError(f"'degree' must be less than number of unique points (in '{what}')")
@@ -352,13 +364,16 @@ def _poly(node: Call, data: pd.DataFrame, what: str) -> Value:
         idx = np.arange(d + 1)
         z[idx, idx] = qr.qr[idx, idx]
         Z = qr.qy(z)
-        Z = (Z / np.sqrt(np.sum(Z * Z, axis=0)))[:, 1:]
-    return Value("matrix", Z, [str(k) for k in range(1, d + 1)])
+        norm2 = np.sum(Z * Z, axis=0)
+        alpha = (np.sum(xc[:, None] * Z * Z, axis=0) / norm2 + x.mean())[:d]
+        Z = (Z / np.sqrt(norm2))[:, 1:]
+    return Value("matrix", Z, names,
+                 basis={"kind": "poly", "alpha": alpha, "norm2": np.r_[1.0, norm2]})
 
 
-def _spline(node: Call, data: pd.DataFrame, what: str) -> Value:
+def _spline(node: Call, data: pd.DataFrame, what: str, params: dict | None = None) -> Value:
     """``splines::ns`` / ``splines::bs`` with R's argument order."""
-    from .splines import bs_basis, ns_basis
+    from .splines import bs_eval, bs_fit, ns_eval, ns_fit
 
     names = (["x", "df", "knots", "degree", "intercept"] if node.func == "bs"
              else ["x", "df", "knots", "intercept"])
@@ -378,11 +393,30 @@ def _spline(node: Call, data: pd.DataFrame, what: str) -> Value:
     knots = (np.atleast_1d(_num(evaluate(bound["knots"], data), what))
              if "knots" in bound else None)
     intercept = bool(evaluate(bound["intercept"], data).values) if "intercept" in bound else False
-    if x.ndim == 0 or np.ptp(x) == 0:
-        raise ValueError(f"{node.func}() needs a non-constant variable (in '{what}')")
-    if node.func == "bs":
-        degree = float(_num(evaluate(bound["degree"], data), what)) if "degree" in bound else 3
-        Z = bs_basis(x, df, knots, int(degree), intercept)
+    if params is not None:  # new data: the fitted knots (R's makepredictcall)
+        if params["kind"] == "bs":
+            Z = bs_eval(x, params["knots"], params["bk"], params["degree"], params["intercept"])
+        else:
+            Z = ns_eval(x, params["knots"], params["bk"], params["intercept"])
     else:
-        Z = ns_basis(x, df, knots, intercept)
-    return Value("matrix", Z, [str(k) for k in range(1, Z.shape[1] + 1)])
+        if x.ndim == 0 or np.ptp(x) == 0:
+            raise ValueError(f"{node.func}() needs a non-constant variable (in '{what}')")
+        if node.func == "bs":
+            degree = float(_num(evaluate(bound["degree"], data), what)) if "degree" in bound \
+                else 3
+            Z, params = bs_fit(x, df, knots, int(degree), intercept)
+        else:
+            Z, params = ns_fit(x, df, knots, intercept)
+    return Value("matrix", Z, [str(k) for k in range(1, Z.shape[1] + 1)], basis=params)
+
+
+def evaluate_variable(node: Node, data: pd.DataFrame, basis: dict | None = None) -> Value:
+    """Evaluate a model variable; ``basis`` (from the fit) rebuilds poly()/ns()/bs() on new
+    data with the fitted parameters, as R's ``predict`` does through ``makepredictcall``."""
+    if basis is not None and isinstance(node, Call):
+        what = deparse(node)
+        if node.func == "poly" and basis["kind"] == "poly":
+            return _poly(node, data, what, basis)
+        if node.func in ("ns", "bs") and basis["kind"] == node.func:
+            return _spline(node, data, what, basis)
+    return evaluate(node, data)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._validation import require_dataframe
 from .contrasts import contr_poly, poly_suffixes
-from .evaluate import Value, as_factor, column_names_used, evaluate
+from .evaluate import Value, as_factor, column_names_used, evaluate, evaluate_variable
 from .parser import Call, deparse, parse_formula
 from .surv import SurvResponse, combine_strata, eval_cluster, eval_strata, eval_surv
 from .terms import Terms, build_terms
@@ -38,6 +38,8 @@ class ModelFrame:
     y_levels: list[str] | None = None
     #: R's xlevels: {variable label: levels} for factor (and logical) variables of the terms
     xlevels: dict[str, list[str]] = field(default_factory=dict)
+    #: parameters of poly()/ns()/bs() variables, to rebuild their basis on new data
+    bases: dict[str, dict] = field(default_factory=dict)
     index: pd.Index | None = None
 
     @property
@@ -128,6 +130,7 @@ def _coding(terms: Terms, kinds: dict[int, Value]) -> list[dict[int, int]]:
 
 def model_frame(formula: str, data: pd.DataFrame, *,
                 xlevels: dict[str, list[str]] | None = None,
+                bases: dict[str, dict] | None = None,
                 with_response: bool = True) -> ModelFrame:
     """R's ``model.frame`` + ``model.matrix`` (treatment contrasts) for a formula string.
 
@@ -157,8 +160,9 @@ def model_frame(formula: str, data: pd.DataFrame, *,
       ``term_labels`` (coxph's ``terms`` object lists ``strata(x)`` among its labels).
 
     ``xlevels`` (R's ``xlev``, e.g. ``fit.model_frame.xlevels``) codes factors of new data
-    with the fitted levels, as ``predict(fit, newdata)``; ``with_response=False`` ignores the
-    left-hand side (new data need not have the response).
+    with the fitted levels and ``bases`` (``fit.model_frame.bases``) rebuilds ``poly()``,
+    ``ns()`` and ``bs()`` with the fitted parameters, as ``predict(fit, newdata)``;
+    ``with_response=False`` ignores the left-hand side (new data need not have the response).
     """
     data = require_dataframe(data)
     response, rhs = parse_formula(formula)
@@ -217,9 +221,13 @@ def model_frame(formula: str, data: pd.DataFrame, *,
     in_terms = sorted({v for t in terms.terms for v in t})
     values: dict[int, Value] = {}
     levels_out: dict[str, list[str]] = {}
+    bases_out: dict[str, dict] = {}
     for i in in_terms:
         label = terms.var_labels[i]
-        v = _check_variable(evaluate(terms.variables[i], data), label, n)
+        v = evaluate_variable(terms.variables[i], data, (bases or {}).get(label))
+        v = _check_variable(v, label, n)
+        if v.basis is not None:
+            bases_out[label] = v.basis
         if xlevels is not None:
             v = _as_model_variable(v, label, xlevels.get(label, []))
         else:
@@ -303,6 +311,7 @@ def model_frame(formula: str, data: pd.DataFrame, *,
         response_name=response_name,
         y_levels=y_levels,
         xlevels=levels_out,
+        bases=bases_out,
         index=data.index,
     )
 

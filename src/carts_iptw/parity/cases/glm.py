@@ -431,6 +431,8 @@ def _py_glm_predict(data: pd.DataFrame, args) -> dict:
         fit = glm(args["formula"], data, family=args["family"])
     rows = [r - 1 for r in args["rows"]]  # R's 1-based row numbers
     nd = data.iloc[rows].reset_index(drop=True)
+    for col, by in args.get("shift", {}).items():
+        nd[col] = nd[col] + by
     return {"link": fit.predict(nd, "link"), "response": fit.predict(nd, "response")}
 
 
@@ -445,6 +447,18 @@ for _ds, _variant, _args in (
     (synthetic_mixed, "poisson_offset.count", {
         "formula": "count ~ age + site + smoker + offset(log(exposure))", "family": "poisson",
         "rows": [1, 2, 3, 4, 5, 6, 7, 8]}),
+    ("lalonde", "binomial_bases.treat", {
+        "formula": "treat ~ poly(age, 3) + ns(educ, df = 3) + bs(re75, df = 4) + race + "
+                   "poly(re74, 2, raw = TRUE)",
+        "family": "binomial", "rows": _ROWS}),
+    ("lalonde", "binomial_bases_extrapolated.treat", {
+        "formula": "treat ~ poly(age, 3) + ns(educ, df = 3) + bs(re75, df = 4, degree = 2) + "
+                   "race",
+        "family": "binomial", "rows": _ROWS,
+        "shift": {"age": 12, "educ": 5, "re75": 30000.5}}),
+    ("lalonde", "binomial_bases_below.treat", {
+        "formula": "treat ~ ns(age, df = 4) + bs(educ, df = 5) + race",
+        "family": "binomial", "rows": _ROWS, "shift": {"age": -10, "educ": -4}}),
 ):
     _dsname = _ds if isinstance(_ds, str) else _ds.__name__
     register(ParityCase(
