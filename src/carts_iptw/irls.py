@@ -26,7 +26,7 @@ __all__ = ["GlmControl", "GlmFit", "glm_fit", "qr_dqrdc2", "QR"]
 
 @dataclass(frozen=True)
 class GlmControl:
-    """R's ``glm.control(epsilon = 1e-8, maxit = 25)``."""
+    """R twin: ``stats::glm.control(epsilon = 1e-8, maxit = 25)`` (R's defaults)."""
 
     epsilon: float = 1e-8
     maxit: int = 25
