@@ -9,6 +9,7 @@ import pandas as pd
 def _frame():
     return pd.DataFrame({
         "f": pd.Categorical(["b", "a", None, "c"], categories=["c", "b", "a"]),
+        "o": pd.Categorical(["lo", "hi", "mid", "lo"], categories=["lo", "mid", "hi"], ordered=True),
         "lg": pd.array([True, None, False, True], dtype="boolean"),
         "b": [True, False, True, True],
         "i": pd.array([1, None, 3, 4], dtype="Int64"),
@@ -22,6 +23,7 @@ def test_types_levels_and_na_reach_r(r_reference):
     d = r_reference("harness.R", "describe_columns", _frame(), {})
     assert d["f"]["class"] == "factor" and d["f"]["levels"] == ["c", "b", "a"]
     assert d["f"]["n_na"] == 1 and d["f"]["is_object"] == 1.0  # a real factor: model.matrix codes it
+    assert d["o"]["class"] == "ordered" and d["o"]["levels"] == ["lo", "mid", "hi"]
     assert d["lg"]["typeof"] == "logical" and d["lg"]["n_na"] == 1
     assert d["b"]["typeof"] == "logical" and d["b"]["n_na"] == 0
     assert d["i"]["typeof"] == "integer" and d["i"]["n_na"] == 1
@@ -42,6 +44,7 @@ def test_round_trip_values(r_reference):
     assert list(back.index) == list(df.index)
     assert list(back["f"].cat.categories) == ["c", "b", "a"]
     assert back["f"].isna().tolist() == [False, False, True, False]
+    assert back["o"].cat.ordered and not back["f"].cat.ordered
     assert back["f"].astype(object).iloc[[0, 1, 3]].tolist() == ["b", "a", "c"]
     np.testing.assert_array_equal(back["x"].to_numpy(), df["x"].to_numpy())
     np.testing.assert_array_equal(back["i"].to_numpy(), [1.0, np.nan, 3.0, 4.0])

@@ -1,7 +1,7 @@
 """R in the same process, through rpy2: data to R faithfully, named lists back to Python.
 
 Python -> R (``to_r_dataframe``)
-    pandas Categorical -> factor with the same level order; bool / nullable boolean -> logical;
+    pandas Categorical -> factor with the same level order (ordered -> ordered factor); bool / nullable boolean -> logical;
     int64 / nullable Int64 -> integer; float -> double; str / object -> character;
     NaN, None, pd.NA -> NA of the column's type. A non-default index becomes row names.
 R -> Python (``from_r``)
@@ -141,8 +141,9 @@ def _to_r_column(s: pd.Series):
         levels = [str(x) for x in s.cat.categories]
         # structure() sets the object bit too (a bare class slot would not: is.object() FALSE,
         # and model.matrix would treat the factor as a number)
+        cls = ["ordered", "factor"] if s.cat.ordered else ["factor"]
         return _r().baseenv["structure"](
-            ri.IntSexpVector(vals), levels=ri.StrSexpVector(levels), **{"class": ri.StrSexpVector(["factor"])}
+            ri.IntSexpVector(vals), levels=ri.StrSexpVector(levels), **{"class": ri.StrSexpVector(cls)}
         )
     if pd.api.types.is_bool_dtype(s.dtype):
         vals = [ri.NA_Logical if m else bool(v) for v, m in zip(s.to_numpy(dtype=object), mask, strict=True)]
@@ -281,7 +282,8 @@ def _column_from_r(v):
 
     cls = _attr(v, "class")
     if cls is not ri.NULL and "factor" in list(cls):
-        return pd.Categorical(from_r_vector(v), categories=_strings(_attr(v, "levels")))
+        return pd.Categorical(from_r_vector(v), categories=_strings(_attr(v, "levels")),
+                              ordered="ordered" in list(cls))
     return from_r_vector(v, keep_names=False)
 
 
