@@ -32,6 +32,7 @@ ref_coxph <- function(data, args) {
               logtest = .chi(-2 * (fit$loglik[1] - fit$loglik[2]), df),
               sctest = .chi(fit$score, df), waldtest = .chi(fit$wald.test, df))
   if (!is.null(fit$rscore)) out$robscore <- .chi(fit$rscore, df)
+  out$concordance <- fit$concordance  # concordant, ..., concordance, std (Harrell's C)
   out
 }
 

@@ -9,6 +9,7 @@ from carts_iptw.survival.competing import (
     finegray_data,
     survfit_ms,
 )
+from carts_iptw.survival.concordance import concordance_fit
 from carts_iptw.survival.coxph import CoxPH, coxph, coxph_fit
 from carts_iptw.survival.logrank import SurvDiff, SvyLogrank, survdiff, svylogrank
 from carts_iptw.survival.plots import cuminc_plot, forest_plot, km_plot
@@ -18,7 +19,7 @@ from carts_iptw.survival.zph import CoxZph, cox_zph
 
 __all__ = [
     "CoxControl", "CoxPH", "CoxZph", "SurvDiff", "SurvFit", "SurvFitMS", "SvyKM", "SvyLogrank",
-    "cox_zph", "coxph", "coxph_fit", "cuminc", "cuminc_plot", "finegray_coxph", "finegray_data",
+    "concordance_fit", "cox_zph", "coxph", "coxph_fit", "cuminc", "cuminc_plot", "finegray_coxph", "finegray_data",
     "forest_plot", "km_plot", "survdiff", "survfit", "survfit_km", "survfit_ms", "svycoxph",
     "svykm", "svylogrank",
 ]

@@ -104,6 +104,21 @@ class CoxPH:
         return self.se if self.robust else None
 
     @property
+    def concordance(self) -> pd.Series:
+        """R's ``fit$concordance``: concordant, discordant, tied.x, tied.y, tied.xy (weighted
+        pair counts), concordance (Harrell's C of the linear predictor) and std (its
+        infinitesimal-jackknife standard error, by cluster when clustered); computed on first
+        use in O(n log^2 n). See :func:`carts_iptw.survival.concordance.concordance_fit`."""
+        if "concordance" not in self._core:
+            from carts_iptw.survival.concordance import concordance_fit
+
+            c = self._core
+            self._core["concordance"] = concordance_fit(
+                c["time"], c["event"], c["lp"], c["weights"] if c["has_weights"] else None,
+                c["strata"], c["start"], c["cluster"])
+        return self._core["concordance"].copy()
+
+    @property
     def hr(self) -> pd.Series:
         return np.exp(self.coef)
 
@@ -149,6 +164,9 @@ class CoxPH:
         lines.append("")
         lines.append(self.conf_int_table().to_string(float_format=lambda x: f"{x:.6g}"))
         lines.append("")
+        if self._core.get("rs") is not None:
+            cc = self.concordance
+            lines.append(f"Concordance= {cc['concordance']:.3f}  (se = {cc['std']:.3f} )")
         names = {"logtest": "Likelihood ratio test", "waldtest": "Wald test",
                  "sctest": "Score (logrank) test", "robscore": "Robust"}
         for k in ("logtest", "waldtest", "sctest", "robscore"):
@@ -173,6 +191,9 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events."""
     names = names or {}
     control = control or CoxControl()
+    if ties == "exact":
+        raise ValueError("ties='exact' (survival's exact partial likelihood, coxexact.c) is not "
+                         "implemented: use ties='efron' (R's default) or 'breslow'")
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     X = np.asarray(X, dtype=float)

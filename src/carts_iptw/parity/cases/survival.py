@@ -121,7 +121,8 @@ def _py_coxph(data, args):
     out = {"coef": f.coef, "se": f.se, "naive_se": f.naive_se,
            "var": f.var.to_numpy().ravel(order="F"),
            "lower": np.exp(ci.iloc[:, 0]), "upper": np.exp(ci.iloc[:, 1]),
-           "loglik": np.array(f.loglik), "n": f.n, "nevent": f.nevent, "iter": f.iter}
+           "loglik": np.array(f.loglik), "n": f.n, "nevent": f.nevent, "iter": f.iter,
+           "concordance": f.concordance}
     for k in ("logtest", "sctest", "waldtest", "robscore"):
         if k in f.tests:
             out[k] = np.array([f.tests[k]["test"], f.tests[k]["pvalue"]])
