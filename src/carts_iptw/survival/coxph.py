@@ -164,7 +164,7 @@ class CoxPH:
         lines.append("")
         lines.append(self.conf_int_table().to_string(float_format=lambda x: f"{x:.6g}"))
         lines.append("")
-        if self._core.get("rs") is not None:
+        if "time" in self._core:
             cc = self.concordance
             lines.append(f"Concordance= {cc['concordance']:.3f}  (se = {cc['std']:.3f} )")
         names = {"logtest": "Likelihood ratio test", "waldtest": "Wald test",
@@ -191,11 +191,8 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events."""
     names = names or {}
     control = control or CoxControl()
-    if ties == "exact":
-        raise ValueError("ties='exact' (survival's exact partial likelihood, coxexact.c) is not "
-                         "implemented: use ties='efron' (R's default) or 'breslow'")
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    if ties not in ("efron", "breslow", "exact"):
+        raise ValueError(f"ties must be 'efron', 'breslow' or 'exact', got {ties!r}")
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
@@ -240,6 +237,9 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     scodes, slevels = _strata_codes(strata)
     if scodes is not None and (scodes < 0).any():
         raise ValueError("strata have missing values")
+    if ties == "exact":
+        return _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels,
+                            offset, init, control, column_names, formula)
     # work on rows sorted by (stratum, stop): risk-set sums need no gathers
     perm = np.lexsort((stop_t,) if scodes is None else (stop_t, scodes))
     inv_perm = np.empty_like(perm)
@@ -311,6 +311,55 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     )
 
 
+def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels, offset, init,
+                 control, column_names, formula) -> CoxPH:
+    """ties = "exact": survival's coxexact.fit (right-censored, no case weights, naive variance)."""
+    from carts_iptw.survival._exact import coxexact_fit
+
+    if start is not None:
+        raise ValueError("ties='exact' for (start, stop] data (survival's agexact.fit) is not "
+                         "implemented: use ties='efron' or 'breslow'")
+    if has_w and np.any(w != 1):
+        raise ValueError("Case weights are not supported for the exact method (as in R's "
+                         "coxexact.fit); use ties='efron' or 'breslow' with weights")
+    if robust or cluster is not None:
+        raise ValueError("ties='exact' with a robust variance or cluster is not implemented")
+    n, p = X.shape
+    cn = list(column_names) if column_names is not None else [f"x{i + 1}" for i in range(p)]
+    if p == 0:
+        raise ValueError("the model has no covariates (null Cox model is not supported)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = coxexact_fit(X, stop_t, sv.event, scodes, offset, init, control)
+    if not fit["converged"]:
+        warnings.warn("Ran out of iterations and did not converge", RuntimeWarning, stacklevel=3)
+    infinite = [cn[i] for i in np.flatnonzero(fit["infinite"])]
+    if infinite:
+        idx = ",".join(str(i + 1) for i in np.flatnonzero(fit["infinite"]))
+        warnings.warn(f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
+                      "beta may be infinite.", RuntimeWarning, stacklevel=3)
+    coef = fit["coef"].copy()
+    coef[fit["singular"]] = np.nan
+    var = fit["var"]
+    df = int(np.sum(~np.isnan(coef)))
+    tests = {"logtest": _chisq(-2 * (fit["loglik"][0] - fit["loglik"][1]), df),
+             "sctest": _chisq(fit["score_test"], df)}
+    b0 = coef if init is None else coef - np.asarray(init)
+    tests["waldtest"] = _chisq(wald_test(var, b0, control.toler_chol), df)
+    idx = pd.Index(cn)
+    lp = fit["linear_predictors"]
+    return CoxPH(
+        coef=pd.Series(coef, index=idx), var=pd.DataFrame(var, index=idx, columns=idx),
+        naive_var=pd.DataFrame(var, index=idx, columns=idx), loglik=fit["loglik"], n=n,
+        nevent=float(sv.event.sum()), tests=tests, ties="exact", robust=False, iter=fit["iter"],
+        converged=fit["converged"], linear_predictors=lp, means=pd.Series(fit["means"], index=idx),
+        infinite=infinite, formula=formula, nclusters=None,
+        _core={"rs": None, "X": X, "strata_levels": slevels, "weights": w, "has_weights": has_w,
+               "time": stop_t, "event": sv.event, "start": None, "strata": scodes,
+               "cluster": None, "control": control, "perm": np.arange(n), "lp": lp},
+    )
+
+
 def _chisq(test: float, df: int) -> dict:
     return {"test": float(test), "df": df, "pvalue": float(stats.chi2.sf(test, df))}
 
@@ -332,7 +381,9 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
 
     Differences from R: missing values raise ``ValueError`` (no silent na.omit); zero or
     negative weights raise (R: "Invalid weights, must be >0"); all-censored data raise instead
-    of returning NA coefficients; ``ties="exact"`` is not implemented.
+    of returning NA coefficients. ``ties="exact"`` (survival's coxexact.fit: exact partial
+    likelihood, right-censored data without case weights, naive variance) is supported;
+    on (start, stop] data, with weights other than 1 or with a robust variance it raises.
     """
     from carts_iptw.formula import model_frame
 

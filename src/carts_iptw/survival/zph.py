@@ -59,6 +59,8 @@ def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: 
     """Proportional-hazards test per term and global; R twin ``survival::cox.zph(fit)``."""
     core = fit._core
     rs = core["rs"]
+    if rs is None:
+        raise ValueError("cox_zph: fits with ties='exact' are not supported here")
     if rs.counting:
         raise ValueError("cox_zph: (start, stop] data are not supported here")
     X = core["X"]

@@ -168,6 +168,13 @@ _COX = [
      "w", "efron", {}),
     ("lung.split.breslow.strata", lung_split, "Surv(tstart, tstop, event) ~ age + ph.ecog + strata(sex)",
      None, "breslow", {}),
+    # ties = "exact" (coxexact.fit: unweighted, right-censored)
+    ("lung.multi.exact", lung_complete, "Surv(time, status) ~ age + sex + ph.ecog + wt.loss", None,
+     "exact", {}),
+    ("rotterdam.rfs.month_ties.exact", rotterdam_rfs,
+     "Surv(rfsmonth, rfs) ~ chemo + hormon + age + factor(grade)", None, "exact", {}),
+    ("colon.recurrence.month_ties.exact.strata", colon_recurrence,
+     "Surv(tmonth, status) ~ rx + age + nodes + strata(sex)", None, "exact", {}),
     ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", "efron", {}),
     ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra", "w", "efron", {}),
     ("cart.efs.multi", cart_survival,
