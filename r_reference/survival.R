@@ -48,6 +48,8 @@ ref_survfit <- function(data, args) {
              conf.type = if (is.null(args$conf_type)) "log" else args$conf_type)
   if (!is.null(args$weights)) cl$weights <- data[[args$weights]]
   if (!is.null(args$robust)) cl$robust <- args$robust
+  if (!is.null(args$id)) cl$id <- data[[args$id]]
+  if (!is.null(args$cluster)) cl$cluster <- data[[args$cluster]]
   f <- do.call(survfit, cl)
   out <- .km_table(f)
   tab <- summary(f)$table

@@ -5,6 +5,7 @@ R twin: ``survival::survfit`` for right-censored data (survfitKM / survfitkm.c, 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +69,83 @@ def km_curve(time, event, w, robust: bool):
             logse = False
     return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
             "std_err": se, "cumhaz": cumhaz, "logse": logse}
+
+
+def _segmented_running(g, dx):
+    """Running sums of dx within groups g (change points sorted by group): the value before
+    and after each change point."""
+    cs = np.cumsum(dx)
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = g[1:] != g[:-1]
+    starts = np.flatnonzero(first)
+    prior = np.concatenate([[0.0], cs])[starts]  # cumulative sum before each group
+    after = cs - np.repeat(prior, np.diff(np.append(starts, len(g))))
+    return after - dx, after
+
+
+def km_curve_general(start, time, event, w, robust: bool, cluster=None, last=None):
+    """Kaplan-Meier for (start, stop] data and/or a robust variance grouped by cluster / id.
+
+    survival's survfitKM / survfitkm.c: reported times are the unique stop times; at risk at t
+    are rows with start < t <= stop; a censored row counts in n.censor only when it is the
+    last of its subject's chain (``last``, survflag's position 2; every row without an id).
+    Greenwood as in :func:`km_curve`. Robust (IJ): with c_i = h_i / (n_i - d_i) and
+    C = cumsum(c), a row's influence on log S at t_i is w (C_i - C_{entry}) while at risk and
+    w (C_{stop} - C_{entry}) - delta w / (n - d)_{stop} afterwards; summed by cluster and
+    squared, V(t) = S(t)^2 sum_g U_g(t)^2, computed from step functions of the per-cluster
+    coefficients (alpha_g C_i + beta_g) with cumulative sums.
+    """
+    n = len(time)
+    st = np.full(n, -np.inf) if start is None else np.asarray(start, dtype=float)
+    last = np.ones(n, dtype=bool) if last is None else np.asarray(last, dtype=bool)
+    ut = np.unique(time)
+    m = len(ut)
+    js = np.searchsorted(ut, time, side="left")  # stop index
+    ks = np.searchsorted(ut, st, side="right")  # first index the row is at risk
+    A = np.cumsum(np.bincount(js, weights=w, minlength=m)[::-1])[::-1]
+    Bc = np.bincount(ks, weights=w, minlength=m + 1)
+    B = np.cumsum(Bc[::-1])[::-1][1:]  # rows with ks > i: start >= ut[i]
+    nrisk = A - B
+    wd = np.bincount(js, weights=w * event, minlength=m)
+    d0 = np.bincount(js, weights=event, minlength=m)
+    wc = np.bincount(js, weights=w * ((1 - event) * last), minlength=m)
+    has = (d0 > 0) & (wd > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(has, wd / nrisk, 0.0)
+        surv = np.cumprod(1 - h)
+        cumhaz = np.cumsum(h)
+        if not robust:
+            g = np.where(has, wd / (nrisk * (nrisk - wd)), 0.0)
+            return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
+                    "std_err": np.sqrt(np.cumsum(g)), "cumhaz": cumhaz, "logse": True}
+        nd = nrisk - wd
+        dead_all = has & (nd <= 0)
+        q = np.where(has & ~dead_all, 1.0 / nd, 0.0)
+        c = h * q
+        C = np.cumsum(c)
+        C0 = np.concatenate([[0.0], C])  # C0[k] = C_{k-1}
+        # change points: at ks (alpha += w, beta -= w C_{ks-1}); at js (alpha -= w,
+        # beta += w C_js - delta w q_js)
+        gid = np.arange(n) if cluster is None else np.unique(np.asarray(cluster), return_inverse=True)[1].ravel()
+        cg = np.concatenate([gid, gid])
+        ci = np.concatenate([ks, js])
+        da = np.concatenate([w, -w])
+        db = np.concatenate([-w * C0[ks], w * C[js] - event * w * q[js]])
+        o = np.lexsort((ci, cg))
+        cg, ci, da, db = cg[o], ci[o], da[o], db[o]
+        a0, a1 = _segmented_running(cg, da)
+        b0, b1 = _segmented_running(cg, db)
+        d_aa = np.bincount(ci, weights=a1 * a1 - a0 * a0, minlength=m + 1)[:m]
+        d_ab = np.bincount(ci, weights=a1 * b1 - a0 * b0, minlength=m + 1)[:m]
+        d_bb = np.bincount(ci, weights=b1 * b1 - b0 * b0, minlength=m + 1)[:m]
+        Saa, Sab, Sbb = np.cumsum(d_aa), np.cumsum(d_ab), np.cumsum(d_bb)
+        V = C * C * Saa + 2 * C * Sab + Sbb
+        V = np.maximum(V, 0.0) * surv**2
+        if dead_all.any():
+            V[np.argmax(dead_all):] = 0.0
+        se = np.sqrt(V)
+    return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
+            "std_err": se, "cumhaz": cumhaz, "logse": False}
 
 
 def survfit_confint(p, se, logse, conf_type="log", conf_int=0.95):
@@ -160,7 +238,7 @@ class SurvFit:
                 j = np.searchsorted(x, tt, side="right") - 1
                 prev = times[k - 1] if k > 0 else -np.inf
                 ev = t["n_event"].to_numpy()[(x > prev) & (x <= tt)].sum()
-                nr = float(np.sum(c["w"][c["t"] >= tt]))
+                nr = float(np.sum(c["w"][(c["t"] >= tt) & (c["s"] < tt)]))
                 if j < 0:
                     vals = (1.0, 0.0, 1.0, 1.0)
                 else:
@@ -181,7 +259,13 @@ class SurvFit:
             st = np.sort(c["t"])
             wt = c["w"][np.argsort(c["t"], kind="stable")]
             rc = np.concatenate([np.cumsum(wt[::-1])[::-1], [0.0]])
-            out[s] = rc[np.searchsorted(st, times, side="left")]
+            val = rc[np.searchsorted(st, times, side="left")]
+            if np.isfinite(c["s"]).any():  # (start, stop]: minus rows not yet entered
+                ss = np.sort(c["s"])
+                ws = c["w"][np.argsort(c["s"], kind="stable")]
+                rs = np.concatenate([np.cumsum(ws[::-1])[::-1], [0.0]])
+                val = val - rs[np.searchsorted(ss, times, side="left")]
+            out[s] = val
         return pd.DataFrame(out, index=pd.Index(times, name="time")).T
 
     def summary(self) -> str:
@@ -194,21 +278,79 @@ class SurvFit:
         return self.summary()
 
 
+def _last_in_chain(start, stop, id_):
+    """survival's survflag position 2: the row ends its subject's chain (new id or a gap next)."""
+    n = len(stop)
+    codes = pd.factorize(pd.Series(id_), sort=True)[0]
+    o = np.lexsort((stop, codes))
+    c2, s2, b2 = codes[o], stop[o], start[o]
+    brk = np.ones(n, dtype=bool)
+    brk[:-1] = (c2[:-1] != c2[1:]) | (s2[:-1] < b2[1:])
+    out = np.empty(n, dtype=bool)
+    out[o] = brk
+    return out
+
+
+def _curve_position(last, sel, ncurves):
+    """The censoring flags one curve sees. survival 3.5-3's survfitKM computes survflag on all
+    rows but hands the full vector to each curve's C call, which indexes it by the curve's own
+    row numbers: with several curves, curve rows read the flags of the data's first rows. This
+    only changes ``n_censor`` (never the estimates); reproduced for parity."""
+    if ncurves == 1:
+        return last[sel]
+    return last[: int(sel.sum())]
+
+
 def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_type="log",
-               conf_int=0.95, robust=None, timefix=True, formula=None, names=None) -> SurvFit:
-    """Array front end of :func:`survfit`. ``groups`` are integer codes into ``group_labels``."""
+               conf_int=0.95, robust=None, timefix=True, formula=None, names=None, start=None,
+               id=None, cluster=None) -> SurvFit:
+    """Array front end of :func:`survfit`. ``groups`` are integer codes into ``group_labels``;
+    ``start`` gives (start, stop] data; ``id`` / ``cluster`` as survfit's (see :func:`survfit`)."""
     names = names or {}
-    sv = make_surv(time, event, None, names.get("time", "time"), names.get("event", "event"))
+    sv = make_surv(time, event, start, names.get("time", "time"), names.get("event", "event"),
+                   names.get("start", "start"))
     n = sv.n
     has_w = weights is not None
     w = check_case_weights(weights, names.get("weights", "weights"), n) if has_w else np.ones(n)
+    for nm, v in (("id", id), ("cluster", cluster)):
+        if v is not None:
+            if len(v) != n:
+                raise ValueError(f"{nm} has length {len(v)}, data has {n} rows")
+            k = int(pd.isna(pd.Series(v)).sum())
+            if k:
+                raise ValueError(f"{names.get(nm, nm)} has {k} missing value(s)")
+    has_rwt = bool(has_w and np.any(w != np.floor(w)))
+    explicit = robust is not None
     if robust is None:
-        robust = bool(has_w and np.any(w != np.floor(w)))
+        multi_event_id = False
+        if id is not None:
+            ids_ev = pd.Series(np.asarray(id)[sv.event == 1])
+            multi_event_id = bool(ids_ev.duplicated().any())
+        robust = cluster is not None or has_rwt or multi_event_id
+    group_by = None
+    if cluster is not None:
+        if not robust:
+            warnings.warn("cluster specified with robust=False, cluster ignored", UserWarning,
+                          stacklevel=2)
+        else:
+            group_by = np.asarray(cluster)
+    elif robust:
+        if id is not None:
+            group_by = np.asarray(id)
+        elif sv.start is not None and explicit:
+            raise ValueError("robust=True on (start, stop] data needs id or cluster (as R: "
+                             "'id or cluster option required')")
     if conf_type not in ("log", "log-log", "plain"):
         raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
     t = sv.time
+    st = sv.start
     if timefix:
-        (t,) = aeq_times(t)
+        if st is None:
+            (t,) = aeq_times(t)
+        else:
+            st, t = aeq_times(st, t)
+    last = _last_in_chain(st, t, id) if (st is not None and id is not None) else None
+    general = st is not None or group_by is not None
     if groups is None:
         groups = np.zeros(n, dtype=np.int64)
         group_labels = ["all"]
@@ -221,13 +363,19 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
         sel = groups == g
         if not sel.any():
             continue
-        c = km_curve(t[sel], sv.event[sel], w[sel], robust)
+        if general:
+            c = km_curve_general(None if st is None else st[sel], t[sel], sv.event[sel], w[sel],
+                                 robust, None if group_by is None else group_by[sel],
+                                 None if last is None else _curve_position(last, sel, len(group_labels)))
+        else:
+            c = km_curve(t[sel], sv.event[sel], w[sel], robust)
         lo, hi = survfit_confint(c["surv"], c["std_err"], c["logse"], conf_type, conf_int)
         frames.append(pd.DataFrame({"strata": lab, "time": c["time"], "n_risk": c["n_risk"],
                                     "n_event": c["n_event"], "n_censor": c["n_censor"],
                                     "surv": c["surv"], "std_err": c["std_err"], "lower": lo,
                                     "upper": hi, "cumhaz": c["cumhaz"]}))
-        curves[lab] = {"t": t[sel], "w": w[sel], "e": sv.event[sel]}
+        curves[lab] = {"t": t[sel], "w": w[sel], "e": sv.event[sel],
+                       "s": np.full(int(sel.sum()), -np.inf) if st is None else st[sel]}
         ns[lab] = int(sel.sum())
     table = pd.concat(frames, ignore_index=True)
     return SurvFit(table=table, strata=list(curves), n=pd.Series(ns), conf_type=conf_type,
@@ -243,7 +391,7 @@ def rhs_groups(mf, data):
 
 
 def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log",
-            conf_int: float = 0.95, robust=None, timefix: bool = True):
+            conf_int: float = 0.95, robust=None, timefix: bool = True, id=None, cluster=None):
     """Kaplan-Meier (weighted) survival curves; R twin ``survival::survfit.formula``.
 
     ``Surv(time, status) ~ chemo`` gives one curve per level with R's labels ``chemo=0``;
@@ -253,6 +401,12 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     hazard / log S for Greenwood (``logse=True``), of S itself for the robust variance
     (``logse=False``), exactly as ``fit$std.err``. CIs as ``survfit_confint``.
     A multi-state (factor) status gives Aalen-Johansen curves: see :func:`survfit_ms`.
+
+    ``Surv(start, stop, event)`` data (survival's counting-process KM: at risk when
+    start < t <= stop; ``id`` marks a subject's chain of rows, whose last row alone counts as a
+    censoring) and ``id=`` / ``cluster=`` (column names or arrays) group the robust variance as
+    survfitKM: robust by default when a cluster is given, weights are non-integer, or an id has
+    more than one event; grouped by cluster, else id, else row. Greenwood otherwise.
 
     Differences from R: missing values raise; zero or negative weights raise (R allows zero).
     """
@@ -272,8 +426,13 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
 
         return survfit_ms(sr.time, sr.event, sr.states, w, codes, labels, conf_type=conf_type,
                           conf_int=conf_int, robust=robust, timefix=timefix, formula=formula)
-    if sr.type != "right":
-        raise ValueError("survfit: only right-censored Surv(time, event) responses are supported")
+    if sr.type not in ("right", "counting"):
+        raise ValueError("survfit: only Surv(time, event) and Surv(start, stop, event) responses "
+                         "are supported")
+    idv, idname = _column_or_array(data, id, "id", n)
+    clv, clname = _column_or_array(data, cluster, "cluster", n)
     return survfit_km(sr.time, sr.event, w, codes, labels, conf_type=conf_type,
                       conf_int=conf_int, robust=robust, timefix=timefix, formula=formula,
-                      names={"weights": wname or "weights"})
+                      names={"weights": wname or "weights", "id": idname or "id",
+                             "cluster": clname or "cluster"},
+                      start=sr.start, id=idv, cluster=clv)

@@ -206,7 +206,8 @@ def _py_survfit(data, args):
     from carts_iptw.survival.survfit import survfit
 
     f = survfit(args["formula"], data, weights=args.get("weights"),
-                conf_type=args.get("conf_type", "log"), robust=args.get("robust"))
+                conf_type=args.get("conf_type", "log"), robust=args.get("robust"),
+                id=args.get("id"), cluster=args.get("cluster"))
     t = f.table
     out = {"strata": list(t["strata"]), "time": t["time"].to_numpy(), "n_risk": t["n_risk"].to_numpy(),
            "n_event": t["n_event"].to_numpy(), "n_censor": t["n_censor"].to_numpy(),
@@ -243,6 +244,15 @@ _KM = [
     ("cart.efs.iptw", cart_survival, "Surv(efs_months, efs_event) ~ anakinra", "w", "log", {"times": [6, 12]}),
     ("cart.os.iptw", cart_survival, "Surv(os_months, os_event) ~ anakinra", "w", "log-log", {"times": [12]}),
     ("cart.os", cart_survival, "Surv(os_months, os_event) ~ anakinra", None, "log", {"times": [12]}),
+    # (start, stop] data; id / cluster grouping of the robust (IJ) variance
+    ("lung.split.iptw.id", lung_split, "Surv(tstart, tstop, event) ~ sex", "w", "log",
+     {"id": "id", "times": [180, 365]}),
+    ("lung.split.id", lung_split, "Surv(tstart, tstop, event) ~ sex", None, "log-log", {"id": "id"}),
+    ("lung.split.iptw.rows", lung_split, "Surv(tstart, tstop, event) ~ 1", "w", "log", {}),
+    ("lung.split.id.robust", lung_split, "Surv(tstart, tstop, event) ~ 1", None, "plain",
+     {"id": "id", "robust": True, "times": [100, 500]}),
+    ("lung.iptw.cluster_inst", lung_complete, "Surv(time, status) ~ sex", "w", "log",
+     {"cluster": "inst"}),
 ]
 
 for _name, _ds, _f, _w, _ct, _extra in _KM:
