@@ -21,7 +21,7 @@ cluster; var(C) = sum dfbeta^2 / 4.
 Every sum is a two-dimensional dominance count (time order x risk order), computed without a
 per-row loop: the risk scores are ranked, and "rank below" is split into its dyadic blocks
 (one per bit of the rank, as a Fenwick tree does), each a grouped suffix sum over sorted keys.
-O(n log^2 n).
+O(n log^2 n): per bit of the rank, O(n) radix passes and binary searches.
 """
 
 from __future__ import annotations
@@ -32,14 +32,28 @@ import pandas as pd
 _NAMES = ["concordant", "discordant", "tied.x", "tied.y", "tied.xy", "concordance", "std"]
 
 
-def _group_suffix(pg, pk, pw, qg, qk):
-    """For each query: sum of point weights pw with pg == qg and pk > qk (integer keys)."""
-    m = int(max(pk.max(initial=0), qk.max(initial=0))) + 2
-    key = pg.astype(np.int64) * m + pk
-    o = np.argsort(key, kind="stable")
-    key = key[o]
+def _stable_order_by_group(g):
+    """Stable argsort of non-negative integer group codes by LSD radix passes of 16 bits
+    (numpy's stable sort is a radix sort for 16-bit keys): O(n) per pass."""
+    o = np.arange(len(g))
+    shift = 0
+    gmax = int(g.max(initial=0))
+    while True:
+        digit = ((g[o] >> shift) & 0xFFFF).astype(np.uint16)
+        o = o[np.argsort(digit, kind="stable")]
+        shift += 16
+        if (gmax >> shift) == 0:
+            return o
+
+
+def _group_suffix(pg, pk, pw, qg, qk, m):
+    """For each query: sum of point weights pw with pg == qg and pk > qk.
+
+    Points come sorted by pk (integer keys in [0, m - 2]); a stable sort by group then orders
+    them by (group, pk)."""
+    o = _stable_order_by_group(pg)
+    key = pg[o] * m + pk[o]
     cs = np.concatenate([[0.0], np.cumsum(pw[o])])
-    qg = qg.astype(np.int64)
     end = np.searchsorted(key, (qg + 1) * m, side="left")
     beg = np.searchsorted(key, qg * m + qk, side="right")
     return cs[end] - cs[np.minimum(beg, end)]
@@ -48,24 +62,36 @@ def _group_suffix(pg, pk, pw, qg, qk):
 def _dominance(pk, pu, pw, qk, qu):
     """Sums of point weights over points with pk > qk, split by pu <, ==, > qu.
 
-    ``pu``/``qu`` are ranks in 0..U-1. Returns (less, equal, greater)."""
+    ``pu``/``qu`` are ranks in 0..U-1. Returns (less, equal, greater). Fenwick-style: "pu < qu"
+    is the disjoint union over the bits L set in qu of the blocks pu >> L == (qu >> L) - 1."""
     base = min(pk.min(initial=0), qk.min(initial=0))
-    pk = pk - base
-    qk = qk - base
     o = np.argsort(pk, kind="stable")
-    sk = pk[o]
-    cs = np.concatenate([[0.0], np.cumsum(pw[o])])
-    total = cs[-1] - cs[np.searchsorted(sk, qk, side="right")]
-    equal = _group_suffix(pu, pk, pw, qu, qk)
+    pk = (pk - base)[o]
+    pu = pu.astype(np.int64)[o]
+    pw = pw[o]
+    # queries in (u, key) order: the binary searches of every level then walk the keys
+    # nearly in order (cache friendly); results are put back at the end
+    oq = np.lexsort((qk, qu))
+    qk = (qk - base)[oq]
+    qu = qu.astype(np.int64)[oq]
+    m = int(max(pk.max(initial=0), qk.max(initial=0))) + 2
+    cs = np.concatenate([[0.0], np.cumsum(pw)])
+    total = cs[-1] - cs[np.searchsorted(pk, qk, side="right")]
+    equal = _group_suffix(pu, pk, pw, qu, qk, m)
     less = np.zeros(len(qk))
     umax = int(max(pu.max(initial=0), qu.max(initial=0)))
     level = 0
     while (umax >> level) > 0:
         sel = ((qu >> level) & 1) == 1
         if sel.any():
-            less[sel] += _group_suffix(pu >> level, pk, pw, (qu[sel] >> level) - 1, qk[sel])
+            less[sel] += _group_suffix(pu >> level, pk, pw, (qu[sel] >> level) - 1, qk[sel], m)
         level += 1
-    return less, equal, total - less - equal
+    out = []
+    for v in (less, equal, total - less - equal):
+        r = np.empty_like(v)
+        r[oq] = v
+        out.append(r)
+    return tuple(out)
 
 
 def _pairs_within(groups, w):
