@@ -424,6 +424,10 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     if sr.type in ("mright",):
         from carts_iptw.survival.competing import survfit_ms
 
+        if id is not None or cluster is not None:
+            raise ValueError("survfit: id / cluster with a multi-state status are not supported "
+                             "here (one row per subject is assumed)")
+
         return survfit_ms(sr.time, sr.event, sr.states, w, codes, labels, conf_type=conf_type,
                           conf_int=conf_int, robust=robust, timefix=timefix, formula=formula)
     if sr.type not in ("right", "counting"):
