@@ -53,24 +53,17 @@ class QR:
 
     def qty(self, y: np.ndarray) -> np.ndarray:
         """Q' y (R's qr.qty), applying the Householder reflections."""
-        x = self.qr
-        n = x.shape[0]
-        y = np.array(y, dtype=float, copy=True)
-        for j in range(min(self.rank, n - 1)):
-            if self.qraux[j] == 0.0:
-                continue
-            v = x[j:, j].copy()
-            v[0] = self.qraux[j]
-            t = -(v @ y[j:]) / v[0]
-            y[j:] += np.multiply.outer(v, t) if y.ndim == 2 else t * v
-        return y
+        return self._reflect(y, range(min(self.rank, self.qr.shape[0] - 1)))
 
     def qy(self, y: np.ndarray) -> np.ndarray:
         """Q y (R's qr.qy): the reflections applied in reverse order."""
+        return self._reflect(y, reversed(range(min(self.rank, self.qr.shape[0] - 1))))
+
+    def _reflect(self, y: np.ndarray, order) -> np.ndarray:
+        """Apply the Householder reflections H_j (each its own inverse) to y in ``order``."""
         x = self.qr
-        n = x.shape[0]
         y = np.array(y, dtype=float, copy=True)
-        for j in reversed(range(min(self.rank, n - 1))):
+        for j in order:
             if self.qraux[j] == 0.0:
                 continue
             v = x[j:, j].copy()
