@@ -13,6 +13,17 @@ from carts_iptw.formula.parser import parse_expression
 from carts_iptw.formula.surv import _strata_factor
 
 
+def covariates(mf) -> tuple[np.ndarray, list[str]]:
+    """The model matrix without its intercept column (a Cox model has none), and its names."""
+    X = np.asarray(mf.X, dtype=float)
+    cn = list(mf.column_names)
+    if "(Intercept)" in cn:
+        j = cn.index("(Intercept)")
+        X = np.delete(X, j, axis=1)
+        cn.pop(j)
+    return X, cn
+
+
 def rhs_factor(mf, data):
     """(integer codes, labels) of the curves; one curve 'all' for ``~ 1``."""
     labels = list(mf.term_labels)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.coxph import CoxPH, check_case_weights, coxph_fit
 from carts_iptw.survival.surv import aeq_times
 from carts_iptw.survival.survfit import survfit_confint
@@ -250,12 +251,7 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
     if etype not in sr.states:
         raise ValueError(f"etype '{etype}' is not a level of the status")
     k = sr.states.index(etype) + 1
-    X = np.asarray(mf.X, dtype=float)
-    cn = list(mf.column_names)
-    if "(Intercept)" in cn:
-        j = cn.index("(Intercept)")
-        X = np.delete(X, j, axis=1)
-        cn.pop(j)
+    X, cn = covariates(mf)
     cw = None
     if weights is not None:
         cw = data[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)

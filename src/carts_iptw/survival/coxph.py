@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
+from carts_iptw.survival._frame import covariates
 from carts_iptw.survival._riskset import RiskSets
 from carts_iptw.survival.robust import robust_variance, wald_test
 from carts_iptw.survival.surv import aeq_times, make_surv
@@ -405,12 +406,7 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
         cl = np.asarray(specials["cluster"])
         clname = "cluster()"
     strata = specials.get("strata")
-    X = np.asarray(mf.X, dtype=float)
-    cn = list(mf.column_names)
-    if "(Intercept)" in cn:
-        j = cn.index("(Intercept)")
-        X = np.delete(X, j, axis=1)
-        cn.pop(j)
+    X, cn = covariates(mf)
     assign = [a for a, c in zip(mf.assign, mf.column_names, strict=True) if c != "(Intercept)"]
     fit = coxph_fit(
         X, sr.time, sr.event, weights=w, strata=strata, cluster=cl, start=sr.start,

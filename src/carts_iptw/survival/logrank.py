@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.surv import aeq_times, make_surv
 
 
@@ -174,12 +175,7 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
         raise ValueError("svylogrank needs a right-censored Surv(time, event) response")
     if (mf.specials or {}).get("strata") is not None:
         raise ValueError("svylogrank: strata() is not supported here")
-    X = np.asarray(mf.X, dtype=float)
-    cn = list(mf.column_names)
-    if "(Intercept)" in cn:
-        k = cn.index("(Intercept)")
-        X = np.delete(X, k, axis=1)
-        cn.pop(k)
+    X, cn = covariates(mf)
     if X.shape[1] == 0:
         raise ValueError("svylogrank needs a grouping variable")
     sv = make_surv(mf.surv.time, mf.surv.event)

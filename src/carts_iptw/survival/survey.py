@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.coxph import CoxPH, _chisq, coxph_fit
 from carts_iptw.survival.robust import dfbeta, wald_test
 from carts_iptw.survival.surv import aeq_times, make_surv
@@ -35,12 +36,7 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
     sr = mf.surv
     if sr is None:
         raise ValueError("svycoxph needs a Surv() response")
-    X = np.asarray(mf.X, dtype=float)
-    cn = list(mf.column_names)
-    if "(Intercept)" in cn:
-        k = cn.index("(Intercept)")
-        X = np.delete(X, k, axis=1)
-        cn.pop(k)
+    X, cn = covariates(mf)
     ww = w / w.mean() if rescale else w
     strata = (mf.specials or {}).get("strata")
     if strata is not None:
