@@ -79,3 +79,42 @@ def check_weights(w, name: str = "weights", n: int | None = None, allow_zero: bo
     if not (w > 0).any():
         raise ValueError(f"{name} are all zero")
     return w
+
+
+def check_finite(values, name: str) -> np.ndarray:
+    """A numeric 1-d/2-d input as float, raising on missing or infinite values (counts only)."""
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numeric") from None
+    k = int(np.isnan(a).sum())
+    if k:
+        raise ValueError(f"{name} has {k} missing value(s); remove or impute them first")
+    k = int(np.isinf(a).sum())
+    if k:
+        raise ValueError(f"{name} has {k} infinite value(s)")
+    return a
+
+
+def check_columns_finite(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Raise on missing values in any of ``columns`` and on infinite values in numeric ones."""
+    for c in columns:
+        s = data[c]
+        k = int(pd.isna(s).sum())
+        if k:
+            raise ValueError(f"column '{c}' has {k} missing value(s); remove or impute them first")
+        if pd.api.types.is_numeric_dtype(s) and s.dtype != bool:
+            k = int(np.isinf(s.to_numpy(dtype=float)).sum())
+            if k:
+                raise ValueError(f"column '{c}' has {k} infinite value(s)")
+
+
+def check_probability(x, name: str) -> float:
+    """A confidence level / significance level: a number strictly between 0 and 1."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number strictly between 0 and 1") from None
+    if not 0 < v < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1")
+    return v

@@ -211,15 +211,25 @@ def glm_fit(
     if X.ndim != 2:
         raise ValueError("X must be a 2-d matrix")
     nobs, nvars = X.shape
-    y = _check_array(y, "response", nobs)
+    y = _check_array(y, "y (response)", nobs)
     if not np.all(np.isfinite(X)):
-        raise ValueError(f"X has {int((~np.isfinite(X)).sum())} non-finite value(s)")
+        bad = ~np.isfinite(X)
+        cols = ""
+        if column_names is not None and len(column_names) == nvars:
+            cols = " in column(s) " + ", ".join(
+                repr(column_names[j]) for j in np.flatnonzero(bad.any(axis=0)))
+        raise ValueError(f"X has {int(bad.sum())} missing or non-finite value(s){cols}")
     weights = np.ones(nobs) if weights is None else _check_array(weights, "weights", nobs)
     if np.any(weights < 0):
         raise ValueError(f"negative weights not allowed ({int((weights < 0).sum())} value(s))")
+    if nobs and not np.any(weights > 0):
+        raise ValueError("weights are all zero: no observation is informative")
     offset_arr = np.zeros(nobs) if offset is None else _check_array(offset, "offset", nobs)
 
-    y, n_binom, mustart_init = fam.initialize(y, weights)
+    try:
+        y, n_binom, mustart_init = fam.initialize(y, weights)
+    except ValueError as exc:  # R's initialize stops; say which argument is at fault
+        raise ValueError(f"y (response): {exc}") from None
     if mustart is None:
         mustart = mustart_init
     linkinv, dev_resids, mu_eta, variance = fam.linkinv, fam.dev_resids, fam.mu_eta, fam.variance

@@ -35,7 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from carts_iptw._validation import as_binary_treatment, check_weights, require_dataframe
+from carts_iptw._validation import (
+    as_binary_treatment,
+    check_finite,
+    check_weights,
+    require_dataframe,
+)
 from carts_iptw.balance import statistics as st
 from carts_iptw.balance.covariates import cobalt_matrix, rhs_terms, variable_frame
 
@@ -165,11 +170,21 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
 
     n = len(treat)
     sw = np.ones(n) if sw is None else check_weights(sw, "s_weights", n=n)
+    for c in covs.columns:  # missing values are cobalt's <NA> rows; infinite values raise
+        if pd.api.types.is_numeric_dtype(covs[c]) and covs[c].dtype != bool:
+            k = int(np.isinf(covs[c].to_numpy(dtype=float)).sum())
+            if k:
+                raise ValueError(f"column '{c}' has {k} infinite value(s)")
     if distance is not None:
         if isinstance(distance, Mapping):
-            dist.update({k: np.asarray(v, dtype=float) for k, v in distance.items()})
+            dist.update({k: check_finite(v, f"distance '{k}'") for k, v in distance.items()})
         else:
-            dist["distance"] = np.asarray(distance, dtype=float)
+            dist["distance"] = check_finite(distance, "distance")
+        for k, v in dist.items():
+            if v.shape != (n,):
+                raise ValueError(f"distance '{k}' must have one value per row ({n})")
+    if estimand is not None and str(estimand).upper() not in ("ATE", "ATT", "ATC", "ATO", "ATM"):
+        raise ValueError("estimand must be one of 'ATE', 'ATT', 'ATC', 'ATO', 'ATM'")
     for g, lab in ((0, "control"), (1, "treated")):
         if not (treat == g).any():
             raise ValueError(f"treatment has no {lab} units: one treatment group is empty")

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from carts_iptw.design.svydesign import SurveyDesign
+from carts_iptw._validation import check_probability
+from carts_iptw.design.svydesign import SurveyDesign, require_design
 
 
 def _variables(x) -> list[str]:
@@ -26,12 +27,17 @@ def _variables(x) -> list[str]:
 def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], np.ndarray]:
     """survey's ``model.matrix(~0 + v)`` per variable: numeric as is, factor/logical/character
     as indicators named ``<var><level>``.  Returns matrix, names and a row-missing mask."""
+    require_design(design)
     cols, names, miss = [], [], np.zeros(design.n, dtype=bool)
     for v in _variables(x):
         if v not in design.data.columns:
             raise ValueError(f"unknown column '{v}' (not in the design's data)")
         s = design.data[v]
         miss |= pd.isna(s).to_numpy()
+        if pd.api.types.is_numeric_dtype(s) and s.dtype != bool:
+            k = int(np.isinf(s.to_numpy(dtype=float)).sum())
+            if k:
+                raise ValueError(f"column '{v}' has {k} infinite value(s)")
         if isinstance(s.dtype, pd.CategoricalDtype):
             for lv in s.cat.categories:
                 cols.append((s == lv).to_numpy(dtype=float))
@@ -51,9 +57,12 @@ def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], n
     return X, names, miss
 
 
-def _handle_missing(design, X, miss, na_rm, what):
+def _handle_missing(design, X, miss, na_rm, what, x=None):
     if miss.any():
         if not na_rm:
+            if x is not None:  # name the column(s) with missing values
+                cols = [v for v in _variables(x) if bool(pd.isna(design.data[v]).any())]
+                what = f"{what}: column(s) {', '.join(repr(c) for c in cols)}"
             raise ValueError(
                 f"{what} has {int(miss.sum())} row(s) with missing values; pass na_rm=True "
                 "to drop them (survey's na.rm = TRUE)"
@@ -103,7 +112,7 @@ def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
     ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level.
     """
     X, names, miss = _indicator_matrix(design, x)
-    design, X = _handle_missing(design, X, miss, na_rm, "svymean variable(s)")
+    design, X = _handle_missing(design, X, miss, na_rm, "svymean variable(s)", x)
     w = design.weights
     psum = w.sum()
     avg = (X * (w / psum)[:, None]).sum(axis=0)
@@ -115,7 +124,7 @@ def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
     """Weighted total; twin of ``survey::svytotal(~x, design)``."""
     X, names, miss = _indicator_matrix(design, x)
-    design, X = _handle_missing(design, X, miss, na_rm, "svytotal variable(s)")
+    design, X = _handle_missing(design, X, miss, na_rm, "svytotal variable(s)", x)
     w = design.weights
     tot = (X * w[:, None]).sum(axis=0)
     v = design.recvar(X * w[:, None])
@@ -132,6 +141,7 @@ def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False)
     fun = {"svymean": svymean, "svytotal": svytotal}.get(FUN, FUN) if isinstance(FUN, str) else FUN
     if isinstance(fun, str):
         raise ValueError(f"FUN must be 'svymean' or 'svytotal' (got {FUN!r})")
+    require_design(design)
     byvars = _variables(by)
     for b in byvars:
         if b not in design.data.columns:
@@ -148,7 +158,7 @@ def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False)
             mask &= (design.data[b] == g[b]).to_numpy()
         sub = design.subset(mask)
         if sub.weights.sum() <= 0:
-            raise ValueError(f"group {dict(g)} of {byvars} has zero total weight")
+            raise ValueError(f"a group of {byvars} has zero total weight (empty domain)")
         st = fun(formula, sub, na_rm=na_rm)
         rows.append((g, st))
     names = list(rows[0][1].coef.index)
@@ -204,9 +214,10 @@ def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: boo
     ``mean(x <= q)`` with ``df = degf(design)`` mapped back through the quantile rule;
     ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0, 1].
     """
+    alpha = check_probability(alpha, "alpha")
     quantiles = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if ((quantiles < 0) | (quantiles > 1)).any():
-        raise ValueError("quantiles must lie in [0, 1]")
+    if not ((quantiles >= 0) & (quantiles <= 1)).all():
+        raise ValueError("quantiles must lie in [0, 1] (and not be missing)")
     tables = {}
     for v in _variables(x):
         X, names, miss = _indicator_matrix(design, [v])

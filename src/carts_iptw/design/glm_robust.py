@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from carts_iptw._validation import check_weights, require_columns, require_dataframe
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_hc
 from carts_iptw.design.separation import check_separation
@@ -36,7 +37,12 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     if family in ("binomial", "quasibinomial"):
         w = None
         if weights is not None:
-            w = data[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)
+            if isinstance(weights, str):
+                require_dataframe(data)
+                require_columns(data, [weights])
+                w = check_weights(data[weights], f"weights column '{weights}'", n=len(data))
+            else:
+                w = check_weights(weights, "weights", n=len(require_dataframe(data)))
         check_separation(formula, data, weights=w)
     fit, notes = _fit_glm(formula, data, family, weights, control)
     V = vcov_hc(fit, fit.X, vcov_type)

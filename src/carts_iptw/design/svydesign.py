@@ -123,6 +123,16 @@ class SurveyDesign:
         )
 
 
+def require_design(design, what: str = "design") -> SurveyDesign:
+    """``TypeError`` unless ``design`` is a :class:`SurveyDesign` (e.g. a DataFrame passed by
+    mistake)."""
+    if not isinstance(design, SurveyDesign):
+        raise TypeError(
+            f"{what} must be a survey design from svydesign(), got {type(design).__name__}"
+        )
+    return design
+
+
 def svydesign(data: pd.DataFrame, weights, ids=None, strata=None, nest: bool = False) -> SurveyDesign:
     """Create a survey design; twin of ``survey::svydesign(ids = ~1, weights = ~w, data)``.
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from carts_iptw._validation import check_columns_finite, check_finite, check_probability
 from carts_iptw.design._zeroin import EPS, uniroot
 from carts_iptw.design.htest import HTest
 
@@ -25,9 +26,7 @@ def _two_samples(x, y, data, what):
         for c in (lhs, rhs):
             if c not in data.columns:
                 raise ValueError(f"unknown column '{c}' (not in data)")
-            k = int(data[c].isna().sum())
-            if k:
-                raise ValueError(f"column '{c}' has {k} missing value(s); remove them first")
+        check_columns_finite(data, [lhs, rhs])
         g = data[rhs]
         if isinstance(g.dtype, pd.CategoricalDtype):
             lv = [v for v in g.cat.categories if (g == v).any()]
@@ -40,12 +39,11 @@ def _two_samples(x, y, data, what):
             raise TypeError(f"column '{lhs}' must be numeric")
         v = v.to_numpy(dtype=float)
         return v[(g == lv[0]).to_numpy()], v[(g == lv[1]).to_numpy()], f"{lhs} by {rhs}"
-    xa = np.asarray(x, dtype=float)
-    ya = np.asarray(y, dtype=float)
+    if y is None:
+        raise TypeError(f"{what}: give two samples x and y, or a formula with data=")
+    xa = check_finite(x, "x")
+    ya = check_finite(y, "y")
     for nm, a in (("x", xa), ("y", ya)):
-        k = int(np.isnan(a).sum())
-        if k:
-            raise ValueError(f"{nm} has {k} missing value(s); remove them first")
         if a.size == 0:
             raise ValueError(f"{nm} is empty")
     return xa, ya, "x and y"
@@ -118,13 +116,26 @@ def _table(x, y, data) -> tuple[np.ndarray, str]:
         tab = pd.crosstab(data[x], data[y]).to_numpy(dtype=float)
         return tab, f"{x} and {y}"
     if y is not None:
-        tab = pd.crosstab(np.asarray(x), np.asarray(y)).to_numpy(dtype=float)
+        xs, ys = pd.Series(np.asarray(x)), pd.Series(np.asarray(y))
+        if len(xs) != len(ys):
+            raise ValueError(f"x and y must have the same length ({len(xs)} and {len(ys)})")
+        for nm, v in (("x", xs), ("y", ys)):
+            k = int(v.isna().sum())
+            if k:  # R's table() would drop these rows silently
+                raise ValueError(f"{nm} has {k} missing value(s); remove them first")
+        tab = pd.crosstab(xs, ys).to_numpy(dtype=float)
         return tab, "x and y"
-    tab = np.asarray(x, dtype=float)
+    try:
+        tab = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("x must be a numeric contingency table (or give y)") from None
     if tab.ndim != 2:
         raise ValueError("a contingency table must be two-dimensional")
-    if (tab < 0).any() or np.isnan(tab).any():
-        raise ValueError("contingency table has negative or missing counts")
+    k_nan, k_inf, k_neg = int(np.isnan(tab).sum()), int(np.isinf(tab).sum()), int((tab < 0).sum())
+    if k_nan or k_inf or k_neg:
+        raise ValueError(
+            f"contingency table x has {k_neg} negative, {k_nan} missing and {k_inf} infinite "
+            "count(s); counts must be non-negative and finite")
     return tab, "x"
 
 
@@ -263,6 +274,7 @@ def fisher_test(x, y=None, data=None, conf_level: float = 0.95) -> HTest:
     matches R's ~1e-4-accurate root to machine precision).  r x 2 / 2 x c: exact p-value by
     complete enumeration (R uses the network algorithm; same definition).  Larger tables raise.
     """
+    conf_level = check_probability(conf_level, "conf_level")
     tab, dname = _table(x, y, data)
     if (tab != np.round(tab)).any():
         raise ValueError("fisher_test needs integer counts")

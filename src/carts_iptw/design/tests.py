@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw._validation import check_columns_finite, check_probability
 from carts_iptw.design.describe import svymean
 from carts_iptw.design.htest import HTest
-from carts_iptw.design.svydesign import SurveyDesign
+from carts_iptw.design.svydesign import SurveyDesign, require_design
 
 
 def _split_formula(formula: str) -> tuple[str, list[str]]:
@@ -21,13 +22,11 @@ def _split_formula(formula: str) -> tuple[str, list[str]]:
 
 
 def _column(design: SurveyDesign, name: str) -> pd.Series:
+    require_design(design)
     if name not in design.data.columns:
         raise ValueError(f"unknown column '{name}' (not in the design's data)")
-    s = design.data[name]
-    k = int(s.isna().sum())
-    if k:
-        raise ValueError(f"column '{name}' has {k} missing value(s); remove them first")
-    return s
+    check_columns_finite(design.data, [name])
+    return design.data[name]
 
 
 def _levels(s: pd.Series) -> list:
@@ -133,6 +132,7 @@ def svyttest(formula: str, design: SurveyDesign, level: float = 0.95) -> HTest:
     t reference with ``degf(design) - 1`` df; CI as ``confint.svyglm``.  ``y ~ 1``: one-sample
     test of the weighted mean, df ``degf - 1``.
     """
+    level = check_probability(level, "level")
     lhs, rhs = _split_formula(formula)
     y = _column(design, lhs)
     if not pd.api.types.is_numeric_dtype(y) or y.dtype == bool:

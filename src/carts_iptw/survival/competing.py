@@ -247,7 +247,9 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
     mf = model_frame(formula, data)
     sr = mf.surv
     if sr is None or sr.states is None:
-        raise ValueError("finegray needs Surv(time, status) with a factor status (first level = censored)")
+        status = f" ('{sr.label}')" if sr is not None else ""
+        raise ValueError(f"finegray needs Surv(time, status) with a factor status{status} "
+                         "(first level = censored)")
     if etype not in sr.states:
         raise ValueError(f"etype '{etype}' is not a level of the status")
     k = sr.states.index(etype) + 1

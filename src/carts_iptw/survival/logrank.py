@@ -142,6 +142,9 @@ class SvyLogrank:
 
 def _design_parts(design, weights, data):
     if design is not None:
+        from carts_iptw.design.svydesign import require_design
+
+        require_design(design)
         return design.data, np.asarray(design.weights, dtype=float), design
     if weights is None:
         raise ValueError("svylogrank needs a design (svydesign) or weights")

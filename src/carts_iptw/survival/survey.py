@@ -24,10 +24,11 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
     """
     import warnings
 
+    from carts_iptw.design.svydesign import require_design
     from carts_iptw.formula import model_frame
     from carts_iptw.survival.coxph import CoxControl
 
-    data = design.data
+    data = require_design(design).data
     w = np.asarray(design.weights, dtype=float)
     if np.any(w < 0):
         raise ValueError("design weights must be non-negative")
@@ -142,11 +143,12 @@ def svykm(formula: str, design, se: bool = False):
     influence matrix. With ``se=False`` (svykm.fit): the weighted product-limit curve at
     ``c(0, unique times)``. Grouping by the right-hand side returns ``{level: SvyKM}``.
     """
+    from carts_iptw.design.svydesign import require_design
     from carts_iptw.formula import model_frame
     from carts_iptw.formula.evaluate import as_factor, evaluate
     from carts_iptw.formula.parser import parse_expression
 
-    data = design.data
+    data = require_design(design).data
     mf = model_frame(formula, data)
     if mf.surv is None or mf.surv.type != "right":
         raise ValueError("svykm: response must be a right-censored Surv object")

@@ -150,6 +150,8 @@ def km_curve_general(start, time, event, w, robust: bool, cluster=None, last=Non
 
 def survfit_confint(p, se, logse, conf_type="log", conf_int=0.95):
     """survival:::survfit_confint (ulimit = TRUE)."""
+    if not (isinstance(conf_int, int | float | np.floating) and 0 <= conf_int <= 1):
+        raise ValueError("conf_int must be a number in [0, 1] (R: invalid value for 'conf.int')")
     z = stats.norm.ppf(1 - (1 - conf_int) / 2)
     p = np.asarray(p, dtype=float)
     se = np.asarray(se, dtype=float)

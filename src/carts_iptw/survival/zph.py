@@ -57,6 +57,8 @@ def _transform_times(times, event, transform):
 
 def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: bool = True) -> CoxZph:
     """Proportional-hazards test per term and global; R twin ``survival::cox.zph(fit)``."""
+    if not isinstance(fit, CoxPH):
+        raise TypeError(f"fit must be a coxph() result, got {type(fit).__name__}")
     core = fit._core
     rs = core["rs"]
     if rs is None:

@@ -110,7 +110,7 @@ def fit_ebal(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.n
     S = sw / sw[target].mean()
     M = (S[target] @ C[target]) / S[target].sum()
     w = np.ones(t.size)
-    duals, iters = {}, {}
+    duals, iters, convs = {}, {}, {}
     for g in groups:
         idx = np.flatnonzero((t == g) & ~sw0)
         Z, it, conv = ebal_dual(C[idx], S[idx], M, N, maxit=maxit)
@@ -122,5 +122,6 @@ def fit_ebal(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.n
         w[idx] = np.exp(-C[idx] @ Z)
         duals[g] = pd.Series(Z, index=names)
         iters[g] = it
+        convs[g] = bool(conv)
     return w, {"dual": duals, "iterations": iters, "design": pd.DataFrame(C, columns=names),
-               "target_means": pd.Series(M, index=names), "N": N}
+               "target_means": pd.Series(M, index=names), "N": N, "converged": convs}

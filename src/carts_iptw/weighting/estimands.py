@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from carts_iptw._validation import as_binary_treatment
+
 ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM")
 
 
@@ -57,16 +59,24 @@ def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> 
     """
     e = check_estimand(estimand)
     p = np.asarray(ps, dtype=float)
-    t = np.asarray(treat, dtype=float)
-    if p.shape != t.shape:
-        raise ValueError(f"ps has {p.size} values but treat has {t.size}")
+    if p.ndim != 1:
+        raise ValueError("ps must be a one-dimensional vector of propensity scores")
+    if np.ndim(treat) != 1 or len(treat) != p.size:
+        raise ValueError(f"ps has {p.size} values but treat has {np.size(treat)}")
+    t = as_binary_treatment(treat, "treat")
     if not np.isfinite(p).all():
-        raise ValueError(f"propensity scores: {int((~np.isfinite(p)).sum())} missing or non-finite value(s)")
+        raise ValueError(
+            f"ps (propensity scores) has {int((~np.isfinite(p)).sum())} missing or non-finite "
+            "value(s)")
+    out = (p < 0) | (p > 1)
+    if out.any():
+        raise ValueError(
+            f"ps (propensity scores) has {int(out.sum())} value(s) outside [0, 1]")
     bad = (p <= 0) | (p >= 1)
     if bad.any():
         raise ValueError(
-            f"propensity scores: {int(bad.sum())} value(s) equal to 0 or 1 (perfect separation); "
-            "weights would be infinite or zero"
+            f"ps (propensity scores) has {int(bad.sum())} value(s) equal to 0 or 1 (perfect "
+            "separation); weights would be infinite or zero"
         )
     t1 = t == 1
     w = np.ones_like(p)

@@ -41,7 +41,7 @@ class PSModel:
 
 
 def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.ndarray,
-               control=None) -> PSModel:
+               control=None, treat_name: str = "treatment") -> PSModel:
     """Fit the logistic propensity score model by glm.fit's IRLS (see module docstring)."""
     from carts_iptw.irls import GlmControl, glm_fit
 
@@ -58,6 +58,20 @@ def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np
             f"propensity score model (glm.fit IRLS) did not converge in {fit.iter} iterations "
             f"(epsilon = {control.epsilon}, maxit = {control.maxit}); increase maxit",
             RuntimeWarning, stacklevel=3)
+    mu = np.asarray(fit.fitted, dtype=float)
+    if not fit.converged or np.any(np.minimum(mu, 1.0 - mu) < 1e-8):
+        # glm.fit's symptoms of (quasi-)separation: confirm by the linear program and name the
+        # covariates instead of returning weights from diverging coefficients.  (Utility
+        # imported lazily: it depends only on numpy/scipy.)
+        from carts_iptw.design.separation import detect_separation
+
+        sep = detect_separation(X, y, list(names), np.asarray(s_weights, dtype=float))
+        if sep.separated:
+            kind = "complete" if sep.complete else "quasi-complete"
+            raise ValueError(
+                f"perfect separation ({kind}) of the treatment '{treat_name}' by "
+                f"{', '.join(sep.infinite)}: propensity scores of 0 or 1 (infinite weights); "
+                "remove or coarsen these covariates")
     coef = pd.Series(np.asarray(fit.coef, dtype=float), index=list(names))
     return PSModel(coef=coef, converged=bool(fit.converged), iter=int(fit.iter),
                    deviance=float(fit.deviance), fitted=np.asarray(fit.fitted, dtype=float),

@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from carts_iptw._validation import as_binary_treatment, check_weights
+
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -51,21 +53,20 @@ def trim(w, at: float, lower: bool = False, treat=None, drop: bool = False) -> n
     if isinstance(w, WeightItResult):
         new_w = trim(w.weights, at=at, lower=lower, treat=w.treat, drop=drop)
         return w._replace_weights(new_w, trim_at=at, trim_lower=lower)
-    weights = np.asarray(w, dtype=float).copy()
-    if weights.ndim != 1:
-        raise ValueError("weights must be one-dimensional")
-    if not np.isfinite(weights).all():
-        raise ValueError(f"weights have {int((~np.isfinite(weights)).sum())} missing or non-finite value(s)")
-    at = float(at)
-    if at < 0:
-        raise ValueError("at must be non-negative")
+    weights = check_weights(w, "weights (w)").copy()
+    try:
+        at = float(at)
+    except (TypeError, ValueError):
+        raise TypeError("at must be a number (a quantile below 1 or a count)") from None
+    if not np.isfinite(at) or at < 0:
+        raise ValueError("at must be a non-negative number (a quantile below 1 or a count)")
     if abs(at) < _SQRT_EPS:
         return weights
     to_trim = np.ones(weights.size, dtype=bool)
     if treat is not None:
-        t = np.asarray(treat)
-        if t.shape != weights.shape:
-            raise ValueError(f"treat has {t.size} values but there are {weights.size} weights")
+        if np.ndim(treat) != 1 or len(treat) != weights.size:
+            raise ValueError(f"treat has {np.size(treat)} values but there are {weights.size} weights")
+        t = as_binary_treatment(treat, "treat")
         groups = np.unique(t)
         same = {g: _all_same(weights[t == g]) for g in groups}
         if all(same.values()):

@@ -142,7 +142,9 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     lhs, variables, terms = rhs_terms(formula)
-    if lhs is None or lhs not in data.columns:
+    if lhs is None:
+        raise ValueError("the formula needs the treatment on its left-hand side")
+    if lhs not in data.columns:
         raise ValueError(f"unknown column '{lhs}' (treatment not in data)")
     if not variables:
         raise ValueError("no covariates were specified")
@@ -198,7 +200,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     if method == "glm":
         from carts_iptw.weighting.glm import fit_ps_glm
 
-        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control)
+        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control, treat_name=lhs)
         ps = ps_model.fitted
         _check_ps(ps)
         w = get_w_from_ps(ps, treat, est)
@@ -206,10 +208,14 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         from carts_iptw.weighting.ebal import fit_ebal
 
         w, info = fit_ebal(X, names, treat, sw_fit, est)
+        if not all(info["converged"].values()):
+            _raise_if_separated(X, names, treat, sw_fit, lhs)
     else:
         from carts_iptw.weighting.cbps import fit_cbps
 
         ps, info = fit_cbps(X, names, treat, sw_fit, est)
+        if not info["cbps"]["balance_norm"] <= 1e-8:
+            _raise_if_separated(X, names, treat, sw_fit, lhs)
         _check_ps(ps)
         w = get_w_from_ps(ps, treat, est)
     if stabilize:
@@ -229,6 +235,20 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
         treat_labels=labels, terms=terms, stabilize=bool(stabilize),
         ps_model=ps_model, info=info, index=data.index)
+
+
+def _raise_if_separated(X, names, treat, s_weights, treat_name) -> None:
+    """After a failed fit: ``ValueError`` naming the covariates if they separate the groups
+    (then no weights can balance them: no overlap)."""
+    from carts_iptw.design.separation import detect_separation  # numpy/scipy only
+
+    sep = detect_separation(X, treat, list(names), np.asarray(s_weights, dtype=float))
+    if sep.separated:
+        kind = "complete" if sep.complete else "quasi-complete"
+        raise ValueError(
+            f"perfect separation ({kind}) of the treatment '{treat_name}' by "
+            f"{', '.join(sep.infinite)}: "
+            "the groups do not overlap on these covariates; remove or coarsen them")
 
 
 def _check_ps(ps: np.ndarray) -> None:
