@@ -63,8 +63,18 @@ def as_binary_treatment(values, name: str = "treatment") -> np.ndarray:
     return v
 
 
+def as_float_array(values, name: str) -> np.ndarray:
+    """``np.asarray(values, dtype=float)`` whose error names the argument, not the offending
+    value (numpy's "could not convert string to float: '<value>'" would print row data)."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    raise TypeError(f"{name} must be numeric")
+
+
 def check_weights(w, name: str = "weights", n: int | None = None, allow_zero: bool = True) -> np.ndarray:
-    w = np.asarray(w, dtype=float)
+    w = as_float_array(w, name)
     if w.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional")
     if n is not None and len(w) != n:
@@ -83,10 +93,7 @@ def check_weights(w, name: str = "weights", n: int | None = None, allow_zero: bo
 
 def check_finite(values, name: str) -> np.ndarray:
     """A numeric 1-d/2-d input as float, raising on missing or infinite values (counts only)."""
-    try:
-        a = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be numeric") from None
+    a = as_float_array(values, name)
     k = int(np.isnan(a).sum())
     if k:
         raise ValueError(f"{name} has {k} missing value(s); remove or impute them first")
@@ -111,10 +118,7 @@ def check_columns_finite(data: pd.DataFrame, columns: Iterable[str]) -> None:
 
 def check_probability(x, name: str) -> float:
     """A confidence level / significance level: a number strictly between 0 and 1."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number strictly between 0 and 1") from None
-    if not 0 < v < 1:
+    v = as_float_array(x, name)
+    if v.ndim != 0 or not 0 < float(v) < 1:
         raise ValueError(f"{name} must be a number strictly between 0 and 1")
-    return v
+    return float(v)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._validation import require_dataframe
+from ._validation import as_float_array, require_dataframe
 from .families import Family, GlmWarning, get_family
 from .formula import ModelFrame, model_frame
 from .irls import GlmControl, GlmFit, glm_fit
@@ -30,7 +30,7 @@ def _vector_arg(value, data: pd.DataFrame, what: str) -> np.ndarray | None:
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise ValueError(f"column '{value}' ({what}) must be numeric")
         return s.to_numpy(dtype=float)
-    arr = np.asarray(value, dtype=float)
+    arr = as_float_array(value, what)
     if arr.ndim != 1 or len(arr) != len(data):
         raise ValueError(f"{what} must have one value per row of data ({len(data)})")
     bad = ~np.isfinite(arr)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import as_float_array
 from .families import DBL_EPS, Family, GlmWarning, get_family
 
 __all__ = ["GlmControl", "GlmFit", "glm_fit", "qr_dqrdc2", "QR"]
@@ -171,7 +172,7 @@ class GlmFit:
 
 
 def _check_array(a, name: str, n: int) -> np.ndarray:
-    a = np.asarray(a, dtype=float)
+    a = as_float_array(a, name)
     if a.ndim != 1 or len(a) != n:
         raise ValueError(f"{name} must be a vector of length {n} (one value per row)")
     bad = ~np.isfinite(a)
@@ -207,7 +208,7 @@ def glm_fit(
     """
     fam = get_family(family)
     control = control or GlmControl()
-    X = np.asarray(X, dtype=float)
+    X = as_float_array(X, "X")
     if X.ndim != 2:
         raise ValueError("X must be a 2-d matrix")
     nobs, nvars = X.shape

@@ -91,10 +91,11 @@ def lung_design(d: pd.DataFrame | None = None):
 
 
 def _chain(exc: BaseException):
+    """The exceptions a traceback would print (``raise ... from None`` hides the context)."""
     seen = []
     while exc is not None and exc not in seen:
         seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     return seen
 
 
@@ -603,6 +604,48 @@ FILE_CASES = [
      ("anakinra",)),
     ("run_study.missing_covariate", _run_bad, lambda d: set_at(d, "kps", np.nan), VT, ("kps",)),
 ]
+
+
+# ---------------------------------------------------------------------------- text planted in
+# numeric input: numpy's "could not convert string to float: '<value>'" must not surface
+SECRET = "SECRET987654"
+
+
+def _txt(n):
+    a = np.ones(n).astype(object)
+    a[0] = SECRET
+    return a
+
+
+TEXT_CASES = [
+    ("weightit.s_weights_text", T, "s_weights", lambda: ci.weightit(LF, lal(), s_weights=_txt(N_LAL))),
+    ("get_w_from_ps.ps_text", T, "ps", lambda: ci.get_w_from_ps(_txt(10), _tr)),
+    ("trim.w_text", T, "w", lambda: ci.trim(_txt(10), at=0.9)),
+    ("bal_tab.weights_text", T, "weights", lambda: ci.bal_tab(LF, lal(), weights=_txt(N_LAL))),
+    ("glm.weights_text", T, "weights", lambda: ci.glm(LF, lal(), weights=_txt(N_LAL))),
+    ("glm_fit.X_text", T, "X", lambda: ci.glm_fit(np.column_stack([np.ones(20), _txt(20)]), _y)),
+    ("glm_fit.y_text", T, "y", lambda: ci.glm_fit(_X, _txt(20))),
+    ("glm_robust.weights_text", T, "weights", lambda: ci.glm_robust(LF, lal(), weights=_txt(N_LAL))),
+    ("logistf.weights_text", T, "weights", lambda: ci.logistf(LF, lal(), weights=_txt(N_LAL))),
+    ("svydesign.weights_text", T, "weights", lambda: ci.svydesign(lal(), weights=_txt(N_LAL))),
+    ("coxph.weights_text", T, "weights", lambda: ci.coxph(SF, lung(), weights=_txt(len(_lung())))),
+    ("survfit.weights_text", T, "weights", lambda: ci.survfit(SK, lung(), weights=_txt(len(_lung())))),
+    ("finegray_coxph.weights_text", T, "weights",
+     lambda: ci.finegray_coxph(FG, _fg_data(), etype="death", weights=_txt(len(_lung())))),
+    ("svymean.mixed_column", T, "x", lambda: ci.svymean("~x", lal_design(with_col(lal(), "x", _txt(N_LAL))))),
+    ("glm.covariate_mixed", T, "x", lambda: ci.glm("treat ~ age + x", with_col(lal(), "x", _txt(N_LAL)))),
+    ("wilcox_test.x_text", T, "x", lambda: ci.wilcox_test(_txt(10), _b)),
+    ("fisher_test.table_text", T, "x", lambda: ci.fisher_test(np.array([[SECRET, "1"], ["2", "3"]]))),
+]
+
+
+@pytest.mark.parametrize("cid, exc, name, fn", TEXT_CASES, ids=[c[0] for c in TEXT_CASES])
+def test_text_in_numeric_input_does_not_leak(cid, exc, name, fn):
+    with pytest.raises(exc) as info:
+        fn()
+    assert name in str(info.value)
+    for e in _chain(info.value):
+        assert "SECRET" not in str(e), str(e)
 
 
 @pytest.mark.parametrize("cid, fn, exc, names", CASES, ids=[c[0] for c in CASES])

@@ -50,7 +50,11 @@ def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], n
             cols.append(s.to_numpy(dtype=float))
             names.append(v)
         else:
-            for lv in sorted(pd.unique(s.dropna())):
+            try:
+                levels = sorted(pd.unique(s.dropna()))
+            except TypeError:
+                raise TypeError(f"column '{v}' holds mixed values (e.g. text and numbers)") from None
+            for lv in levels:
                 cols.append((s == lv).to_numpy(dtype=float))
                 names.append(f"{v}{lv}")
     X = np.column_stack(cols)

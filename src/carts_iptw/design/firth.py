@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from carts_iptw._validation import as_float_array
 from carts_iptw.design.results import ModelResult, pct_label
 
 
@@ -182,9 +183,9 @@ def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
             k = int(data[weights].isna().sum())
             if k:
                 raise ValueError(f"column '{weights}' (weights) has {k} missing value(s)")
-            w = data[weights].to_numpy(dtype=float)
+            w = as_float_array(data[weights], f"weights column '{weights}'")
         else:
-            w = np.asarray(weights, dtype=float)
+            w = as_float_array(weights, "weights")
         if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
             raise ValueError("weights must be finite, non-negative, not all zero, one per row")
     X = np.asarray(mf.X, dtype=float)

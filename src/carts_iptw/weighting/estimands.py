@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from carts_iptw._validation import as_binary_treatment
+from carts_iptw._validation import as_binary_treatment, as_float_array
 
 ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM")
 
@@ -58,7 +58,7 @@ def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> 
     the formulas. Propensity scores outside the open interval (0, 1) raise ``ValueError``.
     """
     e = check_estimand(estimand)
-    p = np.asarray(ps, dtype=float)
+    p = as_float_array(ps, "ps")
     if p.ndim != 1:
         raise ValueError("ps must be a one-dimensional vector of propensity scores")
     if np.ndim(treat) != 1 or len(treat) != p.size:

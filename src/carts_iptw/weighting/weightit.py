@@ -24,7 +24,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from carts_iptw._validation import as_binary_treatment, check_weights, require_dataframe
+from carts_iptw._validation import (
+    as_binary_treatment,
+    as_float_array,
+    check_weights,
+    require_dataframe,
+)
 from carts_iptw.balance.covariates import rhs_terms, variable_frame
 from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps, stabilize_w
 from carts_iptw.weighting.summary import WeightSummary, summarize_weights
@@ -167,7 +172,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     if isinstance(s_weights, str):
         if s_weights not in data.columns:
             raise ValueError(f"unknown column '{s_weights}' (s_weights not in data)")
-        s_weights = data[s_weights].to_numpy(dtype=float)
+        s_weights = as_float_array(data[s_weights], f"s_weights column '{s_weights}'")
     sw = None if s_weights is None else check_weights(s_weights, "s_weights", n=n)
     sw_fit = np.ones(n) if sw is None else sw
 
