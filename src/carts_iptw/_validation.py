@@ -122,3 +122,19 @@ def check_probability(x, name: str) -> float:
     if v.ndim != 0 or not 0 < float(v) < 1:
         raise ValueError(f"{name} must be a number strictly between 0 and 1")
     return float(v)
+
+
+def check_groups_weighted(X, names, w, what: str = "term(s)") -> None:
+    """Raise when a model column is constant among the rows with positive weight: some group
+    (e.g. a treatment arm) has zero total weight, so its contrast is not estimable (R: NA /
+    an infinite coefficient / a singular matrix)."""
+    w = np.asarray(w, dtype=float)
+    pos = w > 0
+    if pos.all() or not pos.any():
+        return
+    Xp = np.asarray(X, dtype=float)[pos]
+    bad = [nm for j, nm in enumerate(names) if nm != "(Intercept)" and np.ptp(Xp[:, j]) == 0]
+    if bad:
+        raise ValueError(
+            f"{what} {bad} are constant among the {int(pos.sum())} rows with positive weight: "
+            "a group has zero total weight (empty group)")

@@ -220,6 +220,8 @@ case("weightit.s_weights_nan", V, "s_weights")(
     lambda: ci.weightit(LF, lal(), s_weights=_neg(N_LAL, val=np.nan)))
 case("weightit.s_weights_zero", V, "s_weights")(
     lambda: ci.weightit(LF, lal(), s_weights=np.zeros(N_LAL)))
+case("weightit.s_weights_empty_group", V, "treat", "empty group")(
+    lambda: ci.weightit(LF, lal(), s_weights=np.where(_lalonde()["treat"] == 1, 0.0, 1.0)))
 case("weightit.estimand", V, "estimand")(lambda: ci.weightit(LF, lal(), estimand="XYZ"))
 case("weightit.not_frame", T, "data")(lambda: ci.weightit(LF, [1, 2]))
 
@@ -294,6 +296,16 @@ case("svydesign.ids_unknown", V, "nosuch")(
     lambda: ci.svydesign(lung(), weights="w", ids="nosuch"))
 case("svydesign.not_frame", T, "data")(lambda: ci.svydesign(np.ones((3, 3)), weights=np.ones(3)))
 
+
+
+def _zero_arm_lal():
+    return ci.svydesign(lal(), weights=np.where(_lalonde()["treat"] == 1, 0.0, 1.0))
+
+
+def _zero_sex_lung():
+    return ci.svydesign(lung(), weights=np.where(_lung()["sex"] == 1, 0.0, 1.0))
+
+
 # ---------------------------------------------------------------------------- svyglm
 case("svyglm.missing", V, "re74", "missing")(
     lambda: ci.svyglm("re78 ~ treat + re74", lal_design(set_at(lal(), "re74", np.nan)),
@@ -310,6 +322,8 @@ case("svyglm.inf", V, "re74")(
                       family="gaussian"))
 case("svyglm.separation", V, "separation")(
     lambda: ci.svyglm("treat ~ age + sep", lal_design(_sep_lal())))
+case("svyglm.empty_group", V, "treat")(
+    lambda: ci.svyglm("re78 ~ treat", _zero_arm_lal(), family="gaussian"))
 case("svyglm.design_type", T, "design")(lambda: ci.svyglm("re78 ~ treat", lal()))
 
 # ---------------------------------------------------------------------------- glm_robust
@@ -374,6 +388,8 @@ case("svyby.missing_x", V, "re78", "missing")(
     lambda: ci.svyby("~re78", "~treat", lal_design(set_at(lal(), "re78", np.nan))))
 case("svyby.unknown_by", V, "nosuch")(lambda: ci.svyby("~re78", "~nosuch", lal_design()))
 case("svyby.unknown_x", V, "nosuch")(lambda: ci.svyby("~nosuch", "~treat", lal_design()))
+case("svyby.empty_group", V, "treat", "zero total weight")(
+    lambda: ci.svyby("~re78", "~treat", _zero_arm_lal()))
 case("svyby.FUN", V, "FUN")(lambda: ci.svyby("~re78", "~treat", lal_design(), FUN="svyfoo"))
 
 # ---------------------------------------------------------------------------- svyquantile
@@ -397,6 +413,8 @@ case("svychisq.missing", V, "married", "missing")(
 case("svychisq.unknown", V, "nosuch")(lambda: ci.svychisq("~treat + nosuch", lal_design()))
 case("svychisq.one_level", V, "married")(
     lambda: ci.svychisq("~treat + married", lal_design(with_col(lal(), "married", 1))))
+case("svychisq.empty_group", V, "treat", "empty group")(
+    lambda: ci.svychisq("~treat + married", _zero_arm_lal()))
 case("svychisq.statistic", V, "statistic")(
     lambda: ci.svychisq("~treat + married", lal_design(), statistic="XYZ"))
 
@@ -418,6 +436,10 @@ for _fn in ("svyttest", "svyranktest"):
         lambda f=_fn: getattr(ci, f)("re78 ~ treat", lal_design(set_at(lal(), "treat", np.nan))))
     case(f"{_fn}.inf", V, "re78")(
         lambda f=_fn: getattr(ci, f)("re78 ~ treat", lal_design(set_at(lal(), "re78", np.inf))))
+
+for _fn in ("svyttest", "svyranktest"):
+    case(f"{_fn}.empty_group", V, "treat", "empty group")(
+        lambda f=_fn: getattr(ci, f)("re78 ~ treat", _zero_arm_lal()))
 
 # ---------------------------------------------------------------------------- wilcox / chisq / fisher
 _a = np.arange(10.0)
@@ -502,6 +524,8 @@ case("svylogrank.missing", V, "sex", "missing")(
     lambda: ci.svylogrank(SK, lung_design(set_at(lung(), "sex", np.nan))))
 case("svylogrank.unknown", V, "nosuch")(
     lambda: ci.svylogrank("Surv(time, event) ~ nosuch", lung_design()))
+case("svylogrank.empty_group", V, "sex", "empty group")(
+    lambda: ci.svylogrank(SK, _zero_sex_lung()))
 case("svylogrank.weights_negative", V, "weights")(
     lambda: ci.svylogrank(SK, data=lung(), weights=_neg(len(_lung()))))
 
@@ -516,6 +540,8 @@ case("svycoxph.unknown", V, "nosuch")(
 case("svycoxph.constant", V, "const")(
     lambda: ci.svycoxph("Surv(time, event) ~ age + const",
                         lung_design(with_col(lung(), "const", PLANT))))
+case("svycoxph.empty_group", V, "sex", "empty group")(
+    lambda: ci.svycoxph(SK, _zero_sex_lung()))
 case("svycoxph.design_type", T, "design")(lambda: ci.svycoxph(SF, lung()))
 
 case("svykm.negative_time", V, "time", "negative")(
@@ -525,6 +551,9 @@ case("svykm.event_invalid", V, "event")(
 case("svykm.missing", V, "sex", "missing")(
     lambda: ci.svykm(SK, lung_design(set_at(lung(), "sex", np.nan))))
 case("svykm.unknown", V, "nosuch")(lambda: ci.svykm("Surv(time, event) ~ nosuch", lung_design()))
+case("svykm.empty_group", V, "sex", "empty group")(lambda: ci.svykm(SK, _zero_sex_lung(), se=True))
+case("coxph.weights_zero_group", V, "weights")(
+    lambda: ci.coxph(SK, lung(), weights=np.where(_lung()["sex"] == 1, 0.0, 1.0)))
 
 
 @functools.cache

@@ -36,6 +36,15 @@ def _levels(s: pd.Series) -> list:
     return sorted(pd.unique(s).tolist())
 
 
+def _check_levels_weighted(design: SurveyDesign, s: pd.Series, name: str) -> None:
+    """Every observed level of ``s`` needs positive total weight (else an empty group: R gives
+    NaN or a singular fit)."""
+    w = np.asarray(design.weights, dtype=float)
+    k = sum(1 for lv in _levels(s) if not w[(s == lv).to_numpy()].sum() > 0)
+    if k:
+        raise ValueError(f"column '{name}': {k} group(s) have zero total weight (empty group)")
+
+
 def _group_column(s: pd.Series, name: str) -> np.ndarray:
     """The second column of R's ``model.matrix(~ g)`` for a two-group variable."""
     if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == bool or not pd.api.types.is_numeric_dtype(s):
@@ -73,6 +82,8 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
     for nm, k in ((rhs[0], nr), (rhs[1], nc)):
         if k < 2:
             raise ValueError(f"column '{nm}' has fewer than 2 observed levels")
+    _check_levels_weighted(design, a, rhs[0])
+    _check_levels_weighted(design, b, rhs[1])
     ia = pd.Categorical(a, categories=la).codes
     ib = pd.Categorical(b, categories=lb).codes
     cell = ia + nr * ib  # interaction(factor(a), factor(b)): a varies fastest
@@ -152,7 +163,9 @@ def svyttest(formula: str, design: SurveyDesign, level: float = 0.95) -> HTest:
                      method="Design-based one-sample t-test", data_name=formula)
     if len(rhs) != 1:
         raise ValueError("svyttest needs 'y ~ g' with one two-group variable g")
-    g = _group_column(_column(design, rhs[0]), rhs[0])
+    gcol = _column(design, rhs[0])
+    g = _group_column(gcol, rhs[0])
+    _check_levels_weighted(design, gcol, rhs[0])
     w = design.weights / design.weights.mean()
     X = np.column_stack([np.ones(design.n), g])
     XtWX = X.T @ (X * w[:, None])
@@ -200,6 +213,7 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
     levels = _levels(gs)
     if len(levels) < 2:
         raise ValueError(f"group column '{rhs[0]}' has fewer than 2 groups")
+    _check_levels_weighted(design, gs, rhs[0])
     w = design.weights
     N = w.sum()
     ii = np.argsort(y, kind="stable")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw._validation import check_groups_weighted
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.surv import aeq_times, make_surv
 
@@ -181,6 +182,7 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     X, cn = covariates(mf)
     if X.shape[1] == 0:
         raise ValueError("svylogrank needs a grouping variable")
+    check_groups_weighted(X, cn, w)
     sv = make_surv(mf.surv.time, mf.surv.event)
     if sv.event.sum() == 0:
         raise ValueError(f"no events: '{sv.event_name}' is 0 for every row")

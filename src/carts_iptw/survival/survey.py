@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carts_iptw._validation import check_groups_weighted
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.coxph import CoxPH, _chisq, coxph_fit
 from carts_iptw.survival.robust import dfbeta, wald_test
@@ -38,6 +39,7 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
     if sr is None:
         raise ValueError("svycoxph needs a Surv() response")
     X, cn = covariates(mf)
+    check_groups_weighted(X, cn, w)
     ww = w / w.mean() if rescale else w
     strata = (mf.specials or {}).get("strata")
     if strata is not None:
@@ -159,6 +161,8 @@ def svykm(formula: str, design, se: bool = False):
 
     def one(mask):
         tt, ee, wwt = t[mask], e[mask], w[mask]
+        if not wwt.sum() > 0:
+            raise ValueError(f"a group of {labels} has zero total weight (empty group)")
         if se:
             indep = _independent(design)
             if indep:

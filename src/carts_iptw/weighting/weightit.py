@@ -175,6 +175,10 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         s_weights = as_float_array(data[s_weights], f"s_weights column '{s_weights}'")
     sw = None if s_weights is None else check_weights(s_weights, "s_weights", n=n)
     sw_fit = np.ones(n) if sw is None else sw
+    for g in (0, 1):
+        if not sw_fit[treat == g].sum() > 0:
+            raise ValueError(f"s_weights are zero for every unit of one group of '{lhs}' "
+                             "(empty group)")
 
     covs = variable_frame(formula, data)
     na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
