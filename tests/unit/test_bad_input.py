@@ -491,12 +491,19 @@ case("coxph.weights_nan", V, "weights")(
     lambda: ci.coxph(SF, lung(), weights=_neg(len(_lung()), val=np.nan)))
 case("coxph.weights_column_negative", V, "w")(
     lambda: ci.coxph(SF, set_at(lung(), "w", -PLANT), weights="w"))
-case("coxph.no_events", V, "event")(lambda: ci.coxph(SF, with_col(lung(), "event", 0)))
+case("coxph.no_events", V, "dead", "no events")(
+    lambda: ci.coxph("Surv(time, dead) ~ age", with_col(lung(), "dead", 0)))
+case("svylogrank.no_events", V, "dead", "no events")(
+    lambda: ci.svylogrank("Surv(time, dead) ~ sex", lung_design(with_col(lung(), "dead", 0))))
 case("coxph.not_frame", T, "data")(lambda: ci.coxph(SF, lung().to_dict()))
 
 SK = "Surv(time, event) ~ sex"
 case("survfit.negative_time", V, "time", "negative")(
     lambda: ci.survfit(SK, set_at(lung(), "time", -PLANT)))
+case("survfit.start_missing", V, "st", "missing")(
+    lambda: ci.survfit("Surv(st, time, event) ~ 1", set_at(with_col(lung(), "st", 0.0), "st", np.nan)))
+case("coxph.stop_before_start", V, "st")(
+    lambda: ci.coxph("Surv(st, time, event) ~ age", set_at(with_col(lung(), "st", 0.0), "st", PLANT)))
 case("survfit.event_invalid", V, "event")(lambda: ci.survfit(SK, set_at(lung(), "event", PLANT)))
 case("survfit.missing", V, "sex", "missing")(lambda: ci.survfit(SK, set_at(lung(), "sex", np.nan)))
 case("survfit.unknown", V, "nosuch")(lambda: ci.survfit("Surv(time, event) ~ nosuch", lung()))

@@ -7,7 +7,7 @@ data) or ``stop <= start`` (counting process) raises ``ValueError`` instead of b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,8 @@ class SurvResponse:
     start: np.ndarray | None = None
     states: list[str] | None = None
     label: str = ""
+    #: the Surv() arguments as written ({"time": ..., "event": ..., "start": ...}), for messages
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def stop(self) -> np.ndarray:
@@ -87,13 +89,15 @@ def eval_surv(call: Call, data: pd.DataFrame) -> SurvResponse:
     time = _numeric_time(evaluate(tnode, data), deparse(tnode))
     if len(args) == 1:
         ev = np.ones(len(time), dtype=np.int64)
-        return SurvResponse("right", _check_nonneg(time, deparse(tnode)), ev, label=label)
+        return SurvResponse("right", _check_nonneg(time, deparse(tnode)), ev, label=label,
+                            names={"time": deparse(tnode)})
     if len(args) == 2:
         enode = args.get("event", args.get("time2"))
         event, states = _status(evaluate(enode, data), deparse(enode))
         return SurvResponse(
             "mright" if states is not None else "right",
             _check_nonneg(time, deparse(tnode)), event, states=states, label=label,
+            names={"time": deparse(tnode), "event": deparse(enode)},
         )
     snode, enode = args["time2"], args["event"]
     stop = _numeric_time(evaluate(snode, data), deparse(snode))
@@ -107,6 +111,7 @@ def eval_surv(call: Call, data: pd.DataFrame) -> SurvResponse:
     return SurvResponse(
         "mcounting" if states is not None else "counting", stop, event, start=time,
         states=states, label=label,
+        names={"start": deparse(tnode), "time": deparse(snode), "event": deparse(enode)},
     )
 
 

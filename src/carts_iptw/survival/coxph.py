@@ -412,7 +412,7 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
         X, sr.time, sr.event, weights=w, strata=strata, cluster=cl, start=sr.start,
         offset=getattr(mf, "offset", None), ties=ties, robust=robust, control=control,
         column_names=cn, timefix=timefix, formula=formula,
-        names={"weights": wname or "weights", "cluster": clname or "cluster"},
+        names={"weights": wname or "weights", "cluster": clname or "cluster", **sr.names},
     )
     # R's fit$assign: term label -> coefficient positions
     terms: dict[str, list[int]] = {}

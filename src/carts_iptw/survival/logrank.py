@@ -183,7 +183,8 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     if X.shape[1] == 0:
         raise ValueError("svylogrank needs a grouping variable")
     check_groups_weighted(X, cn, w)
-    sv = make_surv(mf.surv.time, mf.surv.event)
+    sv = make_surv(mf.surv.time, mf.surv.event, time_name=mf.surv.names.get("time", "time"),
+                   event_name=mf.surv.names.get("event", "event"))
     if sv.event.sum() == 0:
         raise ValueError(f"no events: '{sv.event_name}' is 0 for every row")
     if method == "score":

@@ -154,7 +154,8 @@ def svykm(formula: str, design, se: bool = False):
     mf = model_frame(formula, data)
     if mf.surv is None or mf.surv.type != "right":
         raise ValueError("svykm: response must be a right-censored Surv object")
-    sv = make_surv(mf.surv.time, mf.surv.event)
+    sv = make_surv(mf.surv.time, mf.surv.event, time_name=mf.surv.names.get("time", "time"),
+                   event_name=mf.surv.names.get("event", "event"))
     w = np.asarray(design.weights, dtype=float)
     t, e = sv.time, sv.event
     labels = list(mf.term_labels)

@@ -440,5 +440,5 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     return survfit_km(sr.time, sr.event, w, codes, labels, conf_type=conf_type,
                       conf_int=conf_int, robust=robust, timefix=timefix, formula=formula,
                       names={"weights": wname or "weights", "id": idname or "id",
-                             "cluster": clname or "cluster"},
+                             "cluster": clname or "cluster", **sr.names},
                       start=sr.start, id=idv, cluster=clv)
