@@ -568,6 +568,11 @@ def _cox():
     return ci.coxph(SF, _lung())
 
 
+case("coxph.confint_level", V, "level")(lambda: _cox().confint(level=PLANT))
+case("svymean.confint_level", V, "level")(
+    lambda: ci.svymean("~re78", lal_design()).confint(level=PLANT))
+case("logistf.confint_level", V, "level")(
+    lambda: ci.logistf("married ~ treat", lal()).confint(level=PLANT))
 case("cox_zph.fit_type", T, "fit")(lambda: ci.cox_zph(lung()))
 case("cox_zph.transform", V, "transform")(lambda: ci.cox_zph(_cox(), transform="XYZ"))
 

@@ -91,6 +91,7 @@ class SvyStat:
 
     def confint(self, level: float = 0.95, df=None) -> pd.DataFrame:
         """Wald interval; ``df=None`` is survey's ``confint.svystat`` default (normal)."""
+        level = check_probability(level, "level")
         df = np.inf if df is None else df
         a = (1 - level) / 2
         q = stats.norm.ppf(1 - a) if np.isinf(df) else stats.t.ppf(1 - a, df)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from carts_iptw._validation import as_float_array
+from carts_iptw._validation import as_float_array, check_probability
 from carts_iptw.design.results import ModelResult, pct_label
 
 
@@ -132,6 +132,7 @@ class FirthResult(ModelResult):
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
         """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``); ``parm``
         restricts the coefficients profiled (logistf's ``plconf``)."""
+        level = check_probability(level, "level")
         rows = self._parm(parm)
         a = (1 - level) / 2
         for nm in rows:

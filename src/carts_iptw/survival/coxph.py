@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw._validation import check_probability
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival._riskset import RiskSets
@@ -133,6 +134,7 @@ class CoxPH:
 
     def confint(self, level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
         """R's ``confint(fit)`` (coef scale, Wald, with the variance in use: robust if robust)."""
+        level = check_probability(level, "level")
         q = stats.norm.ppf(1 - (1 - level) / 2)
         lo = self.coef - q * self.se
         hi = self.coef + q * self.se
