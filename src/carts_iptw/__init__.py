@@ -21,7 +21,7 @@ _EXPORTS = {
     "CoxControl": "carts_iptw.survival",
     "coxph": "carts_iptw.survival",
     "cuminc_plot": "carts_iptw.survival",
-    "detect_separation": "carts_iptw.design",
+    "detect_separation": "carts_iptw.separation",
     "finegray_coxph": "carts_iptw.survival",
     "fisher_test": "carts_iptw.design",
     "forest_plot": "carts_iptw.survival",

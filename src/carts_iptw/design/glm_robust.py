@@ -8,8 +8,8 @@ import pandas as pd
 from carts_iptw._validation import check_weights, require_columns, require_dataframe
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_hc
-from carts_iptw.design.separation import check_separation
 from carts_iptw.design.svyglm import _fit_glm
+from carts_iptw.separation import check_separation
 
 
 def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "binomial",

@@ -9,8 +9,8 @@ import pandas as pd
 
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_design
-from carts_iptw.design.separation import check_separation
 from carts_iptw.design.svydesign import SurveyDesign
+from carts_iptw.separation import check_separation
 
 FAMILIES = ("quasibinomial", "binomial", "gaussian", "quasipoisson", "poisson")
 

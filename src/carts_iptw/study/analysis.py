@@ -343,7 +343,7 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
             res[k] = num(None, "svyglm", reason="no variation in the outcome")
         return res
     model_frame = need(f"odds ratio {o.name}", "carts_iptw.formula", "model_frame")
-    detect_separation = need(f"odds ratio {o.name}", "carts_iptw.design.separation",
+    detect_separation = need(f"odds ratio {o.name}", "carts_iptw.separation",
                              "detect_separation")
     mf = model_frame(formula, design.data)
     sep = detect_separation(mf.X, mf.y, list(mf.column_names), design.weights)

@@ -63,7 +63,7 @@ def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np
         # glm.fit's symptoms of (quasi-)separation: confirm by the linear program and name the
         # covariates instead of returning weights from diverging coefficients.  (Utility
         # imported lazily: it depends only on numpy/scipy.)
-        from carts_iptw.design.separation import detect_separation
+        from carts_iptw.separation import detect_separation
 
         sep = detect_separation(X, y, list(names), np.asarray(s_weights, dtype=float))
         if sep.separated:

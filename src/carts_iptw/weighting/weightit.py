@@ -249,7 +249,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 def _raise_if_separated(X, names, treat, s_weights, treat_name) -> None:
     """After a failed fit: ``ValueError`` naming the covariates if they separate the groups
     (then no weights can balance them: no overlap)."""
-    from carts_iptw.design.separation import detect_separation  # numpy/scipy only
+    from carts_iptw.separation import detect_separation  # numpy/scipy only
 
     sep = detect_separation(X, treat, list(names), np.asarray(s_weights, dtype=float))
     if sep.separated:
