@@ -94,8 +94,14 @@ def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values)
         if e == "ATC":
             return e, raw_values[0]
         return e, None
-    if e not in ("ATT", "ATC"):
-        e = "ATT"  # WeightIt: a focal group implies the ATT
+    if e not in ("ATT", "ATC"):  # WeightIt warns and sets the ATT (its process.focal.and.estimand)
+        import warnings
+
+        from carts_iptw.families import CartsIptwWarning
+
+        warnings.warn(f'estimand = "{e}" is not compatible with `focal`; setting estimand to "ATT"',
+                      CartsIptwWarning, stacklevel=3)
+        e = "ATT"
     if focal == raw_values[1] or str(focal) == labels[1]:
         return "ATT", raw_values[1]
     if focal == raw_values[0] or str(focal) == labels[0]:

@@ -210,3 +210,17 @@ def test_stabilize_is_ate_only_and_uses_sampling_weights(lalonde):
     np.testing.assert_allclose(b.weights, a.weights * np.where(t == 1, p1, 1 - p1))
     e = weightit(LALONDE, lalonde, method="ebal", stabilize=True)
     assert e.stabilize and e.summary().weight_mean is not None
+
+
+def test_focal_with_ate_warns_and_uses_att_as_weightit():
+    import warnings
+
+    from carts_iptw import load_dataset, weightit
+    from carts_iptw.families import CartsIptwWarning
+
+    d = load_dataset("lalonde")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        w = weightit("treat ~ age + educ", d, focal=1)
+    assert any(issubclass(r.category, CartsIptwWarning) and "focal" in str(r.message) for r in rec)
+    assert w.estimand == "ATT"
