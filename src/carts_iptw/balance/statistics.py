@@ -46,6 +46,16 @@ def col_w_mean(mat, weights=None) -> np.ndarray:
     return np.where(ok, m, 0.0).T @ w / wm.sum(axis=0)
 
 
+def _group_inputs(mat, treat, weights, s_weights):
+    """Matrix, treatment, weights, sampling weights (ones when absent) and their product."""
+    m = _as_2d(mat)
+    n = m.shape[0]
+    t = np.asarray(treat, dtype=float)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    sw = np.ones(n) if s_weights is None else np.asarray(s_weights, dtype=float)
+    return m, t, w, sw, w * sw
+
+
 def col_w_var(mat, weights=None, bin_vars=None) -> np.ndarray:
     """Weighted column variances (cobalt ``col.w.v``); see the module docstring."""
     m = _as_2d(mat)
@@ -108,12 +118,8 @@ def col_w_smd(mat, treat, weights=None, std=True, s_d_denom="pooled", s_weights=
     ``std`` is a bool or one bool per column. ``s_d_denom`` is a name (see
     :func:`compute_s_d_denom`) or a numeric vector of factors.
     """
-    m = _as_2d(mat)
-    n, p = m.shape
-    t = np.asarray(treat, dtype=float)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    sw = np.ones(n) if s_weights is None else np.asarray(s_weights, dtype=float)
-    ww = w * sw
+    m, t, w, sw, ww = _group_inputs(mat, treat, weights, s_weights)
+    p = m.shape[1]
     diffs = col_w_mean(m[t == 1], ww[t == 1]) - col_w_mean(m[t == 0], ww[t == 0])
     std = np.broadcast_to(np.asarray(std, dtype=bool), (p,))
     to_sd = std & np.isfinite(diffs) & ~(np.abs(diffs) < _SQRT_EPS)
@@ -131,12 +137,7 @@ def col_w_smd(mat, treat, weights=None, std=True, s_d_denom="pooled", s_weights=
 
 def col_w_vr(mat, treat, weights=None, s_weights=None, bin_vars=None, abs=False) -> np.ndarray:
     """Weighted variance ratios treated / control (cobalt ``col_w_vr``)."""
-    m = _as_2d(mat)
-    n = m.shape[0]
-    t = np.asarray(treat, dtype=float)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    sw = np.ones(n) if s_weights is None else np.asarray(s_weights, dtype=float)
-    ww = w * sw
+    m, t, w, sw, ww = _group_inputs(mat, treat, weights, s_weights)
     for g in (0, 1):
         if np.count_nonzero(ww[t == g]) < 2:
             raise ValueError(
@@ -149,12 +150,8 @@ def col_w_vr(mat, treat, weights=None, s_weights=None, bin_vars=None, abs=False)
 
 def col_w_ks(mat, treat, weights=None, s_weights=None, bin_vars=None) -> np.ndarray:
     """Weighted Kolmogorov-Smirnov statistics (cobalt ``col_w_ks``, twang's method)."""
-    m = _as_2d(mat)
-    n, p = m.shape
-    t = np.asarray(treat, dtype=float)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    sw = np.ones(n) if s_weights is None else np.asarray(s_weights, dtype=float)
-    ww = w * sw
+    m, t, w, sw, ww = _group_inputs(mat, treat, weights, s_weights)
+    p = m.shape[1]
     if not (ww[t == 1] != 0).any() or not (ww[t == 0] != 0).any():
         raise ValueError(
             "at least 1 unit in each treatment group must have a nonzero weight to compute "
