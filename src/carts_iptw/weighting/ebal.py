@@ -20,6 +20,9 @@ step halving to machine precision, the same unique minimiser). The weights are
 intercept row makes the weights sum to ``N``). Focal units of an ATT/ATC keep weight 1.
 Stabilisation (ATE only) is applied afterwards by :func:`weightit`, as WeightIt does for every
 method.
+
+Reference: Hainmueller J (2012) Entropy balancing for causal effects. Political Analysis
+20:25-46.
 """
 
 from __future__ import annotations

@@ -55,7 +55,29 @@ def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> 
     """Weights from propensity scores (twin of ``WeightIt::get_w_from_ps`` for 0/1 treatments).
 
     ``ps`` is the probability of being in group 1; ``treat`` is 0/1. See the module docstring for
-    the formulas. Propensity scores outside the open interval (0, 1) raise ``ValueError``.
+    the formulas (e.g. ATE ``w = t/p + (1-t)/(1-p)``). ``stabilize=True`` multiplies by the
+    unweighted share of the unit's group, ``P(A = a)`` (any estimand here; WeightIt's
+    ``weightit()`` allows it for the ATE only).
+
+    Parameters
+    ----------
+    ps : array of P(A = 1 | X), one per unit.
+    treat : 0/1 (or two-valued) treatment vector of the same length.
+    estimand : ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"`` or ``"ATM"``.
+    stabilize : multiply by the marginal treatment probability.
+
+    Returns
+    -------
+    numpy.ndarray of weights.
+
+    Raises
+    ------
+    ValueError
+        Unknown estimand; length mismatch; non-binary treatment; missing/non-finite ``ps``;
+        ``ps`` outside [0, 1]; ``ps`` equal to 0 or 1 (WeightIt: infinite weights, a warning).
+
+    References: WeightIt 1.5.1 documentation (``?get_w_from_ps``); Austin PC (2011) Multivariate
+    Behav Res 46:399-424; Li, Morgan & Zaslavsky (2018) JASA 113:390-400; Li & Greene (2013).
     """
     e = check_estimand(estimand)
     p = as_float_array(ps, "ps")

@@ -61,7 +61,17 @@ class WeightItResult:
     trim: tuple | None = None
 
     def summary(self, top: int = 5, ignore_s_weights: bool = False) -> WeightSummary:
-        """Weight ranges, largest weights, CV, MAD, entropy, ESS (``summary.weightit`` twin)."""
+        """Weight ranges, largest weights, CV, MAD, entropy, ESS (``summary.weightit`` twin).
+
+        R twin: ``summary(weightit_obj, top = 5, ignore.s.weights = FALSE)`` (WeightIt 1.5.1).
+        Per group, with ``w`` the weights times the sampling weights: coefficient of variation
+        ``sd(w)/mean(w)`` (``n - 1``), scaled MAD ``mean(|v - mean(v)|)`` and negative entropy
+        ``mean(v log v)`` with ``v = w/mean(w)``, number of zero weights, and the Kish effective
+        sample size ``ESS = (sum w)^2 / sum w^2`` (Kish 1965), unweighted and weighted.
+        Difference from WeightIt 1.5.1: the labels of the ``top`` largest weights are the data's
+        row labels (see :mod:`carts_iptw.weighting.summary`). Returns a
+        :class:`~carts_iptw.weighting.summary.WeightSummary`.
+        """
         return summarize_weights(self.weights, self.treat, self.s_weights, top=top,
                                  index=self.index, ignore_s_weights=ignore_s_weights,
                                  stabilized=self.stabilize)
@@ -144,7 +154,43 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
     Weight formulas: ATE ``1/p`` and ``1/(1-p)``; ATT ``1`` and ``p/(1-p)``; ATC ``(1-p)/p`` and
     ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
-    control; WeightIt's ``get_w_from_ps``).
+    control; WeightIt's ``get_w_from_ps``), i.e. for the ATE ``w = t/e + (1-t)/(1-e)``.
+    ``"glm"``: ``e = plogis(X b)`` from ``glm(treat ~ X, family = binomial, weights = s_weights)``;
+    ``"ebal"``: ``w_i = exp(-C_i' Z)`` with ``Z`` minimising the entropy dual so that weighted
+    covariate means equal the target means exactly; ``"cbps"``: ``e`` solves the just-identified
+    balance equations ``mean(s * psi(e) * X) = 0``. With ``stabilize=True`` each weight is
+    multiplied by ``P(A = a)``. A warning is issued when ``sd(w)/mean(w) > 4`` in a group
+    (WeightIt's "extreme weights" warning).
+
+    Returns
+    -------
+    WeightItResult
+        ``.weights``, ``.ps`` (P(treated); ``None`` for ebal), ``.treat`` (0/1), ``.estimand``,
+        ``.method``, ``.covs``, ``.s_weights``, ``.focal``, ``.ps_model`` (glm) and ``.info``;
+        ``.summary()`` gives WeightIt's ``summary.weightit`` (ranges, CV, MAD, entropy, Kish ESS).
+
+    Raises
+    ------
+    TypeError
+        ``formula`` is not a ``'treat ~ covariates'`` string.
+    ValueError
+        Unknown method/estimand/column; non-binary or missing treatment; an estimand the method
+        does not support; ``stabilize`` with a non-ATE estimand; negative / missing sampling
+        weights or a group with zero total sampling weight; missing covariates without
+        ``missing="ind"``; a constant covariate; propensity scores numerically 0 or 1; a failed
+        ebal/cbps fit caused by (quasi-)separation (names the covariates).
+
+    Differences from WeightIt 1.5.1: see the module docstring and the README's "Conventions
+    that differ from R".
+
+    References
+    ----------
+    Greifer N. WeightIt: Weighting for Covariate Balance in Observational Studies (R package
+    1.5.1). Austin PC (2011) Multivariate Behav Res 46:399-424 (IPTW estimands). Austin PC,
+    Stuart EA (2015) Stat Med 34:3661-3679. Li F, Morgan KL, Zaslavsky AM (2018) JASA
+    113:390-400 (overlap weights, ATO). Li L, Greene T (2013) Int J Biostat 9:215-234 (matching
+    weights, ATM). Hainmueller J (2012) Political Analysis 20:25-46 (entropy balancing). Imai K,
+    Ratkovic M (2014) JRSS-B 76:243-263 (CBPS).
     """
     data = require_dataframe(data)
     if not isinstance(formula, str) or "~" not in formula:
