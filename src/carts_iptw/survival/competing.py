@@ -242,6 +242,26 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
     censored). Variance as R's coxph on the finegray data: with non-integer fgwt the robust
     variance is on by default with one cluster per *row* (R's call without ``cluster``);
     ``cluster="id"`` groups the rows of a subject (R: ``cluster = id``), the better choice.
+
+    R twin version: survival 3.5-3 (``finegray`` with its default ``count`` and ``timefix``).
+    Construction (Fine & Gray 1999; Geskus 2011): a subject with a competing event at ``s`` stays
+    in the risk set after ``s`` with a time-dependent weight ``fgwt(t) = G(t) / G(s)``, ``G`` the
+    Kaplan-Meier of the censoring distribution (case-weighted), split into intervals at the
+    censoring-curve jumps; the weighted Cox partial likelihood on these rows estimates the
+    subdistribution hazard ratio ``exp(b)``. Case ``weights`` (e.g. IPT weights) multiply fgwt.
+
+    Parameters: ``etype`` the status level of interest; ``weights`` column name or array;
+    ``ties``, ``control``, ``robust`` as :func:`coxph`; ``cluster`` ``"row"`` (R's call without
+    cluster) or ``"id"``.
+
+    Returns a :class:`~carts_iptw.survival.coxph.CoxPH`.
+
+    Raises ``ValueError`` when the status is not a factor (Categorical) or ``etype`` is not one
+    of its levels, plus the errors of :func:`coxph` (missing values, negative times/weights).
+
+    References: Fine JP, Gray RJ (1999) JASA 94:496-509; Geskus RB (2011) Biometrics 67:39-49;
+    Therneau T, Crowson C, Atkinson E, survival vignette "Multi-state models and competing
+    risks".
     """
     from carts_iptw.formula import model_frame
 

@@ -133,7 +133,13 @@ class CoxPH:
         return pd.Series(2 * stats.norm.sf(np.abs(self.z)), index=self.coef.index)
 
     def confint(self, level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
-        """R's ``confint(fit)`` (coef scale, Wald, with the variance in use: robust if robust)."""
+        """R's ``confint(fit, level)`` (``stats::confint.default`` for coxph objects).
+
+        Wald interval ``b +/- z_{1-a/2} se(b)`` on the coef scale with the variance in use
+        (robust if robust); ``exponentiate=True`` returns ``exp()`` of it (the hazard-ratio
+        interval of ``summary(fit)$conf.int``). Columns are R's ``"2.5 %"``, ``"97.5 %"``.
+        Raises ``ValueError`` when ``level`` is not in (0, 1).
+        """
         level = check_probability(level, "level")
         q = stats.norm.ppf(1 - (1 - level) / 2)
         lo = self.coef - q * self.se
@@ -161,6 +167,9 @@ class CoxPH:
                              f"upper .{int(round(level * 100))}": np.exp(ci.iloc[:, 1])})
 
     def summary(self) -> str:
+        """Text of R's ``print(summary(fit))``: coefficients (coef, exp(coef), se(coef), robust se,
+        z, Pr(>|z|)), hazard-ratio intervals, concordance and the likelihood-ratio, Wald, score
+        and robust score tests (chi-squared on p df)."""
         lines = [f"coxph: {self.formula or ''}  (ties = {self.ties})",
                  f"  n= {self.n}, number of events= {self.nevent:g}", ""]
         lines.append(self.coef_table().to_string(float_format=lambda x: f"{x:.6g}"))
@@ -387,6 +396,56 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
     of returning NA coefficients. ``ties="exact"`` (survival's coxexact.fit: exact partial
     likelihood, right-censored data without case weights, naive variance) is supported;
     on (start, stop] data, with weights other than 1 or with a robust variance it raises.
+
+    Formulas (Therneau & Grambsch 2000, ch. 3): with ``r_i = w_i exp(x_i'b)``, for each distinct
+    event time ``t`` with ``d`` tied events ``D``, risk set ``R(t)`` and weights ``w``, the Efron
+    log partial likelihood adds::
+
+        sum_{i in D} w_i x_i'b - wbar * sum_{k=0}^{d-1} log( sum_{R(t)} r_j - (k/d) sum_{D} r_j )
+
+    (``wbar`` = mean case weight of the tied events); Breslow drops the ``(k/d)`` term. Naive
+    variance ``I(b)^-1``; robust (infinitesimal jackknife) variance ``V = D'D`` with
+    ``D = U I^-1`` the weighted score (dfbeta) residuals summed within clusters (Lin & Wei 1989).
+    Wald ``z = b / se`` with the variance in use; ``exp(b)`` is the hazard ratio. Tests:
+    likelihood ratio ``2 (l(b) - l(0))``, Wald ``b' V^-1 b``, score (log-rank) and, when robust,
+    the robust score test, each on ``p`` df.
+
+    Parameters
+    ----------
+    formula : R formula string with a ``Surv()`` left-hand side.
+    data : pandas DataFrame.
+    weights : column name or array of case weights (> 0).
+    ties : ``"efron"`` (default), ``"breslow"`` or ``"exact"``.
+    robust : ``None`` (survival 3.5-3 default rule above), ``True`` or ``False``.
+    cluster : column name or array; implies the robust variance.
+    control : :class:`CoxControl` (``survival::coxph.control`` defaults: eps 1e-9, iter.max 20).
+    timefix : apply survival's ``aeqSurv`` tie correction to the times (R's default).
+
+    Returns
+    -------
+    CoxPH
+        ``.coef``, ``.var`` (robust if robust), ``.naive_var``, ``.loglik`` (at 0 and at b),
+        ``.tests``, ``.se``, ``.hr``, ``.pvalues``, ``.concordance``; ``.confint()``,
+        ``.coef_table()`` / ``.conf_int_table()`` (``summary(fit)$coefficients`` / ``$conf.int``)
+        and ``.summary()`` (text of ``print(summary(fit))``).
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a DataFrame; non-numeric weights.
+    ValueError
+        No ``Surv()`` response or a multi-state one; missing values; negative times; invalid
+        status; no events; zero, negative or missing weights; unknown weights/cluster columns;
+        a cluster given twice; unsupported ``ties``.
+
+    Warns (``RuntimeWarning``, R's texts) when a coefficient may be infinite ("Loglik converged
+    before variable ...") or the iterations run out; aliased columns get NaN coefficients (R: NA).
+
+    References
+    ----------
+    Cox DR (1972) JRSS-B 34:187-220. Efron B (1977) JASA 72:557-565. Lin DY, Wei LJ (1989) JASA
+    84:1074-1078. Therneau TM, Grambsch PM (2000) Modeling Survival Data: Extending the Cox
+    Model, Springer. Therneau T (2023) survival package 3.5-3, ``?coxph``.
     """
     from carts_iptw.formula import model_frame
 

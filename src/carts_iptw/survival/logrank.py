@@ -28,6 +28,7 @@ class SurvDiff:
     pvalue: float
 
     def table(self) -> pd.DataFrame:
+        """R's printed ``survdiff`` table: N, Observed, Expected, (O-E)^2/E, (O-E)^2/V."""
         return pd.DataFrame({"N": self.n, "Observed": self.obs, "Expected": self.exp,
                              "(O-E)^2/E": (self.obs - self.exp) ** 2 / self.exp,
                              "(O-E)^2/V": (self.obs - self.exp) ** 2 / np.diag(self.var)},
@@ -96,6 +97,19 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
     (diag(n_gk/n_k) - n_gk n_hk / n_k^2)``, summed over ``strata()``; chi-square on the groups
     but the first (Peto & Peto 1972; Harrington & Fleming 1982). Unweighted, as survdiff is:
     use :func:`svylogrank` with a design for IPT weights.
+
+    Statistic: ``chisq = (O - E)' V^- (O - E)`` with the generalised inverse taken on the groups
+    but the first, on ``G - 1`` df (survival 3.5-3 ``survdiff``, ``rho = 0``).
+
+    Returns
+    -------
+    SurvDiff with ``.n``, ``.obs``, ``.exp``, ``.var``, ``.chisq``, ``.df``, ``.pvalue``;
+    ``.table()`` (R's printed N, Observed, Expected, (O-E)^2/E, (O-E)^2/V) and ``.summary()``.
+
+    Raises ``ValueError`` for a non-right-censored response, fewer than two groups, missing
+    values, negative times or an invalid status.
+    References: Mantel N (1966); Peto R, Peto J (1972) JRSS-A 135:185-207; Harrington DP,
+    Fleming TR (1982) Biometrika 69:553-566; survival 3.5-3 ``?survdiff``.
     """
     from carts_iptw.formula import model_frame
     from carts_iptw.survival._frame import rhs_factor
@@ -161,11 +175,33 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
 
     ``small``/``large`` (identical numbers; R's two code paths): per-subject score at beta = 0
     of the weighted Cox model (``coxph(iter.max = 0)``, Efron means/hazards from coxph.detail),
-    ``U_i = d_i (x_i - E(t_i)) - sum_{t_k <= t_i} (x_i - E_k) dLambda_k``; its survey total and
-    design variance give score, se, z and the chi-square (Rao-Scott style linearisation;
-    Lumley's survey package). ``score``: one Newton step of ``svycoxph`` from 0 over the
+    ``U_i = d_i (x_i - E(t_i)) - sum_{t_k <= t_i} (x_i - E_k) dLambda_k``; its survey total
+    ``T = sum_i w_i U_i`` and design (linearisation) variance ``V = var(T)`` (survey's
+    ``svyrecvar``, with its ``n/(n-1)`` factor) give ``score = T``, ``se = sqrt(diag V)``,
+    ``z = T / se`` and the Wald-type chi-square ``T' V^-1 T`` on (groups - 1) df (not a
+    Rao-Scott correction). ``score``: one Newton step of ``svycoxph`` from 0 over the
     design variance at 0 (R: ``coef(svycoxph(iter = 1))``, ``vcov(svycoxph(iter = 0))``).
     Computed in O(n log n) (R forms an n x (event times) at-risk matrix).
+
+    R twin version: survey 4.1-1 (``rho = 0``, ``gamma = 0``: the log-rank member of the
+    G-rho family only). ``design`` is a :func:`~carts_iptw.design.svydesign` result; or pass
+    ``data`` and ``weights`` and an independent-units design is made.
+
+    Returns
+    -------
+    SvyLogrank with ``.score``, ``.se``, ``.z``, ``.statistic`` (chi-square), ``.df``,
+    ``.pvalue`` and ``.summary()``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``; neither design nor weights; a non-right-censored response;
+        ``strata()`` terms; no grouping variable; a group with zero total weight (R: NaN);
+        no events; missing values, negative times or negative weights.
+
+    References: Lumley T (2004) J Stat Softw 9(8) and survey 4.1-1 ``?svylogrank``; Rader KA
+    (2014) Methods for analyzing survival and binary data in complex surveys (Harvard PhD
+    thesis); Lin DY (2000) Biometrika 87:37-47.
     """
     if method not in ("small", "large", "score"):
         raise ValueError("method must be 'small', 'large' or 'score'")

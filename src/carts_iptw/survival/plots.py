@@ -27,7 +27,11 @@ def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = Non
 
     Kaplan-Meier curves of a :class:`SurvFit` (weighted if the fit was) with censoring marks,
     confidence bands and, under the plot, the number at risk (weighted, rounded) at
-    ``risk_times``. ``pvalue`` (e.g. from :func:`svylogrank`) is printed on the plot."""
+    ``risk_times``. ``pvalue`` (e.g. from :func:`svylogrank`) is printed on the plot.
+
+    Plots, computes nothing new: the curves, bands (``fit.conf_type``) and numbers at risk are
+    those of the :func:`survfit` result (``SurvFit.n_risk_at``). Returns the matplotlib
+    ``Figure``. Reference: Therneau & Grambsch (2000) ch. 2; survminer ``?ggsurvplot``."""
     tab = fit.table
     tmax = float(tab["time"].max())
     if risk_times is None:
@@ -87,7 +91,9 @@ def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None
                 xlabel: str = "Time", ylabel: str | None = None, figsize=(7, 4.5)):
     """R twin: ``plot(survfit(Surv(time, factor_status) ~ g))`` for one state.
 
-    Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum."""
+    Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum.
+    Returns the matplotlib ``Figure``. Reference: Aalen OO, Johansen S (1978) Scand J Stat
+    5:141-150."""
     fig, ax = plt.subplots(figsize=figsize)
     tab = fit.cif(state)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -116,7 +122,9 @@ def forest_plot(fits, labels=None, level: float = 0.95, title: str | None = None
     """R twin: ``survminer::ggforest`` / ``forestplot::forestplot`` of ``summary(coxph)$conf.int``.
 
     Forest plot of hazard ratios with CIs. ``fits``: a CoxPH, a list of them (one row per
-    coefficient of each), or a DataFrame with columns ``hr``, ``lower``, ``upper``."""
+    coefficient of each), or a DataFrame with columns ``hr``, ``lower``, ``upper``.
+    Intervals are ``exp(b +/- z se)`` with the fit's variance in use (``CoxPH.confint``).
+    Returns the matplotlib ``Figure``."""
     if isinstance(fits, pd.DataFrame):
         df = fits.copy()
     else:

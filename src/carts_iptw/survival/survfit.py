@@ -199,7 +199,13 @@ class SurvFit:
     _curves: dict = field(default_factory=dict, repr=False)
 
     def median(self) -> pd.DataFrame:
-        """R's ``summary(fit)$table[, c("median", "0.95LCL", "0.95UCL")]``."""
+        """R's ``summary(fit)$table[, c("median", "0.95LCL", "0.95UCL")]`` (``print(fit)``).
+
+        One row per stratum; columns ``median``, ``lower``, ``upper`` (R: median, 0.95LCL,
+        0.95UCL, at the fit's ``conf_int``). Each is the first time the curve / its lower / its
+        upper limit drops below 0.5 (the midpoint of a flat step at exactly 0.5, as
+        ``survival:::survmean``); NaN when never reached (R: NA).
+        """
         rows = {}
         for s in self.strata:
             t = self.table[self.table["strata"] == s]
@@ -271,6 +277,7 @@ class SurvFit:
         return pd.DataFrame(out, index=pd.Index(times, name="time")).T
 
     def summary(self) -> str:
+        """Text of R's ``print(fit)``: records, n.max, n.start, events, median, LCL, UCL."""
         st = self.summary_table()
         head = f"survfit: {self.formula or ''}  (conf.type = {self.conf_type}"
         head += ", robust IJ variance)" if self.robust else ")"
@@ -411,6 +418,37 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     more than one event; grouped by cluster, else id, else row. Greenwood otherwise.
 
     Differences from R: missing values raise; zero or negative weights raise (R allows zero).
+
+    Formulas (weighted counts ``d(t) = sum w_i dN_i(t)``, ``n(t) = sum w_i Y_i(t)``)::
+
+        S(t)            = prod_{s <= t} (1 - d(s) / n(s))                    (Kaplan-Meier)
+        Var(log S(t))   = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))           (Greenwood)
+        Var_IJ(S(t))    = sum_g (sum_{i in g} w_i dS(t)/dw_i)^2              (infinitesimal jackknife)
+
+    ``conf_type="log"`` (R's default): ``exp(log S +/- z se(log S))`` capped at 1;
+    ``"log-log"``: ``S^exp(+/- z se / log S)``; ``"plain"``: ``S +/- z se(S)`` clipped to [0, 1].
+    Median (and its CI limits): the first time the curve (the lower / upper limit) is < 0.5,
+    averaging with the next time when it equals 0.5 on a flat step (``survival:::survmean``).
+
+    Returns
+    -------
+    SurvFit (or :class:`~carts_iptw.survival.competing.SurvFitMS` for a multi-state status)
+        ``.table`` (time, n_risk, n_event, n_censor, surv, std_err, lower, upper, strata),
+        ``.median()``, ``.summary_table()`` (``summary(fit)$table``), ``.at_times(times)``
+        (``summary(fit, times)``), ``.n_risk_at(times)`` and ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a DataFrame.
+    ValueError
+        No ``Surv()`` response or an unsupported type; missing values; negative times; invalid
+        status; zero, negative or missing weights; unknown weights / id / cluster columns;
+        ``conf_type`` not log / log-log / plain; ``conf_int`` outside [0, 1].
+
+    References: Kaplan EL, Meier P (1958) JASA 53:457-481; Greenwood M (1926); Therneau &
+    Grambsch (2000) ch. 2; Therneau T, survival 3.5-3 vignette "The survfit function" (IJ
+    variance for weighted curves).
     """
     from carts_iptw.formula import model_frame
 
