@@ -145,12 +145,16 @@ class FirthResult(ModelResult):
                             index=rows)
 
     def coef_table(self) -> pd.DataFrame:
+        """R's ``print(logistf_fit)`` table at level 0.95: coef, se(coef), lower 0.95,
+        upper 0.95 (profile), Chisq (penalised LR) and p."""
         ci = self.confint()
         return pd.DataFrame({"coef": self.coef, "se(coef)": self.se,
                              "lower 0.95": ci.iloc[:, 0], "upper 0.95": ci.iloc[:, 1],
                              "Chisq": self.chisq, "p": self.pvalues})
 
     def summary(self) -> str:
+        """Text of R's ``summary(logistf_fit)``: penalised log-likelihood, convergence and the
+        coefficient table of :meth:`coef_table`."""
         return "\n".join([
             f"logistf (Firth's penalised likelihood): {self.formula}",
             f"n = {self.n}; penalised log-likelihood = {self.loglik:.6f}; converged = {self.converged}",
@@ -165,6 +169,35 @@ def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
     weights)`` with profile penalised-likelihood CIs and penalised LR p-values (see module
     docstring).  Finite estimates under complete or quasi-complete separation.  ``weights``
     (column name or array) are case weights, as logistf's; missing values raise.
+
+    R twin: logistf (>= 1.24; read from cran/logistf) with its defaults ``pl = TRUE``,
+    ``firth = TRUE``, no FLIC/FLAC. Penalised log-likelihood (Firth 1993)::
+
+        l*(b) = sum_i w_i [y_i log p_i + (1 - y_i) log(1 - p_i)] + 1/2 log det(X' W V X)
+
+    SEs ``sqrt(diag I(b)^-1)``; p-values from the penalised likelihood-ratio statistic
+    ``2 (l*(b) - l*(b | b_j = 0))`` on 1 df; CIs by profile penalised likelihood.
+    Difference from logistf: convergence is iterated to ``|step| < 1e-10`` (logistf's
+    ``xconv = 1e-5``), so estimates can differ from an R run with default control in the
+    6th digit; they equal R's with tightened control.
+
+    Returns
+    -------
+    FirthResult with ``.coef``, ``.se``, ``.chisq``, ``.pvalues``, ``.loglik``, ``.converged``,
+    ``.confint(level, parm)`` (profile), ``.odds_ratios()`` (exp of the profile limits),
+    ``.coef_table()`` (R's print columns coef, se(coef), lower 0.95, upper 0.95, Chisq, p) and
+    ``.summary()``.
+
+    Raises
+    ------
+    ValueError
+        No or non-0/1 response; unknown weights column; missing, negative, non-finite or
+        all-zero weights; rank-deficient model matrix; missing values in the model frame.
+    RuntimeError
+        The penalised likelihood did not converge.
+
+    References: Firth D (1993) Biometrika 80:27-38; Heinze G, Schemper M (2002) Stat Med
+    21:2409-2419; Heinze G, Ploner M, Jiricka L, Steiner G, logistf package ``?logistf``.
     """
     from carts_iptw.formula import model_frame
 

@@ -25,6 +25,23 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     ``svyglm`` there is no ``n/(n-1)`` factor and no centring.  Binary families check for
     separation and raise naming the covariates; ``firth=True`` fits Firth's penalised
     likelihood instead (:func:`logistf`, profile-likelihood CIs, model-based variance).
+
+    Formula (Zeileis 2006): ``V = A^-1 B A^-1`` with ``A^-1 = (X' W X)^-1`` (glm's
+    ``cov.unscaled``) and ``B = sum_i U_i U_i'``, ``U_i = x_i w_i (y_i - mu_i) / V(mu_i) *
+    dmu/deta`` (``sandwich::estfun.glm``); HC1 multiplies by ``n / (n - k)``. Inference:
+    ``z = b / se`` against the normal, as ``lmtest::coeftest(fit, vcov. = vcovHC(fit, "HC0"))``.
+    These are the usual "robust" IPTW standard errors; they ignore the estimation of the
+    weights (conservative for the ATE; see :func:`glm_weightit`).
+
+    Returns a ``ModelResult`` (normal reference, ``df_residual = inf``), or a ``LogistfResult``
+    with ``firth=True``.
+
+    Raises ``ValueError`` for an unknown ``vcov_type`` or family, ``firth=True`` with a
+    non-binomial family, negative / missing weights, separation (binary families), missing
+    values, aliased terms.
+
+    References: White H (1980) Econometrica 48:817-838; Zeileis A (2006) J Stat Softw 16(9);
+    Austin PC, Stuart EA (2015) Stat Med 34:3661-3679 (robust SEs with IPT weights).
     """
     if vcov_type not in ("HC0", "HC1"):
         raise ValueError("vcov_type must be 'HC0' or 'HC1'")

@@ -159,6 +159,37 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     Stabilized weights (ATE) add WeightIt's intercept-only model for ``P(A = 1)`` to the stack.
     Reference distribution: normal (z tests), as WeightIt.  Not supported (raise): non-"glm"
     methods or trimmed weights with ``"asympt"``.
+
+    Difference from R: the bootstrap draws use numpy's generator, not R's RNG, so ``"BS"`` /
+    ``"FWB"`` standard errors agree with WeightIt only in distribution, not digit for digit.
+
+    Parameters
+    ----------
+    formula : outcome model, e.g. ``"y ~ treat"``.
+    data : the DataFrame used in :func:`weightit` (same rows, same order; checked).
+    weightit : a :func:`weightit` result.
+    family : ``"binomial"`` (default), ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
+        ``"quasipoisson"``.
+    vcov : ``"asympt"`` (default), ``"HC0"``, ``"BS"`` or ``"FWB"``.
+    R, seed, progress : bootstrap replicates, seed and a progress bar on stderr.
+
+    Returns
+    -------
+    ModelResult (normal reference) with ``.coef``, ``.vcov``, ``.se``, ``.pvalues``,
+    ``.confint()``, ``.odds_ratios()``, ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``weightit`` is not a :func:`weightit` result.
+    ValueError
+        Unknown ``vcov``; row-count or data mismatch with the weightit object; ``"asympt"`` with
+        non-glm or trimmed weights; ``R < 2``; an estimand without M-estimation support; the
+        errors of :func:`glm` (missing values, aliased terms).
+
+    References: Lunceford JK, Davidian M (2004) Stat Med 23:2937-2960; Reifeis SA, Hudgens MG
+    (2022) Am J Epidemiol 191:1092-1097; Xu L et al. (2020) The American Statistician
+    74:345-358 (fractional weighted bootstrap); Greifer N, WeightIt 1.5.1 ``?glm_weightit``.
     """
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}; got {vcov!r}")

@@ -86,7 +86,13 @@ class ModelResult:
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
         """Wald interval ``coef -/+ q * se`` with ``q`` from the result's reference
         distribution (t with ``df_residual`` df, or normal when it is infinite); ``parm``
-        restricts the rows (R's ``confint(fit, parm)``)."""
+        restricts the rows (R's ``confint(fit, parm)``).
+
+        R twins: ``confint(svyglm_fit)`` (survey 4.1-1 ``confint.svyglm``, Wald with
+        ``df = df.residual``), ``lmtest::coefci(fit, vcov. = vcovHC(fit))`` (normal) for
+        :func:`glm_robust` and :func:`glm_weightit`. Columns are R's ``"2.5 %"``,
+        ``"97.5 %"``. Raises ``ValueError`` for ``level`` outside (0, 1) or an unknown
+        coefficient name; NaN limits when ``df_residual <= 0``."""
         q = self._quantile(level)
         a = (1 - level) / 2
         rows = self._parm(parm)
@@ -94,7 +100,11 @@ class ModelResult:
                              pct_label(1 - a): self.coef[rows] + q * self.se[rows]})
 
     def odds_ratios(self, level: float = 0.95, parm=None) -> pd.DataFrame:
-        """``exp(coef)`` with ``exp(confint)`` and the p-value (logit link only)."""
+        """``exp(coef)`` with ``exp(confint)`` and the p-value (logit link only).
+
+        R: ``exp(cbind(OR = coef(fit), confint(fit)))`` (the intervals are exponentiated Wald
+        limits, so they are not symmetric around the OR). Columns ``OR``, the two percent
+        labels, ``p``. Raises ``ValueError`` unless the link is logit."""
         if self.link != "logit":
             raise ValueError(f"odds ratios need a logit link (this model's link is {self.link})")
         rows = self._parm(parm)
@@ -105,10 +115,14 @@ class ModelResult:
         return out
 
     def coef_table(self) -> pd.DataFrame:
+        """R's ``coef(summary(fit))`` / ``coeftest`` matrix: Estimate, Std. Error, t (or z)
+        value, Pr(>|t|) (or Pr(>|z|)), with ``t = coef / se`` on the reference distribution."""
         return pd.DataFrame({"Estimate": self.coef, "Std. Error": self.se,
                              self._stat_name: self.tvalues, self._p_name: self.pvalues})
 
     def summary(self) -> str:
+        """Text like R's ``summary(fit)`` / ``coeftest(fit)``: the coefficient table with
+        significance stars, the covariance type, the reference distribution and any notes."""
         tab = self.coef_table()
         fmt = tab.copy()
         fmt[""] = [_stars(p) for p in self.pvalues]

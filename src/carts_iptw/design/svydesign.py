@@ -116,6 +116,7 @@ class SurveyDesign:
         )
 
     def summary(self) -> str:
+        """Design type, n, sum of weights, ``degf`` and the weight range (R: ``summary(design)``)."""
         w = self.weights
         return (
             repr(self)
@@ -142,6 +143,36 @@ def svydesign(data: pd.DataFrame, weights, ids=None, strata=None, nest: bool = F
     nested in strata unless ``nest=True`` (then ids are relabelled within strata).  No finite-population
     correction (as R without ``fpc=``).  Weights must be finite and non-negative, and not all
     zero; R accepts missing weights only to fail later, here they raise at once.
+
+    R twin version: survey 4.1-1 (``svydesign`` / ``svyrecvar`` with ``lonely.psu = "fail"``).
+    The design variance of a total ``T = sum_i x_i`` of (weighted) influence values, used by
+    every ``svy*`` function, is (Lumley 2010, sec. 2.2)::
+
+        V(T) = sum_h n_h/(n_h - 1) * sum_{c in h} (z_hc - zbar_h)(z_hc - zbar_h)'
+
+    with ``z_hc`` the PSU totals of ``x`` in stratum ``h`` and ``n_h`` its number of PSUs; for
+    ``ids = ~1`` without strata this is ``n/(n-1) * sum_i (x_i - xbar)(x_i - xbar)'``. Design
+    degrees of freedom ``degf = #PSUs - #strata`` (rows with non-zero weight).
+
+    Returns
+    -------
+    SurveyDesign with ``.data`` (index reset), ``.weights``, ``.cluster``, ``.strata``,
+    ``.degf()``, ``.recvar(x)``, ``.subset(mask)`` (a domain keeping the PSU counts) and
+    ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a DataFrame; non-numeric weights.
+    ValueError
+        Unknown columns; missing values in weights / ids / strata; negative, non-finite or
+        all-zero weights; arrays of the wrong length; clusters not nested in strata without
+        ``nest=True``. A stratum with a single PSU raises when a variance is computed
+        (survey's ``lonely.psu = "fail"``).
+
+    References: Lumley T (2004) Analysis of complex survey samples, J Stat Softw 9(8):1-19;
+    Lumley T (2010) Complex Surveys: A Guide to Analysis Using R, Wiley; survey 4.1-1
+    ``?svydesign``.
     """
     data = require_dataframe(data)
     n = len(data)

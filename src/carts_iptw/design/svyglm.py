@@ -80,7 +80,31 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
 
     Differences from R (documented): missing values raise (no na.omit); a term constant among
     the rows with positive weight, and a singular design (aliased terms), raise ``ValueError``
-    naming the terms, where R reports NA coefficients.
+    naming the terms, where R reports NA coefficients; (quasi-)separated binary outcomes raise
+    (R: fitted probabilities 0 or 1 and a warning), unless ``check_separation_=False``.
+
+    Formula (survey 4.1-1, Binder 1983)::
+
+        V(b) = A^-1 B A^-1,  A^-1 = cov.unscaled = (X' W X)^-1,
+        B = svyrecvar(U) = n/(n-1) sum_i (U_i - Ubar)(U_i - Ubar)'   (ids = ~1, no strata),
+        U_i = x_i * w_i * working_weight_i * working_residual_i.
+
+    Returns
+    -------
+    ModelResult with ``.coef``, ``.vcov``, ``.se``, ``.tvalues``, ``.pvalues`` (t on
+    ``df_residual``), ``.confint()``, ``.odds_ratios()`` (logit), ``.coef_table()``,
+    ``.summary()`` and ``.glm`` (the underlying fit).
+
+    Raises
+    ------
+    TypeError
+        ``design`` is not a :func:`svydesign` result.
+    ValueError
+        Unknown family; separation; constant / aliased terms; missing values; a response
+        outside [0, 1] for binomial families.
+
+    References: Binder DA (1983) Int Stat Rev 51:279-292; Lumley T (2004) J Stat Softw 9(8);
+    Lumley T, Scott A (2017) Stat Sci 32:265-278; survey 4.1-1 ``?svyglm``.
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
