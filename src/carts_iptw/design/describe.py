@@ -90,7 +90,9 @@ class SvyStat:
         return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.coef.index)
 
     def confint(self, level: float = 0.95, df=None) -> pd.DataFrame:
-        """Wald interval; ``df=None`` is survey's ``confint.svystat`` default (normal)."""
+        """Wald interval ``est -/+ q se``; ``df=None`` is survey's ``confint.svystat`` default
+        (normal ``q``), otherwise ``q = qt(1 - a/2, df)``. R's ``"2.5 %"`` column labels.
+        Raises ``ValueError`` for ``level`` outside (0, 1)."""
         level = check_probability(level, "level")
         df = np.inf if df is None else df
         a = (1 - level) / 2
@@ -99,6 +101,7 @@ class SvyStat:
         return pd.DataFrame({_pct(a): lo, _pct(1 - a): hi})
 
     def summary(self) -> pd.DataFrame:
+        """R's printed svystat: the estimate (``mean`` / ``total``) and ``SE`` per row."""
         return pd.DataFrame({self.statistic: self.coef, "SE": self.se})
 
     def __repr__(self) -> str:
@@ -115,6 +118,14 @@ def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 
     Estimate ``sum(w x) / sum(w)``; influence values ``w (x - mean) / sum(w)`` summed by
     ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level.
+
+    R twin version: survey 4.1-1. For ``ids = ~1`` the variance is
+    ``n/(n-1) * sum_i w_i^2 (x_i - xbar)^2 / (sum w)^2``. ``x`` is ``"~a + b"``, a column name or
+    a list of names; ``na_rm=True`` drops rows with a missing value as a domain (R's
+    ``na.rm = TRUE``). Returns a :class:`SvyStat` (``.coef``, ``.vcov``, ``.se``, ``.confint()``,
+    ``.summary()``). Raises ``ValueError`` for unknown columns, missing values without
+    ``na_rm`` (R: NA) or a non-design. References: Lumley T (2004) J Stat Softw 9(8); Lumley
+    (2010) Complex Surveys, ch. 2.
     """
     X, names, miss = _indicator_matrix(design, x)
     design, X = _handle_missing(design, X, miss, na_rm, "svymean variable(s)", x)
@@ -127,7 +138,14 @@ def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 
 
 def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
-    """Weighted total; twin of ``survey::svytotal(~x, design)``."""
+    """Weighted total; twin of ``survey::svytotal(~x, design)``.
+
+    R twin version: survey 4.1-1. Estimate ``T = sum_i w_i x_i`` (Horvitz-Thompson); variance
+    ``svyrecvar(w x)``, i.e. ``n/(n-1) * sum_i (w_i x_i - T/n)^2`` for ``ids = ~1``. Factors
+    give one total per level. Arguments, return (:class:`SvyStat`) and errors as
+    :func:`svymean`. References: Horvitz DG, Thompson DJ (1952) JASA 47:663-685; Lumley (2010)
+    Complex Surveys, ch. 2.
+    """
     X, names, miss = _indicator_matrix(design, x)
     design, X = _handle_missing(design, X, miss, na_rm, "svytotal variable(s)", x)
     w = design.weights
@@ -142,6 +160,12 @@ def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False)
     Each domain is the design restricted to the group with the design's PSU counts kept
     (survey's domain estimation).  Returns R's layout: the ``by`` column(s), the estimates,
     then ``se`` (one estimate) or ``se.<name>`` columns; rows in sorted group order.
+
+    R twin version: survey 4.1-1 (``svyby(..., keep.var = TRUE)``). Domain estimation: the
+    estimate for group ``g`` is FUN on the rows of ``g`` while the variance keeps the full
+    design's PSU count, so ``n/(n-1)`` uses the whole sample's ``n`` (Lumley 2010, sec. 2.3).
+    ``FUN`` is ``"svymean"`` / ``"svytotal"`` or such a function. Raises ``ValueError`` for an
+    unknown ``FUN`` or ``by`` column, missing ``by`` values, or a group with zero total weight.
     """
     fun = {"svymean": svymean, "svytotal": svytotal}.get(FUN, FUN) if isinstance(FUN, str) else FUN
     if isinstance(fun, str):
@@ -218,6 +242,16 @@ def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: boo
     inverse of the weighted ecdf) and ``interval.type = "mean"``: a Wald interval for
     ``mean(x <= q)`` with ``df = degf(design)`` mapped back through the quantile rule;
     ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0, 1].
+
+    R twin version: survey 4.1-1 (``svyquantile(~x, design, quantiles, ci = TRUE)``).
+    Woodruff interval: with ``F_w`` the weighted ecdf, ``p_hat = F_w(q_hat)``,
+    ``se_p`` its linearisation SE, the limits are ``F_w^-1(p_hat -/+ t_{df} se_p)``.
+
+    Returns a :class:`SvyQuantile`: ``[name]`` gives a DataFrame (rows = quantiles; columns
+    ``quantile``, ``ci.2.5``, ``ci.97.5``, ``se``). Raises ``ValueError`` for quantiles outside
+    [0, 1] or ``alpha`` outside (0, 1), missing values without ``na_rm``; ``TypeError`` for a
+    categorical column. References: Woodruff RS (1952) JASA 47:635-646; Lumley (2010) Complex
+    Surveys, sec. 2.4; survey 4.1-1 ``?svyquantile``.
     """
     alpha = check_probability(alpha, "alpha")
     quantiles = np.atleast_1d(np.asarray(quantiles, dtype=float))

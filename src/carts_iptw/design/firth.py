@@ -170,8 +170,8 @@ def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
     docstring).  Finite estimates under complete or quasi-complete separation.  ``weights``
     (column name or array) are case weights, as logistf's; missing values raise.
 
-    R twin: logistf (>= 1.24; read from cran/logistf) with its defaults ``pl = TRUE``,
-    ``firth = TRUE``, no FLIC/FLAC. Penalised log-likelihood (Firth 1993)::
+    R twin: logistf (sources read: cran/logistf 1.23; not installable here) with its defaults
+    ``pl = TRUE``, ``firth = TRUE``, no FLIC/FLAC. Penalised log-likelihood (Firth 1993)::
 
         l*(b) = sum_i w_i [y_i log p_i + (1 - y_i) log(1 - p_i)] + 1/2 log det(X' W V X)
 

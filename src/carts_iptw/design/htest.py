@@ -25,6 +25,8 @@ class HTest:
     alternative: str = "two.sided"
 
     def summary(self) -> str:
+        """Text of R's ``print(htest)``: method, data, statistic, parameters, p-value, CI and
+        estimate."""
         lines = [f"\t{self.method}", ""]
         if self.data_name:
             lines.append(f"data:  {self.data_name}")

@@ -71,6 +71,14 @@ def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest
     ``pwilcox``) when ``exact`` is None, both samples have fewer than 50 values and there are no
     ties; otherwise the normal approximation with tie-corrected variance and a 0.5 continuity
     correction (``correct=True``).  Two-sided only.
+
+    Normal approximation: ``z = (W - n_x n_y / 2 - sign * 0.5) / sigma``,
+    ``sigma^2 = n_x n_y / 12 * ((N + 1) - sum(t^3 - t) / (N (N - 1)))`` over tie groups ``t``.
+    With ties and ``exact`` not False the normal approximation is used silently (R also warns
+    "cannot compute exact p-value with ties"). Returns an :class:`HTest` (statistic ``W``).
+    Raises ``ValueError`` on missing or infinite values (R drops NAs), an empty sample, or
+    unknown columns. Reference: Hollander M, Wolfe DA (1973) Nonparametric Statistical Methods,
+    Wiley; R 4.2 ``?wilcox.test``.
     """
     xa, ya, dname = _two_samples(x, y, data, "wilcox_test")
     nx, ny = len(xa), len(ya)
@@ -143,9 +151,15 @@ def chisq_test(x, y=None, data=None, correct: bool = True) -> HTest:
     """Pearson's chi-squared test of independence; twin of ``stats::chisq.test(table)``.
 
     ``X^2 = sum((|O - E| - c)^2 / E)`` with Yates' correction ``c = min(0.5, min |O - E|)`` (one scalar, as R) for
-    2 x 2 tables when ``correct=True`` (R's default), ``c = 0`` otherwise; df ``(r-1)(c-1)``.
-    ``expected_min`` is returned in ``parameter``-free form via ``.expected`` (R warns when an
-    expected count is below 5; here ``.warning`` says so).
+    2 x 2 tables when ``correct=True`` (R's default), ``c = 0`` otherwise; df ``(r-1)(c-1)``,
+    ``E = row total * column total / n``. The expected counts are attached as ``.expected``;
+    when one is below 5, ``.warning`` holds R's warning text ("Chi-squared approximation may
+    be incorrect"; R issues it as a warning, here it is not raised as a Python warning).
+
+    Returns an :class:`HTest` (statistic ``X-squared``, parameter ``df``). Raises
+    ``ValueError`` on missing values (R drops NAs), a table with fewer than 2 rows or columns,
+    or an empty row/column (R: NaN). Reference: Agresti A (2002) Categorical Data Analysis,
+    2nd ed., Wiley; R 4.2 ``?chisq.test``.
     """
     tab, dname = _table(x, y, data)
     if tab.shape[0] < 2 or tab.shape[1] < 2:
@@ -273,6 +287,12 @@ def fisher_test(x, y=None, data=None, conf_level: float = 0.95) -> HTest:
     (non-central hypergeometric; roots found by R's ``uniroot`` replayed, so the estimate
     matches R's ~1e-4-accurate root to machine precision).  r x 2 / 2 x c: exact p-value by
     complete enumeration (R uses the network algorithm; same definition).  Larger tables raise.
+
+    Returns an :class:`HTest` (``p_value``; for 2 x 2 also ``estimate`` "odds ratio" and
+    ``conf_int`` at ``conf_level``). Raises ``ValueError`` on missing values (R drops NAs),
+    non-integer counts, ``conf_level`` outside (0, 1), r x c tables with r, c > 2, or too many
+    tables to enumerate. References: Fisher RA (1935) JRSS 98:39-82; Agresti A (1992) Stat Sci
+    7:131-153; R 4.2 ``?fisher.test``.
     """
     conf_level = check_probability(conf_level, "conf_level")
     tab, dname = _table(x, y, data)

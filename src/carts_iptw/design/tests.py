@@ -70,6 +70,14 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
     ``F(d0, d0 * nu)``, ``d0 = tr(Delta)^2 / tr(Delta^2)``, ``nu`` = PSUs - strata;
     ``"Chisq"``: ``X^2 / mean(diag Delta)`` on chi-squared with ``ncol(Delta)`` df.
     Unused factor levels are dropped (as ``factor()``; R's ``xtabs`` would keep them and give NaN).
+
+    R twin version: survey 4.1-1 (``svychisq.survey.design``, second-order Rao-Scott for
+    ``"F"``, first-order for ``"Chisq"``). Returns an :class:`HTest` (R's ``htest``: statistic
+    ``F`` or ``X-squared``, parameter ``ndf``/``ddf`` or ``df``, ``p_value``). Raises
+    ``ValueError`` for an unknown ``statistic``, unknown columns, missing values (R drops them),
+    fewer than two levels, or a level with zero total weight (R: NaN). References: Rao JNK,
+    Scott AJ (1981) JASA 76:221-230; Rao JNK, Scott AJ (1984) Ann Stat 12:46-60; Lumley (2010)
+    Complex Surveys, sec. 6.1.
     """
     if statistic not in ("F", "Chisq"):
         raise ValueError("statistic must be 'F' or 'Chisq'")
@@ -142,6 +150,14 @@ def svyttest(formula: str, design: SurveyDesign, level: float = 0.95) -> HTest:
     difference of weighted means), its design-based sandwich SE (``svyglm``, gaussian), and a
     t reference with ``degf(design) - 1`` df; CI as ``confint.svyglm``.  ``y ~ 1``: one-sample
     test of the weighted mean, df ``degf - 1``.
+
+    R twin version: survey 4.1-1. Statistic ``t = (ybar_1 - ybar_0) / se``, ``se`` from the
+    design sandwich ``A^-1 B A^-1`` with survey's ``n/(n-1)`` (see :func:`svyglm`). Returns an
+    :class:`HTest` (statistic ``t``, parameter ``df``, estimate "difference in mean",
+    ``conf_int``). Raises ``ValueError`` for unknown columns, missing values, a grouping
+    variable without exactly two levels, or a group with zero total weight (R: NaN);
+    ``TypeError`` for a non-numeric response. References: Lumley (2010) Complex Surveys, sec. 2.3; survey 4.1-1
+    ``?svyttest``.
     """
     level = check_probability(level, "level")
     lhs, rhs = _split_formula(formula)
@@ -194,6 +210,13 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
     (Lumley & Scott 2013, Biometrika 100:831-842).  More than two groups: survey's
     ``multiranktest`` -- Wald chi-squared of the group contrasts on ``F(k-1, degf-k+1)``
     (``statistic`` is the chi-squared; R's htest swaps it with the df).
+
+    R twin version: survey 4.1-1 (``svyranktest``, ``test = "wilcoxon"`` default). Two groups:
+    ``t = (mean score in group 1 - mean score in group 0) / se``, ``se`` the design-based SE
+    of the slope (``n/(n-1)`` as ``svyrecvar``). Returns an :class:`HTest` (statistic ``t``,
+    parameter ``df``, estimate "difference in mean rank score"). Raises ``ValueError`` for an
+    unknown ``test``, unknown columns, missing values, fewer than two groups, or a group with
+    zero total weight (R: NaN); ``TypeError`` for a non-numeric response. References: Lumley T, Scott AJ (2013) Biometrika 100:831-842.
     """
     scores = {
         "wilcoxon": lambda r, N: r / N,
