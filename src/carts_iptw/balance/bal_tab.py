@@ -72,7 +72,8 @@ class BalTab:
     estimand: str | None = None
 
     def summary(self) -> pd.DataFrame:
-        """The columns cobalt prints: Type and the requested statistics (and thresholds)."""
+        """The columns cobalt's ``print(bal.tab(...))`` shows: Type and the requested
+        statistics (``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``, ``KS.*``) and threshold columns."""
         keep = ["Type"]
         for s in self.stats:
             pre, thr = STATS[s]
@@ -123,6 +124,45 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     Statistics (cobalt's ``col_w_smd``, ``col_w_vr``, ``col_w_ks``; see
     :mod:`carts_iptw.balance.statistics`): mean differences treated minus control, standardised
     by ``s_d_denom``; variance ratios treated / control; KS statistics.
+
+    R twin version: cobalt 4.6.1 (sources read, not installable here). Formulas, with ``w``
+    the balancing weights times the sampling weights (Austin & Stuart 2015)::
+
+        SMD = (xbar_w,1 - xbar_w,0) / s*,   xbar_w,g = sum_{g} w x / sum_{g} w
+        s* ("pooled")  = sqrt((s_1^2 + s_0^2) / 2)   from the *unweighted* (sampling-weighted)
+                          groups; "treated"/"control": that group's s; "all": whole sample
+        s^2 (continuous) = sum v (x - xbar_v)^2 / (1 - sum v^2),  v = w / sum w
+        s^2 (binary)     = p (1 - p)
+        VR  = s_1,w^2 / s_0,w^2                      (continuous covariates only)
+        KS  = max_x |F_w,1(x) - F_w,0(x)|
+
+    Default ``s_d_denom`` (cobalt): ATE "pooled", ATT "treated", ATC "control", ATO/ATM
+    "weighted"; binary covariates are raw differences in proportions (``binary="raw"``) and
+    continuous ones standardised (``continuous="std"``). ``.observations`` holds the sample
+    sizes and the Kish effective sample sizes ``(sum w)^2 / sum w^2`` per group.
+
+    Differences from cobalt 4.6.1 (README "Conventions that differ from R"): default
+    ``stats = (mean.diffs, variance.ratios, ks.statistics)`` and ``un=True`` (cobalt:
+    ``"mean.diffs"``, ``un = FALSE``); group means and SDs are always in ``.balance``.
+    Missing covariate values are reported as cobalt does (``<NA>`` indicator rows), not raised.
+
+    Returns
+    -------
+    BalTab with ``.balance`` (rows with cobalt's names, e.g. ``race_black``, ``prop.score``;
+    columns ``Type``, ``M.0.Un``, ``M.1.Un``, ``SD.*``, ``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``,
+    ``KS.*`` and threshold columns), ``.observations`` and ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` is neither a weightit result nor a formula string.
+    ValueError
+        Unknown statistic, ``binary``/``continuous`` not raw/std, unknown ``s_d_denom`` or
+        estimand; missing treatment column; non-binary treatment; an empty treatment group;
+        infinite covariate values; negative / missing weights; a distance of the wrong length.
+
+    References: Austin PC, Stuart EA (2015) Stat Med 34:3661-3679; Austin PC (2009) Stat Med
+    28:3083-3107; Greifer N, cobalt 4.6.1 ``?bal.tab`` and ``?col_w_smd``.
     """
     stats = tuple(dict.fromkeys(_match_stat(s) for s in stats))
     thr: dict[str, float] = {}

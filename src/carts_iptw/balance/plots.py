@@ -38,7 +38,13 @@ def _xlabel(bal: BalTab, stat: str, types, abs_: bool) -> str:
 
 def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0.1,
               abs: bool = True, drop_distance: bool = False, title: str = "Covariate Balance") -> Figure:
-    """Dot plot of one balance statistic per covariate (twin of ``cobalt::love.plot``)."""
+    """Dot plot of one balance statistic per covariate (twin of ``cobalt::love.plot``).
+
+    Plots the ``.Un`` and ``.Adj`` columns of a :func:`bal_tab` result (computes nothing new),
+    absolute values with ``abs=True`` (cobalt's default), with a dashed line at ``threshold``
+    (e.g. 0.1 for SMDs, Austin 2009). Returns the matplotlib ``Figure``. Raises ``TypeError``
+    when ``bal`` is not a :func:`bal_tab` result and ``ValueError`` for an unknown or absent
+    statistic. Reference: cobalt 4.6.1 ``?love.plot``."""
     if not isinstance(bal, BalTab):
         raise TypeError("love_plot() needs the result of bal_tab()")
     stat = _match_stat(stat)
@@ -87,6 +93,9 @@ def overlap_plot(w_obj, bins: int = 20, title: str = "Distributional Balance for
     Treated above the axis, control below; the left panel is the unadjusted sample, the right
     the sample weighted by ``w_obj.weights`` (times sampling weights). Bar heights are
     proportions within each group, as ``bal.plot``'s histograms.
+
+    Returns the matplotlib ``Figure``; raises when ``w_obj`` has no propensity score (e.g.
+    ``method="ebal"``). Reference: cobalt 4.6.1 ``?bal.plot``.
     """
     ps = getattr(w_obj, "ps", None)
     if ps is None:
