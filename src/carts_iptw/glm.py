@@ -246,6 +246,9 @@ class GlmResult:
         return pd.DataFrame({_pct_label(a): lo, _pct_label(1 - a): hi})
 
     def summary(self) -> GlmSummary:
+        """R's ``summary.glm(fit)``: coefficient table (Estimate, Std. Error, z/t value,
+        Pr(>|z|)/Pr(>|t|); aliased rows omitted as R prints them), dispersion, null and residual
+        deviance with df, AIC and Fisher scoring iterations; ``str()`` prints it as R does."""
         tab = pd.DataFrame({
             "Estimate": self.coef, "Std. Error": self.se, self._stat_name: self.tvalues,
             self._p_name: self.pvalues,
@@ -297,7 +300,33 @@ def glm(
     Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
     [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
     (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
-    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them.
+    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. There is no profile
+    likelihood ``confint()`` (R's ``confint.glm``, MASS): ``confint_wald()`` is
+    ``confint.default``.
+
+    R twin version: R 4.2.2 ``stats``. Formulas: deviance ``D = sum_i w_i d(y_i, mu_i)``;
+    ``Var(b) = phi (X' W X)^-1`` with ``W`` the final working weights; Pearson dispersion
+    ``phi = sum w (y - mu)^2 / V(mu) / (n - rank)``; ``AIC = family$aic + 2 rank``.
+    Separated binary data keep R's answer (huge coefficients) with R's warning "fitted
+    probabilities numerically 0 or 1 occurred" (use :func:`logistf` instead).
+
+    Returns
+    -------
+    GlmResult with ``.coef``, ``.se``, ``.tvalues``, ``.pvalues``, ``.vcov``, ``.deviance``,
+    ``.null_deviance``, ``.aic``, ``.loglik``, ``.bic``, ``.dispersion``, ``.residuals(type)``,
+    ``.predict(newdata, type)``, ``.confint_wald(level)`` and ``.summary()`` (``summary.glm``).
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a DataFrame.
+    ValueError
+        No response or a ``Surv()`` response; special terms; missing values; unknown or
+        non-numeric weights/offset columns; a binomial response outside [0, 1]; a constant
+        covariate; negative or all-zero weights; an unknown family or link.
+
+    References: McCullagh P, Nelder JA (1989) Generalized Linear Models, 2nd ed., Chapman &
+    Hall; R Core Team, ``?glm``, ``?summary.glm``.
     """
     data = require_dataframe(data)
     fam = get_family(family, link)
