@@ -27,7 +27,12 @@ __all__ = ["GlmControl", "GlmFit", "glm_fit", "qr_dqrdc2", "QR"]
 
 @dataclass(frozen=True)
 class GlmControl:
-    """R twin: ``stats::glm.control(epsilon = 1e-8, maxit = 25)`` (R's defaults)."""
+    """R twin: ``stats::glm.control(epsilon = 1e-8, maxit = 25)`` (R's defaults).
+
+    IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < epsilon`` or after ``maxit``
+    iterations (then R's "glm.fit: algorithm did not converge" warning). Raises ``ValueError``
+    for ``epsilon <= 0`` or a non-positive / non-integer ``maxit`` (R's messages).
+    """
 
     epsilon: float = 1e-8
     maxit: int = 25
