@@ -27,11 +27,19 @@ _MTHRESH = -30.0
 
 
 class CartsIptwWarning(UserWarning):
-    """Base class of every warning carts_iptw issues (R's warnings, kept as warnings)."""
+    """Base class of carts_iptw's own warning classes (R's warnings, kept as warnings).
+
+    Subclasses: :class:`GlmWarning`; also issued directly (``weightit``: ``focal`` with a non-ATT/ATC
+    estimand). Not every warning is one: some warnings that mirror R are
+    plain ``RuntimeWarning`` (``coxph`` convergence / infinite coefficient) or ``UserWarning``
+    (``weightit`` extreme weights, ``trim``). Filter those by message if needed.
+    """
 
 
 class GlmWarning(CartsIptwWarning):
-    """A warning glm.fit / a family would issue in R."""
+    """A warning ``stats::glm.fit`` or a family would issue in R, with R's text (e.g.
+    "glm.fit: fitted probabilities numerically 0 or 1 occurred", "non-integer #successes in a
+    binomial glm!", "glm.fit: algorithm did not converge")."""
 
 
 @dataclass(frozen=True)

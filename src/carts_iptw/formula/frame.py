@@ -134,7 +134,8 @@ def model_frame(formula: str, data: pd.DataFrame, *,
                 with_response: bool = True) -> ModelFrame:
     """R's ``model.frame`` + ``model.matrix`` (treatment contrasts) for a formula string.
 
-    R twin: ``model.matrix(formula, model.frame(formula, data, drop.unused.levels = TRUE))``,
+    R twin (R 4.2.2 ``stats``): ``stats::model.matrix(formula, stats::model.frame(formula,
+    data, drop.unused.levels = TRUE))``,
     ``attr(terms(formula), "term.labels")`` and ``attr(X, "assign")``; ``Surv()`` responses
     and ``strata()``/``cluster()`` specials as in survival (``mf.surv``, ``mf.specials``).
 
@@ -163,6 +164,13 @@ def model_frame(formula: str, data: pd.DataFrame, *,
     with the fitted levels and ``bases`` (``fit.model_frame.bases``) rebuilds ``poly()``,
     ``ns()`` and ``bs()`` with the fitted parameters, as ``predict(fit, newdata)``;
     ``with_response=False`` ignores the left-hand side (new data need not have the response).
+
+    Returns a ``ModelFrame`` (``.X``, ``.column_names``, ``.y``, ``.response_name``,
+    ``.term_labels``, ``.assign``, ``.surv``, ``.specials``, ``.offset``, ``.xlevels``,
+    ``.bases``). Raises ``TypeError`` when ``data`` is not a DataFrame and ``ValueError`` for a
+    malformed formula, unknown columns or functions, and the cases above. References: Chambers
+    JM, Hastie TJ (1992) Statistical Models in S, ch. 2; Wilkinson GN, Rogers CE (1973) Appl
+    Stat 22:392-399.
     """
     data = require_dataframe(data)
     response, rhs = parse_formula(formula)
