@@ -87,7 +87,10 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
 
         V(b) = A^-1 B A^-1,  A^-1 = cov.unscaled = (X' W X)^-1,
         B = svyrecvar(U) = n/(n-1) sum_i (U_i - Ubar)(U_i - Ubar)'   (ids = ~1, no strata),
-        U_i = x_i * w_i * working_weight_i * working_residual_i.
+        U_i = x_i * W_i * r_i = x_i w_i (y_i - mu_i) mu.eta_i / V(mu_i),
+
+    with ``W_i`` the final working weights (which include the rescaled sampling weights
+    ``w_i``) and ``r_i`` the working residuals (survey's ``svy.varcoef``).
 
     Returns
     -------
