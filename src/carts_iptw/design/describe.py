@@ -230,6 +230,7 @@ class SvyQuantile:
         return self.tables[k]
 
     def summary(self) -> str:
+        """R's ``print(svyquantile(...))``: one ``$variable`` table per variable."""
         return "\n".join(f"${k}\n{v.to_string()}" for k, v in self.tables.items())
 
     __repr__ = summary

@@ -88,10 +88,14 @@ class SurvFitMS:
     _raw: dict = field(default_factory=dict, repr=False)
 
     def cif(self, state: str) -> pd.DataFrame:
-        """Cumulative incidence of ``state`` (rows: strata x times)."""
+        """Cumulative incidence of ``state`` (rows: strata x times), R's ``fit$pstate[, k]``
+        with ``std.err``, ``lower``, ``upper``. Aalen-Johansen:
+        ``F_k(t) = sum_{t_j <= t} S(t_j-) d_k(t_j) / n(t_j)`` (weighted counts)."""
         return self.table[self.table["state"] == state].reset_index(drop=True)
 
     def at_times(self, times, state: str) -> pd.DataFrame:
+        """R's ``summary(fit, times)`` for one state: the step-function value (pstate,
+        std_err, lower, upper) at each time, per stratum; 0 before the first event."""
         rows = []
         t = self.cif(state)
         for s in self.strata:
@@ -108,6 +112,7 @@ class SurvFitMS:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
+        """The last row of every curve (stratum x state): pstate, std_err and CI."""
         last = self.table.groupby(["strata", "state"], sort=False).tail(1)
         return ("Aalen-Johansen (weighted) cumulative incidence; last time per curve:\n"
                 + last.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
@@ -123,6 +128,11 @@ def survfit_ms(time, status, states, weights=None, groups=None, labels=None, con
     ``status`` holds 0 (censored) or k = 1..K for the k-th state of ``states``. Standard errors
     are survfitCI's infinitesimal jackknife (R supports only this variance for multi-state
     curves); CIs from ``survfit_confint(logse = FALSE)``.
+
+    R twin version: survival 3.5-3 (``survfitCI``). Reference: Aalen OO, Johansen S (1978) Scand
+    J Stat 5:141-150; Therneau, Crowson & Atkinson, survival vignette "Multi-state models and
+    competing risks". Raises ``ValueError`` for ``robust=False``, missing or negative times,
+    invalid status codes, and invalid weights.
     """
     if robust is False:
         raise ValueError("multi-state survfit supports only a robust variance (as R)")

@@ -35,6 +35,7 @@ class SurvDiff:
                             index=self.groups)
 
     def summary(self) -> str:
+        """Text of R's ``print(survdiff(...))``: the table and ``Chisq= ... on df, p= ...``."""
         return (self.table().to_string(float_format=lambda x: f"{x:.6g}")
                 + f"\n\n Chisq= {self.chisq:.6g}  on {self.df} degrees of freedom, p= {self.pvalue:.4g}")
 
@@ -145,6 +146,8 @@ class SvyLogrank:
     names: list[str]
 
     def summary(self) -> str:
+        """Per-coefficient score, se, z and two-sided normal p, then the chi-square test
+        (R's ``print(svylogrank(...))``: the score table and ``Chisq``, ``p``)."""
         t = pd.DataFrame({"score": self.score, "se": self.se, "z": self.z,
                           "p": 2 * stats.norm.sf(np.abs(self.z))}, index=self.names)
         return (f"svylogrank (method = {self.method})\n"

@@ -100,6 +100,7 @@ class SvyKM:
     varlog: np.ndarray | None
 
     def table(self) -> pd.DataFrame:
+        """``time``, ``surv`` and (with ``se=True``) ``varlog`` as columns (R's svykm list)."""
         d = {"time": self.time, "surv": self.surv}
         if self.varlog is not None:
             d["varlog"] = self.varlog
