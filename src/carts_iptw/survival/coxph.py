@@ -95,14 +95,17 @@ class CoxPH:
 
     @property
     def se(self) -> pd.Series:
+        """``sqrt(diag(var))``: the robust SE when robust, else the model-based one."""
         return pd.Series(np.sqrt(np.diag(self.var)), index=self.coef.index)
 
     @property
     def naive_se(self) -> pd.Series:
+        """``sqrt(diag(I^-1))``, R's ``se(coef)`` column (``sqrt(diag(fit$naive.var))``)."""
         return pd.Series(np.sqrt(np.diag(self.naive_var)), index=self.coef.index)
 
     @property
     def robust_se(self) -> pd.Series | None:
+        """R's ``robust se`` column, or None for a non-robust fit."""
         return self.se if self.robust else None
 
     @property
@@ -122,14 +125,17 @@ class CoxPH:
 
     @property
     def hr(self) -> pd.Series:
+        """Hazard ratios ``exp(coef)``."""
         return np.exp(self.coef)
 
     @property
     def z(self) -> pd.Series:
+        """Wald ``z = coef / se`` (with the variance in use)."""
         return self.coef / self.se
 
     @property
     def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values ``2 (1 - Phi(|z|))``, R's ``Pr(>|z|)``."""
         return pd.Series(2 * stats.norm.sf(np.abs(self.z)), index=self.coef.index)
 
     def confint(self, level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
