@@ -29,11 +29,18 @@ _MTHRESH = -30.0
 class CartsIptwWarning(UserWarning):
     """Base class of carts_iptw's own warning classes (R's warnings, kept as warnings).
 
-    Subclasses: :class:`GlmWarning`; also issued directly (``weightit``: ``focal`` with a non-ATT/ATC
-    estimand). Not every warning is one: some warnings that mirror R are
-    plain ``RuntimeWarning`` (``coxph`` convergence / infinite coefficient) or ``UserWarning``
-    (``weightit`` extreme weights, ``trim``). Filter those by message if needed.
+    Every warning the package issues is one of these: :class:`ConvergenceWarning` (also a
+    ``RuntimeWarning``: coxph, weightit's glm / ebal / cbps), :class:`GlmWarning` (glm.fit and
+    the families), and this class itself (weightit's extreme weights and ``focal`` with a
+    non-ATT/ATC estimand, trim, survfit/coxph's ignored cluster). Filter them all with
+    ``warnings.simplefilter("ignore", CartsIptwWarning)``.
     """
+
+
+class ConvergenceWarning(CartsIptwWarning, RuntimeWarning):
+    """An iterative fit stopped short, or a coefficient may be infinite, with R's text where R
+    warns (survival::coxph "Ran out of iterations and did not converge", "Loglik converged
+    before variable ...; coefficient may be infinite"; weightit's glm / ebal / cbps)."""
 
 
 class GlmWarning(CartsIptwWarning):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from carts_iptw.families import ConvergenceWarning
 from carts_iptw.survival._chol import chinv2, cholesky2, chsolve2
 from carts_iptw.survival._riskset import RiskSets
 
@@ -148,7 +149,7 @@ def _finish(beta_s, var_s, u_s, scale, means, loglik, sctest, it, flag, X, offse
         with np.errstate(invalid="ignore", over="ignore"):
             infs = np.abs(u @ var)
         if flag == 1000:
-            warnings.warn("Ran out of iterations and did not converge", RuntimeWarning,
+            warnings.warn("Ran out of iterations and did not converge", ConvergenceWarning,
                           stacklevel=3)
         elif right_censored:
             infinite = (~np.isfinite(u)) | ((infs > control.eps) & (infs > control.tol_inf * np.abs(coef)))

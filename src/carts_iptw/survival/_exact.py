@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from carts_iptw.families import ConvergenceWarning
 from carts_iptw.survival._chol import chinv2, cholesky2, chsolve2
 
 
@@ -155,7 +156,7 @@ def coxexact_fit(X, time, event, strata=None, offset=None, init=None, control=No
     if maxiter > 1:
         infs = np.abs(u @ var)
         if flag == 1000:
-            warnings.warn("Ran out of iterations and did not converge", RuntimeWarning, stacklevel=3)
+            warnings.warn("Ran out of iterations and did not converge", ConvergenceWarning, stacklevel=3)
         else:
             infinite = (infs > control.eps) & (infs > control.tol_inf * np.abs(beta))
     lp_sorted = Xs @ beta + off

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from carts_iptw._validation import check_probability
+from carts_iptw.families import CartsIptwWarning, ConvergenceWarning
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival._riskset import RiskSets
@@ -236,7 +237,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     if robust is None:
         robust = robust_default(weights if has_w else None, cluster)
     if cluster is not None and not robust:
-        warnings.warn("cluster specified with robust=False, cluster ignored", UserWarning,
+        warnings.warn("cluster specified with robust=False, cluster ignored", CartsIptwWarning,
                       stacklevel=2)
         cluster = None
     if cluster is not None:
@@ -281,13 +282,13 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
         warnings.simplefilter("ignore", RuntimeWarning)
         core: CoxFitCore = cox_newton(X, rs, offset, init, control, right_censored=start is None)
     if not core.converged:
-        warnings.warn("Ran out of iterations and did not converge", RuntimeWarning, stacklevel=2)
+        warnings.warn("Ran out of iterations and did not converge", ConvergenceWarning, stacklevel=2)
     infinite = [cn[i] for i in np.flatnonzero(core.infinite)]
     if infinite:
         idx = ",".join(str(i + 1) for i in np.flatnonzero(core.infinite))
         warnings.warn(
             f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
-            "coefficient may be infinite.", RuntimeWarning, stacklevel=2)
+            "coefficient may be infinite.", ConvergenceWarning, stacklevel=2)
     coef = core.coef.copy()
     coef[core.singular] = np.nan
     naive = core.var
@@ -350,12 +351,12 @@ def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevel
         warnings.simplefilter("ignore", RuntimeWarning)
         fit = coxexact_fit(X, stop_t, sv.event, scodes, offset, init, control)
     if not fit["converged"]:
-        warnings.warn("Ran out of iterations and did not converge", RuntimeWarning, stacklevel=3)
+        warnings.warn("Ran out of iterations and did not converge", ConvergenceWarning, stacklevel=3)
     infinite = [cn[i] for i in np.flatnonzero(fit["infinite"])]
     if infinite:
         idx = ",".join(str(i + 1) for i in np.flatnonzero(fit["infinite"]))
         warnings.warn(f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
-                      "beta may be infinite.", RuntimeWarning, stacklevel=3)
+                      "beta may be infinite.", ConvergenceWarning, stacklevel=3)
     coef = fit["coef"].copy()
     coef[fit["singular"]] = np.nan
     var = fit["var"]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw.families import CartsIptwWarning
 from carts_iptw.survival.coxph import _column_or_array, check_case_weights
 from carts_iptw.survival.surv import aeq_times, make_surv
 
@@ -339,7 +340,7 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
     group_by = None
     if cluster is not None:
         if not robust:
-            warnings.warn("cluster specified with robust=False, cluster ignored", UserWarning,
+            warnings.warn("cluster specified with robust=False, cluster ignored", CartsIptwWarning,
                           stacklevel=2)
         else:
             group_by = np.asarray(cluster)

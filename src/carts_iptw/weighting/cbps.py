@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from carts_iptw.families import ConvergenceWarning
+
 
 def _orthonormal_design(X: np.ndarray, names: list[str]) -> np.ndarray:
     cols = [j for j, n in enumerate(names) if n != "(Intercept)"]
@@ -87,5 +89,5 @@ def fit_cbps(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.n
     if not converged and norm > 1e-8:
         warnings.warn(f"CBPS balance equations not solved after {it} Newton iterations "
                       f"(|mean psi X| = {norm:.2e}); the weights may not balance the covariates",
-                      RuntimeWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=3)
     return p, {"cbps": {"iterations": it, "balance_norm": float(norm), "coef_scaled": b}}

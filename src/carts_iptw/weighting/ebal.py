@@ -32,6 +32,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from carts_iptw.families import ConvergenceWarning
+
 
 def closer_to_1(X: np.ndarray, names: list[str]) -> np.ndarray:
     """WeightIt's ``.make_closer_to_1`` applied to every non-intercept column."""
@@ -121,7 +123,7 @@ def fit_ebal(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.n
             warnings.warn(
                 f"entropy balancing did not converge in {it} iterations for treatment group {g}; "
                 "the weights may not balance the covariates (try fewer covariates)",
-                RuntimeWarning, stacklevel=3)
+                ConvergenceWarning, stacklevel=3)
         w[idx] = np.exp(-C[idx] @ Z)
         duals[g] = pd.Series(Z, index=names)
         iters[g] = it

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carts_iptw.families import ConvergenceWarning
+
 
 @dataclass
 class PSModel:
@@ -57,7 +59,7 @@ def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np
         warnings.warn(
             f"propensity score model (glm.fit IRLS) did not converge in {fit.iter} iterations "
             f"(epsilon = {control.epsilon}, maxit = {control.maxit}); increase maxit",
-            RuntimeWarning, stacklevel=3)
+            ConvergenceWarning, stacklevel=3)
     mu = np.asarray(fit.fitted, dtype=float)
     if not fit.converged or np.any(np.minimum(mu, 1.0 - mu) < 1e-8):
         # glm.fit's symptoms of (quasi-)separation: confirm by the linear program and name the

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from carts_iptw._validation import as_binary_treatment, check_weights
+from carts_iptw.families import CartsIptwWarning
 
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
@@ -90,13 +91,13 @@ def trim(w, at: float, lower: bool = False, treat=None, drop: bool = False) -> n
         same = {g: _all_same(weights[t == g]) for g in groups}
         if all(same.values()):
             warnings.warn("weights are all the same in each treatment group and will not be trimmed",
-                          stacklevel=2)
+                          CartsIptwWarning, stacklevel=2)
             return weights
         for g, s in same.items():
             if s:
                 to_trim &= t != g
     elif _all_same(weights):
-        warnings.warn("weights are all the same and will not be trimmed", stacklevel=2)
+        warnings.warn("weights are all the same and will not be trimmed", CartsIptwWarning, stacklevel=2)
         return weights
     sub = weights[to_trim]
     if at < 1:
@@ -107,7 +108,7 @@ def trim(w, at: float, lower: bool = False, treat=None, drop: bool = False) -> n
         m = int(to_trim.sum())
         if at >= m:
             warnings.warn(f"at must be less than {m}, the number of units trimmed; weights not trimmed",
-                          stacklevel=2)
+                          CartsIptwWarning, stacklevel=2)
             return weights
         k = int(min(at, m - at))
         srt = np.sort(sub)

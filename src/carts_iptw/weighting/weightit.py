@@ -31,6 +31,7 @@ from carts_iptw._validation import (
     require_dataframe,
 )
 from carts_iptw.balance.covariates import rhs_terms, variable_frame
+from carts_iptw.families import CartsIptwWarning
 from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps, stabilize_w
 from carts_iptw.weighting.summary import WeightSummary, summarize_weights
 
@@ -105,10 +106,6 @@ def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values)
             return e, raw_values[0]
         return e, None
     if e not in ("ATT", "ATC"):  # WeightIt warns and sets the ATT (its process.focal.and.estimand)
-        import warnings
-
-        from carts_iptw.families import CartsIptwWarning
-
         warnings.warn(f'estimand = "{e}" is not compatible with `focal`; setting estimand to "ATT"',
                       CartsIptwWarning, stacklevel=3)
         e = "ATT"
@@ -289,7 +286,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         x = test_w[treat == g]
         if x.size > 1 and x.std(ddof=1) / x.mean() > 4:
             warnings.warn("some extreme weights were generated; examine them with .summary() "
-                          "and consider trim()", UserWarning, stacklevel=2)
+                          "and consider trim()", CartsIptwWarning, stacklevel=2)
             break
     return WeightItResult(
         weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=covs, formula=formula,

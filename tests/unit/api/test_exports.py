@@ -31,3 +31,22 @@ def test_public_functions_name_their_r_twin():
         if "::" not in doc and "R twin" not in doc and "no R twin" not in doc.lower():
             missing.append(name)
     assert not missing, f"docstrings without an R twin: {missing}"
+
+
+def test_every_warning_is_a_carts_iptw_warning():
+    """Each ``warnings.warn`` in the package names one of its own classes (one filter for all)."""
+    import ast
+    from pathlib import Path
+
+    ours = {"CartsIptwWarning", "ConvergenceWarning", "GlmWarning"}
+    bad = []
+    for path in Path(carts_iptw.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "warn" and getattr(node.func.value, "id", "") == "warnings"):
+                cat = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "category"), None)
+                name = getattr(cat, "id", getattr(cat, "attr", None))
+                if name not in ours:
+                    bad.append(f"{path.name}:{node.lineno} ({name})")
+    assert not bad, f"warnings outside carts_iptw's classes: {bad}"
