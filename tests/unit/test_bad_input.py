@@ -591,6 +591,8 @@ case("finegray_coxph.negative_time", V, "time", "negative")(
     lambda: ci.finegray_coxph(FG, _fg_data(set_at(lung(), "time", -PLANT)), etype="death"))
 case("finegray_coxph.missing", V, "age", "missing")(
     lambda: ci.finegray_coxph(FG, _fg_data(set_at(lung(), "age", np.nan)), etype="death"))
+case("finegray_coxph.unknown_weights", V, "nope")(
+    lambda: ci.finegray_coxph(FG, _fg_data(), etype="death", weights="nope"))
 case("finegray_coxph.unknown", V, "nosuch")(
     lambda: ci.finegray_coxph("Surv(time, state) ~ nosuch", _fg_data(), etype="death"))
 case("finegray_coxph.weights_negative", V, "weights")(

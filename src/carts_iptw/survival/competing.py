@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from carts_iptw._validation import as_float_array
+from carts_iptw._validation import as_float_array, require_columns
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.coxph import CoxPH, check_case_weights, coxph_fit
 from carts_iptw.survival.surv import aeq_times
@@ -287,6 +287,8 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
     X, cn = covariates(mf)
     cw = None
     if weights is not None:
+        if isinstance(weights, str):
+            require_columns(data, [weights])
         cw = as_float_array(data[weights] if isinstance(weights, str) else weights, "weights")
     fg = finegray_data(sr.time, sr.event, k, cw)
     ids = fg["id"].to_numpy()
