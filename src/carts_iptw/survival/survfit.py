@@ -43,14 +43,10 @@ def km_curve(time, event, w, robust: bool):
     d0 = np.bincount(inv, weights=e, minlength=m)
     wall = wd + wc
     nrisk = np.cumsum(wall[::-1])[::-1]
-    has = (d0 > 0) & (wd > 0)
+    has, h, surv, cumhaz, greenwood = _product_limit(wd, d0, nrisk)
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(has, wd / nrisk, 0.0)
-        surv = np.cumprod(1 - h)
-        cumhaz = np.cumsum(h)
         if not robust:
-            g = np.where(has, wd / (nrisk * (nrisk - wd)), 0.0)
-            se = np.sqrt(np.cumsum(g))
+            se = greenwood
             logse = True
         else:
             nd = nrisk - wd
@@ -70,6 +66,17 @@ def km_curve(time, event, w, robust: bool):
             logse = False
     return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
             "std_err": se, "cumhaz": cumhaz, "logse": logse}
+
+
+def _product_limit(wd, d0, nrisk):
+    """Kaplan-Meier at the distinct times from weighted deaths ``wd``, death counts ``d0`` and
+    weighted numbers at risk: (has a death, hazard h, S = prod(1 - h), cumulative hazard,
+    Greenwood std err of log S = sqrt(cumsum(d / (n (n - d)))))."""
+    has = (d0 > 0) & (wd > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(has, wd / nrisk, 0.0)
+        g = np.where(has, wd / (nrisk * (nrisk - wd)), 0.0)
+    return has, h, np.cumprod(1 - h), np.cumsum(h), np.sqrt(np.cumsum(g))
 
 
 def _segmented_running(g, dx):
@@ -110,15 +117,11 @@ def km_curve_general(start, time, event, w, robust: bool, cluster=None, last=Non
     wd = np.bincount(js, weights=w * event, minlength=m)
     d0 = np.bincount(js, weights=event, minlength=m)
     wc = np.bincount(js, weights=w * ((1 - event) * last), minlength=m)
-    has = (d0 > 0) & (wd > 0)
+    has, h, surv, cumhaz, greenwood = _product_limit(wd, d0, nrisk)
+    if not robust:
+        return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
+                "std_err": greenwood, "cumhaz": cumhaz, "logse": True}
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(has, wd / nrisk, 0.0)
-        surv = np.cumprod(1 - h)
-        cumhaz = np.cumsum(h)
-        if not robust:
-            g = np.where(has, wd / (nrisk * (nrisk - wd)), 0.0)
-            return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
-                    "std_err": np.sqrt(np.cumsum(g)), "cumhaz": cumhaz, "logse": True}
         nd = nrisk - wd
         dead_all = has & (nd <= 0)
         q = np.where(has & ~dead_all, 1.0 / nd, 0.0)
