@@ -5,9 +5,7 @@ table). Exports are loaded on first use (PEP 562), so ``import carts_iptw`` stay
 command-line run pays only for what it calls.
 """
 
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 
 __version__ = "0.1.0"
 
@@ -26,7 +24,7 @@ _EXPORTS = {
     "fisher_test": "carts_iptw.design",
     "forest_plot": "carts_iptw.survival",
     "get_w_from_ps": "carts_iptw.weighting",
-    "glm": "carts_iptw.glm",
+    "glm": "carts_iptw.glm_model",
     "glm_fit": "carts_iptw.irls",
     "glm_robust": "carts_iptw.design",
     "glm_weightit": "carts_iptw.design",
@@ -71,10 +69,11 @@ def __getattr__(name: str):
         module = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'carts_iptw' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    # exactly the public API: no helper names, and no submodule that an import bound here
+    return sorted([*__all__, "__version__"])

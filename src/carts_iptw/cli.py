@@ -1,13 +1,18 @@
 """``carts-iptw``: run the study, or check parity with R.
 
-    carts-iptw demo --out DIR                      the reference study on the bundled SYNTHETIC cohort
-    carts-iptw run --data FILE --spec FILE --out DIR
+    carts-iptw demo --out DIR [--force]            the reference study on the bundled SYNTHETIC cohort
+    carts-iptw run --data FILE --spec FILE --out DIR [--force]
     carts-iptw parity --out FILE.md|FILE.html      every parity case, one row per quantity
     carts-iptw parity regenerate                   rewrite tests/parity/snapshots from live R
     carts-iptw parity datasets                     re-export the reference data sets from R
 
+DIR must be new, empty, or a previous carts-iptw output (it holds carts-iptw-manifest.json); only
+the files that output lists are replaced. --force replaces a previous output whose files were
+edited since; a folder without the manifest is never touched.
+
 Exit codes: 0 success; 1 a parity row failed or a step failed; 2 bad input (the message names
-the column and the rule).
+the column and the rule) or an unusable output folder; 128 + N when signal N (SIGTERM, SIGINT)
+stopped a run (the outputs are then unchanged).
 """
 
 from __future__ import annotations
@@ -32,14 +37,15 @@ def _progress(quiet: bool):
 def _cmd_demo(ns) -> int:
     from carts_iptw.study.pipeline import run_demo
 
-    res = run_demo(ns.out, progress=_progress(ns.quiet or ns.json))
+    res = run_demo(ns.out, progress=_progress(ns.quiet or ns.json), force=ns.force)
     return _finish_study(ns, res)
 
 
 def _cmd_run(ns) -> int:
     from carts_iptw.study.pipeline import run_study
 
-    res = run_study(ns.data, ns.spec, ns.out, progress=_progress(ns.quiet or ns.json))
+    res = run_study(ns.data, ns.spec, ns.out, progress=_progress(ns.quiet or ns.json),
+                    force=ns.force)
     return _finish_study(ns, res)
 
 
@@ -134,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             s.add_argument("--data", required=True, help="cohort table (CSV or Parquet)")
             s.add_argument("--spec", required=True, help="study specification (TOML)")
-        s.add_argument("--out", required=True, type=Path, help="output folder")
+        s.add_argument("--out", required=True, type=Path,
+                       help="output folder: new, empty, or a previous carts-iptw output")
+        s.add_argument("--force", action="store_true",
+                       help="replace a previous carts-iptw output even if its files were edited "
+                            "(never a folder without carts-iptw-manifest.json)")
         s.add_argument("--quiet", action="store_true", help="no progress messages")
         s.add_argument("--json", action="store_true", help="print output paths as JSON")
         s.set_defaults(func=_cmd_demo if name == "demo" else _cmd_run)
@@ -152,12 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from carts_iptw.study.output import RunInterrupted
+
     ns = build_parser().parse_args(argv)
     try:
         return int(ns.func(ns) or 0)
     except ValueError as exc:  # bad input: message names the column and the rule
         print(f"carts-iptw: error: {exc}", file=sys.stderr)
         return 2
+    except RunInterrupted as exc:
+        print(f"carts-iptw: {exc}", file=sys.stderr)
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

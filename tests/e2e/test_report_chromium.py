@@ -80,12 +80,15 @@ def demo(tmp_path_factory):
 
 
 def test_demo_outputs(demo):
-    out, res, cpu, msgs = demo
-    # CPU time, not wall time: the machine running the tests may be shared
-    assert cpu < 10.0, f"carts-iptw demo took {cpu:.1f} s of CPU time (limit 10 s)"
+    out, res, cpu, msgs = demo  # the timing is printed, not asserted: benchmarks/ times the study
     assert len(msgs) >= 5
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json", "tables"]
-    assert not list(out.parent.glob(".out.tmp-*"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "carts-iptw-manifest.json", "report.html", "results.json", "tables"]
+    assert [p.name for p in out.parent.iterdir()] == ["out"]
+    manifest = json.loads((out / "carts-iptw-manifest.json").read_text())
+    assert {"results.json", "report.html"} <= set(manifest["files"])
+    assert all(f.startswith("tables/") for f in set(manifest["files"]) - {"results.json",
+                                                                         "report.html"})
     data = json.loads((out / "results.json").read_text())
     assert data["meta"]["synthetic"] is True and "SYNTHETIC" in data["meta"]["data_label"]
     from carts_iptw.study.provenance import bare_numbers

@@ -1,4 +1,4 @@
-"""Sandwich covariance matrices for GLMs fitted by :func:`carts_iptw.glm.glm`.
+"""Sandwich covariance matrices for GLMs fitted by :func:`carts_iptw.glm_model.glm`.
 
 All share R's estimating function for a GLM, ``estfun = X * r_working * w_working`` (the
 working residuals and working weights of glm.fit's last iteration; sandwich::estfun.glm,

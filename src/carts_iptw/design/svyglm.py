@@ -40,7 +40,7 @@ def _fit_glm(formula, data, family, weights, control):
     """glm() with R's expected warnings filtered; singular designs raise naming the aliased
     terms (R reports NA coefficients: documented difference)."""
     from carts_iptw.families import GlmWarning
-    from carts_iptw.glm import glm
+    from carts_iptw.glm_model import glm
 
     _check_terms(formula, data, weights)
 

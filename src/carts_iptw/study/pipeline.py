@@ -9,9 +9,13 @@ writes into ``out_dir``:
   number that cannot be estimated is ``null`` with a ``reason``);
 - ``tables/*.csv``: Table 1, balance, outcomes, odds ratios, survival, Cox, competing risks.
 
-Nothing half-written: everything goes into a temporary folder next to ``out_dir`` that is
-renamed into place at the end (and removed if any step fails). Bad input raises
-:class:`~carts_iptw.study.cohort.CohortValidationError` (a ``ValueError``; the CLI exits 2).
+plus ``carts-iptw-manifest.json``, the list of the files it wrote with their sha256.
+
+Nothing half-written and nothing else touched (:mod:`carts_iptw.study.output`): ``out_dir`` must
+be new, empty, or a previous output of this package (its manifest), whose listed files alone are
+replaced; the check runs before the analysis. Bad input raises
+:class:`~carts_iptw.study.cohort.CohortValidationError` (a ``ValueError``; the CLI exits 2), an
+unusable output folder :class:`~carts_iptw.study.output.OutputFolderError` (also exit 2).
 ``progress`` is called with one short message per step.
 
 ``run_demo(out_dir)`` runs the reference spec on the bundled SYNTHETIC cohort.
@@ -21,8 +25,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,7 @@ import pandas as pd
 from carts_iptw.study import analysis as A
 from carts_iptw.study.cohort import read_cohort, validate_cohort
 from carts_iptw.study.eligibility import apply_eligibility
+from carts_iptw.study.output import check_output_dir, write_outputs
 from carts_iptw.study.provenance import R_TWINS, dumps
 from carts_iptw.study.spec import StudySpec, default_spec, load_spec
 from carts_iptw.study.synthetic import SYNTHETIC_LABEL, bundled_cohort_path
@@ -128,37 +131,23 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
     return res, objs
 
 
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished temp folder into place; an existing out folder is replaced whole."""
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"output path exists and is not a folder: {out}")
-        old = out.with_name(f".{out.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
-        os.replace(out, old)
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            os.replace(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
-def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | None = None
-              ) -> dict:
+def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | None = None,
+              force: bool = False) -> dict:
     """Run the study in ``spec`` on the cohort ``data``; write the outputs to ``out_dir``.
 
     No R twin: the whole study; each number in it comes from a parity-validated function
     (results.json names the function and its R twin for every number).
 
     ``data``: a path (CSV or Parquet) or a DataFrame; ``spec``: a path to a TOML spec, a
-    :class:`StudySpec`, or None for the reference spec. Returns the results dict (as written to
-    results.json).
+    :class:`StudySpec`, or None for the reference spec. ``out_dir``: a new folder, an empty one,
+    or a previous output of this package (see :mod:`carts_iptw.study.output`); ``force=True``
+    replaces a previous output whose files were edited since (never a folder without the
+    manifest). Returns the results dict (as written to results.json).
     """
     t0 = time.perf_counter()
     say = progress if progress is not None else (lambda msg: None)
-    out = Path(out_dir).resolve()
+    inputs = [p for p in (data, spec) if isinstance(p, str | os.PathLike)]
+    target = check_output_dir(out_dir, inputs=inputs, force=force)
     say("reading cohort and spec")
     spec_obj = _load_spec(spec)
     df, data_name, synthetic = _load_data(data)
@@ -187,28 +176,22 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
     say("figures and report")
     from carts_iptw.report.html import render_report, write_tables
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the output folder gets normal modes
-    try:
-        text = dumps(results)  # raises on NaN before anything is moved into place
-        (tmp / "results.json").write_text(text, encoding="utf-8")
-        write_tables(results, tmp / "tables")
-        html = render_report(results, objs)
-        (tmp / "report.html").write_text(html, encoding="utf-8")
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    say(f"done in {time.perf_counter() - t0:.1f} s: {out}")
+    text = dumps(results)  # raises on NaN before anything is written
+    html = render_report(results, objs)
+
+    def write(folder: Path) -> None:
+        (folder / "results.json").write_text(text, encoding="utf-8")
+        write_tables(results, folder / "tables")
+        (folder / "report.html").write_text(html, encoding="utf-8")
+
+    write_outputs(target, write, version=__version__)
+    say(f"done in {time.perf_counter() - t0:.1f} s: {target.path}")
     return results
 
 
-def run_demo(out_dir, progress: Progress = None) -> dict:
+def run_demo(out_dir, progress: Progress = None, *, force: bool = False) -> dict:
     """The reference study (bundled spec) on the bundled SYNTHETIC cohort.
 
     No R twin: the whole study; each number in it comes from a parity-validated function.
     """
-    return run_study(bundled_cohort_path(), None, out_dir, progress=progress)
+    return run_study(bundled_cohort_path(), None, out_dir, progress=progress, force=force)

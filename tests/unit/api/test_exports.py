@@ -50,3 +50,20 @@ def test_every_warning_is_a_carts_iptw_warning():
                 if name not in ours:
                     bad.append(f"{path.name}:{node.lineno} ({name})")
     assert not bad, f"warnings outside carts_iptw's classes: {bad}"
+
+
+def test_public_names_stay_functions_after_every_submodule_is_imported():
+    """Importing a submodule binds it on its package: no top-level module may shadow a public name
+    (``carts_iptw.glm`` was the module after any svyglm call)."""
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.walk_packages(carts_iptw.__path__, "carts_iptw."):
+        importlib.import_module(mod.name)
+    top_modules = {m.name for m in pkgutil.iter_modules(carts_iptw.__path__)}
+    assert not top_modules & set(carts_iptw.__all__)
+    for name in carts_iptw.__all__:
+        obj = getattr(carts_iptw, name)
+        assert not inspect.ismodule(obj), name
+        assert callable(obj), name
+    assert dir(carts_iptw) == sorted([*carts_iptw.__all__, "__version__"])

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from carts_iptw.study.cohort import CohortValidationError
-from carts_iptw.study.pipeline import _replace_dir, run_study
+from carts_iptw.study.output import check_output_dir, write_outputs
+from carts_iptw.study.pipeline import run_study
 from carts_iptw.study.spec import default_spec_path
 from carts_iptw.study.synthetic import simulate_cohort
 
@@ -24,7 +25,7 @@ def _write(df: pd.DataFrame, path):
 
 def _nothing_written(out, parent):
     assert not out.exists()
-    assert not [p for p in parent.iterdir() if ".tmp-" in p.name]
+    assert not [p for p in parent.iterdir() if "staging" in p.name or ".tmp-" in p.name]
 
 
 @pytest.mark.parametrize("breakage, column", [
@@ -76,24 +77,14 @@ def test_missing_covariate_values_counted(tmp_path):
 
 def test_existing_output_untouched_on_failure(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous run")
+    write_outputs(check_output_dir(out), lambda d: (d / "keep.txt").write_text("previous run"),
+                  version="test")
+    before = sorted(p.name for p in out.iterdir())
     data = _write(simulate_cohort(2).drop(columns=["age"]), tmp_path / "c.csv")
     with pytest.raises(CohortValidationError):
         run_study(data, None, out)
     assert (out / "keep.txt").read_text() == "previous run"
-
-
-def test_replace_dir_swaps_whole_folder(tmp_path):
-    out, tmp = tmp_path / "out", tmp_path / "new"
-    out.mkdir()
-    (out / "old.txt").write_text("x")
-    tmp.mkdir()
-    (tmp / "report.html").write_text("y")
-    _replace_dir(tmp, out)
-    assert sorted(p.name for p in out.iterdir()) == ["report.html"]
-    assert not tmp.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in out.iterdir()) == before
 
 
 def test_missing_files_are_bad_input(tmp_path):

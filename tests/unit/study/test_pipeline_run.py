@@ -1,5 +1,5 @@
 """run_study with a changed spec (estimand, trimming, policy, fewer outcomes): the spec's
-choices reach the statistics and the outputs, and the output folder is replaced atomically."""
+choices reach the statistics and the outputs, and a re-run replaces only its own files."""
 
 from __future__ import annotations
 
@@ -70,12 +70,13 @@ def test_policy_from_spec_changes_the_cohort(cohort, tmp_path):
     assert res["meta"]["n_analysed"] == flow[-1]["remaining"]
 
 
-def test_rerun_replaces_output_whole(cohort, base):
+def test_rerun_replaces_only_its_own_files(cohort, base):
     out = base[0]
-    (out / "stale.txt").write_text("from an older run")
+    (out / "notes.txt").write_text("the user's own file")
     run_study(cohort, parse_spec(_spec()), out)
-    assert not (out / "stale.txt").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json", "tables"]
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "carts-iptw-manifest.json", "notes.txt", "report.html", "results.json", "tables"]
     assert [p.name for p in out.parent.iterdir()] == ["out"]
 
 

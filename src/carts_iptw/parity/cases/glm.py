@@ -1,4 +1,4 @@
-"""Parity cases for carts_iptw.formula (R's model.matrix) and carts_iptw.glm (stats::glm)."""
+"""Parity cases for carts_iptw.formula (R's model.matrix) and carts_iptw.glm_model (stats::glm)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _py_model_matrix(data: pd.DataFrame, args) -> dict:
 
 
 def _py_glm(data: pd.DataFrame, args) -> dict:
-    from carts_iptw.glm import glm
+    from carts_iptw.glm_model import glm
     from carts_iptw.irls import GlmControl
 
     control = GlmControl(epsilon=args.get("epsilon", 1e-8), maxit=args.get("maxit", 25))
@@ -424,7 +424,7 @@ for _ds, _variant, _formula in _SURV:
 # predict.glm on new data (a subset of rows whose factors miss some levels)
 # ---------------------------------------------------------------------------------------------
 def _py_glm_predict(data: pd.DataFrame, args) -> dict:
-    from carts_iptw.glm import glm
+    from carts_iptw.glm_model import glm
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GlmWarning)
