@@ -71,9 +71,21 @@ def detect_separation(X: np.ndarray, y: np.ndarray, column_names: list[str],
                             {n: float(v) for n, v in zip(column_names, b, strict=True) if v != 0})
 
 
+class SeparationError(ValueError):
+    """The outcome is (quasi-)separated: maximum-likelihood estimates are infinite.
+
+    ``.result`` is the :class:`SeparationResult` (which coefficients, complete or quasi-complete).
+    """
+
+    def __init__(self, message: str, result: SeparationResult):
+        super().__init__(message)
+        self.result = result
+
+
 def check_separation(formula: str, data, weights=None) -> SeparationResult:
-    """Raise ``ValueError`` naming the covariates when the outcome of ``formula`` is
-    (quasi-)separated in ``data`` (rows with zero weight ignored); else return the result."""
+    """Raise :class:`SeparationError` (a ``ValueError``) naming the covariates when the outcome of
+    ``formula`` is (quasi-)separated in ``data`` (rows with zero weight ignored); else return the
+    result."""
     from carts_iptw.formula import model_frame
 
     mf = model_frame(formula, data)
@@ -82,10 +94,9 @@ def check_separation(formula: str, data, weights=None) -> SeparationResult:
     r = detect_separation(mf.X, mf.y, list(mf.column_names), weights)
     if r.separated:
         kind = "complete" if r.complete else "quasi-complete"
-        raise ValueError(
+        raise SeparationError(
             f"{kind} separation of '{mf.response_name}' by {', '.join(r.infinite)}: the "
             "maximum-likelihood estimates are infinite (R: 'fitted probabilities numerically 0 "
             "or 1 occurred'); use Firth's penalised likelihood (logistf / firth=True) or "
-            "remove/coarsen these covariates"
-        )
+            "remove/coarsen these covariates", r)
     return r

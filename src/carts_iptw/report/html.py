@@ -16,6 +16,7 @@ from string import Template
 
 import pandas as pd
 
+from carts_iptw.balance.plots import love_plot, overlap_plot
 from carts_iptw.report import figures as F
 
 SECTIONS = (
@@ -385,17 +386,13 @@ def _methods(res: dict) -> str:
 # ---------------------------------------------------------------- figures
 def make_figures(results: dict, objects: dict) -> dict:
     """PNG (base64) of every figure the results support, keyed by figure id."""
-    from carts_iptw.study.analysis import need
-
     figs = {}
     arms = results["meta"]["arms"]
     trt = results["meta"]["treatment"]
     if "bal" in objects:
-        love_plot = need("love plot", "carts_iptw.balance.plots", "love_plot")
         figs["fig-love"] = F.to_base64_png(love_plot(objects["bal"],
                                                      threshold=results["balance"]["threshold"]))
     if "weightit" in objects:
-        overlap_plot = need("overlap plot", "carts_iptw.balance.plots", "overlap_plot")
         figs["fig-overlap"] = F.to_base64_png(overlap_plot(objects["weightit"]))
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
     if ors:

@@ -7,39 +7,36 @@ recorded with that function and its R twin (:func:`carts_iptw.study.provenance.n
 module does itself is bookkeeping: building formulas from the spec, deriving outcome indicator
 columns from the spec's expressions, splitting by arm, and counting patients.
 
-Each public step imports its statistics lazily through :func:`need`, so a piece that has not
-landed fails with the step's name instead of breaking ``import carts_iptw``.
+The statistics are plain imports of the validated modules (``import carts_iptw`` itself stays
+lazy: this module is loaded only when a study runs).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from carts_iptw.balance.bal_tab import bal_tab
+from carts_iptw.design.describe import svymean, svyquantile, svytotal
+from carts_iptw.design.firth import logistf
+from carts_iptw.design.svydesign import svydesign
+from carts_iptw.design.svyglm import svyglm
+from carts_iptw.design.table1_tests import chisq_test, fisher_test, wilcox_test
+from carts_iptw.design.tests import svychisq, svyranktest
+from carts_iptw.separation import SeparationError
 from carts_iptw.study.expr import evaluate
 from carts_iptw.study.provenance import num
 from carts_iptw.study.spec import Outcome, StudySpec
-
-
-class StepUnavailable(RuntimeError):
-    """A pipeline step needs a function that is not available in this installation."""
-
-
-def need(step: str, module: str, name: str):
-    """Import ``module.name`` for pipeline step ``step``; a clear error if it is missing."""
-    try:
-        mod = importlib.import_module(module)
-        return getattr(mod, name)
-    except (ImportError, AttributeError) as e:
-        raise StepUnavailable(
-            f"pipeline step '{step}' needs {module}.{name}, which is not available "
-            f"({type(e).__name__}: {e})"
-        ) from e
+from carts_iptw.survival.competing import cuminc
+from carts_iptw.survival.coxph import coxph
+from carts_iptw.survival.logrank import svylogrank
+from carts_iptw.survival.survfit import survfit
+from carts_iptw.weighting.trim import trim
+from carts_iptw.weighting.weightit import weightit
 
 
 @dataclass
@@ -108,7 +105,6 @@ def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
 
 # ---------------------------------------------------------------- weighting and balance
 def fit_weights(ctx: Context) -> dict:
-    weightit = need("propensity weighting", "carts_iptw.weighting.weightit", "weightit")
     spec, p = ctx.spec, ctx.spec.propensity
     formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
     with collect_warnings(ctx, "propensity weights"):
@@ -117,7 +113,6 @@ def fit_weights(ctx: Context) -> dict:
     out = {"formula": formula, "method": p.method, "estimand": p.estimand,
            "stabilize": p.stabilize, "trim_at": p.trim_at}
     if p.trim_at is not None:
-        trim = need("weight trimming", "carts_iptw.weighting.trim", "trim")
         W = trim(W, at=p.trim_at)
     ctx.weightit = W
     ctx.weights = np.asarray(W.weights, dtype=float)
@@ -135,7 +130,6 @@ def fit_weights(ctx: Context) -> dict:
 
 
 def balance(ctx: Context) -> tuple[dict, object]:
-    bal_tab = need("balance", "carts_iptw.balance.bal_tab", "bal_tab")
     thr = ctx.spec.propensity.smd_threshold
     b = bal_tab(ctx.weightit, stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                 continuous="std", thresholds={"mean.diffs": thr})
@@ -167,7 +161,6 @@ def balance(ctx: Context) -> tuple[dict, object]:
 
 
 def make_design(ctx: Context):
-    svydesign = need("survey design", "carts_iptw.design.svydesign", "svydesign")
     ctx.design = svydesign(ctx.data, weights=ctx.weights)
     return ctx.design
 
@@ -186,7 +179,6 @@ def _unweighted_quantiles(x: np.ndarray) -> np.ndarray:
 
 
 def _svyq(ctx, col, g, mask=None):
-    svyquantile = need("Table 1", "carts_iptw.design.describe", "svyquantile")
     d = _arm_design(ctx, g, mask)
     q = svyquantile([col], d, [0.25, 0.5, 0.75], ci=False)[col]["quantile"].to_numpy()
     return q
@@ -194,8 +186,6 @@ def _svyq(ctx, col, g, mask=None):
 
 def _cat_test(ctx: Context, col: str) -> dict:
     """Unweighted chi-squared (Yates for 2x2, R's default) or Fisher when an expected count < 5."""
-    chisq_test = need("Table 1", "carts_iptw.design.table1_tests", "chisq_test")
-    fisher_test = need("Table 1", "carts_iptw.design.table1_tests", "fisher_test")
     x = ctx.data[col]
     if x.nunique() < 2:
         return num(None, "chisq_test", reason="variable is constant in the analysed cohort")
@@ -207,17 +197,12 @@ def _cat_test(ctx: Context, col: str) -> dict:
 
 
 def _wcat_test(ctx: Context, col: str) -> dict:
-    svychisq = need("Table 1", "carts_iptw.design.tests", "svychisq")
     if ctx.data[col].nunique() < 2:
         return num(None, "svychisq", reason="variable is constant in the analysed cohort")
     return num(svychisq(f"~{col} + {ctx.spec.treatment}", ctx.design).p_value, "svychisq")
 
 
 def table1(ctx: Context) -> dict:
-    wilcox_test = need("Table 1", "carts_iptw.design.table1_tests", "wilcox_test")
-    svyranktest = need("Table 1", "carts_iptw.design.tests", "svyranktest")
-    svymean = need("Table 1", "carts_iptw.design.describe", "svymean")
-    svytotal = need("Table 1", "carts_iptw.design.describe", "svytotal")
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
     rows = []
     n_row = {"variable": "n", "level": "", "kind": "n"}
@@ -296,8 +281,6 @@ def outcome_column(ctx: Context, o: Outcome) -> str:
 
 
 def binary_outcome(ctx: Context, o: Outcome) -> dict:
-    svymean = need(f"outcome {o.name}", "carts_iptw.design.describe", "svymean")
-    svychisq = need(f"outcome {o.name}", "carts_iptw.design.tests", "svychisq")
     col = outcome_column(ctx, o)
     among = evaluate(o.among, ctx.data) if o.among else np.ones(len(ctx.data), dtype=bool)
     y = ctx.data[col].to_numpy()
@@ -326,7 +309,6 @@ def binary_outcome(ctx: Context, o: Outcome) -> dict:
 
 def odds_ratio(ctx: Context, o: Outcome) -> dict:
     """Weighted logistic model (svyglm quasibinomial); Firth if separation is detected."""
-    svyglm = need(f"odds ratio {o.name}", "carts_iptw.design.svyglm", "svyglm")
     col = f"o_{o.name}"
     if col not in ctx.data:
         outcome_column(ctx, o)
@@ -342,53 +324,40 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
         for k in ("or", "lower", "upper", "p"):
             res[k] = num(None, "svyglm", reason="no variation in the outcome")
         return res
-    model_frame = need(f"odds ratio {o.name}", "carts_iptw.formula", "model_frame")
-    detect_separation = need(f"odds ratio {o.name}", "carts_iptw.separation",
-                             "detect_separation")
-    mf = model_frame(formula, design.data)
-    sep = detect_separation(mf.X, mf.y, list(mf.column_names), design.weights)
     trt = ctx.spec.treatment
-    if sep.separated:
+    try:
+        with collect_warnings(ctx, f"odds ratio {o.name}"):
+            fit = svyglm(formula, design, family="quasibinomial")  # checks separation first
+    except SeparationError as exc:
+        sep = exc.result
         kind = "complete" if sep.complete else "quasi-complete"
         msg = (f"{o.label}: {kind} separation by {', '.join(sep.infinite)} (maximum-likelihood "
                "odds ratios are infinite); Firth-penalised estimates reported instead")
         ctx.warn(f"odds ratio {o.name}", msg)
         res["separation"] = {"kind": kind, "terms": list(sep.infinite)}
-        firth = need(f"odds ratio {o.name} (Firth)", "carts_iptw.design.firth", "logistf")
-        res.update(_firth_fit(firth, formula, design, trt))
+        res.update(_firth_fit(formula, design, trt))
         res["method"] = "logistf"
-    else:
-        with collect_warnings(ctx, f"odds ratio {o.name}"):  # separation checked above
-            fit = svyglm(formula, design, family="quasibinomial", check_separation_=False)
-        res.update(_or_cells(fit, trt, "svyglm"))
-        tr = design.data[trt].to_numpy() == 1
-        for label, g in _arms(ctx.spec):
-            m = tr == bool(g)
-            ev = int(mf.y[m].sum())
-            few = min(ev, int(m.sum()) - ev)
-            if few < 3:
-                ctx.warn(f"odds ratio {o.name}",
-                         f"{o.label}: only {few} patient(s) in the rarer outcome class in the "
-                         f"{label} arm (near separation): the odds ratio's interval is wide and "
-                         "unstable; Firth-penalised estimate reported alongside")
-                res["firth"] = _firth_cells(formula, design, trt)
+        return res
+    res.update(_or_cells(fit, trt, "svyglm"))
+    tr = design.data[trt].to_numpy() == 1
+    for label, g in _arms(ctx.spec):
+        m = tr == bool(g)
+        ev = int(y[m].sum())
+        few = min(ev, int(m.sum()) - ev)
+        if few < 3:
+            ctx.warn(f"odds ratio {o.name}",
+                     f"{o.label}: only {few} patient(s) in the rarer outcome class in the "
+                     f"{label} arm (near separation): the odds ratio's interval is wide and "
+                     "unstable; Firth-penalised estimate reported alongside")
+            res["firth"] = _firth_fit(formula, design, trt)
     return res
 
 
-def _firth_cells(formula: str, design, trt: str) -> dict:
-    """Firth-penalised odds ratio as a sensitivity estimate (near separation)."""
-    try:
-        firth = need("Firth sensitivity estimate", "carts_iptw.design.firth", "logistf")
-    except StepUnavailable as e:
-        return {k: num(None, "logistf", reason=str(e)) for k in ("or", "lower", "upper", "p")}
-    return _firth_fit(firth, formula, design, trt)
-
-
-def _firth_fit(firth, formula: str, design, trt: str) -> dict:
+def _firth_fit(formula: str, design, trt: str) -> dict:
     """logistf with the IPT weights scaled to mean 1 (sum = n): logistf treats weights as case
     weights, so unscaled IPT weights (sum ~ 2n under the ATE) would overstate the precision."""
     w = np.asarray(design.weights, dtype=float)
-    cells = _or_cells(firth(formula, design.data, weights=w / w.mean()), trt, "logistf")
+    cells = _or_cells(logistf(formula, design.data, weights=w / w.mean()), trt, "logistf")
     cells["note"] = ("Firth-penalised logistic regression (logistf), IPT weights scaled to mean "
                      "1; profile penalised-likelihood CI")
     return cells
@@ -410,7 +379,6 @@ def _or_cells(fit, term: str, fn: str) -> dict:
 
 def distribution_outcome(ctx: Context, o: Outcome) -> dict:
     """Duration / count: weighted median [IQR] per arm and the weighted rank test."""
-    svyranktest = need(f"outcome {o.name}", "carts_iptw.design.tests", "svyranktest")
     among = evaluate(o.among, ctx.data) if o.among else np.ones(len(ctx.data), dtype=bool)
     x = ctx.data[o.column]
     k = int((x.isna() & among).sum())
@@ -450,8 +418,6 @@ def distribution_outcome(ctx: Context, o: Outcome) -> dict:
 
 
 def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
-    survfit = need(f"survival {o.name}", "carts_iptw.survival.survfit", "survfit")
-    svylogrank = need(f"survival {o.name}", "carts_iptw.survival.logrank", "svylogrank")
     trt = ctx.spec.treatment
     surv = f"Surv({o.time}, {o.event})"
     fit = survfit(f"{surv} ~ {trt}", ctx.data, weights=ctx.weights)
@@ -492,7 +458,6 @@ def _surv_at(fit, key: str, horizons) -> dict:
 
 def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | None = None,
               data: pd.DataFrame | None = None) -> dict:
-    coxph = need(f"Cox model {o.name}", "carts_iptw.survival.coxph", "coxph")
     trt = ctx.spec.treatment
     adj = ctx.spec.adjustment(o.adjust)
     terms = [trt, *[a for a in adj if a != trt]]
@@ -537,7 +502,6 @@ def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:
 
 def competing(ctx: Context, o: Outcome) -> tuple[dict, object]:
     """Weighted Aalen-Johansen cumulative incidence (death competing) at ``censor_at``."""
-    cuminc = need(f"competing risks {o.name}", "carts_iptw.survival.competing", "cuminc")
     d = competing_data(ctx, o)
     trt = ctx.spec.treatment
     fit = cuminc(f"Surv(cr_time, cr_state) ~ {trt}", d, weights=ctx.weights)

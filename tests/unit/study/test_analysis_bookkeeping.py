@@ -56,12 +56,6 @@ def test_competing_event_without_time_is_an_error(ctx):
         A.competing_data(ctx, o)
 
 
-def test_missing_function_names_the_step():
-    with pytest.raises(A.StepUnavailable, match="step 'Cox model efs' needs carts_iptw.nope.f"):
-        A.need("Cox model efs", "carts_iptw.nope", "f")
-    with pytest.raises(A.StepUnavailable, match="carts_iptw.study.analysis.not_there"):
-        A.need("x", "carts_iptw.study.analysis", "not_there")
-
 
 def test_check_model_columns_counts_missing(ctx):
     ctx.data.loc[[1, 2], "age"] = np.nan
