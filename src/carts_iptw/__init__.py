@@ -12,10 +12,12 @@ __version__ = "0.1.0"
 #: public name -> module that defines it
 _EXPORTS = {
     "bal_tab": "carts_iptw.balance",
+    "CartsIptwDeprecationWarning": "carts_iptw.families",
     "CartsIptwWarning": "carts_iptw.families",
     "chisq_test": "carts_iptw.design",
     "CohortValidationError": "carts_iptw.study.cohort",
     "cox_zph": "carts_iptw.survival",
+    "ConvergenceWarning": "carts_iptw.families",
     "CoxControl": "carts_iptw.survival",
     "coxph": "carts_iptw.survival",
     "cuminc_plot": "carts_iptw.survival",

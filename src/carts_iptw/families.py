@@ -43,6 +43,11 @@ class ConvergenceWarning(CartsIptwWarning, RuntimeWarning):
     before variable ...; coefficient may be infinite"; weightit's glm / ebal / cbps)."""
 
 
+class CartsIptwDeprecationWarning(CartsIptwWarning, DeprecationWarning):
+    """An old name (attribute or keyword) that still works for one release; the message names
+    the new one (e.g. ``.pvalues`` -> ``.p_values``, ``vcov_type=`` -> ``vcov=``)."""
+
+
 class GlmWarning(CartsIptwWarning):
     """A warning ``stats::glm.fit`` or a family would issue in R, with R's text (e.g.
     "glm.fit: fitted probabilities numerically 0 or 1 occurred", "non-integer #successes in a

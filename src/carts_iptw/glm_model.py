@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -13,6 +14,15 @@ from ._validation import as_float_array, require_dataframe
 from .families import Family, GlmWarning, get_family
 from .formula import ModelFrame, model_frame
 from .irls import GlmControl, GlmFit, glm_fit
+from .results import (
+    ModelResults,
+    Summary,
+    check_level,
+    deprecated_alias,
+    format_num,
+    format_vector,
+    print_coefmat,
+)
 
 __all__ = ["glm", "GlmResult", "GlmSummary"]
 
@@ -39,16 +49,8 @@ def _vector_arg(value, data: pd.DataFrame, what: str) -> np.ndarray | None:
     return arr
 
 
-def _pct_label(p: float) -> str:
-    # R: paste(format(100 * a, trim = TRUE, scientific = FALSE, digits = 3), "%")
-    s = f"{100 * p:.3g}"
-    if "e" in s:
-        s = f"{100 * p:f}".rstrip("0").rstrip(".")
-    return f"{s} %"
-
-
-@dataclass
-class GlmSummary:
+@dataclass(repr=False)
+class GlmSummary(Summary):
     """``summary.glm``: the coefficient table and the fit statistics, printed as R prints."""
 
     coefficients: pd.DataFrame
@@ -65,42 +67,28 @@ class GlmSummary:
     n_aliased: int
 
     def __str__(self) -> str:
-        tab = self.coefficients.copy()
-        pcol = tab.columns[3]
-        stars = tab[pcol].map(_stars)
-        body = tab.to_string(float_format=lambda v: f"{v:.6g}")
-        body_lines = body.splitlines()
-        body = "\n".join([body_lines[0]] + [
-            f"{line} {s}" for line, s in zip(body_lines[1:], stars, strict=True)
-        ])
+        """R's ``print.summary.glm`` (digits 4; deviances to 5 digits, as R)."""
+        body = print_coefmat(self.coefficients)
         disp = (f"(Dispersion parameter for {self.family} family taken to be "
-                f"{self.dispersion:.6g})")
-        aic = ("NA" if np.isnan(self.aic) else "Inf" if self.aic == np.inf
-               else "-Inf" if self.aic == -np.inf else f"{self.aic:.6g}")
+                f"{format_num(self.dispersion, 7)})")
+        nd, rd = format_vector([self.null_deviance, self.deviance], 5)
+        aic = format_num(self.aic, 5)
         sing = (f" ({self.n_aliased} not defined because of singularities)"
                 if self.n_aliased else "")
         return (
-            f"Call:\nglm(formula = {self.formula}, family = {self.family}"
+            f"\nCall:\nglm(formula = {self.formula}, family = {self.family}"
             f"{'' if self.link in ('logit', 'identity', 'log') else f'(link = {self.link})'})\n\n"
-            f"Coefficients:{sing}\n{body}\n---\n"
-            "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1\n\n"
+            f"Coefficients:{sing}\n{body}\n\n"
             f"{disp}\n\n"
-            f"    Null deviance: {self.null_deviance:.5g}  on {self.df_null}  degrees of freedom\n"
-            f"Residual deviance: {self.deviance:.5g}  on {self.df_residual}  degrees of freedom\n"
+            f"    Null deviance: {nd}  on {self.df_null}  degrees of freedom\n"
+            f"Residual deviance: {rd}  on {self.df_residual}  degrees of freedom\n"
             f"AIC: {aic}\n\nNumber of Fisher Scoring iterations: {self.iter}\n"
         )
 
     __repr__ = __str__
 
 
-def _stars(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 \
-        else ""
-
-
-class GlmResult:
+class GlmResult(ModelResults):
     """A fitted GLM (R: an object of class ``glm``; its summary is ``summary.glm``).
 
     Attributes (R's names in brackets): ``coef`` [coef], ``se``, ``tvalues``, ``pvalues``
@@ -127,18 +115,7 @@ class GlmResult:
         self.coef = pd.Series(fit.coef, index=names, name="Estimate")
         cov = fit.dispersion * fit.cov_unscaled
         self.vcov = pd.DataFrame(cov, index=names, columns=names)
-        self.se = pd.Series(np.sqrt(np.diag(cov)) if len(names) else np.zeros(0), index=names,
-                            name="Std. Error")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = fit.coef / self.se.to_numpy()
-        self.tvalues = pd.Series(t, index=names, name=self._stat_name)
-        if self.family.fixed_dispersion:
-            p = 2 * stats.norm.cdf(-np.abs(t))
-        elif fit.df_residual > 0:
-            p = 2 * stats.t.cdf(-np.abs(t), fit.df_residual)
-        else:
-            p = np.full(len(t), np.nan)
-        self.pvalues = pd.Series(p, index=names, name=self._p_name)
+        self.ratio_scale = {"logit": "odds ratio", "log": "ratio"}.get(fit.family.link.name)
         self.fitted = fit.fitted
         self.linear_predictor = fit.linear_predictor
         self.deviance = fit.deviance
@@ -174,12 +151,14 @@ class GlmResult:
         return float(-2 * self.loglik + np.log(self.n) * self.df_loglik)
 
     @property
-    def _stat_name(self) -> str:
-        return "z value" if self.family.fixed_dispersion else "t value"
+    def df(self) -> float:
+        """Reference df of the coefficient tests (summary.glm): ``inf`` (z tests) for binomial
+        and poisson, ``df_residual`` (t tests) for families with an estimated dispersion."""
+        return math.inf if self.family.fixed_dispersion else float(self.df_residual)
 
-    @property
-    def _p_name(self) -> str:
-        return "Pr(>|z|)" if self.family.fixed_dispersion else "Pr(>|t|)"
+    def _quantile(self, level: float) -> float:
+        # confint.default: the normal quantile for every family
+        return float(stats.norm.ppf(1 - (1 - check_level(level)) / 2))
 
     @property
     def fit(self) -> GlmFit:
@@ -234,25 +213,19 @@ class GlmResult:
                 eta = eta + _vector_arg(self._offset_arg, newdata, "offset")
         return self.family.linkinv(eta) if type == "response" else np.asarray(eta)
 
-    def confint_wald(self, level: float = 0.95) -> pd.DataFrame:
-        """R's ``confint.default``: coef -/+ qnorm((1 + level)/2) * se (normal quantile for
-        every family)."""
-        if not 0 < level < 1:
-            raise ValueError("level must be in (0, 1)")
-        a = (1 - level) / 2
-        q = stats.norm.ppf(1 - a)
-        lo = self.coef - q * self.se
-        hi = self.coef + q * self.se
-        return pd.DataFrame({_pct_label(a): lo, _pct_label(1 - a): hi})
+    def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
+        """R's ``confint.default(fit, parm, level)``: ``coef -/+ qnorm((1 + level)/2) * se`` (the
+        normal quantile for every family). R's ``confint(glm_fit)`` profiles the likelihood
+        instead (MASS); that is not offered here. Columns ``"2.5 %"``, ``"97.5 %"``."""
+        return super().confint(level, parm)
+
+    confint_wald = deprecated_alias("confint")
 
     def summary(self) -> GlmSummary:
         """R's ``summary.glm(fit)``: coefficient table (Estimate, Std. Error, z/t value,
         Pr(>|z|)/Pr(>|t|); aliased rows omitted as R prints them), dispersion, null and residual
         deviance with df, AIC and Fisher scoring iterations; ``str()`` prints it as R does."""
-        tab = pd.DataFrame({
-            "Estimate": self.coef, "Std. Error": self.se, self._stat_name: self.tvalues,
-            self._p_name: self.pvalues,
-        })
+        tab = self.coef_table()
         tab = tab[~self.aliased.to_numpy()]
         return GlmSummary(
             coefficients=tab, family=self.family.family, link=self.family.link.name,
@@ -261,13 +234,18 @@ class GlmResult:
             formula=self.formula, n_aliased=int(self.aliased.sum()),
         )
 
-    def __repr__(self) -> str:
-        coefs = ", ".join(f"{k}={v:.4g}" for k, v in self.coef.items())
-        return (
-            f"<GlmResult {self.family.family}({self.family.link.name}) {self.formula!r}: "
-            f"n={self.n}, deviance={self.deviance:.6g}, iter={self.iter}, "
-            f"converged={self.converged}; {coefs}>"
-        )
+    def _print_text(self) -> str:
+        """R's ``print.glm``: call, coefficients, degrees of freedom, deviances and AIC."""
+        coefs = pd.DataFrame([[format_num(v) for v in self.coef]], columns=self.coef.index,
+                             index=[""]).to_string()
+        fam = self.family.family
+        link = self.family.link.name
+        call = (f"glm(formula = {self.formula}, family = {fam}"
+                f"{'' if link in ('logit', 'identity', 'log') else f'(link = {link})'})")
+        return (f"\nCall:  {call}\n\nCoefficients:\n{coefs}\n\n"
+                f"Degrees of Freedom: {self.df_null} Total (i.e. Null);  {self.df_residual} "
+                f"Residual\nNull Deviance:\t    {format_num(self.null_deviance)} \n"
+                f"Residual Deviance: {format_num(self.deviance)} \tAIC: {format_num(self.aic)}\n")
 
 
 def glm(
@@ -312,9 +290,9 @@ def glm(
 
     Returns
     -------
-    GlmResult with ``.coef``, ``.se``, ``.tvalues``, ``.pvalues``, ``.vcov``, ``.deviance``,
+    GlmResult with ``.coef``, ``.se``, ``.statistic``, ``.p_values``, ``.vcov``, ``.deviance``,
     ``.null_deviance``, ``.aic``, ``.loglik``, ``.bic``, ``.dispersion``, ``.residuals(type)``,
-    ``.predict(newdata, type)``, ``.confint_wald(level)`` and ``.summary()`` (``summary.glm``).
+    ``.predict(newdata, type)``, ``.confint(level)`` and ``.summary()`` (``summary.glm``).
 
     Raises
     ------

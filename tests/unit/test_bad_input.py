@@ -728,11 +728,11 @@ def test_valid_weighting_and_models_are_finite():
     W = ci.weightit(LF, _lalonde())
     _finite(W.weights, W.ps)
     fit = ci.glm(LF, _lalonde())
-    _finite(fit.coef, fit.se, fit.pvalues)
+    _finite(fit.coef, fit.se, fit.p_values)
     mod = ci.glm_weightit("re78 ~ treat", _lalonde(), W, family="gaussian")
-    _finite(mod.coef, mod.se, mod.pvalues)
+    _finite(mod.coef, mod.se, mod.p_values)
     rob = ci.glm_robust("married ~ treat + age", _lalonde(), weights=W.weights)
-    _finite(rob.coef, rob.se, rob.pvalues)
+    _finite(rob.coef, rob.se, rob.p_values)
     fl = ci.logistf("married ~ treat + age", _lalonde())
     _finite(fl.coef)
     _finite(ci.trim(W.weights, at=0.95), ci.get_w_from_ps(W.ps, W.treat, estimand="ATT"))
@@ -743,16 +743,16 @@ def test_valid_weighting_and_models_are_finite():
 def test_valid_survival_is_finite():
     d = _lung()
     fit = ci.coxph(SF, d, weights=d["w"].to_numpy(), robust=True)
-    _finite(fit.coef, fit.se, fit.pvalues, fit.var)
+    _finite(fit.coef, fit.se, fit.p_values, fit.var)
     _finite(ci.cox_zph(fit).table.to_numpy(dtype=float))
     sd = ci.survdiff(SK, d)
-    _finite([sd.chisq, sd.pvalue])
+    _finite([sd.chisq, sd.p_value])
     lr = ci.svylogrank(SK, lung_design(d))
-    _finite([lr.statistic, lr.pvalue], lr.se)
+    _finite([lr.statistic, lr.p_value], lr.se)
     sc = ci.svycoxph(SF, lung_design(d))
-    _finite(sc.coef, sc.se, sc.pvalues)
+    _finite(sc.coef, sc.se, sc.p_values)
     fg = ci.finegray_coxph(FG, _fg_data(d), etype="death")
-    _finite(fg.coef, fg.se, fg.pvalues)
+    _finite(fg.coef, fg.se, fg.p_values)
 
 
 def test_valid_design_is_finite():
@@ -760,7 +760,7 @@ def test_valid_design_is_finite():
     m = ci.svymean("~re78", des)
     _finite(m.coef, m.se)
     g = ci.svyglm("re78 ~ treat + age", des, family="gaussian")
-    _finite(g.coef, g.se, g.pvalues)
+    _finite(g.coef, g.se, g.p_values)
     for t in (ci.svyttest("re78 ~ treat", des), ci.svyranktest("re78 ~ treat", des),
               ci.svychisq("~treat + married", des),
               ci.wilcox_test("re78 ~ treat", data=_lalonde()),

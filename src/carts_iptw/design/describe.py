@@ -13,6 +13,14 @@ from scipy import stats
 
 from carts_iptw._validation import check_probability
 from carts_iptw.design.svydesign import SurveyDesign, require_design
+from carts_iptw.results import (
+    Estimates,
+    Summary,
+    TableResult,
+    ci_labels,
+    deprecated_alias,
+    print_coefmat,
+)
 
 
 def _variables(x) -> list[str]:
@@ -76,20 +84,20 @@ def _handle_missing(design, X, miss, na_rm, what, x=None):
     return design, X
 
 
-class SvyStat:
-    """Estimates with a design-based variance (twin of survey's ``svystat``)."""
+class SvyStat(Estimates):
+    """Estimates with a design-based variance (twin of survey's ``svystat``): ``coef``,
+    ``vcov``, ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``;
+    ``estimate_name`` is ``"mean"`` or ``"total"`` (R's column name in the printout)."""
 
-    def __init__(self, coef: pd.Series, vcov: pd.DataFrame, statistic: str, df=np.inf):
+    def __init__(self, coef: pd.Series, vcov: pd.DataFrame, estimate_name: str, df=np.inf):
         self.coef = coef
         self.vcov = vcov
-        self.statistic = statistic
-        self.df = df
+        self.estimate_name = estimate_name
+        self.reference_df = df
 
-    @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.coef.index)
+    statistic = deprecated_alias("estimate_name")
 
-    def confint(self, level: float = 0.95, df=None) -> pd.DataFrame:
+    def confint(self, level: float = 0.95, parm=None, df=None) -> pd.DataFrame:
         """Wald interval ``est -/+ q se``; ``df=None`` is survey's ``confint.svystat`` default
         (normal ``q``), otherwise ``q = qt(1 - a/2, df)``. R's ``"2.5 %"`` column labels.
         Raises ``ValueError`` for ``level`` outside (0, 1)."""
@@ -97,20 +105,25 @@ class SvyStat:
         df = np.inf if df is None else df
         a = (1 - level) / 2
         q = stats.norm.ppf(1 - a) if np.isinf(df) else stats.t.ppf(1 - a, df)
-        lo, hi = self.coef - q * self.se, self.coef + q * self.se
-        return pd.DataFrame({_pct(a): lo, _pct(1 - a): hi})
+        rows = self._rows(parm)
+        lo, hi = self.coef[rows] - q * self.se[rows], self.coef[rows] + q * self.se[rows]
+        lo_lab, hi_lab = ci_labels(level)
+        return pd.DataFrame({lo_lab: lo, hi_lab: hi})
 
-    def summary(self) -> pd.DataFrame:
+    @property
+    def table(self) -> pd.DataFrame:
         """R's printed svystat: the estimate (``mean`` / ``total``) and ``SE`` per row."""
-        return pd.DataFrame({self.statistic: self.coef, "SE": self.se})
+        return pd.DataFrame({self.estimate_name: self.coef, "SE": self.se})
 
-    def __repr__(self) -> str:
-        return self.summary().to_string()
+    def _print_text(self) -> str:
+        t = self.table
+        return print_coefmat(t, stars=False)
 
+    def summary(self) -> Summary:
+        """R's ``print(svymean(...))``; the table (estimate and SE) is ``.table``.
 
-def _pct(p: float) -> str:
-    # R's format.perc(p, 3): e.g. "2.5 %", "97.5 %"
-    return f"{float(f'{100 * p:.3g}'):g} %"
+        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table``.)"""
+        return Summary(self._print_text(), table=self.table)
 
 
 def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
@@ -220,8 +233,10 @@ def _qrule_math(x, w, p):
     return qlow if wlow == 0 else qup
 
 
-class SvyQuantile:
-    """Result of :func:`svyquantile`: a table per variable with ``quantile``, CI and ``se``."""
+class SvyQuantile(TableResult):
+    """Result of :func:`svyquantile`: a table per variable with ``quantile``, CI and ``se``;
+    ``tidy()`` stacks them (``variable``, ``probability``, ``quantile``, ``conf_low``,
+    ``conf_high``, ``std_error``)."""
 
     def __init__(self, tables: dict[str, pd.DataFrame]):
         self.tables = tables
@@ -229,11 +244,20 @@ class SvyQuantile:
     def __getitem__(self, k):
         return self.tables[k]
 
-    def summary(self) -> str:
-        """R's ``print(svyquantile(...))``: one ``$variable`` table per variable."""
-        return "\n".join(f"${k}\n{v.to_string()}" for k, v in self.tables.items())
+    def tidy(self) -> pd.DataFrame:
+        """One row per variable and probability."""
+        rows = []
+        for var, t in self.tables.items():
+            lo, hi = t.columns[1], t.columns[2]
+            for prob, r in t.iterrows():
+                rows.append({"variable": var, "probability": float(prob),
+                             "quantile": r["quantile"], "conf_low": r[lo], "conf_high": r[hi],
+                             "std_error": r["se"]})
+        return pd.DataFrame(rows)
 
-    __repr__ = summary
+    def _print_text(self) -> str:
+        """R's ``print(svyquantile(...))``: one ``$variable`` table per variable."""
+        return "\n".join(f"${k}\n{v.to_string()}\n" for k, v in self.tables.items())
 
 
 def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: bool = True,

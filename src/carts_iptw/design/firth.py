@@ -20,7 +20,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from carts_iptw._validation import as_float_array, check_probability
-from carts_iptw.design.results import ModelResult, pct_label
+from carts_iptw.design.results import ModelResult
+from carts_iptw.results import Summary, ci_labels, print_coefmat
 
 
 def _expit(eta):
@@ -84,8 +85,9 @@ class _Penalised:
 
 
 class FirthResult(ModelResult):
-    """A Firth fit: Wald-type SEs from ``I(b)^-1``; ``pvalues`` are penalised likelihood-ratio
-    tests; ``confint()`` are profile penalised-likelihood intervals (logistf defaults)."""
+    """A Firth fit: Wald-type SEs from ``I(b)^-1``; ``p_values`` are penalised likelihood-ratio
+    tests (``statistic`` their chi-squared, 1 df); ``confint()`` are profile
+    penalised-likelihood intervals (logistf defaults)."""
 
     def __init__(self, *a, problem, loglik, converged, **k):
         super().__init__(*a, **k)
@@ -97,8 +99,21 @@ class FirthResult(ModelResult):
         chisq = np.array([2 * (loglik - self._profile(j, 0.0)[0]) for j in range(len(b))])
         chisq = np.maximum(chisq, 0.0)
         self.chisq = pd.Series(chisq, index=names, name="Chisq")
-        self.pvalues = pd.Series(stats.chi2.sf(chisq, 1), index=names, name="p")
+        self._lr_p = pd.Series(stats.chi2.sf(chisq, 1), index=names, name="p")
         self._ci_cache: dict[tuple, tuple[float, float]] = {}
+
+    @property
+    def statistic(self) -> pd.Series:
+        """Penalised likelihood-ratio chi-squared per coefficient (logistf's ``chisq``)."""
+        return self.chisq
+
+    @property
+    def p_values(self) -> pd.Series:
+        """Penalised likelihood-ratio p-values (logistf's ``prob``), chi-squared on 1 df."""
+        return self._lr_p
+
+    statistic_name = "Chisq"
+    p_value_name = "p"
 
     def _profile(self, j, value, start=None):
         b0 = self.coef.to_numpy().copy() if start is None else start.copy()
@@ -133,15 +148,15 @@ class FirthResult(ModelResult):
         """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``); ``parm``
         restricts the coefficients profiled (logistf's ``plconf``)."""
         level = check_probability(level, "level")
-        rows = self._parm(parm)
-        a = (1 - level) / 2
+        rows = self._rows(parm)
+        lo_lab, hi_lab = ci_labels(level)
         for nm in rows:
             if (level, nm) not in self._ci_cache:
                 j = self.coef.index.get_loc(nm)
                 self._ci_cache[(level, nm)] = (self._limit(j, level, -1),
                                                self._limit(j, level, +1))
-        return pd.DataFrame({pct_label(a): [self._ci_cache[(level, nm)][0] for nm in rows],
-                             pct_label(1 - a): [self._ci_cache[(level, nm)][1] for nm in rows]},
+        return pd.DataFrame({lo_lab: [self._ci_cache[(level, nm)][0] for nm in rows],
+                             hi_lab: [self._ci_cache[(level, nm)][1] for nm in rows]},
                             index=rows)
 
     def coef_table(self) -> pd.DataFrame:
@@ -150,18 +165,21 @@ class FirthResult(ModelResult):
         ci = self.confint()
         return pd.DataFrame({"coef": self.coef, "se(coef)": self.se,
                              "lower 0.95": ci.iloc[:, 0], "upper 0.95": ci.iloc[:, 1],
-                             "Chisq": self.chisq, "p": self.pvalues})
+                             "Chisq": self.chisq, "p": self.p_values})
 
-    def summary(self) -> str:
-        """Text of R's ``summary(logistf_fit)``: penalised log-likelihood, convergence and the
-        coefficient table of :meth:`coef_table`."""
+    def _print_text(self) -> str:
         return "\n".join([
             f"logistf (Firth's penalised likelihood): {self.formula}",
             f"n = {self.n}; penalised log-likelihood = {self.loglik:.6f}; converged = {self.converged}",
             "CIs and p-values: profile penalised likelihood",
             "",
-            self.coef_table().to_string(float_format=lambda v: f"{v:.6g}"),
+            print_coefmat(self.coef_table()),
         ])
+
+    def summary(self) -> Summary:
+        """R's ``summary(logistf_fit)``: penalised log-likelihood, convergence and the
+        coefficient table of :meth:`coef_table` (``.coefficients``)."""
+        return Summary(self._print_text(), coefficients=self.coef_table())
 
 
 def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
@@ -183,7 +201,7 @@ def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
 
     Returns
     -------
-    FirthResult with ``.coef``, ``.se``, ``.chisq``, ``.pvalues``, ``.loglik``, ``.converged``,
+    FirthResult with ``.coef``, ``.se``, ``.chisq``, ``.p_values``, ``.loglik``, ``.converged``,
     ``.confint(level, parm)`` (profile), ``.odds_ratios()`` (exp of the profile limits),
     ``.coef_table()`` (R's print columns coef, se(coef), lower 0.95, upper 0.95, Chisq, p) and
     ``.summary()``.

@@ -175,7 +175,7 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
 
     Returns
     -------
-    ModelResult (normal reference) with ``.coef``, ``.vcov``, ``.se``, ``.pvalues``,
+    ModelResult (normal reference) with ``.coef``, ``.vcov``, ``.se``, ``.p_values``,
     ``.confint()``, ``.odds_ratios()``, ``.summary()``.
 
     Raises

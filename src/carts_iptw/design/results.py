@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from carts_iptw.results import ModelResults, Summary, print_coefmat
 
 
-def pct_label(p: float) -> str:
-    """R's ``format.perc(p, 3)`` column label, e.g. ``"2.5 %"``, ``"97.5 %"``."""
-    s = f"{100 * p:.3g}"
-    if "e" in s:
-        s = f"{100 * p:f}".rstrip("0").rstrip(".")
-    return f"{s} %"
-
-
-def _stars(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "." if p < 0.1 else ""
-
-
-class ModelResult:
+class ModelResult(ModelResults):
     """Coefficients with a (robust / design-based / M-estimation) covariance.
 
-    ``coef``, ``se``, ``tvalues``, ``pvalues`` are Series indexed by R's coefficient names;
-    ``vcov`` a DataFrame; ``df_residual`` the reference df (``inf`` = normal reference);
-    ``confint(level)`` Wald intervals on the same reference; ``odds_ratios()`` exponentiated.
+    The results contract of :mod:`carts_iptw.results`: ``coef``, ``se``, ``statistic``,
+    ``p_values`` (Series indexed by R's coefficient names), ``vcov`` (DataFrame), ``df`` (the
+    reference df: ``inf`` = normal reference, else t), ``confint(level)`` (Wald intervals on
+    the same reference), ``coef_table()``, ``tidy()``, ``summary()``; ``odds_ratios()``
+    exponentiated (logit link). ``design`` is the survey design of an svyglm fit (else None).
     """
 
     def __init__(self, coef: pd.Series, vcov: pd.DataFrame, df_residual: float, *,
                  model: str, vcov_type: str, family: str, link: str, formula: str,
-                 n: int, glm=None, notes: list[str] | None = None):
+                 n: int, glm=None, notes: list[str] | None = None, design=None):
         self.coef = coef
         self.vcov = vcov
-        self.df_residual = df_residual
+        self.df_residual = float(df_residual)
         self.model = model
         self.vcov_type = vcov_type
         self.family = family
@@ -42,62 +33,14 @@ class ModelResult:
         self.formula = formula
         self.n = n
         self.glm = glm
+        self.design = design
         self.notes = list(notes or [])
-        v = np.diag(vcov.to_numpy()) if len(vcov) else np.zeros(0)
-        self.se = pd.Series(np.sqrt(v), index=coef.index, name="Std. Error")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = coef.to_numpy() / self.se.to_numpy()
-        self.tvalues = pd.Series(t, index=coef.index, name=self._stat_name)
-        if np.isinf(df_residual):
-            p = 2 * stats.norm.sf(np.abs(t))
-        elif df_residual > 0:
-            p = 2 * stats.t.sf(np.abs(t), df_residual)
-        else:
-            p = np.full(len(t), np.nan)
-        self.pvalues = pd.Series(p, index=coef.index, name=self._p_name)
+        self.ratio_scale = {"logit": "odds ratio", "log": "ratio"}.get(link)
 
     @property
-    def _stat_name(self) -> str:
-        return "z value" if np.isinf(self.df_residual) else "t value"
-
-    @property
-    def _p_name(self) -> str:
-        return "Pr(>|z|)" if np.isinf(self.df_residual) else "Pr(>|t|)"
-
-    def _quantile(self, level: float) -> float:
-        if not 0 < level < 1:
-            raise ValueError("level must be in (0, 1)")
-        a = (1 - level) / 2
-        if np.isinf(self.df_residual):
-            return float(stats.norm.ppf(1 - a))
-        if self.df_residual <= 0:
-            return np.nan
-        return float(stats.t.ppf(1 - a, self.df_residual))
-
-    def _parm(self, parm) -> list[str]:
-        if parm is None:
-            return list(self.coef.index)
-        parm = [parm] if isinstance(parm, str) else list(parm)
-        bad = [p for p in parm if p not in self.coef.index]
-        if bad:
-            raise ValueError(f"unknown coefficient(s) {bad}; have {list(self.coef.index)}")
-        return parm
-
-    def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
-        """Wald interval ``coef -/+ q * se`` with ``q`` from the result's reference
-        distribution (t with ``df_residual`` df, or normal when it is infinite); ``parm``
-        restricts the rows (R's ``confint(fit, parm)``).
-
-        R twins: ``confint(svyglm_fit)`` (survey 4.1-1 ``confint.svyglm``, Wald with
-        ``df = df.residual``), ``lmtest::coefci(fit, vcov. = vcovHC(fit))`` (normal) for
-        :func:`glm_robust` and :func:`glm_weightit`. Columns are R's ``"2.5 %"``,
-        ``"97.5 %"``. Raises ``ValueError`` for ``level`` outside (0, 1) or an unknown
-        coefficient name; NaN limits when ``df_residual <= 0``."""
-        q = self._quantile(level)
-        a = (1 - level) / 2
-        rows = self._parm(parm)
-        return pd.DataFrame({pct_label(a): self.coef[rows] - q * self.se[rows],
-                             pct_label(1 - a): self.coef[rows] + q * self.se[rows]})
+    def df(self) -> float:
+        """Reference degrees of freedom: ``df_residual`` (``inf``: normal reference)."""
+        return self.df_residual
 
     def odds_ratios(self, level: float = 0.95, parm=None) -> pd.DataFrame:
         """``exp(coef)`` with ``exp(confint)`` and the p-value (logit link only).
@@ -107,38 +50,25 @@ class ModelResult:
         labels, ``p``. Raises ``ValueError`` unless the link is logit."""
         if self.link != "logit":
             raise ValueError(f"odds ratios need a logit link (this model's link is {self.link})")
-        rows = self._parm(parm)
+        rows = self._rows(parm)
         ci = np.exp(self.confint(level, parm=rows))
         out = pd.DataFrame({"OR": np.exp(self.coef[rows])}, index=rows)
         out = pd.concat([out, ci], axis=1)
-        out["p"] = self.pvalues[rows]
+        out["p"] = self.p_values[rows]
         return out
 
-    def coef_table(self) -> pd.DataFrame:
-        """R's ``coef(summary(fit))`` / ``coeftest`` matrix: Estimate, Std. Error, t (or z)
-        value, Pr(>|t|) (or Pr(>|z|)), with ``t = coef / se`` on the reference distribution."""
-        return pd.DataFrame({"Estimate": self.coef, "Std. Error": self.se,
-                             self._stat_name: self.tvalues, self._p_name: self.pvalues})
-
-    def summary(self) -> str:
-        """Text like R's ``summary(fit)`` / ``coeftest(fit)``: the coefficient table with
-        significance stars, the covariance type, the reference distribution and any notes."""
-        tab = self.coef_table()
-        fmt = tab.copy()
-        fmt[""] = [_stars(p) for p in self.pvalues]
-        lines = [
-            f"{self.model}: {self.formula}",
-            f"family: {self.family} (link: {self.link}); n = {self.n}; covariance: {self.vcov_type}",
-            "",
-            fmt.to_string(float_format=lambda v: f"{v:.6g}"),
-            "---",
-            "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1",
-        ]
-        if not np.isinf(self.df_residual):
-            lines.append(f"reference: t with {self.df_residual:g} df")
+    def _print_text(self) -> str:
+        lines = [f"{self.model}: {self.formula}",
+                 f"family: {self.family} (link: {self.link}); n = {self.n}; "
+                 f"covariance: {self.vcov_type}", "",
+                 "Coefficients:", print_coefmat(self.coef_table())]
+        if not math.isinf(self.df_residual):
+            lines.append(f"(t reference with {self.df_residual:g} degrees of freedom)")
         lines += self.notes
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        coefs = ", ".join(f"{k}={v:.4g}" for k, v in self.coef.items())
-        return f"<{self.model} {self.formula!r} ({self.vcov_type}): {coefs}>"
+    def summary(self) -> Summary:
+        """R's ``summary(fit)`` / ``coeftest(fit)``: the coefficient table with significance
+        stars, the covariance type, the reference distribution and any notes; the table is
+        ``.coefficients``."""
+        return Summary(self._print_text(), coefficients=self.coef_table())

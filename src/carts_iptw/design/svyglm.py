@@ -94,7 +94,7 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
 
     Returns
     -------
-    ModelResult with ``.coef``, ``.vcov``, ``.se``, ``.tvalues``, ``.pvalues`` (t on
+    ModelResult with ``.coef``, ``.vcov``, ``.se``, ``.statistic``, ``.p_values`` (t on
     ``df_residual``), ``.confint()``, ``.odds_ratios()`` (logit), ``.coef_table()``,
     ``.summary()`` and ``.glm`` (the underlying fit).
 
@@ -126,8 +126,7 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), float(df),
         model="svyglm", vcov_type="design-based (linearisation)", family=family,
         link=fit.family.link.name, formula=formula, n=design.n, glm=fit, notes=notes,
+        design=design,
     )
-    res.design = design
-    res.dispersion = None
     return res
 

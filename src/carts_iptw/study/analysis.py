@@ -374,7 +374,7 @@ def _or_cells(fit, term: str, fn: str) -> dict:
     row = ors.loc[term]
     est_col = [c for c in ors.columns if c not in ci_cols][0]
     return {"or": num(row[est_col], fn), "lower": num(row[ci_cols[0]], fn),
-            "upper": num(row[ci_cols[1]], fn), "p": num(fit.pvalues[term], fn)}
+            "upper": num(row[ci_cols[1]], fn), "p": num(fit.p_values[term], fn)}
 
 
 def distribution_outcome(ctx: Context, o: Outcome) -> dict:
@@ -437,7 +437,7 @@ def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
                               for k, v in at[h].items()} for h in horizons}
         res[label] = d
     lr = svylogrank(f"{surv} ~ {trt}", ctx.design)
-    res["logrank_p"] = num(lr.pvalue, "svylogrank")
+    res["logrank_p"] = num(lr.p_value, "svylogrank")
     res["logrank_chisq"] = num(lr.statistic, "svylogrank")
     return res, fit
 
@@ -468,7 +468,7 @@ def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | No
     ci = fit.confint(exponentiate=True)
     return {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
             "hr": num(fit.hr[trt], "coxph"), "lower": num(ci.loc[trt].iloc[0], "coxph"),
-            "upper": num(ci.loc[trt].iloc[1], "coxph"), "p": num(fit.pvalues[trt], "coxph"),
+            "upper": num(ci.loc[trt].iloc[1], "coxph"), "p": num(fit.p_values[trt], "coxph"),
             "robust_se": num(fit.se[trt], "coxph")}
 
 

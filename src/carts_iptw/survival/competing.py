@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from carts_iptw._validation import as_float_array, require_columns
+from carts_iptw.results import TableResult
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.coxph import CoxPH, check_case_weights, coxph_fit
 from carts_iptw.survival.surv import aeq_times
@@ -75,10 +76,11 @@ def aj_curve(time, status, w, nstates):
             "std_err": se}
 
 
-@dataclass
-class SurvFitMS:
+@dataclass(repr=False)
+class SurvFitMS(TableResult):
     """Result of :func:`survfit_ms` (``survfitms`` object): long ``table`` with one row per
-    stratum, time and state (``(s0)`` = still in the initial state)."""
+    stratum, time and state (``(s0)`` = still in the initial state); ``tidy()`` is that table
+    with broom's column names, ``summary()`` / ``repr`` the last value of every curve."""
 
     table: pd.DataFrame
     states: list[str]
@@ -111,14 +113,17 @@ class SurvFitMS:
                              "upper": np.nan if r is None else r["upper"]})
         return pd.DataFrame(rows)
 
-    def summary(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """broom's ``tidy(survfitms)``: one row per stratum, state and time with ``estimate``
+        (pstate), ``std_error``, ``conf_low``, ``conf_high``."""
+        return self.table.rename(columns={"pstate": "estimate", "std_err": "std_error",
+                                          "lower": "conf_low", "upper": "conf_high"})
+
+    def _print_text(self) -> str:
         """The last row of every curve (stratum x state): pstate, std_err and CI."""
         last = self.table.groupby(["strata", "state"], sort=False).tail(1)
         return ("Aalen-Johansen (weighted) cumulative incidence; last time per curve:\n"
-                + last.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-
-    def __repr__(self) -> str:
-        return self.summary()
+                + last.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 def survfit_ms(time, status, states, weights=None, groups=None, labels=None, conf_type="log",

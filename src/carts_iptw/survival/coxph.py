@@ -5,6 +5,7 @@ R twin: ``survival::coxph`` (survival 3.5-3, the version installed here).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ from scipy import stats
 
 from carts_iptw._validation import check_probability
 from carts_iptw.families import CartsIptwWarning, ConvergenceWarning
+from carts_iptw.results import ModelResults, Summary, format_num, format_pval, print_coefmat
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival._riskset import RiskSets
@@ -72,9 +74,40 @@ def _strata_codes(strata):
     return cat.cat.codes.to_numpy().astype(np.int64), list(cat.cat.categories)
 
 
-@dataclass
-class CoxPH:
-    """Result of :func:`coxph` (``survival::coxph`` object)."""
+@dataclass(frozen=True)
+class CoxFitData:
+    """What later steps need from a Cox fit, kept on the result (typed, read-only use):
+    the sorted risk sets ``rs`` (None for ``ties="exact"``), the covariates ``X`` and linear
+    predictor ``lp`` in ``rs``'s order with the permutation ``perm`` from row order, and the
+    response, weights, strata and clusters in row order. Read by :func:`cox_zph`,
+    :func:`svycoxph` and the concordance."""
+
+    rs: RiskSets | None
+    X: np.ndarray
+    lp: np.ndarray
+    perm: np.ndarray
+    time: np.ndarray
+    event: np.ndarray
+    start: np.ndarray | None
+    weights: np.ndarray
+    has_weights: bool
+    strata: np.ndarray | None
+    strata_levels: list | None
+    cluster: np.ndarray | None
+    control: CoxControl
+
+
+@dataclass(repr=False, eq=False)
+class CoxPH(ModelResults):
+    """Result of :func:`coxph` (``survival::coxph`` object).
+
+    The results contract of :mod:`carts_iptw.results`: ``coef``, ``vcov`` (= ``var``, robust
+    when ``robust``), ``se``, ``statistic`` (= ``z``), ``p_values``, ``confint(level, parm,
+    exponentiate)``, ``coef_table()`` (R's ``summary(fit)$coefficients``), ``tidy()`` (with
+    hazard ratios as ``exp_*``), ``summary()``. R's other components keep R's names:
+    ``naive_var``, ``loglik``, ``n``, ``nevent``, ``tests`` (logtest, sctest, waldtest,
+    robscore), ``iter``, ``means``, ``linear_predictors``, ``concordance``, ``assign``.
+    """
 
     coef: pd.Series
     var: pd.DataFrame
@@ -92,7 +125,16 @@ class CoxPH:
     infinite: list = field(default_factory=list)
     formula: str | None = None
     nclusters: int | None = None
-    _core: dict = field(default_factory=dict, repr=False)
+    fit_data: CoxFitData | None = None
+    assign: dict | None = None  # R's fit$assign: term label -> coefficient positions
+    _concordance: pd.Series | None = field(default=None, init=False, compare=False)
+
+    ratio_scale = "hazard ratio"
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """R's ``vcov(fit)`` = ``fit$var``: the robust variance when robust, else ``I^-1``."""
+        return self.var
 
     @property
     def se(self) -> pd.Series:
@@ -115,14 +157,16 @@ class CoxPH:
         pair counts), concordance (Harrell's C of the linear predictor) and std (its
         infinitesimal-jackknife standard error, by cluster when clustered); computed on first
         use in O(n log^2 n). See :func:`carts_iptw.survival.concordance.concordance_fit`."""
-        if "concordance" not in self._core:
+        if self._concordance is None:
             from carts_iptw.survival.concordance import concordance_fit
 
-            c = self._core
-            self._core["concordance"] = concordance_fit(
-                c["time"], c["event"], c["lp"], c["weights"] if c["has_weights"] else None,
-                c["strata"], c["start"], c["cluster"])
-        return self._core["concordance"].copy()
+            c = self.fit_data
+            if c is None:
+                raise ValueError("this Cox fit keeps no data for the concordance")
+            self._concordance = concordance_fit(
+                c.time, c.event, c.lp, c.weights if c.has_weights else None,
+                c.strata, c.start, c.cluster)
+        return self._concordance.copy()
 
     @property
     def hr(self) -> pd.Series:
@@ -131,29 +175,26 @@ class CoxPH:
 
     @property
     def z(self) -> pd.Series:
-        """Wald ``z = coef / se`` (with the variance in use)."""
+        """Wald ``z = coef / se`` (with the variance in use); R's ``z`` column."""
         return self.coef / self.se
 
     @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values ``2 (1 - Phi(|z|))``, R's ``Pr(>|z|)``."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.z)), index=self.coef.index)
+    def statistic(self) -> pd.Series:
+        """Wald ``z`` (as :attr:`z`)."""
+        return self.z.rename("z")
 
-    def confint(self, level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
-        """R's ``confint(fit, level)`` (``stats::confint.default`` for coxph objects).
+    statistic_name = "z"
+
+    def confint(self, level: float = 0.95, parm=None, exponentiate: bool = False
+                ) -> pd.DataFrame:
+        """R's ``confint(fit, parm, level)`` (``stats::confint.default`` for coxph objects).
 
         Wald interval ``b +/- z_{1-a/2} se(b)`` on the coef scale with the variance in use
         (robust if robust); ``exponentiate=True`` returns ``exp()`` of it (the hazard-ratio
         interval of ``summary(fit)$conf.int``). Columns are R's ``"2.5 %"``, ``"97.5 %"``.
         Raises ``ValueError`` when ``level`` is not in (0, 1).
         """
-        level = check_probability(level, "level")
-        q = stats.norm.ppf(1 - (1 - level) / 2)
-        lo = self.coef - q * self.se
-        hi = self.coef + q * self.se
-        a = (1 - level) / 2
-        cols = [f"{100 * a:.3g} %", f"{100 * (1 - a):.3g} %"]
-        out = pd.DataFrame({cols[0]: lo, cols[1]: hi})
+        out = super().confint(check_probability(level, "level"), parm)
         return np.exp(out) if exponentiate else out
 
     def coef_table(self) -> pd.DataFrame:
@@ -163,7 +204,7 @@ class CoxPH:
         if self.robust:
             d["robust se"] = self.se
         d["z"] = self.z
-        d["Pr(>|z|)"] = self.pvalues
+        d["Pr(>|z|)"] = self.p_values
         return pd.DataFrame(d)
 
     def conf_int_table(self, level: float = 0.95) -> pd.DataFrame:
@@ -173,35 +214,56 @@ class CoxPH:
                              f"lower .{int(round(level * 100))}": np.exp(ci.iloc[:, 0]),
                              f"upper .{int(round(level * 100))}": np.exp(ci.iloc[:, 1])})
 
-    def summary(self) -> str:
-        """Text of R's ``print(summary(fit))``: coefficients (coef, exp(coef), se(coef), robust se,
-        z, Pr(>|z|)), hazard-ratio intervals, concordance and the likelihood-ratio, Wald, score
-        and robust score tests (chi-squared on p df)."""
-        lines = [f"coxph: {self.formula or ''}  (ties = {self.ties})",
-                 f"  n= {self.n}, number of events= {self.nevent:g}", ""]
-        lines.append(self.coef_table().to_string(float_format=lambda x: f"{x:.6g}"))
-        lines.append("")
-        lines.append(self.conf_int_table().to_string(float_format=lambda x: f"{x:.6g}"))
-        lines.append("")
-        if "time" in self._core:
-            cc = self.concordance
-            lines.append(f"Concordance= {cc['concordance']:.3f}  (se = {cc['std']:.3f} )")
+    def _tests_lines(self) -> list[str]:
         names = {"logtest": "Likelihood ratio test", "waldtest": "Wald test",
                  "sctest": "Score (logrank) test", "robscore": "Robust"}
+        lines = []
         for k in ("logtest", "waldtest", "sctest", "robscore"):
             if k in self.tests:
                 t = self.tests[k]
-                lines.append(f"{names[k]:<22}= {t['test']:.6g}  on {t['df']:g} df,   p={t['pvalue']:.4g}")
+                p = format_pval(t["pvalue"], 1)  # R: pdig = max(1, 4 - 4)
+                lines.append(f"{names[k]:<21}= {format_num(round(t['test'], 2), 15)}  on "
+                             f"{t['df']:g} df,   p={p}")
+        return lines
+
+    def _print_text(self) -> str:
+        """R's ``print.coxph``: the call, the coefficient table, the likelihood ratio test, n."""
+        tab = self.coef_table().rename(columns={"Pr(>|z|)": "p"})
+        lines = ["Call:", f"coxph(formula = {self.formula or ''})", "",
+                 print_coefmat(tab, stars=False, estimate_columns=len(tab.columns) - 2), ""]
+        if "logtest" in self.tests:
+            t = self.tests["logtest"]
+            lines.append(f"Likelihood ratio test={format_num(round(t['test'], 2), 15)}  on "
+                         f"{t['df']:g} df, p={format_pval(t['pvalue'])}")
+        lines.append(f"n= {self.n}, number of events= {self.nevent:g} ")
+        if self.infinite:
+            lines.append(f"Warning: coefficient(s) may be infinite: {', '.join(self.infinite)}")
+        return "\n".join(lines)
+
+    def summary(self) -> Summary:
+        """R's ``print(summary(fit))``: coefficients (coef, exp(coef), se(coef), robust se, z,
+        Pr(>|z|)), hazard-ratio intervals, concordance and the likelihood-ratio, Wald, score and
+        robust score tests; tables as ``.coefficients`` and ``.conf_int``."""
+        lines = ["Call:", f"coxph(formula = {self.formula or ''}, ties = \"{self.ties}\")", "",
+                 f"  n= {self.n}, number of events= {self.nevent:g} ", "",
+                 print_coefmat(self.coef_table(), estimate_columns=len(self.coef_table().columns) - 2),
+                 "", print_coefmat(self.conf_int_table(), stars=False, estimate_columns=4), ""]
+        if self.fit_data is not None:
+            cc = self.concordance
+            lines.append(f"Concordance= {cc['concordance']:.3f}  (se = {cc['std']:.3f} )")
+        lines += self._tests_lines()
         if self.robust:
             lines.append("  (Note: the likelihood ratio and score tests assume independence of")
             lines.append("     observations within a cluster, the Wald and robust score tests do not).")
         if self.infinite:
             lines.append(f"Warning: coefficient(s) may be infinite: {', '.join(self.infinite)}")
-        text = "\n".join(lines)
-        return text
+        return Summary("\n".join(lines), coefficients=self.coef_table(),
+                       conf_int=self.conf_int_table())
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def replace(self, **changes) -> CoxPH:
+        """A copy with some fields changed (``dataclasses.replace``); results are not patched
+        in place."""
+        return dataclasses.replace(self, **changes)
 
 
 def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=None, offset=None,
@@ -324,9 +386,9 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
         nevent=float(sv.event.sum()), tests=tests, ties=ties, robust=bool(robust),
         iter=core.iter, converged=core.converged, linear_predictors=lp,
         means=pd.Series(means, index=idx), infinite=infinite, formula=formula, nclusters=ncl,
-        _core={"rs": rs, "X": X, "strata_levels": slevels, "weights": w, "has_weights": has_w,
-               "time": stop_t, "event": ev_s, "start": start_t, "strata": scodes,
-               "cluster": cluster, "control": control, "perm": perm, "lp": lp_sorted},
+        fit_data=CoxFitData(rs=rs, X=X, lp=lp_sorted, perm=perm, time=stop_t, event=ev_s,
+                            start=start_t, weights=w, has_weights=has_w, strata=scodes,
+                            strata_levels=slevels, cluster=cluster, control=control),
     )
 
 
@@ -373,9 +435,9 @@ def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevel
         nevent=float(sv.event.sum()), tests=tests, ties="exact", robust=False, iter=fit["iter"],
         converged=fit["converged"], linear_predictors=lp, means=pd.Series(fit["means"], index=idx),
         infinite=infinite, formula=formula, nclusters=None,
-        _core={"rs": None, "X": X, "strata_levels": slevels, "weights": w, "has_weights": has_w,
-               "time": stop_t, "event": sv.event, "start": None, "strata": scodes,
-               "cluster": None, "control": control, "perm": np.arange(n), "lp": lp},
+        fit_data=CoxFitData(rs=None, X=X, lp=lp, perm=np.arange(n), time=stop_t,
+                            event=sv.event, start=None, weights=w, has_weights=has_w,
+                            strata=scodes, strata_levels=slevels, cluster=None, control=control),
     )
 
 
@@ -432,7 +494,7 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
     -------
     CoxPH
         ``.coef``, ``.var`` (robust if robust), ``.naive_var``, ``.loglik`` (at 0 and at b),
-        ``.tests``, ``.se``, ``.hr``, ``.pvalues``, ``.concordance``; ``.confint()``,
+        ``.tests``, ``.se``, ``.hr``, ``.p_values``, ``.concordance``; ``.confint()``,
         ``.coef_table()`` / ``.conf_int_table()`` (``summary(fit)$coefficients`` / ``$conf.int``)
         and ``.summary()`` (text of ``print(summary(fit))``).
 
@@ -486,5 +548,4 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
     terms: dict[str, list[int]] = {}
     for j, a in enumerate(assign):
         terms.setdefault(mf.term_labels[a - 1], []).append(j)
-    fit._core["assign"] = terms
-    return fit
+    return fit.replace(assign=terms)

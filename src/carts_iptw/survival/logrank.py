@@ -10,13 +10,26 @@ import pandas as pd
 from scipy import stats
 
 from carts_iptw._validation import check_groups_weighted
+from carts_iptw.results import (
+    CallableFrame,
+    Summary,
+    TestResult,
+    format_num,
+    format_pval,
+    format_vector,
+    matrix_text,
+    print_coefmat,
+)
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.surv import aeq_times, make_surv
 
 
-@dataclass
-class SurvDiff:
-    """Result of :func:`survdiff` (``survival::survdiff`` object)."""
+@dataclass(repr=False)
+class SurvDiff(TestResult):
+    """Result of :func:`survdiff` (``survival::survdiff`` object): a test result
+    (:class:`~carts_iptw.results.TestResult`) with ``statistic`` = ``chisq``, ``parameter``
+    ``{"df": df}``, ``p_value``, plus R's ``n``, ``obs``, ``exp``, ``var`` and ``table`` (the
+    printed table as a DataFrame)."""
 
     groups: list[str]
     n: np.ndarray
@@ -25,22 +38,52 @@ class SurvDiff:
     var: np.ndarray
     chisq: float
     df: int
-    pvalue: float
+    p_value: float
+    method: str = "Log-rank test (survdiff, rho = 0)"
+    statistic_name = "Chisq"
 
-    def table(self) -> pd.DataFrame:
-        """R's printed ``survdiff`` table: N, Observed, Expected, (O-E)^2/E, (O-E)^2/V."""
-        return pd.DataFrame({"N": self.n, "Observed": self.obs, "Expected": self.exp,
+    @property
+    def statistic(self) -> float:
+        """The log-rank chi-squared (R's ``chisq``)."""
+        return self.chisq
+
+    @property
+    def parameter(self) -> dict:
+        """``{"df": number of groups - 1}``."""
+        return {"df": self.df}
+
+    @property
+    def table(self) -> CallableFrame:
+        """R's printed ``survdiff`` table: N, Observed, Expected, (O-E)^2/E, (O-E)^2/V.
+
+        (It was a method; calling it still works for one release, with a deprecation warning.)
+        """
+        return CallableFrame({"N": self.n, "Observed": self.obs, "Expected": self.exp,
                              "(O-E)^2/E": (self.obs - self.exp) ** 2 / self.exp,
                              "(O-E)^2/V": (self.obs - self.exp) ** 2 / np.diag(self.var)},
                             index=self.groups)
 
-    def summary(self) -> str:
-        """Text of R's ``print(survdiff(...))``: the table and ``Chisq= ... on df, p= ...``."""
-        return (self.table().to_string(float_format=lambda x: f"{x:.6g}")
-                + f"\n\n Chisq= {self.chisq:.6g}  on {self.df} degrees of freedom, p= {self.pvalue:.4g}")
+    def tidy(self) -> pd.DataFrame:
+        """One row per group: ``group``, ``n``, ``observed``, ``expected``; the test's
+        ``statistic``, ``df`` and ``p_value`` repeated on each row (broom's ``tidy`` +
+        ``glance`` of a survdiff)."""
+        return pd.DataFrame({"group": list(self.groups), "n": self.n, "observed": self.obs,
+                             "expected": self.exp, "statistic": self.chisq, "df": self.df,
+                             "p_value": self.p_value})
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _print_text(self) -> str:
+        tab = pd.DataFrame(self.table)
+        out = pd.DataFrame(index=tab.index)
+        for c in tab.columns:
+            out[c] = format_vector(tab[c].to_numpy(dtype=float), 4)
+        p = format_pval(self.p_value, 2)  # survival: format.pval(pchisq(...), digits = 2)
+        return (matrix_text(out) + f"\n\n Chisq= {format_num(self.chisq, 3)}  on {self.df} "
+                f"degrees of freedom, p= {p} ")
+
+    def summary(self) -> Summary:
+        """R's ``print(survdiff(...))``: the table and ``Chisq= ... on df, p= ...``; the table is
+        ``.table``."""
+        return Summary(self._print_text(), table=pd.DataFrame(self.table))
 
 
 def survdiff_arrays(time, event, groups, ngroups, strata=None, timefix=True):
@@ -104,8 +147,8 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
 
     Returns
     -------
-    SurvDiff with ``.n``, ``.obs``, ``.exp``, ``.var``, ``.chisq``, ``.df``, ``.pvalue``;
-    ``.table()`` (R's printed N, Observed, Expected, (O-E)^2/E, (O-E)^2/V) and ``.summary()``.
+    SurvDiff with ``.n``, ``.obs``, ``.exp``, ``.var``, ``.chisq``, ``.df``, ``.p_value``;
+    ``.table`` (R's printed N, Observed, Expected, (O-E)^2/E, (O-E)^2/V) and ``.summary()``.
 
     Raises ``ValueError`` for a non-right-censored response, fewer than two groups, missing
     values, negative times or an invalid status.
@@ -129,12 +172,15 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
     chi, df = _chisq_from(obs, exp, var)
     n = np.bincount(codes, minlength=len(labels)).astype(float)
     return SurvDiff(groups=labels, n=n, obs=obs, exp=exp, var=var, chisq=chi, df=df,
-                    pvalue=float(stats.chi2.sf(chi, df)))
+                    p_value=float(stats.chi2.sf(chi, df)))
 
 
-@dataclass
-class SvyLogrank:
-    """Result of :func:`svylogrank`."""
+@dataclass(repr=False)
+class SvyLogrank(TestResult):
+    """Result of :func:`svylogrank`: a test result (:class:`~carts_iptw.results.TestResult`)
+    with ``statistic`` (the chi-squared), ``parameter`` ``{"df": df}``, ``p_value``; R's
+    per-coefficient ``score``, ``se``, ``z``; ``method`` is svylogrank's ``method`` argument
+    ("small", "large" or "score")."""
 
     method: str
     score: np.ndarray
@@ -142,20 +188,27 @@ class SvyLogrank:
     z: np.ndarray
     statistic: float
     df: int
-    pvalue: float
+    p_value: float
     names: list[str]
+    statistic_name = "Chisq"
 
-    def summary(self) -> str:
-        """Per-coefficient score, se, z and two-sided normal p, then the chi-square test
-        (R's ``print(svylogrank(...))``: the score table and ``Chisq``, ``p``)."""
+    @property
+    def parameter(self) -> dict:
+        """``{"df": number of groups - 1}``."""
+        return {"df": self.df}
+
+    def tidy(self) -> pd.DataFrame:
+        """One row: ``statistic``, ``p_value``, ``parameter`` (df), ``method``."""
+        out = super().tidy()
+        out["method"] = f"svylogrank (method = {self.method})"
+        return out
+
+    def _print_text(self) -> str:
         t = pd.DataFrame({"score": self.score, "se": self.se, "z": self.z,
                           "p": 2 * stats.norm.sf(np.abs(self.z))}, index=self.names)
-        return (f"svylogrank (method = {self.method})\n"
-                + t.to_string(float_format=lambda x: f"{x:.6g}")
-                + f"\n Chisq = {self.statistic:.6g} on {self.df} df, p = {self.pvalue:.4g}")
-
-    def __repr__(self) -> str:
-        return self.summary()
+        return (f"svylogrank (method = {self.method})\n" + print_coefmat(t, stars=False)
+                + f"\n Chisq = {format_num(self.statistic, 7)} on {self.df} df, "
+                f"p = {format_pval(self.p_value)}")
 
 
 def _design_parts(design, weights, data):
@@ -193,7 +246,7 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     Returns
     -------
     SvyLogrank with ``.score``, ``.se``, ``.z``, ``.statistic`` (chi-square), ``.df``,
-    ``.pvalue`` and ``.summary()``.
+    ``.p_value`` and ``.summary()``.
 
     Raises
     ------

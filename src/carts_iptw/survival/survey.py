@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from carts_iptw._validation import check_groups_weighted
+from carts_iptw.results import CallableFrame, TableResult, format_num
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival.coxph import CoxPH, _chisq, coxph_fit
 from carts_iptw.survival.robust import dfbeta, wald_test
@@ -75,36 +76,51 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
                         start=None if sr.start is None else sr.start[keep], ties=ties,
                         robust=False, control=control or CoxControl(), column_names=cn,
                         formula=formula)
-    core = fit._core
+    core = fit.fit_data
     Dk = np.zeros((int(keep.sum()), X.shape[1]))
-    Dk[core["perm"]] = dfbeta(core["X"], core["rs"], core["lp"], fit.naive_var.to_numpy())
+    Dk[core.perm] = dfbeta(core.X, core.rs, core.lp, fit.naive_var.to_numpy())
     D = np.zeros((len(w), X.shape[1]))
     D[keep] = Dk
     V = design.recvar(D)
     idx = fit.coef.index
-    fit.var = pd.DataFrame(V, index=idx, columns=idx)
-    fit.robust = True
     df = int(np.sum(~np.isnan(fit.coef.to_numpy())))
-    fit.tests = {"waldtest": _chisq(wald_test(V, fit.coef.to_numpy()), df)}
-    fit.formula = formula
-    return fit
+    return fit.replace(var=pd.DataFrame(V, index=idx, columns=idx), robust=True,
+                       tests={"waldtest": _chisq(wald_test(V, fit.coef.to_numpy()), df)},
+                       formula=formula)
 
 
-@dataclass
-class SvyKM:
+@dataclass(repr=False)
+class SvyKM(TableResult):
     """One design-based survival curve (``svykm`` object): times of the events (one per event
-    row, as survey), ``surv = exp(-Nelson-Aalen)`` and ``varlog`` (variance of log S)."""
+    row, as survey), ``surv = exp(-Nelson-Aalen)`` and ``varlog`` (variance of log S);
+    ``table`` / ``tidy()`` hold them as columns."""
 
     time: np.ndarray
     surv: np.ndarray
     varlog: np.ndarray | None
 
-    def table(self) -> pd.DataFrame:
-        """``time``, ``surv`` and (with ``se=True``) ``varlog`` as columns (R's svykm list)."""
+    @property
+    def table(self) -> CallableFrame:
+        """``time``, ``surv`` and (with ``se=True``) ``varlog`` as columns (R's svykm list).
+
+        (It was a method; ``.table()`` still works for one release, with a warning.)"""
         d = {"time": self.time, "surv": self.surv}
         if self.varlog is not None:
             d["varlog"] = self.varlog
+        return CallableFrame(d)
+
+    def tidy(self) -> pd.DataFrame:
+        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S
+        (``surv * sqrt(varlog)``, as ``confint.svykm``)."""
+        d = {"time": self.time, "estimate": self.surv}
+        if self.varlog is not None:
+            d["std_error"] = self.surv * np.sqrt(self.varlog)
         return pd.DataFrame(d)
+
+    def _print_text(self) -> str:
+        return (f"svykm curve: {len(self.time)} event time(s), S(t) from 1 to "
+                f"{format_num(self.surv[-1] if len(self.surv) else 1.0)}"
+                f"{'; with standard errors' if self.varlog is not None else ''}")
 
 
 def _km_stderr(t, e, w, N, general_design=None):
@@ -180,7 +196,7 @@ def svykm(formula: str, design, se: bool = False):
     Returns
     -------
     SvyKM (or a dict ``{level: SvyKM}`` when grouped) with ``.time``, ``.surv`` and, with
-    ``se=True``, ``.varlog``; ``.table()``; :func:`svykm_time` reads curves at given times.
+    ``se=True``, ``.varlog``; ``.table``; :func:`svykm_time` reads curves at given times.
 
     Raises
     ------

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from carts_iptw.families import CartsIptwWarning
+from carts_iptw.results import Summary, TableResult, deprecated_alias, format_num, matrix_text
 from carts_iptw.survival.coxph import _column_or_array, check_case_weights
 from carts_iptw.survival.surv import aeq_times, make_surv
 
@@ -188,15 +189,22 @@ def _minmin(y, x):
     return x[0]
 
 
-@dataclass
-class SurvFit:
-    """Result of :func:`survfit` (``survival::survfit`` object)."""
+@dataclass(repr=False)
+class SurvFit(TableResult):
+    """Result of :func:`survfit` (``survival::survfit`` object): weighted Kaplan-Meier curves.
+
+    ``table`` (one row per stratum and time: strata, time, n_risk, n_event, surv, std_err on
+    R's scale, lower, upper), ``strata``, ``n``, ``conf_type``, ``conf_level`` (R's
+    ``conf.int``), ``robust``; ``median()``, ``summary_table()``, ``at_times(times)``,
+    ``n_risk_at(times)``; ``tidy()`` (broom's ``tidy.survfit`` columns in snake_case),
+    ``summary()`` and ``repr`` (R's ``print(fit)``). A curve, not a model: no ``confint()``.
+    """
 
     table: pd.DataFrame
     strata: list[str]
     n: pd.Series
     conf_type: str
-    conf_int: float
+    conf_level: float
     robust: bool
     logse: bool
     formula: str | None = None
@@ -280,15 +288,33 @@ class SurvFit:
             out[s] = val
         return pd.DataFrame(out, index=pd.Index(times, name="time")).T
 
-    def summary(self) -> str:
-        """Text of R's ``print(fit)``: records, n.max, n.start, events, median, LCL, UCL."""
-        st = self.summary_table()
-        head = f"survfit: {self.formula or ''}  (conf.type = {self.conf_type}"
-        head += ", robust IJ variance)" if self.robust else ")"
-        return head + "\n" + st.to_string(float_format=lambda x: f"{x:.6g}")
+    conf_int = deprecated_alias("conf_level")
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def tidy(self) -> pd.DataFrame:
+        """broom's ``tidy(survfit)``: ``time``, ``n_risk``, ``n_event``, ``estimate`` (S(t)),
+        ``std_error`` (R's ``std.err`` scale), ``conf_low``, ``conf_high``, ``strata``."""
+        t = self.table.rename(columns={"surv": "estimate", "std_err": "std_error",
+                                       "lower": "conf_low", "upper": "conf_high"})
+        cols = ["time", "n_risk", "n_event", "estimate", "std_error", "conf_low", "conf_high"]
+        return t[[*cols, *[c for c in t.columns if c not in cols]]].reset_index(drop=True)
+
+    def _print_text(self) -> str:
+        """R's ``print(fit)``: records, n.max, n.start, events, median, LCL, UCL per stratum."""
+        st = self.summary_table()
+        lv = format_num(self.conf_level * 100, 2)
+        st = st.rename(columns={"LCL": f"0.{lv}LCL" if lv.isdigit() else "LCL",
+                                "UCL": f"0.{lv}UCL" if lv.isdigit() else "UCL"})
+        out = pd.DataFrame(index=[str(i) for i in st.index])
+        for c in st.columns:
+            out[c] = [format_num(v, 4) for v in st[c]]
+        head = f"Call: survfit(formula = {self.formula or ''})"
+        if self.robust:
+            head += "  (robust IJ variance)"
+        return head + "\n\n" + matrix_text(out)
+
+    def summary(self) -> Summary:
+        """R's ``print(fit)`` text; ``.table`` is ``summary(fit)$table`` (:meth:`summary_table`)."""
+        return Summary(self._print_text(), table=self.summary_table())
 
 
 def _last_in_chain(start, stop, id_):
@@ -392,7 +418,7 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
         ns[lab] = int(sel.sum())
     table = pd.concat(frames, ignore_index=True)
     return SurvFit(table=table, strata=list(curves), n=pd.Series(ns), conf_type=conf_type,
-                   conf_int=conf_int, robust=bool(robust), logse=logse, formula=formula,
+                   conf_level=conf_int, robust=bool(robust), logse=logse, formula=formula,
                    _curves=curves)
 
 

@@ -98,21 +98,21 @@ def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: 
     """
     if not isinstance(fit, CoxPH):
         raise TypeError(f"fit must be a coxph() result, got {type(fit).__name__}")
-    core = fit._core
-    rs = core["rs"]
+    core = fit.fit_data
+    rs = core.rs
     if rs is None:
         raise ValueError("cox_zph: fits with ties='exact' are not supported here")
     if rs.counting:
         raise ValueError("cox_zph: (start, stop] data are not supported here")
-    X = core["X"]
+    X = core.X
     coef = fit.coef.to_numpy()
     if np.isnan(coef).any():
         raise ValueError("cox_zph: the fit has aliased (NA) coefficients")
-    times = core["time"]
-    event = core["event"]
+    times = core.time
+    event = core.event
     tt = _transform_times(times, event, transform)
     gtime = tt - tt[event == 1].mean()
-    eta = core["lp"]  # rows in the fit's internal (sorted) order, as X and rs
+    eta = core.lp  # rows in the fit's internal (sorted) order, as X and rs
     w = rs.weights
     r = w * np.exp(eta - eta.max())
     den, a, _ = rs.terms(r, X)
@@ -139,7 +139,7 @@ def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: 
 
     I11, I12, I22 = info(0), info(1), info(2)
     imat = np.block([[I11, I12], [I12.T, I22]])
-    assign = core.get("assign") if terms else None
+    assign = fit.assign if terms else None
     if not assign:
         assign = {nm: [j] for j, nm in enumerate(fit.coef.index)}
     rows, tests, dfs = [], [], []

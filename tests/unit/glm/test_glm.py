@@ -149,7 +149,7 @@ def test_gaussian_is_weighted_least_squares(df):
     np.testing.assert_allclose(fit.dispersion, sigma2, rtol=1e-10)
     cov = sigma2 * np.linalg.inv(X.T @ (X * df["w"].to_numpy()[:, None]))
     np.testing.assert_allclose(fit.vcov.to_numpy(), cov, rtol=1e-8)
-    assert fit.pvalues.name == "Pr(>|t|)"
+    assert fit.p_values.name == "Pr(>|t|)"
 
 
 def test_quasi_equals_base_coefficients(df):
@@ -164,9 +164,9 @@ def test_quasi_equals_base_coefficients(df):
 
 def test_confint_wald_and_summary(df):
     fit = glm("y ~ x + g", df)
-    ci = fit.confint_wald()
+    ci = fit.confint()
     assert list(ci.columns) == ["2.5 %", "97.5 %"]
-    assert list(fit.confint_wald(0.9).columns) == ["5 %", "95 %"]
+    assert list(fit.confint(0.9).columns) == ["5 %", "95 %"]
     np.testing.assert_allclose((ci.iloc[:, 1] - ci.iloc[:, 0]) / 2,
                                stats.norm.ppf(0.975) * fit.se, rtol=1e-12)
     s = str(fit.summary())

@@ -176,8 +176,8 @@ def test_score_residuals_match_direct_loop(efron):
 def test_score_residuals_sum_to_score_at_mle():
     d = _data(seed=6)
     f = coxph("Surv(time, status) ~ x + z", d, weights="w", control=CoxControl(eps=1e-12, iter_max=50))
-    core = f._core
-    u = (core["rs"].score_residuals(core["lp"], core["X"]) * core["weights"][:, None]).sum(axis=0)
+    core = f.fit_data
+    u = (core.rs.score_residuals(core.lp, core.X) * core.weights[:, None]).sum(axis=0)
     np.testing.assert_allclose(u, 0.0, atol=1e-8)
 
 
@@ -284,7 +284,7 @@ def test_survey_functions_bad_input():
     with pytest.raises(ValueError, match="design"):
         svylogrank("Surv(time, status) ~ x", None)
     r = svylogrank("Surv(time, status) ~ x", des)
-    assert 0 <= r.pvalue <= 1 and r.statistic >= 0
+    assert 0 <= r.p_value <= 1 and r.statistic >= 0
     km = svykm("Surv(time, status) ~ x", des, se=True)
     assert set(km) == {"0", "1"}
     assert np.all(np.diff(km["0"].surv) <= 0)

@@ -284,8 +284,8 @@ for _ds, _x, _y in (("lalonde", "race", "treat"), ("birthwt", "low", "smoke"), (
 # ---------------------------------------------------------------------------------------------
 def _model_out(r) -> dict:
     ci = r.confint()
-    return {"coef": r.coef, "se": r.se, "vcov": r.vcov, "tvalues": r.tvalues,
-            "pvalues": r.pvalues, "lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]}
+    return {"coef": r.coef, "se": r.se, "vcov": r.vcov, "tvalues": r.statistic,
+            "pvalues": r.p_values, "lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1]}
 
 
 def _control(args):
@@ -472,7 +472,7 @@ def _py_logistf(data, args):
     r = logistf(args["formula"], data, weights=args.get("weights"))
     ci = r.confint()
     return {"coef": r.coef, "se": r.se, "lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1],
-            "chisq": r.chisq, "pvalues": r.pvalues, "loglik": r.loglik}
+            "chisq": r.chisq, "pvalues": r.p_values, "loglik": r.loglik}
 
 
 for _name, _ds, _args in (

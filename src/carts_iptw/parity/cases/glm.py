@@ -124,12 +124,12 @@ def _py_glm(data: pd.DataFrame, args) -> dict:
             continue
         if issubclass(w.category, GlmWarning) and str(w.message) not in msgs:
             msgs.append(str(w.message))
-    ci = fit.confint_wald()
+    ci = fit.confint()
     return {
         "coef": fit.coef,
         "se": fit.se,
-        "statistic": fit.tvalues,
-        "p_value": fit.pvalues,
+        "statistic": fit.statistic,
+        "p_value": fit.p_values,
         "vcov": fit.vcov.to_numpy(),
         "ci_lower": ci.iloc[:, 0],
         "ci_upper": ci.iloc[:, 1],

@@ -277,7 +277,7 @@ def _py_survdiff(data, args):
     from carts_iptw.survival.logrank import survdiff
 
     s = survdiff(args["formula"], data)
-    return {"chisq": s.chisq, "df": s.df, "pvalue": s.pvalue, "obs": s.obs, "exp": s.exp,
+    return {"chisq": s.chisq, "df": s.df, "pvalue": s.p_value, "obs": s.obs, "exp": s.exp,
             "var": s.var.ravel(order="F"), "n": s.n}
 
 
@@ -307,8 +307,8 @@ def _py_svylogrank(data, args):
 
     r = svylogrank(args["formula"], _design(data, args), method=args["method"])
     if args["method"] == "score":
-        return {"score": r.z, "chisq": r.statistic, "pvalue": r.pvalue}
-    return {"z": r.z, "score": r.score, "se": r.se, "chisq": r.statistic, "pvalue": r.pvalue}
+        return {"score": r.z, "chisq": r.statistic, "pvalue": r.p_value}
+    return {"z": r.z, "score": r.score, "se": r.se, "chisq": r.statistic, "pvalue": r.p_value}
 
 
 for _name, _ds, _f in (
