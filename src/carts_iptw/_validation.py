@@ -26,6 +26,53 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], what: str = "dat
         raise ValueError(f"unknown column(s) {missing} (not in {what})")
 
 
+def column_or_vector(data, value, what: str, n: int | None = None
+                     ) -> tuple[np.ndarray | None, str | None]:
+    """The one convention for per-row arguments (weights, offset, ids, strata, cluster, id):
+    a column name (``"w"`` or ``"~w"``, R's one-sided formula), or an array with one value per
+    row. Returns ``(values, name)`` -- the column's name, or ``what`` for an array -- or
+    ``(None, None)`` for None. Raises ``ValueError`` naming an unknown column or a wrong length.
+    """
+    if value is None:
+        return None, None
+    n = len(data) if n is None and data is not None else n
+    if isinstance(value, str):
+        name = value.strip()
+        if name.startswith("~"):
+            name = name[1:].strip()
+        if name.startswith("`") and name.endswith("`") and len(name) > 1:
+            name = name[1:-1]
+        if data is None or name not in data.columns:
+            raise ValueError(f"unknown column '{name}' given as {what} (not in data)")
+        return data[name].to_numpy(), name
+    arr = np.asarray(value)
+    if arr.ndim != 1 or (n is not None and len(arr) != n):
+        raise ValueError(f"{what} must be a column name, '~column' or a 1-d array with one value "
+                         f"per row ({n})")
+    return arr, what
+
+
+def numeric_column_or_vector(value, data: pd.DataFrame, what: str) -> np.ndarray | None:
+    """A numeric per-row argument (weights, offset) by :func:`column_or_vector`'s convention,
+    with missing / non-finite values and text columns refused."""
+    arr, name = column_or_vector(data, value, what)
+    if arr is None:
+        return None
+    if isinstance(value, str):
+        s = data[name]
+        k = int(pd.isna(s).sum())
+        if k:
+            raise ValueError(f"column '{name}' ({what}) has {k} missing value(s)")
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            raise ValueError(f"column '{name}' ({what}) must be numeric")
+        return s.to_numpy(dtype=float)
+    arr = as_float_array(arr, what)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{what} has {int(bad.sum())} missing or non-finite value(s)")
+    return arr
+
+
 def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
     for c in columns:
         k = int(pd.isna(data[c]).sum())
@@ -84,8 +131,9 @@ def check_weights(w, name: str = "weights", n: int | None = None, allow_zero: bo
         raise ValueError(f"{name} has {int(bad.sum())} missing or non-finite value(s)")
     neg = w < 0 if allow_zero else w <= 0
     if neg.any():
-        rule = "negative" if allow_zero else "non-positive"
-        raise ValueError(f"{name} has {int(neg.sum())} {rule} value(s)")
+        rule = "negative" if allow_zero else "zero or negative"
+        raise ValueError(f"{name} has {int(neg.sum())} {rule} value(s); weights must be "
+                         f"{'>= 0' if allow_zero else '> 0'}")
     if not (w > 0).any():
         raise ValueError(f"{name} are all zero")
     return w

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._validation import as_float_array, require_dataframe
+from ._validation import numeric_column_or_vector, require_dataframe
 from .families import Family, GlmWarning, get_family
 from .formula import ModelFrame, model_frame
 from .irls import GlmControl, GlmFit, glm_fit
@@ -25,28 +25,6 @@ from .results import (
 )
 
 __all__ = ["glm", "GlmResult", "GlmSummary"]
-
-
-def _vector_arg(value, data: pd.DataFrame, what: str) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in data.columns:
-            raise ValueError(f"unknown column '{value}' given as {what} (not in data)")
-        s = data[value]
-        k = int(pd.isna(s).sum())
-        if k:
-            raise ValueError(f"column '{value}' ({what}) has {k} missing value(s)")
-        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            raise ValueError(f"column '{value}' ({what}) must be numeric")
-        return s.to_numpy(dtype=float)
-    arr = as_float_array(value, what)
-    if arr.ndim != 1 or len(arr) != len(data):
-        raise ValueError(f"{what} must have one value per row of data ({len(data)})")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise ValueError(f"{what} has {int(bad.sum())} missing or non-finite value(s)")
-    return arr
 
 
 @dataclass(repr=False)
@@ -210,7 +188,7 @@ class GlmResult(ModelResults):
                 if not isinstance(self._offset_arg, str):
                     raise ValueError("the fit's offset was an array: predict() cannot evaluate "
                                      "it on newdata; put offset(x) in the formula")
-                eta = eta + _vector_arg(self._offset_arg, newdata, "offset")
+                eta = eta + numeric_column_or_vector(self._offset_arg, newdata, "offset")
         return self.family.linkinv(eta) if type == "response" else np.asarray(eta)
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
@@ -330,12 +308,12 @@ def glm(
                 f"factor) for the {fam.family} family; {int(bad.sum())} value(s) are outside "
                 "[0, 1]"
             )
-    w = _vector_arg(weights, data, "weights")
+    w = numeric_column_or_vector(weights, data, "weights")
     if w is not None and np.any(w < 0):
         raise ValueError(f"weights have {int((w < 0).sum())} negative value(s)")
     if w is not None and not np.any(w > 0):
         raise ValueError("weights are all zero")
-    off = _vector_arg(offset, data, "offset")
+    off = numeric_column_or_vector(offset, data, "offset")
     if mf.offset is not None:
         off = mf.offset if off is None else off + mf.offset
     fit = glm_fit(mf.X, mf.y, weights=w, offset=off, family=fam, control=control,

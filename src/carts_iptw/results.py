@@ -50,14 +50,8 @@ def ci_labels(level: float) -> tuple[str, str]:
     """
     level = check_level(level)
     a = (1 - level) / 2
-    return _pct(a), _pct(1 - a)
-
-
-def _pct(p: float) -> str:
-    s = f"{100 * p:.3g}"
-    if "e" in s:
-        s = f"{100 * p:f}".rstrip("0").rstrip(".")
-    return f"{s} %"
+    lo, hi = format_vector([100 * a, 100 * (1 - a)], 3, scientific=False)
+    return f"{lo.strip()} %", f"{hi.strip()} %"
 
 
 def check_level(level) -> float:
@@ -92,7 +86,7 @@ def _sci_parts(x: float, digits: int) -> tuple[int, int]:
     return sig, int(exp)
 
 
-def format_vector(values, digits: int = 4) -> list[str]:
+def format_vector(values, digits: int = 4, scientific: bool | None = None) -> list[str]:
     """R's ``format(x, digits = digits)`` of a numeric vector (``formatReal``): the fewest
     significant digits (at most ``digits``) that show every element to ``digits`` digits, one
     common number of decimals, fixed notation unless scientific is narrower; right-justified."""
@@ -107,7 +101,7 @@ def format_vector(values, digits: int = 4) -> list[str]:
         mxe = max(abs(e) for _, e in parts)
         fixed_w = neg + left + (1 + rgt if rgt else 0)
         sci_w = neg + (mxsig + 1 if mxsig > 1 else 1) + (4 if mxe < 100 else 5)
-        if fixed_w <= sci_w:
+        if scientific is False or (scientific is None and fixed_w <= sci_w):
             def fmt(x):
                 return f"{x:.{rgt}f}"
         else:

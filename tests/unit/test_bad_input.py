@@ -337,7 +337,7 @@ case("glm_robust.weights_all_zero", V, "weights")(
 case("glm_robust.response", V, "treat")(lambda: ci.glm_robust(LF, set_at(lal(), "treat", PLANT)))
 case("glm_robust.separation", V, "separation")(
     lambda: ci.glm_robust("treat ~ age + sep", _sep_lal()))
-case("glm_robust.vcov_type", V, "vcov_type")(lambda: ci.glm_robust(LF, lal(), vcov_type="HCX"))
+case("glm_robust.vcov", V, "vcov")(lambda: ci.glm_robust(LF, lal(), vcov="HCX"))
 
 
 # ---------------------------------------------------------------------------- glm_weightit

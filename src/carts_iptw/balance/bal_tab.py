@@ -43,6 +43,7 @@ from carts_iptw._validation import (
 )
 from carts_iptw.balance import statistics as st
 from carts_iptw.balance.covariates import cobalt_matrix, rhs_terms, variable_frame
+from carts_iptw.results import Summary, TableResult
 
 STATS = {
     "mean.diffs": ("Diff", "M.Threshold"),
@@ -58,9 +59,12 @@ def _match_stat(s: str) -> str:
     return hits[0]
 
 
-@dataclass
-class BalTab:
-    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin)."""
+@dataclass(repr=False)
+class BalTab(TableResult):
+    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin): ``balance`` (cobalt's rows and
+    columns), ``observations`` (sample sizes); ``table()`` the printed columns, ``tidy()`` the
+    balance table with the row names as ``variable``, ``summary()`` / ``repr`` cobalt's print.
+    A table, not a model: no ``confint()``."""
 
     balance: pd.DataFrame
     observations: pd.DataFrame
@@ -71,7 +75,7 @@ class BalTab:
     thresholds: dict = field(default_factory=dict)
     estimand: str | None = None
 
-    def summary(self) -> pd.DataFrame:
+    def table(self) -> pd.DataFrame:
         """The columns cobalt's ``print(bal.tab(...))`` shows: Type and the requested
         statistics (``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``, ``KS.*``) and threshold columns."""
         keep = ["Type"]
@@ -82,12 +86,22 @@ class BalTab:
                     keep.append(c)
         return self.balance[keep]
 
-    def __repr__(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """Every balance column with cobalt's row names as the first column, ``variable``."""
+        return self.balance.rename_axis("variable").reset_index()
+
+    def _print_text(self) -> str:
         with pd.option_context("display.width", 140, "display.max_columns", 20):
-            b = self.summary().round(4).to_string()
+            b = self.table().round(4).to_string()
             o = self.observations.round(2).to_string()
         head = "Balance Measures (cobalt::bal.tab twin)"
         return f"{head}\n{b}\n\nSample sizes\n{o}\n"
+
+    def summary(self) -> Summary:
+        """cobalt's ``print(bal.tab(...))``; ``.table`` is the printed columns, ``.observations``
+        the sample sizes. (Until 0.1 ``summary()`` returned that DataFrame: use
+        ``summary().table`` or ``table()``.)"""
+        return Summary(self._print_text(), table=self.table(), observations=self.observations)
 
 
 def _default_s_d_denom(estimand, treat, weights):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from carts_iptw._validation import as_float_array, check_probability
+from carts_iptw._validation import as_float_array, check_probability, column_or_vector
 from carts_iptw.design.results import ModelResult
 from carts_iptw.results import Summary, ci_labels, print_coefmat
 
@@ -230,12 +230,11 @@ def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
         w = np.ones(n)
     else:
         if isinstance(weights, str):
-            if weights not in data.columns:
-                raise ValueError(f"unknown column '{weights}' given as weights")
-            k = int(data[weights].isna().sum())
+            _, name = column_or_vector(data, weights, "weights")
+            k = int(data[name].isna().sum())
             if k:
-                raise ValueError(f"column '{weights}' (weights) has {k} missing value(s)")
-            w = as_float_array(data[weights], f"weights column '{weights}'")
+                raise ValueError(f"column '{name}' (weights) has {k} missing value(s)")
+            w = as_float_array(data[name], f"weights column '{name}'")
         else:
             w = as_float_array(weights, "weights")
         if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):

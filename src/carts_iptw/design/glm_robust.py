@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from carts_iptw._validation import check_weights, require_columns, require_dataframe
+from carts_iptw._validation import check_weights, numeric_column_or_vector, require_dataframe
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_hc
 from carts_iptw.design.svyglm import _fit_glm
+from carts_iptw.results import renamed_keyword
 from carts_iptw.separation import check_separation
 
 
 def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "binomial",
-               vcov_type: str = "HC0", control=None, firth: bool = False):
+               vcov: str = "HC0", control=None, firth: bool = False, **deprecated):
     """GLM with sandwich standard errors; twin of ``glm(formula, data, weights = w,
     family = ...)`` + ``sandwich::vcovHC(fit, type = "HC0" | "HC1")`` +
     ``lmtest::coeftest`` / ``coefci`` (normal reference, as ``coeftest.glm``'s ``df = Inf``).
@@ -36,15 +37,20 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     Returns a ``ModelResult`` (normal reference, ``df_residual = inf``), or a ``LogistfResult``
     with ``firth=True``.
 
-    Raises ``ValueError`` for an unknown ``vcov_type`` or family, ``firth=True`` with a
+    ``vcov`` is the covariance keyword of every model function (``glm_weightit``, the causal
+    contrasts): ``"HC0"`` or ``"HC1"`` here (``vcov_type=`` still works for one release, with a
+    deprecation warning).
+
+    Raises ``ValueError`` for an unknown ``vcov`` or family, ``firth=True`` with a
     non-binomial family, negative / missing weights, separation (binary families), missing
     values, aliased terms.
 
     References: White H (1980) Econometrica 48:817-838; Zeileis A (2006) J Stat Softw 16(9);
     Austin PC, Stuart EA (2015) Stat Med 34:3661-3679 (robust SEs with IPT weights).
     """
-    if vcov_type not in ("HC0", "HC1"):
-        raise ValueError("vcov_type must be 'HC0' or 'HC1'")
+    vcov = renamed_keyword(deprecated, "vcov_type", "vcov", vcov, "HC0", "glm_robust")
+    if vcov not in ("HC0", "HC1"):
+        raise ValueError("vcov must be 'HC0' or 'HC1'")
     if firth:
         from carts_iptw.design.firth import logistf
 
@@ -54,18 +60,14 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     if family in ("binomial", "quasibinomial"):
         w = None
         if weights is not None:
-            if isinstance(weights, str):
-                require_dataframe(data)
-                require_columns(data, [weights])
-                w = check_weights(data[weights], f"weights column '{weights}'", n=len(data))
-            else:
-                w = check_weights(weights, "weights", n=len(require_dataframe(data)))
+            w = check_weights(numeric_column_or_vector(weights, require_dataframe(data),
+                                                       "weights"), "weights")
         check_separation(formula, data, weights=w)
     fit, notes = _fit_glm(formula, data, family, weights, control)
-    V = vcov_hc(fit, fit.X, vcov_type)
+    V = vcov_hc(fit, fit.X, vcov)
     names = fit.column_names
     return ModelResult(
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), np.inf,
-        model="glm_robust", vcov_type=f"sandwich {vcov_type}", family=family,
+        model="glm_robust", vcov_type=f"sandwich {vcov}", family=family,
         link=fit.family.link.name, formula=formula, n=fit.n, glm=fit, notes=notes,
     )

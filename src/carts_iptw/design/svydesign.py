@@ -15,25 +15,18 @@ import pandas as pd
 from carts_iptw._validation import (
     check_no_missing,
     check_weights,
-    require_columns,
+    column_or_vector,
     require_dataframe,
 )
 
 
 def _as_vector(data: pd.DataFrame, spec, what: str) -> tuple[np.ndarray, str]:
+    arr, name = column_or_vector(data, spec, what)
     if isinstance(spec, str):
-        spec = spec.strip()
-        if spec.startswith("~"):
-            spec = spec[1:].strip()
-        require_columns(data, [spec])
-        check_no_missing(data, [spec])
-        return data[spec].to_numpy(), spec
-    arr = np.asarray(spec)
-    if arr.ndim != 1 or len(arr) != len(data):
-        raise ValueError(f"{what} must be a column name or a vector of length {len(data)}")
-    if pd.isna(pd.Series(arr)).any():
+        check_no_missing(data, [name])
+    elif pd.isna(pd.Series(arr)).any():
         raise ValueError(f"{what} has {int(pd.isna(pd.Series(arr)).sum())} missing value(s)")
-    return arr, what
+    return arr, name
 
 
 class SurveyDesign:

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from carts_iptw._validation import numeric_column_or_vector
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_design
 from carts_iptw.design.svydesign import SurveyDesign
@@ -21,8 +22,7 @@ def _check_terms(formula, data, weights):
 
     if weights is None:
         return
-    w = data[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)
-    pos = w > 0
+    pos = numeric_column_or_vector(weights, data, "weights") > 0
     if pos.all() or not pos.any():
         return
     mf = model_frame(formula, data)
@@ -51,7 +51,8 @@ def _fit_glm(formula, data, family, weights, control):
     for w in caught:
         msg = str(w.message)
         if "non-integer" in msg or "singularities" in msg:
-            continue  # R's binomial warning for weighted fits; aliasing raises below  # R's binomial warning for weighted fits: expected with IPT weights
+            continue  # R's binomial warning for weighted fits (expected with IPT weights);
+            # aliasing raises below
         if issubclass(w.category, GlmWarning):
             notes.append(f"warning: {msg}")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

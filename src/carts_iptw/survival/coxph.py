@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from carts_iptw._validation import check_probability
+from carts_iptw._validation import check_probability, check_weights, column_or_vector
 from carts_iptw.families import CartsIptwWarning, ConvergenceWarning
 from carts_iptw.results import ModelResults, Summary, format_num, format_pval, print_coefmat
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
@@ -23,34 +23,10 @@ from carts_iptw.survival.robust import robust_variance, wald_test
 from carts_iptw.survival.surv import aeq_times, make_surv
 
 
-def _column_or_array(data, value, what, n):
-    if value is None:
-        return None, None
-    if isinstance(value, str):
-        if data is None or value not in data.columns:
-            raise ValueError(f"{what} column '{value}' is not in data")
-        return data[value].to_numpy(), value
-    arr = np.asarray(value)
-    if arr.ndim != 1 or len(arr) != n:
-        raise ValueError(f"{what} must be a column name or a 1-d array of length {n}")
-    return arr, what
-
-
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
-    try:
-        w = np.asarray(w, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"weights '{name}' must be numeric") from None
-    if n is not None and len(w) != n:
-        raise ValueError(f"weights '{name}' has length {len(w)}, data has {n} rows")
-    k = int((~np.isfinite(w)).sum())
-    if k:
-        raise ValueError(f"weights '{name}' has {k} missing or non-finite value(s)")
-    bad = (w < 0) if allow_zero else (w <= 0)
-    if bad.any():
-        rule = "negative" if allow_zero else "zero or negative"
-        raise ValueError(f"weights '{name}' has {int(bad.sum())} {rule} value(s); weights must be > 0")
-    return w
+    """Survival's case weights: :func:`~carts_iptw._validation.check_weights` with the column
+    named and zero weights refused unless ``allow_zero``."""
+    return check_weights(w, f"weights '{name}'", n=n, allow_zero=allow_zero)
 
 
 def robust_default(weights, cluster) -> bool:
@@ -527,8 +503,8 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
     if sr.type not in ("right", "counting"):
         raise ValueError("coxph: multi-state responses are not supported; use finegray()")
     n = len(sr.time)
-    w, wname = _column_or_array(data, weights, "weights", n)
-    cl, clname = _column_or_array(data, cluster, "cluster", n)
+    w, wname = column_or_vector(data, weights, "weights", n)
+    cl, clname = column_or_vector(data, cluster, "cluster", n)
     specials = getattr(mf, "specials", None) or {}
     if specials.get("cluster") is not None:
         if cl is not None:

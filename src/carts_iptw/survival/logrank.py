@@ -74,11 +74,11 @@ class SurvDiff(TestResult):
     def _print_text(self) -> str:
         tab = pd.DataFrame(self.table)
         out = pd.DataFrame(index=tab.index)
-        for c in tab.columns:
-            out[c] = format_vector(tab[c].to_numpy(dtype=float), 4)
-        p = format_pval(self.p_value, 2)  # survival: format.pval(pchisq(...), digits = 2)
-        return (matrix_text(out) + f"\n\n Chisq= {format_num(self.chisq, 3)}  on {self.df} "
-                f"degrees of freedom, p= {p} ")
+        for c in tab.columns:  # print.survdiff: digits = max(options()$digits - 4, 3)
+            out[c] = format_vector(tab[c].to_numpy(dtype=float), 3)
+        p = format_pval(self.p_value, 1)
+        return (matrix_text(out) + f"\n\n Chisq= {format_num(round(self.chisq, 1), 15)}  on "
+                f"{self.df} degrees of freedom, p= {p} ")
 
     def summary(self) -> Summary:
         """R's ``print(survdiff(...))``: the table and ``Chisq= ... on df, p= ...``; the table is

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw._validation import column_or_vector
 from carts_iptw.families import CartsIptwWarning
 from carts_iptw.results import Summary, TableResult, deprecated_alias, format_num, matrix_text
-from carts_iptw.survival.coxph import _column_or_array, check_case_weights
+from carts_iptw.survival.coxph import check_case_weights
 from carts_iptw.survival.surv import aeq_times, make_surv
 
 _TOL = float(np.sqrt(np.finfo(float).eps))
@@ -301,6 +302,8 @@ class SurvFit(TableResult):
     def _print_text(self) -> str:
         """R's ``print(fit)``: records, n.max, n.start, events, median, LCL, UCL per stratum."""
         st = self.summary_table()
+        if (st["records"] == st["n.max"]).all() and (st["records"] == st["n.start"]).all():
+            st = st.drop(columns=["n.max", "n.start"]).rename(columns={"records": "n"})
         lv = format_num(self.conf_level * 100, 2)
         st = st.rename(columns={"LCL": f"0.{lv}LCL" if lv.isdigit() else "LCL",
                                 "UCL": f"0.{lv}UCL" if lv.isdigit() else "UCL"})
@@ -489,7 +492,7 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
         raise ValueError("survfit needs a Surv(time, event) response")
     sr = mf.surv
     n = len(sr.time)
-    w, wname = _column_or_array(data, weights, "weights", n)
+    w, wname = column_or_vector(data, weights, "weights", n)
     codes, labels = rhs_groups(mf, data)
     if sr.type in ("mright",):
         from carts_iptw.survival.competing import survfit_ms
@@ -503,8 +506,8 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     if sr.type not in ("right", "counting"):
         raise ValueError("survfit: only Surv(time, event) and Surv(start, stop, event) responses "
                          "are supported")
-    idv, idname = _column_or_array(data, id, "id", n)
-    clv, clname = _column_or_array(data, cluster, "cluster", n)
+    idv, idname = column_or_vector(data, id, "id", n)
+    clv, clname = column_or_vector(data, cluster, "cluster", n)
     return survfit_km(sr.time, sr.event, w, codes, labels, conf_type=conf_type,
                       conf_int=conf_int, robust=robust, timefix=timefix, formula=formula,
                       names={"weights": wname or "weights", "id": idname or "id",

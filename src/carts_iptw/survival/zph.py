@@ -17,24 +17,29 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw.results import TableResult, print_coefmat
 from carts_iptw.survival.coxph import CoxPH
 
 
-@dataclass
-class CoxZph:
-    """Result of :func:`cox_zph`: ``table`` with R's columns chisq, df, p (rows: terms, GLOBAL)."""
+@dataclass(repr=False)
+class CoxZph(TableResult):
+    """Result of :func:`cox_zph`: ``table`` with R's columns chisq, df, p (rows: terms, GLOBAL);
+    ``tidy()`` the same with ``term``, ``statistic``, ``df``, ``p_value`` columns."""
 
     table: pd.DataFrame
     transform: str
     x: np.ndarray
     time: np.ndarray
 
-    def summary(self) -> str:
-        """Text of R's ``print(cox.zph(fit))``: chisq, df, p per term and GLOBAL."""
-        return self.table.to_string(float_format=lambda v: f"{v:.6g}")
+    def tidy(self) -> pd.DataFrame:
+        """One row per term and GLOBAL: ``term``, ``statistic`` (chisq), ``df``, ``p_value``."""
+        t = self.table
+        return pd.DataFrame({"term": list(t.index), "statistic": t["chisq"].to_numpy(),
+                             "df": t["df"].to_numpy(), "p_value": t["p"].to_numpy()})
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _print_text(self) -> str:
+        """R's ``print(cox.zph(fit))``: chisq, df, p per term and GLOBAL."""
+        return print_coefmat(self.table, stars=False, estimate_columns=1)
 
 
 def _transform_times(times, event, transform):

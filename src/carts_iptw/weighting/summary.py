@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carts_iptw.results import Summary
+
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -38,9 +40,10 @@ def _neg_ent(w) -> float:
     return float(np.mean(v * np.log(v)))
 
 
-@dataclass
-class WeightSummary:
-    """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin)."""
+@dataclass(repr=False)
+class WeightSummary(Summary):
+    """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin): ``str()`` is the
+    printout; the tables are attributes; ``tidy()`` one row per group."""
 
     weight_range: pd.DataFrame  # rows treated/control, columns min/max
     weight_top: dict  # {"treated": pd.Series(values, index=labels), "control": ...}
@@ -51,7 +54,20 @@ class WeightSummary:
     effective_sample_size: pd.DataFrame  # rows Unweighted/Weighted, columns Control/Treated
     weight_mean: float | None = None
 
-    def __repr__(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """One row per group (treated, control): min and max weight, coefficient of variation,
+        scaled MAD, negative entropy, number of zeros, unweighted and weighted (effective)
+        sample size."""
+        ess = self.effective_sample_size
+        g = {"treated": "Treated", "control": "Control"}
+        return pd.DataFrame([{
+            "group": k, "weight_min": self.weight_range.loc[k].iloc[0],
+            "weight_max": self.weight_range.loc[k].iloc[1], "coef_of_var": self.coef_of_var[k],
+            "scaled_mad": self.scaled_mad[k], "negative_entropy": self.negative_entropy[k],
+            "num_zeros": self.num_zeros[k], "n": ess.loc["Unweighted", g[k]],
+            "ess": ess.loc["Weighted", g[k]]} for k in ("treated", "control")])
+
+    def __str__(self) -> str:
         stats = pd.DataFrame({"Coef of Var": self.coef_of_var, "MAD": self.scaled_mad,
                               "Entropy": self.negative_entropy, "# Zeros": self.num_zeros})
         tops = "\n".join(

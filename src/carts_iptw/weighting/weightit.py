@@ -32,6 +32,7 @@ from carts_iptw._validation import (
 )
 from carts_iptw.balance.covariates import rhs_terms, variable_frame
 from carts_iptw.families import CartsIptwWarning
+from carts_iptw.results import TableResult
 from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps, stabilize_w
 from carts_iptw.weighting.summary import WeightSummary, summarize_weights
 
@@ -39,9 +40,11 @@ METHODS = ("glm", "ebal", "cbps")
 _PS_EPS = 1e-14
 
 
-@dataclass
-class WeightItResult:
-    """Result of :func:`weightit` (contract in docs/architecture.md)."""
+@dataclass(repr=False)
+class WeightItResult(TableResult):
+    """Result of :func:`weightit` (contract in docs/architecture.md): ``weights``, ``ps``,
+    ``treat`` and the fit's settings; ``summary()`` is ``summary.weightit``, ``tidy()`` one row
+    per unit (``row``, ``treat``, ``ps``, ``weight``), ``repr`` WeightIt's print."""
 
     weights: np.ndarray
     ps: np.ndarray | None
@@ -80,7 +83,20 @@ class WeightItResult:
     def _replace_weights(self, w, trim_at=None, trim_lower=False) -> WeightItResult:
         return replace(self, weights=np.asarray(w, dtype=float), trim=(trim_at, trim_lower))
 
-    def __repr__(self) -> str:
+    def tidy(self) -> pd.DataFrame:
+        """One row per unit in data order: ``row`` (the data's row label), ``treat`` (0/1),
+        ``ps`` (NaN for methods without a propensity score), ``weight``, and ``s_weight`` when
+        sampling weights were given."""
+        n = len(self.weights)
+        out = pd.DataFrame({"row": list(self.index) if self.index is not None else np.arange(1, n + 1),
+                            "treat": self.treat.astype(int),
+                            "ps": self.ps if self.ps is not None else np.full(n, np.nan),
+                            "weight": self.weights})
+        if self.s_weights is not None:
+            out["s_weight"] = self.s_weights
+        return out
+
+    def _print_text(self) -> str:
         sw = "none" if self.s_weights is None else "present"
         focal = f" (focal: {self.focal})" if self.focal is not None else ""
         lines = [

@@ -221,12 +221,12 @@ def test_svyglm_is_centered_hc0_times_n_over_n_minus_1(lalonde):
 
 def test_glm_robust_hc1_is_scaled_hc0(lalonde):
     f = "employed ~ treat + age"
-    a = glm_robust(f, lalonde, weights="w", vcov_type="HC0")
-    b = glm_robust(f, lalonde, weights="w", vcov_type="HC1")
+    a = glm_robust(f, lalonde, weights="w", vcov="HC0")
+    b = glm_robust(f, lalonde, weights="w", vcov="HC1")
     n, k = len(lalonde), 3
     np.testing.assert_allclose(b.vcov.to_numpy(), a.vcov.to_numpy() * n / (n - k), rtol=1e-14)
     with pytest.raises(ValueError, match="HC0"):
-        glm_robust(f, lalonde, weights="w", vcov_type="HC3")
+        glm_robust(f, lalonde, weights="w", vcov="HC3")
 
 
 def test_svyglm_bad_input(lalonde):

@@ -310,7 +310,7 @@ def _py_glm_robust(data, args):
     from carts_iptw.design.glm_robust import glm_robust
 
     return _model_out(glm_robust(args["formula"], data, weights=args["weights"],
-                                 family=args["family"], vcov_type=args["type"],
+                                 family=args["family"], vcov=args["type"],
                                  control=_control(args)))
 
 
