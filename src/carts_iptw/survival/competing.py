@@ -437,7 +437,8 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
     survival::finegray's censoring Kaplan-Meier takes the events out of the risk set first
     (jump ``d_c / n`` without the tied events), crr's ``survfit(Surv(ftime, cens))`` keeps
     them in (larger denominator), so the weights after such a time differ (rotterdam, days,
-    142 such ties: coefficients differ by 1e-6 to 1.4e-5 relative); (2) with the default
+    142 such ties: coefficients differ by 1e-6 to 4e-5 relative; rebuilding ``G`` with crr's
+    risk set reproduces crr to 1e-10, so this convention is the whole gap); (2) with the default
     ``ties="efron"`` tied event times are handled differently; (3) crr's standard errors add
     the variance from estimating the censoring distribution, which the robust Cox variance on
     the finegray data omits (rotterdam: 0.8-6 % apart). This function follows survival.
