@@ -314,8 +314,8 @@ def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights
     ValueError
         No ``Surv()`` response; a status that is not a factor (Categorical); (start, stop]
         data; ``etype`` not a state of the status; no event of ``etype`` in the data; unknown
-        columns; missing values; invalid weights (unknown column, missing, non-finite,
-        negative, wrong length); a ``cluster()`` term.
+        columns; missing values; invalid weights (unknown column, missing, non-finite, zero or
+        negative, wrong length: R accepts zero weights); a ``cluster()`` term.
     TypeError
         ``data`` is not a DataFrame; non-numeric weights.
 
@@ -382,7 +382,7 @@ def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights
             wv, wname = data[weights].to_numpy(), weights
         else:
             wv, wname = weights, "weights"
-        w = check_case_weights(wv, wname, n, allow_zero=True)
+        w = check_case_weights(wv, wname, n)
     time = np.asarray(sr.time, dtype=float)
     if timefix:
         (time,) = aeq_times(time)
