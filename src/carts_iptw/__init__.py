@@ -22,6 +22,7 @@ _EXPORTS = {
     "coxph": "carts_iptw.survival",
     "cuminc_plot": "carts_iptw.survival",
     "detect_separation": "carts_iptw.separation",
+    "finegray": "carts_iptw.survival",
     "finegray_coxph": "carts_iptw.survival",
     "fisher_test": "carts_iptw.design",
     "forest_plot": "carts_iptw.survival",

@@ -600,6 +600,61 @@ case("finegray_coxph.weights_negative", V, "weights")(
 case("finegray_coxph.status_not_factor", V, "event")(
     lambda: ci.finegray_coxph("Surv(time, event) ~ age", lung(), etype="death"))
 
+
+def _fg_small(d=None):
+    """_fg_data with only the columns a ``~ .`` formula may read (lung has NAs elsewhere)."""
+    return _fg_data(d)[["time", "state", "age", "planted"]]
+
+
+def _fg_counting():
+    d = _fg_data()
+    d["st"] = 0.0
+    return d
+
+
+def _fg_never():
+    d = _fg_data()
+    d["state"] = d["state"].cat.add_categories(["never"])
+    return d
+
+
+case("finegray.etype", V, "etype")(lambda: ci.finegray(FG, _fg_data(), etype="XYZ"))
+case("finegray.etype_no_event", V, "etype")(lambda: ci.finegray(FG, _fg_never(), etype="never"))
+case("finegray.negative_time", V, "time", "negative")(
+    lambda: ci.finegray(FG, _fg_data(set_at(lung(), "time", -PLANT)), etype="death"))
+case("finegray.missing", V, "age", "missing")(
+    lambda: ci.finegray(FG, _fg_data(set_at(lung(), "age", np.nan)), etype="death"))
+case("finegray.missing_dot", V, "age", "missing")(
+    lambda: ci.finegray("Surv(time, state) ~ .", _fg_small(set_at(lung(), "age", np.nan))))
+case("finegray.unknown", V, "nosuch")(
+    lambda: ci.finegray("Surv(time, state) ~ nosuch", _fg_data(), etype="death"))
+case("finegray.unknown_weights", V, "nope")(
+    lambda: ci.finegray(FG, _fg_data(), etype="death", weights="nope"))
+case("finegray.weights_negative", V, "weights")(
+    lambda: ci.finegray(FG, _fg_data(), etype="death", weights=_neg(len(_lung()))))
+case("finegray.weights_nan", V, "w")(
+    lambda: ci.finegray(FG, _fg_data(set_at(lung(), "w", np.nan)), weights="w"))
+case("finegray.weights_length", V, "weights")(
+    lambda: ci.finegray(FG, _fg_data(), weights=np.ones(3)))
+case("finegray.status_not_factor", V, "event")(
+    lambda: ci.finegray("Surv(time, event) ~ age", lung(), etype="death"))
+case("finegray.counting", V, "start, stop")(
+    lambda: ci.finegray("Surv(st, time, state) ~ age", _fg_counting(), etype="death"))
+case("finegray.cluster", V, "cluster")(
+    lambda: ci.finegray("Surv(time, state) ~ age + cluster(sex)", _fg_data()))
+case("finegray.data_type", T, "data")(lambda: ci.finegray(FG, _fg_data().to_numpy()))
+# survfit with a factor status: id = as R (one row per subject)
+FGK = "Surv(time, state) ~ sex"
+case("survfit.ms_id_repeated", V, "pid", "repeated")(
+    lambda: ci.survfit(FGK, with_col(_fg_data(), "pid", np.arange(len(_lung())) // 2), id="pid"))
+case("survfit.ms_id_missing", V, "pid", "missing")(
+    lambda: ci.survfit(FGK, set_at(with_col(_fg_data(), "pid", np.arange(len(_lung())) * 1.0),
+                                   "pid", np.nan), id="pid"))
+case("survfit.ms_id_unknown", V, "nope")(lambda: ci.survfit(FGK, _fg_data(), id="nope"))
+case("survfit.ms_counting", V, "start, stop")(
+    lambda: ci.survfit("Surv(st, time, state) ~ 1", _fg_counting()))
+case("survfit.ms_cluster", V, "cluster")(lambda: ci.survfit(FGK, _fg_data(), cluster="inst"))
+
 # ---------------------------------------------------------------------------- cohort / study
 CVE = ci.CohortValidationError
 case("validate_cohort.missing_column", CVE, "anakinra")(
@@ -710,7 +765,7 @@ def test_every_data_function_is_covered():
         "svydesign", "svyglm", "glm_robust", "glm_weightit", "logistf", "svymean", "svytotal",
         "svyby", "svyquantile", "svychisq", "svyttest", "svyranktest", "wilcox_test",
         "chisq_test", "fisher_test", "coxph", "survfit", "survdiff", "svylogrank", "svycoxph",
-        "svykm", "cox_zph", "finegray_coxph", "read_cohort", "validate_cohort", "run_study",
+        "svykm", "cox_zph", "finegray_coxph", "finegray", "read_cohort", "validate_cohort", "run_study",
     }
     assert takes_data <= set(ci.__all__)
     assert takes_data - covered == set()
@@ -753,6 +808,11 @@ def test_valid_survival_is_finite():
     _finite(sc.coef, sc.se, sc.p_values)
     fg = ci.finegray_coxph(FG, _fg_data(d), etype="death")
     _finite(fg.coef, fg.se, fg.p_values)
+    ex = ci.finegray(FG, _fg_data(d), etype="death", weights="w")
+    _finite(ex[["age", "fgstart", "fgstop", "fgstatus", "fgwt"]].to_numpy())
+    ms = ci.survfit("Surv(time, state) ~ sex", with_col(_fg_data(d), "pid", np.arange(len(d))),
+                    weights="w", id="pid")
+    _finite(ms.table[["pstate", "std_err", "n_risk", "n_event", "n_censor"]].to_numpy())
 
 
 def test_valid_design_is_finite():

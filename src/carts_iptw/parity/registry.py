@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 #: R packages a live run must have (all packaged by Debian); missing ones fail in ``require`` mode.
-DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonlite")
+DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonlite", "brglm2", "cmprsk")
 #: R packages that cannot be installed here; their cases fall back to real-output snapshots.
 OPTIONAL_R_PACKAGES = ("WeightIt", "cobalt", "CBPS", "logistf")
 

@@ -5,6 +5,7 @@ from carts_iptw.survival._coxfit import CoxControl
 from carts_iptw.survival.competing import (
     SurvFitMS,
     cuminc,
+    finegray,
     finegray_coxph,
     finegray_data,
     survfit_ms,
@@ -19,7 +20,8 @@ from carts_iptw.survival.zph import CoxZph, cox_zph
 
 __all__ = [
     "CoxControl", "CoxPH", "CoxZph", "SurvDiff", "SurvFit", "SurvFitMS", "SvyKM", "SvyLogrank",
-    "concordance_fit", "cox_zph", "coxph", "coxph_fit", "cuminc", "cuminc_plot", "finegray_coxph", "finegray_data",
+    "concordance_fit", "cox_zph", "coxph", "coxph_fit", "cuminc", "cuminc_plot", "finegray", "finegray_coxph",
+    "finegray_data",
     "forest_plot", "km_plot", "survdiff", "survfit", "survfit_km", "survfit_ms", "svycoxph",
     "svykm", "svylogrank",
 ]

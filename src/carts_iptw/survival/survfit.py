@@ -442,7 +442,10 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     weight is non-integer, else Greenwood. ``std_err`` is on R's scale: of the cumulative
     hazard / log S for Greenwood (``logse=True``), of S itself for the robust variance
     (``logse=False``), exactly as ``fit$std.err``. CIs as ``survfit_confint``.
-    A multi-state (factor) status gives Aalen-Johansen curves: see :func:`survfit_ms`.
+    A multi-state (factor) status gives Aalen-Johansen curves: see :func:`survfit_ms`; there
+    ``id=`` is accepted as R's (one row per subject: each id must occur once, and then the
+    curves equal those without ``id``, as in R); ``(start, stop]`` multi-state data and
+    ``cluster=`` with a factor status raise ``ValueError`` (not supported here).
 
     ``Surv(start, stop, event)`` data (survival's counting-process KM: at risk when
     start < t <= stop; ``id`` marks a subject's chain of rows, whose last row alone counts as a
@@ -494,13 +497,28 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     n = len(sr.time)
     w, wname = column_or_vector(data, weights, "weights", n)
     codes, labels = rhs_groups(mf, data)
+    if sr.type == "mcounting":
+        raise ValueError("survfit: (start, stop] data with a factor status (multi-state "
+                         "counting-process data) is not supported here; use Surv(time, status) "
+                         "with one row per subject")
     if sr.type in ("mright",):
         from carts_iptw.survival.competing import survfit_ms
 
-        if id is not None or cluster is not None:
-            raise ValueError("survfit: id / cluster with a multi-state status are not supported "
-                             "here (one row per subject is assumed)")
-
+        if cluster is not None:
+            raise ValueError("survfit: cluster with a multi-state status is not supported here "
+                             "(one row per subject; the variance is grouped by subject)")
+        if id is not None:
+            idv, idname = column_or_vector(data, id, "id", n)
+            label = idname or "id"
+            k = int(pd.isna(pd.Series(idv)).sum())
+            if k:
+                raise ValueError(f"id column '{label}' has {k} missing value(s)")
+            dup = int(pd.Series(idv).duplicated().sum())
+            if dup:
+                raise ValueError(
+                    f"id column '{label}' has {dup} repeated value(s): Surv(time, status) with "
+                    "a factor status needs one row per subject (R's survcheck flags this; "
+                    "(start, stop] multi-state data is not supported here)")
         return survfit_ms(sr.time, sr.event, sr.states, w, codes, labels, conf_type=conf_type,
                           conf_int=conf_int, robust=robust, timefix=timefix, formula=formula)
     if sr.type not in ("right", "counting"):

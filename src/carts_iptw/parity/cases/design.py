@@ -455,40 +455,7 @@ for _kind, _f in (("univariable", "employed ~ treat"),
         ))
 
 
-# ---------------------------------------------------------------------------------------------
-# Firth (logistf twin) against an independent optim() maximisation in base R
-# ---------------------------------------------------------------------------------------------
-def birthwt_separated() -> pd.DataFrame:
-    """birthwt with ``vlbw = bwt < 2000``: every very-low-birth-weight baby is ``low``, so
-    ``vlbw`` quasi-completely separates the outcome (the ML estimate is infinite)."""
-    d = birthwt_ipw()
-    d["vlbw"] = (d["bwt"] < 2000).astype(int)
-    return d
-
-
-def _py_logistf(data, args):
-    from carts_iptw.design.firth import logistf
-
-    r = logistf(args["formula"], data, weights=args.get("weights"))
-    ci = r.confint()
-    return {"coef": r.coef, "se": r.se, "lower": ci.iloc[:, 0], "upper": ci.iloc[:, 1],
-            "chisq": r.chisq, "pvalues": r.p_values, "loglik": r.loglik}
-
-
-for _name, _ds, _args in (
-    ("birthwt.uni", birthwt_ipw, {"formula": "low ~ smoke"}),
-    ("birthwt.multi.ipw", birthwt_ipw, {"formula": "low ~ smoke + age + lwt + race", "weights": "w"}),
-    ("birthwt.separated", birthwt_separated, {"formula": "low ~ smoke + vlbw"}),
-    ("cart.multi.ipw", cart_ipw, {"formula": "crs3 ~ anakinra + age + kps_le70", "weights": "w"}),
-):
-    register(ParityCase(
-        name=f"logistf.{_name}", function="logistf",
-        r_twin="logistf::logistf (Firth) -- vs optim() on the penalised likelihood",
-        dataset=_ds, r_file="design.R", r_function="ref_firth_optim", args=_args,
-        python=_py_logistf, rtol=1e-6, r_packages=(),
-        description="Firth estimates, SEs, profile penalised-likelihood CIs and penalised LR "
-                    "tests vs an independent BFGS maximisation (logistf is not in Debian)",
-    ))
+# Firth (logistf): cases in parity/cases/firth.py (against brglm2, r_reference/firth.R)
 
 
 # ---------------------------------------------------------------------------------------------
