@@ -12,7 +12,9 @@ multiplied by the sampling weights first (``ignore_s_weights=False``). Per treat
 * Kish effective sample size ``(sum w)^2 / sum w^2``, unweighted (sampling weights only) and
   weighted.
 
-Difference from WeightIt 1.5.1, on purpose: the unit labels of the top weights are the data's
+Differences from WeightIt 1.5.1, on purpose: the weight range is that of the non-zero weights
+times the sampling weights at both ends (WeightIt 1.5.1 takes its minimum from the weights times
+the sampling weights, zeros included, and its maximum from the weights alone); the unit labels of the top weights are the data's
 row labels of those units. WeightIt 1.5.1 labels them with positions inside the group, paired in
 order with the sorted values, so its labels need not point at the unit carrying the weight; the
 values agree.
