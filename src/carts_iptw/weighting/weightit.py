@@ -18,6 +18,7 @@ Conventions that differ from WeightIt, on purpose (documented):
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -240,6 +241,15 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
     covs = variable_frame(formula, data)
     na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
+    # WeightIt's object$covs (what cobalt's bal.tab reports): the data columns the formula reads
+    # (R's all.vars), untransformed: factor(race) -> race, I(age^2) -> age, no interactions
+    raw_vars: list[str] = []
+    for v in variables:
+        for nm in re.findall(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*", v):
+            nm = nm.strip("`")
+            if nm in data.columns and nm != lhs and nm not in raw_vars:
+                raw_vars.append(nm)
+    reported_covs = data[raw_vars].copy()
     fit_formula, fit_data = formula, data
     if na_cols:
         if missing != "ind":
@@ -298,7 +308,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
                           "and consider trim()", CartsIptwWarning, stacklevel=2)
             break
     return WeightItResult(
-        weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=covs, formula=formula,
+        weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=reported_covs,
+        formula=formula,
         s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
         treat_labels=labels, terms=terms, stabilize=bool(stabilize),
         ps_model=ps_model, info=info, index=data.index)
