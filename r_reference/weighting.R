@@ -109,3 +109,9 @@ real_weightit_heldout <- function(data, args) {
        negative_entropy = unname(s$negative.entropy[c("treated", "control")]),
        deviance = deviance(W$obj))
 }
+
+# The live variant of the held-out glm_weightit cases (snapshot: real output in external/).
+real_glm_weightit_heldout <- function(data, args) {
+  out <- real_glm_weightit(data, args)
+  out[c("coef", "se", "vcov", "tvalues", "pvalues")]
+}

@@ -109,27 +109,64 @@ def _mest_vcov(fit, weightit, data, sw, mode):
     return out
 
 
-def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw):
+def _refit_glm_weights(weightit, Xps, rows, s):
+    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s: the
+    propensity model's matrix is reused (same columns), the fit is glm.fit's IRLS as in
+    :func:`weightit`."""
+    import warnings
+
+    from carts_iptw.weighting.estimands import get_w_from_ps, stabilize_w
+    from carts_iptw.weighting.glm import fit_ps_glm
+
+    a = weightit.treat[rows]
+    names = [f"x{j}" for j in range(Xps.shape[1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = fit_ps_glm(Xps[rows], names, a, s, treat_name=weightit.treat_name)
+    w = get_w_from_ps(m.fitted, a, weightit.estimand)
+    return stabilize_w(w, a, s) if weightit.stabilize else w
+
+
+def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit):
+    import warnings
+
+    from carts_iptw.irls import glm_fit
     from carts_iptw.weighting import weightit as _weightit
 
     rng = np.random.default_rng(seed)
     n = len(data)
     draws = []
     tcol = weightit.treat_name
+    # method "glm": reuse the model matrices (rows resampled / reweighted), no formula parsing
+    fast = weightit.method == "glm" and weightit.ps_model is not None
+    if fast:
+        Xps = _ps_design(weightit, data)
+        Xo, y = fit.X, np.asarray(fit.fit.y, dtype=float)
     for r in range(R):
         if kind == "BS":
             idx = rng.integers(0, n, n)
-            d = data.iloc[idx].reset_index(drop=True)
             s = sw[idx]
         else:  # FWB: fwb's default exponential weights, scaled to mean 1
+            idx = np.arange(n)
             e = rng.exponential(1.0, n)
-            d = data.reset_index(drop=True)
             s = sw * e * n / e.sum()
         try:
-            Wb = _weightit(weightit.formula, d, method=weightit.method, estimand=weightit.estimand,
-                           stabilize=weightit.stabilize, s_weights=s)
-            fb, _ = _fit_glm(formula, d, family, Wb.weights * s, None)
-            draws.append(fb.coef.to_numpy())
+            if fast:
+                wb = _refit_glm_weights(weightit, Xps, idx, s)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # non-integer successes (weighted binomial)
+                    fb = glm_fit(Xo[idx], y[idx], weights=wb * s, family=family)
+                coef = np.asarray(fb.coef, dtype=float)
+                if not np.isfinite(coef).all():
+                    raise ValueError("an outcome-model term is aliased in the resample")
+                draws.append(coef)
+            else:
+                d = data.iloc[idx].reset_index(drop=True)
+                Wb = _weightit(weightit.formula, d, method=weightit.method,
+                               estimand=weightit.estimand, stabilize=weightit.stabilize,
+                               s_weights=s)
+                fb, _ = _fit_glm(formula, d, family, Wb.weights * s, None)
+                draws.append(fb.coef.to_numpy())
         except ValueError as exc:  # a resample with an empty group or separation
             raise ValueError(f"bootstrap replicate {r + 1} failed ({exc}); treatment '{tcol}'") from exc
         if progress and (r + 1) % max(1, R // 10) == 0:
@@ -213,7 +250,7 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     else:
         if int(R) < 2:
             raise ValueError("R must be at least 2 bootstrap replicates")
-        V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw)
+        V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw, fit)
         label = f"{'traditional' if vcov == 'BS' else 'fractional weighted'} bootstrap, R = {R}"
     names = fit.column_names
     return ModelResult(
