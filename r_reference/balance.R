@@ -66,3 +66,13 @@ real_bal_tab_heldout <- function(data, args) {
   out$Observations <- list(Control = unname(O[["Control"]]), Treated = unname(O[["Treated"]]))
   out
 }
+
+# Achieved balance of WeightIt's ebal / cbps weights: the largest |standardised mean
+# difference| over the covariates cobalt reports (distance rows excluded), with WeightIt's
+# optimiser tightened (reltol = 1e-16).
+real_balance_max <- function(data, args) {
+  args$reltol <- 1e-16
+  W <- suppressWarnings(.bt_weightit(data, args))
+  B <- cobalt::bal.tab(W, stats = "mean.diffs", binary = "std")$Balance
+  list(tight = max(abs(B$Diff.Adj[B$Type != "Distance"])))
+}

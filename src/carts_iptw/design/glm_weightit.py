@@ -109,28 +109,45 @@ def _mest_vcov(fit, weightit, data, sw, mode):
     return out
 
 
-def _refit_glm_weights(weightit, Xps, rows, s):
-    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s: the
-    propensity model's matrix is reused (same columns), the fit is glm.fit's IRLS as in
-    :func:`weightit`."""
-    import warnings
+def _irls_replicate(X, y, w, fam, start) -> np.ndarray:
+    """The weighted GLM MLE of one bootstrap replicate: Fisher scoring from the full-sample
+    coefficients (``start``) to ``max |step| <= 1e-10 (1 + |b|)``. A replicate needs the
+    converged estimate, not glm.fit's path (the full-sample fits replay it), so this is a plain
+    dense solve, ~50x faster than the LINPACK replay. Raises ValueError when it fails."""
+    b = np.asarray(start, dtype=float).copy()
+    for _ in range(50):
+        eta = X @ b
+        mu = fam.linkinv(eta)
+        d = fam.mu_eta(eta)
+        ww = w * d * d / fam.variance(mu)
+        g = X.T @ (w * (y - mu) * d / fam.variance(mu))
+        try:
+            step = np.linalg.solve((X * ww[:, None]).T @ X, g)
+        except np.linalg.LinAlgError:
+            raise ValueError("singular information matrix in a bootstrap replicate") from None
+        b = b + step
+        if not np.isfinite(b).all():
+            break
+        if np.max(np.abs(step) / (1 + np.abs(b))) <= 1e-10:
+            return b
+    raise ValueError("a bootstrap replicate's model did not converge (separation?)")
 
+
+def _refit_glm_weights(weightit, Xps, rows, s, b_ps):
+    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s (the
+    propensity model's matrix reused: same columns)."""
+    from carts_iptw.families import get_family
     from carts_iptw.weighting.estimands import get_w_from_ps, stabilize_w
-    from carts_iptw.weighting.glm import fit_ps_glm
 
-    a = weightit.treat[rows]
-    names = [f"x{j}" for j in range(Xps.shape[1])]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = fit_ps_glm(Xps[rows], names, a, s, treat_name=weightit.treat_name)
-    w = get_w_from_ps(m.fitted, a, weightit.estimand)
+    a = weightit.treat[rows].astype(float)
+    b = _irls_replicate(Xps[rows], a, s, get_family("quasibinomial"), b_ps)
+    ps = 1.0 / (1.0 + np.exp(-(Xps[rows] @ b)))
+    w = get_w_from_ps(ps, a, weightit.estimand)
     return stabilize_w(w, a, s) if weightit.stabilize else w
 
 
 def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit):
-    import warnings
-
-    from carts_iptw.irls import glm_fit
+    from carts_iptw.families import get_family
     from carts_iptw.weighting import weightit as _weightit
 
     rng = np.random.default_rng(seed)
@@ -141,7 +158,10 @@ def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit
     fast = weightit.method == "glm" and weightit.ps_model is not None
     if fast:
         Xps = _ps_design(weightit, data)
+        b_ps = weightit.ps_model.coef.to_numpy(dtype=float)[np.isfinite(weightit.ps_model.coef)]
         Xo, y = fit.X, np.asarray(fit.fit.y, dtype=float)
+        fam = get_family(family)
+        b_out = fit.coef.to_numpy(dtype=float)
     for r in range(R):
         if kind == "BS":
             idx = rng.integers(0, n, n)
@@ -152,14 +172,8 @@ def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit
             s = sw * e * n / e.sum()
         try:
             if fast:
-                wb = _refit_glm_weights(weightit, Xps, idx, s)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # non-integer successes (weighted binomial)
-                    fb = glm_fit(Xo[idx], y[idx], weights=wb * s, family=family)
-                coef = np.asarray(fb.coef, dtype=float)
-                if not np.isfinite(coef).all():
-                    raise ValueError("an outcome-model term is aliased in the resample")
-                draws.append(coef)
+                wb = _refit_glm_weights(weightit, Xps, idx, s, b_ps)
+                draws.append(_irls_replicate(Xo[idx], y[idx], wb * s, fam, b_out))
             else:
                 d = data.iloc[idx].reset_index(drop=True)
                 Wb = _weightit(weightit.formula, d, method=weightit.method,
@@ -193,6 +207,9 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     propensity term.  ``"BS"``: nonparametric bootstrap re-estimating the weights on each
     resample; ``"FWB"``: fractional weighted bootstrap (exponential weights, as ``fwb``);
     both seeded (``seed``), ``R`` replicates, progress on stderr; covariance of the replicates.
+    With method "glm" weights, each replicate refits the propensity and outcome models by
+    Fisher scoring from the full-sample estimates to convergence (the same estimates as glm's
+    IRLS, without replaying its path).
     Stabilized weights (ATE) add WeightIt's intercept-only model for ``P(A = 1)`` to the stack.
     Reference distribution: normal (z tests), as WeightIt.  Not supported (raise): non-"glm"
     methods or trimmed weights with ``"asympt"``.
