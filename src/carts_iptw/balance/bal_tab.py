@@ -237,8 +237,9 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
         for k, v in dist.items():
             if v.shape != (n,):
                 raise ValueError(f"distance '{k}' must have one value per row ({n})")
-    if estimand is not None and str(estimand).upper() not in ("ATE", "ATT", "ATC", "ATO", "ATM"):
-        raise ValueError("estimand must be one of 'ATE', 'ATT', 'ATC', 'ATO', 'ATM'")
+    if estimand is not None and str(estimand).upper() not in ("ATE", "ATT", "ATC", "ATO", "ATM",
+                                                              "ATOS"):
+        raise ValueError("estimand must be one of 'ATE', 'ATT', 'ATC', 'ATO', 'ATM', 'ATOS'")
     for g, lab in ((0, "control"), (1, "treated")):
         if not (treat == g).any():
             raise ValueError(f"treatment has no {lab} units: one treatment group is empty")

@@ -8,7 +8,7 @@ multiplied by the sampling weights first (``ignore_s_weights=False``). Per treat
 * coefficient of variation ``sd(w) / mean(w)`` (``sd`` with ``n - 1``);
 * scaled mean absolute deviation ``mean(|v - mean(v)|)`` with ``v = w / mean(w)``;
 * negative entropy ``mean(v log v)`` over the positive weights, ``v = w / mean(w)``;
-* number of zero weights (``|w| < sqrt(eps)``);
+* number of zero weights (``|w| < 1e-10``);
 * Kish effective sample size ``(sum w)^2 / sum w^2``, unweighted (sampling weights only) and
   weighted.
 
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 def _ess(w) -> float:
@@ -89,7 +88,7 @@ def summarize_weights(weights, treat, s_weights=None, top: int = 5, index=None,
         v = wg / wg.mean()
         mad[name] = float(np.mean(np.abs(v - v.mean())))
         ent[name] = _neg_ent(wg)
-        nz[name] = int((np.abs(wg) < _SQRT_EPS).sum())
+        nz[name] = int((np.abs(wg) < 1e-10).sum())  # WeightIt: check_if_zero(tol = 1e-10)
     ess = pd.DataFrame(
         {"Control": [_ess(sw[t == 0]), _ess(w[t == 0])], "Treated": [_ess(sw[t == 1]), _ess(w[t == 1])]},
         index=["Unweighted", "Weighted"])

@@ -142,7 +142,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     """Estimate balancing weights for a binary treatment (twin of ``WeightIt::weightit``).
 
     Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
-    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"`` (``"ebal"``: ATE, ATT, ATC;
+    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"``, ``"ATOS"`` (``"ebal"``: ATE, ATT, ATC;
     ``"cbps"``: ATE, ATT, ATC, ATO, as WeightIt 1.5.1); ``stabilize`` (ATE only, as WeightIt
     >= 1.0) multiplies by ``P(A = a)``, the sampling-weighted share of the unit's group
     (``"glm"`` only: WeightIt ignores it for ``"ebal"`` and ``"cbps"`` with a warning, and so

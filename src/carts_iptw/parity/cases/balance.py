@@ -71,8 +71,10 @@ def _case(name, r_twin, dataset, args, **kw):
 
 # every data set x estimand x binary = raw / std, on a glm weightit object
 for _ds, (_d, _f, _extra) in DATA.items():
-    for _e in ESTIMANDS:
+    for _e in ESTIMANDS + ("ATOS",):
         for _bin in ("raw", "std"):
+            if _e == "ATOS" and _bin == "std":
+                continue
             _case(f"bal_tab.weightit.{_ds}.{_e}.{_bin}",
                   f"cobalt::bal.tab(weightit(method = 'glm'), binary = '{_bin}')", _d,
                   {"formula": _f, "estimand": _e, "binary": _bin, **_extra,

@@ -165,7 +165,7 @@ def _case(name, r_twin, dataset, r_function, python, args, **kw):
 
 # --- method "glm": every data set x estimand; R's default control and tightened control -----
 for _ds, (_d, _f, _extra) in DATA.items():
-    for _e in ESTIMANDS:
+    for _e in ESTIMANDS + ("ATOS",):
         _case(f"weightit.glm.{_ds}.{_e}", "WeightIt::weightit(method = 'glm')", _d,
               "real_weightit", _weightit, {"formula": _f, "estimand": _e, **_extra},
               exact=("iter", "converged"),
@@ -258,7 +258,7 @@ for _ds in ("lalonde", "rotterdam"):
                           "weights)")
 
 # --- get_w_from_ps(): every estimand, stabilized or not --------------------------------------
-for _e in ESTIMANDS:
+for _e in ESTIMANDS + ("ATOS",):
     for _st in (False, True):
         _case(f"get_w_from_ps.lalonde.{_e}{'.stabilize' if _st else ''}",
               "WeightIt::get_w_from_ps", "lalonde", "real_get_w_from_ps", _get_w,
