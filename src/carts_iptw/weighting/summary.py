@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 
-
 def _ess(w) -> float:
     return float(w.sum() ** 2 / (w * w).sum())
 
