@@ -31,6 +31,7 @@ real_bal_tab <- function(data, args) {
     extra <- list(weights = W$weights)
     if (!is.null(args$s_weights)) extra$s.weights <- data[[args$s_weights]]
     if (!is.null(args$bal_estimand)) extra$estimand <- args$bal_estimand
+    if (isTRUE(args$distance)) extra$distance <- W$ps
     b <- suppressWarnings(do.call(cobalt::bal.tab,
                                   c(list(as.formula(args$bal_formula), data = data), extra, opt)))
   }

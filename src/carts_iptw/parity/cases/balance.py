@@ -45,7 +45,8 @@ def _bal_tab(data, args):
     if "bal_formula" in args:
         b = bal_tab(args["bal_formula"], data, weights=W.weights,
                     s_weights=None if args.get("s_weights") is None else data[args["s_weights"]],
-                    estimand=args.get("bal_estimand"), **opt)
+                    estimand=args.get("bal_estimand"),
+                    distance=W.ps if args.get("distance") else None, **opt)
     else:
         b = bal_tab(W, **opt)
     bal = b.balance.copy()
@@ -138,6 +139,10 @@ for _e, _sdd in (("ATE", "pooled"), ("ATT", "treated")):
            "s_d_denom": _sdd},
           description="formula interface: interaction columns named 'a * b', 0/1 variables "
                       "split into both levels inside interactions, terms in R's order")
+_case("bal_tab.formula.lalonde.ATT.distance", "cobalt::bal.tab(formula, data, weights, distance)",
+      "lalonde", {"formula": FORMULAS["lalonde"], "estimand": "ATT", "bal_formula": FORMULAS["lalonde"],
+                  "bal_estimand": "ATT", "distance": True, "thresholds": {"m": 0.1}},
+      description="a distance vector (the propensity score) as cobalt's 'distance' row")
 _case("bal_tab.formula.lalonde_sw.ATE", "cobalt::bal.tab(formula, data, weights, s.weights)",
       lalonde_sw, {"formula": FORMULAS["lalonde"], "estimand": "ATE", "s_weights": "sw",
                    "bal_formula": FORMULAS["lalonde"], "bal_estimand": "ATE"})
