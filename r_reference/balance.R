@@ -1,146 +1,79 @@
-# Base-R statements of cobalt's bal.tab() computations (cobalt 4.6.1) for a binary treatment and
-# weights from WeightIt's logistic propensity score (restated as in weighting.R), optional
-# sampling weights (args$s_weights names a column): they weight the unadjusted sample, the
-# standardisation factors and, times the balancing weights, the adjusted sample.
-# Facts (not code) from cobalt's sources (col_w_smd, col_w_sd, col.w.v, col_w_vr, col_w_ks,
-# .get_s.d.denom, .compute_s.d.denom, balance_table, samplesize, get_covs_from_formula):
-# - weighted variance of a continuous column: sum(w (x - xbar)^2) / (1 - sum(w^2)), w summing to 1;
-#   of a binary column: p (1 - p);
-# - SMD denominators from the sample weighted by sampling weights only (here: none), one per
-#   column, used for unadjusted and adjusted differences; "weighted" uses the balancing weights;
-# - s.d.denom from the estimand: ATE pooled, ATT treated, ATC control, ATO/ATM weighted;
-# - KS: largest distance between the weighted empirical CDFs; binary: difference in proportions;
-# - factors split into one column per level; two-valued variables coded 0/1 keep their name.
+# The real cobalt (4.6.1) on real WeightIt (1.5.1) objects: every balance parity case calls
+# cobalt::bal.tab itself. (The base-R restatement of cobalt that lived here was deleted once the
+# real package answered the same questions.)
 
-.bt_treat01 <- function(x) {
-  if (is.factor(x)) return(as.numeric(x == levels(droplevels(x))[2]))
-  as.numeric(x)
+.bt_weightit <- function(data, args) {
+  a <- list(as.formula(args$formula), data = data,
+            method = if (is.null(args$method)) "glm" else args$method,
+            estimand = if (is.null(args$estimand)) "ATE" else args$estimand,
+            stabilize = isTRUE(args$stabilize))
+  if (!is.null(args$s_weights)) a$s.weights <- args$s_weights
+  if (!is.null(args$missing)) a$missing <- args$missing
+  if (!is.null(args$reltol)) a$reltol <- args$reltol
+  do.call(WeightIt::weightit, a)
 }
 
-.bt_sw <- function(data, args) {
-  if (is.null(args$s_weights)) rep(1, nrow(data)) else as.numeric(data[[args$s_weights]])
-}
-
-.bt_weights <- function(data, args, treat) {
-  f <- as.formula(args$formula)
-  data$.treat01 <- treat
-  data$.sw <- .bt_sw(data, args)
-  fit <- glm(update(f, .treat01 ~ .), data = data, weights = .sw, mustart = 0.25 + 0.5 * treat,
-             family = quasibinomial())
-  ps <- unname(fit$fitted.values)
-  w <- switch(args$estimand,
-    ATE = ifelse(treat == 1, 1 / ps, 1 / (1 - ps)),
-    ATT = ifelse(treat == 1, 1, ps / (1 - ps)),
-    ATC = ifelse(treat == 1, (1 - ps) / ps, 1),
-    ATO = ifelse(treat == 1, 1 - ps, ps),
-    ATM = ifelse(treat == 1, pmin(ps, 1 - ps) / ps, pmin(ps, 1 - ps) / (1 - ps)))
-  if (isTRUE(args$stabilize)) {  # WeightIt >= 1.0: ATE only, sampling-weighted group share
-    p1 <- sum(data$.sw * treat) / sum(data$.sw)
-    w <- w * ifelse(treat == 1, p1, 1 - p1)
+# bal.tab() with the options the Python function exposes; every column of $Balance is returned
+# (numbers and cobalt's threshold labels), with $Observations.
+real_bal_tab <- function(data, args) {
+  W <- .bt_weightit(data, args)
+  opt <- list(stats = if (is.null(args$stats)) c("mean.diffs", "variance.ratios", "ks.statistics")
+                      else unlist(args$stats),
+              un = if (is.null(args$un)) TRUE else isTRUE(args$un),
+              quick = TRUE, disp = c("means", "sds"))
+  if (!is.null(args$binary)) opt$binary <- args$binary
+  if (!is.null(args$continuous)) opt$continuous <- args$continuous
+  if (!is.null(args$s_d_denom)) opt$s.d.denom <- args$s_d_denom
+  if (!is.null(args$thresholds)) opt$thresholds <- unlist(args$thresholds)
+  if (is.null(args$bal_formula)) {
+    b <- suppressWarnings(do.call(cobalt::bal.tab, c(list(W), opt)))
+  } else {  # the formula interface, with the weights as a vector
+    extra <- list(weights = W$weights)
+    if (!is.null(args$s_weights)) extra$s.weights <- data[[args$s_weights]]
+    if (!is.null(args$bal_estimand)) extra$estimand <- args$bal_estimand
+    if (isTRUE(args$distance)) extra$distance <- W$ps
+    b <- suppressWarnings(do.call(cobalt::bal.tab,
+                                  c(list(as.formula(args$bal_formula), data = data), extra, opt)))
   }
-  list(ps = ps, w = w)
-}
-
-.bt_covariates <- function(f, data) {
-  vars <- as.list(attr(terms(f), "variables"))[-c(1, 2)]
-  cols <- list()
-  for (e in vars) {
-    nm <- paste(deparse(e), collapse = "")
-    x <- eval(e, data, environment(f))
-    if (is.character(x) || is.logical(x)) x <- factor(x)
-    if (!is.factor(x) && length(unique(x)) == 2) x <- factor(x)
-    if (is.factor(x)) {
-      x <- droplevels(x)
-      lv <- levels(x)
-      if (length(lv) == 2 && all(lv %in% c("0", "1", "FALSE", "TRUE"))) {
-        cols[[nm]] <- as.numeric(x %in% c("1", "TRUE"))
-      } else if (length(lv) == 2) {
-        cols[[paste0(nm, "_", lv[2])]] <- as.numeric(x == lv[2])
-      } else {
-        for (l in lv) cols[[paste0(nm, "_", l)]] <- as.numeric(x == l)
-      }
-    } else {
-      cols[[nm]] <- as.numeric(x)
+  B <- b$Balance
+  # KS of a continuous covariate with missing values: cobalt 4.6.1's col_w_ks drops the NAs from
+  # x but not from the weights it pairs them with (misaligned); left out on both sides
+  if (isTRUE(args$skip_ks_na)) {
+    for (v in names(W$covs)[vapply(W$covs, anyNA, TRUE)]) {
+      for (col in grep("^KS\\.", names(B), value = TRUE)) B[v, col] <- NA
     }
   }
-  do.call(cbind, cols)
-}
-
-.bt_var <- function(x, w, binary) {
-  w <- w / sum(w)
-  m <- sum(w * x)
-  if (binary) m * (1 - m) else sum(w * (x - m)^2) / (1 - sum(w^2))
-}
-
-.bt_ks <- function(x, t, w, binary) {
-  w1 <- w[t == 1] / sum(w[t == 1]); w0 <- w[t == 0] / sum(w[t == 0])
-  if (binary) return(abs(sum(w1 * x[t == 1]) - sum(w0 * x[t == 0])))
-  u <- sort(unique(x))
-  F1 <- vapply(u, function(v) sum(w1[x[t == 1] <= v]), 0)
-  F0 <- vapply(u, function(v) sum(w0[x[t == 0] <= v]), 0)
-  max(abs(F1 - F0))
-}
-
-ref_bal_tab <- function(data, args) {
-  f <- as.formula(args$formula)
-  tname <- all.vars(f)[1]
-  treat <- .bt_treat01(data[[tname]])
-  ws <- .bt_weights(data, args, treat)
-  C <- cbind(prop.score = ws$ps, .bt_covariates(f, data))
-  type <- c("Distance", apply(C[, -1, drop = FALSE], 2,
-                              function(x) if (length(unique(x)) <= 2) "Binary" else "Contin."))
-  binary <- if (is.null(args$binary)) "raw" else args$binary
-  is_bin <- type == "Binary"
-  std <- (is_bin & binary == "std") | (!is_bin)
-  sdd <- switch(args$estimand, ATE = "pooled", ATT = "treated", ATC = "control",
-                ATO = "weighted", ATM = "weighted")
-  one <- .bt_sw(data, args)  # sampling weights (1 when absent): the unadjusted sample
-  denom <- vapply(seq_len(ncol(C)), function(j) {
-    x <- C[, j]; b <- is_bin[j]
-    d <- switch(sdd,
-      pooled = sqrt((.bt_var(x[treat == 0], one[treat == 0], b) + .bt_var(x[treat == 1], one[treat == 1], b)) / 2),
-      treated = sqrt(.bt_var(x[treat == 1], one[treat == 1], b)),
-      control = sqrt(.bt_var(x[treat == 0], one[treat == 0], b)),
-      weighted = sqrt(.bt_var(x, ws$w * one, b)))
-    if (!is.finite(d) || abs(d) < sqrt(.Machine$double.eps)) d <- sqrt(.bt_var(x, one, b))
-    d
-  }, 0)
-  out <- list(Type = setNames(unname(type), colnames(C)))
-  for (tag in c("Un", "Adj")) {
-    w <- if (tag == "Un") one else ws$w * one
-    for (g in 0:1) {
-      s <- treat == g
-      out[[paste0("M.", g, ".", tag)]] <- setNames(colSums(w[s] * C[s, , drop = FALSE]) / sum(w[s]), colnames(C))
-      out[[paste0("SD.", g, ".", tag)]] <- setNames(vapply(seq_len(ncol(C)), function(j) {
-        if (is_bin[j] && binary == "raw") NA_real_ else sqrt(.bt_var(C[s, j], w[s], is_bin[j]))
-      }, 0), colnames(C))
-    }
-    diff <- out[[paste0("M.1.", tag)]] - out[[paste0("M.0.", tag)]]
-    tosd <- std & abs(diff) >= sqrt(.Machine$double.eps)
-    diff[tosd] <- diff[tosd] / denom[tosd]
-    out[[paste0("Diff.", tag)]] <- diff
-    out[[paste0("V.Ratio.", tag)]] <- setNames(vapply(seq_len(ncol(C)), function(j) {
-      if (is_bin[j]) NA_real_ else
-        .bt_var(C[treat == 1, j], w[treat == 1], FALSE) / .bt_var(C[treat == 0, j], w[treat == 0], FALSE)
-    }, 0), colnames(C))
-    out[[paste0("KS.", tag)]] <- setNames(vapply(seq_len(ncol(C)), function(j) {
-      .bt_ks(C[, j], treat, w, is_bin[j])
-    }, 0), colnames(C))
-  }
-  # cobalt's threshold labels on the adjusted statistics (distance rows and NA left blank)
-  lab <- function(x, t, f) {
-    r <- round(t, 3)
-    ifelse(type == "Distance" | !is.finite(x), "",
-           ifelse(f(x) < t, paste0("Balanced, <", r), paste0("Not Balanced, >", r)))
-  }
-  if (!is.null(args$m_threshold))
-    out$M.Threshold <- setNames(lab(out$Diff.Adj, args$m_threshold, abs), colnames(C))
-  if (!is.null(args$v_threshold))
-    out$V.Threshold <- setNames(lab(out$V.Ratio.Adj, args$v_threshold, function(v) pmax(v, 1 / v)),
-                                colnames(C))
-  ess <- function(x) sum(x)^2 / sum(x^2)
-  out$Observations <- list(
-    Control = c(ess(one[treat == 0]), ess((ws$w * one)[treat == 0])),
-    Treated = c(ess(one[treat == 1]), ess((ws$w * one)[treat == 1])))
+  for (col in unlist(args$drop_cols)) B[[col]] <- NULL
+  out <- list()
+  for (col in names(B)) out[[col]] <- setNames(B[[col]], rownames(B))
+  O <- b$Observations
+  out$Observations <- list(Control = unname(O[[1]]), Treated = unname(O[[2]]))
   out
+}
+
+# The live variant of the held-out cases (their snapshot: real output in snapshots/external/).
+real_bal_tab_heldout <- function(data, args) {
+  W <- WeightIt::weightit(as.formula(args$formula), data = data, method = "glm",
+                          estimand = args$estimand)
+  b <- cobalt::bal.tab(W, stats = c("mean.diffs", "variance.ratios", "ks.statistics"),
+                       un = TRUE, binary = args$binary, quick = FALSE)
+  B <- b$Balance
+  out <- list()
+  for (col in c("Type", "Diff.Un", "V.Ratio.Un", "KS.Un", "Diff.Adj", "V.Ratio.Adj", "KS.Adj",
+                "M.0.Un", "M.1.Un", "M.0.Adj", "M.1.Adj")) {
+    out[[col]] <- setNames(B[[col]], rownames(B))
+  }
+  O <- b$Observations
+  out$Observations <- list(Control = unname(O[["Control"]]), Treated = unname(O[["Treated"]]))
+  out
+}
+
+# Achieved balance of WeightIt's ebal / cbps weights: the largest |standardised mean
+# difference| over the covariates cobalt reports (distance rows excluded), with WeightIt's
+# optimiser tightened (reltol = 1e-16).
+real_balance_max <- function(data, args) {
+  args$reltol <- 1e-16
+  W <- suppressWarnings(.bt_weightit(data, args))
+  B <- cobalt::bal.tab(W, stats = "mean.diffs", binary = "std")$Balance
+  list(tight = max(abs(B$Diff.Adj[B$Type != "Distance"])))
 }

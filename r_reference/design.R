@@ -164,70 +164,7 @@ ref_glm_robust <- function(data, args) {
   .model_out(coef(fit), V, Inf)
 }
 
-# --- glm_weightit -------------------------------------------------------------------------
-# Base-R statement of the stacked M-estimator (no WeightIt): theta = (beta_ps, beta_out);
-# psi_ps = sw * (A - p) * X_ps (logistic score), psi_out = w(p) * sw * (y - mu) mu.eta / V * X.
-# V = A^-1 B A^-T over the full stack, A = d colSums(psi) / d theta by central differences,
-# B = crossprod(psi); the outcome block is returned. The estimates: glm() as WeightIt fits them
-# (propensity: quasibinomial, mustart = .25 + .5 * A).
-ref_glm_weightit_mest <- function(data, args) {
-  data <- .factors(data)
-  psf <- as.formula(args$ps_formula)
-  A <- data[[all.vars(psf)[1]]]
-  ps_fit <- suppressWarnings(glm(psf, data = data, family = quasibinomial(),
-                                 mustart = .25 + .5 * A))
-  Xps <- model.matrix(ps_fit)
-  stab <- isTRUE(args$stabilize)  # ATE weights times P(A = a), P(A = 1) a second parameter
-  wfun <- function(p, pbar = mean(A)) {
-    w <- switch(args$estimand,
-      ATE = ifelse(A == 1, 1 / p, 1 / (1 - p)),
-      ATT = ifelse(A == 1, 1, p / (1 - p)),
-      ATC = ifelse(A == 1, (1 - p) / p, 1))
-    if (stab) w * ifelse(A == 1, pbar, 1 - pbar) else w
-  }
-  data$.ipw <- wfun(fitted(ps_fit))  # a column, so glm() cannot pick up another 'w'
-  fam <- get(args$family)()
-  out_fit <- suppressWarnings(glm(as.formula(args$formula), data = data, family = fam,
-                                  weights = .ipw))
-  Xo <- model.matrix(out_fit)
-  y <- out_fit$y
-  k1 <- ncol(Xps) + stab
-  psi <- function(theta) {
-    b1 <- theta[seq_len(ncol(Xps))]
-    a1 <- if (stab) plogis(theta[k1]) else mean(A)
-    b2 <- theta[-seq_len(k1)]
-    p <- plogis(drop(Xps %*% b1))
-    eta <- drop(Xo %*% b2)
-    mu <- fam$linkinv(eta)
-    cbind(Xps * (A - p), if (stab) A - a1,
-          Xo * (wfun(p, a1) * (y - mu) * fam$mu.eta(eta) / fam$variance(mu)))
-  }
-  theta <- c(coef(ps_fit), if (stab) qlogis(mean(A)), coef(out_fit))
-  P <- psi(theta)
-  J <- sapply(seq_along(theta), function(j) {
-    # step on the scale of the coefficient's column (re74 in dollars needs a tiny step)
-    h <- 1e-5 * max(abs(theta[j]), 1 / max(abs(cbind(Xps, if (stab) 1, Xo)[, j])))
-    tp <- theta; tm <- theta
-    tp[j] <- tp[j] + h; tm[j] <- tm[j] - h
-    (colSums(psi(tp)) - colSums(psi(tm))) / (2 * h)
-  })
-  Ai <- solve(J)
-  V_all <- Ai %*% crossprod(P) %*% t(Ai)
-  idx <- k1 + seq_len(ncol(Xo))
-  V <- V_all[idx, idx]
-  dimnames(V) <- list(colnames(Xo), colnames(Xo))
-  .model_out(coef(out_fit), V, Inf)
-}
-
-# Real WeightIt (not in Debian): the live variant of the external-snapshot case.
-ref_glm_weightit_real <- function(data, args) {
-  data <- .factors(data)
-  W <- WeightIt::weightit(as.formula(args$ps_formula), data = data, method = "glm",
-                          estimand = args$estimand)
-  fit <- WeightIt::glm_weightit(as.formula(args$formula), data = data, weightit = W,
-                                family = get(args$family)(), vcov = args$vcov)
-  .model_out(coef(fit), vcov(fit), Inf)
-}
+# --- glm_weightit: checked against the real WeightIt (r_reference/weighting.R) ---------------
 
 # --- Firth's penalised likelihood, maximised independently with optim (logistf is not in
 # Debian). l*(b) = loglik(b) + 0.5 log det(X' diag(w p (1 - p)) X); gradient written as

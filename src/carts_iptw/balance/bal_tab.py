@@ -74,6 +74,7 @@ class BalTab(TableResult):
     stats: tuple[str, ...]
     thresholds: dict = field(default_factory=dict)
     estimand: str | None = None
+    un: bool = True
 
     def table(self) -> pd.DataFrame:
         """The columns cobalt's ``print(bal.tab(...))`` shows: Type and the requested
@@ -81,7 +82,8 @@ class BalTab(TableResult):
         keep = ["Type"]
         for s in self.stats:
             pre, thr = STATS[s]
-            for c in (f"{pre}.Un", f"{pre}.Adj", thr):
+            for c in ((f"{pre}.Un",) if self.un or "Adj" not in "".join(self.balance.columns)
+                      else ()) + (f"{pre}.Adj", thr):
                 if c in self.balance.columns:
                     keep.append(c)
         return self.balance[keep]
@@ -158,7 +160,17 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     Differences from cobalt 4.6.1 (README "Conventions that differ from R"): default
     ``stats = (mean.diffs, variance.ratios, ks.statistics)`` and ``un=True`` (cobalt:
     ``"mean.diffs"``, ``un = FALSE``); group means and SDs are always in ``.balance``.
-    Missing covariate values are reported as cobalt does (``<NA>`` indicator rows), not raised.
+    Missing covariate values are reported as cobalt does (``<NA>`` indicator rows), not raised;
+    the KS statistic of a continuous covariate with missing values uses the weights of the units
+    that carry the values (cobalt 4.6.1's ``col_w_ks`` pairs the remaining values with the
+    weights of the first units in row order).
+
+    As cobalt 4.6.1: with ``un=False`` the unadjusted columns are kept, all NaN; a distance
+    (propensity score) row gets a threshold label only when it is balanced (``""`` otherwise);
+    for a weightit result the rows are WeightIt's ``covs``, the data columns the formula reads,
+    untransformed (``factor(race)`` is reported as ``race``, ``I(age^2)`` as ``age``; no
+    interactions); with a formula, its terms in R's order (interactions ``a * b`` after the main
+    effects, two-valued variables split into both levels inside them).
 
     Returns
     -------
@@ -193,8 +205,10 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
 
     dist: dict[str, np.ndarray] = {}
     if hasattr(obj, "weights") and hasattr(obj, "treat") and hasattr(obj, "covs"):
+        # cobalt's bal.tab.weightit reports WeightIt's object$covs: the variables the formula
+        # reads, untransformed, one term each (no interactions, no factor() / I() calls)
         covs = obj.covs
-        terms = getattr(obj, "terms", None)
+        terms = None
         treat = np.asarray(obj.treat, dtype=float)
         w = np.asarray(obj.weights, dtype=float)
         sw = obj.s_weights
@@ -237,8 +251,9 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
         for k, v in dist.items():
             if v.shape != (n,):
                 raise ValueError(f"distance '{k}' must have one value per row ({n})")
-    if estimand is not None and str(estimand).upper() not in ("ATE", "ATT", "ATC", "ATO", "ATM"):
-        raise ValueError("estimand must be one of 'ATE', 'ATT', 'ATC', 'ATO', 'ATM'")
+    if estimand is not None and str(estimand).upper() not in ("ATE", "ATT", "ATC", "ATO", "ATM",
+                                                              "ATOS"):
+        raise ValueError("estimand must be one of 'ATE', 'ATT', 'ATC', 'ATO', 'ATM', 'ATOS'")
     for g, lab in ((0, "control"), (1, "treated")):
         if not (treat == g).any():
             raise ValueError(f"treatment has no {lab} units: one treatment group is empty")
@@ -270,8 +285,7 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     sd_ok = np.ones(len(names), dtype=bool) if binary == "std" else ~bin_vars
     cols: dict[str, object] = {"Type": types}
     samples = []
-    if un or w is None:
-        samples.append(("Un", np.ones(n)))
+    samples.append(("Un", np.ones(n)))  # with un=False set to NaN below, as cobalt
     if w is not None:
         samples.append(("Adj", w))
     for tag, wt in samples:
@@ -301,12 +315,17 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
             cols[f"{pre}.{tag}"] = d
             if s in thr and (tag == "Adj" or w is None):
                 t = thr[s]
+                ok = absf(np.where(np.isfinite(d), d, 1.0)) < t
+                # cobalt 4.6.1: a distance row is labelled only when balanced ("" otherwise)
                 lab = np.where(
-                    (np.array(types) == "Distance") | ~np.isfinite(d), "",
-                    np.where(absf(np.where(np.isfinite(d), d, 1.0)) < t,
-                             f"Balanced, <{_r_round3(t)}", f"Not Balanced, >{_r_round3(t)}"))
+                    ((np.array(types) == "Distance") & ~ok) | ~np.isfinite(d), "",
+                    np.where(ok, f"Balanced, <{_r_round3(t)}", f"Not Balanced, >{_r_round3(t)}"))
                 cols[thname if tag == "Adj" else f"{thname}.Un"] = lab
     balance = pd.DataFrame(cols, index=pd.Index(names))
+    if not un and w is not None:
+        # cobalt 4.6.1 with un = FALSE keeps the unadjusted columns, all NA
+        un_cols = [c for c in balance.columns if c.endswith(".Un")]
+        balance[un_cols] = np.nan
     balance = balance[_ordered_columns(balance.columns, stats)]
 
     ctrl, trt = treat_labels
@@ -319,7 +338,7 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
              trt: [st.ess(sw[treat == 1]), st.ess((w * sw)[treat == 1])]},
             index=["Unadjusted", "Adjusted"])
     return BalTab(balance=balance, observations=obs, s_d_denom=s_d_denom, binary=binary,
-                  continuous=continuous, stats=stats, thresholds=thr, estimand=estimand)
+                  continuous=continuous, stats=stats, thresholds=thr, estimand=estimand, un=un)
 
 
 def _r_round3(x: float) -> str:

@@ -9,9 +9,10 @@ R/functions_for_processing.R). Facts carried over:
   are 0/1 (or FALSE/TRUE) only the "1" column is kept and it keeps the bare name (``married``),
   otherwise the first level's column is dropped (``sex_M``);
 * factors with more than two levels keep every level (no reference level is dropped);
-* interaction terms become product columns joined by ``" * "`` (a 0/1 variable enters with its
-  single column; cobalt splits it into both levels there; interactions are not checked against
-  cobalt);
+* interaction terms come after the main effects (R's ``terms()`` order) and become product
+  columns joined by ``" * "``; inside an interaction every variable with two values is split into
+  both levels (``race_black * married_0``, ``race_black * married_1``), the first variable's
+  levels varying fastest; columns constant in the data are dropped;
 * a variable with missing values gets an extra ``<var>:<NA>`` indicator column, and its own
   columns keep NaN in those rows (statistics then skip them);
 * column type is ``"Binary"`` when the column has at most two distinct values, else
@@ -173,8 +174,9 @@ def _levels_of(s: pd.Series) -> list:
         return sorted(vals, key=str)
 
 
-def _expand_variable(name: str, s: pd.Series) -> list[tuple[str, np.ndarray]]:
-    """cobalt's columns for one variable (before NA indicators)."""
+def _expand_variable(name: str, s: pd.Series, all_levels: bool = False) -> list[tuple[str, np.ndarray]]:
+    """cobalt's columns for one variable (before NA indicators); ``all_levels``: one column per
+    level also for two-level variables (as cobalt splits them inside interactions)."""
     na = s.isna().to_numpy()
     if not _is_factor_like(s):
         x = s.to_numpy(dtype=float)
@@ -191,7 +193,7 @@ def _expand_variable(name: str, s: pd.Series) -> list[tuple[str, np.ndarray]]:
         col = (s == v).to_numpy(dtype=float)
         col[na] = np.nan
         cols.append((f"{name}_{lv}", col, lv))
-    if len(cols) == 2:
+    if len(cols) == 2 and not all_levels:
         is0 = [c[2] in ("0", "FALSE") for c in cols]
         is1 = [c[2] in ("1", "TRUE") for c in cols]
         if all(a or b for a, b in zip(is0, is1, strict=True)):
@@ -218,6 +220,8 @@ def cobalt_matrix(covs: pd.DataFrame, terms: list[list[str]] | None = None) -> C
         if s.isna().any():
             na_cols[v] = s.isna().to_numpy(dtype=float)
     term_list = terms if terms is not None else [[v] for v in covs.columns]
+    # R's terms() order: main effects first, then two-way interactions, ... (stable)
+    term_list = sorted(term_list, key=len)
     for t in term_list:
         if len(t) == 1:
             for nm, x in per_var[t[0]]:
@@ -227,10 +231,10 @@ def cobalt_matrix(covs: pd.DataFrame, terms: list[list[str]] | None = None) -> C
                 names.append(f"{t[0]}:<NA>")
                 cols.append(na_cols[t[0]])
         else:
-            parts = [per_var[v] for v in t]
+            parts = [_expand_variable(v, covs[v], all_levels=True) for v in t]
             combos = [("", np.ones(len(covs)))]
-            for p in parts:
-                combos = [(a + (" * " if a else "") + nm, xa * x) for a, xa in combos for nm, x in p]
+            for p in parts:  # the first variable's levels vary fastest, as cobalt names them
+                combos = [(a + (" * " if a else "") + nm, xa * x) for nm, x in p for a, xa in combos]
             for nm, x in combos:
                 if np.unique(x[~np.isnan(x)]).size > 1:
                     names.append(nm)

@@ -109,27 +109,78 @@ def _mest_vcov(fit, weightit, data, sw, mode):
     return out
 
 
-def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw):
+def _irls_replicate(X, y, w, fam, start) -> np.ndarray:
+    """The weighted GLM MLE of one bootstrap replicate: Fisher scoring from the full-sample
+    coefficients (``start``) to ``max |step| <= 1e-10 (1 + |b|)``. A replicate needs the
+    converged estimate, not glm.fit's path (the full-sample fits replay it), so this is a plain
+    dense solve, ~50x faster than the LINPACK replay. Raises ValueError when it fails."""
+    b = np.asarray(start, dtype=float).copy()
+    for _ in range(50):
+        eta = X @ b
+        mu = fam.linkinv(eta)
+        d = fam.mu_eta(eta)
+        ww = w * d * d / fam.variance(mu)
+        g = X.T @ (w * (y - mu) * d / fam.variance(mu))
+        try:
+            step = np.linalg.solve((X * ww[:, None]).T @ X, g)
+        except np.linalg.LinAlgError:
+            raise ValueError("singular information matrix in a bootstrap replicate") from None
+        b = b + step
+        if not np.isfinite(b).all():
+            break
+        if np.max(np.abs(step) / (1 + np.abs(b))) <= 1e-10:
+            return b
+    raise ValueError("a bootstrap replicate's model did not converge (separation?)")
+
+
+def _refit_glm_weights(weightit, Xps, rows, s, b_ps):
+    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s (the
+    propensity model's matrix reused: same columns)."""
+    from carts_iptw.families import get_family
+    from carts_iptw.weighting.estimands import get_w_from_ps, stabilize_w
+
+    a = weightit.treat[rows].astype(float)
+    b = _irls_replicate(Xps[rows], a, s, get_family("quasibinomial"), b_ps)
+    ps = 1.0 / (1.0 + np.exp(-(Xps[rows] @ b)))
+    w = get_w_from_ps(ps, a, weightit.estimand)
+    return stabilize_w(w, a, s) if weightit.stabilize else w
+
+
+def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit):
+    from carts_iptw.families import get_family
     from carts_iptw.weighting import weightit as _weightit
 
     rng = np.random.default_rng(seed)
     n = len(data)
     draws = []
     tcol = weightit.treat_name
+    # method "glm": reuse the model matrices (rows resampled / reweighted), no formula parsing
+    fast = weightit.method == "glm" and weightit.ps_model is not None
+    if fast:
+        Xps = _ps_design(weightit, data)
+        b_ps = weightit.ps_model.coef.to_numpy(dtype=float)[np.isfinite(weightit.ps_model.coef)]
+        Xo, y = fit.X, np.asarray(fit.fit.y, dtype=float)
+        fam = get_family(family)
+        b_out = fit.coef.to_numpy(dtype=float)
     for r in range(R):
         if kind == "BS":
             idx = rng.integers(0, n, n)
-            d = data.iloc[idx].reset_index(drop=True)
             s = sw[idx]
         else:  # FWB: fwb's default exponential weights, scaled to mean 1
+            idx = np.arange(n)
             e = rng.exponential(1.0, n)
-            d = data.reset_index(drop=True)
             s = sw * e * n / e.sum()
         try:
-            Wb = _weightit(weightit.formula, d, method=weightit.method, estimand=weightit.estimand,
-                           stabilize=weightit.stabilize, s_weights=s)
-            fb, _ = _fit_glm(formula, d, family, Wb.weights * s, None)
-            draws.append(fb.coef.to_numpy())
+            if fast:
+                wb = _refit_glm_weights(weightit, Xps, idx, s, b_ps)
+                draws.append(_irls_replicate(Xo[idx], y[idx], wb * s, fam, b_out))
+            else:
+                d = data.iloc[idx].reset_index(drop=True)
+                Wb = _weightit(weightit.formula, d, method=weightit.method,
+                               estimand=weightit.estimand, stabilize=weightit.stabilize,
+                               s_weights=s)
+                fb, _ = _fit_glm(formula, d, family, Wb.weights * s, None)
+                draws.append(fb.coef.to_numpy())
         except ValueError as exc:  # a resample with an empty group or separation
             raise ValueError(f"bootstrap replicate {r + 1} failed ({exc}); treatment '{tcol}'") from exc
         if progress and (r + 1) % max(1, R // 10) == 0:
@@ -156,6 +207,9 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     propensity term.  ``"BS"``: nonparametric bootstrap re-estimating the weights on each
     resample; ``"FWB"``: fractional weighted bootstrap (exponential weights, as ``fwb``);
     both seeded (``seed``), ``R`` replicates, progress on stderr; covariance of the replicates.
+    With method "glm" weights, each replicate refits the propensity and outcome models by
+    Fisher scoring from the full-sample estimates to convergence (the same estimates as glm's
+    IRLS, without replaying its path).
     Stabilized weights (ATE) add WeightIt's intercept-only model for ``P(A = 1)`` to the stack.
     Reference distribution: normal (z tests), as WeightIt.  Not supported (raise): non-"glm"
     methods or trimmed weights with ``"asympt"``.
@@ -213,7 +267,7 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     else:
         if int(R) < 2:
             raise ValueError("R must be at least 2 bootstrap replicates")
-        V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw)
+        V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw, fit)
         label = f"{'traditional' if vcov == 'BS' else 'fractional weighted'} bootstrap, R = {R}"
     names = fit.column_names
     return ModelResult(

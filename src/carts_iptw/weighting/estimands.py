@@ -13,7 +13,14 @@ ATT        1                        p / (1 - p)
 ATC        (1 - p) / p              1
 ATO        1 - p                    p
 ATM        min(p, 1 - p) / p        min(p, 1 - p) / (1 - p)
+ATOS       1 / p  (0 outside)       1 / (1 - p)  (0 outside)
 =========  =======================  ==========================
+
+ATOS (Crump, Hotz, Imbens & Mitnik 2009, the optimal subset): ATE weights, set to 0 for units
+whose ``p`` lies outside ``[alpha, 1 - alpha]``; ``alpha`` is the smallest of the sorted values
+of ``c(p, 1 - p)`` (the first ``sum(p < 0.5)`` of them, ties skipped) with
+``2 a mean_{z >= a}(1 / z) >= 1``, ``a = alpha (1 - alpha)``, ``z = p (1 - p)`` (0 if none),
+as WeightIt's ``.get_w_from_ps_internal_bin``.
 
 (ATO: Li, Morgan & Zaslavsky 2018; ATM: Li & Greene 2013; others: Austin 2011.)
 ``stabilize=True`` multiplies each unit's weight by the marginal probability of its observed
@@ -28,7 +35,7 @@ import numpy as np
 
 from carts_iptw._validation import as_binary_treatment, as_float_array
 
-ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM")
+ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM", "ATOS")
 
 
 def check_estimand(estimand: str) -> str:
@@ -51,6 +58,26 @@ def stabilize_w(w, treat, s_weights=None) -> np.ndarray:
     return w * np.where(t == 1, p1, 1.0 - p1)
 
 
+def _atos_alpha(p: np.ndarray) -> float:
+    """Crump et al.'s optimal-subset cut-off as WeightIt 1.5.1 computes it (vectorised)."""
+    k = int(np.sum(p < 0.5))
+    if k == 0:
+        return 0.0
+    cand = np.sort(np.concatenate([p, 1.0 - p]))[:k]
+    z = p * (1.0 - p)
+    zs = np.sort(z)
+    tail = np.concatenate([np.cumsum((1.0 / zs)[::-1])[::-1], [0.0]])  # sum of 1/z over z >= zs[i]
+    a = cand * (1.0 - cand)
+    i = np.searchsorted(zs, a, side="left")
+    cnt = z.size - i
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = 2.0 * a * tail[i] / cnt >= 1.0
+    # WeightIt skips a candidate equal (within 1e-8) to the previous one
+    fresh = np.concatenate([[True], np.abs(np.diff(cand)) >= 1e-8])  # check_if_zero()
+    hit = np.flatnonzero(ok & fresh & (cnt > 0))
+    return float(cand[hit[0]]) if hit.size else 0.0
+
+
 def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> np.ndarray:
     """Weights from propensity scores (twin of ``WeightIt::get_w_from_ps`` for 0/1 treatments).
 
@@ -63,7 +90,7 @@ def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> 
     ----------
     ps : array of P(A = 1 | X), one per unit.
     treat : 0/1 (or two-valued) treatment vector of the same length.
-    estimand : ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"`` or ``"ATM"``.
+    estimand : ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"`` or ``"ATOS"``.
     stabilize : multiply by the marginal treatment probability.
 
     Returns
@@ -114,6 +141,10 @@ def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> 
         w0 = np.where(p < 0.5, p / (1.0 - p), 1.0)
         w1 = np.where(p > 0.5, (1.0 - p) / p, 1.0)
         w = np.where(t1, w1, w0)
+    elif e == "ATOS":
+        w = np.where(t1, 1.0 / p, 1.0 / (1.0 - p))
+        alpha = _atos_alpha(p)
+        w[(p < alpha) | (p > 1 - alpha)] = 0.0
     if stabilize:
         w = stabilize_w(w, t)
     return w

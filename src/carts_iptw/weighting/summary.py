@@ -8,11 +8,13 @@ multiplied by the sampling weights first (``ignore_s_weights=False``). Per treat
 * coefficient of variation ``sd(w) / mean(w)`` (``sd`` with ``n - 1``);
 * scaled mean absolute deviation ``mean(|v - mean(v)|)`` with ``v = w / mean(w)``;
 * negative entropy ``mean(v log v)`` over the positive weights, ``v = w / mean(w)``;
-* number of zero weights (``|w| < sqrt(eps)``);
+* number of zero weights (``|w| < 1e-10``);
 * Kish effective sample size ``(sum w)^2 / sum w^2``, unweighted (sampling weights only) and
   weighted.
 
-Difference from WeightIt 1.5.1, on purpose: the unit labels of the top weights are the data's
+Differences from WeightIt 1.5.1, on purpose: the weight range is that of the non-zero weights
+times the sampling weights at both ends (WeightIt 1.5.1 takes its minimum from the weights times
+the sampling weights, zeros included, and its maximum from the weights alone); the unit labels of the top weights are the data's
 row labels of those units. WeightIt 1.5.1 labels them with positions inside the group, paired in
 order with the sorted values, so its labels need not point at the unit carrying the weight; the
 values agree.
@@ -26,8 +28,6 @@ import numpy as np
 import pandas as pd
 
 from carts_iptw.results import Summary
-
-_SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
 
 def _ess(w) -> float:
@@ -103,7 +103,7 @@ def summarize_weights(weights, treat, s_weights=None, top: int = 5, index=None,
         v = wg / wg.mean()
         mad[name] = float(np.mean(np.abs(v - v.mean())))
         ent[name] = _neg_ent(wg)
-        nz[name] = int((np.abs(wg) < _SQRT_EPS).sum())
+        nz[name] = int((np.abs(wg) < 1e-10).sum())  # WeightIt: check_if_zero(tol = 1e-10)
     ess = pd.DataFrame(
         {"Control": [_ess(sw[t == 0]), _ess(w[t == 0])], "Treated": [_ess(sw[t == 1]), _ess(w[t == 1])]},
         index=["Unweighted", "Weighted"])

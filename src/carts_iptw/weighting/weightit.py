@@ -18,6 +18,7 @@ Conventions that differ from WeightIt, on purpose (documented):
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -157,9 +158,11 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     """Estimate balancing weights for a binary treatment (twin of ``WeightIt::weightit``).
 
     Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
-    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"`` (``"ebal"`` and ``"cbps"``: ATE, ATT,
-    ATC); ``stabilize`` (ATE only, as WeightIt >= 1.0) multiplies by ``P(A = a)``, the
-    sampling-weighted share of the unit's group, for every method;
+    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"``, ``"ATOS"`` (``"ebal"``: ATE, ATT, ATC;
+    ``"cbps"``: ATE, ATT, ATC, ATO, as WeightIt 1.5.1); ``stabilize`` (ATE only, as WeightIt
+    >= 1.0) multiplies by ``P(A = a)``, the sampling-weighted share of the unit's group
+    (``"glm"`` only: WeightIt ignores it for ``"ebal"`` and ``"cbps"`` with a warning, and so
+    does this function);
     ``s_weights`` sampling weights (array or column name); ``focal`` the focal group for ATT/ATC;
     ``missing="ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``);
     ``control`` a :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's
@@ -169,8 +172,9 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
     control; WeightIt's ``get_w_from_ps``), i.e. for the ATE ``w = t/e + (1-t)/(1-e)``.
     ``"glm"``: ``e = plogis(X b)`` from ``glm(treat ~ X, family = binomial, weights = s_weights)``;
-    ``"ebal"``: ``w_i = exp(-C_i' Z)`` with ``Z`` minimising the entropy dual so that weighted
-    covariate means equal the target means exactly; ``"cbps"``: ``e`` solves the just-identified
+    ``"ebal"``: ``w_i`` proportional to ``exp(-C_i' Z)`` with ``Z`` minimising the entropy dual
+    so that weighted covariate means equal the target means exactly, scaled (as WeightIt 1.5.1)
+    so that each weighted group's weights sum to its number of units; ``"cbps"``: ``e`` solves the just-identified
     balance equations ``mean(s * psi(e) * X) = 0``. With ``stabilize=True`` each weight is
     multiplied by ``P(A = a)``. A warning is issued when ``sd(w)/mean(w) > 4`` in a group
     (WeightIt's "extreme weights" warning).
@@ -228,8 +232,14 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     else:
         labels, raw = ("Control", "Treated"), (0, 1)
     est, focal_val = _resolve_estimand(estimand, focal, labels, raw)
-    if method in ("ebal", "cbps") and est not in ("ATE", "ATT", "ATC"):
-        raise ValueError(f"method '{method}' supports estimands ATE, ATT and ATC; got {est!r}")
+    supported = {"ebal": ("ATE", "ATT", "ATC"), "cbps": ("ATE", "ATT", "ATC", "ATO")}
+    if method in supported and est not in supported[method]:
+        raise ValueError(f"method '{method}' supports estimands {', '.join(supported[method])}; "
+                         f"got {est!r}")
+    if stabilize and method != "glm":  # WeightIt 1.5.1: stabilize_ok is FALSE for ebal and cbps
+        warnings.warn(f"`stabilize` cannot be used with method '{method}' and will be ignored",
+                      CartsIptwWarning, stacklevel=2)
+        stabilize = False
     if stabilize and est != "ATE":
         raise ValueError(f"stabilize=True can only be used with estimand='ATE' (as WeightIt); got {est!r}")
 
@@ -247,6 +257,15 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
     covs = variable_frame(formula, data)
     na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
+    # WeightIt's object$covs (what cobalt's bal.tab reports): the data columns the formula reads
+    # (R's all.vars), untransformed: factor(race) -> race, I(age^2) -> age, no interactions
+    raw_vars: list[str] = []
+    for v in variables:
+        for nm in re.findall(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*", v):
+            nm = nm.strip("`")
+            if nm in data.columns and nm != lhs and nm not in raw_vars:
+                raw_vars.append(nm)
+    reported_covs = data[raw_vars].copy()
     fit_formula, fit_data = formula, data
     if na_cols:
         if missing != "ind":
@@ -305,7 +324,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
                           "and consider trim()", CartsIptwWarning, stacklevel=2)
             break
     return WeightItResult(
-        weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=covs, formula=formula,
+        weights=w, ps=ps, treat=treat, estimand=est, method=method, covs=reported_covs,
+        formula=formula,
         s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
         treat_labels=labels, terms=terms, stabilize=bool(stabilize),
         ps_model=ps_model, info=info, index=data.index)
