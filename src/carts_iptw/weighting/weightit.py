@@ -32,6 +32,7 @@ from carts_iptw._validation import (
 )
 from carts_iptw.balance.covariates import rhs_terms, variable_frame
 from carts_iptw.families import CartsIptwWarning
+from carts_iptw.formula.parser import Name, deparse
 from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps, stabilize_w
 from carts_iptw.weighting.summary import WeightSummary, summarize_weights
 
@@ -131,7 +132,7 @@ def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) 
         data[v] = s.fillna(float(s.median()))
         extra.append(ind)
     if extra:
-        formula = formula + " + " + " + ".join(extra)
+        formula = formula + " + " + " + ".join(deparse(Name(v)) for v in extra)
     return formula, data
 
 
