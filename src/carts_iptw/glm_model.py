@@ -361,7 +361,7 @@ def glm(
     if mf.offset is not None:
         off = mf.offset if off is None else off + mf.offset
     fit = glm_fit(mf.X, mf.y, weights=w, offset=off, family=fam, control=control,
-                  intercept=mf.intercept, column_names=mf.column_names)
+                  intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe)
     null_dev = fit.null_deviance
     if off is not None and mf.intercept:
         fit2 = glm_fit(mf.X[:, [0]], mf.y, weights=w, offset=off, family=fam, control=control,

@@ -193,3 +193,75 @@ def test_bal_tab_expression_with_missing_inputs_is_missing():
     d.loc[d.index[:4], "a"] = np.nan
     b = ci.bal_tab("t ~ I(a > 0) + b", d)
     assert "I(a > 0):<NA>" in b.balance.index
+
+
+# ---------------------------------------------------------------------------- svychisq codes
+
+def test_svychisq_many_levels_is_not_overflowed():
+    """Cell codes are int64: with pandas' int8 codes ``ia + nr * ib`` wrapped around past 127
+    (an error, or for larger tables a silently wrong cell). The same table with levels
+    relabelled and rows permuted gives the same statistic."""
+    rng = np.random.default_rng(0)
+    n = 1400
+    d = pd.DataFrame({"t": rng.integers(0, 2, n), "m": [f"X{i % 70:03d}" for i in range(n)],
+                      "w": rng.uniform(0.5, 3, n)})
+    r = ci.svychisq("~t + m", ci.svydesign(d, weights="w"))
+    assert np.isfinite(r.statistic) and r.parameter["ndf"] > 50
+    p = rng.permutation(n)
+    d2 = d.iloc[p].reset_index(drop=True)
+    d2["m"] = d2["m"].str.replace("X", "Y") + "z"
+    r2 = ci.svychisq("~t + m", ci.svydesign(d2, weights="w"))
+    np.testing.assert_allclose(r2.statistic, r.statistic, rtol=1e-10)
+    np.testing.assert_allclose(r2.p_value, r.p_value, rtol=1e-8)
+
+
+def test_svychisq_singular_design_effect_raises_as_r():
+    """3 x 90 cells for 300 rows: R's solve() stops ("computationally singular"); the answer
+    would be rounding noise (it changed with the row order)."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"t": rng.integers(0, 3, 300), "m": [f"X{i % 90:03d}" for i in range(300)],
+                      "w": rng.uniform(0.5, 3, 300)})
+    with pytest.raises(ValueError, match="computationally singular") as e:
+        ci.svychisq("~t + m", ci.svydesign(d, weights="w"))
+    assert "X0" not in str(e.value)
+
+
+def test_svychisq_unused_level_no_future_warning():
+    import warnings
+
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"t": rng.integers(0, 2, 60),
+                      "g": pd.Categorical(rng.choice(["a", "b"], 60), categories=["a", "c", "b"])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = ci.svychisq("~t + g", ci.svydesign(d, weights=np.ones(60)))
+    d2 = d.assign(g=d["g"].astype(str))
+    r2 = ci.svychisq("~t + g", ci.svydesign(d2, weights=np.ones(60)))
+    assert r.statistic == r2.statistic
+
+
+def test_design_tests_read_backticked_names():
+    d = _odd(_data())
+    plain = _renamed(d, _PLAIN)
+    r1 = ci.svychisq("~`f*g` + `d:e`", ci.svydesign(d, weights="w"))
+    r0 = ci.svychisq(f"~{_PLAIN['f*g']} + {_PLAIN['d:e']}", ci.svydesign(plain, weights="w"))
+    assert r1.statistic == r0.statistic
+    t1 = ci.svyttest("`b+c` ~ `f*g`", ci.svydesign(d, weights="w"))
+    t0 = ci.svyttest(f"{_PLAIN['b+c']} ~ {_PLAIN['f*g']}", ci.svydesign(plain, weights="w"))
+    assert t1.statistic == t0.statistic
+    assert ci.wilcox_test("`b+c` ~ `f*g`", data=d).statistic == ci.wilcox_test(
+        f"{_PLAIN['b+c']} ~ {_PLAIN['f*g']}", data=plain).statistic
+
+
+# ---------------------------------------------------------------------------- message-safe names
+
+def test_model_frame_describe_hides_levels():
+    d = _data()
+    d["mrn"] = [f"P{i:04d}" for i in range(len(d))]
+    mf = ci.model_frame("y ~ a + g + I(a > 0) + mrn + a:g", d)
+    assert mf.describe(["a", "gv", "I(a > 0)TRUE"]) == "a, g (factor: column 1 of 2), I(a > 0)TRUE"
+    text = mf.describe(["gw", "a:gv", "mrnP0003", "mrnP0004"])
+    assert "P000" not in text and "gw" not in text
+    assert "mrn (factor: 2 of its 79 columns)" in text
+    assert "column 'mrn' has 80 levels for 80 rows (an identifier?)" in text
+    assert "a:g (factor: column 1 of 2)" in text

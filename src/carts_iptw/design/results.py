@@ -80,7 +80,8 @@ class ModelResult:
         parm = [parm] if isinstance(parm, str) else list(parm)
         bad = [p for p in parm if p not in self.coef.index]
         if bad:
-            raise ValueError(f"unknown coefficient(s) {bad}; have {list(self.coef.index)}")
+            raise ValueError(f"unknown coefficient(s) {bad}: not among the model's "
+                             f"{len(self.coef)} coefficients (see .coef.index)")
         return parm
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:

@@ -206,9 +206,12 @@ class CoxPH:
 
 def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=None, offset=None,
               ties="efron", robust=None, control: CoxControl | None = None, column_names=None,
-              timefix=True, init=None, formula=None, names=None) -> CoxPH:
-    """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events."""
+              timefix=True, init=None, formula=None, names=None, describe=None) -> CoxPH:
+    """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events.
+    ``describe`` (a callable taking column names, e.g. ``ModelFrame.describe``) formats
+    columns in messages, so that names built from factor levels never reach one."""
     names = names or {}
+    describe = describe or ", ".join
     control = control or CoxControl()
     if ties not in ("efron", "breslow", "exact"):
         raise ValueError(f"ties must be 'efron', 'breslow' or 'exact', got {ties!r}")
@@ -223,7 +226,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     bad = ~np.isfinite(X).all(axis=0)
     if bad.any():
         cols = [column_names[i] if column_names else str(i) for i in np.flatnonzero(bad)]
-        raise ValueError(f"covariate(s) {cols} have missing or non-finite values")
+        raise ValueError(f"covariate(s) {describe(cols)} have missing or non-finite values")
     has_w = weights is not None
     w = check_case_weights(weights, names.get("weights", "weights"), n) if has_w else np.ones(n)
     if sv.event.sum() == 0:
@@ -258,7 +261,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
         raise ValueError("strata have missing values")
     if ties == "exact":
         return _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels,
-                            offset, init, control, column_names, formula)
+                            offset, init, control, column_names, formula, describe)
     # work on rows sorted by (stratum, stop): risk-set sums need no gathers
     perm = np.lexsort((stop_t,) if scodes is None else (stop_t, scodes))
     inv_perm = np.empty_like(perm)
@@ -287,7 +290,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     if infinite:
         idx = ",".join(str(i + 1) for i in np.flatnonzero(core.infinite))
         warnings.warn(
-            f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
+            f"Loglik converged before variable  {idx} ({describe(infinite)}); "
             "coefficient may be infinite.", ConvergenceWarning, stacklevel=2)
     coef = core.coef.copy()
     coef[core.singular] = np.nan
@@ -331,7 +334,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
 
 
 def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels, offset, init,
-                 control, column_names, formula) -> CoxPH:
+                 control, column_names, formula, describe) -> CoxPH:
     """ties = "exact": survival's coxexact.fit (right-censored, no case weights, naive variance)."""
     from carts_iptw.survival._exact import coxexact_fit
 
@@ -355,7 +358,7 @@ def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevel
     infinite = [cn[i] for i in np.flatnonzero(fit["infinite"])]
     if infinite:
         idx = ",".join(str(i + 1) for i in np.flatnonzero(fit["infinite"]))
-        warnings.warn(f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
+        warnings.warn(f"Loglik converged before variable  {idx} ({describe(infinite)}); "
                       "beta may be infinite.", ConvergenceWarning, stacklevel=3)
     coef = fit["coef"].copy()
     coef[fit["singular"]] = np.nan
@@ -479,7 +482,7 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
     fit = coxph_fit(
         X, sr.time, sr.event, weights=w, strata=strata, cluster=cl, start=sr.start,
         offset=getattr(mf, "offset", None), ties=ties, robust=robust, control=control,
-        column_names=cn, timefix=timefix, formula=formula,
+        column_names=cn, timefix=timefix, formula=formula, describe=mf.describe,
         names={"weights": wname or "weights", "cluster": clname or "cluster", **sr.names},
     )
     # R's fit$assign: term label -> coefficient positions

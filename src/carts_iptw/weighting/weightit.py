@@ -98,7 +98,8 @@ class WeightItResult:
         return "\n".join(lines)
 
 
-def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values) -> tuple[str, object]:
+def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values,
+                      treat_name: str = "treatment") -> tuple[str, object]:
     e = check_estimand(estimand)
     if focal is None:
         if e == "ATT":
@@ -114,7 +115,8 @@ def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values)
         return "ATT", raw_values[1]
     if focal == raw_values[0] or str(focal) == labels[0]:
         return "ATC", raw_values[0]
-    raise ValueError(f"focal must name a treatment group ({raw_values[0]!r} or {raw_values[1]!r})")
+    raise ValueError(f"focal must name one of the 2 groups of the treatment '{treat_name}' (a "
+                     "level of the factor, or 0/1 or False/True)")
 
 
 def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) -> tuple[str, pd.DataFrame]:
@@ -212,7 +214,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         labels, raw = ("Control", "Treated"), (False, True)
     else:
         labels, raw = ("Control", "Treated"), (0, 1)
-    est, focal_val = _resolve_estimand(estimand, focal, labels, raw)
+    est, focal_val = _resolve_estimand(estimand, focal, labels, raw, lhs)
     if method in ("ebal", "cbps") and est not in ("ATE", "ATT", "ATC"):
         raise ValueError(f"method '{method}' supports estimands ATE, ATT and ATC; got {est!r}")
     if stabilize and est != "ATE":
@@ -259,7 +261,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     if method == "glm":
         from carts_iptw.weighting.glm import fit_ps_glm
 
-        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control, treat_name=lhs)
+        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control, treat_name=lhs,
+                              describe=mf.describe)
         ps = ps_model.fitted
         _check_ps(ps)
         w = get_w_from_ps(ps, treat, est)
@@ -268,13 +271,13 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
         w, info = fit_ebal(X, names, treat, sw_fit, est)
         if not all(info["converged"].values()):
-            _raise_if_separated(X, names, treat, sw_fit, lhs)
+            _raise_if_separated(X, names, treat, sw_fit, lhs, mf.describe)
     else:
         from carts_iptw.weighting.cbps import fit_cbps
 
         ps, info = fit_cbps(X, names, treat, sw_fit, est)
         if not info["cbps"]["balance_norm"] <= 1e-8:
-            _raise_if_separated(X, names, treat, sw_fit, lhs)
+            _raise_if_separated(X, names, treat, sw_fit, lhs, mf.describe)
         _check_ps(ps)
         w = get_w_from_ps(ps, treat, est)
     if stabilize:
@@ -296,7 +299,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         ps_model=ps_model, info=info, index=data.index)
 
 
-def _raise_if_separated(X, names, treat, s_weights, treat_name) -> None:
+def _raise_if_separated(X, names, treat, s_weights, treat_name, describe) -> None:
     """After a failed fit: ``ValueError`` naming the covariates if they separate the groups
     (then no weights can balance them: no overlap)."""
     from carts_iptw.separation import detect_separation  # numpy/scipy only
@@ -306,7 +309,7 @@ def _raise_if_separated(X, names, treat, s_weights, treat_name) -> None:
         kind = "complete" if sep.complete else "quasi-complete"
         raise ValueError(
             f"perfect separation ({kind}) of the treatment '{treat_name}' by "
-            f"{', '.join(sep.infinite)}: "
+            f"{describe(sep.infinite)}: "
             "the groups do not overlap on these covariates; remove or coarsen them")
 
 
