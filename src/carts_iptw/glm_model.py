@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._diagnostics import warn_collinear
 from ._validation import as_float_array, require_dataframe
 from .families import Family, GlmWarning, get_family
 from .formula import ModelFrame, model_frame
@@ -362,6 +363,8 @@ def glm(
         off = mf.offset if off is None else off + mf.offset
     fit = glm_fit(mf.X, mf.y, weights=w, offset=off, family=fam, control=control,
                   intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe)
+    warn_collinear(mf.X, mf.column_names, "glm", weights=w,
+                   skip=list(np.flatnonzero(fit.aliased)), describe=mf.describe)
     null_dev = fit.null_deviance
     if off is not None and mf.intercept:
         fit2 = glm_fit(mf.X[:, [0]], mf.y, weights=w, offset=off, family=fam, control=control,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw._diagnostics import warn_collinear, warn_extreme_weights
 from carts_iptw._validation import check_probability
 from carts_iptw.families import CartsIptwWarning, ConvergenceWarning
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
@@ -48,7 +49,21 @@ def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarra
     if bad.any():
         rule = "negative" if allow_zero else "zero or negative"
         raise ValueError(f"weights '{name}' has {int(bad.sum())} {rule} value(s); weights must be > 0")
+    warn_extreme_weights(w, f"weights '{name}'", stacklevel=4)
     return w
+
+
+def _warn_singular(X, cn, w, singular, describe) -> None:
+    """R's coxph gives an aliased covariate NA with se 0 and says nothing; say why here. A
+    near-collinear design that Cholesky did not flag is named too (its coefficients are noise)."""
+    sing = np.flatnonzero(np.asarray(singular, dtype=bool))
+    if sing.size:
+        warnings.warn(
+            f"coxph: X matrix deemed to be singular: {describe([cn[i] for i in sing])} "
+            "collinear with other terms; coefficient NaN with standard error 0 (R: NA); remove "
+            "it from the formula", CartsIptwWarning, stacklevel=4)
+    warn_collinear(X, cn, "coxph", weights=w, center=True, skip=list(sing), describe=describe,
+                   stacklevel=4)
 
 
 def robust_default(weights, cluster) -> bool:
@@ -126,8 +141,9 @@ class CoxPH:
 
     @property
     def hr(self) -> pd.Series:
-        """Hazard ratios ``exp(coef)``."""
-        return np.exp(self.coef)
+        """Hazard ratios ``exp(coef)`` (``inf`` for an infinite coefficient, as R)."""
+        with np.errstate(over="ignore"):
+            return np.exp(self.coef)
 
     @property
     def z(self) -> pd.Series:
@@ -154,7 +170,8 @@ class CoxPH:
         a = (1 - level) / 2
         cols = [f"{100 * a:.3g} %", f"{100 * (1 - a):.3g} %"]
         out = pd.DataFrame({cols[0]: lo, cols[1]: hi})
-        return np.exp(out) if exponentiate else out
+        with np.errstate(over="ignore"):
+            return np.exp(out) if exponentiate else out
 
     def coef_table(self) -> pd.DataFrame:
         """R's ``summary(fit)$coefficients`` with R's column names."""
@@ -169,9 +186,10 @@ class CoxPH:
     def conf_int_table(self, level: float = 0.95) -> pd.DataFrame:
         """R's ``summary(fit)$conf.int``."""
         ci = self.confint(level)
-        return pd.DataFrame({"exp(coef)": self.hr, "exp(-coef)": np.exp(-self.coef),
-                             f"lower .{int(round(level * 100))}": np.exp(ci.iloc[:, 0]),
-                             f"upper .{int(round(level * 100))}": np.exp(ci.iloc[:, 1])})
+        with np.errstate(over="ignore"):
+            return pd.DataFrame({"exp(coef)": self.hr, "exp(-coef)": np.exp(-self.coef),
+                                 f"lower .{int(round(level * 100))}": np.exp(ci.iloc[:, 0]),
+                                 f"upper .{int(round(level * 100))}": np.exp(ci.iloc[:, 1])})
 
     def summary(self) -> str:
         """Text of R's ``print(summary(fit))``: coefficients (coef, exp(coef), se(coef), robust se,
@@ -294,6 +312,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
             "coefficient may be infinite.", ConvergenceWarning, stacklevel=2)
     coef = core.coef.copy()
     coef[core.singular] = np.nan
+    _warn_singular(X, cn, w, core.singular, describe)
     naive = core.var
     # R: linear predictors centred by the weighted means (coxph.fit) or colMeans (agreg.fit)
     if start is not None:
@@ -362,6 +381,7 @@ def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevel
                       "beta may be infinite.", ConvergenceWarning, stacklevel=3)
     coef = fit["coef"].copy()
     coef[fit["singular"]] = np.nan
+    _warn_singular(X, cn, w, fit["singular"], describe)
     var = fit["var"]
     df = int(np.sum(~np.isnan(coef)))
     tests = {"logtest": _chisq(-2 * (fit["loglik"][0] - fit["loglik"][1]), df),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from carts_iptw._diagnostics import warn_extreme_weights
 from carts_iptw._validation import (
     as_binary_treatment,
     as_float_array,
@@ -226,6 +227,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
             raise ValueError(f"unknown column '{s_weights}' (s_weights not in data)")
         s_weights = as_float_array(data[s_weights], f"s_weights column '{s_weights}'")
     sw = None if s_weights is None else check_weights(s_weights, "s_weights", n=n)
+    if sw is not None:
+        warn_extreme_weights(sw, "weightit: s_weights")
     sw_fit = np.ones(n) if sw is None else sw
     for g in (0, 1):
         if not sw_fit[treat == g].sum() > 0:
