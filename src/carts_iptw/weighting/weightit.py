@@ -178,7 +178,9 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         Unknown method/estimand/column; non-binary or missing treatment; an estimand the method
         does not support; ``stabilize`` with a non-ATE estimand; negative / missing sampling
         weights or a group with zero total sampling weight; missing covariates without
-        ``missing="ind"``; a constant covariate; propensity scores numerically 0 or 1; a failed
+        ``missing="ind"``; a constant covariate; a text/factor covariate with more levels than
+        half the rows (an identifier: "column 'mrn' has 60 levels for 60 rows (an
+        identifier?)"); propensity scores numerically 0 or 1; a failed
         ebal/cbps fit caused by (quasi-)separation (names the covariates).
 
     Differences from WeightIt 1.5.1: see the module docstring and the README's "Conventions
@@ -236,6 +238,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
                              "(empty group)")
 
     covs = variable_frame(formula, data)
+    _refuse_identifiers(covs)
     na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
     fit_formula, fit_data = formula, data
     if na_cols:
@@ -300,6 +303,22 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
         treat_labels=labels, terms=terms, stabilize=bool(stabilize),
         ps_model=ps_model, info=info, index=data.index)
+
+
+def _refuse_identifiers(covs: pd.DataFrame) -> None:
+    """A text/factor covariate with more levels than half the rows (an MRN or id picked by
+    mistake) has levels seen once, each of which separates the treatment: no weights exist.
+    Say so before building an n-by-n model matrix, naming the column and the counts only."""
+    n = len(covs)
+    for c in covs.columns:
+        s = covs[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        k = int(s.nunique(dropna=True))
+        if k > 2 and 2 * k > n:
+            raise ValueError(
+                f"column '{c}' has {k} levels for {n} rows (an identifier?): levels seen once "
+                "separate the treatment, so no weights exist; remove it from the formula")
 
 
 def _raise_if_separated(X, names, treat, s_weights, treat_name, describe) -> None:
