@@ -231,6 +231,10 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     for g, lab in ((0, "control"), (1, "treated")):
         if not (treat == g).any():
             raise ValueError(f"treatment has no {lab} units: one treatment group is empty")
+        for wv, wn in ((sw, "s_weights"), (None if w is None else w * sw, "weights")):
+            if wv is not None and not wv[treat == g].sum() > 0:
+                raise ValueError(f"{wn} are zero for every {lab} unit: one treatment group has "
+                                 "zero total weight (empty group)")
 
     cm = cobalt_matrix(covs, terms)
     C = cm.X
