@@ -92,7 +92,7 @@ def test_row_permutation(seed):
             close(b[k], a[k], rtol=1e-6)  # SEs: one IRLS / Newton step behind the estimate
     ka = ci.survfit("Surv(time, ev) ~ t", d, weights="w")
     kb = ci.survfit("Surv(time, ev) ~ t", dp, weights="w")
-    close(kb.table["surv"], ka.table["surv"], rtol=1e-12)
+    close(kb.table["surv"], ka.table["surv"], rtol=1e-10)
     close(kb.table["std_err"], ka.table["std_err"], rtol=1e-10)
     ba = ci.bal_tab("t ~ age + g + x", d, weights="w").balance
     bb = ci.bal_tab("t ~ age + g + x", dp, weights="w").balance
@@ -109,7 +109,7 @@ def test_weight_scale_invariance(seed, k):
     dk = d.assign(w=d["w"] * k)
     sa = quiet(lambda: ci.svyglm("y ~ t + age + g", ci.svydesign(d, weights="w"), control=TIGHT))
     sb = quiet(lambda: ci.svyglm("y ~ t + age + g", ci.svydesign(dk, weights="w"), control=TIGHT))
-    close(sb.coef, sa.coef, rtol=1e-12)  # survey normalises the weights: the same fit
+    close(sb.coef, sa.coef, rtol=1e-10)  # survey normalises the weights: the same fit
     close(sb.se, sa.se, rtol=1e-10)
     ca = ci.coxph("Surv(time, ev) ~ t + age + g", d, weights="w", control=COX_TIGHT)
     cb = ci.coxph("Surv(time, ev) ~ t + age + g", dk, weights="w", control=COX_TIGHT)
@@ -118,7 +118,7 @@ def test_weight_scale_invariance(seed, k):
     close(cb.naive_se * np.sqrt(k), ca.naive_se, rtol=1e-7)  # naive: 1 / information
     fa = ci.survfit("Surv(time, ev) ~ t", d, weights="w")
     fb = ci.survfit("Surv(time, ev) ~ t", dk, weights="w", robust=True)
-    close(fb.table["surv"], fa.table["surv"], rtol=1e-12)
+    close(fb.table["surv"], fa.table["surv"], rtol=1e-10)
     fa_r = ci.survfit("Surv(time, ev) ~ t", d, weights="w", robust=True)
     close(fb.table["std_err"], fa_r.table["std_err"], rtol=1e-9, atol=1e-14)
 
@@ -149,12 +149,12 @@ def test_level_relabelling_and_column_renaming(seed):
                                 control=TIGHT))
     b = quiet(lambda: ci.svyglm("outcome ~ arm + years + g + score",
                                 ci.svydesign(d2, weights="wt"), control=TIGHT))
-    close(b.coef, a.coef, rtol=1e-12)
-    close(b.se, a.se, rtol=1e-12)
+    close(b.coef, a.coef, rtol=1e-10)
+    close(b.se, a.se, rtol=1e-10)
     assert list(b.coef.index) == ["(Intercept)", "arm", "years", "gB_lo", "gC_mid", "score"]
     ca = ci.coxph("Surv(time, ev) ~ t + g", d)
     cb = ci.coxph("Surv(time, ev) ~ arm + g", d2)
-    close(cb.coef, ca.coef, rtol=1e-12)
+    close(cb.coef, ca.coef, rtol=1e-10)
     # a pandas Categorical with the levels in a new order is a reparametrisation: same fit
     d3 = d.assign(g=pd.Categorical(d["g"], categories=["mid", "hi", "lo"]))
     c3 = ci.coxph("Surv(time, ev) ~ t + g", d3)
@@ -162,7 +162,7 @@ def test_level_relabelling_and_column_renaming(seed):
     close(c3.loglik, ca.loglik, rtol=1e-10)
     Wa = quiet(lambda: ci.weightit("t ~ age + g + x", d))
     Wb = quiet(lambda: ci.weightit("arm ~ years + g + score", d2))
-    close(Wb.weights, Wa.weights, rtol=1e-12)
+    close(Wb.weights, Wa.weights, rtol=1e-10)
 
 
 # ---------------------------------------------------------------------------- duplicates
@@ -183,5 +183,5 @@ def test_breslow_weight_two_is_a_duplicated_row(seed):
     close(a.loglik, b.loglik, rtol=1e-10)
     ka = ci.survfit("Surv(time, ev) ~ t", d, weights=w2)
     kb = ci.survfit("Surv(time, ev) ~ t", dd)
-    close(ka.table["surv"], kb.table["surv"], rtol=1e-12)
+    close(ka.table["surv"], kb.table["surv"], rtol=1e-10)
     close(ka.table["std_err"], kb.table["std_err"], rtol=1e-10, atol=1e-14)
