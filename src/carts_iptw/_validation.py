@@ -172,7 +172,7 @@ def check_probability(x, name: str) -> float:
     return float(v)
 
 
-def check_groups_weighted(X, names, w, what: str = "term(s)") -> None:
+def check_groups_weighted(X, names, w, what: str = "term(s)", describe=None) -> None:
     """Raise when a model column is constant among the rows with positive weight: some group
     (e.g. a treatment arm) has zero total weight, so its contrast is not estimable (R: NA /
     an infinite coefficient / a singular matrix)."""
@@ -184,5 +184,5 @@ def check_groups_weighted(X, names, w, what: str = "term(s)") -> None:
     bad = [nm for j, nm in enumerate(names) if nm != "(Intercept)" and np.ptp(Xp[:, j]) == 0]
     if bad:
         raise ValueError(
-            f"{what} {bad} are constant among the {int(pos.sum())} rows with positive weight: "
+            f"{what} {(describe or ', '.join)(bad)} are constant among the {int(pos.sum())} rows with positive weight: "
             "a group has zero total weight (empty group)")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._diagnostics import warn_collinear
 from ._validation import numeric_column_or_vector, require_dataframe
 from .families import Family, GlmWarning, get_family
 from .formula import ModelFrame, model_frame
@@ -76,7 +77,7 @@ class GlmResult(ModelResults):
     ``deviance``, ``null_deviance``, ``aic``, ``loglik`` [logLik], ``bic`` [BIC], ``iter``,
     ``converged``, ``boundary``, ``rank``, ``df_residual``, ``df_null``, ``dispersion``,
     ``aliased``, ``model_frame``, ``family``, ``formula``, ``control``. Methods:
-    ``summary()``, ``confint_wald(level)`` [confint.default], ``predict(newdata, type)``,
+    ``summary()``, ``confint(level)`` [confint.default], ``predict(newdata, type)``,
     ``residuals(type)``.
     """
 
@@ -256,9 +257,9 @@ def glm(
     Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
     [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
     (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
-    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. There is no profile
-    likelihood ``confint()`` (R's ``confint.glm``, MASS): ``confint_wald()`` is
-    ``confint.default``.
+    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. ``confint()`` is R's
+    ``confint.default`` (Wald); R's profile-likelihood ``confint(glm_fit)`` (MASS) is not
+    offered.
 
     R twin version: R 4.2.2 ``stats``. Formulas: deviance ``D = sum_i w_i d(y_i, mu_i)``;
     ``Var(b) = phi (X' W X)^-1`` with ``W`` the final working weights; Pearson dispersion
@@ -317,7 +318,9 @@ def glm(
     if mf.offset is not None:
         off = mf.offset if off is None else off + mf.offset
     fit = glm_fit(mf.X, mf.y, weights=w, offset=off, family=fam, control=control,
-                  intercept=mf.intercept, column_names=mf.column_names)
+                  intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe)
+    warn_collinear(mf.X, mf.column_names, "glm", weights=w,
+                   skip=list(np.flatnonzero(fit.aliased)), describe=mf.describe)
     null_dev = fit.null_deviance
     if off is not None and mf.intercept:
         fit2 = glm_fit(mf.X[:, [0]], mf.y, weights=w, offset=off, family=fam, control=control,

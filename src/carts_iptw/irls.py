@@ -196,6 +196,7 @@ def glm_fit(
     intercept: bool = True,
     mustart: np.ndarray | None = None,
     column_names: list[str] | None = None,
+    describe=None,
 ) -> GlmFit:
     """Fit a GLM by IRLS exactly as R's ``stats::glm.fit`` does.
 
@@ -209,7 +210,9 @@ def glm_fit(
     The null deviance is glm.fit's: deviance at the weighted mean of y (with an intercept) or
     at ``linkinv(offset)`` (without); ``glm()`` refits it when there is an offset, as R does.
     Warnings are :class:`~carts_iptw.families.GlmWarning` with R's messages. Aliased columns get
-    NaN coefficients (R: NA).
+    NaN coefficients (R: NA). ``column_names`` name the columns in messages; ``describe`` (a
+    callable taking a list of column names, e.g. ``ModelFrame.describe``) formats them instead
+    so that names built from factor levels never reach a message.
     """
     fam = get_family(family)
     control = control or GlmControl()
@@ -222,8 +225,8 @@ def glm_fit(
         bad = ~np.isfinite(X)
         cols = ""
         if column_names is not None and len(column_names) == nvars:
-            cols = " in column(s) " + ", ".join(
-                repr(column_names[j]) for j in np.flatnonzero(bad.any(axis=0)))
+            cols = " in column(s) " + (describe or ", ".join)(
+                [column_names[j] for j in np.flatnonzero(bad.any(axis=0))])
         raise ValueError(f"X has {int(bad.sum())} missing or non-finite value(s){cols}")
     weights = np.ones(nobs) if weights is None else _check_array(weights, "weights", nobs)
     if np.any(weights < 0):
@@ -355,7 +358,7 @@ def glm_fit(
             dropped = [names[j] for j in qr.pivot[rank:]]
             warnings.warn(
                 f"{nvars - rank} coefficient(s) not defined because of singularities: "
-                f"{', '.join(dropped)}", GlmWarning, stacklevel=2,
+                f"{(describe or ', '.join)(dropped)}", GlmWarning, stacklevel=2,
             )
 
     residuals = (y - mu) / mu_eta(eta)

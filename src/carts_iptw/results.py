@@ -352,8 +352,9 @@ class Estimates(Result):
         parm = [parm] if isinstance(parm, str) else list(parm)
         bad = [p for p in parm if p not in self.coef.index]
         if bad:
-            raise ValueError(f"unknown coefficient name(s): {len(bad)} of {len(parm)} not in "
-                             f"the model ({', '.join(map(str, self.coef.index))})")
+            raise ValueError(f"unknown coefficient(s): {len(bad)} of the {len(parm)} name(s) "
+                             f"given are not among the model's {len(self.coef)} coefficients "
+                             "(see .coef.index)")
         return parm
 
     def confint(self, level: float = 0.95, parm: Iterable[str] | str | None = None

@@ -95,7 +95,7 @@ def check_separation(formula: str, data, weights=None) -> SeparationResult:
     if r.separated:
         kind = "complete" if r.complete else "quasi-complete"
         raise SeparationError(
-            f"{kind} separation of '{mf.response_name}' by {', '.join(r.infinite)}: the "
+            f"{kind} separation of '{mf.response_name}' by {mf.describe(r.infinite)}: the "
             "maximum-likelihood estimates are infinite (R: 'fitted probabilities numerically 0 "
             "or 1 occurred'); use Firth's penalised likelihood (logistf / firth=True) or "
             "remove/coarsen these covariates", r)

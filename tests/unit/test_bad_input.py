@@ -850,3 +850,163 @@ def test_bal_tab_missing_covariate_is_cobalts_na_row():
     bal = ci.bal_tab(LF, set_at(lal(), "re74", np.nan), weights=_w_lal())
     assert "re74:<NA>" in bal.balance.index
     _finite(bal.balance.loc[:, ["Diff.Un", "Diff.Adj"]].to_numpy())
+
+
+# ---------------------------------------------------------------------------- planted identifiers
+# Every text column gets identifier-like values (level order kept) and an ``mrn`` column of unique
+# identifiers is added; no exception, warning or CLI output may then carry the mark. Factor levels
+# are data values too: messages describe a factor's columns by term and position.
+ID_MARK = "IDLEAK"
+
+
+def _plant_text(d: pd.DataFrame, mrn: bool = True) -> pd.DataFrame:
+    d = d.copy()
+    for c in d.columns:
+        s = d[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            d[c] = s.cat.rename_categories([f"{ID_MARK}{v}" for v in s.cat.categories])
+        elif pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+            d[c] = s.map(lambda v: v if pd.isna(v) else f"{ID_MARK}{v}").astype(s.dtype)
+    if mrn:
+        d["mrn"] = [f"{ID_MARK}{i:07d}" for i in range(len(d))]
+    return d
+
+
+def _texts(exc: BaseException | None, caught) -> list[str]:
+    out = [str(w.message) for w in caught]
+    if exc is not None:
+        out += [str(e) + repr(getattr(e, "args", "")) for e in _chain(exc)]
+    return out
+
+
+def _run_collecting(fn):
+    import warnings
+
+    exc = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - every failure's text is checked
+            exc = e
+    return exc, caught
+
+
+def _assert_no_mark(texts, what):
+    for t in texts:
+        assert ID_MARK not in t, f"{what}: a planted identifier reached a message: {t!r}"
+
+
+@pytest.fixture
+def planted(monkeypatch):
+    """The case data with identifiers planted in every text column."""
+    mod = __import__(__name__, fromlist=["lal"])
+    for name in ("lal", "lung", "cohort", "_lalonde", "_lung"):
+        orig = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda orig=orig: _plant_text(orig()))
+
+
+@pytest.mark.parametrize("cid, fn, exc, names", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_with_planted_identifiers(planted, cid, fn, exc, names):
+    """Each bad-input case again, on data whose every text column holds identifiers."""
+    err, caught = _run_collecting(fn)
+    _assert_no_mark(_texts(err, caught), cid)
+
+
+def _small_lal(n=80, seed=7):
+    d = _plant_text(_lalonde())
+    rng = np.random.default_rng(seed)
+    rows = np.r_[rng.choice(np.flatnonzero(d["treat"] == 1), n // 2, replace=False),
+                 rng.choice(np.flatnonzero(d["treat"] == 0), n // 2, replace=False)]
+    return d.iloc[np.sort(rows)].reset_index(drop=True)
+
+
+def _small_lung(n=80):
+    d = _plant_text(_lung()).iloc[:n].reset_index(drop=True)
+    d["site"] = [f"{ID_MARK}site{i % 7}" for i in range(len(d))]
+    return d
+
+
+_HINT = "levels for 80 rows (an identifier?)"
+
+# (id, thunk, the identifier hint is expected in a message)
+ID_CALLS = [
+    ("weightit.glm", lambda: ci.weightit("treat ~ age + race + mrn", _small_lal()), True),
+    ("weightit.ebal", lambda: ci.weightit("treat ~ age + mrn", _small_lal(), method="ebal"), True),
+    ("weightit.cbps", lambda: ci.weightit("treat ~ age + mrn", _small_lal(), method="cbps"), True),
+    ("weightit.focal", lambda: ci.weightit("race ~ age", with_col(_small_lal(), "race", pd.Categorical(
+        np.where(_small_lal()["treat"] == 1, f"{ID_MARK}a", f"{ID_MARK}b"))), focal="zzz",
+        estimand="ATT"), False),
+    ("glm", lambda: ci.glm("married ~ age + mrn", _small_lal()), True),
+    ("glm.factor_response", lambda: ci.glm("race ~ age", _small_lal(), family="gaussian"), False),
+    ("glm_robust", lambda: ci.glm_robust("married ~ age + mrn", _small_lal()), True),
+    ("svyglm", lambda: ci.svyglm("married ~ age + mrn", ci.svydesign(_small_lal(), weights=np.ones(80))),
+     True),
+    ("svyglm.gaussian", lambda: ci.svyglm("re78 ~ age + mrn", ci.svydesign(_small_lal(), weights=np.ones(80)),
+                                          family="gaussian"), True),
+    ("logistf", lambda: ci.logistf("married ~ age + mrn", _small_lal()), False),
+    ("glm_weightit", lambda: ci.glm_weightit("re78 ~ treat + mrn", _small_lal(),
+                                             ci.weightit("treat ~ age", _small_lal()),
+                                             family="gaussian"), False),
+    ("coxph", lambda: ci.coxph("Surv(time, event) ~ age + site + mrn", _small_lung()), False),
+    ("svycoxph", lambda: ci.svycoxph("Surv(time, event) ~ age + mrn",
+                                     ci.svydesign(_small_lung(), weights="w")), False),
+    ("survfit", lambda: ci.survfit("Surv(time, event) ~ site", _small_lung()), False),
+    ("survdiff", lambda: ci.survdiff("Surv(time, event) ~ mrn", _small_lung()), False),
+    ("svykm", lambda: ci.svykm("Surv(time, event) ~ site", ci.svydesign(_small_lung(), weights="w")),
+     False),
+    ("svylogrank", lambda: ci.svylogrank("Surv(time, event) ~ mrn",
+                                         ci.svydesign(_small_lung(), weights="w")), False),
+    ("bal_tab", lambda: ci.bal_tab("treat ~ age + race + mrn", _small_lal()), False),
+    ("svychisq", lambda: ci.svychisq("~treat + mrn", ci.svydesign(_small_lal(), weights=np.ones(80))),
+     False),
+    ("svyttest", lambda: ci.svyttest("re78 ~ mrn", ci.svydesign(_small_lal(), weights=np.ones(80))),
+     False),
+    ("svyby", lambda: ci.svyby("~re78", "mrn", ci.svydesign(_small_lal(), weights=np.ones(80))), False),
+    ("chisq_test", lambda: ci.chisq_test("treat", "mrn", data=_small_lal()), False),
+    ("fisher_test", lambda: ci.fisher_test("treat", "mrn", data=_small_lal()), False),
+    ("wilcox_test", lambda: ci.wilcox_test("re78 ~ mrn", data=_small_lal()), False),
+    ("model_frame.predict", lambda: ci.glm("married ~ age + race", _small_lal()).predict(
+        with_col(_small_lal(), "race", f"{ID_MARK}new")), False),
+    ("surv.text_status", lambda: ci.survfit("Surv(time, site) ~ 1", _small_lung()), False),
+    ("finegray.etype", lambda: ci.finegray_coxph(
+        "Surv(time, st) ~ age", with_col(_small_lung(), "st", pd.Categorical(
+            np.where(_small_lung()["event"] == 1, f"{ID_MARK}death", f"{ID_MARK}cens"),
+            categories=[f"{ID_MARK}cens", f"{ID_MARK}death"])), etype="other"), False),
+]
+
+
+@pytest.mark.parametrize("cid, fn, hint", ID_CALLS, ids=[c[0] for c in ID_CALLS])
+def test_identifier_columns_never_reach_a_message(cid, fn, hint):
+    """An MRN picked as a covariate (or text planted in any column) is never echoed; where the
+    failure comes from the identifier the message says so, with counts."""
+    err, caught = _run_collecting(fn)
+    texts = _texts(err, caught)
+    _assert_no_mark(texts, cid)
+    if hint:
+        assert any(_HINT in t for t in texts), texts
+
+
+def test_cli_with_an_identifier_covariate_does_not_leak(tmp_path, capsys):
+    """``carts-iptw run`` with the cohort's ``id`` among the propensity covariates: exit 2, a
+    message naming the column and its level count, no identifier on stdout or stderr."""
+    from carts_iptw.cli import main
+    from carts_iptw.study.spec import default_spec_path
+
+    d = cohort()  # the schema fixes the other text columns' levels
+    d["id"] = [f"{ID_MARK}{i:05d}" for i in range(len(d))]
+    data = tmp_path / "cohort.csv"
+    d.to_csv(data, index=False)
+    spec = tmp_path / "spec.toml"
+    text = default_spec_path().read_text()
+    spec.write_text(text.replace('covariates = ["age",', 'covariates = ["id", "age",', 1))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc = main(["run", "--data", str(data), "--spec", str(spec), "--out",
+                   str(tmp_path / "out"), "--quiet"])
+    out = capsys.readouterr()
+    assert rc == 2, out
+    assert "column 'id' has" in out.err and "(an identifier?)" in out.err, out.err
+    _assert_no_mark([out.out, out.err] + [str(w.message) for w in caught], "cli")

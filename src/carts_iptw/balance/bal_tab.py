@@ -135,7 +135,9 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     ``obj`` is a :class:`~carts_iptw.weighting.weightit.WeightItResult` (then its covariates,
     treatment, weights, sampling weights, estimand and propensity score are used, the score as the
     ``prop.score`` distance row) or a formula ``"treat ~ x1 + x2"`` with ``data`` and optionally
-    ``weights``, ``estimand``, ``s_weights`` and ``distance`` (array, or dict name -> array).
+    ``weights`` and ``s_weights`` (arrays or column names of ``data``), ``estimand`` and
+    ``distance`` (array, or dict name -> array). The formula is read by the package's R-formula
+    parser (backticked names such as ```x-1``` as in ``model_frame``); rows are cobalt's.
 
     Statistics (cobalt's ``col_w_smd``, ``col_w_vr``, ``col_w_ks``; see
     :mod:`carts_iptw.balance.statistics`): mean differences treated minus control, standardised
@@ -231,8 +233,9 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
         else:
             treat_labels = ("Control", "Treated")
         covs = variable_frame(obj, data)
-        w = None if weights is None else check_weights(weights, "weights", n=len(data))
-        sw = s_weights
+        w = None if weights is None else check_weights(_column_or(weights, data, "weights"),
+                                                       "weights", n=len(data))
+        sw = None if s_weights is None else _column_or(s_weights, data, "s_weights")
     else:
         raise TypeError("bal_tab() needs a weightit result or a formula string with data")
 
@@ -257,6 +260,10 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     for g, lab in ((0, "control"), (1, "treated")):
         if not (treat == g).any():
             raise ValueError(f"treatment has no {lab} units: one treatment group is empty")
+        for wv, wn in ((sw, "s_weights"), (None if w is None else w * sw, "weights")):
+            if wv is not None and not wv[treat == g].sum() > 0:
+                raise ValueError(f"{wn} are zero for every {lab} unit: one treatment group has "
+                                 "zero total weight (empty group)")
 
     cm = cobalt_matrix(covs, terms)
     C = cm.X
@@ -339,6 +346,15 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
             index=["Unadjusted", "Adjusted"])
     return BalTab(balance=balance, observations=obs, s_d_denom=s_d_denom, binary=binary,
                   continuous=continuous, stats=stats, thresholds=thr, estimand=estimand, un=un)
+
+
+def _column_or(values, data: pd.DataFrame, what: str):
+    """A column name (as ``weightit``'s ``s_weights``, ``svydesign``'s ``weights``) or values."""
+    if isinstance(values, str):
+        if values not in data.columns:
+            raise ValueError(f"unknown column '{values}' ({what} not in data)")
+        return data[values]
+    return values
 
 
 def _r_round3(x: float) -> str:

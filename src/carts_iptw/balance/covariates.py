@@ -21,14 +21,14 @@ R/functions_for_processing.R). Facts carried over:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-_FACTOR_CALL = re.compile(r"^\s*(?:as\.)?factor\(\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*\)\s*$")
-_NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+from carts_iptw.formula.evaluate import column_names_used, evaluate
+from carts_iptw.formula.parser import Name, Node, deparse, parse_formula
+from carts_iptw.formula.terms import build_terms
 
 
 @dataclass
@@ -38,109 +38,82 @@ class CovMatrix:
     types: list[str]
 
 
-def split_top(s: str, sep: str) -> list[str]:
-    """Split ``s`` on ``sep`` outside parentheses."""
-    out, depth, cur = [], 0, []
-    for ch in s:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == sep and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return [p.strip() for p in out if p.strip()]
+def _variable_name(node) -> str:
+    """A variable's name in balance tables: a column's own name (cobalt shows ``x y``, not
+    the backticked form), otherwise R's deparsed expression (``factor(race)``, ``I(age^2)``)."""
+    return node.id if isinstance(node, Name) else deparse(node)
+
+
+def parse_covariates(formula: str) -> tuple[str | None, list[tuple[str, Node]], list[list[str]]]:
+    """Treatment column, variables ``(name, expression)`` in order of first appearance, and
+    terms (lists of variable names), read by the package's one R-formula parser
+    (:mod:`carts_iptw.formula`), so that backticked names (a column ``x-1`` or ``TRUE``) mean
+    the same column here as in ``model_frame``, ``glm``, ``svyglm`` and ``coxph``.
+
+    As R's ``terms()``: ``a*b`` is ``a + b + a:b``, ``- x`` removes a term, terms are ordered
+    by degree; ``- 1`` / ``+ 0`` are ignored (balance tables have no intercept) and
+    ``offset()``, ``strata()`` and ``cluster()`` are dropped.
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise TypeError("formula must be a string 'treatment ~ covariates'")
+    response, rhs = parse_formula(formula)
+    terms = build_terms(response, rhs)
+    lhs = None if response is None else _variable_name(response)
+    first = 0 if response is None else 1
+    used = sorted({i for t in terms.terms for i in t})
+    nodes = {i: terms.variables[i] for i in used if i >= first}
+    names = {i: _variable_name(nd) for i, nd in nodes.items()}
+    variables = [(names[i], nodes[i]) for i in sorted(nodes)]
+    term_list = [[names[i] for i in t] for t in terms.terms]
+    return lhs, variables, term_list
 
 
 def rhs_terms(formula: str) -> tuple[str | None, list[str], list[list[str]]]:
-    """Response, variables (in order of first appearance) and terms (lists of variables).
-
-    Supports ``a + b``, ``a:b``, ``a*b`` (expanded to ``a + b + a:b``), ``- 1`` / ``+ 0``
-    (ignored: balance tables have no intercept), ``offset()`` (dropped).
-    """
-    if "~" in formula:
-        lhs, rhs = formula.split("~", 1)
-        lhs = lhs.strip() or None
-    else:
-        lhs, rhs = None, formula
-    # top-level "+ x" adds a term, "- x" removes one (inside parentheses "-" is arithmetic)
-    pieces, removed = [], []
-    depth, cur, sign = 0, [], "+"
-    for ch in rhs + "+":
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch in "+-" and depth == 0:
-            tok = "".join(cur).strip()
-            if tok:
-                (pieces if sign == "+" else removed).append(tok)
-            cur, sign = [], ch
-        else:
-            cur.append(ch)
-    terms: list[list[str]] = []
-    for tok in pieces:
-        if tok in ("0", "1") or tok.startswith("offset("):
-            continue
-        if "*" in tok and split_top(tok, "*") != [tok]:
-            parts = split_top(tok, "*")
-            new = [[p] for p in parts] + [parts]
-        else:
-            new = [split_top(tok, ":")]
-        for t in new:
-            if t not in terms:
-                terms.append(t)
-    terms = [t for t in terms if ":".join(t) not in removed and not (len(t) == 1 and t[0] in ("0", "1"))]
-    variables: list[str] = []
-    for t in terms:
-        for v in t:
-            if v not in variables:
-                variables.append(v)
-    return lhs, variables, terms
+    """Response, variable names (in order of first appearance) and terms (lists of variable
+    names); see :func:`parse_covariates`."""
+    lhs, variables, terms = parse_covariates(formula)
+    return lhs, [v for v, _ in variables], terms
 
 
-def _r_to_py(expr: str) -> str:
-    return expr.replace("^", "**")
-
-
-def eval_variable(expr: str, data: pd.DataFrame) -> pd.Series:
-    """Evaluate one formula variable as R would: a column, ``factor(x)``, ``I(...)``, ``log(x)``."""
-    expr = expr.strip()
-    if expr.startswith("`") and expr.endswith("`"):
-        expr = expr[1:-1]
-    if expr in data.columns:
-        return data[expr]
-    m = _FACTOR_CALL.match(expr)
-    if m:
-        col = m.group(1)
-        if col not in data.columns:
-            raise ValueError(f"unknown column '{col}' in formula term '{expr}'")
-        s = data[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            return s.cat.remove_unused_categories()
-        vals = pd.unique(s.dropna())
-        try:
-            levels = sorted(vals)
-        except TypeError:
-            levels = sorted(vals, key=str)
-        cat = pd.Categorical(s, categories=levels)
-        return pd.Series(cat, index=data.index).cat.rename_categories(
-            [_r_level(v) for v in levels])
-    inner = expr[2:-1] if expr.startswith("I(") and expr.endswith(")") else expr
-    names = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", inner))
-    env = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "log2": np.log2,
-           "log10": np.log10, "pi": np.pi}
-    unknown = [n for n in names if n not in env and n not in data.columns]
+def eval_variable(node: Node, data: pd.DataFrame) -> pd.Series:
+    """Evaluate one formula variable as R would (the formula layer's ``evaluate``): a column
+    is returned as it is (its missing values become cobalt's ``<NA>`` rows), ``factor(x)`` a
+    Categorical with R's levels; in any other expression a row with a missing input is missing
+    (R's NA propagation)."""
+    if isinstance(node, Name):
+        if node.id not in data.columns:
+            raise ValueError(f"unknown column '{node.id}' in formula (not in data)")
+        return data[node.id]
+    cols = column_names_used(node)
+    unknown = [c for c in cols if c not in data.columns]
     if unknown:
-        raise ValueError(f"unknown column(s) {sorted(unknown)} in formula term '{expr}'")
-    for n in names:
-        if n in data.columns:
-            env[n] = data[n].to_numpy(dtype=float)
-    val = eval(_r_to_py(inner), {"__builtins__": {}}, env)  # noqa: S307 - restricted namespace
-    return pd.Series(np.broadcast_to(np.asarray(val, dtype=float), (len(data),)), index=data.index)
+        raise ValueError(f"unknown column(s) {', '.join(repr(u) for u in unknown)} in formula "
+                         f"term '{deparse(node)}' (not in data)")
+    na = np.zeros(len(data), dtype=bool)
+    for c in cols:
+        na |= data[c].isna().to_numpy()
+    if na.any():  # evaluate on the complete rows, then put the missing rows back
+        v = evaluate(node, data.loc[~na])
+    else:
+        v = evaluate(node, data)
+    if v.kind == "matrix":
+        raise ValueError(f"'{deparse(node)}' gives several columns: not supported in balance "
+                         "tables; list its variables instead")
+    vals = np.broadcast_to(v.values, (int((~na).sum()),))
+    if v.kind == "factor":
+        codes = np.full(len(data), -1, dtype=np.int64)
+        codes[~na] = vals
+        cat = pd.Categorical.from_codes(codes, categories=list(v.levels))
+        return pd.Series(cat, index=data.index).cat.remove_unused_categories()
+    if v.kind == "character":
+        out = np.full(len(data), None, dtype=object)
+        out[~na] = vals
+        return pd.Series(out, index=data.index, dtype=object)
+    out = np.full(len(data), np.nan)
+    out[~na] = vals.astype(float)
+    if v.kind == "logical" and not na.any():
+        return pd.Series(out.astype(bool), index=data.index)
+    return pd.Series(out, index=data.index)
 
 
 def _r_level(v) -> str:
@@ -156,11 +129,9 @@ def _is_factor_like(s: pd.Series) -> bool:
 
 def variable_frame(formula: str, data: pd.DataFrame) -> pd.DataFrame:
     """The covariates as the formula uses them, one column per variable (WeightIt's ``covs``)."""
-    _, variables, _ = rhs_terms(formula)
-    cols = {}
-    for v in variables:
-        cols[v] = eval_variable(v, data)
-    return pd.DataFrame(cols, index=data.index)
+    _, variables, _ = parse_covariates(formula)
+    return pd.DataFrame({name: eval_variable(node, data) for name, node in variables},
+                        index=data.index)
 
 
 def _levels_of(s: pd.Series) -> list:

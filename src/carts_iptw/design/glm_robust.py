@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from carts_iptw._diagnostics import warn_extreme_weights
 from carts_iptw._validation import check_weights, numeric_column_or_vector, require_dataframe
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_hc
 from carts_iptw.design.svyglm import _fit_glm
+from carts_iptw.families import CartsIptwWarning
 from carts_iptw.results import renamed_keyword
 from carts_iptw.separation import check_separation
 
@@ -34,6 +38,18 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     These are the usual "robust" IPTW standard errors; they ignore the estimation of the
     weights (conservative for the ATE; see :func:`glm_weightit`).
 
+    Weights' scale (a documented difference from R): the estimates and the HC0/HC1 sandwich do
+    not depend on the weights' scale at convergence (``A`` scales by ``k``, ``B`` by ``k^2``),
+    but glm.fit's binomial starting values ``(w y + 0.5) / (w + 1)`` do, and IPT weights
+    multiplied by 1e2-1e4 make R's IRLS diverge (``glm`` returns coefficients near 1e15 with
+    "algorithm did not converge"). Here the fit is R's, on the weights as given, whenever it
+    converges; when it does not, it is refitted with the weights normalised to mean 1 (as
+    ``svyglm`` normalises them) and, if that converges, that fit is returned with a
+    ``CartsIptwWarning`` saying so (``.notes`` too). Extreme weights (largest / smallest
+    > 1e6 or a Kish effective sample size below 5% of the rows) and near-collinear terms warn
+    (``CartsIptwWarning``, naming the terms); a sandwich variance that rounding makes negative
+    gives a NaN standard error with a warning naming the term, never silently.
+
     Returns a ``ModelResult`` (normal reference, ``df_residual = inf``), or a ``LogistfResult``
     with ``firth=True``.
 
@@ -57,15 +73,47 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
         if family not in ("binomial", "quasibinomial"):
             raise ValueError("firth=True needs a binomial family")
         return logistf(formula, data, weights=weights)
+    w = None
+    if weights is not None:
+        w = check_weights(numeric_column_or_vector(weights, require_dataframe(data), "weights"),
+                          "weights")
+        warn_extreme_weights(w, "glm_robust: weights")
     if family in ("binomial", "quasibinomial"):
-        w = None
-        if weights is not None:
-            w = check_weights(numeric_column_or_vector(weights, require_dataframe(data),
-                                                       "weights"), "weights")
         check_separation(formula, data, weights=w)
-    fit, notes = _fit_glm(formula, data, family, weights, control)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit, notes = _fit_glm(formula, data, family, weights if w is None else w, control)
+    if not fit.converged and w is not None and not np.isclose(w.mean(), 1.0):
+        # glm.fit's binomial start (w y + 0.5) / (w + 1) depends on the weights' scale: weights
+        # in the hundreds start IRLS near 0/1 and it can diverge (R's glm does the same). The
+        # estimates and the HC0/HC1 sandwich do not depend on the scale at convergence, so
+        # refit with weights of mean 1 (svyglm's normalisation) and say so.
+        with warnings.catch_warnings(record=True) as caught2:
+            warnings.simplefilter("always")
+            fit2, notes2 = _fit_glm(formula, data, family, w / w.mean(), control)
+        if fit2.converged:
+            fit, notes, caught = fit2, notes2, caught2
+            notes.append("weights normalised to mean 1: the fit did not converge on their scale")
+            warnings.warn(
+                "glm_robust: glm.fit's IRLS did not converge with the weights on their given "
+                "scale (their mean sets the binomial starting values); refitted with the weights "
+                "normalised to mean 1, which converged (estimates and sandwich standard errors "
+                "do not depend on the weights' scale at convergence; R's glm would return the "
+                "diverged fit)", CartsIptwWarning, stacklevel=2)
+    for c in caught:
+        warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
     V = vcov_hc(fit, fit.X, vcov)
     names = fit.column_names
+    d = np.diag(V)
+    bad = ~(d >= 0)
+    if bad.any():  # rounding in a (near-)singular design: never a NaN SE without a reason
+        warnings.warn(
+            f"glm_robust: the sandwich variance of {fit.model_frame.describe(np.asarray(names)[bad])} "
+            "is negative or undefined (rounding in a numerically singular design): standard "
+            "error NaN; remove or combine near-collinear terms", CartsIptwWarning, stacklevel=2)
+        V = V.copy()
+        V[bad, :] = np.nan
+        V[:, bad] = np.nan
     return ModelResult(
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), np.inf,
         model="glm_robust", vcov_type=f"sandwich {vcov}", family=family,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from carts_iptw._diagnostics import warn_extreme_weights
 from carts_iptw._validation import (
     check_no_missing,
     check_weights,
@@ -173,6 +174,7 @@ def svydesign(data: pd.DataFrame, weights, ids=None, strata=None, nest: bool = F
     if not (pd.api.types.is_numeric_dtype(np.asarray(w)) or np.asarray(w).dtype == bool):
         raise TypeError(f"weights '{wname}' must be numeric")
     w = check_weights(w, name=f"weights '{wname}'", n=n)
+    warn_extreme_weights(w, f"svydesign: weights '{wname}'")
     if ids is None or (isinstance(ids, str) and ids.replace(" ", "") in ("~1", "~0", "1")):
         cluster = np.arange(n)
     else:

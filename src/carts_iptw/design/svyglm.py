@@ -31,7 +31,7 @@ def _check_terms(formula, data, weights):
            if nm != "(Intercept)" and np.ptp(X[:, j]) == 0]
     if bad:
         raise ValueError(
-            f"term(s) {bad} are constant among the {int(pos.sum())} rows with positive weight "
+            f"term(s) {mf.describe(bad)} are constant among the {int(pos.sum())} rows with positive weight "
             "(a group with zero total weight?); R would report NA coefficients"
         )
 
@@ -58,7 +58,8 @@ def _fit_glm(formula, data, family, weights, control):
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if fit.aliased.any():
         names = list(fit.aliased.index[fit.aliased.to_numpy()])
-        raise ValueError(f"the design matrix is singular: aliased term(s) {names} (R reports "
+        raise ValueError(f"the design matrix is singular: aliased term(s) "
+                         f"{fit.model_frame.describe(names)} (R reports "
                          "NA coefficients); remove them from the formula")
     return fit, notes
 

@@ -22,7 +22,12 @@ def _two_samples(x, y, data, what):
     if isinstance(x, str):
         if data is None:
             raise TypeError(f"{what}: a formula needs data=")
-        lhs, rhs = (s.strip() for s in x.split("~", 1))
+        from carts_iptw.design.tests import _split_formula
+
+        lhs, parts = _split_formula(x)
+        if not lhs or len(parts) != 1:
+            raise ValueError(f"{what}: the formula must be 'value ~ group'")
+        rhs = parts[0]
         for c in (lhs, rhs):
             if c not in data.columns:
                 raise ValueError(f"unknown column '{c}' (not in data)")

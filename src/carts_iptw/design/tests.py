@@ -15,10 +15,30 @@ from carts_iptw.design.svydesign import SurveyDesign, require_design
 
 
 def _split_formula(formula: str) -> tuple[str, list[str]]:
-    if "~" not in formula:
+    """(response column or "", right-hand columns) of ``y ~ a + b``, read by the package's
+    R-formula parser (backticked names such as ```b+c``` are columns, as in ``svyglm``)."""
+    from carts_iptw.formula.parser import Binary, Name, Num, deparse, parse_formula
+
+    if not isinstance(formula, str) or "~" not in formula:
         raise ValueError(f"formula {formula!r} has no '~'")
-    lhs, rhs = formula.split("~", 1)
-    return lhs.strip(), [t.strip() for t in rhs.split("+") if t.strip()]
+    response, rhs = parse_formula(formula)
+
+    def name(node) -> str:
+        if isinstance(node, Name):
+            return node.id
+        if isinstance(node, Num):
+            return node.text
+        raise ValueError(f"'{deparse(node)}' in formula {formula!r}: only column names "
+                         "joined by '+' are supported here")
+
+    parts, stack = [], [rhs]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Binary) and node.op == "+":
+            stack += [node.right, node.left]
+        else:
+            parts.append(name(node))
+    return ("" if response is None else name(response)), parts
 
 
 def _column(design: SurveyDesign, name: str) -> pd.Series:
@@ -34,6 +54,16 @@ def _levels(s: pd.Series) -> list:
     if isinstance(s.dtype, pd.CategoricalDtype):
         return [lv for lv in s.cat.categories if (s == lv).any()]
     return sorted(pd.unique(s).tolist())
+
+
+def _codes(s: pd.Series, levels: list) -> np.ndarray:
+    """0-based int64 codes of ``s`` in ``levels`` (its observed levels; int64, not pandas'
+    int8 codes: products of codes must not overflow)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):  # drop unused categories (no re-coding)
+        codes = s.cat.set_categories(levels).cat.codes
+    else:
+        codes = pd.Categorical(s, categories=levels).codes
+    return np.asarray(codes, dtype=np.int64)
 
 
 def _check_levels_weighted(design: SurveyDesign, s: pd.Series, name: str) -> None:
@@ -92,8 +122,7 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
             raise ValueError(f"column '{nm}' has fewer than 2 observed levels")
     _check_levels_weighted(design, a, rhs[0])
     _check_levels_weighted(design, b, rhs[1])
-    ia = pd.Categorical(a, categories=la).codes
-    ib = pd.Categorical(b, categories=lb).codes
+    ia, ib = _codes(a, la), _codes(b, lb)
     cell = ia + nr * ib  # interaction(factor(a), factor(b)): a varies fastest
     N = design.n
     mm = np.zeros((N, nr * nc))
@@ -119,6 +148,15 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
     iD = np.diag(np.where(mean2 == 0, 0.0, 1.0 / np.where(mean2 == 0, 1.0, mean2)))
     denom = C.T @ (iD / N) @ C
     numr = C.T @ iD @ V @ iD @ C
+    # R's solve() stops when the reciprocal condition number is below machine epsilon ("system
+    # is computationally singular", e.g. many empty cells); a solution would be rounding noise
+    rc = 1.0 / np.linalg.cond(denom, 1) if np.all(np.isfinite(denom)) else 0.0
+    if not rc >= np.finfo(float).eps:
+        empty = int((tab == 0).sum())
+        raise ValueError(
+            f"svychisq: the design-effect matrix of the {nr} x {nc} table of '{rhs[0]}' and "
+            f"'{rhs[1]}' is computationally singular ({empty} of {nr * nc} cells empty; R stops "
+            "too: 'system is computationally singular'); merge sparse levels")
     Delta = np.linalg.solve(denom, numr)
     tr = float(np.trace(Delta))
     d0 = tr**2 / float(np.trace(Delta @ Delta))

@@ -41,10 +41,31 @@ class ModelFrame:
     #: parameters of poly()/ns()/bs() variables, to rebuild their basis on new data
     bases: dict[str, dict] = field(default_factory=dict)
     index: pd.Index | None = None
+    #: labels of the variables of each term (term_labels order)
+    term_variables: list[list[str]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
+
+    def describe(self, columns) -> str:
+        """Model-matrix columns (by name) described for an error or warning message without
+        any data value: a column built from a factor's levels (``racehispan``,
+        ``mrnMRN100042``) is named by its term and position (``race (factor: column 2 of
+        2)``, ``mrn (factor: 58 of its 59 columns)``), never by the level; other columns keep
+        their names (they come from the formula's text). A factor with more levels than half
+        the rows adds "column 'mrn' has 60 levels for 60 rows (an identifier?)"."""
+        return describe_columns(self, columns)
+
+    def identifier_hints(self, labels=None) -> list[str]:
+        """"column 'x' has K levels for n rows (an identifier?)" for each factor variable of
+        the terms (or of ``labels``) with more levels than half the rows."""
+        out = []
+        for v, lv in self.xlevels.items():
+            if (labels is None or v in labels) and len(lv) > 2 and 2 * len(lv) > self.n:
+                out.append(f"column '{v}' has {len(lv)} levels for {self.n} rows "
+                           "(an identifier?)")
+        return out
 
     def design(self) -> pd.DataFrame:
         """The model matrix as a DataFrame with R's column names."""
@@ -54,6 +75,52 @@ class ModelFrame:
         return (
             f"<ModelFrame {self.formula!r}: n={self.n}, columns={self.column_names}>"
         )
+
+
+def _is_coded_factor(mf: ModelFrame, label: str) -> bool:
+    """A factor whose column names carry data levels (a logical's FALSE/TRUE do not)."""
+    lv = mf.xlevels.get(label)
+    return lv is not None and lv != ["FALSE", "TRUE"]
+
+
+def describe_columns(mf: ModelFrame | None, columns) -> str:
+    """See :meth:`ModelFrame.describe`; without a model frame the names are joined."""
+    columns = [str(c) for c in columns]
+    if mf is None or not mf.term_variables:
+        return ", ".join(columns)
+    pos = {c: j for j, c in enumerate(mf.column_names)}
+    term_cols: dict[int, list[int]] = {}
+    for j, a in enumerate(mf.assign):
+        term_cols.setdefault(a, []).append(j)
+    parts: list[str] = []
+    groups: dict[int, list[int]] = {}  # factor term -> selected columns, in first-seen order
+    order: list[object] = []
+    for c in columns:
+        j = pos.get(c)
+        a = mf.assign[j] if j is not None else 0
+        if j is None or a == 0 or not any(_is_coded_factor(mf, v) for v in mf.term_variables[a - 1]):
+            order.append(c)
+            continue
+        if a not in groups:
+            groups[a] = []
+            order.append(a)
+        groups[a].append(j)
+    factor_vars: list[str] = []
+    for item in order:
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        cols, all_cols = groups[item], term_cols[item]
+        label = mf.term_labels[item - 1]
+        factor_vars += [v for v in mf.term_variables[item - 1] if _is_coded_factor(mf, v)]
+        if len(cols) == 1:
+            parts.append(f"{label} (factor: column {all_cols.index(cols[0]) + 1} of "
+                         f"{len(all_cols)})")
+        else:
+            parts.append(f"{label} (factor: {len(cols)} of its {len(all_cols)} columns)")
+    text = ", ".join(parts)
+    hints = mf.identifier_hints(factor_vars)
+    return text + ("; " + "; ".join(hints) if hints else "")
 
 
 def _check_variable(v: Value, label: str, n: int) -> Value:
@@ -88,7 +155,7 @@ def _as_model_variable(v: Value, label: str, levels: list[str] | None = None) ->
     f = as_factor(v)
     if v.kind == "logical" and len(f.levels) < 2:
         raise ValueError(
-            f"variable '{label}' is constant (always {f.levels[0]}): it is aliased with the "
+            f"variable '{label}' is constant (a single logical value): it is aliased with the "
             "intercept (R would report an NA coefficient)"
         )
     if len(f.levels) < 2:
@@ -321,6 +388,7 @@ def model_frame(formula: str, data: pd.DataFrame, *,
         xlevels=levels_out,
         bases=bases_out,
         index=data.index,
+        term_variables=[[terms.var_labels[v] for v in t] for t in terms.terms],
     )
 
 

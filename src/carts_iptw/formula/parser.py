@@ -99,8 +99,8 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if kind == "ws":
             continue
         val = m.group(kind)
-        if kind == "bq":
-            kind, val = "name", val[1:-1]
+        if kind == "bq":  # a backticked name is always a name (`TRUE` is a column, as R)
+            kind, val = "bqname", val[1:-1]
         elif kind == "str":
             kind, val = "str", bytes(val[1:-1], "utf-8").decode("unicode_escape")
         out.append((kind, val))
@@ -178,7 +178,7 @@ class _Parser:
             return Num(num, val)
         if kind == "str":
             return Str(val)
-        if kind == "name":
+        if kind in ("name", "bqname"):
             if self.peek() == ("op", "("):
                 self.next()
                 args: list[Node] = []
@@ -186,7 +186,7 @@ class _Parser:
                 if self.peek() != ("op", ")"):
                     while True:
                         k2, v2 = self.peek()
-                        if k2 == "name" and self.toks[self.i + 1] == ("op", "="):
+                        if k2 in ("name", "bqname") and self.toks[self.i + 1] == ("op", "="):
                             self.i += 2
                             kwargs.append((v2, self.expr()))
                         else:
@@ -201,9 +201,9 @@ class _Parser:
                         break
                 self.expect(")")
                 return Call(val, tuple(args), tuple(kwargs))
-            if val == "TRUE":
+            if kind == "name" and val == "TRUE":
                 return Num(1.0, "TRUE")
-            if val == "FALSE":
+            if kind == "name" and val == "FALSE":
                 return Num(0.0, "FALSE")
             return Name(val)
         if kind == "op" and val == "(":
@@ -273,6 +273,31 @@ def r_format_number(x: float, digits: int = 15) -> str:
 
 
 _SPACED = {"+", "-", "*", "~", "==", "!=", "<", ">", "<=", ">=", "&", "&&", "|", "||", "="}
+
+
+def all_names(node: Node) -> list[str]:
+    """R's ``all.vars(expr)``: the names an expression reads, in order of first appearance."""
+    out: list[str] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Name):
+            if n.id not in out:
+                out.append(n.id)
+        elif isinstance(n, Call):
+            for a in n.args:
+                walk(a)
+            for _, a in n.kwargs:
+                walk(a)
+        elif isinstance(n, Binary):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Unary):
+            walk(n.operand)
+        elif isinstance(n, Paren):
+            walk(n.inner)
+
+    walk(node)
+    return out
 
 
 def deparse(node: Node) -> str:

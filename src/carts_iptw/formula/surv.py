@@ -3,6 +3,9 @@
 
 Differences from R (documented): an invalid status value, a negative time (right-censored
 data) or ``stop <= start`` (counting process) raises ``ValueError`` instead of becoming NA.
+A text status raises ``ValueError`` as R's ``Surv()`` errors ("Invalid status value, must be
+logical or numeric"); a factor status (a pandas Categorical, or ``factor(x)``) is the
+multi-state form, its first level meaning censored, as survival.
 """
 
 from __future__ import annotations
@@ -54,9 +57,13 @@ def _numeric_time(v: Value, what: str) -> np.ndarray:
 
 
 def _status(v: Value, what: str) -> tuple[np.ndarray, list[str] | None]:
-    if v.kind in ("factor", "character"):
-        f = as_factor(v) if v.kind == "character" else v
-        return f.values.astype(np.int64), list(f.levels[1:])
+    if v.kind == "character":  # R: "Invalid status value, must be logical or numeric"
+        raise ValueError(
+            f"status variable '{what}' holds text: Surv() needs a numeric (0/1 or 1/2) or "
+            "logical status (R: 'Invalid status value, must be logical or numeric'); for "
+            f"multi-state curves make it a pandas Categorical or write factor({what})")
+    if v.kind == "factor":
+        return v.values.astype(np.int64), list(v.levels[1:])
     if v.kind == "logical":
         return v.values.astype(np.int64), None
     x = np.asarray(v.values, dtype=float)

@@ -306,6 +306,15 @@ def read_cohort(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"cohort file not found: {p}")
+    if p.is_dir():
+        raise CohortValidationError([{
+            "column": "(file)", "rule": "file exists", "rows": 0,
+            "message": f"cohort path {p} is a folder, not a file: pass the cohort's CSV or "
+                       "Parquet file"}])
+    if p.stat().st_size == 0:
+        raise CohortValidationError([{
+            "column": "(file)", "rule": "readable file", "rows": 0,
+            "message": f"the cohort file {p.name} is empty (0 bytes): no header row, no data"}])
     name = p.name.lower()
     if name.endswith((".parquet", ".pq")):
         if parquet_engine() is None:
@@ -314,10 +323,21 @@ def read_cohort(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
                 "message": "reading Parquet needs the 'pyarrow' package, which is not installed "
                            "(pip install pyarrow), or convert the cohort to CSV",
             }])
-        df = pd.read_parquet(p)
+        try:
+            df = pd.read_parquet(p)
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise CohortValidationError([{
+                "column": "(file)", "rule": "readable Parquet", "rows": 0,
+                "message": f"the Parquet file cannot be read ({type(e).__name__})",
+            }]) from None
     elif name.endswith((".csv", ".csv.gz", ".txt")):
         try:
             df = pd.read_csv(p, dtype={"id": "string"})
+        except pd.errors.EmptyDataError:  # e.g. only blank lines: pandas' "No columns to parse"
+            raise CohortValidationError([{
+                "column": "(file)", "rule": "readable CSV", "rows": 0,
+                "message": f"the CSV file {p.name} has no header row (it is empty)",
+            }]) from None
         except (pd.errors.ParserError, UnicodeDecodeError) as e:
             raise CohortValidationError([{
                 "column": "(file)", "rule": "readable CSV", "rows": 0,

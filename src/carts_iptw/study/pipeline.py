@@ -51,8 +51,10 @@ def _load_data(data) -> tuple[pd.DataFrame, str, bool]:
     if not p.is_file():
         from carts_iptw.study.cohort import CohortValidationError
 
+        msg = (f"cohort path {p} is a folder, not a file: pass the cohort's CSV or Parquet file"
+               if p.is_dir() else f"cohort file not found: {p}")
         raise CohortValidationError([{"column": "(file)", "rule": "file exists", "rows": 0,
-                                      "message": f"cohort file not found: {p}"}])
+                                      "message": msg}])
     df = read_cohort(p)
     synthetic = "SYNTHETIC" in p.name.upper()
     return df, p.name, synthetic
@@ -63,6 +65,8 @@ def _load_spec(spec) -> StudySpec:
         return default_spec()
     if isinstance(spec, StudySpec):
         return spec
+    if Path(spec).is_dir():
+        raise ValueError(f"spec path {spec} is a folder, not a file: pass the study's TOML file")
     if not Path(spec).is_file():
         raise ValueError(f"spec file not found: {spec}")
     return load_spec(spec)

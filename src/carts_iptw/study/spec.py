@@ -198,7 +198,15 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
     if estimand not in ESTIMANDS:
         raise ValueError(f"spec: [propensity].estimand must be one of {ESTIMANDS}, got {estimand!r}")
     trim_at = _take(p, "trim_at", float, "propensity", None)
-    if trim_at is not None and trim_at <= 0:
+    if trim_at is not None and not (trim_at == 0 or 0 < trim_at < 1
+                                    or (trim_at >= 1 and float(trim_at).is_integer())):
+        # WeightIt's trim() reads 1.5 as "the top 1 weight" (floor) and a negative value is no
+        # rule at all: in a study spec say what is meant
+        raise ValueError(
+            f"spec: [propensity].trim_at = {trim_at!r} is not a trimming rule: use 0 (no "
+            "trimming), a quantile between 0 and 1 (e.g. 0.99: weights above their 99th "
+            "percentile are set to it) or a whole number k >= 1 (the k largest weights)")
+    if trim_at is not None and trim_at == 0:
         trim_at = None
     prop = Propensity(
         covariates=covs, method=_take(p, "method", str, "propensity", "glm"), estimand=estimand,
@@ -244,6 +252,11 @@ def load_spec(path: str | Path) -> StudySpec:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"spec file not found: {p}")
+    if p.is_dir():
+        raise ValueError(f"spec path {p} is a folder, not a file: pass the study's TOML file")
+    if not p.read_text(encoding="utf-8").strip():
+        raise ValueError(f"spec: {p.name} is empty (the format is in docs/study.md; the "
+                         "reference study is anakinra.toml)")
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:

@@ -483,4 +483,5 @@ def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
     return coxph_fit(X[ids], fg["fgstop"].to_numpy(), fg["fgstatus"].to_numpy(),
                      weights=fg["fgwt"].to_numpy(), start=fg["fgstart"].to_numpy(),
                      cluster=ids if cluster == "id" else None, ties=ties, robust=robust,
-                     control=control, column_names=cn, timefix=True, formula=formula)
+                     control=control, column_names=cn, timefix=True, formula=formula,
+                     describe=mf.describe)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carts_iptw._diagnostics import warn_collinear, warn_extreme_weights
 from carts_iptw._validation import check_probability, check_weights, column_or_vector
 from carts_iptw.families import CartsIptwWarning, ConvergenceWarning
 from carts_iptw.results import ModelResults, Summary, format_num, format_pval, print_coefmat
@@ -26,7 +27,22 @@ from carts_iptw.survival.surv import aeq_times, make_surv
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
     """Survival's case weights: :func:`~carts_iptw._validation.check_weights` with the column
     named and zero weights refused unless ``allow_zero``."""
-    return check_weights(w, f"weights '{name}'", n=n, allow_zero=allow_zero)
+    w = check_weights(w, f"weights '{name}'", n=n, allow_zero=allow_zero)
+    warn_extreme_weights(w, f"weights '{name}'", stacklevel=4)
+    return w
+
+
+def _warn_singular(X, cn, w, singular, describe) -> None:
+    """R's coxph gives an aliased covariate NA with se 0 and says nothing; say why here. A
+    near-collinear design that Cholesky did not flag is named too (its coefficients are noise)."""
+    sing = np.flatnonzero(np.asarray(singular, dtype=bool))
+    if sing.size:
+        warnings.warn(
+            f"coxph: X matrix deemed to be singular: {describe([cn[i] for i in sing])} "
+            "collinear with other terms; coefficient NaN with standard error 0 (R: NA); remove "
+            "it from the formula", CartsIptwWarning, stacklevel=4)
+    warn_collinear(X, cn, "coxph", weights=w, center=True, skip=list(sing), describe=describe,
+                   stacklevel=4)
 
 
 def robust_default(weights, cluster) -> bool:
@@ -146,8 +162,9 @@ class CoxPH(ModelResults):
 
     @property
     def hr(self) -> pd.Series:
-        """Hazard ratios ``exp(coef)``."""
-        return np.exp(self.coef)
+        """Hazard ratios ``exp(coef)`` (``inf`` for an infinite coefficient, as R)."""
+        with np.errstate(over="ignore"):
+            return np.exp(self.coef)
 
     @property
     def z(self) -> pd.Series:
@@ -171,7 +188,8 @@ class CoxPH(ModelResults):
         Raises ``ValueError`` when ``level`` is not in (0, 1).
         """
         out = super().confint(check_probability(level, "level"), parm)
-        return np.exp(out) if exponentiate else out
+        with np.errstate(over="ignore"):
+            return np.exp(out) if exponentiate else out
 
     def coef_table(self) -> pd.DataFrame:
         """R's ``summary(fit)$coefficients`` with R's column names."""
@@ -186,9 +204,10 @@ class CoxPH(ModelResults):
     def conf_int_table(self, level: float = 0.95) -> pd.DataFrame:
         """R's ``summary(fit)$conf.int``."""
         ci = self.confint(level)
-        return pd.DataFrame({"exp(coef)": self.hr, "exp(-coef)": np.exp(-self.coef),
-                             f"lower .{int(round(level * 100))}": np.exp(ci.iloc[:, 0]),
-                             f"upper .{int(round(level * 100))}": np.exp(ci.iloc[:, 1])})
+        with np.errstate(over="ignore"):
+            return pd.DataFrame({"exp(coef)": self.hr, "exp(-coef)": np.exp(-self.coef),
+                                 f"lower .{int(round(level * 100))}": np.exp(ci.iloc[:, 0]),
+                                 f"upper .{int(round(level * 100))}": np.exp(ci.iloc[:, 1])})
 
     def _tests_lines(self) -> list[str]:
         names = {"logtest": "Likelihood ratio test", "waldtest": "Wald test",
@@ -244,9 +263,12 @@ class CoxPH(ModelResults):
 
 def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=None, offset=None,
               ties="efron", robust=None, control: CoxControl | None = None, column_names=None,
-              timefix=True, init=None, formula=None, names=None) -> CoxPH:
-    """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events."""
+              timefix=True, init=None, formula=None, names=None, describe=None) -> CoxPH:
+    """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events.
+    ``describe`` (a callable taking column names, e.g. ``ModelFrame.describe``) formats
+    columns in messages, so that names built from factor levels never reach one."""
     names = names or {}
+    describe = describe or ", ".join
     control = control or CoxControl()
     if ties not in ("efron", "breslow", "exact"):
         raise ValueError(f"ties must be 'efron', 'breslow' or 'exact', got {ties!r}")
@@ -261,7 +283,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     bad = ~np.isfinite(X).all(axis=0)
     if bad.any():
         cols = [column_names[i] if column_names else str(i) for i in np.flatnonzero(bad)]
-        raise ValueError(f"covariate(s) {cols} have missing or non-finite values")
+        raise ValueError(f"covariate(s) {describe(cols)} have missing or non-finite values")
     has_w = weights is not None
     w = check_case_weights(weights, names.get("weights", "weights"), n) if has_w else np.ones(n)
     if sv.event.sum() == 0:
@@ -296,7 +318,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
         raise ValueError("strata have missing values")
     if ties == "exact":
         return _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels,
-                            offset, init, control, column_names, formula)
+                            offset, init, control, column_names, formula, describe)
     # work on rows sorted by (stratum, stop): risk-set sums need no gathers
     perm = np.lexsort((stop_t,) if scodes is None else (stop_t, scodes))
     inv_perm = np.empty_like(perm)
@@ -325,10 +347,11 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     if infinite:
         idx = ",".join(str(i + 1) for i in np.flatnonzero(core.infinite))
         warnings.warn(
-            f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
+            f"Loglik converged before variable  {idx} ({describe(infinite)}); "
             "coefficient may be infinite.", ConvergenceWarning, stacklevel=2)
     coef = core.coef.copy()
     coef[core.singular] = np.nan
+    _warn_singular(X, cn, w, core.singular, describe)
     naive = core.var
     # R: linear predictors centred by the weighted means (coxph.fit) or colMeans (agreg.fit)
     if start is not None:
@@ -369,7 +392,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
 
 
 def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels, offset, init,
-                 control, column_names, formula) -> CoxPH:
+                 control, column_names, formula, describe) -> CoxPH:
     """ties = "exact": survival's coxexact.fit (right-censored, no case weights, naive variance)."""
     from carts_iptw.survival._exact import coxexact_fit
 
@@ -393,10 +416,11 @@ def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevel
     infinite = [cn[i] for i in np.flatnonzero(fit["infinite"])]
     if infinite:
         idx = ",".join(str(i + 1) for i in np.flatnonzero(fit["infinite"]))
-        warnings.warn(f"Loglik converged before variable  {idx} ({', '.join(infinite)}); "
+        warnings.warn(f"Loglik converged before variable  {idx} ({describe(infinite)}); "
                       "beta may be infinite.", ConvergenceWarning, stacklevel=3)
     coef = fit["coef"].copy()
     coef[fit["singular"]] = np.nan
+    _warn_singular(X, cn, w, fit["singular"], describe)
     var = fit["var"]
     df = int(np.sum(~np.isnan(coef)))
     tests = {"logtest": _chisq(-2 * (fit["loglik"][0] - fit["loglik"][1]), df),
@@ -517,7 +541,7 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
     fit = coxph_fit(
         X, sr.time, sr.event, weights=w, strata=strata, cluster=cl, start=sr.start,
         offset=getattr(mf, "offset", None), ties=ties, robust=robust, control=control,
-        column_names=cn, timefix=timefix, formula=formula,
+        column_names=cn, timefix=timefix, formula=formula, describe=mf.describe,
         names={"weights": wname or "weights", "cluster": clname or "cluster", **sr.names},
     )
     # R's fit$assign: term label -> coefficient positions

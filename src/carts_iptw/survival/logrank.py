@@ -274,7 +274,7 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     X, cn = covariates(mf)
     if X.shape[1] == 0:
         raise ValueError("svylogrank needs a grouping variable")
-    check_groups_weighted(X, cn, w)
+    check_groups_weighted(X, cn, w, describe=mf.describe)
     sv = make_surv(mf.surv.time, mf.surv.event, time_name=mf.surv.names.get("time", "time"),
                    event_name=mf.surv.names.get("event", "event"))
     if sv.event.sum() == 0:

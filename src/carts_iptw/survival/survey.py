@@ -64,7 +64,7 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
     if sr is None:
         raise ValueError("svycoxph needs a Surv() response")
     X, cn = covariates(mf)
-    check_groups_weighted(X, cn, w)
+    check_groups_weighted(X, cn, w, describe=mf.describe)
     ww = w / w.mean() if rescale else w
     strata = (mf.specials or {}).get("strata")
     if strata is not None:
@@ -75,7 +75,7 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
         fit = coxph_fit(X[keep], sr.time[keep], sr.event[keep], weights=ww[keep], strata=strata,
                         start=None if sr.start is None else sr.start[keep], ties=ties,
                         robust=False, control=control or CoxControl(), column_names=cn,
-                        formula=formula)
+                        formula=formula, describe=mf.describe)
     core = fit.fit_data
     Dk = np.zeros((int(keep.sum()), X.shape[1]))
     Dk[core.perm] = dfbeta(core.X, core.rs, core.lp, fit.naive_var.to_numpy())

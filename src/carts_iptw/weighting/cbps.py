@@ -39,23 +39,26 @@ def _orthonormal_design(X: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _psi_and_jac(b, Xm, A, SW, estimand):
-    eta = Xm @ b
-    p = 1.0 / (1.0 + np.exp(-eta))
-    if estimand == "ATE":
-        g = A / p - (1 - A) / (1 - p)
-        dg = -A * (1 - p) / p - (1 - A) * p / (1 - p)
-    elif estimand == "ATT":
-        g = (A - p) / (1 - p)
-        dg = (A - 1) * p / (1 - p)
-    elif estimand == "ATC":
-        g = (A - p) / p
-        dg = -A * (1 - p) / p
-    else:  # ATO
-        g = A - p
-        dg = -p * (1 - p)
-    n = A.size
-    gbar = (SW * g) @ Xm / n
-    J = (Xm * (SW * dg)[:, None]).T @ Xm / n
+    # a diverging step (separated data) overflows; the caller sees a non-finite norm and halves
+    # the step or stops and reports (no numpy RuntimeWarning reaches the user)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        eta = Xm @ b
+        p = 1.0 / (1.0 + np.exp(-eta))
+        if estimand == "ATE":
+            g = A / p - (1 - A) / (1 - p)
+            dg = -A * (1 - p) / p - (1 - A) * p / (1 - p)
+        elif estimand == "ATT":
+            g = (A - p) / (1 - p)
+            dg = (A - 1) * p / (1 - p)
+        elif estimand == "ATC":
+            g = (A - p) / p
+            dg = -A * (1 - p) / p
+        else:  # ATO
+            g = A - p
+            dg = -p * (1 - p)
+        n = A.size
+        gbar = (SW * g) @ Xm / n
+        J = (Xm * (SW * dg)[:, None]).T @ Xm / n
     return gbar, J, p
 
 

@@ -43,8 +43,9 @@ class PSModel:
 
 
 def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.ndarray,
-               control=None, treat_name: str = "treatment") -> PSModel:
-    """Fit the logistic propensity score model by glm.fit's IRLS (see module docstring)."""
+               control=None, treat_name: str = "treatment", describe=None) -> PSModel:
+    """Fit the logistic propensity score model by glm.fit's IRLS (see module docstring).
+    ``describe`` formats columns in messages (``ModelFrame.describe``: no factor levels)."""
     from carts_iptw.irls import GlmControl, glm_fit
 
     if control is None:
@@ -54,7 +55,8 @@ def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np
     y = np.asarray(treat, dtype=float)
     mustart = 0.25 + 0.5 * y
     fit = glm_fit(X, y, weights=np.asarray(s_weights, dtype=float), family="quasibinomial",
-                  control=control, mustart=mustart)
+                  control=control, mustart=mustart, column_names=list(names),
+                  describe=describe)
     if not fit.converged:
         warnings.warn(
             f"propensity score model (glm.fit IRLS) did not converge in {fit.iter} iterations "
@@ -72,7 +74,7 @@ def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np
             kind = "complete" if sep.complete else "quasi-complete"
             raise ValueError(
                 f"perfect separation ({kind}) of the treatment '{treat_name}' by "
-                f"{', '.join(sep.infinite)}: propensity scores of 0 or 1 (infinite weights); "
+                f"{(describe or ', '.join)(sep.infinite)}: propensity scores of 0 or 1 (infinite weights); "
                 "remove or coarsen these covariates")
     coef = pd.Series(np.asarray(fit.coef, dtype=float), index=list(names))
     return PSModel(coef=coef, converged=bool(fit.converged), iter=int(fit.iter),

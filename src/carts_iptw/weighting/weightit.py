@@ -18,13 +18,13 @@ Conventions that differ from WeightIt, on purpose (documented):
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from carts_iptw._diagnostics import warn_extreme_weights
 from carts_iptw._validation import (
     as_binary_treatment,
     as_float_array,
@@ -33,6 +33,7 @@ from carts_iptw._validation import (
 )
 from carts_iptw.balance.covariates import rhs_terms, variable_frame
 from carts_iptw.families import CartsIptwWarning
+from carts_iptw.formula.parser import Name, all_names, deparse, parse_expression
 from carts_iptw.results import TableResult
 from carts_iptw.weighting.estimands import check_estimand, get_w_from_ps, stabilize_w
 from carts_iptw.weighting.summary import WeightSummary, summarize_weights
@@ -114,7 +115,8 @@ class WeightItResult(TableResult):
         return "\n".join(lines)
 
 
-def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values) -> tuple[str, object]:
+def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values,
+                      treat_name: str = "treatment") -> tuple[str, object]:
     e = check_estimand(estimand)
     if focal is None:
         if e == "ATT":
@@ -130,7 +132,8 @@ def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values)
         return "ATT", raw_values[1]
     if focal == raw_values[0] or str(focal) == labels[0]:
         return "ATC", raw_values[0]
-    raise ValueError(f"focal must name a treatment group ({raw_values[0]!r} or {raw_values[1]!r})")
+    raise ValueError(f"focal must name one of the 2 groups of the treatment '{treat_name}' (a "
+                     "level of the factor, or 0/1 or False/True)")
 
 
 def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) -> tuple[str, pd.DataFrame]:
@@ -148,7 +151,7 @@ def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) 
         data[v] = s.fillna(float(s.median()))
         extra.append(ind)
     if extra:
-        formula = formula + " + " + " + ".join(extra)
+        formula = formula + " + " + " + ".join(deparse(Name(v)) for v in extra)
     return formula, data
 
 
@@ -194,7 +197,9 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         Unknown method/estimand/column; non-binary or missing treatment; an estimand the method
         does not support; ``stabilize`` with a non-ATE estimand; negative / missing sampling
         weights or a group with zero total sampling weight; missing covariates without
-        ``missing="ind"``; a constant covariate; propensity scores numerically 0 or 1; a failed
+        ``missing="ind"``; a constant covariate; a text/factor covariate with more levels than
+        half the rows (an identifier: "column 'mrn' has 60 levels for 60 rows (an
+        identifier?)"); propensity scores numerically 0 or 1; a failed
         ebal/cbps fit caused by (quasi-)separation (names the covariates).
 
     Differences from WeightIt 1.5.1: see the module docstring and the README's "Conventions
@@ -231,7 +236,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         labels, raw = ("Control", "Treated"), (False, True)
     else:
         labels, raw = ("Control", "Treated"), (0, 1)
-    est, focal_val = _resolve_estimand(estimand, focal, labels, raw)
+    est, focal_val = _resolve_estimand(estimand, focal, labels, raw, lhs)
     supported = {"ebal": ("ATE", "ATT", "ATC"), "cbps": ("ATE", "ATT", "ATC", "ATO")}
     if method in supported and est not in supported[method]:
         raise ValueError(f"method '{method}' supports estimands {', '.join(supported[method])}; "
@@ -249,6 +254,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
             raise ValueError(f"unknown column '{s_weights}' (s_weights not in data)")
         s_weights = as_float_array(data[s_weights], f"s_weights column '{s_weights}'")
     sw = None if s_weights is None else check_weights(s_weights, "s_weights", n=n)
+    if sw is not None:
+        warn_extreme_weights(sw, "weightit: s_weights")
     sw_fit = np.ones(n) if sw is None else sw
     for g in (0, 1):
         if not sw_fit[treat == g].sum() > 0:
@@ -256,13 +263,13 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
                              "(empty group)")
 
     covs = variable_frame(formula, data)
+    _refuse_identifiers(covs)
     na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
     # WeightIt's object$covs (what cobalt's bal.tab reports): the data columns the formula reads
     # (R's all.vars), untransformed: factor(race) -> race, I(age^2) -> age, no interactions
     raw_vars: list[str] = []
-    for v in variables:
-        for nm in re.findall(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*", v):
-            nm = nm.strip("`")
+    for v in variables:  # a column's own name, or an expression read by the formula parser
+        for nm in [v] if v in data.columns else all_names(parse_expression(v)):
             if nm in data.columns and nm != lhs and nm not in raw_vars:
                 raw_vars.append(nm)
     reported_covs = data[raw_vars].copy()
@@ -293,7 +300,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     if method == "glm":
         from carts_iptw.weighting.glm import fit_ps_glm
 
-        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control, treat_name=lhs)
+        ps_model = fit_ps_glm(X, names, treat, sw_fit, control=control, treat_name=lhs,
+                              describe=mf.describe)
         ps = ps_model.fitted
         _check_ps(ps)
         w = get_w_from_ps(ps, treat, est)
@@ -302,13 +310,13 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
         w, info = fit_ebal(X, names, treat, sw_fit, est)
         if not all(info["converged"].values()):
-            _raise_if_separated(X, names, treat, sw_fit, lhs)
+            _raise_if_separated(X, names, treat, sw_fit, lhs, mf.describe)
     else:
         from carts_iptw.weighting.cbps import fit_cbps
 
         ps, info = fit_cbps(X, names, treat, sw_fit, est)
         if not info["cbps"]["balance_norm"] <= 1e-8:
-            _raise_if_separated(X, names, treat, sw_fit, lhs)
+            _raise_if_separated(X, names, treat, sw_fit, lhs, mf.describe)
         _check_ps(ps)
         w = get_w_from_ps(ps, treat, est)
     if stabilize:
@@ -331,7 +339,23 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         ps_model=ps_model, info=info, index=data.index)
 
 
-def _raise_if_separated(X, names, treat, s_weights, treat_name) -> None:
+def _refuse_identifiers(covs: pd.DataFrame) -> None:
+    """A text/factor covariate with more levels than half the rows (an MRN or id picked by
+    mistake) has levels seen once, each of which separates the treatment: no weights exist.
+    Say so before building an n-by-n model matrix, naming the column and the counts only."""
+    n = len(covs)
+    for c in covs.columns:
+        s = covs[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        k = int(s.nunique(dropna=True))
+        if k > 2 and 2 * k > n:
+            raise ValueError(
+                f"column '{c}' has {k} levels for {n} rows (an identifier?): levels seen once "
+                "separate the treatment, so no weights exist; remove it from the formula")
+
+
+def _raise_if_separated(X, names, treat, s_weights, treat_name, describe) -> None:
     """After a failed fit: ``ValueError`` naming the covariates if they separate the groups
     (then no weights can balance them: no overlap)."""
     from carts_iptw.separation import detect_separation  # numpy/scipy only
@@ -341,7 +365,7 @@ def _raise_if_separated(X, names, treat, s_weights, treat_name) -> None:
         kind = "complete" if sep.complete else "quasi-complete"
         raise ValueError(
             f"perfect separation ({kind}) of the treatment '{treat_name}' by "
-            f"{', '.join(sep.infinite)}: "
+            f"{describe(sep.infinite)}: "
             "the groups do not overlap on these covariates; remove or coarsen them")
 
 
