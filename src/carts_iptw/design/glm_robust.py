@@ -66,8 +66,10 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     fit, notes = _fit_glm(formula, data, family, weights, control)
     V = vcov_hc(fit, fit.X, vcov)
     names = fit.column_names
-    return ModelResult(
+    res = ModelResult(
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), np.inf,
         model="glm_robust", vcov_type=f"sandwich {vcov}", family=family,
         link=fit.family.link.name, formula=formula, n=fit.n, glm=fit, notes=notes,
     )
+    res.data = data  # for avg_comparisons
+    return res

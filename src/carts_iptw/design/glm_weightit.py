@@ -216,8 +216,10 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
         V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw)
         label = f"{'traditional' if vcov == 'BS' else 'fractional weighted'} bootstrap, R = {R}"
     names = fit.column_names
-    return ModelResult(
+    res = ModelResult(
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), np.inf,
         model="glm_weightit", vcov_type=label, family=family, link=fit.family.link.name,
         formula=formula, n=n, glm=fit, notes=notes,
     )
+    res.data, res.weightit = data, weightit  # for avg_comparisons (target units, estimand)
+    return res

@@ -1,0 +1,11 @@
+"""Marginal effects after weighting: g-computation contrasts (``avg_comparisons``), restricted
+mean survival time (``rmst_difference``), survival / cumulative-incidence differences at
+horizons (``survfit_difference``), E-values (``evalue``)."""
+
+from carts_iptw.effects.comparisons import AvgComparisons, avg_comparisons
+
+
+
+
+__all__ = ["AvgComparisons", "EValue", "RMSTDifference", "SurvivalDifference",
+           "avg_comparisons", "evalue", "rmst_difference", "survfit_difference"]
