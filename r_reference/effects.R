@@ -80,3 +80,59 @@ ref_avg_comparisons_robust <- function(data, args) {
   out$log_or_diff <- a$estimate
   out
 }
+
+# --- restricted mean survival time: survival's survmean (summary(fit, rmean = tau)$table),
+# weighted or not, and the difference / ratio of the two arms with survRM2's formulas
+.survfit_w <- function(data, args) {
+  cl <- list(formula = as.formula(args$formula), data = data)
+  if (!is.null(args$weights)) cl$weights <- data[[args$weights]]
+  do.call(survfit, cl)
+}
+
+ref_rmean <- function(data, args) {
+  f <- .survfit_w(data, args)
+  tab <- summary(f, rmean = args$tau)$table
+  r <- unname(tab[, "rmean"]); s <- unname(tab[, "se(rmean)"])
+  z <- qnorm(0.975)
+  d <- r[2] - r[1]; sd <- sqrt(s[1]^2 + s[2]^2)
+  lr <- log(r[2] / r[1]); sl <- sqrt(s[2]^2 / r[2]^2 + s[1]^2 / r[1]^2)
+  list(rmean = r, se_rmean = s,
+       estimate = c(d, exp(lr)), std_error = c(sd, sl), statistic = c(d / sd, lr / sl),
+       p_value = 2 * pnorm(-abs(c(d / sd, lr / sl))),
+       conf_low = c(d - z * sd, exp(lr - z * sl)), conf_high = c(d + z * sd, exp(lr + z * sl)))
+}
+
+# the real survRM2::rmst2 (unweighted; arm = the 0/1 column args$arm)
+ref_rmst2 <- function(data, args) {
+  r <- survRM2::rmst2(data[[args$time]], data[[args$status]], data[[args$arm]], tau = args$tau)
+  u <- r$unadjusted.result
+  list(rmean = c(r$RMST.arm0$result["RMST", "Est."], r$RMST.arm1$result["RMST", "Est."]),
+       se_rmean = c(r$RMST.arm0$result["RMST", "se"], r$RMST.arm1$result["RMST", "se"]),
+       arm_lower = c(r$RMST.arm0$result["RMST", "lower .95"], r$RMST.arm1$result["RMST", "lower .95"]),
+       arm_upper = c(r$RMST.arm0$result["RMST", "upper .95"], r$RMST.arm1$result["RMST", "upper .95"]),
+       estimate = unname(u[1:2, "Est."]), conf_low = unname(u[1:2, "lower .95"]),
+       conf_high = unname(u[1:2, "upper .95"]), p_value = unname(u[1:2, "p"]))
+}
+
+# --- survival / cumulative incidence at horizons: summary(survfit, times) per arm, the
+# difference (second stratum minus first) with sqrt(se1^2 + se0^2)
+ref_surv_difference <- function(data, args) {
+  f <- .survfit_w(data, args)
+  times <- unlist(args$times)
+  s <- summary(f, times = times)
+  st <- as.character(s$strata)
+  lv <- names(f$strata)
+  if (is.null(args$state)) {
+    v <- s$surv; se <- s$std.err
+    if (identical(args$measure, "risk")) v <- 1 - v
+  } else {
+    k <- match(args$state, f$states)
+    v <- s$pstate[, k]; se <- s$std.err[, k]
+  }
+  v0 <- v[st == lv[1]]; v1 <- v[st == lv[2]]
+  e0 <- se[st == lv[1]]; e1 <- se[st == lv[2]]
+  est <- v1 - v0; sd <- sqrt(e1^2 + e0^2); z <- qnorm(0.975)
+  list(estimate = est, std_error = sd, statistic = est / sd, p_value = 2 * pnorm(-abs(est / sd)),
+       conf_low = est - z * sd, conf_high = est + z * sd, arm0 = v0, arm1 = v1,
+       se0 = e0, se1 = e1)
+}

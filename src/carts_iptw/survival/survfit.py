@@ -271,6 +271,54 @@ class SurvFit(TableResult):
                              "upper": vals[3]})
         return pd.DataFrame(rows)
 
+    def rmean(self, tau: float) -> pd.DataFrame:
+        """Restricted mean survival time up to ``tau`` per stratum; R's ``summary(fit, rmean =
+        tau)$table[, c("rmean", "se(rmean)")]`` (``survival:::survmean``, survival 3.5-3).
+
+        ``rmean = integral_0^tau S(t) dt`` (the area under the step curve, the last step
+        extended to ``tau``); ``se(rmean)`` as ``survmean``:
+        ``Var = sum_{t_i <= tau} A_i^2 d_i / (n_i (n_i - d_i))`` with ``A_i`` the area under the
+        curve between ``t_i`` and ``tau`` and ``d_i``, ``n_i`` the (weighted) events and number
+        at risk. This is the Greenwood-type variance on the (weighted) counts for weighted
+        curves too, as R computes it: it does not use the robust (IJ) variance of the curve,
+        so with estimated weights it is not a design-based standard error.
+
+        Columns ``rmean``, ``se_rmean``, ``tau``; one row per stratum (R's names).
+
+        Raises ``ValueError`` when ``tau`` is not positive or lies beyond a stratum's last
+        follow-up time (R extrapolates the last value of the curve; survRM2::rmst2 refuses, as
+        here).
+        """
+        try:
+            tau = float(tau)
+        except (TypeError, ValueError):
+            raise TypeError("tau must be a number") from None
+        if not (np.isfinite(tau) and tau > 0):
+            raise ValueError("tau must be a positive finite time")
+        rows = {}
+        for s in self.strata:
+            t = self.table[self.table["strata"] == s]
+            x = t["time"].to_numpy(dtype=float)
+            if tau > x.max():
+                raise ValueError(f"tau is beyond the last follow-up time of stratum '{s}' "
+                                 f"({format_num(x.max(), 6)}): the curve is not estimated there")
+            keep = x <= tau
+            surv = t["surv"].to_numpy(dtype=float)[keep]
+            nr = t["n_risk"].to_numpy(dtype=float)[keep]
+            ne = t["n_event"].to_numpy(dtype=float)[keep]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hh = np.where(nr - ne == 0, 0.0, ne / (nr * (nr - ne)))
+            tt = np.concatenate([x[keep], [tau]])
+            ss = np.concatenate([surv, surv[-1:]]) if keep.any() else np.ones(1)
+            hh = np.concatenate([hh, [0.0]])
+            delta = np.diff(np.concatenate([[min(0.0, x.min())], tt]))
+            rect = delta * np.concatenate([[1.0], ss[:-1]])
+            tail = np.cumsum(rect[::-1])[::-1]  # tail[i] = area from tt[i - 1] to tau
+            var = float(np.sum(tail[1:] ** 2 * hh[:-1]))
+            rows[s] = {"rmean": float(rect.sum()) + min(0.0, x.min()), "se_rmean": np.sqrt(var),
+                       "tau": tau}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
     def n_risk_at(self, times) -> pd.DataFrame:
         """Number at risk (weighted) at each time, per stratum: the risk table under a KM plot."""
         times = np.asarray(times, dtype=float)

@@ -138,3 +138,138 @@ for _ds in ("lalonde", "birthwt"):
             python=_py_robust, r_packages=("marginaleffects", "insight", "sandwich"),
             description="sandwich HC0 vcov (glm_robust) vs vcov = 'HC0' in marginaleffects",
         ))
+
+
+# ---------------------------------------------------------------------------------------------
+# restricted mean survival time
+# ---------------------------------------------------------------------------------------------
+def _rmst_lists(res) -> dict:
+    t = res.tidy()
+    return {"rmean": res.arms["rmean"].to_numpy(), "se_rmean": res.arms["se_rmean"].to_numpy(),
+            "estimate": t["estimate"].to_numpy(), "std_error": t["std_error"].to_numpy(),
+            "statistic": t["statistic"].to_numpy(), "p_value": t["p_value"].to_numpy(),
+            "conf_low": t["conf_low"].to_numpy(), "conf_high": t["conf_high"].to_numpy()}
+
+
+def _py_rmean(data, args):
+    from carts_iptw.effects import rmst_difference
+    from carts_iptw.survival.survfit import survfit
+
+    f = survfit(args["formula"], data, weights=args.get("weights"))
+    return _rmst_lists(rmst_difference(f, args["tau"]))
+
+
+def _py_rmst2(data, args):
+    from carts_iptw.effects import rmst_difference
+    from carts_iptw.survival.survfit import survfit
+
+    f = survfit(f"Surv({args['time']}, {args['status']}) ~ {args['arm']}", data)
+    out = _rmst_lists(rmst_difference(f, args["tau"]))
+    r = rmst_difference(f, args["tau"])
+    out = {k: out[k] for k in ("rmean", "se_rmean", "estimate", "conf_low", "conf_high", "p_value")}
+    out["arm_lower"] = r.arms["conf_low"].to_numpy()
+    out["arm_upper"] = r.arms["conf_high"].to_numpy()
+    return out
+
+
+def _lazy(name):
+    def load():
+        from carts_iptw.parity.cases import survival as s
+
+        return getattr(s, name)()
+    load.__name__ = name
+    return load
+
+
+def _lazy_cr(name):
+    def load():
+        from carts_iptw.parity.cases import competing as c
+
+        return getattr(c, name)()
+    load.__name__ = name
+    return load
+
+
+_RMST = [
+    ("rotterdam.os", "rotterdam_rfs", "Surv(dtime, death) ~ chemo", None, 3000.0),
+    ("rotterdam.os.iptw", "rotterdam_rfs", "Surv(dtime, death) ~ chemo", "w", 3000.0),
+    ("rotterdam.rfs.iptw", "rotterdam_rfs", "Surv(rfstime, rfs) ~ chemo", "w", 1826.25),
+    ("colon.recurrence", "colon_recurrence", "Surv(time, status) ~ lev5fu", None, 2000.0),
+    ("colon.recurrence.iptw", "colon_recurrence", "Surv(time, status) ~ lev5fu", "w", 2000.0),
+    ("lung.iptw", "lung_complete", "Surv(time, status) ~ female", "w", 500.0),
+]
+for _name, _ds, _f, _w, _tau in _RMST:
+    register(ParityCase(
+        name=f"rmst_difference.survfit.{_name}", function="rmst_difference",
+        r_twin="summary(survival::survfit(...), rmean = tau)$table; difference / ratio with "
+               "survRM2's formulas",
+        dataset=_lazy(_ds), r_file="effects.R", r_function="ref_rmean",
+        args={"formula": _f, "tau": _tau, **({"weights": _w} if _w else {})},
+        python=_py_rmean, r_packages=("survival",),
+        description="rmean and se(rmean) from survival's survmean"
+                    + ("; weighted counts (Greenwood-type variance, as R)" if _w else ""),
+    ))
+
+for _name, _ds, _t, _s, _a, _tau in (
+        ("rotterdam.os", "rotterdam_rfs", "dtime", "death", "chemo", 3000.0),
+        ("rotterdam.rfs", "rotterdam_rfs", "rfstime", "rfs", "hormon", 2500.0),
+        ("colon.recurrence", "colon_recurrence", "time", "status", "lev5fu", 2000.0)):
+    register(ParityCase(
+        name=f"rmst_difference.rmst2.{_name}", function="rmst_difference",
+        r_twin="survRM2::rmst2(time, status, arm, tau)", dataset=_lazy(_ds),
+        r_file="effects.R", r_function="ref_rmst2",
+        args={"time": _t, "status": _s, "arm": _a, "tau": _tau},
+        python=_py_rmst2, r_packages=("survRM2", "survival"),
+        description="the real survRM2 1.0-4 (unweighted): per-arm RMST, se and CI, difference "
+                    "and ratio with CI and p",
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# survival / cumulative incidence differences at horizons
+# ---------------------------------------------------------------------------------------------
+def _py_surv_difference(data, args):
+    from carts_iptw.effects import survfit_difference
+    from carts_iptw.survival.survfit import survfit
+
+    f = survfit(args["formula"], data, weights=args.get("weights"))
+    r = survfit_difference(f, args["times"], measure=args.get("measure", "survival"),
+                           state=args.get("state"))
+    t = r.tidy()
+    a = r.arms
+    s0, s1 = f.strata
+    out = {k: t[k].to_numpy() for k in ("estimate", "std_error", "statistic", "p_value",
+                                         "conf_low", "conf_high")}
+    out.update({"arm0": a.loc[a["strata"] == s0, "value"].to_numpy(),
+                "arm1": a.loc[a["strata"] == s1, "value"].to_numpy(),
+                "se0": a.loc[a["strata"] == s0, "std_err"].to_numpy(),
+                "se1": a.loc[a["strata"] == s1, "std_err"].to_numpy()})
+    return out
+
+
+_SD = [
+    ("rotterdam.rfs.iptw.survival", _lazy("rotterdam_rfs"), "Surv(rfstime, rfs) ~ chemo", "w",
+     [365.25, 1826.25, 3652.5], "survival", None),
+    ("rotterdam.os.risk", _lazy("rotterdam_rfs"), "Surv(dtime, death) ~ chemo", None,
+     [1826.25, 3652.5], "risk", None),
+    ("colon.recurrence.iptw.risk", _lazy("colon_recurrence"), "Surv(time, status) ~ lev5fu", "w",
+     [365.0, 1095.0, 1825.0], "risk", None),
+    ("lung.iptw.survival", _lazy("lung_complete"), "Surv(time, status) ~ female", "w",
+     [180.0, 365.0], "survival", None),
+    ("rotterdam.cif.iptw", _lazy_cr("rotterdam_cr"), "Surv(rfstime, event) ~ chemo", "w",
+     [1826.25, 3652.5], "risk", "recurrence"),
+    ("cart.cif.iptw", _lazy_cr("cart_cr"), "Surv(inf_months, event) ~ anakinra", "w",
+     [3.0, 6.0], "risk", "infection"),
+]
+for _name, _ds, _f, _w, _times, _m, _state in _SD:
+    register(ParityCase(
+        name=f"survfit_difference.{_name}", function="survfit_difference",
+        r_twin="summary(survival::survfit(...), times = t) per arm; difference with "
+               "sqrt(se1^2 + se0^2)",
+        dataset=_ds, r_file="effects.R", r_function="ref_surv_difference",
+        args={"formula": _f, "times": _times, "measure": _m,
+              **({"weights": _w} if _w else {}), **({"state": _state} if _state else {})},
+        python=_py_surv_difference, r_packages=("survival",),
+        description=("robust (IJ) curve variances (non-integer weights), as R"
+                     if _w else "Greenwood curve variances"),
+    ))
