@@ -136,3 +136,25 @@ ref_surv_difference <- function(data, args) {
        conf_low = est - z * sd, conf_high = est + z * sd, arm0 = v0, arm1 = v1,
        se0 = e0, se1 = e1)
 }
+
+# --- E-values (VanderWeele & Ding 2017, Ann Intern Med 167:268): a base-R restatement of the
+# paper's formulas, because the EValue package does not install here (needs metafor, dplyr).
+# E(RR) = RR + sqrt(RR (RR - 1)) for RR >= 1 (else of 1 / RR); the CI limit closest to 1, or 1
+# when the interval includes 1; common outcomes: OR -> sqrt(OR),
+# HR -> (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1 / HR)).
+ref_evalue <- function(data, args) {
+  e1 <- function(x) { if (x < 1) x <- 1 / x; x + sqrt(x * (x - 1)) }
+  conv <- function(x) {
+    if (is.null(x)) return(NULL)
+    if (args$measure == "RR" || isTRUE(args$rare)) return(x)
+    if (args$measure == "OR") return(sqrt(x))
+    (1 - 0.5^sqrt(x)) / (1 - 0.5^sqrt(1 / x))
+  }
+  rr <- conv(args$estimate); lo <- conv(args$lower); hi <- conv(args$upper)
+  ci <- if (rr > 1) { if (is.null(lo) || lo <= 1) 1 else e1(lo) }
+        else if (rr < 1) { if (is.null(hi) || hi >= 1) 1 else e1(hi) } else 1
+  out <- list(rr = rr, point = e1(rr), ci = ci)
+  if (!is.null(lo)) out$rr_lower <- lo
+  if (!is.null(hi)) out$rr_upper <- hi
+  out
+}

@@ -3,8 +3,9 @@ mean survival time (``rmst_difference``), survival / cumulative-incidence differ
 horizons (``survfit_difference``), E-values (``evalue``)."""
 
 from carts_iptw.effects.comparisons import AvgComparisons, avg_comparisons
+from carts_iptw.effects.evalue import EValue, evalue
 from carts_iptw.effects.rmst import RMSTDifference, rmst_difference
 from carts_iptw.effects.survdiff_at import SurvivalDifference, survfit_difference
 
-__all__ = ["AvgComparisons", "RMSTDifference", "SurvivalDifference", "avg_comparisons",
-           "rmst_difference", "survfit_difference"]
+__all__ = ["AvgComparisons", "EValue", "RMSTDifference", "SurvivalDifference", "avg_comparisons",
+           "evalue", "rmst_difference", "survfit_difference"]

@@ -273,3 +273,46 @@ for _name, _ds, _f, _w, _times, _m, _state in _SD:
         description=("robust (IJ) curve variances (non-integer weights), as R"
                      if _w else "Greenwood curve variances"),
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# E-values
+# ---------------------------------------------------------------------------------------------
+def no_data() -> pd.DataFrame:
+    """E-values take numbers, not data: a one-cell frame for the harness."""
+    return pd.DataFrame({"x": [0.0]})
+
+
+def _py_evalue(data, args):
+    from carts_iptw.effects import evalue
+
+    e = evalue(args["estimate"], args.get("lower"), args.get("upper"), args["measure"],
+               args.get("rare"))
+    out = {"rr": e.rr, "point": e.point, "ci": e.ci}
+    if args.get("lower") is not None:
+        out["rr_lower"] = e.rr_ci[0]
+    if args.get("upper") is not None:
+        out["rr_upper"] = e.rr_ci[1]
+    return out
+
+
+_EV = [
+    ("paper_example.RR", {"estimate": 3.9, "lower": 1.8, "upper": 8.7, "measure": "RR"}),
+    ("protective.RR", {"estimate": 0.80, "lower": 0.71, "upper": 0.91, "measure": "RR"}),
+    ("crosses_null.RR", {"estimate": 1.3, "lower": 0.9, "upper": 1.9, "measure": "RR"}),
+    ("upper_only.RR", {"estimate": 0.7, "upper": 0.95, "measure": "RR"}),
+    ("common.OR", {"estimate": 0.86, "lower": 0.75, "upper": 0.99, "measure": "OR", "rare": False}),
+    ("rare.OR", {"estimate": 2.4, "lower": 1.3, "upper": 4.1, "measure": "OR", "rare": True}),
+    ("common.HR", {"estimate": 0.56, "lower": 0.46, "upper": 0.69, "measure": "HR", "rare": False}),
+    ("common.HR_harm", {"estimate": 1.8, "lower": 1.2, "upper": 2.7, "measure": "HR", "rare": False}),
+    ("rare.HR", {"estimate": 1.25, "lower": 1.05, "upper": 1.49, "measure": "HR", "rare": True}),
+]
+for _name, _a in _EV:
+    register(ParityCase(
+        name=f"evalue.{_name}", function="evalue",
+        r_twin="EValue::evalues.RR / evalues.OR / evalues.HR (formulas of VanderWeele & Ding 2017)",
+        dataset=no_data, r_file="effects.R", r_function="ref_evalue", args=_a,
+        python=_py_evalue, r_packages=(),
+        description="base-R restatement of the paper's formulas: EValue does not install here "
+                    "(needs metafor, dplyr)",
+    ))
