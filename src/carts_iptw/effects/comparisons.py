@@ -114,7 +114,9 @@ def _target(fit, newdata, wts):
             data = data.loc[keep] if not keep.all() else data
             if auto_w is not None:
                 auto_w = auto_w[keep]
-    if wts is not None and wts is not False:
+    if wts is False:
+        return data, None, target
+    if wts is not None:
         w, _ = column_or_vector(data, wts, "wts")
         w = check_weights(w, "wts")
         if not w.sum() > 0:

@@ -94,7 +94,7 @@ def survfit_difference(fit, times, measure: str = "survival", state: str | None 
 def _check(strata, last, times):
     if len(strata) != 2:
         raise ValueError(f"the fit must have exactly 2 strata; it has {len(strata)}")
-    for s in strata:
+    for k, s in enumerate(strata):
         if times.max() > last[s]:
-            raise ValueError(f"horizon beyond the last follow-up time of stratum '{s}': the "
-                             "curve is not estimated there")
+            raise ValueError(f"horizon (times) beyond the last follow-up time of stratum {k + 1} "
+                             "of 2: the curve is not estimated there")

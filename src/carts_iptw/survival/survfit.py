@@ -296,12 +296,12 @@ class SurvFit(TableResult):
         if not (np.isfinite(tau) and tau > 0):
             raise ValueError("tau must be a positive finite time")
         rows = {}
-        for s in self.strata:
+        for k, s in enumerate(self.strata):
             t = self.table[self.table["strata"] == s]
             x = t["time"].to_numpy(dtype=float)
             if tau > x.max():
-                raise ValueError(f"tau is beyond the last follow-up time of stratum '{s}' "
-                                 f"({format_num(x.max(), 6)}): the curve is not estimated there")
+                raise ValueError(f"tau is beyond the last follow-up time of stratum {k + 1} of "
+                                 f"{len(self.strata)}: the curve is not estimated there")
             keep = x <= tau
             surv = t["surv"].to_numpy(dtype=float)[keep]
             nr = t["n_risk"].to_numpy(dtype=float)[keep]
