@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from carts_iptw.results import Result, Summary, check_level, ci_labels, format_pvals, format_vector, matrix_text
+from carts_iptw.results import (
+    Result,
+    Summary,
+    check_level,
+    ci_labels,
+    format_pvals,
+    format_vector,
+    matrix_text,
+)
 
 _COLUMNS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
 
