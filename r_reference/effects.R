@@ -158,3 +158,44 @@ ref_evalue <- function(data, args) {
   if (!is.null(hi)) out$rr_upper <- hi
   out
 }
+
+# --- subgroups: svyglm on a domain of the whole design (weights kept) or on the subgroup with
+# weights re-estimated by the real WeightIt; interaction by survey::regTermTest (Wald)
+ref_subgroups <- function(data, args) {
+  data <- .factors(data)
+  mod <- args$modifier; trt <- args$treatment
+  lv <- if (is.factor(data[[mod]])) levels(data[[mod]]) else sort(unique(data[[mod]]))
+  fam <- get(args$family)()
+  est <- se <- tv <- p <- lo <- hi <- numeric(0)
+  wall <- if (isTRUE(args$reestimate)) rep(0, nrow(data)) else data[[args$weights]]
+  for (l in lv) {
+    sel <- data[[mod]] == l
+    if (isTRUE(args$reestimate)) {
+      sub <- data[sel, , drop = FALSE]
+      W <- WeightIt::weightit(as.formula(args$ps_formula), data = sub, method = "glm",
+                              estimand = args$estimand)
+      wall[sel] <- W$weights
+      sub$.w <- W$weights
+      des <- svydesign(ids = ~1, weights = ~.w, data = sub)
+    } else {
+      data$.w <- data[[args$weights]]
+      des <- svydesign(ids = ~1, weights = ~.w, data = data)[sel, ]
+    }
+    fit <- suppressWarnings(svyglm(as.formula(args$formula), design = des, family = fam))
+    cf <- coef(summary(fit))[trt, ]
+    ci <- confint(fit)[trt, ]
+    est <- c(est, cf[1]); se <- c(se, cf[2]); tv <- c(tv, cf[3]); p <- c(p, cf[4])
+    lo <- c(lo, ci[1]); hi <- c(hi, ci[2])
+  }
+  data[[mod]] <- factor(data[[mod]], levels = lv)
+  data$.wall <- wall
+  des <- svydesign(ids = ~1, weights = ~.wall, data = data)
+  rhs <- strsplit(args$formula, "~")[[1]]
+  f2 <- as.formula(paste(rhs[1], "~", rhs[2], "+", trt, "*", mod))
+  full <- suppressWarnings(svyglm(f2, design = des, family = fam))
+  rt <- regTermTest(full, as.formula(paste0("~", trt, ":", mod)))
+  ex <- if (args$family %in% c("quasibinomial", "binomial")) exp else identity
+  list(estimate = unname(ex(est)), std_error = unname(se), statistic = unname(tv),
+       p_value = unname(p), conf_low = unname(ex(lo)), conf_high = unname(ex(hi)),
+       F = unname(rt$Ftest[1]), df = unname(rt$df), ddf = unname(rt$ddf), p_interaction = unname(rt$p[1]))
+}

@@ -47,6 +47,7 @@ _EXPORTS = {
     "run_demo": "carts_iptw.study.pipeline",
     "run_study": "carts_iptw.study.pipeline",
     "simulate_cohort": "carts_iptw.study.synthetic",
+    "subgroup_effects": "carts_iptw.effects",
     "survdiff": "carts_iptw.survival",
     "survfit": "carts_iptw.survival",
     "survfit_difference": "carts_iptw.effects",

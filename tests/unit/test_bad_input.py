@@ -725,6 +725,29 @@ case("evalue.outside_ci", V, "interval")(lambda: ci.evalue(PLANT, 1.2, 3.3))
 case("evalue.bad_measure", V, "measure")(lambda: ci.evalue(2.0, measure="RD"))
 case("evalue.text", T, "estimate")(lambda: ci.evalue("SECRET987654"))
 
+
+def _lal_emp():
+    d = lal()
+    d["employed"] = (d["re78"] > 0).astype(int)
+    d["w"] = 1.0
+    return d
+
+
+case("subgroup_effects.empty_subgroup", V, "subgroup", "empty", "grp")(
+    lambda: ci.subgroup_effects("employed ~ treat", with_col(_lal_emp(), "grp", pd.Categorical(
+        ["a", "b"] * (N_LAL // 2), categories=["a", "b", "unused"])), "treat", "grp",
+        weights="w"))
+case("subgroup_effects.one_arm_subgroup", V, "subgroup", "treat")(
+    lambda: ci.subgroup_effects("employed ~ treat", _lal_emp().assign(
+        grp=_lalonde()["treat"].to_numpy()), "treat", "grp", weights="w"))
+case("subgroup_effects.no_weights", V, "weights")(
+    lambda: ci.subgroup_effects("employed ~ treat", _lal_emp(), "treat", "married"))
+case("subgroup_effects.unknown_modifier", V, "nosuch")(
+    lambda: ci.subgroup_effects("employed ~ treat", _lal_emp(), "treat", "nosuch", weights="w"))
+case("subgroup_effects.modifier_in_formula", V, "married")(
+    lambda: ci.subgroup_effects("employed ~ treat + married", _lal_emp(), "treat", "married",
+                                weights="w"))
+
 def _read_bad(tmp_path, mutate):
     p = tmp_path / "cohort.csv"
     mutate(cohort()).to_csv(p, index=False)
@@ -815,7 +838,7 @@ def test_every_data_function_is_covered():
         "svyby", "svyquantile", "svychisq", "svyttest", "svyranktest", "wilcox_test",
         "chisq_test", "fisher_test", "coxph", "survfit", "survdiff", "svylogrank", "svycoxph",
         "svykm", "cox_zph", "finegray_coxph", "finegray", "read_cohort", "validate_cohort", "run_study",
-        "avg_comparisons", "rmst_difference", "survfit_difference", "evalue",
+        "avg_comparisons", "rmst_difference", "survfit_difference", "evalue", "subgroup_effects",
     }
     assert takes_data <= set(ci.__all__)
     assert takes_data - covered == set()

@@ -172,3 +172,16 @@ def test_every_effect_result_speaks_the_contract(lal, rot):
     e = c.evalue(0.56, 0.46, 0.69, "HR", rare=False)
     assert isinstance(e, EValue) and isinstance(e, Result)
     assert "E-values" in str(e.summary()) and not e.tidy().isna().any().any()
+
+
+def test_subgroups_single_level_equals_domain_fit_and_reports_weights(lal):
+    d = lal.assign(w=c.weightit(PS, lal).weights)
+    r = c.subgroup_effects("employed ~ treat", d, "treat", "married", weights="w")
+    des = c.svydesign(d, weights="w")
+    fit = c.svyglm("employed ~ treat", des.subset((d["married"] == 1).to_numpy()))
+    assert r.tidy()["estimate"].iloc[1] == pytest.approx(np.exp(fit.coef["treat"]), rel=1e-12)
+    assert r.weights_source == "cohort" and "whole cohort" in str(r.summary())
+    assert 0 < r.interaction["p_value"] < 1 and r.interaction["df"] == 1
+    rr = c.subgroup_effects("employed ~ treat", d, "treat", "married", reestimate=True,
+                            ps_formula="treat ~ age + educ + race")
+    assert rr.weights_source == "reestimated" and "re-estimated" in str(rr)

@@ -316,3 +316,52 @@ for _name, _a in _EV:
         description="base-R restatement of the paper's formulas: EValue does not install here "
                     "(needs metafor, dplyr)",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# subgroups
+# ---------------------------------------------------------------------------------------------
+def _py_subgroups(data, args):
+    from carts_iptw.effects.subgroups import subgroup_effects
+
+    r = subgroup_effects(args["formula"], data, args["treatment"], args["modifier"],
+                         weights=args.get("weights"), ps_formula=args.get("ps_formula"),
+                         reestimate=bool(args.get("reestimate", False)),
+                         estimand=args.get("estimand", "ATE"), family=args["family"])
+    t = r.tidy()
+    out = {k: t[k].to_numpy() for k in ("estimate", "std_error", "statistic", "p_value",
+                                         "conf_low", "conf_high")}
+    out.update({"F": r.interaction["statistic"], "df": r.interaction["df"],
+                "ddf": r.interaction["ddf"], "p_interaction": r.interaction["p_value"]})
+    return out
+
+
+_SG = [
+    ("lalonde.married", _DATA["lalonde"], {"formula": "employed ~ treat", "treatment": "treat",
+                                           "modifier": "married", "weights": "w"}),
+    ("lalonde.nodegree.adjusted", _DATA["lalonde"], {"formula": "employed ~ treat + age + educ",
+                                                     "treatment": "treat", "modifier": "nodegree",
+                                                     "weights": "w"}),
+    ("birthwt.race", _DATA["birthwt"], {"formula": "low ~ smoke", "treatment": "smoke",
+                                        "modifier": "race", "weights": "w"}),
+]
+for _name, _ds, _a in _SG:
+    register(ParityCase(
+        name=f"subgroup_effects.{_name}", function="subgroup_effects",
+        r_twin="survey::svyglm on subset(design, modifier == level) + survey::regTermTest",
+        dataset=_ds, r_file="effects.R", r_function="ref_subgroups",
+        args={**_a, "family": "quasibinomial"}, python=_py_subgroups,
+        exact=("df",), r_packages=("survey",),
+        description="weights kept from the whole cohort: each subgroup a domain of the design",
+    ))
+
+register(ParityCase(
+    name="subgroup_effects.lalonde.married.reestimated", function="subgroup_effects",
+    r_twin="WeightIt::weightit within each subgroup + survey::svyglm + survey::regTermTest",
+    dataset=_DATA["lalonde"], r_file="effects.R", r_function="ref_subgroups",
+    args={"formula": "employed ~ treat", "treatment": "treat", "modifier": "married",
+          "ps_formula": "treat ~ age + educ + race + nodegree + re74 + re75",
+          "reestimate": True, "estimand": "ATE", "family": "quasibinomial"},
+    python=_py_subgroups, exact=("df",), r_packages=("survey", "WeightIt"),
+    description="weights re-estimated within subgroups by the real WeightIt 1.5.1",
+))
