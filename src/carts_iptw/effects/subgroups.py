@@ -45,10 +45,10 @@ def subgroup_effects(formula: str, data: pd.DataFrame, treatment: str, modifier:
                      estimand: str = "ATE", family: str = "quasibinomial",
                      conf_level: float = 0.95) -> SubgroupEffects:
     """Effect of ``treatment`` within each level of ``modifier`` and the test of effect
-    modification; twin of, per level, ``svyglm(formula, design = subset(des, modifier ==
-    level), family)`` (coefficient of the treatment, ``confint.svyglm``) and
-    ``regTermTest(svyglm(y ~ treatment * modifier + ..., des), ~treatment:modifier)`` (survey
-    4.1-1; Wald F test on the design's residual df).
+    modification; R twin (survey 4.1-1): per level ``survey::svyglm(formula, design =
+    subset(des, modifier == level), family)`` (coefficient of the treatment,
+    ``confint.svyglm``) and ``survey::regTermTest(svyglm(y ~ treatment * modifier + ..., des),
+    ~treatment:modifier)`` (Wald F test on the design's residual df).
 
     Weights: by default (``reestimate=False``) the IPT ``weights`` of the whole cohort are kept
     and each subgroup is a domain of the whole design (survey's ``subset``: R's semantics of
