@@ -21,6 +21,24 @@ class SubgroupEffects(EffectRows):
     ``weights_source`` says whether the weights were kept from the whole cohort or
     re-estimated within each subgroup."""
 
+    def plot(self, title: str | None = None, figsize=None):
+        """Forest plot of the subgroup effects (ratio scale, log axis) with the interaction p
+        in the title; :func:`carts_iptw.forest_plot` on this table. Returns the matplotlib
+        ``Figure``. ``ValueError`` for a difference scale (identity link)."""
+        from carts_iptw.survival.plots import forest_plot
+
+        if not self.ratio:
+            raise ValueError("the forest plot is drawn on the ratio scale (logit or log link)")
+        t = self.tidy()
+        df = pd.DataFrame({"hr": t["estimate"].to_numpy(), "lower": t["conf_low"].to_numpy(),
+                           "upper": t["conf_high"].to_numpy()},
+                          index=[f"{a} (n = {n})" for a, n in zip(t["term"], t["n"], strict=True)])
+        p = format_pval(self.interaction["p_value"], 3)
+        ttl = title or f"{self.effect_name.capitalize()} by subgroup; interaction p " + (
+            p if p.startswith("<") else f"= {p}")
+        return forest_plot(df, title=ttl, xlabel=f"{self.effect_name} (log scale)",
+                           figsize=figsize)
+
 
 def _wald_term(fit, label: str):
     """survey::regTermTest(fit, ~label, method = "Wald"): F = b' V^-1 b / k on (k, df)."""
@@ -160,6 +178,8 @@ def subgroup_effects(formula: str, data: pd.DataFrame, treatment: str, modifier:
                           scale_note="Std. Error and statistic on the coefficient (log) scale."
                           if ratio else "")
     res.interaction = inter
+    res.ratio = ratio
+    res.effect_name = name
     res.weights_source = "reestimated" if reestimate else "cohort"
     res.fits = fits
     return res

@@ -185,3 +185,18 @@ def test_subgroups_single_level_equals_domain_fit_and_reports_weights(lal):
     rr = c.subgroup_effects("employed ~ treat", d, "treat", "married", reestimate=True,
                             ps_formula="treat ~ age + educ + race")
     assert rr.weights_source == "reestimated" and "re-estimated" in str(rr)
+
+
+def test_subgroup_forest_plot(lal):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    d = lal.assign(w=c.weightit(PS, lal).weights)
+    r = c.subgroup_effects("employed ~ treat", d, "treat", "married", weights="w")
+    fig = r.plot()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sorted(labels) == [f"married={v} (n = {int((d['married'] == v).sum())})" for v in (0, 1)]
+    assert "interaction p" in fig.axes[0].get_title()
+    g = c.subgroup_effects("re78 ~ treat", d, "treat", "married", weights="w", family="gaussian")
+    with pytest.raises(ValueError, match="ratio scale"):
+        g.plot()
