@@ -93,6 +93,17 @@ ref_rmean <- function(data, args) {
   f <- .survfit_w(data, args)
   tab <- summary(f, rmean = args$tau)$table
   r <- unname(tab[, "rmean"]); s <- unname(tab[, "se(rmean)"])
+  if (identical(args$variance, "robust")) {
+    # infinitesimal jackknife per arm: the weighted IJ residuals of the sojourn time (RMST)
+    f1 <- as.formula(args$formula)
+    arm <- all.vars(f1[[3]])
+    s <- vapply(sort(unique(data[[arm]])), function(a) {
+      sel <- data[[arm]] == a
+      fk <- do.call(survfit, list(formula = update(f1, . ~ 1), data = data[sel, , drop = FALSE],
+                                  weights = data[[args$weights]][sel]))
+      sqrt(sum(resid(fk, times = args$tau, type = "sojourn", weighted = TRUE)^2))
+    }, numeric(1))
+  }
   z <- qnorm(0.975)
   d <- r[2] - r[1]; sd <- sqrt(s[1]^2 + s[2]^2)
   lr <- log(r[2] / r[1]); sl <- sqrt(s[2]^2 / r[2]^2 + s[1]^2 / r[1]^2)

@@ -16,7 +16,8 @@ class RMSTDifference(EffectRows):
     interval (``conf_low``, ``conf_high``); ``tau`` the horizon."""
 
 
-def rmst_difference(fit, tau: float, conf_level: float = 0.95) -> RMSTDifference:
+def rmst_difference(fit, tau: float, variance: str | None = None,
+                    conf_level: float = 0.95) -> RMSTDifference:
     """Difference and ratio of restricted mean survival times up to ``tau`` between the two
     strata of a :func:`survfit` fit (second minus first, e.g. ``chemo=1`` minus ``chemo=0``).
 
@@ -28,9 +29,13 @@ def rmst_difference(fit, tau: float, conf_level: float = 0.95) -> RMSTDifference
     Difference ``r1 - r0`` with ``se = sqrt(se1^2 + se0^2)`` (independent arms), normal
     interval and two-sided p; ratio ``r1 / r0`` on the log scale with ``se =
     sqrt(se1^2 / r1^2 + se0^2 / r0^2)`` and the interval back-transformed (survRM2's formulas).
-    Each arm's variance is survival's ``se(rmean)`` (Greenwood-type, on weighted counts for a
-    weighted fit; see :meth:`SurvFit.rmean`): for IPT-weighted curves it ignores the weight
-    estimation and the non-integer weights, so treat it as approximate (R gives the same).
+    Each arm's variance (``variance``): ``"survmean"``, survival's ``se(rmean)``
+    (Greenwood-type, on weighted counts for a weighted fit; :meth:`SurvFit.rmean`), or
+    ``"robust"``, the infinitesimal-jackknife variance of the weighted curve (R twin:
+    ``sqrt(sum(resid(fit, times = tau, type = "sojourn", weighted = TRUE)^2))`` per arm, survival
+    3.5-3). The default (None) follows the curve: robust when the fit uses the robust variance
+    (non-integer weights, a cluster), else ``"survmean"`` (then equal to survRM2). Neither
+    accounts for the estimation of the weights themselves.
 
     survRM2 and survival agree here to rounding: both integrate the same Kaplan-Meier step
     function and use the same variance sum; survRM2 refuses a ``tau`` beyond the smaller of the
@@ -41,6 +46,7 @@ def rmst_difference(fit, tau: float, conf_level: float = 0.95) -> RMSTDifference
     ----------
     fit : a :func:`survfit` result with exactly two strata.
     tau : the horizon (time units of the fit), positive and within both arms' follow-up.
+    variance : ``"survmean"``, ``"robust"`` or None (see above).
     conf_level : confidence level.
 
     Raises
@@ -56,7 +62,9 @@ def rmst_difference(fit, tau: float, conf_level: float = 0.95) -> RMSTDifference
         raise TypeError("fit must be a survfit() result (Kaplan-Meier curves)")
     if len(fit.strata) != 2:
         raise ValueError(f"rmst_difference needs exactly 2 strata; the fit has {len(fit.strata)}")
-    arms = fit.rmean(tau)
+    if variance is None:
+        variance = "robust" if fit.robust else "survmean"
+    arms = fit.rmean(tau, variance=variance)
     s0, s1 = fit.strata
     r0, r1 = arms.loc[s0, "rmean"], arms.loc[s1, "rmean"]
     v0, v1 = arms.loc[s0, "se_rmean"] ** 2, arms.loc[s1, "se_rmean"] ** 2
@@ -73,8 +81,10 @@ def rmst_difference(fit, tau: float, conf_level: float = 0.95) -> RMSTDifference
     res = RMSTDifference(
         table, conf_level, title=f"Restricted mean survival time up to tau = {float(tau):g}",
         scale_note="Ratio: Std. Error and z on the log scale; estimate and interval exponentiated.",
-        footer=["Arms (R: summary(survfit, rmean = tau)$table):",
+        footer=[f"Variance: {variance} ({'infinitesimal jackknife of the weighted curve' if variance == 'robust' else 'survival::survmean, Greenwood-type'}).",
+                "Arms (R: summary(survfit, rmean = tau)$table):",
                 arms.to_string(float_format=lambda v: f"{v:.6g}")])
     res.arms = arms
     res.tau = float(tau)
+    res.variance = variance
     return res

@@ -200,3 +200,20 @@ def test_subgroup_forest_plot(lal):
     g = c.subgroup_effects("re78 ~ treat", d, "treat", "married", weights="w", family="gaussian")
     with pytest.raises(ValueError, match="ratio scale"):
         g.plot()
+
+
+def test_rmean_robust_variance_identities(rot):
+    d = rot.iloc[::5].reset_index(drop=True)
+    d["w"] = 0.5 + (np.arange(len(d)) % 4) / 2
+    d["id"] = np.arange(len(d))
+    plain = c.survfit("Surv(dtime, death) ~ chemo", d)
+    # unweighted: the IJ variance of the RMST equals survmean's (as R's resid(type = "sojourn"))
+    np.testing.assert_allclose(plain.rmean(3000, "robust"), plain.rmean(3000), rtol=1e-10)
+    w = c.survfit("Surv(dtime, death) ~ chemo", d, weights="w")
+    wc = c.survfit("Surv(dtime, death) ~ chemo", d, weights="w", cluster="id")
+    np.testing.assert_allclose(w.rmean(3000, "robust"), wc.rmean(3000, "robust"), rtol=1e-12)
+    r = c.rmst_difference(w, 3000)
+    assert r.variance == "robust" and "jackknife" in str(r)
+    assert c.rmst_difference(plain, 3000).variance == "survmean"
+    with pytest.raises(ValueError, match="variance"):
+        w.rmean(3000, "bootstrap")

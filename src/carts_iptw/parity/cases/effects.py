@@ -156,7 +156,7 @@ def _py_rmean(data, args):
     from carts_iptw.survival.survfit import survfit
 
     f = survfit(args["formula"], data, weights=args.get("weights"))
-    return _rmst_lists(rmst_difference(f, args["tau"]))
+    return _rmst_lists(rmst_difference(f, args["tau"], variance=args.get("variance", "survmean")))
 
 
 def _py_rmst2(data, args):
@@ -209,6 +209,18 @@ for _name, _ds, _f, _w, _tau in _RMST:
         description="rmean and se(rmean) from survival's survmean"
                     + ("; weighted counts (Greenwood-type variance, as R)" if _w else ""),
     ))
+
+for _name, _ds, _f, _w, _tau in _RMST:
+    if _w:
+        register(ParityCase(
+            name=f"rmst_difference.survfit.{_name}.robust", function="rmst_difference",
+            r_twin="sqrt(sum(resid(survival::survfit(...), times = tau, type = 'sojourn', "
+                   "weighted = TRUE)^2)) per arm",
+            dataset=_lazy(_ds), r_file="effects.R", r_function="ref_rmean",
+            args={"formula": _f, "tau": _tau, "weights": _w, "variance": "robust"},
+            python=_py_rmean, r_packages=("survival",),
+            description="infinitesimal-jackknife (robust) RMST variance of weighted curves",
+        ))
 
 for _name, _ds, _t, _s, _a, _tau in (
         ("rotterdam.os", "rotterdam_rfs", "dtime", "death", "chemo", 3000.0),
