@@ -71,5 +71,5 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
         model="glm_robust", vcov_type=f"sandwich {vcov}", family=family,
         link=fit.family.link.name, formula=formula, n=fit.n, glm=fit, notes=notes,
     )
-    res.data = data  # for avg_comparisons
+    res.data = data.copy()  # for avg_comparisons (a copy: later edits of data do not leak in)
     return res

@@ -221,5 +221,5 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
         model="glm_weightit", vcov_type=label, family=family, link=fit.family.link.name,
         formula=formula, n=n, glm=fit, notes=notes,
     )
-    res.data, res.weightit = data, weightit  # for avg_comparisons (target units, estimand)
+    res.data, res.weightit = data.copy(), weightit  # for avg_comparisons (target units, estimand)
     return res

@@ -102,6 +102,28 @@ for _ds in ("lalonde", "birthwt"):
                 python=_py_weightit, exact=("n",), r_packages=_ME, description=_DESC,
             ))
 
+def _cart():
+    from carts_iptw.parity.cases.design import cart_ipw
+
+    return cart_ipw()
+
+
+_CART_PS = ("anakinra ~ age + histology + ldh_elevated + prior_hct + lines_ge3 + kps_le70 + "
+            "construct_41bb + cns_or_extranodal + status_sdpd")
+for _est in ("ATE", "ATT"):
+    for _cmp in ("difference", "ratio", "oddsratio"):
+        register(ParityCase(
+            name=f"avg_comparisons.weightit.cart.{_est}.{_cmp}", function="avg_comparisons",
+            r_twin="marginaleffects::avg_comparisons(glm_weightit fit)",
+            dataset=_cart, r_file="effects.R", r_function="ref_avg_comparisons_weightit",
+            args={"ps_formula": _CART_PS, "formula": "infection_any_d30 ~ anakinra + age + "
+                  "ldh_elevated + kps_le70", "estimand": _est, "family": "binomial",
+                  "vcov": "asympt", "variable": "anakinra", "comparison": _cmp,
+                  "target": _TARGET[_est]},
+            python=_py_weightit, exact=("n",), r_packages=_ME,
+            description="held-out data set (the bundled SYNTHETIC CAR T cohort); " + _DESC,
+        ))
+
 for _est in ("ATE", "ATT"):
     for _cmp in ("difference", "ratio"):
         register(ParityCase(
