@@ -102,6 +102,20 @@ for _ds in ("lalonde", "birthwt"):
                 python=_py_weightit, exact=("n",), r_packages=_ME, description=_DESC,
             ))
 
+for _cmp in ("difference", "ratio"):
+    register(ParityCase(
+        name=f"avg_comparisons.weightit.lalonde.ATM.{_cmp}", function="avg_comparisons",
+        r_twin="marginaleffects::avg_comparisons(glm_weightit fit, wts = W$weights)",
+        dataset=_DATA["lalonde"], r_file="effects.R", r_function="ref_avg_comparisons_weightit",
+        args={"ps_formula": _PS["lalonde"], "formula": _OUTCOME["lalonde"][1], "estimand": "ATM",
+              "family": "binomial", "vcov": "asympt", "variable": "treat", "comparison": _cmp,
+              "target": "all"},
+        python=_py_weightit, exact=("n",), r_packages=_ME,
+        description="ATM weights: the average is weighted with them, as WeightIt documents; "
+                    + _DESC,
+    ))
+
+
 def _cart():
     from carts_iptw.parity.cases.design import cart_ipw
 
