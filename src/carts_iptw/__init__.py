@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS = {
+    "avg_comparisons": "carts_iptw.effects",
     "bal_tab": "carts_iptw.balance",
     "CartsIptwDeprecationWarning": "carts_iptw.families",
     "CartsIptwWarning": "carts_iptw.families",
@@ -22,6 +23,7 @@ _EXPORTS = {
     "coxph": "carts_iptw.survival",
     "cuminc_plot": "carts_iptw.survival",
     "detect_separation": "carts_iptw.separation",
+    "evalue": "carts_iptw.effects",
     "finegray": "carts_iptw.survival",
     "finegray_coxph": "carts_iptw.survival",
     "fisher_test": "carts_iptw.design",
@@ -41,11 +43,14 @@ _EXPORTS = {
     "model_frame": "carts_iptw.formula",
     "overlap_plot": "carts_iptw.balance",
     "read_cohort": "carts_iptw.study.cohort",
+    "rmst_difference": "carts_iptw.effects",
     "run_demo": "carts_iptw.study.pipeline",
     "run_study": "carts_iptw.study.pipeline",
     "simulate_cohort": "carts_iptw.study.synthetic",
+    "subgroup_effects": "carts_iptw.effects",
     "survdiff": "carts_iptw.survival",
     "survfit": "carts_iptw.survival",
+    "survfit_difference": "carts_iptw.effects",
     "svyby": "carts_iptw.design",
     "svychisq": "carts_iptw.design",
     "svycoxph": "carts_iptw.survival",

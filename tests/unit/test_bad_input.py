@@ -676,6 +676,78 @@ case("validate_cohort.age_range", CVE, "age")(
 case("validate_cohort.not_frame", T, "cohort")(lambda: ci.validate_cohort([1, 2]))
 
 
+# ---------------------------------------------------------------------------- effects
+def _lal_fit():
+    d = lal()
+    d["employed"] = (d["re78"] > 0).astype(int)
+    return c_fit(d), d
+
+
+def c_fit(d):
+    return ci.glm_weightit("employed ~ treat + age", d, ci.weightit(LF, d))
+
+
+def _km():
+    return ci.survfit(SK, lung())
+
+
+case("avg_comparisons.ratio_reference_zero", V, "reference", "0")(
+    lambda: ci.avg_comparisons(ci.glm_robust("re78 ~ treat - 1", lal(), family="gaussian"),
+                               "treat", "ratio"))
+case("avg_comparisons.unknown_variable", V, "nosuch")(
+    lambda: ci.avg_comparisons(_lal_fit()[0], "nosuch"))
+case("avg_comparisons.unknown_comparison", V, "comparison")(
+    lambda: ci.avg_comparisons(_lal_fit()[0], "treat", "lift"))
+case("avg_comparisons.not_binary", V, "age")(
+    lambda: ci.avg_comparisons(ci.glm_robust("married ~ age + treat", lal()), "age"))
+case("avg_comparisons.empty_newdata", V, "newdata", "rows")(
+    lambda: ci.avg_comparisons(_lal_fit()[0], "treat", newdata=_lal_fit()[1].iloc[:0]))
+case("avg_comparisons.wts_negative", V, "wts", "negative")(
+    lambda: ci.avg_comparisons(_lal_fit()[0], "treat", wts=_neg(N_LAL)))
+case("avg_comparisons.not_a_fit", T, "fit")(lambda: ci.avg_comparisons(lal(), "treat"))
+case("rmst_difference.beyond_follow_up", V, "tau", "follow-up")(
+    lambda: ci.rmst_difference(_km(), PLANT))
+case("rmst_difference.tau_negative", V, "tau")(lambda: ci.rmst_difference(_km(), -PLANT))
+case("rmst_difference.one_stratum", V, "2 strata")(
+    lambda: ci.rmst_difference(ci.survfit("Surv(time, event) ~ 1", lung()), 100))
+case("rmst_difference.not_survfit", T, "survfit")(lambda: ci.rmst_difference(lal(), 100))
+case("survfit_difference.beyond_follow_up", V, "horizon", "follow-up")(
+    lambda: ci.survfit_difference(_km(), [100, PLANT]))
+case("survfit_difference.bad_measure", V, "measure")(
+    lambda: ci.survfit_difference(_km(), [100], measure="hazard"))
+case("survfit_difference.nonpositive_time", V, "times")(
+    lambda: ci.survfit_difference(_km(), [-PLANT]))
+case("evalue.nonpositive_ratio", V, "estimate", "positive")(lambda: ci.evalue(-PLANT))
+case("evalue.zero_ratio", V, "estimate", "positive")(lambda: ci.evalue(0.0))
+case("evalue.rare_missing_or", V, "rare")(lambda: ci.evalue(2.0, 1.2, 3.3, measure="OR"))
+case("evalue.rare_missing_hr", V, "rare")(lambda: ci.evalue(0.6, measure="HR"))
+case("evalue.outside_ci", V, "interval")(lambda: ci.evalue(PLANT, 1.2, 3.3))
+case("evalue.bad_measure", V, "measure")(lambda: ci.evalue(2.0, measure="RD"))
+case("evalue.text", T, "estimate")(lambda: ci.evalue("SECRET987654"))
+
+
+def _lal_emp():
+    d = lal()
+    d["employed"] = (d["re78"] > 0).astype(int)
+    d["w"] = 1.0
+    return d
+
+
+case("subgroup_effects.empty_subgroup", V, "subgroup", "empty", "grp")(
+    lambda: ci.subgroup_effects("employed ~ treat", with_col(_lal_emp(), "grp", pd.Categorical(
+        ["a", "b"] * (N_LAL // 2), categories=["a", "b", "unused"])), "treat", "grp",
+        weights="w"))
+case("subgroup_effects.one_arm_subgroup", V, "subgroup", "treat")(
+    lambda: ci.subgroup_effects("employed ~ treat", _lal_emp().assign(
+        grp=_lalonde()["treat"].to_numpy()), "treat", "grp", weights="w"))
+case("subgroup_effects.no_weights", V, "weights")(
+    lambda: ci.subgroup_effects("employed ~ treat", _lal_emp(), "treat", "married"))
+case("subgroup_effects.unknown_modifier", V, "nosuch")(
+    lambda: ci.subgroup_effects("employed ~ treat", _lal_emp(), "treat", "nosuch", weights="w"))
+case("subgroup_effects.modifier_in_formula", V, "married")(
+    lambda: ci.subgroup_effects("employed ~ treat + married", _lal_emp(), "treat", "married",
+                                weights="w"))
+
 def _read_bad(tmp_path, mutate):
     p = tmp_path / "cohort.csv"
     mutate(cohort()).to_csv(p, index=False)
@@ -766,6 +838,7 @@ def test_every_data_function_is_covered():
         "svyby", "svyquantile", "svychisq", "svyttest", "svyranktest", "wilcox_test",
         "chisq_test", "fisher_test", "coxph", "survfit", "survdiff", "svylogrank", "svycoxph",
         "svykm", "cox_zph", "finegray_coxph", "finegray", "read_cohort", "validate_cohort", "run_study",
+        "avg_comparisons", "rmst_difference", "survfit_difference", "evalue", "subgroup_effects",
     }
     assert takes_data <= set(ci.__all__)
     assert takes_data - covered == set()

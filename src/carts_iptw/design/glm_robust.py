@@ -118,4 +118,5 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), np.inf,
         model="glm_robust", vcov_type=f"sandwich {vcov}", family=family,
         link=fit.family.link.name, formula=formula, n=fit.n, glm=fit, notes=notes,
+        data=data.copy(),  # for avg_comparisons (a copy: later edits of data do not leak in)
     )

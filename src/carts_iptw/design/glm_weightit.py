@@ -274,4 +274,5 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
         fit.coef.rename(None), pd.DataFrame(V, index=names, columns=names), np.inf,
         model="glm_weightit", vcov_type=label, family=family, link=fit.family.link.name,
         formula=formula, n=n, glm=fit, notes=notes,
+        data=data.copy(), weightit=weightit,  # for avg_comparisons (target units, estimand)
     )

@@ -17,12 +17,14 @@ class ModelResult(ModelResults):
     ``p_values`` (Series indexed by R's coefficient names), ``vcov`` (DataFrame), ``df`` (the
     reference df: ``inf`` = normal reference, else t), ``confint(level)`` (Wald intervals on
     the same reference), ``coef_table()``, ``tidy()``, ``summary()``; ``odds_ratios()``
-    exponentiated (logit link). ``design`` is the survey design of an svyglm fit (else None).
+    exponentiated (logit link). ``design`` is the survey design of an svyglm fit, ``data`` the
+    fitted data and ``weightit`` the weights object of a glm_weightit fit (else None).
     """
 
     def __init__(self, coef: pd.Series, vcov: pd.DataFrame, df_residual: float, *,
                  model: str, vcov_type: str, family: str, link: str, formula: str,
-                 n: int, glm=None, notes: list[str] | None = None, design=None):
+                 n: int, glm=None, notes: list[str] | None = None, design=None, data=None,
+                 weightit=None):
         self.coef = coef
         self.vcov = vcov
         self.df_residual = float(df_residual)
@@ -34,6 +36,8 @@ class ModelResult(ModelResults):
         self.n = n
         self.glm = glm
         self.design = design
+        self.data = data  # the fitted data (glm_robust, glm_weightit): avg_comparisons' units
+        self.weightit = weightit  # glm_weightit: the weights object (estimand, s_weights)
         self.notes = list(notes or [])
         self.ratio_scale = {"logit": "odds ratio", "log": "ratio"}.get(link)
 

@@ -271,6 +271,97 @@ class SurvFit(TableResult):
                              "upper": vals[3]})
         return pd.DataFrame(rows)
 
+    def rmean(self, tau: float, variance: str = "survmean") -> pd.DataFrame:
+        """Restricted mean survival time up to ``tau`` per stratum; R's ``summary(fit, rmean =
+        tau)$table[, c("rmean", "se(rmean)")]`` (``survival:::survmean``, survival 3.5-3).
+
+        ``rmean = integral_0^tau S(t) dt`` (the area under the step curve, the last step
+        extended to ``tau``); ``se(rmean)`` as ``survmean``:
+        ``Var = sum_{t_i <= tau} A_i^2 d_i / (n_i (n_i - d_i))`` with ``A_i`` the area under the
+        curve between ``t_i`` and ``tau`` and ``d_i``, ``n_i`` the (weighted) events and number
+        at risk. This is the Greenwood-type variance on the (weighted) counts for weighted
+        curves too, as R computes it: it does not use the robust (IJ) variance of the curve,
+        so with estimated weights it is not a design-based standard error.
+
+        ``variance="robust"``: the infinitesimal-jackknife standard error instead, the one
+        that accounts for non-integer (IPT) weights as the curve's robust std.err does: R twin
+        ``sqrt(sum(resid(fit, times = tau, type = "sojourn", weighted = TRUE)^2))`` (survival
+        3.5-3, ``residuals.survfit``), summed within clusters / ids for a grouped fit;
+        ``dRMST/dw_i = integral_0^tau S(t) [A(min(t, T_i)) - d_i 1(T_i <= t) / (n - d)(T_i)] dt``
+        with ``A(t) = sum_{t_j <= t} d_j / (n_j (n_j - d_j))``, in O(n log n).
+        Right-censored data only for ``"robust"`` (``ValueError`` for (start, stop] data).
+
+        Columns ``rmean``, ``se_rmean``, ``tau``; one row per stratum (R's names).
+
+        Raises ``ValueError`` when ``tau`` is not positive or lies beyond a stratum's last
+        follow-up time (R extrapolates the last value of the curve; survRM2::rmst2 refuses, as
+        here).
+        """
+        if variance not in ("survmean", "robust"):
+            raise ValueError("variance must be 'survmean' (R's se(rmean)) or 'robust' (IJ)")
+        try:
+            tau = float(tau)
+        except (TypeError, ValueError):
+            raise TypeError("tau must be a number") from None
+        if not (np.isfinite(tau) and tau > 0):
+            raise ValueError("tau must be a positive finite time")
+        rows = {}
+        for k, s in enumerate(self.strata):
+            t = self.table[self.table["strata"] == s]
+            x = t["time"].to_numpy(dtype=float)
+            if tau > x.max():
+                raise ValueError(f"tau is beyond the last follow-up time of stratum {k + 1} of "
+                                 f"{len(self.strata)}: the curve is not estimated there")
+            keep = x <= tau
+            surv = t["surv"].to_numpy(dtype=float)[keep]
+            nr = t["n_risk"].to_numpy(dtype=float)[keep]
+            ne = t["n_event"].to_numpy(dtype=float)[keep]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hh = np.where(nr - ne == 0, 0.0, ne / (nr * (nr - ne)))
+            tt = np.concatenate([x[keep], [tau]])
+            ss = np.concatenate([surv, surv[-1:]]) if keep.any() else np.ones(1)
+            hh = np.concatenate([hh, [0.0]])
+            delta = np.diff(np.concatenate([[min(0.0, x.min())], tt]))
+            rect = delta * np.concatenate([[1.0], ss[:-1]])
+            tail = np.cumsum(rect[::-1])[::-1]  # tail[i] = area from tt[i - 1] to tau
+            var = float(np.sum(tail[1:] ** 2 * hh[:-1]))
+            if variance == "robust":
+                var = self._rmean_ij_var(s, t, tau)
+            rows[s] = {"rmean": float(rect.sum()) + min(0.0, x.min()), "se_rmean": np.sqrt(var),
+                       "tau": tau}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def _rmean_ij_var(self, stratum, t: pd.DataFrame, tau: float) -> float:
+        """Infinitesimal-jackknife variance of the RMST up to ``tau`` of one stratum."""
+        c = self._curves[stratum]
+        if np.isfinite(c["s"]).any():
+            raise ValueError("variance='robust' for the RMST needs right-censored data "
+                             "(not (start, stop] data)")
+        x = t["time"].to_numpy(dtype=float)
+        S = t["surv"].to_numpy(dtype=float)
+        nr = t["n_risk"].to_numpy(dtype=float)
+        wd = t["n_event"].to_numpy(dtype=float)
+        has = wd > 0
+        nd = nr - wd
+        dead_all = has & (nd <= 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cc = np.where(has & ~dead_all, 1.0 / nd, 0.0)
+            A = np.cumsum(np.where(has & ~dead_all, wd / nr * cc, 0.0))
+        K = int(np.searchsorted(x, tau, side="right")) - 1  # last time <= tau
+        seg = np.zeros(len(x))  # length of [x_k, min(x_{k+1}, tau)) for k <= K
+        seg[:K] = np.diff(x[:K + 1])
+        seg[K] = tau - x[K]
+        B = np.concatenate([[0.0], np.cumsum(S * A * seg)])  # B[k] = int_0^{x_k} S A dt
+        G = np.cumsum((S * seg)[::-1])[::-1]  # G[k] = int_{x_k}^tau S dt (0 beyond K)
+        k = np.searchsorted(x, c["t"], side="left")  # each row's own time
+        inside = k <= K
+        kk = np.minimum(k, K)
+        r = np.where(inside, B[kk] + (A[kk] - c["e"] * cc[kk]) * G[kk], B[K + 1])
+        u = c["w"] * r
+        if c.get("g") is not None:
+            u = pd.Series(u).groupby(pd.factorize(pd.Series(c["g"]))[0]).sum().to_numpy()
+        return float(np.sum(u * u))
+
     def n_risk_at(self, times) -> pd.DataFrame:
         """Number at risk (weighted) at each time, per stratum: the risk table under a KM plot."""
         times = np.asarray(times, dtype=float)
@@ -417,7 +508,8 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
                                     "surv": c["surv"], "std_err": c["std_err"], "lower": lo,
                                     "upper": hi, "cumhaz": c["cumhaz"]}))
         curves[lab] = {"t": t[sel], "w": w[sel], "e": sv.event[sel],
-                       "s": np.full(int(sel.sum()), -np.inf) if st is None else st[sel]}
+                       "s": np.full(int(sel.sum()), -np.inf) if st is None else st[sel],
+                       "g": None if group_by is None else np.asarray(group_by)[sel]}
         ns[lab] = int(sel.sum())
     table = pd.concat(frames, ignore_index=True)
     return SurvFit(table=table, strata=list(curves), n=pd.Series(ns), conf_type=conf_type,
