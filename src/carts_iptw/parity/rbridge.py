@@ -130,30 +130,49 @@ def _na_mask(s: pd.Series) -> np.ndarray:
     return pd.isna(s).to_numpy()
 
 
+def r_column_type(s: pd.Series) -> str:
+    """The R type a column becomes in R: "factor", "ordered", "logical", "integer", "double" or
+    "character" (the rules of ``to_r_dataframe``; snapshots hash inputs by this type, never by
+    the pandas dtype's spelling). Raises TypeError for datetime columns, which are not sent."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return "ordered" if s.cat.ordered else "factor"
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "logical"
+    if pd.api.types.is_integer_dtype(s.dtype):
+        arr = s.to_numpy(dtype=object)
+        mask = _na_mask(s)
+        if len(arr) and np.nanmax(np.abs(np.where(mask, 0, arr).astype(float))) > 2**31 - 1:
+            return "double"  # beyond R's integer range
+        return "integer"
+    if pd.api.types.is_float_dtype(s.dtype):
+        return "double"
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        raise TypeError(f"column '{s.name}': datetime columns are not sent to R; convert to numbers")
+    return "character"
+
+
 def _to_r_column(s: pd.Series):
     from rpy2 import rinterface as ri
 
-    name = s.name
+    kind = r_column_type(s)
     mask = _na_mask(s)
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    if kind in ("factor", "ordered"):
         codes = s.cat.codes.to_numpy().astype(np.int64) + 1
         vals = [ri.NA_Integer if m else int(c) for c, m in zip(codes, mask, strict=True)]
         levels = [str(x) for x in s.cat.categories]
         # structure() sets the object bit too (a bare class slot would not: is.object() FALSE,
         # and model.matrix would treat the factor as a number)
-        cls = ["ordered", "factor"] if s.cat.ordered else ["factor"]
+        cls = ["ordered", "factor"] if kind == "ordered" else ["factor"]
         return _r().baseenv["structure"](
             ri.IntSexpVector(vals), levels=ri.StrSexpVector(levels), **{"class": ri.StrSexpVector(cls)}
         )
-    if pd.api.types.is_bool_dtype(s.dtype):
+    if kind == "logical":
         vals = [ri.NA_Logical if m else bool(v) for v, m in zip(s.to_numpy(dtype=object), mask, strict=True)]
         return ri.BoolSexpVector(vals)
-    if pd.api.types.is_integer_dtype(s.dtype):
+    if kind == "integer":
         arr = s.to_numpy(dtype=object)
-        if len(arr) and np.nanmax(np.abs(np.where(mask, 0, arr).astype(float))) > 2**31 - 1:
-            return ri.FloatSexpVector([ri.NA_Real if m else float(v) for v, m in zip(arr, mask, strict=True)])
         return ri.IntSexpVector([ri.NA_Integer if m else int(v) for v, m in zip(arr, mask, strict=True)])
-    if pd.api.types.is_float_dtype(s.dtype):
+    if kind == "double":
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         vec = ri.FloatSexpVector(arr)
         if mask.any():
@@ -161,8 +180,6 @@ def _to_r_column(s: pd.Series):
             for i in na_idx:  # NA_real_, not NaN: R's is.na and na.omit treat both alike
                 vec[int(i)] = ri.NA_Real
         return vec
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        raise TypeError(f"column '{name}': datetime columns are not sent to R; convert to numbers")
     vals = [ri.NA_Character if m else str(v) for v, m in zip(s.to_numpy(dtype=object), mask, strict=True)]
     return ri.StrSexpVector(vals)
 
