@@ -16,6 +16,7 @@ Only this module imports rpy2, lazily, so the package itself never needs R.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
@@ -39,10 +40,30 @@ def _r():
         import rpy2.robjects as ro
     except Exception as exc:  # ImportError, or R's shared library not found
         raise RUnavailable(f"rpy2 cannot start R: {type(exc).__name__}: {exc}") from exc
-    # R's console output goes to stderr of this process (visible with pytest -s), never dropped.
-    callbacks.consolewrite_print = lambda s: None
-    callbacks.consolewrite_warnerror = lambda s: None
+    # What a reference function prints, warns or messages is captured per call (call_r_captured);
+    # anything else R writes (package start-up messages) goes to this process's stderr.
+    callbacks.consolewrite_print = lambda s: sys.stderr.write(s)
+    callbacks.consolewrite_warnerror = lambda s: sys.stderr.write(s)
+    ro.r(_CAPTURE_R)
     return ro
+
+
+#: R's side of call_r_captured: run fn(data, args) collecting its warnings and messages (each
+#: muffled once collected, so R's own warning printer never sees them) and its printed output.
+_CAPTURE_R = """
+.carts_iptw_capture <- function(fn, data, args) {
+  warns <- character(); msgs <- character()
+  out <- utils::capture.output(
+    value <- withCallingHandlers(fn(data, args),
+      warning = function(w) {
+        warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning")
+      },
+      message = function(m) {
+        msgs <<- c(msgs, sub("\\n$", "", conditionMessage(m))); invokeRestart("muffleMessage")
+      }))
+  list(value = value, warnings = warns, messages = msgs, output = out)
+}
+"""
 
 
 def r_available() -> tuple[bool, str]:
@@ -115,12 +136,22 @@ def _sourced(r_file: str):
 
 def call_r(r_file: str, r_function: str, data: pd.DataFrame | None, args: Mapping[str, Any]):
     """Call ``r_function(data, args)`` from ``r_reference/r_file``; return it converted."""
+    return call_r_captured(r_file, r_function, data, args)[0]
+
+
+def call_r_captured(r_file: str, r_function: str, data: pd.DataFrame | None,
+                    args: Mapping[str, Any]) -> tuple[Any, dict[str, list[str]]]:
+    """Like ``call_r``, and also what R said while running it: ``(value, conditions)`` with
+    ``conditions = {"warnings": [...], "messages": [...], "output": [...]}`` (the text of each
+    warning / message in the order R raised them, and the printed lines)."""
     ro = _r()
     env = _sourced(r_file)
     fn = env.find(r_function)
     rdata = to_r_dataframe(data) if data is not None else ro.NULL
-    res = fn(rdata, to_r(args))
-    return from_r(res)
+    res = ro.globalenv.find(".carts_iptw_capture")(fn, rdata, to_r(args))
+    parts = dict(zip(_names(res), list(res), strict=True))
+    conditions = {k: _strings(parts[k]) for k in ("warnings", "messages", "output")}
+    return from_r(parts["value"]), conditions
 
 
 # ---------------------------------------------------------------------------------------------

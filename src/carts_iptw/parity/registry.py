@@ -21,6 +21,15 @@ DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonl
 OPTIONAL_R_PACKAGES = ("WeightIt", "cobalt", "CBPS", "logistf")
 
 
+#: kinds of reference a case compares with (the parity report's "compared against" column)
+REFERENCE_KINDS = {
+    "package": "the R package itself, called live (its version in the report)",
+    "snapshot-real": "recorded output of the real R package (its provenance travels with it)",
+    "independent": "an independent computation in R (a restatement or another algorithm), "
+                   "where no installable package answers: the case says why",
+}
+
+
 @dataclass(frozen=True)
 class ParityCase:
     """One parity check of a Python function against its R twin.
@@ -51,6 +60,32 @@ class ParityCase:
     #: maps the external snapshot's JSON document to this case's quantities (R side)
     external_extract: Callable[[dict], Mapping[str, Any]] | None = None
     description: str = ""
+    #: R's warnings: "recorded" (captured, stored in the snapshot and listed in the report) or
+    #: "mirrored" (the Python function says it gives R's warnings: the two sets are compared,
+    #: see compare.compare_warnings)
+    warnings: str = "recorded"
+    #: regular expressions of the Python warnings R never gives (the package's own, e.g. on
+    #: extreme weights): in a "mirrored" case they are listed as package-only, not compared
+    package_only_warnings: tuple[str, ...] = ()
+    #: what the Python side is compared against (see REFERENCE_KINDS); None: derived from the
+    #: case ("snapshot-real" with an external snapshot, else "package": the R twin is called live)
+    reference: str | None = None
+    #: why, when the reference is not the real package live (shown in the report)
+    reference_reason: str = ""
+
+    def __post_init__(self):
+        if self.warnings not in ("recorded", "mirrored"):
+            raise ValueError(f"{self.name}: warnings must be 'recorded' or 'mirrored'")
+        if self.reference is not None and self.reference not in REFERENCE_KINDS:
+            raise ValueError(f"{self.name}: reference must be one of {tuple(REFERENCE_KINDS)}")
+        if self.reference == "independent" and not self.reference_reason:
+            raise ValueError(f"{self.name}: an independent reference needs a reference_reason")
+
+    @property
+    def reference_kind(self) -> str:
+        if self.reference is not None:
+            return self.reference
+        return "snapshot-real" if self.external_snapshot else "package"
 
     @property
     def dataset_name(self) -> str:

@@ -221,7 +221,9 @@ def decode_quantities(data: dict[str, dict]) -> dict[str, Quantity]:
     return out
 
 
-def write_snapshot(case, r_result: Any, versions: dict) -> Path:
+def write_snapshot(case, r_result: Any, versions: dict, conditions: dict | None = None) -> Path:
+    """Write R's answer for ``case``; ``conditions`` are R's warnings and messages during the
+    call (``rbridge.call_r_captured``), stored as ``r_warnings`` / ``r_messages``."""
     path = snapshot_path(case)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
@@ -237,6 +239,8 @@ def write_snapshot(case, r_result: Any, versions: dict) -> Path:
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "R_version": versions.get("R"),
         "packages": {k: v for k, v in versions.get("packages", {}).items() if v},
+        "r_warnings": list((conditions or {}).get("warnings") or []),
+        "r_messages": list((conditions or {}).get("messages") or []),
         "quantities": encode_quantities(r_result),
     }
     q = doc.pop("quantities")
