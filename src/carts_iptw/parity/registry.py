@@ -21,6 +21,9 @@ DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonl
 OPTIONAL_R_PACKAGES = ("WeightIt", "cobalt", "CBPS", "logistf")
 
 
+#: R's own packages: a twin from these is "the package" whenever R runs
+BASE_R_PACKAGES = ("stats", "base", "utils", "graphics", "grDevices", "methods")
+
 #: kinds of reference a case compares with (the parity report's "compared against" column)
 REFERENCE_KINDS = {
     "package": "the R package itself, called live (its version in the report)",
@@ -82,10 +85,33 @@ class ParityCase:
             raise ValueError(f"{self.name}: an independent reference needs a reference_reason")
 
     @property
+    def twin_package(self) -> str | None:
+        """The R package named by ``r_twin`` ("survival" for "survival::coxph"), if any."""
+        head = self.r_twin.split("(")[0]
+        return head.split("::")[0].strip() if "::" in head else None
+
+    @property
     def reference_kind(self) -> str:
+        """``reference`` when set; else "snapshot-real" with an external snapshot, "package"
+        when the R function calls the twin's package (listed in ``r_packages``, or base R's
+        stats / base / utils), and "independent" when it restates a package it does not call."""
         if self.reference is not None:
             return self.reference
-        return "snapshot-real" if self.external_snapshot else "package"
+        if self.external_snapshot:
+            return "snapshot-real"
+        pkg = self.twin_package
+        if pkg is None or pkg in BASE_R_PACKAGES or pkg in self.r_packages:
+            return "package"
+        return "independent"
+
+    @property
+    def reference_why(self) -> str:
+        if self.reference_reason:
+            return self.reference_reason
+        if self.reference_kind == "independent":
+            return (f"r_reference/{self.r_file} restates {self.twin_package} without calling it "
+                    f"({self.twin_package} is not in the case's r_packages)")
+        return ""
 
     @property
     def dataset_name(self) -> str:
