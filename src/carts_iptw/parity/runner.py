@@ -86,11 +86,15 @@ def python_result(case: ParityCase, data=None):
 
 
 def python_result_warned(case: ParityCase, data=None) -> tuple[Any, list[str]]:
-    """The Python side and the text of every warning it raised."""
+    """The Python side and the text of every warning of the package's own family
+    (``CartsIptwWarning``: GlmWarning, ConvergenceWarning, ...) it raised; other libraries'
+    warnings (numpy RuntimeWarnings, deprecations) are not the function's and are left out."""
+    from carts_iptw.families import CartsIptwWarning
+
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         out = python_result(case, data)
-    return out, [str(w.message) for w in rec]
+    return out, [str(w.message) for w in rec if issubclass(w.category, CartsIptwWarning)]
 
 
 def r_live_result(case: ParityCase, data=None):
