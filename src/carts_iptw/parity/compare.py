@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -97,6 +97,8 @@ class Row:
     #: "parity" (Python vs R), "drift" (live R vs the stored snapshot: the "python" field holds
     #: live R), or "warnings" (Python's warnings vs R's)
     check: str = "parity"
+    #: peer columns (parity/peers.py): {peer: (value, max rel diff vs R, note)}
+    peers: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -100,6 +100,22 @@ def coverage(results: list[CaseResult]) -> list[tuple[str, list[int]]]:
     return sorted(acc.items())
 
 
+def peer_rows(results: list[CaseResult]) -> list[tuple]:
+    """(case, quantity and the element where the peer differs most, R there, ours: max rel diff
+    over the quantity, peer, peer value there, peer: max rel diff vs R, note)."""
+    out = []
+    for res in results:
+        for r in res.rows:
+            for name, (label, val, rval, rel, note) in sorted(r.peers.items()):
+                out.append((res.case.name, r.quantity + (f" {label}" if label else ""), _num(rval),
+                            _num(r.rel_diff), name, _num(val), _num(rel), note))
+    return out
+
+
+PEER_COLUMNS = ("case", "quantity", "R", "ours: max rel diff", "peer", "peer value",
+                "peer: max rel diff vs R", "note")
+
+
 def r_conditions(results: list[CaseResult]) -> list[tuple[str, str, str]]:
     """(case, "warning" / "message", text) for every R warning and message captured."""
     out = []
@@ -167,6 +183,14 @@ def to_markdown(results: list[CaseResult], versions: dict, mode: str) -> str:
     out.append("|" + "---|" * len(COLUMNS))
     for row in _rows(results):
         out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |")
+    peers = peer_rows(results)
+    if peers:
+        from carts_iptw.parity.peers import versions
+
+        pv = ", ".join(f"{k} {v}" for k, v in versions().items())
+        out += ["", f"## Peers: common Python tools against R ({pv}; not part of pass/fail)", "",
+                "| " + " | ".join(PEER_COLUMNS) + " |", "|" + "---|" * len(PEER_COLUMNS)]
+        out += ["| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |" for row in peers]
     cond = r_conditions(results)
     if cond:
         out += ["", "## R's warnings and messages (as captured)", "", "| case | kind | text |", "|---|---|---|"]
@@ -186,6 +210,12 @@ def to_html(results: list[CaseResult], versions: dict, mode: str) -> str:
         for f, counts in coverage(results))
     cond = "".join(f"<tr><td>{html.escape(c)}</td><td>{k}</td><td>{html.escape(t)}</td></tr>"
                    for c, k, t in r_conditions(results))
+    prs = peer_rows(results)
+    peers = "" if not prs else (
+        "<h2>Peers: common Python tools against R (not part of pass/fail)</h2><table><thead><tr>"
+        + "".join(f"<th>{html.escape(c)}</th>" for c in PEER_COLUMNS) + "</tr></thead><tbody>"
+        + "".join("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>" for row in prs)
+        + "</tbody></table>")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>carts_iptw parity report</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;font-size:12px}}
 td,th{{border:1px solid #ccc;padding:2px 6px}}tr.fail{{background:#fdd}}tr.skip{{background:#ffd}}
@@ -199,7 +229,7 @@ th{{background:#eee;position:sticky;top:0}}</style></head><body>
 {''.join(f'<tr class="{"fail" if b else "pass"}"><td>{html.escape(f)}</td><td>{html.escape(t)}</td><td>{nc}</td><td>{nq}</td><td>{b}</td><td>{html.escape(src)}</td></tr>' for f, t, nc, nq, b, src in by_function(results))}
 </tbody></table><h2>Every quantity</h2>
 <table><thead><tr>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr></thead><tbody>
-{''.join(body)}</tbody></table>
+{''.join(body)}</tbody></table>{peers}
 <h2>R's warnings and messages (as captured)</h2><table><thead><tr><th>case</th><th>kind</th><th>text</th></tr></thead>
 <tbody>{cond}</tbody></table></body></html>
 """

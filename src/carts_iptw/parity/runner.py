@@ -211,6 +211,15 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
         else:
             res.rows.append(compare_warnings(case, res.py_warnings, res.r_conditions["warnings"],
                                              source=res.source))
+    if variant == "reference" and not case.external_snapshot:
+        from carts_iptw.parity import peers
+
+        if peers.enabled():
+            from carts_iptw.parity.compare import flatten
+
+            cols = peers.peer_columns(case, data, flatten(r_result))
+            for row in res.rows:
+                row.peers = cols.get(row.quantity, {})
     res.rows.extend(extra)
     return res
 

@@ -81,3 +81,17 @@ def test_report_has_coverage_and_compared_against():
     assert md.index("## Coverage") < md.index("## Every quantity")
     assert "compared against" in md and "stats itself, live R 4.2.2" in md
     assert "| unit.w | warning | careful |" in md
+
+
+def test_peers_are_derived_from_the_case_without_importing_them():
+    from carts_iptw.parity.peers import peers_for
+    from carts_iptw.parity.registry import get_case
+
+    assert set(peers_for(get_case("glm.binomial.smoke.birthwt.default"))) == {
+        "statsmodels GLM var_weights", "statsmodels GLM freq_weights"}
+    assert set(peers_for(get_case("glm_robust.HC0.birthwt.multi.default"))) == {
+        "statsmodels GLM var_weights", "statsmodels GLM freq_weights"}
+    assert set(peers_for(get_case("coxph.cart.efs.iptw"))) == {"lifelines CoxPHFitter"}
+    assert set(peers_for(get_case("survfit.cart.efs.iptw"))) == {"lifelines KaplanMeierFitter"}
+    assert peers_for(get_case("glm_robust.HC1.cart.uni.default")) == {}
+    assert peers_for(get_case("coxph.rotterdam.os.iptw.strata.tight")) == {}
