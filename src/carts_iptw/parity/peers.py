@@ -12,9 +12,9 @@ Peers run when ``CARTS_IPTW_PEERS=1``; they are derived from a case's R function
 - ``ref_glm`` (glm, canonical links): statsmodels ``GLM(var_weights=w)`` and ``GLM(freq_weights=w)``,
   coefficients and model-based SEs;
 - ``ref_glm_robust`` with HC0: statsmodels ``GLM(var_weights / freq_weights).fit(cov_type="HC0")``;
-- ``ref_coxph`` (Efron ties, numeric covariates, no strata / cluster / counting process):
-  lifelines ``CoxPHFitter`` (``robust=True`` with weights, as R's coxph turns the robust variance
-  on for non-integer weights), coefficients and SEs;
+- ``ref_coxph`` (Efron ties, no strata / cluster / counting process / factor()): lifelines
+  ``CoxPHFitter`` (``robust=True`` with weights, as R's coxph turns the robust variance on for
+  non-integer weights, or when the case asks for it), coefficients and SEs;
 - ``ref_survfit`` (right-censored, one grouping variable or none): lifelines
   ``KaplanMeierFitter`` with weights, the survival at each of R's time points.
 """
@@ -93,10 +93,10 @@ def _lifelines_cox(data: pd.DataFrame, args: Mapping[str, Any]) -> dict:
     df = pd.DataFrame(mf.X[:, keep], columns=names)
     df["_t"], df["_e"] = np.asarray(time, dtype=float), np.asarray(event, dtype=float)
     w = _weights(data, args)
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"robust": bool(args.get("robust"))}
     if w is not None:
         df["_w"] = w
-        kw = {"weights_col": "_w", "robust": True}
+        kw = {"weights_col": "_w", "robust": args.get("robust") is not False}
     fit = CoxPHFitter().fit(df, duration_col="_t", event_col="_e", **kw)
     return {"coef": fit.params_.reindex(names), "se": fit.standard_errors_.reindex(names)}
 
@@ -104,8 +104,12 @@ def _lifelines_cox(data: pd.DataFrame, args: Mapping[str, Any]) -> dict:
 def _lifelines_km(data: pd.DataFrame, args: Mapping[str, Any], r_flat: Mapping) -> dict:
     from lifelines import KaplanMeierFitter
 
-    lhs, rhs = (s.strip() for s in args["formula"].split("~"))
-    tcol, ecol = (s.strip() for s in re.fullmatch(r"Surv\(([^,]+),([^)]+)\)", lhs.replace(" ", "")).groups())
+    from carts_iptw.formula import model_frame
+
+    rhs = args["formula"].split("~")[1].strip()
+    mf = model_frame(args["formula"], data)  # R's Surv(): status 1/2 or 0/1, logical, ...
+    t_all = np.asarray(mf.surv.time, dtype=float)
+    e_all = np.asarray(mf.surv.event, dtype=float)
     w = _weights(data, args)
     strata = list(r_flat["strata"].values) if "strata" in r_flat else None
     times = r_flat["time"].values.astype(float)
@@ -117,10 +121,13 @@ def _lifelines_km(data: pd.DataFrame, args: Mapping[str, Any], r_flat: Mapping) 
         else:
             var, val = g.split("=", 1)
             col = data[var.strip()]
-            rows = (col.astype(str) == val.strip()).to_numpy()
+            val = val.strip()
+            if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+                rows = (col.astype(float) == float(val)).to_numpy()  # R prints 1, pandas 1.0
+            else:
+                rows = (col.astype(str) == val).to_numpy()
             sel = np.array([s == g for s in strata])
-        km = KaplanMeierFitter().fit(data.loc[rows, tcol].to_numpy(float),
-                                     data.loc[rows, ecol].to_numpy(float),
+        km = KaplanMeierFitter().fit(t_all[rows], e_all[rows],
                                      weights=None if w is None else w[rows])
         out[sel] = km.survival_function_at_times(times[sel]).to_numpy()
     return {"surv": out}
