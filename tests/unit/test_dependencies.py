@@ -39,3 +39,21 @@ def test_floor_constraints_equal_declared_floors():
     assert set(pins) == set(floors)
     for name, floor in floors.items():
         assert tuple(map(int, pins[name].split("."))) == tuple(map(int, (floor + ".0.0").split(".")[:3])), name
+
+
+def _vt(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
+
+
+def test_installed_versions_meet_the_floors():
+    """Every run satisfies the declared floors; under ``tox -e mindeps``
+    (CARTS_IPTW_FLOOR_VERSIONS=1) the installed versions are exactly the floors."""
+    import os
+    from importlib.metadata import version
+
+    exact = os.environ.get("CARTS_IPTW_FLOOR_VERSIONS") == "1"
+    for name, floor in _deps().items():
+        have = version(name)
+        assert _vt(have) >= _vt(floor), f"{name} {have} is below the declared floor {floor}"
+        if exact:
+            assert _vt(have) == _vt(floor + ".0.0"), f"mindeps: {name} {have}, floor {floor}"
