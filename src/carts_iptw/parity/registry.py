@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,8 +88,8 @@ class ParityCase:
     @property
     def twin_package(self) -> str | None:
         """The R package named by ``r_twin`` ("survival" for "survival::coxph"), if any."""
-        head = self.r_twin.split("(")[0]
-        return head.split("::")[0].strip() if "::" in head else None
+        m = re.search(r"([A-Za-z][A-Za-z0-9.]*)::", self.r_twin)
+        return m.group(1) if m else None
 
     @property
     def reference_kind(self) -> str:

@@ -95,3 +95,10 @@ def test_peers_are_derived_from_the_case_without_importing_them():
     assert set(peers_for(get_case("survfit.cart.efs.iptw"))) == {"lifelines KaplanMeierFitter"}
     assert peers_for(get_case("glm_robust.HC1.cart.uni.default")) == {}
     assert peers_for(get_case("coxph.rotterdam.os.iptw.strata.tight")) == {}
+
+
+def test_twin_package_is_the_name_before_the_colons():
+    case = ParityCase(name="u", function="glm_robust", r_twin="glm + sandwich::vcovHC(type = 'HC1')",
+                      dataset="lalonde", r_file="design.R", r_function="x", python=lambda d, a: {},
+                      r_packages=("sandwich",))
+    assert case.twin_package == "sandwich" and case.reference_kind == "package"
