@@ -47,7 +47,8 @@ def compared_against(res: CaseResult) -> str:
     kind = coverage_kind(res)
     pkg = c.twin_package or "R"
     if kind == "package-live":
-        return f"{pkg} itself, {res.source}"
+        return f"{pkg} itself, {res.source}" + (
+            "" if c.drift else "; no drift check (random R side, ParityCase.drift=False)")
     if kind == "package-snapshot":
         return f"{pkg} itself, via its {res.source}"
     if kind == "snapshot-real":

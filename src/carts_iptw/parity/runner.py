@@ -117,6 +117,8 @@ def drift_rows(case: ParityCase, data, live: Any, conditions: dict | None) -> li
                     r=None, abs_diff=float("inf"), rel_diff=float("inf"), rtol=case.rtol,
                     atol=case.atol, passed=False, note=note, source=src, check="drift")]
 
+    if not case.drift:
+        return []  # a random R side: the report says so (report.compared_against)
     why = snapshots.staleness(case, data)
     if why == "no snapshot":
         return fail("no snapshot: run `carts-iptw parity regenerate`")
