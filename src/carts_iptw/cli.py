@@ -3,7 +3,9 @@
     carts-iptw demo --out DIR [--force]            the reference study on the bundled SYNTHETIC cohort
     carts-iptw run --data FILE --spec FILE --out DIR [--force]
     carts-iptw parity --out FILE.md|FILE.html      every parity case, one row per quantity
-    carts-iptw parity regenerate                   rewrite tests/parity/snapshots from live R
+    carts-iptw parity regenerate [--force]         rewrite tests/parity/snapshots from live R (prints
+                                                   what changed; keeps a differing one without --force)
+    (parity and regenerate take --case NAME or --case 'GLOB*', repeatable: exact names or globs)
     carts-iptw parity datasets                     re-export the reference data sets from R
 
 DIR must be new, empty, or a previous carts-iptw output (it holds carts-iptw-manifest.json); only
@@ -59,15 +61,24 @@ def _finish_study(ns, res) -> int:
     return 0
 
 
-def _select(pattern: str | None):
+def _select(patterns: list[str] | None):
+    """Cases named exactly, or matched by an explicit glob (a pattern with * ? or [): never a
+    substring, so ``coxph.lung.iptw`` is that one case and not ``svycoxph.lung.iptw``."""
     from carts_iptw.parity.registry import all_cases
 
     cases = all_cases()
-    if pattern:
-        cases = [c for c in cases if fnmatch.fnmatch(c.name, pattern) or pattern in c.name]
-        if not cases:
-            raise SystemExit(f"no parity case matches {pattern!r}")
-    return cases
+    if not patterns:
+        return cases
+    names = {c.name for c in cases}
+    chosen: set[str] = set()
+    for pattern in patterns:
+        is_glob = any(ch in pattern for ch in "*?[")
+        hit = {n for n in names if fnmatch.fnmatchcase(n, pattern)} if is_glob else {pattern} & names
+        if not hit:
+            raise SystemExit(f"no parity case {'matches' if is_glob else 'is named'} {pattern!r} "
+                             "(give an exact name or a glob such as 'coxph.lung.*')")
+        chosen |= hit
+    return [c for c in cases if c.name in chosen]
 
 
 def _cmd_parity(ns) -> int:
@@ -97,11 +108,16 @@ def _cmd_parity(ns) -> int:
 
 
 def _cmd_regenerate(ns) -> int:
+    """Rewrite snapshots from live R. A snapshot whose values (at the case's tolerance) or R
+    warnings differ from live R is printed quantity by quantity and kept unless ``--force``; one
+    that is current and agrees is left as it is; stale or legacy ones are rewritten."""
     from carts_iptw.parity import rbridge, snapshots
-    from carts_iptw.parity.runner import live_status, r_live_result
+    from carts_iptw.parity.compare import compare_drift
+    from carts_iptw.parity.runner import live_status, r_live_result_captured
 
     versions = rbridge.r_versions()
-    n = 0
+    written = unchanged = 0
+    refused: list[str] = []
     for case in _select(ns.case):
         if case.external_snapshot:
             continue  # real-package output: copied with provenance, never regenerated here
@@ -109,11 +125,47 @@ def _cmd_regenerate(ns) -> int:
         if not ok:
             print(f"cannot regenerate {case.name}: {why}", file=sys.stderr)
             return 1
-        path = snapshots.write_snapshot(case, r_live_result(case), versions)
-        n += 1
+        data = case.load_data()
+        new, cond = r_live_result_captured(case, data)
+        path = snapshots.snapshot_path(case)
+        if path.is_file():
+            doc = snapshots.read_snapshot(case)
+            rows = compare_drift(case, new, doc["quantities"])
+            changed = [r for r in rows if not r.passed]
+            bits = [r for r in rows if r.passed and r.abs_diff > 0]
+            old_w = doc.get("r_warnings")
+            new_w = list(cond.get("warnings") or [])
+            w_changed = old_w is not None and list(dict.fromkeys(old_w)) != list(dict.fromkeys(new_w))
+            if changed or w_changed:
+                print(f"{case.name}: live R differs from the snapshot", file=sys.stderr)
+                for r in changed:
+                    where = f" {r.worst}" if r.worst else ""
+                    print(f"  {r.quantity}{where}: old {r.r!r} new {r.python!r} rel diff "
+                          f"{r.rel_diff:.3g} (tolerance rel {r.rtol:g} abs {r.atol:g})"
+                          + (f" {r.note}" if r.note else ""), file=sys.stderr)
+                if w_changed:
+                    print(f"  R warnings: old {old_w!r} new {new_w!r}", file=sys.stderr)
+                if not ns.force:
+                    refused.append(case.name)
+                    continue
+            elif (snapshots.staleness(case, data) is None and "input_hash" in doc
+                  and old_w is not None and not ns.force):
+                unchanged += 1
+                continue
+            if bits and not ns.quiet:
+                print(f"{case.name}: {len(bits)} quantit{'y' if len(bits) == 1 else 'ies'} "
+                      f"changed within tolerance (largest rel diff "
+                      f"{max(r.rel_diff for r in bits):.3g})", file=sys.stderr)
+        path = snapshots.write_snapshot(case, new, versions, cond)
+        written += 1
         if not ns.quiet:
             print(f"wrote {path}", file=sys.stderr)
-    print(f"{n} snapshot(s) written with {versions['R']}", file=sys.stderr)
+    print(f"{written} snapshot(s) written, {unchanged} current and unchanged, with {versions['R']}",
+          file=sys.stderr)
+    if refused:
+        print(f"refused to overwrite {len(refused)} snapshot(s) that differ from live R (rerun "
+              f"with --force to accept the new values): {', '.join(refused)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -154,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="report file (.md or .html); stdout if omitted")
     s.add_argument("--mode", choices=("require", "auto", "snapshot"), default=None,
                    help="live R required / live when available / snapshots (default: $CARTS_IPTW_R or auto)")
-    s.add_argument("--case", help="only cases whose name matches this glob or substring")
+    s.add_argument("--case", action="append", metavar="NAME|GLOB",
+                   help="only this case (exact name) or the cases matching a glob such as "
+                        "'coxph.lung.*'; may be repeated")
+    s.add_argument("--force", action="store_true",
+                   help="regenerate: overwrite snapshots whose values differ from live R")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=lambda ns: {"report": _cmd_parity, "regenerate": _cmd_regenerate,
                                     "datasets": _cmd_datasets}[ns.action](ns))

@@ -63,3 +63,31 @@ def test_args_and_results(r_reference):
     assert r["chr"] == ["u", None] and r["fac"] == ["lo", "hi"]
     assert r["mat"].loc["b", "x"] == 2.0 and list(r["mat"].columns) == ["x", "y"]
     assert r["scalar"] == np.pi and r["nested"] == {"inner": 2.0}
+
+
+def test_r_warnings_and_messages_are_captured(r_reference):
+    """R's warnings reach Python with their text (and are not printed by R's own handler)."""
+    from carts_iptw.parity import rbridge
+    from carts_iptw.parity.cases.conditions import separated
+
+    value, cond = rbridge.call_r_captured("conditions.R", "ref_glm_conditions", separated(),
+                                          {"formula": "y ~ x"})
+    assert value["converged"] == 0.0
+    assert cond["warnings"] == ["glm.fit: algorithm did not converge",
+                                "glm.fit: fitted probabilities numerically 0 or 1 occurred"]
+    assert cond["messages"] == [] and cond["output"] == []
+    _, cond = rbridge.call_r_captured("conditions.R", "ref_glm_conditions", separated(),
+                                      {"formula": "y ~ x", "maxit": 100})
+    assert "glm.fit: algorithm did not converge" not in cond["warnings"]
+
+
+def test_capture_keeps_messages_and_printed_output(r_reference):
+    from carts_iptw.parity import rbridge
+
+    ro = rbridge._r()
+    fn = ro.r('function(d, a) { message("note ", a$k); print("shown"); warning("w1"); list(x = 1) }')
+    res = ro.globalenv.find(".carts_iptw_capture")(fn, ro.NULL, rbridge.to_r({"k": 2}))
+    parts = dict(zip(rbridge._names(res), list(res), strict=True))
+    assert rbridge._strings(parts["messages"]) == ["note 2"]
+    assert rbridge._strings(parts["warnings"]) == ["w1"]
+    assert rbridge._strings(parts["output"]) == ['[1] "shown"']

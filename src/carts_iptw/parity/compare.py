@@ -15,8 +15,9 @@ sides carry labels, and strings are equal.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,11 @@ class Row:
     passed: bool
     note: str = ""
     source: str = ""
+    #: "parity" (Python vs R), "drift" (live R vs the stored snapshot: the "python" field holds
+    #: live R), or "warnings" (Python's warnings vs R's)
+    check: str = "parity"
+    #: peer columns (parity/peers.py): {peer: (value, max rel diff vs R, note)}
+    peers: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -171,4 +177,80 @@ def compare_results(case, py_result: Any, r_result: Any, source: str = "") -> li
             rel_diff=math.inf, rtol=case.rtol, atol=case.atol, passed=False,
             note="R returned no quantities", source=source,
         ))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# warnings
+# ---------------------------------------------------------------------------------------------
+#: R warnings whose Python twin words them differently: (pattern found on both sides, the one
+#: canonical text). Any other warning is compared by its text, whitespace collapsed.
+WARNING_FORMS: tuple[tuple[str, str], ...] = (
+    (r"fitted probabilities numerically 0 or 1 occurred",
+     "glm.fit: fitted probabilities numerically 0 or 1 occurred"),
+    (r"glm\.fit: algorithm did not converge", "glm.fit: algorithm did not converge"),
+    (r"Loglik converged before variable\s+([0-9][0-9 ,]*?)\s*[;(].*(?:coefficient|beta) may be infinite",
+     "coxph: Loglik converged before variable {0}; coefficient may be infinite"),
+    (r"Ran out of iterations and did not converge",
+     "coxph: Ran out of iterations and did not converge"),
+)
+
+
+def canonical_warning(text: str) -> str:
+    """The canonical text of a warning, so R's and Python's wording of one warning compare equal."""
+    for pattern, canon in WARNING_FORMS:
+        m = re.search(pattern, text, flags=re.S)
+        if m:
+            return canon.format(*(re.sub(r"\s+", "", g) for g in m.groups()))
+    return " ".join(text.split())
+
+
+def compare_warnings(case, py_warnings: list[str], r_warnings: list[str], source: str = "") -> Row:
+    """One row: the set of Python's warnings (less those the case lists as package-only) equals
+    the set of R's, after ``canonical_warning``. Sets, not counts: R and Python may raise one
+    warning a different number of times (e.g. once per refit)."""
+    package_only = [w for w in py_warnings
+                    if any(re.search(p, w) for p in case.package_only_warnings)]
+    py = list(dict.fromkeys(canonical_warning(w) for w in py_warnings if w not in package_only))
+    r = list(dict.fromkeys(canonical_warning(w) for w in r_warnings))
+    missing = [w for w in r if w not in py]
+    extra = [w for w in py if w not in r]
+    notes = []
+    if missing:
+        notes.append("R warns, Python does not: " + " | ".join(missing))
+    if extra:
+        notes.append("Python warns, R does not: " + " | ".join(extra))
+    if package_only:
+        notes.append("package-only (R never gives it): "
+                     + " | ".join(dict.fromkeys(" ".join(w.split()) for w in package_only)))
+    ok = not missing and not extra
+    return Row(
+        case=case.name, function=case.function, r_twin=case.r_twin, dataset=case.dataset_name,
+        quantity="warnings", n=len(r), worst="", python=" | ".join(py) or "(none)",
+        r=" | ".join(r) or "(none)", abs_diff=0.0 if ok else math.inf,
+        rel_diff=0.0 if ok else math.inf, rtol=0.0, atol=0.0, passed=ok,
+        note="; ".join(notes), source=source, check="warnings",
+    )
+
+
+def compare_drift(case, live: Any, stored: Any, source: str = "") -> list[Row]:
+    """Live R against the stored snapshot, quantity by quantity at the case's tolerance (rows
+    with check "drift"; their "python" field holds live R). A quantity on one side only fails."""
+    rows = compare_results(case, live, stored, source=source)
+    for r in rows:
+        r.check = "drift"
+    live_flat = flatten(live)
+    stored_flat = flatten(stored)
+    for name in live_flat:
+        if name not in stored_flat:
+            rows.append(Row(
+                case=case.name, function=case.function, r_twin=case.r_twin,
+                dataset=case.dataset_name, quantity=name, n=len(live_flat[name].values), worst="",
+                python=None, r=None, abs_diff=math.inf, rel_diff=math.inf, rtol=0.0, atol=0.0,
+                passed=False, note="live R returns it, the snapshot lacks it", source=source,
+                check="drift",
+            ))
+    for r in rows:
+        if r.note == "missing on the Python side":
+            r.note = "in the snapshot, not returned by live R"
     return rows

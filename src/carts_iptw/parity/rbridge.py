@@ -16,6 +16,7 @@ Only this module imports rpy2, lazily, so the package itself never needs R.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
@@ -39,10 +40,30 @@ def _r():
         import rpy2.robjects as ro
     except Exception as exc:  # ImportError, or R's shared library not found
         raise RUnavailable(f"rpy2 cannot start R: {type(exc).__name__}: {exc}") from exc
-    # R's console output goes to stderr of this process (visible with pytest -s), never dropped.
-    callbacks.consolewrite_print = lambda s: None
-    callbacks.consolewrite_warnerror = lambda s: None
+    # What a reference function prints, warns or messages is captured per call (call_r_captured);
+    # anything else R writes (package start-up messages) goes to this process's stderr.
+    callbacks.consolewrite_print = lambda s: sys.stderr.write(s)
+    callbacks.consolewrite_warnerror = lambda s: sys.stderr.write(s)
+    ro.r(_CAPTURE_R)
     return ro
+
+
+#: R's side of call_r_captured: run fn(data, args) collecting its warnings and messages (each
+#: muffled once collected, so R's own warning printer never sees them) and its printed output.
+_CAPTURE_R = """
+.carts_iptw_capture <- function(fn, data, args) {
+  warns <- character(); msgs <- character()
+  out <- utils::capture.output(
+    value <- withCallingHandlers(fn(data, args),
+      warning = function(w) {
+        warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning")
+      },
+      message = function(m) {
+        msgs <<- c(msgs, sub("\\n$", "", conditionMessage(m))); invokeRestart("muffleMessage")
+      }))
+  list(value = value, warnings = warns, messages = msgs, output = out)
+}
+"""
 
 
 def r_available() -> tuple[bool, str]:
@@ -115,12 +136,22 @@ def _sourced(r_file: str):
 
 def call_r(r_file: str, r_function: str, data: pd.DataFrame | None, args: Mapping[str, Any]):
     """Call ``r_function(data, args)`` from ``r_reference/r_file``; return it converted."""
+    return call_r_captured(r_file, r_function, data, args)[0]
+
+
+def call_r_captured(r_file: str, r_function: str, data: pd.DataFrame | None,
+                    args: Mapping[str, Any]) -> tuple[Any, dict[str, list[str]]]:
+    """Like ``call_r``, and also what R said while running it: ``(value, conditions)`` with
+    ``conditions = {"warnings": [...], "messages": [...], "output": [...]}`` (the text of each
+    warning / message in the order R raised them, and the printed lines)."""
     ro = _r()
     env = _sourced(r_file)
     fn = env.find(r_function)
     rdata = to_r_dataframe(data) if data is not None else ro.NULL
-    res = fn(rdata, to_r(args))
-    return from_r(res)
+    res = ro.globalenv.find(".carts_iptw_capture")(fn, rdata, to_r(args))
+    parts = dict(zip(_names(res), list(res), strict=True))
+    conditions = {k: _strings(parts[k]) for k in ("warnings", "messages", "output")}
+    return from_r(parts["value"]), conditions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,30 +161,49 @@ def _na_mask(s: pd.Series) -> np.ndarray:
     return pd.isna(s).to_numpy()
 
 
+def r_column_type(s: pd.Series) -> str:
+    """The R type a column becomes in R: "factor", "ordered", "logical", "integer", "double" or
+    "character" (the rules of ``to_r_dataframe``; snapshots hash inputs by this type, never by
+    the pandas dtype's spelling). Raises TypeError for datetime columns, which are not sent."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return "ordered" if s.cat.ordered else "factor"
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "logical"
+    if pd.api.types.is_integer_dtype(s.dtype):
+        arr = s.to_numpy(dtype=object)
+        mask = _na_mask(s)
+        if len(arr) and np.nanmax(np.abs(np.where(mask, 0, arr).astype(float))) > 2**31 - 1:
+            return "double"  # beyond R's integer range
+        return "integer"
+    if pd.api.types.is_float_dtype(s.dtype):
+        return "double"
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        raise TypeError(f"column '{s.name}': datetime columns are not sent to R; convert to numbers")
+    return "character"
+
+
 def _to_r_column(s: pd.Series):
     from rpy2 import rinterface as ri
 
-    name = s.name
+    kind = r_column_type(s)
     mask = _na_mask(s)
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    if kind in ("factor", "ordered"):
         codes = s.cat.codes.to_numpy().astype(np.int64) + 1
         vals = [ri.NA_Integer if m else int(c) for c, m in zip(codes, mask, strict=True)]
         levels = [str(x) for x in s.cat.categories]
         # structure() sets the object bit too (a bare class slot would not: is.object() FALSE,
         # and model.matrix would treat the factor as a number)
-        cls = ["ordered", "factor"] if s.cat.ordered else ["factor"]
+        cls = ["ordered", "factor"] if kind == "ordered" else ["factor"]
         return _r().baseenv["structure"](
             ri.IntSexpVector(vals), levels=ri.StrSexpVector(levels), **{"class": ri.StrSexpVector(cls)}
         )
-    if pd.api.types.is_bool_dtype(s.dtype):
+    if kind == "logical":
         vals = [ri.NA_Logical if m else bool(v) for v, m in zip(s.to_numpy(dtype=object), mask, strict=True)]
         return ri.BoolSexpVector(vals)
-    if pd.api.types.is_integer_dtype(s.dtype):
+    if kind == "integer":
         arr = s.to_numpy(dtype=object)
-        if len(arr) and np.nanmax(np.abs(np.where(mask, 0, arr).astype(float))) > 2**31 - 1:
-            return ri.FloatSexpVector([ri.NA_Real if m else float(v) for v, m in zip(arr, mask, strict=True)])
         return ri.IntSexpVector([ri.NA_Integer if m else int(v) for v, m in zip(arr, mask, strict=True)])
-    if pd.api.types.is_float_dtype(s.dtype):
+    if kind == "double":
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         vec = ri.FloatSexpVector(arr)
         if mask.any():
@@ -161,8 +211,6 @@ def _to_r_column(s: pd.Series):
             for i in na_idx:  # NA_real_, not NaN: R's is.na and na.omit treat both alike
                 vec[int(i)] = ri.NA_Real
         return vec
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        raise TypeError(f"column '{name}': datetime columns are not sent to R; convert to numbers")
     vals = [ri.NA_Character if m else str(v) for v, m in zip(s.to_numpy(dtype=object), mask, strict=True)]
     return ri.StrSexpVector(vals)
 

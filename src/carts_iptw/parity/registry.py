@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,18 @@ import pandas as pd
 DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonlite", "brglm2", "cmprsk")
 #: R packages that cannot be installed here; their cases fall back to real-output snapshots.
 OPTIONAL_R_PACKAGES = ("WeightIt", "cobalt", "CBPS", "logistf")
+
+
+#: R's own packages: a twin from these is "the package" whenever R runs
+BASE_R_PACKAGES = ("stats", "base", "utils", "graphics", "grDevices", "methods")
+
+#: kinds of reference a case compares with (the parity report's "compared against" column)
+REFERENCE_KINDS = {
+    "package": "the R package itself, called live (its version in the report)",
+    "snapshot-real": "recorded output of the real R package (its provenance travels with it)",
+    "independent": "an independent computation in R (a restatement or another algorithm), "
+                   "where no installable package answers: the case says why",
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,59 @@ class ParityCase:
     #: maps the external snapshot's JSON document to this case's quantities (R side)
     external_extract: Callable[[dict], Mapping[str, Any]] | None = None
     description: str = ""
+    #: R's warnings: "recorded" (captured, stored in the snapshot and listed in the report) or
+    #: "mirrored" (the Python function says it gives R's warnings: the two sets are compared,
+    #: see compare.compare_warnings)
+    warnings: str = "recorded"
+    #: regular expressions of the Python warnings R never gives (the package's own, e.g. on
+    #: extreme weights): in a "mirrored" case they are listed as package-only, not compared
+    package_only_warnings: tuple[str, ...] = ()
+    #: what the Python side is compared against (see REFERENCE_KINDS); None: derived from the
+    #: case ("snapshot-real" with an external snapshot, else "package": the R twin is called live)
+    reference: str | None = None
+    #: why, when the reference is not the real package live (shown in the report)
+    reference_reason: str = ""
+    #: compare the stored snapshot with live R (runner.drift_rows). Set False only for an R side
+    #: that draws random numbers without a seed (a new draw never equals the stored one); the
+    #: report then says the drift check is off.
+    drift: bool = True
+
+    def __post_init__(self):
+        if self.warnings not in ("recorded", "mirrored"):
+            raise ValueError(f"{self.name}: warnings must be 'recorded' or 'mirrored'")
+        if self.reference is not None and self.reference not in REFERENCE_KINDS:
+            raise ValueError(f"{self.name}: reference must be one of {tuple(REFERENCE_KINDS)}")
+        if self.reference == "independent" and not self.reference_reason:
+            raise ValueError(f"{self.name}: an independent reference needs a reference_reason")
+
+    @property
+    def twin_package(self) -> str | None:
+        """The R package named by ``r_twin`` ("survival" for "survival::coxph"), if any."""
+        m = re.search(r"([A-Za-z][A-Za-z0-9.]*)::", self.r_twin)
+        return m.group(1) if m else None
+
+    @property
+    def reference_kind(self) -> str:
+        """``reference`` when set; else "snapshot-real" with an external snapshot, "package"
+        when the R function calls the twin's package (listed in ``r_packages``, or base R's
+        stats / base / utils), and "independent" when it restates a package it does not call."""
+        if self.reference is not None:
+            return self.reference
+        if self.external_snapshot:
+            return "snapshot-real"
+        pkg = self.twin_package
+        if pkg is None or pkg in BASE_R_PACKAGES or pkg in self.r_packages:
+            return "package"
+        return "independent"
+
+    @property
+    def reference_why(self) -> str:
+        if self.reference_reason:
+            return self.reference_reason
+        if self.reference_kind == "independent":
+            return (f"r_reference/{self.r_file} restates {self.twin_package} without calling it "
+                    f"({self.twin_package} is not in the case's r_packages)")
+        return ""
 
     @property
     def dataset_name(self) -> str:

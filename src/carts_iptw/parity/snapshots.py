@@ -2,8 +2,34 @@
 
 A snapshot records the flattened quantities (doubles as Python floats, which round-trip
 exactly; NA/NaN as "NaN", infinities as "Inf"/"-Inf"), the R and package versions that made it,
-the case's arguments, and the sha256 of the R reference file: ``is_stale`` compares that hash
-with the file as it is now, so a snapshot older than the R code that made it is detected.
+the case's arguments, R's warnings and messages, the sha256 of the R reference file, and a
+portable fingerprint of the inputs R received: ``staleness`` compares both with the R file and
+the case's inputs as they are now, so a snapshot older than the R code or data that made it is
+detected.
+
+The input fingerprint (``input_hash``, scheme ``r-canonical-9``) hashes what R receives, never
+how pandas or numpy spelled or computed it:
+
+- each column as its R type (``rbridge.r_column_type``: double / integer / logical / character
+  / factor / ordered, factors with their levels in order), its name, and its values: integers,
+  logicals and strings exactly, factors as level codes, NA as NA (pandas 2's ``object`` and
+  pandas 3's ``str`` both become character, so they hash alike);
+- doubles rounded to ``DIGITS`` = 9 significant digits (correctly rounded decimal formatting,
+  the same on every platform), so two inputs that agree to 9 digits are the same input. A
+  value computed in Python (e.g. an IPT weight) may differ in its last bits between numpy / BLAS
+  builds; that can change its 9-digit rounding only if it lies within such noise of a rounding
+  tie. Values closer than ``GUARD`` = 1e-3 of a rounding step to a tie when the snapshot is
+  written are listed in the snapshot (``near_ties``: row and the tie, a few per thousand values)
+  and later accepted within 2 * GUARD steps of that tie. So a change of less than 1e-12
+  relative (well above last-bit noise) never makes a snapshot stale, and a change of more than
+  1e-8 relative always does; in between, a change counts when it moves a 9-digit rounding.
+  Parity compares at 1e-6, so inputs equal to 9 digits answer the same question;
+- the row names R receives (non-default pandas index) and the case's arguments (JSON).
+
+Snapshots written before this scheme carry ``input_sha256`` (a byte hash of pandas' dtypes and
+float bits): they stay readable and are checked with that old hash, which only holds on the
+machine and dependency versions that wrote them; ``carts-iptw parity regenerate`` rewrites them
+with the portable fingerprint.
 """
 
 from __future__ import annotations
@@ -37,9 +63,10 @@ def r_file_sha256(r_file: str) -> str:
     return hashlib.sha256((r_reference_dir() / r_file).read_bytes()).hexdigest()
 
 
-def input_sha256(case, data=None) -> str:
-    """Hash of what R is given: the case's data (values, column names and types, row names)
-    and its arguments. A snapshot made from other inputs is stale."""
+def legacy_input_sha256(case, data=None) -> str:
+    """The pre-portable input hash (snapshots that carry ``input_sha256``): pandas' dtype names
+    and the bytes of every value, so it changes with pandas' dtype spellings and float last bits.
+    Kept only to read old snapshots."""
     import pandas as pd
 
     data = case.load_data() if data is None else data
@@ -48,6 +75,113 @@ def input_sha256(case, data=None) -> str:
     h.update(json.dumps([[str(c), str(t)] for c, t in data.dtypes.items()]).encode())
     h.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
     return h.hexdigest()
+
+
+#: the input fingerprint's scheme, significant digits kept of each double, and the guard band
+#: (in rounding steps) around rounding ties; see the module docstring
+SCHEME = "r-canonical-9"
+DIGITS = 9
+GUARD = 1e-3
+
+
+def _tie_tolerance(tie: float) -> float:
+    """2 * GUARD rounding steps at the magnitude of a stored tie."""
+    e = int(f"{tie:.{DIGITS}e}".split("e")[1])
+    return 2 * GUARD * float(f"1e{e - (DIGITS - 1)}")
+
+
+def _double_tokens(x: np.ndarray, stored_ties: dict | None) -> tuple[list, dict[str, str]]:
+    """Canonical tokens of a double column (NaN = NA -> None) and the near-ties found.
+
+    With ``stored_ties`` (checking a snapshot): rows listed there become their tie token when
+    still within the tie tolerance; nothing new is flagged. Without (writing): rows within GUARD
+    steps of a rounding tie become tie tokens and are returned to be stored."""
+    fmt = f".{DIGITS - 1}e"
+    finite = np.isfinite(x) & (x != 0)
+    # correctly rounded decimal formatting: the same digits on every platform
+    tokens: list = [format(v, fmt) if f else None for v, f in zip(x.tolist(), finite.tolist(), strict=True)]
+    for i in np.flatnonzero(~finite).tolist():
+        v = x[i]
+        tokens[i] = None if np.isnan(v) else ("0" if v == 0 else ("Inf" if v > 0 else "-Inf"))
+    ties: dict[str, str] = {}
+    if stored_ties is not None:
+        for key, tie in stored_ties.items():
+            i = int(key)
+            if i < len(x) and finite[i] and abs(x[i] - float(tie)) <= _tie_tolerance(float(tie)):
+                tokens[i] = "~" + tie
+        return tokens, ties
+    idx = np.flatnonzero(finite)
+    if not len(idx):
+        return tokens, ties
+    a = np.abs(x[idx])
+    r = np.abs(np.array([tokens[i] for i in idx.tolist()], dtype=float))
+    # r has DIGITS significant digits, so log10(r) is an integer or >= 4e-10 away from one
+    e = np.floor(np.log10(r) + 1e-11)
+    step = 10.0 ** (e - (DIGITS - 1))
+    power_of_ten = np.abs(r / 10.0**e - 1) < 1e-12
+    above = a >= r
+    side_step = np.where(above | ~power_of_ten, step, step / 10)  # finer steps below 10^k
+    tie_mag = np.where(above, r + side_step / 2, r - side_step / 2)
+    near = np.abs(a - tie_mag) < GUARD * side_step
+    for k in np.flatnonzero(near).tolist():
+        i = int(idx[k])
+        t = format(math.copysign(float(tie_mag[k]), float(x[i])), f".{DIGITS}e")
+        ties[str(i)] = t
+        tokens[i] = "~" + t
+    return tokens, ties
+
+
+def input_fingerprint(case, data=None, near_ties: dict | None = None) -> dict:
+    """The portable fingerprint of what R receives (see the module docstring).
+
+    ``near_ties`` None: compute it afresh (writing a snapshot), returning the near-ties found;
+    a dict (checking a snapshot): use the near-ties the snapshot recorded."""
+    import pandas as pd
+
+    from carts_iptw.parity.rbridge import r_column_type
+
+    data = case.load_data() if data is None else data
+    columns = []
+    found: dict[str, dict[str, str]] = {}
+    for c in data.columns:
+        s = data[c]
+        kind = r_column_type(s)
+        na = pd.isna(s).to_numpy()
+        levels = None
+        if kind in ("factor", "ordered"):
+            levels = [str(x) for x in s.cat.categories]
+            codes = s.cat.codes.to_numpy()
+            values = [None if m else int(k) + 1 for k, m in zip(codes.tolist(), na.tolist(), strict=True)]
+        elif kind == "double":
+            x = s.to_numpy(dtype=float, na_value=np.nan)
+            x = np.where(na, np.nan, x)
+            stored = None if near_ties is None else near_ties.get(str(c), {})
+            values, ties = _double_tokens(x, stored)
+            if ties:
+                found[str(c)] = ties
+        else:
+            obj = s.to_numpy(dtype=object)
+            conv = {"integer": int, "logical": bool, "character": str}[kind]
+            values = [None if m else conv(v) for v, m in zip(obj.tolist(), na.tolist(), strict=True)]
+        columns.append([str(c), kind, levels, values])
+    idx = data.index
+    default_index = isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1
+    doc = {
+        "scheme": SCHEME,
+        "args": json.loads(json.dumps(case.args, sort_keys=True, default=str)),
+        "row_names": None if default_index else [str(i) for i in idx],
+        "columns": columns,
+    }
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    out = {"scheme": SCHEME, "sha256": digest}
+    if near_ties is None:
+        out["near_ties"] = found
+    return out
+
+
+def input_sha256(case, data=None) -> str:
+    """The portable input hash as a snapshot about to be written records it."""
+    return input_fingerprint(case, data)["sha256"]
 
 
 def _enc(v: float) -> float | str:
@@ -87,7 +221,9 @@ def decode_quantities(data: dict[str, dict]) -> dict[str, Quantity]:
     return out
 
 
-def write_snapshot(case, r_result: Any, versions: dict) -> Path:
+def write_snapshot(case, r_result: Any, versions: dict, conditions: dict | None = None) -> Path:
+    """Write R's answer for ``case``; ``conditions`` are R's warnings and messages during the
+    call (``rbridge.call_r_captured``), stored as ``r_warnings`` / ``r_messages``."""
     path = snapshot_path(case)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
@@ -98,11 +234,13 @@ def write_snapshot(case, r_result: Any, versions: dict) -> Path:
         "r_file": case.r_file,
         "r_function": case.r_function,
         "r_file_sha256": r_file_sha256(case.r_file),
-        "input_sha256": input_sha256(case),
+        "input_hash": input_fingerprint(case),
         "args": case.args,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "R_version": versions.get("R"),
         "packages": {k: v for k, v in versions.get("packages", {}).items() if v},
+        "r_warnings": list((conditions or {}).get("warnings") or []),
+        "r_messages": list((conditions or {}).get("messages") or []),
         "quantities": encode_quantities(r_result),
     }
     q = doc.pop("quantities")
@@ -123,7 +261,7 @@ def read_snapshot(case) -> dict:
     return doc
 
 
-def staleness(case) -> str | None:
+def staleness(case, data=None) -> str | None:
     """Why the snapshot no longer answers the case (None when it is current): missing, the R
     reference file changed, or the data/arguments sent to R changed since it was written."""
     path = snapshot_path(case)
@@ -132,8 +270,17 @@ def staleness(case) -> str | None:
     doc = json.loads(path.read_text())
     if doc.get("r_file_sha256") != r_file_sha256(case.r_file):
         return f"r_reference/{case.r_file} changed since the snapshot was written"
-    if doc.get("input_sha256") != input_sha256(case):
-        return "the case's data or arguments changed since the snapshot was written"
+    ih = doc.get("input_hash")
+    if ih is not None:
+        if ih.get("scheme") != SCHEME:
+            return f"the snapshot's input hash scheme {ih.get('scheme')!r} is not {SCHEME!r}"
+        now = input_fingerprint(case, data, near_ties=ih.get("near_ties") or {})
+        if now["sha256"] != ih.get("sha256"):
+            return "the case's data or arguments changed since the snapshot was written"
+        return None
+    if doc.get("input_sha256") != legacy_input_sha256(case, data):
+        return ("the case's data or arguments changed since the snapshot was written (or only "
+                "its legacy byte hash did: regenerate to get the portable input hash)")
     return None
 
 
