@@ -22,10 +22,29 @@ from carts_iptw.report import figures as F
 SECTIONS = (
     ("summary", "Summary"), ("flow", "Cohort"), ("table1", "Table 1"),
     ("balance", "Balance"), ("outcomes", "Outcomes"), ("odds-ratios", "Odds ratios"),
-    ("distributions", "Durations"), ("survival", "Survival"), ("cox", "Cox models"),
-    ("competing", "Infections (competing risks)"), ("warnings", "Warnings"),
+    ("continuous", "Means"), ("distributions", "Distributions"), ("survival", "Survival"),
+    ("cox", "Cox models"), ("competing", "Competing risks"), ("warnings", "Warnings"),
     ("methods", "Methods and provenance"),
 )
+#: a section shown only when the results hold rows of its kind
+_SECTION_DATA = {"outcomes": "binary_outcomes", "odds-ratios": "odds_ratios",
+                 "continuous": "continuous_outcomes", "distributions": "distribution_outcomes",
+                 "survival": "survival", "cox": "cox", "competing": "competing"}
+
+
+def _vs(res: dict) -> str:
+    """'treated vs control' with the spec's arm labels."""
+    a0, a1 = res["meta"]["arms"]
+    return f"{a1} vs {a0}"
+
+
+def _unit(res: dict, o: dict | None = None) -> str:
+    return (o or {}).get("time_unit") or res["meta"].get("time_unit") or "months"
+
+
+def time_axis_label(unit: str, origin: str = "") -> str:
+    """'months since infusion' when the spec names the time origin, else 'time, months'."""
+    return f"{unit} since {origin}" if origin else f"time, {unit}"
 #: shown only for synthetic data
 CALIBRATION = ("calibration", "SYNTHETIC data vs published margins")
 
@@ -92,7 +111,7 @@ def _summary(res: dict) -> str:
     m = res["meta"]
     arms = m["arms"]
     bal = res.get("balance", {})
-    items = [f"<li>{m['n_analysed']} patients analysed of {m['n_input']} supplied "
+    items = [f"<li>{m['n_analysed']} analysed of {m['n_input']} supplied "
              f"({_e(arms[0])}: {res['flow'][-1]['control']}, {_e(arms[1])}: "
              f"{res['flow'][-1]['treated']}); estimand {m['estimand']}.</li>"]
     if bal:
@@ -101,6 +120,12 @@ def _summary(res: dict) -> str:
         items.append(f"<li>Largest |SMD| {fnum(bal['max_abs_smd_unweighted'], 3)} before and "
                      f"{fnum(bal['max_abs_smd_weighted'], 3)} after weighting "
                      f"(threshold {bal['threshold']:g}): {flag}.</li>")
+    for o in res.get("continuous_outcomes", []):
+        d = o.get("difference", {})
+        items.append(f"<li>{_e(o['label'])}: weighted mean {fnum(o[arms[0]]['mean'])} vs "
+                     f"{fnum(o[arms[1]]['mean'])}; difference {fnum(d.get('estimate'))} "
+                     f"(95% CI {fnum(d.get('lower'))}&ndash;{fnum(d.get('upper'))}), "
+                     f"p = {fp(d.get('p'))}.</li>")
     for o in res.get("binary_outcomes", []):
         if o.get("primary"):
             items.append(f"<li>Primary endpoint, {_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])}"
@@ -251,8 +276,26 @@ def _odds_ratios(res: dict, figs: dict) -> str:
                "fewer than 3 patients in the rarer outcome class (see Warnings).</p>")
     if "fig-forest-or" in figs:
         inner += _figure("fig-forest-or", figs["fig-forest-or"],
-                         "Adjusted odds ratios (anakinra vs control), 95% CI, log scale")
+                         f"Adjusted odds ratios ({_e(_vs(res))}), 95% CI, log scale")
     return _section("odds-ratios", "Adjusted odds ratios", inner)
+
+
+def _continuous(res: dict) -> str:
+    a0, a1 = res["meta"]["arms"]
+    rows = []
+    for o in res["continuous_outcomes"]:
+        d = o["difference"]
+        rows.append([_e(o["label"]),
+                     f"{fnum(o[a0]['mean'])} ({fnum(o[a0]['se'])}), n={_fint(o[a0]['n'])}",
+                     f"{fnum(o[a1]['mean'])} ({fnum(o[a1]['se'])}), n={_fint(o[a1]['n'])}",
+                     fnum(d["estimate"]), f"{fnum(d['lower'])}&ndash;{fnum(d['upper'])}",
+                     fp(d["p"]), _e(", ".join(o.get("adjusted_for", [])) or "none")])
+    return _section("continuous", "Continuous outcomes: weighted means", _table(
+        ["Outcome", f"{_e(a0)} weighted mean (SE)", f"{_e(a1)} weighted mean (SE)",
+         f"Difference ({_e(_vs(res))})", "95% CI", "p", "Adjusted for"], rows,
+        "continuous-table")
+        + '<p class="note">Weighted means: svymean; difference: weighted linear model '
+          "(survey::svyglm, gaussian, design-based SE).</p>")
 
 
 def _distributions(res: dict) -> str:
@@ -266,7 +309,7 @@ def _distributions(res: dict) -> str:
                          f"(n={_fint(d['n'])})")
         cells.append(fp(o["p_weighted"]))
         rows.append(cells)
-    return _section("distributions", "Durations, onset and steroid dose", _table(
+    return _section("distributions", "Distributions: weighted medians", _table(
         ["Outcome", f"{_e(a0)} weighted median [IQR]", f"{_e(a1)} weighted median [IQR]",
          "p (weighted rank test)"], rows, "distributions-table")
         + '<p class="note">Weighted quartiles: svyquantile; p: svyranktest (Wilcoxon).</p>')
@@ -291,7 +334,7 @@ def _survival(res: dict, figs: dict) -> str:
     head = ["Endpoint"]
     for a in (a0, a1):
         head.append(f"{_e(a)} median (95% CI)")
-        head += [f"{_e(a)} at {h:g} months" for h in hz]
+        head += [f"{_e(a)} at {h:g} {_e(_unit(res))}" for h in hz]
     head.append("weighted log-rank p")
     inner = _table(head, rows, "survival-table")
     inner += ('<p class="note">Weighted Kaplan-Meier (survival::survfit, robust variance for '
@@ -318,7 +361,7 @@ def _cox(res: dict, figs: dict) -> str:
               "sandwich SE).</p>")
     if "fig-forest-hr" in figs:
         inner += _figure("fig-forest-hr", figs["fig-forest-hr"],
-                         "Hazard ratios (anakinra vs control), 95% CI, log scale")
+                         f"Hazard ratios ({_e(_vs(res))}), 95% CI, log scale")
     return _section("cox", "Cox models", inner)
 
 
@@ -332,18 +375,18 @@ def _competing(res: dict, figs: dict) -> str:
             d = o[a]
             cells.append(f"{fpct(_pct(d['cif']))} ({fpct(_pct(d['lower']))} - "
                          f"{fpct(_pct(d['upper']))}); {_fint(d['events'])} events, "
-                         f"{_fint(d['competing'])} deaths first")
+                         f"{_fint(d['competing'])} competing events first")
         rows.append(cells)
     inner += _table(["Endpoint", f"{_e(a0)} cumulative incidence", f"{_e(a1)} cumulative "
                      "incidence"], rows, "competing-table")
     inner += ('<p class="note">Weighted Aalen-Johansen cumulative incidence at the end of the '
-              "window, death as a competing event; cause-specific weighted Cox model in the Cox "
+              "window, with the competing event; cause-specific weighted Cox model in the Cox "
               "table.</p>")
     for o in res["competing"]:
         fid = f"fig-cif-{o['name']}"
         if fid in figs:
             inner += _figure(fid, figs[fid], f"{o['label']}: cumulative incidence")
-    return _section("competing", "Infections: cumulative incidence with death competing", inner)
+    return _section("competing", "Cumulative incidence with a competing event", inner)
 
 
 def _warnings(res: dict) -> str:
@@ -402,10 +445,13 @@ def make_figures(results: dict, objects: dict) -> dict:
         figs["fig-forest-hr"] = F.to_base64_png(
             F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
             tight=False)
+    origin = results["meta"].get("time_origin", "")
     for name, (fit, r) in objects.get("km", {}).items():
-        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(fit, r, arms, trt))
+        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(
+            fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)))
     for name, (fit, r) in objects.get("cif", {}).items():
-        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms, trt), tight=False)
+        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(
+            fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)), tight=False)
     return figs
 
 
@@ -417,14 +463,22 @@ def render_report(results: dict, objects: dict | None = None) -> str:
               if m.get("synthetic") else "")
     meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
             f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
-    secs = SECTIONS + ((CALIBRATION,) if results.get("calibration") else ())
+    shown = [(sid, t) for sid, t in SECTIONS
+             if sid not in _SECTION_DATA or results.get(_SECTION_DATA[sid])]
+    secs = tuple(shown) + ((CALIBRATION,) if results.get("calibration") else ())
     nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in secs)
-    body = "".join([
-        _summary(results), _flow(results), _table1(results), _balance(results, figs),
-        _outcomes(results), _odds_ratios(results, figs), _distributions(results),
-        _survival(results, figs), _cox(results, figs), _competing(results, figs),
-        _warnings(results), _calibration(results), _methods(results),
-    ])
+    render = {
+        "summary": lambda: _summary(results), "flow": lambda: _flow(results),
+        "table1": lambda: _table1(results), "balance": lambda: _balance(results, figs),
+        "outcomes": lambda: _outcomes(results),
+        "odds-ratios": lambda: _odds_ratios(results, figs),
+        "continuous": lambda: _continuous(results),
+        "distributions": lambda: _distributions(results),
+        "survival": lambda: _survival(results, figs), "cox": lambda: _cox(results, figs),
+        "competing": lambda: _competing(results, figs), "warnings": lambda: _warnings(results),
+        "methods": lambda: _calibration(results) + _methods(results),
+    }
+    body = "".join(render[sid]() for sid, _ in shown)
     tpl = Template(resources.files("carts_iptw.report").joinpath("templates", "report.html")
                    .read_text(encoding="utf-8"))
     title = m["study"] + (" [SYNTHETIC DATA]" if m.get("synthetic") else "")
@@ -461,6 +515,7 @@ def write_tables(results: dict, folder: Path) -> list[Path]:
         "balance": results.get("balance", {}).get("rows", []),
         "outcomes": results.get("binary_outcomes", []),
         "odds_ratios": results.get("odds_ratios", []),
+        "continuous": results.get("continuous_outcomes", []),
         "distributions": results.get("distribution_outcomes", []),
         "survival": results.get("survival", []),
         "cox": results.get("cox", []),

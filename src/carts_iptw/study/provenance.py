@@ -28,7 +28,7 @@ R_TWINS: dict[str, str] = {
     "svyquantile": "survey::svyquantile(qrule = 'math')",
     "svychisq": "survey::svychisq(statistic = 'F')",
     "svyranktest": "survey::svyranktest(test = 'wilcoxon')",
-    "svyglm": "survey::svyglm(family = quasibinomial())",
+    "svyglm": "survey::svyglm() (quasibinomial: odds ratios; gaussian: mean differences)",
     "logistf": "logistf::logistf() (Firth-penalised logistic regression)",
     "wilcox_test": "stats::wilcox.test()",
     "chisq_test": "stats::chisq.test()",
