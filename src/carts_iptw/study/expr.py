@@ -11,6 +11,7 @@ columns, consistency checks) in **R syntax**, so that each can be pasted into R 
     logic        !  &  |  (also && and || on a row-wise basis)
     membership   x %in% c("a", "b")      (never NA, as R's match())
     functions    is.na(x)  as.Date("YYYY-MM-DD")  as.numeric(x)  as.integer(x)  abs(x)
+                 ifelse(test, yes, no)  pmin(a, b, ...)  pmax(a, b, ...)  (numbers)
                  c(...)   (only as the right-hand side of %in%)
     grouping     ( ... )
 
@@ -52,7 +53,8 @@ _TOKEN = re.compile(
 _PREC = {"|": 2, "||": 2, "&": 3, "&&": 3, "==": 5, "!=": 5, "<": 5, ">": 5, "<=": 5, ">=": 5,
          "+": 6, "-": 6, "*": 7, "/": 7, "%in%": 8, "%%": 8, "%/%": 8, "^": 11}
 _NOT_PREC, _SIGN_PREC = 4, 10
-_FUNCTIONS = {"is.na": 1, "as.Date": 1, "as.numeric": 1, "as.integer": 1, "abs": 1, "c": None}
+_FUNCTIONS = {"is.na": 1, "as.Date": 1, "as.numeric": 1, "as.integer": 1, "abs": 1, "c": None,
+              "ifelse": 3, "pmin": None, "pmax": None}
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,31 @@ class RExpr:
         w, f = self.where, node.func
         if f == "c":  # pragma: no cover - rejected by _check_c
             raise ValueError(f"{w}: c(...) is supported only after %in%")
+        if f in ("pmin", "pmax"):
+            if len(node.args) < 1:
+                raise ValueError(f"{w}: {f}() needs at least one argument")
+            vs = [self._eval(a, df) for a in node.args]
+            xs = np.broadcast_arrays(*[_num(v, w, f) for v in vs])
+            na = np.logical_or.reduce(np.broadcast_arrays(*[v.na for v in vs]))
+            r = (np.minimum if f == "pmin" else np.maximum).reduce(np.stack(xs))
+            kind = "date" if all(v.kind == "date" for v in vs) else "num"
+            return _V(kind, np.where(na, 0.0, r), na)
+        if f == "ifelse":
+            t, yes, no = (self._eval(a, df) for a in node.args)
+            tx = _lgl(t, w, "ifelse")
+            if yes.kind in ("str", "fac") or no.kind in ("str", "fac"):
+                if yes.kind not in ("str", "fac") or no.kind not in ("str", "fac"):
+                    raise ValueError(f"{w}: ifelse() mixes text and numbers")
+                kind = "str"
+                yx, nx = yes.x, no.x
+            else:
+                kind = "date" if yes.kind == no.kind == "date" else (
+                    "lgl" if yes.kind == no.kind == "lgl" else "num")
+                yx = yes.x if kind == "lgl" else _num(yes, w, "ifelse")
+                nx = no.x if kind == "lgl" else _num(no, w, "ifelse")
+            r = np.where(tx, yx, nx)
+            na = t.na | np.where(tx, yes.na, no.na)
+            return _V(kind, r, na)
         v = self._eval(node.args[0], df)
         if f == "is.na":
             return _V("lgl", v.na.copy(), np.zeros_like(v.na))
