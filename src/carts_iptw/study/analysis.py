@@ -14,6 +14,7 @@ lazy: this module is loaded only when a study runs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -134,9 +135,21 @@ def fit_weights(ctx: Context) -> dict:
     return out
 
 
+def _balance_object(ctx: Context):
+    """The weightit result whose covariates are the data columns the propensity terms read:
+    real WeightIt (1.5.1) keeps the variables of the formula (``all.vars``) in ``W$covs`` and
+    cobalt's ``bal.tab(W)`` balances those (``age``, not ``I(age^2)``; ``education`` as
+    stored, not ``factor(education)``); the package's weightit keeps the terms."""
+    W = ctx.weightit
+    cols = ctx.spec.propensity.columns
+    if list(W.covs.columns) == cols:
+        return W
+    return dataclasses.replace(W, covs=ctx.data[cols].copy(), terms=[[c] for c in cols])
+
+
 def balance(ctx: Context) -> tuple[dict, object]:
     thr = ctx.spec.propensity.smd_threshold
-    b = bal_tab(ctx.weightit, stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
+    b = bal_tab(_balance_object(ctx), stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                 continuous="std", thresholds={"mean.diffs": thr})
     tab = b.balance
     rows = []

@@ -431,3 +431,15 @@ def default_spec_path() -> Path:
 def default_spec() -> StudySpec:
     """The reference study (anakinra prophylaxis before CD19 CAR T)."""
     return load_spec(default_spec_path())
+
+
+#: the worked studies bundled with the package (spec, data and README in study/examples/NAME)
+EXAMPLES = ("nhefs", "rotterdam", "lalonde")
+
+
+def example_paths(name: str) -> tuple[Path, Path]:
+    """(spec, data) paths of a bundled worked study: ``nhefs``, ``rotterdam`` or ``lalonde``."""
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example '{name}'; choose one of {', '.join(EXAMPLES)}")
+    folder = Path(str(resources.files("carts_iptw.study").joinpath("examples", name)))
+    return folder / "study.toml", folder / f"{name}.csv"
