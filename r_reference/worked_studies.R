@@ -40,11 +40,16 @@ ref_worked_study <- function(data, args) {
     data <- data[keep, , drop = FALSE]
     remaining <- c(remaining, nrow(data)); treated <- c(treated, sum(data[[trt]] == 1))
   }
+  if (identical(args$missing, "complete")) {  # the spec's missing = "complete"
+    data <- data[complete.cases(data[, unlist(args$model_columns), drop = FALSE]), , drop = FALSE]
+    remaining <- c(remaining, nrow(data)); treated <- c(treated, sum(data[[trt]] == 1))
+  }
   rownames(data) <- NULL
   out$flow_remaining <- remaining; out$flow_treated <- treated
 
   W <- weightit(as.formula(args$ps_formula), data = data, method = "glm",
-                estimand = args$estimand)
+                estimand = args$estimand,
+                missing = if (identical(args$missing, "indicator")) "ind" else NULL)
   data$.w <- W$weights
   out$weights <- W$weights
   sw <- summary(W)

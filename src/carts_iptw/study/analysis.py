@@ -89,7 +89,14 @@ def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
     from carts_iptw.study.cohort import CohortValidationError
 
     model = spec.model_columns()
-    cols = list(dict.fromkeys([spec.treatment, *model, *(v.column for v in spec.table1)]))
+    ps_cols = set(spec.propensity.columns)
+    t1_cols = {v.column for v in spec.table1}
+    # missing = "indicator" covers the propensity model (and its balance table) alone: an
+    # adjustment covariate or a Table 1 variable still needs complete values
+    ind_ok = {c for c in ps_cols if c not in t1_cols and c not in set(model) - ps_cols
+              and not any(c in spec.adjustment(o.adjust) for o in spec.outcomes)} \
+        if spec.propensity.missing == "indicator" else set()
+    cols = list(dict.fromkeys([spec.treatment, *model, *t1_cols]))
     probs = []
     for c in cols:
         if c not in data.columns:
@@ -98,10 +105,16 @@ def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
                                      f"(column present; {len(data)} row(s))"})
             continue
         k = int(data[c].isna().sum())
-        if k and not (c in model and spec.propensity.missing == "indicator"):
-            what = "model covariate" if c in model or c == spec.treatment else "Table 1 variable"
-            hint = ("; set [propensity] missing = \"complete\" or \"indicator\""
-                    if c in model else "")
+        if k and c not in ind_ok:
+            what = ("model covariate" if c in model or c == spec.treatment
+                    else "Table 1 variable")
+            if spec.propensity.missing == "indicator" and c in ps_cols:
+                hint = ("; missing = \"indicator\" covers a propensity covariate only when no "
+                        "outcome model adjusts for it and Table 1 does not show it")
+            elif c in model:
+                hint = "; set [propensity] missing = \"complete\" or \"indicator\""
+            else:
+                hint = ""
             probs.append({"column": c, "rule": f"no missing values in a {what}", "rows": k,
                           "message": f"column '{c}': missing value in a {what} "
                           f"(no missing values in a {what}; {k} row(s)){hint}"})
@@ -115,9 +128,9 @@ def fit_weights(ctx: Context) -> dict:
     formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
     with collect_warnings(ctx, "propensity weights"):
         W = weightit(formula, ctx.data, method=p.method, estimand=p.estimand,
-                     stabilize=p.stabilize)
+                     stabilize=p.stabilize, missing="ind" if p.missing == "indicator" else None)
     out = {"formula": formula, "method": p.method, "estimand": p.estimand,
-           "stabilize": p.stabilize, "trim_at": p.trim_at}
+           "stabilize": p.stabilize, "trim_at": p.trim_at, "missing": p.missing}
     if p.trim_at is not None:
         W = trim(W, at=p.trim_at)
     ctx.weightit = W

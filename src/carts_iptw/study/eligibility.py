@@ -74,8 +74,11 @@ def apply_eligibility(df: pd.DataFrame, elig: Eligibility, treatment: str,
         steps.append((st.label, keep.copy()))
     cols = [c for c in dict.fromkeys(complete_cases) if c in df.columns]
     if cols:
+        na = df[cols].isna().to_numpy() & keep[:, None]
+        named = [c for c, k in zip(cols, na.any(axis=0), strict=True) if k]
         keep &= ~df[cols].isna().any(axis=1).to_numpy()
-        steps.append((f"complete data on {', '.join(cols)}", keep.copy()))
+        steps.append(("complete covariate data" + (f" ({', '.join(named)})" if named else ""),
+                      keep.copy()))
     rows, prev = [], len(df)
     for label, mask in steps:
         n = int(mask.sum())

@@ -158,28 +158,40 @@ register(ParityCase(
 # which evaluates the spec's derived columns and eligibility rules with R's own
 # eval(parse(text = ...)), weights with the real WeightIt, balance with cobalt.
 
-def _worked_spec(name: str):
-    from carts_iptw.study.spec import example_paths, load_spec
+def _worked_spec(name: str, missing: str | None = None):
+    import tomllib
 
-    return load_spec(example_paths(name)[0])
+    from carts_iptw.study.spec import example_paths, parse_spec
+
+    path = example_paths(name)[0]
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    if missing:  # the missing-covariate variants (Lalonde with 1974 earnings partly missing)
+        raw["propensity"]["missing"] = missing
+        raw["table1"] = [t for t in raw["table1"] if t["column"] != MISSING_COLUMN]
+    return parse_spec(raw, str(path))
 
 
-def _worked_data(name: str):
+#: the missing-data variants blank these rows of this Lalonde column
+MISSING_COLUMN, MISSING_ROWS = "re74", (3, 50, 120, 400, 401, 530)
+
+
+def _worked_data(name: str, missing: str | None = None):
     """The bundled cohort typed by its schema, without the derived columns (R derives them
     from the spec's R text)."""
-    from carts_iptw.study.cohort import validate_cohort
+    from carts_iptw.study.cohort import read_table, validate_cohort
     from carts_iptw.study.spec import example_paths
 
-    spec = _worked_spec(name)
-    from carts_iptw.study.cohort import read_table
-
+    spec = _worked_spec(name, missing)
     sch = spec.schema()
-    df = validate_cohort(read_table(example_paths(name)[1], sch.id_column), sch)
+    raw = read_table(example_paths(name)[1], sch.id_column)
+    if missing:
+        raw.loc[list(MISSING_ROWS), MISSING_COLUMN] = np.nan
+    df = validate_cohort(raw, sch)
     return df.drop(columns=[d.name for d in sch.derived])
 
 
-def _worked_args(name: str) -> dict:
-    spec = _worked_spec(name)
+def _worked_args(name: str, missing: str | None = None) -> dict:
+    spec = _worked_spec(name, missing)
     sch = spec.schema()
     t1 = spec.table1
     return {
@@ -200,15 +212,17 @@ def _worked_args(name: str) -> dict:
                          "adjust": list(spec.adjustment(o.adjust))}
                 for o in spec.outcomes if o.type == "time_to_event"},
         "horizons": [float(h) for h in spec.horizons],
+        "missing": spec.propensity.missing,
+        "model_columns": spec.model_columns(),
     }
 
 
-def _worked_python(name: str):
+def _worked_python(name: str, missing: str | None = None):
     def run(data: pd.DataFrame, args) -> dict:
         from carts_iptw.study.cohort import validate_cohort
         from carts_iptw.study.pipeline import _analyse
 
-        spec = _worked_spec(name)
+        spec = _worked_spec(name, missing)
         df = validate_cohort(data, spec)
         res, objs = _analyse(df, spec, lambda msg: None)
         c, t = spec.control_label, spec.treated_label
@@ -269,15 +283,15 @@ def _worked_python(name: str):
             out[f"tte_{o['name']}"] = _series(d)
         return out
 
-    run.__name__ = f"python_worked_{name}"
+    run.__name__ = f"python_worked_{name}" + (f"_{missing}" if missing else "")
     return run
 
 
-def _worked_dataset(name: str):
+def _worked_dataset(name: str, missing: str | None = None):
     def load() -> pd.DataFrame:
-        return _worked_data(name)
+        return _worked_data(name, missing)
 
-    load.__name__ = f"worked_{name}"
+    load.__name__ = f"worked_{name}" + (f"_{missing}" if missing else "")
     return load
 
 
@@ -301,4 +315,23 @@ for _name, _what in (
         tolerances={"smd_weighted": (1e-6, 1e-8)} if _name == "rotterdam" else {},
         r_packages=("WeightIt", "cobalt", "survey", "survival"),
         description=f"the bundled worked study end to end: {_what}",
+    ))
+
+
+for _missing in ("complete", "indicator"):
+    register(ParityCase(
+        name=f"study.worked.lalonde.missing_{_missing}",
+        function="run_study",
+        r_twin="WeightIt (missing = 'ind') / complete cases + cobalt + survey "
+               "(r_reference/worked_studies.R)",
+        dataset=_worked_dataset("lalonde", _missing),
+        r_file="worked_studies.R",
+        r_function="ref_worked_study",
+        args=_worked_args("lalonde", _missing),
+        python=_worked_python("lalonde", _missing),
+        rtol=1e-6,
+        exact=("flow_remaining", "flow_treated"),
+        r_packages=("WeightIt", "cobalt", "survey", "survival"),
+        description=f"Lalonde with 1974 earnings missing for {len(MISSING_ROWS)} men, "
+                    f"[propensity] missing = '{_missing}'",
     ))
