@@ -206,7 +206,15 @@ def _table1(res: dict) -> str:
 def _balance(res: dict, figs: dict) -> str:
     b = res["balance"]
     p = res["propensity"]
-    rows = [[_e(r["covariate"]), _e(r["type"]), fnum(r.get("Diff.Un"), 3),
+    labels = b.get("labels") or {}
+
+    def lab(name: str) -> str:
+        if name in labels:
+            return labels[name]
+        var, sep, level = name.rpartition("_")
+        return f"{labels[var]}: {level}" if sep and var in labels else name
+
+    rows = [[_e(lab(r["covariate"])), _e(r["type"]), fnum(r.get("Diff.Un"), 3),
              fnum(r.get("Diff.Adj"), 3), fnum(r.get("V.Ratio.Un"), 3),
              fnum(r.get("V.Ratio.Adj"), 3)] for r in b["rows"]]
     obs = b["observations"]
@@ -433,8 +441,9 @@ def make_figures(results: dict, objects: dict) -> dict:
     arms = results["meta"]["arms"]
     trt = results["meta"]["treatment"]
     if "bal" in objects:
-        figs["fig-love"] = F.to_base64_png(love_plot(objects["bal"],
-                                                     threshold=results["balance"]["threshold"]))
+        figs["fig-love"] = F.to_base64_png(love_plot(
+            objects["bal"], threshold=results["balance"]["threshold"],
+            var_names=results["balance"].get("labels") or None))
     if "weightit" in objects:
         figs["fig-overlap"] = F.to_base64_png(overlap_plot(objects["weightit"]))
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]

@@ -185,7 +185,10 @@ def balance(ctx: Context) -> tuple[dict, object]:
     if max_adj >= thr:
         ctx.warn("balance", f"largest absolute SMD after weighting is {max_adj:.3f} "
                             f"(threshold {thr:g}): balance not achieved for every covariate")
-    return {"threshold": thr, "rows": rows, "observations": observations,
+    labels = {c: ctx.spec.label(c) for c in ctx.spec.propensity.columns
+              if ctx.spec.label(c) != c}
+    labels["prop.score"] = ctx.spec.labels.get("prop.score", "Propensity score")
+    return {"threshold": thr, "rows": rows, "observations": observations, "labels": labels,
             "max_abs_smd_unweighted": num(max_un, "bal_tab"),
             "max_abs_smd_weighted": num(max_adj, "bal_tab"),
             "balanced": bool(max_adj < thr)}, b
