@@ -85,6 +85,15 @@ ref_worked_study <- function(data, args) {
       wpct_t[key] <- 100 * unname(coef(svymean(~.ind, subset(dd, arm == 1))))
     }
   }
+  # Table 1 SMDs: cobalt with a pooled SD; categorical rows per level (as factors)
+  t1 <- data
+  t1vars <- c(unlist(args$t1_continuous), unlist(args$t1_categorical))
+  for (v in setdiff(unlist(args$t1_categorical), unlist(args$t1_binary))) t1[[v]] <- factor(t1[[v]])
+  bt <- bal.tab(as.formula(paste(trt, "~", paste(t1vars, collapse = " + "))), data = t1,
+                weights = data$.w, s.d.denom = "pooled", binary = "std", continuous = "std",
+                un = TRUE)$Balance
+  out$t1_smd_unweighted <- setNames(bt$Diff.Un, rownames(bt))
+  out$t1_smd_weighted <- setNames(bt$Diff.Adj, rownames(bt))
   out$t1_p_unweighted <- p_unw; out$t1_p_weighted <- p_w
   out$t1_median_control <- med_c; out$t1_median_treated <- med_t
   out$t1_wmedian_control <- wq_c; out$t1_wmedian_treated <- wq_t

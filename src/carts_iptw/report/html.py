@@ -179,14 +179,15 @@ def _t1_cell(d: dict | None, kind: str) -> str:
 def _table1(res: dict) -> str:
     t1 = res["table1"]
     a0, a1 = t1["arms"]
-    head = ["Characteristic", f"{_e(a0)}", f"{_e(a1)}", "p", f"{_e(a0)} (weighted)",
-            f"{_e(a1)} (weighted)", "p (weighted)"]
+    head = ["Characteristic", f"{_e(a0)}", f"{_e(a1)}", "p", "SMD", f"{_e(a0)} (weighted)",
+            f"{_e(a1)} (weighted)", "p (weighted)", "SMD (weighted)"]
     rows, classes = [], []
     for r in t1["rows"]:
         k = r["kind"]
         label = _e(r["variable"].strip())
         if k == "header":
-            rows.append([label, "", "", fp(r["p_unweighted"]), "", "", fp(r["p_weighted"])])
+            rows.append([label, "", "", fp(r["p_unweighted"]), "", "", "",
+                         fp(r["p_weighted"]), ""])
             classes.append("")
             continue
         suffix = {"median_iqr": ", median [IQR]", "n_pct": ", n (%)"}.get(k, "")
@@ -195,8 +196,10 @@ def _table1(res: dict) -> str:
         rows.append([label + suffix, _t1_cell(r.get(f"{a0}|unweighted"), k),
                      _t1_cell(r.get(f"{a1}|unweighted"), k),
                      fp(r["p_unweighted"]) if "p_unweighted" in r else "",
+                     fnum(r["smd_unweighted"], 3) if "smd_unweighted" in r else "",
                      _t1_cell(r.get(f"{a0}|weighted"), k), _t1_cell(r.get(f"{a1}|weighted"), k),
-                     fp(r["p_weighted"]) if "p_weighted" in r else ""])
+                     fp(r["p_weighted"]) if "p_weighted" in r else "",
+                     fnum(r["smd_weighted"], 3) if "smd_weighted" in r else ""])
         classes.append("sub" if r["variable"].startswith("  ") else "")
     note = f'<p class="note">{_e(t1["note"])} Weighted n is the sum of the weights.</p>'
     return _section("table1", "Table 1: baseline characteristics before and after weighting",

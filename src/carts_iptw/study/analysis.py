@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from carts_iptw.balance.bal_tab import bal_tab
+from carts_iptw.balance.statistics import col_w_smd
 from carts_iptw.design.describe import svymean, svyquantile, svytotal
 from carts_iptw.design.firth import logistf
 from carts_iptw.design.svydesign import svydesign
@@ -236,6 +237,17 @@ def _wcat_test(ctx: Context, col: str) -> dict:
     return num(svychisq(f"~{col} + {ctx.spec.treatment}", ctx.design).p_value, "svychisq")
 
 
+def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
+    """Unweighted and weighted SMD of one Table 1 row (cobalt, pooled SD of the unweighted
+    arms; a proportion standardised the same way), as :func:`~carts_iptw.table_one`."""
+    t = ctx.trt.astype(int)
+    x = np.asarray(x, dtype=float)[:, None]
+    row["smd_unweighted"] = num(col_w_smd(x, t, None, s_d_denom="pooled",
+                                          bin_vars=[binary])[0], "table_one")
+    row["smd_weighted"] = num(col_w_smd(x, t, ctx.weights, s_d_denom="pooled",
+                                        bin_vars=[binary])[0], "table_one")
+
+
 def table1(ctx: Context) -> dict:
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
     rows = []
@@ -262,6 +274,7 @@ def table1(ctx: Context) -> dict:
                 qw = _svyq(ctx, v.column, g)
                 row[f"{label}|weighted"] = {k: num(qw[i], "svyquantile")
                                             for i, k in enumerate(("q1", "median", "q3"))}
+            _smd(ctx, row, x, binary=False)
             row["p_unweighted"] = num(wilcox_test(x[trt], x[~trt]).p_value, "wilcox_test")
             row["p_weighted"] = num(
                 svyranktest(f"{v.column} ~ {spec.treatment}", ctx.design).p_value, "svyranktest")
@@ -293,6 +306,7 @@ def table1(ctx: Context) -> dict:
                 wm = svymean([tmp], _arm_design(ctx, g))
                 pw = float(np.asarray(wm.coef)[0])
                 row[f"{label}|weighted"] = {"pct": num(100.0 * pw, "svymean")}
+            _smd(ctx, row, ind.astype(float), binary=True)
             if v.type == "binary":
                 row["p_unweighted"], row["p_weighted"] = p_u, p_w
             rows.append(row)
@@ -301,7 +315,8 @@ def table1(ctx: Context) -> dict:
             "note": "Unweighted: median [IQR] (R quantile type 7), n (%); p from wilcox.test, "
                     "chisq.test (Yates for 2x2) or fisher.test when an expected count is < 5. "
                     "Weighted: svyquantile (qrule 'math'), svymean; p from svyranktest and "
-                    "svychisq (Rao-Scott F)."}
+                    "svychisq (Rao-Scott F). SMD: standardised mean difference, treated minus "
+                    "control, pooled SD of the unweighted arms (cobalt)."}
 
 
 # ---------------------------------------------------------------- outcomes

@@ -23,6 +23,7 @@ R_TWINS: dict[str, str] = {
     "trim": "WeightIt::trim()",
     "summary.weightit": "WeightIt::summary.weightit() (weight range, CV, Kish ESS)",
     "bal_tab": "cobalt::bal.tab()",
+    "table_one": "cobalt::bal.tab(s.d.denom = 'pooled', binary = 'std') SMD",
     "svymean": "survey::svymean()",
     "svytotal": "survey::svytotal()",
     "svyquantile": "survey::svyquantile(qrule = 'math')",

@@ -238,8 +238,13 @@ def _worked_python(name: str, missing: str | None = None):
                                      for r in res["balance"]["rows"]}),
         }
         p_unw, p_w, mc, mt, wc, wt, pc, pt = ({} for _ in range(8))
+        su, sw = {}, {}
         for r in res["table1"]["rows"]:
             col = r.get("column")
+            if "smd_unweighted" in r:
+                key = col if r["kind"] != "n_pct" or col in args["t1_binary"] \
+                    else f"{col}_{r['level']}"
+                su[key], sw[key] = r["smd_unweighted"], r["smd_weighted"]
             if r["kind"] == "median_iqr":
                 p_unw[col], p_w[col] = r["p_unweighted"], r["p_weighted"]
                 mc[col], mt[col] = r[f"{c}|unweighted"]["median"], r[f"{t}|unweighted"]["median"]
@@ -252,6 +257,15 @@ def _worked_python(name: str, missing: str | None = None):
         order = args["t1_continuous"] + args["t1_categorical"]
         out["t1_p_unweighted"] = _series({k: p_unw[k] for k in order})
         out["t1_p_weighted"] = _series({k: p_w[k] for k in order})
+        # cobalt's order (continuous, then the others, each in the spec's order) and its
+        # convention for a two-level factor (one row: the second level; the first level's SMD
+        # is its negative)
+        keys = []
+        for v in order:
+            lv = [k for k in su if k == v or k.startswith(f"{v}_")]
+            keys += lv[1:] if len(lv) == 2 and v not in args["t1_binary"] else lv
+        out["t1_smd_unweighted"] = _series({k: su[k] for k in keys})
+        out["t1_smd_weighted"] = _series({k: sw[k] for k in keys})
         if args["t1_continuous"]:
             out["t1_median_control"], out["t1_median_treated"] = _series(mc), _series(mt)
             out["t1_wmedian_control"], out["t1_wmedian_treated"] = _series(wc), _series(wt)
@@ -312,7 +326,8 @@ for _name, _what in (
         exact=("flow_remaining", "flow_treated"),
         # overlap weights (Rotterdam's ATO) balance every model term exactly: the weighted SMDs
         # are zero up to rounding (|SMD| ~ 1e-9), where a relative tolerance has no meaning
-        tolerances={"smd_weighted": (1e-6, 1e-8)} if _name == "rotterdam" else {},
+        tolerances={"smd_weighted": (1e-6, 1e-8), "t1_smd_weighted": (1e-6, 1e-8)}
+        if _name == "rotterdam" else {},
         r_packages=("WeightIt", "cobalt", "survey", "survival"),
         description=f"the bundled worked study end to end: {_what}",
     ))
