@@ -153,5 +153,6 @@ ref_worked_study <- function(data, args) {
     res["hr_upper"] <- sm$conf.int[trt, 4]; res["hr_p"] <- sm$coefficients[trt, "Pr(>|z|)"]
     out[[paste0("tte_", o)]] <- res
   }
+  for (k in unlist(args$skip)) out[[k]] <- NULL
   out
 }
