@@ -427,10 +427,101 @@ def _calibration(res: dict) -> str:
          f"{_e(a1)} this cohort"], rows, "calibration-table") + note)
 
 
+_ESTIMAND_TEXT = {
+    "ATE": "the average treatment effect in the whole cohort (ATE)",
+    "ATT": "the average treatment effect in the treated (ATT)",
+    "ATC": "the average treatment effect in the controls (ATC)",
+    "ATO": "the average treatment effect in the overlap population (ATO, overlap weights)",
+    "ATM": "the average treatment effect in the matching population (ATM)",
+}
+_METHOD_TEXT = {"glm": "logistic regression", "ebal": "entropy balancing",
+                "cbps": "the covariate balancing propensity score (CBPS)"}
+
+
+def _join(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def methods_paragraphs(res: dict) -> list[str]:
+    """A methods section written from the spec and the run (plain text, for an author to
+    edit): design, estimand, propensity model and its terms, weights, trimming, balance
+    threshold, outcome models, variance estimators and software."""
+    m, p, b = res["meta"], res.get("propensity", {}), res.get("balance", {})
+    a0, a1 = m["arms"]
+    flow = res.get("flow", [])
+    steps = [r["step"] for r in flow[1:]]
+    out = []
+    elig = (f" Eligibility was applied in {len(steps)} step(s) ({'; '.join(steps)}), leaving "
+            f"{m['n_analysed']} of {m['n_input']} ({flow[-1]['treated']} {a1}, "
+            f"{flow[-1]['control']} {a0})." if steps else
+            f" All {m['n_input']} were analysed ({flow[-1]['treated']} {a1}, "
+            f"{flow[-1]['control']} {a0}).") if flow else ""
+    out.append(f"We compared {a1} with {a0} by inverse probability of treatment weighting "
+               f"(IPTW), targeting {_ESTIMAND_TEXT.get(p.get('estimand', m['estimand']), m['estimand'])}."
+               + elig)
+    terms = p.get("term_labels") or p.get("formula", "").split("~", 1)[-1].split(" + ")
+    ps = (f"Weights were estimated by {_METHOD_TEXT.get(p.get('method', 'glm'), p.get('method'))} "
+          f"of treatment on {_join([t.strip() for t in terms])} (WeightIt::weightit twin, "
+          f"method = '{p.get('method', 'glm')}')")
+    extra = []
+    if p.get("stabilize"):
+        extra.append("stabilised")
+    if p.get("trim_at"):
+        extra.append(f"trimmed at the {100 * p['trim_at']:g}th percentile")
+    ps += (f"; weights were {_join(extra)}" if extra else "") + "."
+    if p.get("missing") == "complete":
+        ps += " Subjects with a missing covariate value were excluded (complete cases)."
+    elif p.get("missing") == "indicator":
+        ps += (" Missing covariate values were median-imputed with a missingness indicator "
+               "added to the propensity model (WeightIt missing = 'ind').")
+    if b:
+        ps += (f" Covariate balance was assessed by standardised mean differences (SMD; "
+               f"cobalt::bal.tab twin), with |SMD| < {b['threshold']:g} taken as balanced; "
+               "Table 1 reports SMDs before and after weighting with the pooled standard "
+               "deviation of the unweighted arms.")
+    out.append(ps)
+    oc = []
+    if res.get("binary_outcomes"):
+        adj = res["odds_ratios"][0]["adjusted_for"] if res.get("odds_ratios") else []
+        oc.append("binary outcomes as weighted proportions (survey::svymean) compared by the "
+                  "Rao-Scott chi-squared test (svychisq) and by odds ratios from weighted "
+                  "logistic regression (svyglm, quasibinomial" + (
+                      f", adjusted for {', '.join(adj)}" if adj else "") + ")")
+    if res.get("continuous_outcomes"):
+        adj = res["continuous_outcomes"][0].get("adjusted_for", [])
+        oc.append("continuous outcomes as weighted means (svymean) and their difference from "
+                  "weighted linear regression (svyglm, gaussian" + (
+                      f", adjusted for {', '.join(adj)}" if adj else "") + ")")
+    if res.get("distribution_outcomes"):
+        oc.append("durations and counts as weighted medians (svyquantile) compared by the "
+                  "design-based Wilcoxon rank test (svyranktest)")
+    if res.get("survival"):
+        oc.append("time-to-event outcomes by weighted Kaplan-Meier curves (survival::survfit), "
+                  "the design-based log-rank test (svylogrank) and weighted Cox models "
+                  "(coxph, Efron ties)")
+    if res.get("competing"):
+        oc.append("competing risks by the weighted Aalen-Johansen estimator and cause-specific "
+                  "weighted Cox models")
+    if oc:
+        out.append("We analysed " + _join(oc) + ". Standard errors of weighted estimates are "
+                   "design-based (linearisation, treating the weights as fixed)"
+                   + ("; Cox models use the robust sandwich variance." if res.get("cox")
+                      else "."))
+    out.append(f"Analyses used carts_iptw {m['version']}, whose every function is checked "
+               "against its R twin (WeightIt, cobalt, survey, survival, stats) by the package's "
+               "parity tests; the functions and twins used are listed below.")
+    return out
+
+
 def _methods(res: dict) -> str:
     rows = [[f"<code>{_e(k)}</code>", _e(v)] for k, v in res["functions"].items()]
     m = res["meta"]
-    inner = (f"<p>Spec <code>{_e(m['spec'])}</code>; data <code>{_e(m['data'])}</code>. "
+    paras = "".join(f"<p>{_e(t)}</p>" for t in methods_paragraphs(res))
+    inner = (f'<div id="methods-text">{paras}</div>'
+             f"<p>Spec <code>{_e(m['spec'])}</code>; data <code>{_e(m['data'])}</code>. "
              "Every number in this report comes from the function named in results.json next to "
              "it, each checked against its R twin by the package's parity tests.</p>"
              + _table(["Function", "R twin"], rows, "functions-table"))

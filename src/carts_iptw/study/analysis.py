@@ -131,7 +131,8 @@ def fit_weights(ctx: Context) -> dict:
         W = weightit(formula, ctx.data, method=p.method, estimand=p.estimand,
                      stabilize=p.stabilize, missing="ind" if p.missing == "indicator" else None)
     out = {"formula": formula, "method": p.method, "estimand": p.estimand,
-           "stabilize": p.stabilize, "trim_at": p.trim_at, "missing": p.missing}
+           "stabilize": p.stabilize, "trim_at": p.trim_at, "missing": p.missing,
+           "terms": list(p.covariates), "term_labels": [spec.label(t) for t in p.covariates]}
     if p.trim_at is not None:
         W = trim(W, at=p.trim_at)
     ctx.weightit = W

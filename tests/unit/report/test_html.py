@@ -193,3 +193,15 @@ def test_figures_are_png():
     assert to_base64_png(forest_plot([{"label": "x", "or": num(None, "svyglm"),
                                        "lower": num(None, "svyglm"),
                                        "upper": num(None, "svyglm")}], "or", "OR", "t"))
+
+
+def test_methods_paragraphs_written_from_the_spec_and_run():
+    r = results()
+    r["propensity"]["term_labels"] = ["Age, years"]
+    text = " ".join(H.methods_paragraphs(r))
+    assert "We compared Anakinra with Control" in text
+    assert "average treatment effect in the whole cohort (ATE)" in text
+    assert "logistic regression of treatment on Age, years" in text
+    assert "|SMD| < 0.1" in text and "svyglm, gaussian" in text and "svylogrank" in text
+    out = H.render_report(r, {})
+    assert 'id="methods-text"' in out
