@@ -177,3 +177,41 @@ def test_bad_cohort_names_column(tmp_path):
 def test_ticks_follow_time_unit_and_follow_up(unit, tmax, step):
     t = time_ticks(tmax, unit)
     assert t[0] == 0 and t[1] == step and len(t) <= 9 and t[-1] <= tmax
+
+
+def _spec_text(**prop) -> str:
+    text = SPEC
+    for k, v in prop.items():
+        text = text.replace('estimand = "ATE"', f'estimand = "ATE"\n{k} = "{v}"')
+    return text
+
+
+def test_missing_covariates_complete_and_indicator(tmp_path):
+    d = cohort()
+    d.loc[[5, 6, 7], "age"] = np.nan  # also fails the "adults" rule (NA excludes the row)
+    ok = d.index[d["crp"].notna() & (d["age"] >= 18)]
+    d.loc[ok[-2:], "sex"] = np.nan
+    spec = tmp_path / "s.toml"
+    spec.write_text(_spec_text(missing="complete"))
+    res = run_study(d, spec, tmp_path / "c")
+    assert res["flow"][1]["excluded"] == 3  # age NA: the rule is NA, the row is excluded
+    last = res["flow"][-1]
+    assert last["step"] == "complete covariate data (sex)" and last["excluded"] == 2
+    # indicator: sex is an adjustment covariate and a Table 1 row -> a clear error
+    spec.write_text(_spec_text(missing="indicator"))
+    with pytest.raises(CohortValidationError, match="sex.*indicator") as ei:
+        run_study(d, spec, tmp_path / "i")
+    assert ei.value.problems[0]["rows"] == 2
+
+
+def test_spec_errors_name_section(tmp_path):
+    p = tmp_path / "s.toml"
+    for text, pat in ((SPEC.replace('time_unit = "days"', 'time_unit = "fortnights"'),
+                       r"\[study\]\.time_unit"),
+                      (_spec_text(missing="drop"), r"\[propensity\]\.missing"),
+                      (SPEC.replace("[labels]", "[lables]"), r"\[lables\].*labels"),
+                      (SPEC.replace('rule = "age >= 18"', 'rule = "age => 18"'),
+                       r"'adults'.*character 5")):
+        p.write_text(text)
+        with pytest.raises(ValueError, match=pat):
+            load_spec(p)
