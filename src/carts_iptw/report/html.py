@@ -138,16 +138,16 @@ def _summary(res: dict) -> str:
         if not o.get("primary") and p_or is not None and p_or < 0.05:
             items.append(f"<li>{_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])} vs "
                          f"{fpct(o[arms[1]]['rate_weighted'])} (weighted); adjusted OR "
-                         f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))} - "
+                         f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))}&ndash;"
                          f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}"
                          + ("; near separation, Firth OR "
                             f"{fnum(orr['firth'].get('or'))} ({fnum(orr['firth'].get('lower'))}"
-                            f" - {fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
+                            f"&ndash;{fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
                          + ".</li>")
     cox = {c["name"]: c for c in res.get("cox", [])}
     for sv in res.get("survival", []):
         c = cox.get(sv["name"], {})
-        hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))} - {fnum(c.get('upper'))}), "
+        hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))}&ndash;{fnum(c.get('upper'))}), "
               f"p = {fp(c.get('p'))}" if c else "")
         items.append(f"<li>{_e(sv['label'])}: weighted log-rank p = {fp(sv['logrank_p'])}"
                      f"{hr}.</li>")
@@ -273,9 +273,9 @@ def _odds_ratios(res: dict, figs: dict) -> str:
     for o in res["odds_ratios"]:
         meth = "Firth" if o.get("method") == "logistf" else "svyglm"
         f = o.get("firth")
-        sens = (f"{fnum(f.get('or'))} ({fnum(f.get('lower'))} - {fnum(f.get('upper'))})"
+        sens = (f"{fnum(f.get('or'))} ({fnum(f.get('lower'))}&ndash;{fnum(f.get('upper'))})"
                 if f else "")
-        rows.append([_e(o["label"]), fnum(o.get("or")), f"{fnum(o.get('lower'))} - "
+        rows.append([_e(o["label"]), fnum(o.get("or")), f"{fnum(o.get('lower'))}&ndash;"
                      f"{fnum(o.get('upper'))}", fp(o.get("p")), meth, sens])
     adj = res["odds_ratios"][0]["adjusted_for"] if res["odds_ratios"] else []
     inner = (_table(["Outcome", "Adjusted OR", "95% CI", "p", "Model",
@@ -334,11 +334,11 @@ def _survival(res: dict, figs: dict) -> str:
         cells = [_e(o["label"])]
         for a in (a0, a1):
             d = o[a]
-            cells.append(f"{fnum(d['median_median'], 1)} ({fnum(d['median_lower'], 1)} - "
+            cells.append(f"{fnum(d['median_median'], 1)} ({fnum(d['median_lower'], 1)}&ndash;"
                          f"{fnum(d['median_upper'], 1)})")
             for h in hz:
                 s = d["at"][f"{h:g}"]
-                cells.append(f"{fpct(_pct(s['surv']))} ({fpct(_pct(s['lower']))} - "
+                cells.append(f"{fpct(_pct(s['surv']))} ({fpct(_pct(s['lower']))}&ndash;"
                              f"{fpct(_pct(s['upper']))})")
         cells.append(fp(o["logrank_p"]))
         rows.append(cells)
@@ -365,7 +365,7 @@ def _pct(cell):
 
 
 def _cox(res: dict, figs: dict) -> str:
-    rows = [[_e(c["label"]), fnum(c["hr"]), f"{fnum(c['lower'])} - {fnum(c['upper'])}",
+    rows = [[_e(c["label"]), fnum(c["hr"]), f"{fnum(c['lower'])}&ndash;{fnum(c['upper'])}",
              fp(c["p"]), _e(", ".join(c["adjusted_for"]) or "none")] for c in res["cox"]]
     inner = _table(["Endpoint", "HR", "95% CI", "p", "Adjusted for"], rows, "cox-table")
     inner += ('<p class="note">Weighted Cox models (survival::coxph, Efron ties, robust '
@@ -384,7 +384,7 @@ def _competing(res: dict, figs: dict) -> str:
         cells = [_e(o["label"])]
         for a in (a0, a1):
             d = o[a]
-            cells.append(f"{fpct(_pct(d['cif']))} ({fpct(_pct(d['lower']))} - "
+            cells.append(f"{fpct(_pct(d['cif']))} ({fpct(_pct(d['lower']))}&ndash;"
                          f"{fpct(_pct(d['upper']))}); {_fint(d['events'])} events, "
                          f"{_fint(d['competing'])} competing events first")
         rows.append(cells)

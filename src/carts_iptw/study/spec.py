@@ -360,6 +360,9 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
     if trim_at is not None and trim_at <= 0:
         trim_at = None
     missing = _take(p, "missing", str, "propensity", "error")
+    if missing == "impute":
+        raise ValueError('spec: [propensity].missing = "impute" (multiple imputation) is '
+                         'reserved for a later version; use "complete" or "indicator"')
     if missing not in MISSING:
         raise ValueError(f"spec: [propensity].missing must be one of {MISSING}, got {missing!r}")
     prop = Propensity(
