@@ -414,6 +414,8 @@ def binary_outcome(ctx: Context, o: Outcome) -> dict:
         dsub = ctx.design.subset(among) if o.among else ctx.design
         res["p_weighted"] = num(svychisq(f"~{col} + {ctx.spec.treatment}", dsub).p_value,
                                 "svychisq")
+    # hook for issue 13 (effect measures): the risk difference and ratio attach here as
+    # res["effects"] = {"rd": {...}, "rr": {...}}; the report's outcomes table shows them
     return res
 
 
