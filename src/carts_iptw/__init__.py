@@ -63,6 +63,7 @@ _EXPORTS = {
     "svyranktest": "carts_iptw.design",
     "svytotal": "carts_iptw.design",
     "svyttest": "carts_iptw.design",
+    "table_one": "carts_iptw.balance.table_one",
     "trim": "carts_iptw.weighting",
     "validate_cohort": "carts_iptw.study.cohort",
     "weightit": "carts_iptw.weighting",

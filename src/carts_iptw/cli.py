@@ -2,6 +2,8 @@
 
     carts-iptw demo --out DIR [--force]            the reference study on the bundled SYNTHETIC cohort
     carts-iptw run --data FILE --spec FILE --out DIR [--force]
+    carts-iptw example NAME --out DIR [--force]    a bundled worked study (nhefs, rotterdam, lalonde)
+    carts-iptw example --list                      their spec and data files
     carts-iptw parity --out FILE.md|FILE.html      every parity case, one row per quantity
     carts-iptw parity regenerate [--force]         rewrite tests/parity/snapshots from live R (prints
                                                    what changed; keeps a differing one without --force)
@@ -48,6 +50,22 @@ def _cmd_run(ns) -> int:
 
     res = run_study(ns.data, ns.spec, ns.out, progress=_progress(ns.quiet or ns.json),
                     force=ns.force)
+    return _finish_study(ns, res)
+
+
+def _cmd_example(ns) -> int:
+    from carts_iptw.study.pipeline import run_study
+    from carts_iptw.study.spec import EXAMPLES, example_paths
+
+    if ns.list or not ns.name:
+        for name in EXAMPLES:
+            spec, data = example_paths(name)
+            print(f"{name}: --spec {spec} --data {data}")
+        return 0 if ns.list else 2
+    if ns.out is None:
+        raise ValueError("example: --out DIR is required to run a worked study")
+    spec, data = example_paths(ns.name)
+    res = run_study(data, spec, ns.out, progress=_progress(ns.quiet or ns.json), force=ns.force)
     return _finish_study(ns, res)
 
 
@@ -200,6 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--quiet", action="store_true", help="no progress messages")
         s.add_argument("--json", action="store_true", help="print output paths as JSON")
         s.set_defaults(func=_cmd_demo if name == "demo" else _cmd_run)
+
+    s = sub.add_parser("example", help="run a bundled worked study (NHEFS, Rotterdam, Lalonde)")
+    s.add_argument("name", nargs="?", choices=("nhefs", "rotterdam", "lalonde"))
+    s.add_argument("--list", action="store_true", help="print each example's spec and data path")
+    s.add_argument("--out", type=Path, help="output folder (as for run)")
+    s.add_argument("--force", action="store_true")
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_example)
 
     s = sub.add_parser("parity", help="check every function against R")
     s.add_argument("action", nargs="?", choices=("report", "regenerate", "datasets"), default="report")

@@ -37,14 +37,17 @@ def _xlabel(bal: BalTab, stat: str, types, abs_: bool) -> str:
 
 
 def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0.1,
-              abs: bool = True, drop_distance: bool = False, title: str = "Covariate Balance") -> Figure:
+              abs: bool = True, drop_distance: bool = False, title: str = "Covariate Balance",
+              var_names: dict | None = None) -> Figure:
     """Dot plot of one balance statistic per covariate (twin of ``cobalt::love.plot``).
 
     Plots the ``.Un`` and ``.Adj`` columns of a :func:`bal_tab` result (computes nothing new),
     absolute values with ``abs=True`` (cobalt's default), with a dashed line at ``threshold``
     (e.g. 0.1 for SMDs, Austin 2009). Returns the matplotlib ``Figure``. Raises ``TypeError``
     when ``bal`` is not a :func:`bal_tab` result and ``ValueError`` for an unknown or absent
-    statistic. Reference: cobalt 4.6.1 ``?love.plot``."""
+    statistic. ``var_names`` maps balance-table row names (or, for a factor level row
+    ``var_level``, the variable) to display labels, as ``love.plot(var.names = )``.
+    Reference: cobalt 4.6.1 ``?love.plot``."""
     if not isinstance(bal, BalTab):
         raise TypeError("love_plot() needs the result of bal_tab()")
     stat = _match_stat(stat)
@@ -78,6 +81,13 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
             ax.axvline(x, color="black", lw=0.8, ls="--")
     if stat == "variance.ratios":
         ax.set_xscale("log")
+    if var_names:
+        def _label(nm: str) -> str:
+            if nm in var_names:
+                return var_names[nm]
+            var, sep, level = nm.rpartition("_")
+            return f"{var_names[var]}: {level}" if sep and var in var_names else nm
+        names = [_label(str(nm)) for nm in names]
     ax.set_yticks(y, names)
     ax.set_xlabel(_xlabel(bal, stat, list(B["Type"]), abs))
     ax.set_title(title)

@@ -69,16 +69,44 @@ def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
     return fig
 
 
+#: candidate tick steps per time unit (a reader's natural steps)
+_TICK_STEPS = {
+    "days": (1, 2, 5, 7, 10, 14, 30, 60, 90, 180, 365, 730, 1825),
+    "weeks": (1, 2, 4, 8, 13, 26, 52, 104, 260),
+    "months": (1, 2, 3, 6, 12, 24, 36, 60, 120),
+    "years": (0.25, 0.5, 1, 2, 5, 10, 20),
+}
+
+
+def time_ticks(tmax: float, unit: str = "months", max_ticks: int = 8) -> list[float]:
+    """Ticks from 0 to the end of follow-up at the smallest natural step of ``unit`` (days: 7,
+    14, 30, ...; months: 3, 6, 12, ...) that gives at most ``max_ticks`` intervals."""
+    steps = _TICK_STEPS.get(unit, _TICK_STEPS["months"])
+    if not np.isfinite(tmax) or tmax <= 0:
+        return [0.0]
+    step = next((s for s in steps if tmax / s <= max_ticks), None)
+    if step is None:  # beyond the table: a power-of-ten multiple
+        step = float(10 ** np.ceil(np.log10(tmax / max_ticks)))
+    n = int(np.floor(tmax / step + 1e-9))
+    return [float(i * step) for i in range(n + 1)]
+
+
 def step_curves(curves: list[dict], xlabel: str, ylabel: str, title: str, note: str = "",
-                risk_table: dict | None = None):
-    """Step curves: ``curves`` = [{label, time, value, lower, upper}] (time starts at 0)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.6 if risk_table else 4.0))
+                risk_table: dict | None = None, ticks: list[float] | None = None):
+    """Step curves: ``curves`` = [{label, time, value, lower, upper}] (time starts at 0).
+
+    ``risk_table``: {"times": [...], "rows": {label: counts}} drawn under the axis, each count
+    aligned under its tick."""
+    n_rows = len(risk_table["rows"]) if risk_table else 0
+    fig, ax = plt.subplots(figsize=(7.5, 4.0 + 0.28 * (n_rows + 1) if risk_table else 4.0))
     for i, c in enumerate(curves):
         col = COLORS[i % len(COLORS)]
         ax.step(c["time"], c["value"], where="post", color=col, lw=1.8, label=c["label"])
         if c.get("lower") is not None:
             ax.fill_between(c["time"], c["lower"], c["upper"], step="post", color=col,
                             alpha=0.12, lw=0)
+        if c.get("censor_time") is not None and len(c["censor_time"]):
+            ax.plot(c["censor_time"], c["censor_value"], "|", color=col, ms=6, mew=1.0)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -87,25 +115,37 @@ def step_curves(curves: list[dict], xlabel: str, ylabel: str, title: str, note: 
     if note:
         ax.text(0.98, 0.04 if "incidence" not in ylabel else 0.9, note, transform=ax.transAxes,
                 ha="right", fontsize=9)
+    if ticks is not None:
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.set_xlim(-0.02 * ticks[-1] if ticks[-1] > 0 else -1, None)
     if risk_table:
         times = risk_table["times"]
-        ax.set_xticks(times)
-        lines = [f"{lab}: " + "  ".join(f"{v:.0f}" for v in vals)
-                 for lab, vals in risk_table["rows"].items()]
-        ax.text(0.0, -0.28, "Weighted number at risk at " + ", ".join(f"{t:g}" for t in times)
-                + "\n" + "\n".join(lines), transform=ax.transAxes, fontsize=8, va="top")
+        trans = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+        y0 = -0.22
+        ax.text(0.0, y0, "Weighted number at risk", transform=ax.transAxes, fontsize=8,
+                fontweight="bold", ha="left", va="top")
+        for j, (lab, vals) in enumerate(risk_table["rows"].items()):
+            y = y0 - 0.075 * (j + 1)
+            ax.text(-0.01, y, lab, transform=ax.transAxes, fontsize=8, ha="right", va="top",
+                    color=COLORS[j % len(COLORS)])
+            for t, v in zip(times, vals, strict=True):
+                ax.text(t, y, f"{v:.0f}", transform=trans, fontsize=8, ha="center", va="top")
     fig.tight_layout()
     return fig
 
 
-def km_figure(fit, result: dict, arms: list[str], treatment: str):
-    """Weighted KM curves from a ``survfit`` result, with the svylogrank p in the corner."""
+def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | None = None):
+    """Weighted KM curves from a ``survfit`` result with censoring marks, the svylogrank p in
+    the corner and the weighted numbers at risk under the ticks (chosen from the outcome's
+    time unit and follow-up)."""
     tab = fit.table
     curves, keys = [], []
     for g, label in enumerate(arms):
         key = f"{treatment}={g}"
         t = tab[tab["strata"] == key].sort_values("time")
         keys.append(key)
+        cens = t[(t["n_censor"] > 0)] if "n_censor" in t.columns else t.iloc[:0]
         curves.append({
             "label": label,
             "time": np.concatenate([[0.0], t["time"].to_numpy(dtype=float)]),
@@ -114,10 +154,12 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str):
                                                           nan=0.0)]),
             "upper": np.concatenate([[1.0], np.nan_to_num(t["upper"].to_numpy(dtype=float),
                                                           nan=1.0)]),
+            "censor_time": _thin(cens["time"].to_numpy(dtype=float)),
+            "censor_value": _thin(cens["surv"].to_numpy(dtype=float)),
         })
+    unit = result.get("time_unit") or "months"
     tmax = float(tab["time"].max())
-    step = 6.0 if tmax > 24 else 3.0
-    times = list(np.arange(0.0, tmax + 1e-9, step))[:9]
+    times = time_ticks(tmax, unit)
     risk = None
     if hasattr(fit, "n_risk_at"):
         nr = fit.n_risk_at(times)
@@ -125,24 +167,36 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str):
                                          zip(arms, keys, strict=True)}}
     p = _v(result.get("logrank_p"))
     note = f"weighted log-rank p = {p:.3g}" if p is not None else ""
-    return step_curves(curves, f"{result.get('time_unit', 'months')} since infusion",
-                       "survival probability", f"{result['label']} (IPT-weighted)", note, risk)
+    return step_curves(curves, xlabel or f"time, {unit}", "survival probability",
+                       f"{result['label']} (IPT-weighted)", note, risk, ticks=times)
 
 
-def cif_figure(fit, result: dict, arms: list[str], treatment: str):
-    """Weighted cumulative incidence of the event (solid) and of the competing death (dashed)."""
+def _thin(x: np.ndarray, at_most: int = 400) -> np.ndarray:
+    """At most ``at_most`` evenly spaced marks (a reader cannot see more)."""
+    if len(x) <= at_most:
+        return x
+    return x[np.linspace(0, len(x) - 1, at_most).round().astype(int)]
+
+
+def cif_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | None = None):
+    """Weighted cumulative incidence of the event (solid) and of the competing event (dashed)."""
     fig, ax = plt.subplots(figsize=(7.5, 4.0))
-    for state, ls in (("event", "-"), ("death", "--")):
+    for state, ls in (("event", "-"), ("competing", "--")):
         tab = fit.cif(state)
         for g, label in enumerate(arms):
             t = tab[tab["strata"] == f"{treatment}={g}"].sort_values("time")
             x = np.concatenate([[0.0], t["time"].to_numpy(dtype=float)])
             y = np.concatenate([[0.0], t["pstate"].to_numpy(dtype=float)])
             ax.step(x, y, where="post", color=COLORS[g], ls=ls, lw=1.8 if ls == "-" else 1.2,
-                    label=f"{label}: {'event' if state == 'event' else 'death (competing)'}")
+                    label=f"{label}: {'event' if state == 'event' else 'competing event'}")
     ymax = float(ax.get_ylim()[1])
     ax.set_ylim(0, min(1.0, max(0.1, ymax * 1.1)))
-    ax.set_xlabel(f"{result.get('time_unit', 'days')} since infusion")
+    unit = result.get("time_unit") or "days"
+    hi = result.get("censor_at")
+    ticks = time_ticks(float(hi) if hi else float(ax.get_xlim()[1]), unit)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.set_xlabel(xlabel or f"time, {unit}")
     ax.set_ylabel("cumulative incidence")
     ax.set_title(f"{result['label']} (IPT-weighted Aalen-Johansen)", fontsize=11)
     ax.legend(loc="upper left", frameon=False, fontsize=8)

@@ -22,10 +22,29 @@ from carts_iptw.report import figures as F
 SECTIONS = (
     ("summary", "Summary"), ("flow", "Cohort"), ("table1", "Table 1"),
     ("balance", "Balance"), ("outcomes", "Outcomes"), ("odds-ratios", "Odds ratios"),
-    ("distributions", "Durations"), ("survival", "Survival"), ("cox", "Cox models"),
-    ("competing", "Infections (competing risks)"), ("warnings", "Warnings"),
+    ("continuous", "Means"), ("distributions", "Distributions"), ("survival", "Survival"),
+    ("cox", "Cox models"), ("competing", "Competing risks"), ("warnings", "Warnings"),
     ("methods", "Methods and provenance"),
 )
+#: a section shown only when the results hold rows of its kind
+_SECTION_DATA = {"outcomes": "binary_outcomes", "odds-ratios": "odds_ratios",
+                 "continuous": "continuous_outcomes", "distributions": "distribution_outcomes",
+                 "survival": "survival", "cox": "cox", "competing": "competing"}
+
+
+def _vs(res: dict) -> str:
+    """'treated vs control' with the spec's arm labels."""
+    a0, a1 = res["meta"]["arms"]
+    return f"{a1} vs {a0}"
+
+
+def _unit(res: dict, o: dict | None = None) -> str:
+    return (o or {}).get("time_unit") or res["meta"].get("time_unit") or "months"
+
+
+def time_axis_label(unit: str, origin: str = "") -> str:
+    """'months since infusion' when the spec names the time origin, else 'time, months'."""
+    return f"{unit} since {origin}" if origin else f"time, {unit}"
 #: shown only for synthetic data
 CALIBRATION = ("calibration", "SYNTHETIC data vs published margins")
 
@@ -92,7 +111,7 @@ def _summary(res: dict) -> str:
     m = res["meta"]
     arms = m["arms"]
     bal = res.get("balance", {})
-    items = [f"<li>{m['n_analysed']} patients analysed of {m['n_input']} supplied "
+    items = [f"<li>{m['n_analysed']} analysed of {m['n_input']} supplied "
              f"({_e(arms[0])}: {res['flow'][-1]['control']}, {_e(arms[1])}: "
              f"{res['flow'][-1]['treated']}); estimand {m['estimand']}.</li>"]
     if bal:
@@ -101,6 +120,12 @@ def _summary(res: dict) -> str:
         items.append(f"<li>Largest |SMD| {fnum(bal['max_abs_smd_unweighted'], 3)} before and "
                      f"{fnum(bal['max_abs_smd_weighted'], 3)} after weighting "
                      f"(threshold {bal['threshold']:g}): {flag}.</li>")
+    for o in res.get("continuous_outcomes", []):
+        d = o.get("difference", {})
+        items.append(f"<li>{_e(o['label'])}: weighted mean {fnum(o[arms[0]]['mean'])} vs "
+                     f"{fnum(o[arms[1]]['mean'])}; difference {fnum(d.get('estimate'))} "
+                     f"(95% CI {fnum(d.get('lower'))}&ndash;{fnum(d.get('upper'))}), "
+                     f"p = {fp(d.get('p'))}.</li>")
     for o in res.get("binary_outcomes", []):
         if o.get("primary"):
             items.append(f"<li>Primary endpoint, {_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])}"
@@ -113,16 +138,16 @@ def _summary(res: dict) -> str:
         if not o.get("primary") and p_or is not None and p_or < 0.05:
             items.append(f"<li>{_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])} vs "
                          f"{fpct(o[arms[1]]['rate_weighted'])} (weighted); adjusted OR "
-                         f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))} - "
+                         f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))}&ndash;"
                          f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}"
                          + ("; near separation, Firth OR "
                             f"{fnum(orr['firth'].get('or'))} ({fnum(orr['firth'].get('lower'))}"
-                            f" - {fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
+                            f"&ndash;{fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
                          + ".</li>")
     cox = {c["name"]: c for c in res.get("cox", [])}
     for sv in res.get("survival", []):
         c = cox.get(sv["name"], {})
-        hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))} - {fnum(c.get('upper'))}), "
+        hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))}&ndash;{fnum(c.get('upper'))}), "
               f"p = {fp(c.get('p'))}" if c else "")
         items.append(f"<li>{_e(sv['label'])}: weighted log-rank p = {fp(sv['logrank_p'])}"
                      f"{hr}.</li>")
@@ -154,14 +179,15 @@ def _t1_cell(d: dict | None, kind: str) -> str:
 def _table1(res: dict) -> str:
     t1 = res["table1"]
     a0, a1 = t1["arms"]
-    head = ["Characteristic", f"{_e(a0)}", f"{_e(a1)}", "p", f"{_e(a0)} (weighted)",
-            f"{_e(a1)} (weighted)", "p (weighted)"]
+    head = ["Characteristic", f"{_e(a0)}", f"{_e(a1)}", "p", "SMD", f"{_e(a0)} (weighted)",
+            f"{_e(a1)} (weighted)", "p (weighted)", "SMD (weighted)"]
     rows, classes = [], []
     for r in t1["rows"]:
         k = r["kind"]
         label = _e(r["variable"].strip())
         if k == "header":
-            rows.append([label, "", "", fp(r["p_unweighted"]), "", "", fp(r["p_weighted"])])
+            rows.append([label, "", "", fp(r["p_unweighted"]), "", "", "",
+                         fp(r["p_weighted"]), ""])
             classes.append("")
             continue
         suffix = {"median_iqr": ", median [IQR]", "n_pct": ", n (%)"}.get(k, "")
@@ -170,8 +196,10 @@ def _table1(res: dict) -> str:
         rows.append([label + suffix, _t1_cell(r.get(f"{a0}|unweighted"), k),
                      _t1_cell(r.get(f"{a1}|unweighted"), k),
                      fp(r["p_unweighted"]) if "p_unweighted" in r else "",
+                     fnum(r["smd_unweighted"], 3) if "smd_unweighted" in r else "",
                      _t1_cell(r.get(f"{a0}|weighted"), k), _t1_cell(r.get(f"{a1}|weighted"), k),
-                     fp(r["p_weighted"]) if "p_weighted" in r else ""])
+                     fp(r["p_weighted"]) if "p_weighted" in r else "",
+                     fnum(r["smd_weighted"], 3) if "smd_weighted" in r else ""])
         classes.append("sub" if r["variable"].startswith("  ") else "")
     note = f'<p class="note">{_e(t1["note"])} Weighted n is the sum of the weights.</p>'
     return _section("table1", "Table 1: baseline characteristics before and after weighting",
@@ -181,7 +209,15 @@ def _table1(res: dict) -> str:
 def _balance(res: dict, figs: dict) -> str:
     b = res["balance"]
     p = res["propensity"]
-    rows = [[_e(r["covariate"]), _e(r["type"]), fnum(r.get("Diff.Un"), 3),
+    labels = b.get("labels") or {}
+
+    def lab(name: str) -> str:
+        if name in labels:
+            return labels[name]
+        var, sep, level = name.rpartition("_")
+        return f"{labels[var]}: {level}" if sep and var in labels else name
+
+    rows = [[_e(lab(r["covariate"])), _e(r["type"]), fnum(r.get("Diff.Un"), 3),
              fnum(r.get("Diff.Adj"), 3), fnum(r.get("V.Ratio.Un"), 3),
              fnum(r.get("V.Ratio.Adj"), 3)] for r in b["rows"]]
     obs = b["observations"]
@@ -237,9 +273,9 @@ def _odds_ratios(res: dict, figs: dict) -> str:
     for o in res["odds_ratios"]:
         meth = "Firth" if o.get("method") == "logistf" else "svyglm"
         f = o.get("firth")
-        sens = (f"{fnum(f.get('or'))} ({fnum(f.get('lower'))} - {fnum(f.get('upper'))})"
+        sens = (f"{fnum(f.get('or'))} ({fnum(f.get('lower'))}&ndash;{fnum(f.get('upper'))})"
                 if f else "")
-        rows.append([_e(o["label"]), fnum(o.get("or")), f"{fnum(o.get('lower'))} - "
+        rows.append([_e(o["label"]), fnum(o.get("or")), f"{fnum(o.get('lower'))}&ndash;"
                      f"{fnum(o.get('upper'))}", fp(o.get("p")), meth, sens])
     adj = res["odds_ratios"][0]["adjusted_for"] if res["odds_ratios"] else []
     inner = (_table(["Outcome", "Adjusted OR", "95% CI", "p", "Model",
@@ -251,8 +287,26 @@ def _odds_ratios(res: dict, figs: dict) -> str:
                "fewer than 3 patients in the rarer outcome class (see Warnings).</p>")
     if "fig-forest-or" in figs:
         inner += _figure("fig-forest-or", figs["fig-forest-or"],
-                         "Adjusted odds ratios (anakinra vs control), 95% CI, log scale")
+                         f"Adjusted odds ratios ({_e(_vs(res))}), 95% CI, log scale")
     return _section("odds-ratios", "Adjusted odds ratios", inner)
+
+
+def _continuous(res: dict) -> str:
+    a0, a1 = res["meta"]["arms"]
+    rows = []
+    for o in res["continuous_outcomes"]:
+        d = o["difference"]
+        rows.append([_e(o["label"]),
+                     f"{fnum(o[a0]['mean'])} ({fnum(o[a0]['se'])}), n={_fint(o[a0]['n'])}",
+                     f"{fnum(o[a1]['mean'])} ({fnum(o[a1]['se'])}), n={_fint(o[a1]['n'])}",
+                     fnum(d["estimate"]), f"{fnum(d['lower'])}&ndash;{fnum(d['upper'])}",
+                     fp(d["p"]), _e(", ".join(o.get("adjusted_for", [])) or "none")])
+    return _section("continuous", "Continuous outcomes: weighted means", _table(
+        ["Outcome", f"{_e(a0)} weighted mean (SE)", f"{_e(a1)} weighted mean (SE)",
+         f"Difference ({_e(_vs(res))})", "95% CI", "p", "Adjusted for"], rows,
+        "continuous-table")
+        + '<p class="note">Weighted means: svymean; difference: weighted linear model '
+          "(survey::svyglm, gaussian, design-based SE).</p>")
 
 
 def _distributions(res: dict) -> str:
@@ -266,7 +320,7 @@ def _distributions(res: dict) -> str:
                          f"(n={_fint(d['n'])})")
         cells.append(fp(o["p_weighted"]))
         rows.append(cells)
-    return _section("distributions", "Durations, onset and steroid dose", _table(
+    return _section("distributions", "Distributions: weighted medians", _table(
         ["Outcome", f"{_e(a0)} weighted median [IQR]", f"{_e(a1)} weighted median [IQR]",
          "p (weighted rank test)"], rows, "distributions-table")
         + '<p class="note">Weighted quartiles: svyquantile; p: svyranktest (Wilcoxon).</p>')
@@ -280,18 +334,18 @@ def _survival(res: dict, figs: dict) -> str:
         cells = [_e(o["label"])]
         for a in (a0, a1):
             d = o[a]
-            cells.append(f"{fnum(d['median_median'], 1)} ({fnum(d['median_lower'], 1)} - "
+            cells.append(f"{fnum(d['median_median'], 1)} ({fnum(d['median_lower'], 1)}&ndash;"
                          f"{fnum(d['median_upper'], 1)})")
             for h in hz:
                 s = d["at"][f"{h:g}"]
-                cells.append(f"{fpct(_pct(s['surv']))} ({fpct(_pct(s['lower']))} - "
+                cells.append(f"{fpct(_pct(s['surv']))} ({fpct(_pct(s['lower']))}&ndash;"
                              f"{fpct(_pct(s['upper']))})")
         cells.append(fp(o["logrank_p"]))
         rows.append(cells)
     head = ["Endpoint"]
     for a in (a0, a1):
         head.append(f"{_e(a)} median (95% CI)")
-        head += [f"{_e(a)} at {h:g} months" for h in hz]
+        head += [f"{_e(a)} at {h:g} {_e(_unit(res))}" for h in hz]
     head.append("weighted log-rank p")
     inner = _table(head, rows, "survival-table")
     inner += ('<p class="note">Weighted Kaplan-Meier (survival::survfit, robust variance for '
@@ -311,14 +365,14 @@ def _pct(cell):
 
 
 def _cox(res: dict, figs: dict) -> str:
-    rows = [[_e(c["label"]), fnum(c["hr"]), f"{fnum(c['lower'])} - {fnum(c['upper'])}",
+    rows = [[_e(c["label"]), fnum(c["hr"]), f"{fnum(c['lower'])}&ndash;{fnum(c['upper'])}",
              fp(c["p"]), _e(", ".join(c["adjusted_for"]) or "none")] for c in res["cox"]]
     inner = _table(["Endpoint", "HR", "95% CI", "p", "Adjusted for"], rows, "cox-table")
     inner += ('<p class="note">Weighted Cox models (survival::coxph, Efron ties, robust '
               "sandwich SE).</p>")
     if "fig-forest-hr" in figs:
         inner += _figure("fig-forest-hr", figs["fig-forest-hr"],
-                         "Hazard ratios (anakinra vs control), 95% CI, log scale")
+                         f"Hazard ratios ({_e(_vs(res))}), 95% CI, log scale")
     return _section("cox", "Cox models", inner)
 
 
@@ -330,20 +384,20 @@ def _competing(res: dict, figs: dict) -> str:
         cells = [_e(o["label"])]
         for a in (a0, a1):
             d = o[a]
-            cells.append(f"{fpct(_pct(d['cif']))} ({fpct(_pct(d['lower']))} - "
+            cells.append(f"{fpct(_pct(d['cif']))} ({fpct(_pct(d['lower']))}&ndash;"
                          f"{fpct(_pct(d['upper']))}); {_fint(d['events'])} events, "
-                         f"{_fint(d['competing'])} deaths first")
+                         f"{_fint(d['competing'])} competing events first")
         rows.append(cells)
     inner += _table(["Endpoint", f"{_e(a0)} cumulative incidence", f"{_e(a1)} cumulative "
                      "incidence"], rows, "competing-table")
     inner += ('<p class="note">Weighted Aalen-Johansen cumulative incidence at the end of the '
-              "window, death as a competing event; cause-specific weighted Cox model in the Cox "
+              "window, with the competing event; cause-specific weighted Cox model in the Cox "
               "table.</p>")
     for o in res["competing"]:
         fid = f"fig-cif-{o['name']}"
         if fid in figs:
             inner += _figure(fid, figs[fid], f"{o['label']}: cumulative incidence")
-    return _section("competing", "Infections: cumulative incidence with death competing", inner)
+    return _section("competing", "Cumulative incidence with a competing event", inner)
 
 
 def _warnings(res: dict) -> str:
@@ -373,10 +427,101 @@ def _calibration(res: dict) -> str:
          f"{_e(a1)} this cohort"], rows, "calibration-table") + note)
 
 
+_ESTIMAND_TEXT = {
+    "ATE": "the average treatment effect in the whole cohort (ATE)",
+    "ATT": "the average treatment effect in the treated (ATT)",
+    "ATC": "the average treatment effect in the controls (ATC)",
+    "ATO": "the average treatment effect in the overlap population (ATO, overlap weights)",
+    "ATM": "the average treatment effect in the matching population (ATM)",
+}
+_METHOD_TEXT = {"glm": "logistic regression", "ebal": "entropy balancing",
+                "cbps": "the covariate balancing propensity score (CBPS)"}
+
+
+def _join(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def methods_paragraphs(res: dict) -> list[str]:
+    """A methods section written from the spec and the run (plain text, for an author to
+    edit): design, estimand, propensity model and its terms, weights, trimming, balance
+    threshold, outcome models, variance estimators and software."""
+    m, p, b = res["meta"], res.get("propensity", {}), res.get("balance", {})
+    a0, a1 = m["arms"]
+    flow = res.get("flow", [])
+    steps = [r["step"] for r in flow[1:]]
+    out = []
+    elig = (f" Eligibility was applied in {len(steps)} step(s) ({'; '.join(steps)}), leaving "
+            f"{m['n_analysed']} of {m['n_input']} ({flow[-1]['treated']} {a1}, "
+            f"{flow[-1]['control']} {a0})." if steps else
+            f" All {m['n_input']} were analysed ({flow[-1]['treated']} {a1}, "
+            f"{flow[-1]['control']} {a0}).") if flow else ""
+    out.append(f"We compared {a1} with {a0} by inverse probability of treatment weighting "
+               f"(IPTW), targeting {_ESTIMAND_TEXT.get(p.get('estimand', m['estimand']), m['estimand'])}."
+               + elig)
+    terms = p.get("term_labels") or p.get("formula", "").split("~", 1)[-1].split(" + ")
+    ps = (f"Weights were estimated by {_METHOD_TEXT.get(p.get('method', 'glm'), p.get('method'))} "
+          f"of treatment on {_join([t.strip() for t in terms])} (WeightIt::weightit twin, "
+          f"method = '{p.get('method', 'glm')}')")
+    extra = []
+    if p.get("stabilize"):
+        extra.append("stabilised")
+    if p.get("trim_at"):
+        extra.append(f"trimmed at the {100 * p['trim_at']:g}th percentile")
+    ps += (f"; weights were {_join(extra)}" if extra else "") + "."
+    if p.get("missing") == "complete":
+        ps += " Subjects with a missing covariate value were excluded (complete cases)."
+    elif p.get("missing") == "indicator":
+        ps += (" Missing covariate values were median-imputed with a missingness indicator "
+               "added to the propensity model (WeightIt missing = 'ind').")
+    if b:
+        ps += (f" Covariate balance was assessed by standardised mean differences (SMD; "
+               f"cobalt::bal.tab twin), with |SMD| < {b['threshold']:g} taken as balanced; "
+               "Table 1 reports SMDs before and after weighting with the pooled standard "
+               "deviation of the unweighted arms.")
+    out.append(ps)
+    oc = []
+    if res.get("binary_outcomes"):
+        adj = res["odds_ratios"][0]["adjusted_for"] if res.get("odds_ratios") else []
+        oc.append("binary outcomes as weighted proportions (survey::svymean) compared by the "
+                  "Rao-Scott chi-squared test (svychisq) and by odds ratios from weighted "
+                  "logistic regression (svyglm, quasibinomial" + (
+                      f", adjusted for {', '.join(adj)}" if adj else "") + ")")
+    if res.get("continuous_outcomes"):
+        adj = res["continuous_outcomes"][0].get("adjusted_for", [])
+        oc.append("continuous outcomes as weighted means (svymean) and their difference from "
+                  "weighted linear regression (svyglm, gaussian" + (
+                      f", adjusted for {', '.join(adj)}" if adj else "") + ")")
+    if res.get("distribution_outcomes"):
+        oc.append("durations and counts as weighted medians (svyquantile) compared by the "
+                  "design-based Wilcoxon rank test (svyranktest)")
+    if res.get("survival"):
+        oc.append("time-to-event outcomes by weighted Kaplan-Meier curves (survival::survfit), "
+                  "the design-based log-rank test (svylogrank) and weighted Cox models "
+                  "(coxph, Efron ties)")
+    if res.get("competing"):
+        oc.append("competing risks by the weighted Aalen-Johansen estimator and cause-specific "
+                  "weighted Cox models")
+    if oc:
+        out.append("We analysed " + _join(oc) + ". Standard errors of weighted estimates are "
+                   "design-based (linearisation, treating the weights as fixed)"
+                   + ("; Cox models use the robust sandwich variance." if res.get("cox")
+                      else "."))
+    out.append(f"Analyses used carts_iptw {m['version']}, whose every function is checked "
+               "against its R twin (WeightIt, cobalt, survey, survival, stats) by the package's "
+               "parity tests; the functions and twins used are listed below.")
+    return out
+
+
 def _methods(res: dict) -> str:
     rows = [[f"<code>{_e(k)}</code>", _e(v)] for k, v in res["functions"].items()]
     m = res["meta"]
-    inner = (f"<p>Spec <code>{_e(m['spec'])}</code>; data <code>{_e(m['data'])}</code>. "
+    paras = "".join(f"<p>{_e(t)}</p>" for t in methods_paragraphs(res))
+    inner = (f'<div id="methods-text">{paras}</div>'
+             f"<p>Spec <code>{_e(m['spec'])}</code>; data <code>{_e(m['data'])}</code>. "
              "Every number in this report comes from the function named in results.json next to "
              "it, each checked against its R twin by the package's parity tests.</p>"
              + _table(["Function", "R twin"], rows, "functions-table"))
@@ -390,8 +535,9 @@ def make_figures(results: dict, objects: dict) -> dict:
     arms = results["meta"]["arms"]
     trt = results["meta"]["treatment"]
     if "bal" in objects:
-        figs["fig-love"] = F.to_base64_png(love_plot(objects["bal"],
-                                                     threshold=results["balance"]["threshold"]))
+        figs["fig-love"] = F.to_base64_png(love_plot(
+            objects["bal"], threshold=results["balance"]["threshold"],
+            var_names=results["balance"].get("labels") or None))
     if "weightit" in objects:
         figs["fig-overlap"] = F.to_base64_png(overlap_plot(objects["weightit"]))
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
@@ -402,10 +548,13 @@ def make_figures(results: dict, objects: dict) -> dict:
         figs["fig-forest-hr"] = F.to_base64_png(
             F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
             tight=False)
+    origin = results["meta"].get("time_origin", "")
     for name, (fit, r) in objects.get("km", {}).items():
-        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(fit, r, arms, trt))
+        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(
+            fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)))
     for name, (fit, r) in objects.get("cif", {}).items():
-        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(fit, r, arms, trt), tight=False)
+        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(
+            fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)), tight=False)
     return figs
 
 
@@ -417,14 +566,22 @@ def render_report(results: dict, objects: dict | None = None) -> str:
               if m.get("synthetic") else "")
     meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
             f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
-    secs = SECTIONS + ((CALIBRATION,) if results.get("calibration") else ())
+    shown = [(sid, t) for sid, t in SECTIONS
+             if sid not in _SECTION_DATA or results.get(_SECTION_DATA[sid])]
+    secs = tuple(shown) + ((CALIBRATION,) if results.get("calibration") else ())
     nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in secs)
-    body = "".join([
-        _summary(results), _flow(results), _table1(results), _balance(results, figs),
-        _outcomes(results), _odds_ratios(results, figs), _distributions(results),
-        _survival(results, figs), _cox(results, figs), _competing(results, figs),
-        _warnings(results), _calibration(results), _methods(results),
-    ])
+    render = {
+        "summary": lambda: _summary(results), "flow": lambda: _flow(results),
+        "table1": lambda: _table1(results), "balance": lambda: _balance(results, figs),
+        "outcomes": lambda: _outcomes(results),
+        "odds-ratios": lambda: _odds_ratios(results, figs),
+        "continuous": lambda: _continuous(results),
+        "distributions": lambda: _distributions(results),
+        "survival": lambda: _survival(results, figs), "cox": lambda: _cox(results, figs),
+        "competing": lambda: _competing(results, figs), "warnings": lambda: _warnings(results),
+        "methods": lambda: _calibration(results) + _methods(results),
+    }
+    body = "".join(render[sid]() for sid, _ in shown)
     tpl = Template(resources.files("carts_iptw.report").joinpath("templates", "report.html")
                    .read_text(encoding="utf-8"))
     title = m["study"] + (" [SYNTHETIC DATA]" if m.get("synthetic") else "")
@@ -461,6 +618,7 @@ def write_tables(results: dict, folder: Path) -> list[Path]:
         "balance": results.get("balance", {}).get("rows", []),
         "outcomes": results.get("binary_outcomes", []),
         "odds_ratios": results.get("odds_ratios", []),
+        "continuous": results.get("continuous_outcomes", []),
         "distributions": results.get("distribution_outcomes", []),
         "survival": results.get("survival", []),
         "cox": results.get("cox", []),

@@ -14,6 +14,7 @@ lazy: this module is loaded only when a study runs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from carts_iptw.balance.bal_tab import bal_tab
+from carts_iptw.balance.statistics import col_w_smd
 from carts_iptw.design.describe import svymean, svyquantile, svytotal
 from carts_iptw.design.firth import logistf
 from carts_iptw.design.svydesign import svydesign
@@ -28,7 +30,7 @@ from carts_iptw.design.svyglm import svyglm
 from carts_iptw.design.table1_tests import chisq_test, fisher_test, wilcox_test
 from carts_iptw.design.tests import svychisq, svyranktest
 from carts_iptw.separation import SeparationError
-from carts_iptw.study.expr import evaluate
+from carts_iptw.study.expr import evaluate, parse
 from carts_iptw.study.provenance import num
 from carts_iptw.study.spec import Outcome, StudySpec
 from carts_iptw.survival.competing import cuminc
@@ -82,11 +84,20 @@ def _arms(spec: StudySpec) -> list[tuple[str, int]]:
 
 
 def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
-    """Propensity and adjustment columns must have no missing values (names and counts)."""
+    """The treatment, model covariates and Table 1 columns of the eligible cohort: present, and
+    without missing values unless the spec's ``missing`` policy handles them (``complete`` has
+    dropped the incomplete rows already; ``indicator`` adds missingness indicators)."""
     from carts_iptw.study.cohort import CohortValidationError
 
-    cols = list(dict.fromkeys([spec.treatment, *spec.propensity.covariates,
-                               *(c for s in spec.adjustment_sets.values() for c in s)]))
+    model = spec.model_columns()
+    ps_cols = set(spec.propensity.columns)
+    t1_cols = {v.column for v in spec.table1}
+    # missing = "indicator" covers the propensity model (and its balance table) alone: an
+    # adjustment covariate or a Table 1 variable still needs complete values
+    ind_ok = {c for c in ps_cols if c not in t1_cols and c not in set(model) - ps_cols
+              and not any(c in spec.adjustment(o.adjust) for o in spec.outcomes)} \
+        if spec.propensity.missing == "indicator" else set()
+    cols = list(dict.fromkeys([spec.treatment, *model, *t1_cols]))
     probs = []
     for c in cols:
         if c not in data.columns:
@@ -95,10 +106,19 @@ def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
                                      f"(column present; {len(data)} row(s))"})
             continue
         k = int(data[c].isna().sum())
-        if k:
-            probs.append({"column": c, "rule": "no missing values in model covariates",
-                          "rows": k, "message": f"column '{c}': missing value in a model "
-                          f"covariate (no missing values in model covariates; {k} row(s))"})
+        if k and c not in ind_ok:
+            what = ("model covariate" if c in model or c == spec.treatment
+                    else "Table 1 variable")
+            if spec.propensity.missing == "indicator" and c in ps_cols:
+                hint = ("; missing = \"indicator\" covers a propensity covariate only when no "
+                        "outcome model adjusts for it and Table 1 does not show it")
+            elif c in model:
+                hint = "; set [propensity] missing = \"complete\" or \"indicator\""
+            else:
+                hint = ""
+            probs.append({"column": c, "rule": f"no missing values in a {what}", "rows": k,
+                          "message": f"column '{c}': missing value in a {what} "
+                          f"(no missing values in a {what}; {k} row(s)){hint}"})
     if probs:
         raise CohortValidationError(probs)
 
@@ -109,9 +129,10 @@ def fit_weights(ctx: Context) -> dict:
     formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
     with collect_warnings(ctx, "propensity weights"):
         W = weightit(formula, ctx.data, method=p.method, estimand=p.estimand,
-                     stabilize=p.stabilize)
+                     stabilize=p.stabilize, missing="ind" if p.missing == "indicator" else None)
     out = {"formula": formula, "method": p.method, "estimand": p.estimand,
-           "stabilize": p.stabilize, "trim_at": p.trim_at}
+           "stabilize": p.stabilize, "trim_at": p.trim_at, "missing": p.missing,
+           "terms": list(p.covariates), "term_labels": [spec.label(t) for t in p.covariates]}
     if p.trim_at is not None:
         W = trim(W, at=p.trim_at)
     ctx.weightit = W
@@ -129,9 +150,21 @@ def fit_weights(ctx: Context) -> dict:
     return out
 
 
+def _balance_object(ctx: Context):
+    """The weightit result whose covariates are the data columns the propensity terms read:
+    real WeightIt (1.5.1) keeps the variables of the formula (``all.vars``) in ``W$covs`` and
+    cobalt's ``bal.tab(W)`` balances those (``age``, not ``I(age^2)``; ``education`` as
+    stored, not ``factor(education)``); the package's weightit keeps the terms."""
+    W = ctx.weightit
+    cols = ctx.spec.propensity.columns
+    if list(W.covs.columns) == cols:
+        return W
+    return dataclasses.replace(W, covs=ctx.data[cols].copy(), terms=[[c] for c in cols])
+
+
 def balance(ctx: Context) -> tuple[dict, object]:
     thr = ctx.spec.propensity.smd_threshold
-    b = bal_tab(ctx.weightit, stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
+    b = bal_tab(_balance_object(ctx), stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                 continuous="std", thresholds={"mean.diffs": thr})
     tab = b.balance
     rows = []
@@ -154,7 +187,10 @@ def balance(ctx: Context) -> tuple[dict, object]:
     if max_adj >= thr:
         ctx.warn("balance", f"largest absolute SMD after weighting is {max_adj:.3f} "
                             f"(threshold {thr:g}): balance not achieved for every covariate")
-    return {"threshold": thr, "rows": rows, "observations": observations,
+    labels = {c: ctx.spec.label(c) for c in ctx.spec.propensity.columns
+              if ctx.spec.label(c) != c}
+    labels["prop.score"] = ctx.spec.labels.get("prop.score", "Propensity score")
+    return {"threshold": thr, "rows": rows, "observations": observations, "labels": labels,
             "max_abs_smd_unweighted": num(max_un, "bal_tab"),
             "max_abs_smd_weighted": num(max_adj, "bal_tab"),
             "balanced": bool(max_adj < thr)}, b
@@ -202,6 +238,17 @@ def _wcat_test(ctx: Context, col: str) -> dict:
     return num(svychisq(f"~{col} + {ctx.spec.treatment}", ctx.design).p_value, "svychisq")
 
 
+def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
+    """Unweighted and weighted SMD of one Table 1 row (cobalt, pooled SD of the unweighted
+    arms; a proportion standardised the same way), as :func:`~carts_iptw.table_one`."""
+    t = ctx.trt.astype(int)
+    x = np.asarray(x, dtype=float)[:, None]
+    row["smd_unweighted"] = num(col_w_smd(x, t, None, s_d_denom="pooled",
+                                          bin_vars=[binary])[0], "table_one")
+    row["smd_weighted"] = num(col_w_smd(x, t, ctx.weights, s_d_denom="pooled",
+                                        bin_vars=[binary])[0], "table_one")
+
+
 def table1(ctx: Context) -> dict:
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
     rows = []
@@ -228,6 +275,7 @@ def table1(ctx: Context) -> dict:
                 qw = _svyq(ctx, v.column, g)
                 row[f"{label}|weighted"] = {k: num(qw[i], "svyquantile")
                                             for i, k in enumerate(("q1", "median", "q3"))}
+            _smd(ctx, row, x, binary=False)
             row["p_unweighted"] = num(wilcox_test(x[trt], x[~trt]).p_value, "wilcox_test")
             row["p_weighted"] = num(
                 svyranktest(f"{v.column} ~ {spec.treatment}", ctx.design).p_value, "svyranktest")
@@ -259,6 +307,7 @@ def table1(ctx: Context) -> dict:
                 wm = svymean([tmp], _arm_design(ctx, g))
                 pw = float(np.asarray(wm.coef)[0])
                 row[f"{label}|weighted"] = {"pct": num(100.0 * pw, "svymean")}
+            _smd(ctx, row, ind.astype(float), binary=True)
             if v.type == "binary":
                 row["p_unweighted"], row["p_weighted"] = p_u, p_w
             rows.append(row)
@@ -267,22 +316,83 @@ def table1(ctx: Context) -> dict:
             "note": "Unweighted: median [IQR] (R quantile type 7), n (%); p from wilcox.test, "
                     "chisq.test (Yates for 2x2) or fisher.test when an expected count is < 5. "
                     "Weighted: svyquantile (qrule 'math'), svymean; p from svyranktest and "
-                    "svychisq (Rao-Scott F)."}
+                    "svychisq (Rao-Scott F). SMD: standardised mean difference, treated minus "
+                    "control, pooled SD of the unweighted arms (cobalt)."}
 
 
 # ---------------------------------------------------------------- outcomes
 def outcome_column(ctx: Context, o: Outcome) -> str:
-    """Add the 0/1 indicator of a binary outcome (from its spec expression); return its name."""
+    """Add the 0/1 indicator of a binary outcome (from its spec expression); return its name.
+
+    A definition that is NA for an analysed row (a column it reads is missing) is an error
+    naming the outcome: exclude such rows with an eligibility rule or ``among``."""
     name = f"o_{o.name}"
-    ctx.data[name] = evaluate(o.definition, ctx.data).astype("int64")
+    yes, na = parse(o.definition, f"outcome '{o.name}' definition").logical(ctx.data)
+    rows = _among(ctx, o)
+    k = int((na & rows).sum())
+    if k:
+        raise ValueError(f"outcome {o.name}: its definition is NA for {k} analysed row(s) "
+                         f"(a column it reads is missing); exclude them with an eligibility "
+                         "rule or 'among'")
+    ctx.data[name] = yes.astype("int64")
     if ctx.design is not None:
         ctx.design.data[name] = ctx.data[name].to_numpy()
     return name
 
 
+def _among(ctx: Context, o: Outcome) -> np.ndarray:
+    if not o.among:
+        return np.ones(len(ctx.data), dtype=bool)
+    return evaluate(o.among, ctx.data, f"outcome '{o.name}' among")
+
+
+def continuous_outcome(ctx: Context, o: Outcome) -> dict:
+    """Weighted mean per arm (svymean) and the weighted mean difference: a weighted linear
+    model ``y ~ treatment [+ adjustment]`` (svyglm gaussian, design-based SE), R's
+    ``svyglm(y ~ treat, design)``; ``among`` restricts (survey's ``subset``)."""
+    among = _among(ctx, o)
+    x = ctx.data[o.column]
+    k = int((x.isna().to_numpy() & among).sum())
+    if k:
+        raise ValueError(f"outcome {o.name}: column '{o.column}' has {k} missing value(s) "
+                         "among the analysed rows; exclude them with an eligibility rule "
+                         f"(e.g. !is.na({o.column}))")
+    if not among.any():
+        raise ValueError(f"outcome {o.name}: no row meets '{o.among}'")
+    trt = ctx.spec.treatment
+    adj = ctx.spec.adjustment(o.adjust)
+    terms = [trt, *[a for a in adj if a != trt]]
+    formula = f"{o.column} ~ {_rhs(terms)}"
+    res = {"name": o.name, "label": o.label, "type": "continuous", "column": o.column,
+           "among": o.among, "formula": formula, "adjusted_for": list(adj),
+           "primary": o.primary}
+    for label, g in _arms(ctx.spec):
+        m = (ctx.trt == bool(g)) & among
+        d = {"n": num(int(m.sum()), "count")}
+        if m.sum() == 0:
+            d["mean"] = num(None, "svymean", reason="no rows in this arm")
+            d["se"] = num(None, "svymean", reason="no rows in this arm")
+        else:
+            st = svymean([o.column], _arm_design(ctx, g, among)).tidy().iloc[0]
+            d["mean"] = num(st["estimate"], "svymean")
+            d["se"] = num(st["std_error"], "svymean")
+        res[label] = d
+    design = ctx.design.subset(among) if o.among else ctx.design
+    with collect_warnings(ctx, f"mean difference {o.name}"):
+        fit = svyglm(formula, design, family="gaussian")
+    row = fit.tidy().set_index("term").loc[trt]
+    res["difference"] = {"estimate": num(row["estimate"], "svyglm"),
+                         "se": num(row["std_error"], "svyglm"),
+                         "lower": num(row["conf_low"], "svyglm"),
+                         "upper": num(row["conf_high"], "svyglm"),
+                         "p": num(row["p_value"], "svyglm")}
+    # hook for issue 13 (effect measures): further contrasts attach here as res["effects"]
+    return res
+
+
 def binary_outcome(ctx: Context, o: Outcome) -> dict:
     col = outcome_column(ctx, o)
-    among = evaluate(o.among, ctx.data) if o.among else np.ones(len(ctx.data), dtype=bool)
+    among = _among(ctx, o)
     y = ctx.data[col].to_numpy()
     trt = ctx.trt
     res = {"name": o.name, "label": o.label, "type": "binary", "definition": o.definition,
@@ -304,6 +414,8 @@ def binary_outcome(ctx: Context, o: Outcome) -> dict:
         dsub = ctx.design.subset(among) if o.among else ctx.design
         res["p_weighted"] = num(svychisq(f"~{col} + {ctx.spec.treatment}", dsub).p_value,
                                 "svychisq")
+    # hook for issue 13 (effect measures): the risk difference and ratio attach here as
+    # res["effects"] = {"rd": {...}, "rr": {...}}; the report's outcomes table shows them
     return res
 
 
@@ -317,7 +429,7 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
     formula = f"{col} ~ {_rhs(terms)}"
     res = {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
            "method": "svyglm"}
-    among = evaluate(o.among, ctx.data) if o.among else None
+    among = _among(ctx, o) if o.among else None
     design = ctx.design.subset(among) if among is not None else ctx.design
     y = design.data[col].to_numpy()
     if y.min() == y.max():
@@ -379,7 +491,7 @@ def _or_cells(fit, term: str, fn: str) -> dict:
 
 def distribution_outcome(ctx: Context, o: Outcome) -> dict:
     """Duration / count: weighted median [IQR] per arm and the weighted rank test."""
-    among = evaluate(o.among, ctx.data) if o.among else np.ones(len(ctx.data), dtype=bool)
+    among = _among(ctx, o)
     x = ctx.data[o.column]
     k = int((x.isna() & among).sum())
     if k:
@@ -422,7 +534,7 @@ def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
     surv = f"Surv({o.time}, {o.event})"
     fit = survfit(f"{surv} ~ {trt}", ctx.data, weights=ctx.weights)
     res = {"name": o.name, "label": o.label, "time": o.time, "event": o.event,
-           "time_unit": o.time_unit}
+           "time_unit": ctx.spec.unit(o)}
     med = fit.median()
     horizons = ctx.spec.horizons
     for label, g in _arms(ctx.spec):
@@ -479,7 +591,7 @@ def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:
     before the event and before ``censor_at``; 0 = censored at min(censor_at, follow-up).
     """
     df = ctx.data
-    ev = evaluate(o.definition, df)
+    ev = evaluate(o.definition, df, f"outcome '{o.name}' definition")
     t_ev = df[o.time].to_numpy(dtype=float)
     t_death = df[o.competing_time].to_numpy(dtype=float) * o.competing_time_scale
     died = df[o.competing_event].to_numpy() == 1
@@ -496,7 +608,8 @@ def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:
     out["cr_status"] = status.astype("int64")
     out["cr_event"] = (status == 1).astype("int64")
     # multi-state status for survfit: the first level is censoring (R's factor convention)
-    out["cr_state"] = pd.Categorical.from_codes(status, categories=["censor", "event", "death"])
+    out["cr_state"] = pd.Categorical.from_codes(status,
+                                                categories=["censor", "event", "competing"])
     return out
 
 
@@ -506,7 +619,7 @@ def competing(ctx: Context, o: Outcome) -> tuple[dict, object]:
     trt = ctx.spec.treatment
     fit = cuminc(f"Surv(cr_time, cr_state) ~ {trt}", d, weights=ctx.weights)
     at = fit.at_times([float(o.censor_at)], "event")
-    res = {"name": o.name, "label": o.label, "time_unit": o.time_unit, "censor_at": o.censor_at}
+    res = {"name": o.name, "label": o.label, "time_unit": ctx.spec.unit(o), "censor_at": o.censor_at}
     st = d["cr_status"].to_numpy()
     for label, g in _arms(ctx.spec):
         m = ctx.trt == bool(g)

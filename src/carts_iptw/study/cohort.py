@@ -1,26 +1,37 @@
-"""The CAR T cohort schema: columns, types, rules, and the one validator that enforces them.
+"""The cohort schema and the one validator that enforces it.
 
-A cohort is one row per patient. ``validate_cohort(df)`` checks every rule, collects *all*
-problems, and raises one :class:`CohortValidationError` whose message names, for each problem,
-the column, the rule and how many rows break it. Row values and ids are never printed: patient
-data must not leave the machine through an error message or a log.
+A cohort is one row per subject. Its schema is *derived from the study spec*
+(:func:`derive_schema`): the treatment column is 0/1, a time-to-event outcome's time is a
+non-negative number and its event 0/1, Table 1's continuous variables are numbers and its
+binary ones 0/1, and every column a covariate, adjustment term, outcome definition or
+eligibility rule reads must be present. A study can add a schema file of its own (the spec's
+``[cohort] schema``), with stricter column types (ranges, levels, dates, ids), derived columns
+and consistency checks, each written as an R expression (:mod:`carts_iptw.study.expr`).
 
-On success it returns a typed copy: binary columns as 0/1 ``int64``, categories as pandas
-Categoricals with the schema's level order (the first level is the reference, as R's
-``factor``), dates as ``datetime64``, and the derived indicators the reference study uses
-(``lines_ge3``, ``kps_le70``, ``ipi_ge3``, ``construct_41bb``, ``status_sdpd``,
-``cns_or_extranodal``). ``lines_ge3`` and ``kps_le70`` may be supplied; if they are, they must agree
-with ``prior_lines`` and ``kps``.
+``validate_cohort(df, schema)`` checks every rule, collects *all* problems, and raises one
+:class:`CohortValidationError` whose message names, for each problem, the column, the rule and
+how many rows break it. Row values and ids are never printed: patient data must not leave the
+machine through an error message or a log.
+
+On success it returns a typed copy: binary columns as 0/1 ``int64`` (``float`` when missing
+values are allowed and present), categories as pandas Categoricals with the schema's level order
+(the first level is the reference, as R's ``factor``), dates as ``datetime64``, the schema's
+derived columns added, and every other column kept as supplied.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from carts_iptw.study.expr import parse as parse_r
+
+KINDS = ("id", "numeric", "count", "binary", "category", "date", "any")
 
 
 class CohortValidationError(ValueError):
@@ -43,86 +54,208 @@ class Column:
     """One schema column.
 
     kind: ``id`` | ``numeric`` | ``count`` (non-negative integer) | ``binary`` (0/1) |
-    ``category`` | ``date``. ``nullable``: missing values allowed (e.g. onset day when the
-    event did not occur).
+    ``category`` (known ``levels``) | ``date`` | ``any`` (present; kept as supplied).
+    ``nullable``: missing values allowed (e.g. onset day when the event did not occur).
     """
 
     name: str
     kind: str
-    description: str
+    description: str = ""
     required: bool = True
     nullable: bool = False
     lower: float | None = None
     upper: float | None = None
     levels: tuple[str, ...] = ()
-    group: str = "baseline"
+    group: str = ""
 
 
-GRADE = dict(lower=0, upper=5)
+@dataclass(frozen=True)
+class Derived:
+    """A column computed from an R expression (``value``); if the cohort supplies it and
+    ``check`` is true, the supplied values must equal the computed ones."""
 
-SCHEMA: tuple[Column, ...] = (
-    Column("id", "id", "patient identifier (unique)"),
-    # baseline
-    Column("age", "numeric", "age at infusion, years", lower=18, upper=110),
-    Column("histology", "category", "lymphoma histology", levels=("DLBCL", "FL", "MCL")),
-    Column("ldh_elevated", "binary", "LDH above the upper limit of normal at lymphodepletion"),
-    Column("prior_hct", "binary", "prior autologous or allogeneic stem-cell transplant"),
-    Column("prior_lines", "count", "number of prior lines of therapy", lower=0, upper=20),
-    Column("lines_ge3", "binary", ">= 3 prior lines (derived from prior_lines if absent)",
-           required=False),
-    Column("kps", "numeric", "Karnofsky performance status", lower=0, upper=100),
-    Column("kps_le70", "binary", "KPS <= 70 (derived from kps if absent)", required=False),
-    Column("ipi", "count", "International Prognostic Index", lower=0, upper=5),
-    Column("construct", "category", "CAR costimulatory domain", levels=("CD28", "4-1BB")),
-    Column("cns", "binary", "CNS involvement"),
-    Column("extranodal", "binary", "extranodal disease"),
-    Column("status_at_infusion", "category", "disease status at infusion",
-           levels=("CR/PR", "SD/PD")),
-    Column("infusion_date", "date", "date of CAR T infusion"),
-    Column("anakinra", "binary", "prophylactic anakinra (treatment)"),
-    # toxicity
-    Column("crs_grade", "count", "maximum CRS grade (ASTCT), 0 = none", group="toxicity", **GRADE),
-    Column("crs_onset_day", "numeric", "day of CRS onset (missing if no CRS)", nullable=True,
-           lower=0, upper=365, group="toxicity"),
-    Column("crs_duration", "numeric", "CRS duration, days (missing if no CRS)", nullable=True,
-           lower=0, upper=365, group="toxicity"),
-    Column("icans_grade", "count", "maximum ICANS grade (ASTCT), 0 = none", group="toxicity",
-           **GRADE),
-    Column("icans_onset_day", "numeric", "day of ICANS onset (missing if no ICANS)",
-           nullable=True, lower=0, upper=365, group="toxicity"),
-    Column("icans_duration", "numeric", "ICANS duration, days (missing if no ICANS)",
-           nullable=True, lower=0, upper=365, group="toxicity"),
-    Column("steroid_cum_dose", "numeric", "cumulative dexamethasone-equivalent dose, mg",
-           lower=0, upper=1e5, group="toxicity"),
-    # infection
-    Column("infection_any_d30", "binary", "any infection by day 30", group="infection"),
-    Column("infection_grade", "count", "maximum infection grade by day 30, 0 = none",
-           group="infection", **GRADE),
-    Column("infection_type", "category", "type of the most severe infection", nullable=True,
-           levels=("bacterial", "viral", "fungal"), group="infection"),
-    Column("infection_onset_day", "numeric", "day of onset of the most severe infection (missing if none)",
-           nullable=True, lower=0, upper=30, group="infection"),
-    # efficacy
-    Column("best_response", "category", "best overall response", levels=("CR", "PR", "SD", "PD"),
-           group="efficacy"),
-    Column("efs_months", "numeric", "event-free survival time, months", lower=0, upper=600,
-           group="efficacy"),
-    Column("efs_event", "binary", "EFS event (progression, new therapy or death)",
-           group="efficacy"),
-    Column("os_months", "numeric", "overall survival time, months", lower=0, upper=600,
-           group="efficacy"),
-    Column("os_event", "binary", "death", group="efficacy"),
-)
+    name: str
+    value: str
+    description: str = ""
+    check: bool = True
 
-SCHEMA_BY_NAME = {c.name: c for c in SCHEMA}
 
-#: Columns the validator adds (derived indicators). Names are stable; the spec may use them.
-DERIVED = {
-    "ipi_ge3": "IPI >= 3",
-    "construct_41bb": "4-1BB construct (vs CD28)",
-    "status_sdpd": "SD/PD at infusion (vs CR/PR)",
-    "cns_or_extranodal": "CNS or extranodal disease",
-}
+@dataclass(frozen=True)
+class Check:
+    """A consistency rule (R expression) every row must satisfy; a row where it is NA passes
+    (the columns it reads have their own missing-value rules)."""
+
+    column: str
+    rule: str
+    label: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Schema:
+    columns: tuple[Column, ...]
+    derived: tuple[Derived, ...] = ()
+    checks: tuple[Check, ...] = ()
+    source: str = ""
+
+    @property
+    def by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
+    @property
+    def id_column(self) -> str | None:
+        return next((c.name for c in self.columns if c.kind == "id"), None)
+
+    def merged(self, other: Schema) -> Schema:
+        """This schema's columns, with ``other``'s (stricter, from a file) taking precedence;
+        derived columns and checks of both."""
+        cols = list(other.columns)
+        names = {c.name for c in cols}
+        dnames = {d.name for d in other.derived}
+        for c in self.columns:
+            if c.name not in names and c.name not in dnames:
+                cols.append(c)
+        return Schema(tuple(cols), other.derived + self.derived, other.checks + self.checks,
+                      other.source or self.source)
+
+    def table(self) -> pd.DataFrame:
+        """The schema as a table (for documentation and the report appendix)."""
+        rows = [{"column": c.name, "kind": c.kind, "required": c.required,
+                 "missing allowed": c.nullable,
+                 "range": "" if c.lower is None and c.upper is None else
+                 f"{'' if c.lower is None else f'{c.lower:g}'}.."
+                 f"{'' if c.upper is None else f'{c.upper:g}'}",
+                 "levels": ", ".join(c.levels), "description": c.description}
+                for c in self.columns]
+        rows += [{"column": d.name, "kind": "derived", "required": False,
+                  "missing allowed": False, "range": "", "levels": "",
+                  "description": f"{d.description} (= {d.value})".strip()}
+                 for d in self.derived]
+        return pd.DataFrame(rows)
+
+
+_COLUMN_KEYS = {"name", "kind", "description", "required", "nullable", "lower", "upper",
+                "levels", "group"}
+
+
+def load_schema(path: str | Path) -> Schema:
+    """Read a schema TOML file: ``[[columns]]`` (name, kind, description, required, nullable,
+    lower, upper, levels), ``[[derived]]`` (name, value, description, check) and ``[[checks]]``
+    (column, rule, label, message). Unknown keys are errors naming the table."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"schema file not found: {p}")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"schema: {p.name} is not valid TOML ({e})") from None
+    extra = set(raw) - {"columns", "derived", "checks", "description"}
+    if extra:
+        raise ValueError(f"schema {p.name}: unknown section(s) {sorted(extra)}")
+    cols = []
+    for i, c in enumerate(raw.get("columns", [])):
+        where = f"schema {p.name} [[columns]] #{i + 1}"
+        bad = set(c) - _COLUMN_KEYS
+        if bad:
+            raise ValueError(f"{where}: unknown key(s) {sorted(bad)}")
+        if "name" not in c or c.get("kind") not in KINDS:
+            raise ValueError(f"{where}: needs 'name' and 'kind' (one of {KINDS})")
+        kw = dict(c)
+        if "levels" in kw:
+            kw["levels"] = tuple(str(x) for x in kw["levels"])
+        cols.append(Column(**kw))
+    der = []
+    for i, d in enumerate(raw.get("derived", [])):
+        where = f"schema {p.name} [[derived]] #{i + 1}"
+        bad = set(d) - {"name", "value", "description", "check"}
+        if bad or "name" not in d or "value" not in d:
+            raise ValueError(f"{where}: needs 'name' and 'value' (known keys: name, value, "
+                             "description, check)")
+        parse_r(d["value"], f"{where} ({d['name']})")
+        der.append(Derived(**d))
+    chk = []
+    for i, d in enumerate(raw.get("checks", [])):
+        where = f"schema {p.name} [[checks]] #{i + 1}"
+        bad = set(d) - {"column", "rule", "label", "message"}
+        if bad or "column" not in d or "rule" not in d:
+            raise ValueError(f"{where}: needs 'column' and 'rule' (known keys: column, rule, "
+                             "label, message)")
+        parse_r(d["rule"], where)
+        chk.append(Check(d["column"], d["rule"], d.get("label", d["rule"]),
+                         d.get("message", "breaks a consistency rule")))
+    return Schema(tuple(cols), tuple(der), tuple(chk), source=str(p))
+
+
+def derive_schema(spec) -> Schema:
+    """The columns a study spec reads, with the types its analyses need.
+
+    The treatment is 0/1 without missing values; a time-to-event outcome's time is a
+    non-negative number and its event 0/1; a continuous, duration or count outcome is a number
+    (durations and counts non-negative); Table 1's continuous variables are numbers and its
+    binary variables 0/1; every other column an expression, covariate term or Table 1 row reads
+    must be present (``any``). Missing values other than the treatment's are checked after
+    eligibility, where the spec's missing-value policy applies.
+    """
+    from carts_iptw.study.expr import columns_used
+
+    cols: dict[str, Column] = {}
+
+    def add(name, kind, description, **kw):
+        old = cols.get(name)
+        if old is None or old.kind == "any":
+            cols[name] = Column(name, kind, description, nullable=kw.pop("nullable", True), **kw)
+
+    if spec.id_column:
+        add(spec.id_column, "id", "identifier (unique)", nullable=False)
+    add(spec.treatment, "binary", "treatment (1 = treated, 0 = control)", nullable=False)
+    for st in spec.eligibility.steps:
+        for c in columns_used(st.rule):
+            add(c, "any", f"read by eligibility rule '{st.label}'")
+    for c in spec.model_columns():
+        add(c, "any", "covariate")
+    for v in spec.table1:
+        kind = {"continuous": "numeric", "binary": "binary"}.get(v.type, "any")
+        add(v.column, kind, v.label)
+    for o in spec.outcomes:
+        for e in (o.definition, o.among):
+            if e:
+                for c in columns_used(e):
+                    add(c, "any", f"read by outcome '{o.name}'")
+        if o.type == "time_to_event":
+            add(o.time, "numeric", f"{o.label}: time", lower=0)
+            add(o.event, "binary", f"{o.label}: event (1) or censored (0)")
+        elif o.type == "continuous":
+            add(o.column, "numeric", o.label)
+        elif o.type in ("duration", "count"):
+            add(o.column, "numeric", o.label, lower=0)
+        elif o.type == "competing":
+            add(o.time, "numeric", f"{o.label}: time of the event", lower=0)
+            add(o.competing_time, "numeric", f"{o.label}: time of the competing event",
+                lower=0)
+            add(o.competing_event, "binary", f"{o.label}: competing event (1) or not (0)")
+    return Schema(tuple(cols.values()), source="(derived from the spec)")
+
+
+def resolve_schema(schema=None) -> Schema:
+    """A :class:`Schema` from a Schema, a study spec (derived, plus its schema file), a path to
+    a spec or schema TOML file, or None (the bundled reference spec)."""
+    from carts_iptw.study.spec import StudySpec, default_spec, load_spec
+
+    if isinstance(schema, Schema):
+        return schema
+    if schema is None:
+        schema = default_spec()
+    if isinstance(schema, str | Path):
+        p = Path(schema)
+        try:
+            head = tomllib.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+        except tomllib.TOMLDecodeError:
+            head = {}
+        schema = load_schema(p) if "columns" in head and "study" not in head else load_spec(p)
+    if isinstance(schema, StudySpec):
+        return schema.schema()
+    raise TypeError(f"schema must be a Schema, a StudySpec or a path, got "
+                    f"{type(schema).__name__}")
 
 
 @dataclass
@@ -151,42 +284,51 @@ def _as_binary(s: pd.Series) -> tuple[pd.Series, int]:
     return pd.to_numeric(v, errors="coerce"), int(bad.sum())
 
 
-def validate_cohort(df: pd.DataFrame, *, check_consistency: bool = True) -> pd.DataFrame:
-    """Check ``df`` against :data:`SCHEMA` and return a typed copy with derived columns.
+def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = True
+                    ) -> pd.DataFrame:
+    """Check ``df`` against a cohort schema and return a typed copy with derived columns.
 
-    No R twin: data validation (the cohort schema of this package).
+    No R twin: data validation (the cohort schema of a study).
+
+    ``schema``: a :class:`Schema`, a :class:`~carts_iptw.study.spec.StudySpec` (its derived
+    schema plus its schema file), a path to a spec or schema TOML, or None (the bundled
+    reference spec).
 
     Raises :class:`CohortValidationError` (a ``ValueError``) listing every problem found:
-    missing required columns, values of the wrong type, impossible values (negative days,
-    grade 7, ...), missing values in non-nullable columns, duplicate ids, and internal
-    inconsistencies (an onset day without the event, ``lines_ge3`` disagreeing with
-    ``prior_lines``). Messages name column, rule and row count, never row values.
+    missing required columns, values of the wrong type, impossible values (a negative time,
+    a value outside the schema's range, an unknown level), missing values in non-nullable
+    columns, duplicate ids, and rows breaking a consistency check. Messages name column, rule
+    and row count, never row values.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"cohort must be a pandas DataFrame, got {type(df).__name__}")
+    sch = resolve_schema(schema)
     probs = _Problems()
     if len(df) == 0:
         probs.add("(all)", "non-empty", 0, "the cohort has no rows")
         raise CohortValidationError(probs.items)
-    missing = [c.name for c in SCHEMA if c.required and c.name not in df.columns]
-    for name in missing:
-        probs.add(name, "required column", len(df), "required column is missing")
+    derived_names = {d.name for d in sch.derived}
+    for col in sch.columns:
+        if col.required and col.name not in df.columns and col.name not in derived_names:
+            probs.add(col.name, "required column", len(df), "required column is missing")
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for col in SCHEMA:
+    for col in sch.columns:
         if col.name not in df.columns:
             continue
         s = df[col.name].reset_index(drop=True)
         n_missing = int(s.isna().sum())
         if col.kind == "id":
             if n_missing:
-                probs.add(col.name, "no missing values", n_missing, "missing patient id")
+                probs.add(col.name, "no missing values", n_missing, "missing identifier")
             ids = s.astype("string")
             dup = int(ids.duplicated(keep=False).sum())
             if dup:
-                probs.add(col.name, "unique", dup, "duplicate patient id")
+                probs.add(col.name, "unique", dup, "duplicate identifier")
             out[col.name] = ids
             continue
-        if col.kind == "binary":
+        if col.kind == "any":
+            v = s
+        elif col.kind == "binary":
             v, nbad = _as_binary(s)
             if nbad:
                 probs.add(col.name, "binary 0/1", nbad, "value is not 0/1 (or true/false)")
@@ -223,67 +365,51 @@ def validate_cohort(df: pd.DataFrame, *, check_consistency: bool = True) -> pd.D
             nbad = int((v.isna() & s.notna()).sum())
             if nbad:
                 probs.add(col.name, "date (YYYY-MM-DD)", nbad, "value is not a date")
-        else:  # pragma: no cover - schema is static
-            raise AssertionError(col.kind)
+        else:
+            raise ValueError(f"schema: column '{col.name}' has unknown kind '{col.kind}'")
         if n_missing and not col.nullable:
             probs.add(col.name, "no missing values", n_missing, "missing value")
         out[col.name] = v
     if probs.items:
         raise CohortValidationError(probs.items)
 
-    for c in ("ldh_elevated", "prior_hct", "cns", "extranodal", "anakinra", "infection_any_d30",
-              "efs_event", "os_event", "prior_lines", "ipi", "crs_grade", "icans_grade",
-              "infection_grade"):
-        out[c] = out[c].astype("int64")
-    derived_lines = (out["prior_lines"] >= 3).astype("int64")
-    derived_kps = (out["kps"] <= 70).astype("int64")
+    for col in sch.columns:
+        if col.name in out and col.kind in ("binary", "count") and not out[col.name].isna().any():
+            out[col.name] = out[col.name].astype("int64")
+    for c in df.columns:  # keep the other columns (e.g. covariates only the spec names)
+        if c not in out.columns:
+            out[c] = df[c].reset_index(drop=True)
+    derived = {}
+    for d in sch.derived:
+        try:
+            val = parse_r(d.value, f"derived column '{d.name}'").values(out)
+        except ValueError as e:
+            probs.add(d.name, "derived column computable", len(out), str(e))
+            continue
+        if val.notna().all() and (pd.api.types.is_bool_dtype(val) or (
+                pd.api.types.is_float_dtype(val) and (np.floor(val) == val).all())):
+            val = val.astype("int64")
+        derived[d.name] = val
+        if check_consistency and d.check and d.name in df.columns:
+            sup = pd.to_numeric(df[d.name].reset_index(drop=True), errors="coerce")
+            k = int((sup.to_numpy(dtype=float, na_value=np.nan)
+                     != val.to_numpy(dtype=float, na_value=np.nan)).sum())
+            if k:
+                probs.add(d.name, f"equals {d.value}", k, "disagrees with its source column")
     if check_consistency:
-        for name, derived, rule in (("lines_ge3", derived_lines, "equals prior_lines >= 3"),
-                                    ("kps_le70", derived_kps, "equals kps <= 70")):
-            if name in out:
-                k = int((out[name].astype("int64") != derived).sum())
-                if k:
-                    probs.add(name, rule, k, "disagrees with its source column")
-        for ev, onset, dur in (("crs_grade", "crs_onset_day", "crs_duration"),
-                               ("icans_grade", "icans_onset_day", "icans_duration")):
-            k = int(((out[ev] == 0) & (out[onset].notna() | out[dur].notna())).sum())
+        for c in sch.checks:
+            try:
+                ok, na = parse_r(c.rule, f"check on '{c.column}'").logical(out)
+            except ValueError as e:
+                probs.add(c.column, c.label, len(out), str(e))
+                continue
+            k = int((~ok & ~na).sum())
             if k:
-                probs.add(onset, f"missing when {ev} == 0", k,
-                          "onset or duration recorded without the event")
-            k = int(((out[ev] > 0) & out[onset].isna()).sum())
-            if k:
-                probs.add(onset, f"present when {ev} > 0", k, "event without an onset day")
-        k = int((out["infection_any_d30"] != (out["infection_grade"] > 0)).sum())
-        if k:
-            probs.add("infection_any_d30", "equals infection_grade > 0", k,
-                      "disagrees with infection_grade")
-        has_inf = out["infection_any_d30"] == 1
-        k = int((has_inf & (out["infection_type"].isna() | out["infection_onset_day"].isna())).sum())
-        if k:
-            probs.add("infection_type", "present when infection_any_d30 == 1", k,
-                      "infection without type or onset day")
-        k = int((~has_inf & (out["infection_type"].notna() | out["infection_onset_day"].notna())).sum())
-        if k:
-            probs.add("infection_type", "missing when infection_any_d30 == 0", k,
-                      "type or onset day recorded without an infection")
-        k = int((out["efs_months"] > out["os_months"] + 1e-9).sum())
-        if k:
-            probs.add("efs_months", "<= os_months", k, "EFS time longer than OS time")
-        k = int(((out["os_event"] == 1) & (out["efs_event"] == 0)).sum())
-        if k:
-            probs.add("efs_event", "1 when os_event == 1", k, "death not counted as an EFS event")
-        if probs.items:
-            raise CohortValidationError(probs.items)
-
-    out["lines_ge3"] = derived_lines
-    out["kps_le70"] = derived_kps
-    out["ipi_ge3"] = (out["ipi"] >= 3).astype("int64")
-    out["construct_41bb"] = (out["construct"] == "4-1BB").astype("int64")
-    out["status_sdpd"] = (out["status_at_infusion"] == "SD/PD").astype("int64")
-    out["cns_or_extranodal"] = ((out["cns"] == 1) | (out["extranodal"] == 1)).astype("int64")
-    extra = [c for c in df.columns if c not in out.columns]
-    for c in extra:  # keep user columns (e.g. extra covariates the spec may name), untouched
-        out[c] = df[c].reset_index(drop=True)
+                probs.add(c.column, c.label, k, c.message)
+    if probs.items:
+        raise CohortValidationError(probs.items)
+    for name, val in derived.items():
+        out[name] = val.to_numpy()
     return out
 
 
@@ -295,14 +421,9 @@ def parquet_engine() -> str | None:
     return None
 
 
-def read_cohort(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
-    """Read a cohort from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
-
-    No R twin: reads and validates a cohort table.
-
-    Parquet needs pyarrow (or fastparquet); without it a ``CohortValidationError`` says so.
-    The file is validated with :func:`validate_cohort` unless ``validate=False``.
-    """
+def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
+    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as
+    supplied (no validation); ``id_column`` is read as text."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"cohort file not found: {p}")
@@ -324,15 +445,15 @@ def read_cohort(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
                            "(pip install pyarrow), or convert the cohort to CSV",
             }])
         try:
-            df = pd.read_parquet(p)
+            return pd.read_parquet(p)
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise CohortValidationError([{
                 "column": "(file)", "rule": "readable Parquet", "rows": 0,
                 "message": f"the Parquet file cannot be read ({type(e).__name__})",
             }]) from None
-    elif name.endswith((".csv", ".csv.gz", ".txt")):
+    if name.endswith((".csv", ".csv.gz", ".txt")):
         try:
-            df = pd.read_csv(p, dtype={"id": "string"})
+            return pd.read_csv(p, dtype={id_column: "string"} if id_column else None)
         except pd.errors.EmptyDataError:  # e.g. only blank lines: pandas' "No columns to parse"
             raise CohortValidationError([{
                 "column": "(file)", "rule": "readable CSV", "rows": 0,
@@ -343,19 +464,26 @@ def read_cohort(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
                 "column": "(file)", "rule": "readable CSV", "rows": 0,
                 "message": f"the CSV file cannot be parsed ({type(e).__name__})",
             }]) from None
-    else:
-        raise CohortValidationError([{
-            "column": "(file)", "rule": "format", "rows": 0,
-            "message": f"unsupported cohort file type '{p.suffix}': use .csv or .parquet",
-        }])
-    return validate_cohort(df) if validate else df
+    raise CohortValidationError([{
+        "column": "(file)", "rule": "format", "rows": 0,
+        "message": f"unsupported cohort file type '{p.suffix}': use .csv or .parquet",
+    }])
 
 
-def schema_table() -> pd.DataFrame:
+def read_cohort(path: str | Path, schema=None, *, validate: bool = True) -> pd.DataFrame:
+    """Read a cohort from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
+
+    No R twin: reads and validates a cohort table.
+
+    Parquet needs pyarrow (or fastparquet); without it a ``CohortValidationError`` says so.
+    The file is validated with :func:`validate_cohort` against ``schema`` (see there; None =
+    the bundled reference spec) unless ``validate=False``.
+    """
+    sch = resolve_schema(schema) if validate or schema is not None else None
+    df = read_table(path, sch.id_column if sch is not None else None)
+    return validate_cohort(df, sch) if validate else df
+
+
+def schema_table(schema=None) -> pd.DataFrame:
     """The schema as a table (for documentation and the report appendix)."""
-    return pd.DataFrame([
-        {"column": c.name, "kind": c.kind, "required": c.required, "missing allowed": c.nullable,
-         "range": "" if c.lower is None else f"{c.lower:g}..{c.upper:g}",
-         "levels": ", ".join(c.levels), "description": c.description}
-        for c in SCHEMA
-    ])
+    return resolve_schema(schema).table()

@@ -1,10 +1,10 @@
-"""Eligibility and the treatment policy, as data the study spec can change.
+"""Eligibility: a list of named steps, each an R condition, shown in the flow table.
 
-The reference study: relapsed/refractory B-cell lymphoma (DLBCL, FL, MCL) treated with CD19
-CAR T in the second line or later (>= 1 prior line), infused 2018-2025. Controls are historical
-patients who *would have received anakinra under today's policy*: age >= 65 and/or a
-CD28-costimulated product. The policy is an expression (see :mod:`carts_iptw.study.expr`) applied
-to the control arm (``apply_policy_to = "control"``) or to everyone (``"all"``).
+A spec lists its steps in order (``[[eligibility]]`` with ``label`` and ``rule``); each rule is
+an R expression (:mod:`carts_iptw.study.expr`), so ``subset(cohort, <rule>)`` in R keeps the
+same rows: a row where the rule is ``NA`` is excluded. ``applies_to = "control"`` (or
+``"treated"``) applies a rule to one arm only and keeps the other arm whatever the rule says
+(e.g. historical controls must meet today's treatment policy).
 
 ``apply_eligibility`` returns the eligible rows and a flow table (counts only, one row per
 step), and raises :class:`CohortValidationError` when an arm is empty afterwards.
@@ -18,67 +18,67 @@ import numpy as np
 import pandas as pd
 
 from carts_iptw.study.cohort import CohortValidationError
-from carts_iptw.study.expr import columns_used, evaluate
+from carts_iptw.study.expr import parse
+
+APPLIES_TO = ("all", "treated", "control")
+
+
+@dataclass(frozen=True)
+class EligibilityStep:
+    label: str
+    rule: str
+    applies_to: str = "all"
+    where: str = ""
+
+    def __post_init__(self):
+        if self.applies_to not in APPLIES_TO:
+            raise ValueError(f"spec: [[eligibility]] '{self.label}': applies_to must be one of "
+                             f"{APPLIES_TO}, got {self.applies_to!r}")
+        parse(self.rule, self.where or f"eligibility rule '{self.label}'")  # a typo fails now
 
 
 @dataclass(frozen=True)
 class Eligibility:
-    histologies: tuple[str, ...] = ("DLBCL", "FL", "MCL")
-    min_prior_lines: int = 1
-    infusion_from: str = "2018-01-01"
-    infusion_to: str = "2025-12-31"
-    policy: str = "age >= 65 or construct == 'CD28'"
-    apply_policy_to: str = "control"  # "control" | "all" | "none"
-    extra: str | None = None  # any further expression every patient must satisfy
-
-    def __post_init__(self):
-        if self.apply_policy_to not in ("control", "all", "none"):
-            raise ValueError(
-                "eligibility.apply_policy_to must be 'control', 'all' or 'none', "
-                f"got {self.apply_policy_to!r}"
-            )
-        if pd.Timestamp(self.infusion_from) > pd.Timestamp(self.infusion_to):
-            raise ValueError("eligibility.infusion_from is after eligibility.infusion_to")
-        columns_used(self.policy)  # parse now: a typo fails when the spec is read
-        if self.extra:
-            columns_used(self.extra)
+    steps: tuple[EligibilityStep, ...] = ()
 
 
-def apply_eligibility(df: pd.DataFrame, elig: Eligibility, treatment: str = "anakinra"
+def _problem(column: str, rule: str, rows: int, detail: str) -> dict:
+    return {"column": column, "rule": rule, "rows": rows,
+            "message": f"column '{column}': {detail} ({rule}; {rows} row(s))"}
+
+
+def apply_eligibility(df: pd.DataFrame, elig: Eligibility, treatment: str,
+                      complete_cases: tuple[str, ...] | list[str] = ()
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows of a validated cohort meeting the criteria, and the flow table.
+    """Rows of a validated cohort meeting every step, and the flow table.
+
+    ``complete_cases``: columns that must not be missing (the spec's ``missing = "complete"``
+    policy), applied after the steps as one more flow row.
 
     Flow table columns: ``step``, ``excluded``, ``remaining``, ``treated``, ``control``.
     """
     if treatment not in df.columns:
-        raise CohortValidationError([{
-            "column": treatment, "rule": "treatment column present", "rows": len(df),
-            "message": f"column '{treatment}': the spec's treatment column is missing "
-                       f"(treatment column present; {len(df)} row(s))",
-        }])
+        raise CohortValidationError([_problem(
+            treatment, "treatment column present", len(df),
+            "the spec's treatment column is missing")])
     keep = np.ones(len(df), dtype=bool)
     trt = df[treatment].to_numpy() == 1
     steps = [("cohort as supplied", keep.copy())]
-    keep &= df["histology"].isin(elig.histologies).to_numpy()
-    steps.append((f"histology in {list(elig.histologies)}", keep.copy()))
-    keep &= (df["prior_lines"] >= elig.min_prior_lines).to_numpy()
-    steps.append((f"prior lines >= {elig.min_prior_lines} (CAR T in line "
-                  f">= {elig.min_prior_lines + 1})", keep.copy()))
-    d = df["infusion_date"]
-    keep &= ((d >= pd.Timestamp(elig.infusion_from)) & (d <= pd.Timestamp(elig.infusion_to))
-             ).to_numpy()
-    steps.append((f"infused {elig.infusion_from} to {elig.infusion_to}", keep.copy()))
-    if elig.apply_policy_to != "none":
-        pol = evaluate(elig.policy, df)
-        if elig.apply_policy_to == "control":
-            keep &= pol | trt
-            steps.append((f"controls meet today's policy ({elig.policy})", keep.copy()))
-        else:
-            keep &= pol
-            steps.append((f"meets today's policy ({elig.policy})", keep.copy()))
-    if elig.extra:
-        keep &= evaluate(elig.extra, df)
-        steps.append((f"and {elig.extra}", keep.copy()))
+    for st in elig.steps:
+        ok = parse(st.rule, st.where or f"eligibility rule '{st.label}'").mask(df)
+        if st.applies_to == "control":
+            ok = ok | trt
+        elif st.applies_to == "treated":
+            ok = ok | ~trt
+        keep &= ok
+        steps.append((st.label, keep.copy()))
+    cols = [c for c in dict.fromkeys(complete_cases) if c in df.columns]
+    if cols:
+        na = df[cols].isna().to_numpy() & keep[:, None]
+        named = [c for c, k in zip(cols, na.any(axis=0), strict=True) if k]
+        keep &= ~df[cols].isna().any(axis=1).to_numpy()
+        steps.append(("complete covariate data" + (f" ({', '.join(named)})" if named else ""),
+                      keep.copy()))
     rows, prev = [], len(df)
     for label, mask in steps:
         n = int(mask.sum())
@@ -90,10 +90,7 @@ def apply_eligibility(df: pd.DataFrame, elig: Eligibility, treatment: str = "ana
     n_t, n_c = int((keep & trt).sum()), int((keep & ~trt).sum())
     for arm, n in (("treated", n_t), ("control", n_c)):
         if n == 0:
-            raise CohortValidationError([{
-                "column": treatment, "rule": "both arms non-empty after eligibility",
-                "rows": 0,
-                "message": f"column '{treatment}': the {arm} arm is empty after eligibility "
-                           f"(both arms non-empty after eligibility; 0 row(s))",
-            }])
+            raise CohortValidationError([_problem(
+                treatment, "both arms non-empty after eligibility", 0,
+                f"the {arm} arm is empty after eligibility")])
     return out, flow

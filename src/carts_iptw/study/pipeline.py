@@ -42,10 +42,10 @@ from carts_iptw.study.synthetic import SYNTHETIC_LABEL, bundled_cohort_path
 Progress = Callable[[str], None] | None
 
 
-def _load_data(data) -> tuple[pd.DataFrame, str, bool]:
+def _load_data(data, spec: StudySpec) -> tuple[pd.DataFrame, str, bool]:
     if isinstance(data, pd.DataFrame):
         synthetic = bool(data.attrs.get("synthetic", False))
-        df = validate_cohort(data)
+        df = validate_cohort(data, spec)
         return df, "(DataFrame)", synthetic
     p = Path(data)
     if not p.is_file():
@@ -55,7 +55,7 @@ def _load_data(data) -> tuple[pd.DataFrame, str, bool]:
                if p.is_dir() else f"cohort file not found: {p}")
         raise CohortValidationError([{"column": "(file)", "rule": "file exists", "rows": 0,
                                       "message": msg}])
-    df = read_cohort(p)
+    df = read_cohort(p, spec)
     synthetic = "SYNTHETIC" in p.name.upper()
     return df, p.name, synthetic
 
@@ -83,7 +83,8 @@ def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> 
              "message": f"column '{c}': named by the spec but not in the cohort "
                         f"(column named by the spec; {len(df)} row(s))"} for c in missing])
     step("eligibility")
-    data, flow = apply_eligibility(df, spec.eligibility, spec.treatment)
+    complete = spec.model_columns() if spec.propensity.missing == "complete" else ()
+    data, flow = apply_eligibility(df, spec.eligibility, spec.treatment, complete)
     res, objs = analyse_eligible(data, spec, step)
     res = {"flow": flow.to_dict(orient="records"), **res}
     objs["eligible"] = data
@@ -105,7 +106,7 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
     A.make_design(ctx)
     step("Table 1 (unweighted and weighted)")
     res["table1"] = A.table1(ctx)
-    res["binary_outcomes"], res["odds_ratios"] = [], []
+    res["binary_outcomes"], res["odds_ratios"], res["continuous_outcomes"] = [], [], []
     res["distribution_outcomes"], res["survival"], res["cox"] = [], [], []
     res["competing"] = []
     objs["km"], objs["cif"] = {}, {}
@@ -114,6 +115,9 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
             step(f"outcome {o.name}: weighted rate and adjusted odds ratio")
             res["binary_outcomes"].append(A.binary_outcome(ctx, o))
             res["odds_ratios"].append(A.odds_ratio(ctx, o))
+        elif o.type == "continuous":
+            step(f"outcome {o.name}: weighted means and their difference")
+            res["continuous_outcomes"].append(A.continuous_outcome(ctx, o))
         elif o.type in ("duration", "count"):
             step(f"outcome {o.name}: weighted median and rank test")
             res["distribution_outcomes"].append(A.distribution_outcome(ctx, o))
@@ -154,7 +158,7 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
     target = check_output_dir(out_dir, inputs=inputs, force=force)
     say("reading cohort and spec")
     spec_obj = _load_spec(spec)
-    df, data_name, synthetic = _load_data(data)
+    df, data_name, synthetic = _load_data(data, spec_obj)
     # matplotlib must not need a display
     os.environ.setdefault("MPLBACKEND", "Agg")
     res, objs = _analyse(df, spec_obj, say)
@@ -168,6 +172,7 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
         "n_input": len(df), "n_analysed": int(res["flow"][-1]["remaining"]),
         "treatment": spec_obj.treatment, "arms": [spec_obj.control_label, spec_obj.treated_label],
         "estimand": spec_obj.propensity.estimand, "horizons": list(spec_obj.horizons),
+        "time_unit": spec_obj.time_unit, "time_origin": spec_obj.time_origin,
         "package": "carts_iptw", "version": __version__,
         "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

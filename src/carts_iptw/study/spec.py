@@ -5,12 +5,20 @@
 never silently changes an analysis. ``default_spec()`` is the reference study
 (``anakinra.toml``, bundled).
 
+Sections: ``[study]``, ``[cohort]`` (optional schema file), ``[treatment]``,
+``[[eligibility]]`` (label + R rule, optionally for one arm), ``[propensity]``, ``[adjustment]``,
+``[labels]``, ``[[table1]]``, ``[[outcomes]]``. Every condition is an R expression
+(:mod:`carts_iptw.study.expr`); covariates are R formula terms (``I(age^2)``, ``factor(x)``).
+
 Outcome types:
 
 - ``binary``: ``definition`` is an expression (``icans_grade >= 3``); weighted rate per arm,
   Rao-Scott chi-squared p (svychisq), and a weighted logistic model (svyglm quasibinomial,
   Firth when separation is detected) adjusted for ``adjust`` (the name of an adjustment set).
   ``among`` restricts to a subgroup (e.g. bacterial among infected).
+- ``continuous``: ``column``; weighted mean per arm (svymean) and the weighted mean
+  difference from a weighted linear model (svyglm gaussian, design-based SE) adjusted for
+  ``adjust``; ``among`` restricts.
 - ``time_to_event``: ``time`` and ``event`` columns; weighted Kaplan-Meier per arm, survival at
   the spec's ``horizons``, weighted log-rank (svylogrank) and a weighted Cox model (robust SE)
   adjusted for ``adjust`` (``""`` = unadjusted).
@@ -23,16 +31,44 @@ Outcome types:
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from carts_iptw.study.eligibility import Eligibility
+from carts_iptw.study.eligibility import Eligibility, EligibilityStep
 from carts_iptw.study.expr import columns_used
 
-OUTCOME_TYPES = ("binary", "time_to_event", "duration", "count", "competing")
+OUTCOME_TYPES = ("binary", "continuous", "time_to_event", "duration", "count", "competing")
+TIME_UNITS = ("days", "weeks", "months", "years")
+MISSING = ("error", "complete", "indicator")
+SECTIONS = ("study", "cohort", "treatment", "eligibility", "propensity", "adjustment", "labels",
+            "table1", "outcomes")
+_KEYS = {
+    "study": ("name", "description", "horizons", "time_unit", "time_origin"),
+    "cohort": ("schema", "id"),
+    "treatment": ("column", "treated_label", "control_label"),
+    "eligibility": ("label", "rule", "applies_to"),
+    "propensity": ("covariates", "method", "estimand", "stabilize", "trim_at", "smd_threshold",
+                   "missing"),
+    "table1": ("column", "label", "type"),
+    "outcomes": ("name", "label", "type", "definition", "among", "time", "event", "column",
+                 "adjust", "primary", "censor_at", "competing_time", "competing_event",
+                 "competing_time_scale", "time_unit", "cox"),
+}
+
+
+def term_columns(term: str, where: str = "term") -> list[str]:
+    """The data columns an R formula term reads (``I(age^2)`` -> ``age``)."""
+    from carts_iptw.formula.evaluate import column_names_used
+    from carts_iptw.formula.parser import parse_expression
+
+    try:
+        return column_names_used(parse_expression(term))
+    except ValueError as e:
+        raise ValueError(f"spec: {where}: '{term}' is not an R formula term ({e})") from None
 ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM")
 DEFAULT_SPEC_FILE = "anakinra.toml"
 
@@ -60,7 +96,7 @@ class Outcome:
     competing_time: str | None = None
     competing_event: str | None = None
     competing_time_scale: float = 1.0
-    time_unit: str = "months"
+    time_unit: str = ""  # "" = the study's time unit
     cox: bool = True
 
 
@@ -72,6 +108,15 @@ class Propensity:
     stabilize: bool = False
     trim_at: float | None = None
     smd_threshold: float = 0.1
+    missing: str = "error"  # "error" | "complete" | "indicator" (room for "impute")
+
+    @property
+    def columns(self) -> list[str]:
+        """The data columns the propensity terms read."""
+        out: list[str] = []
+        for t in self.covariates:
+            out += [c for c in term_columns(t, "[propensity].covariates") if c not in out]
+        return out
 
 
 @dataclass(frozen=True)
@@ -88,6 +133,43 @@ class StudySpec:
     horizons: tuple[float, ...] = (12.0,)
     description: str = ""
     source: str = ""
+    time_unit: str = "months"
+    time_origin: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    schema_file: str = ""
+    id_column: str = ""
+
+    def label(self, name: str) -> str:
+        """The spec's label of a column or term (``[labels]``, then Table 1), else the name."""
+        if name in self.labels:
+            return self.labels[name]
+        for v in self.table1:
+            if v.column == name:
+                return v.label
+        return name
+
+    def unit(self, o: Outcome) -> str:
+        """An outcome's time unit (its own, else the study's)."""
+        return o.time_unit or self.time_unit
+
+    def model_columns(self) -> list[str]:
+        """Columns of the propensity and adjustment terms (the covariates with the spec's
+        missing-value policy)."""
+        cols = list(self.propensity.columns)
+        for name, terms in self.adjustment_sets.items():
+            for t in terms:
+                cols += [c for c in term_columns(t, f"[adjustment].{name}") if c not in cols]
+        return cols
+
+    def schema(self):
+        """The cohort schema this spec needs (:func:`carts_iptw.study.cohort.derive_schema`),
+        merged with the spec's schema file (``[cohort] schema``), whose rules take precedence."""
+        from carts_iptw.study.cohort import derive_schema, load_schema
+
+        derived = derive_schema(self)
+        if self.schema_file:
+            return derived.merged(load_schema(self.schema_file))
+        return derived
 
     def adjustment(self, name: str) -> tuple[str, ...]:
         if not name:
@@ -97,9 +179,9 @@ class StudySpec:
         return self.adjustment_sets[name]
 
     def columns_needed(self) -> list[str]:
-        cols = [self.treatment, *self.propensity.covariates, *(v.column for v in self.table1)]
-        for s in self.adjustment_sets.values():
-            cols += list(s)
+        cols = [self.treatment, *self.model_columns(), *(v.column for v in self.table1)]
+        for st in self.eligibility.steps:
+            cols += columns_used(st.rule)
         for o in self.outcomes:
             for e in (o.definition, o.among):
                 if e:
@@ -128,9 +210,28 @@ def _no_extra(d: dict, where: str) -> None:
         raise ValueError(f"spec: unknown key(s) {sorted(d)} in [{where}]")
 
 
-def _outcome(raw: dict, i: int) -> Outcome:
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _known_keys(d: dict, section: str, where: str | None = None) -> None:
+    """Unknown keys are named with their section before any other check (a typo never reads
+    as a missing key)."""
+    allowed = _KEYS[section]
+    bad = [k for k in d if k not in allowed]
+    if bad:
+        hint = _suggest(bad[0], allowed)
+        raise ValueError(f"spec: unknown key(s) {sorted(bad)} in [{where or section}]{hint}; "
+                         f"known keys: {', '.join(allowed)}")
+
+
+def _outcome(raw: dict, i: int, study_unit: str) -> Outcome:
+    if not isinstance(raw, dict):
+        raise ValueError(f"spec: [[outcomes]] #{i + 1} must be a table")
     d = dict(raw)
     where = f"outcomes #{i + 1}"
+    _known_keys(d, "outcomes", where)
     name = _take(d, "name", str, where)
     where = f"outcomes.{name}"
     typ = _take(d, "type", str, where)
@@ -151,7 +252,10 @@ def _outcome(raw: dict, i: int) -> Outcome:
         if v is not None:
             kw[key] = v
     _no_extra(d, where)
-    need = {"binary": ("definition",), "time_to_event": ("time", "event"),
+    if kw.get("time_unit") and kw["time_unit"] not in TIME_UNITS:
+        raise ValueError(f"spec: [{where}].time_unit must be one of {TIME_UNITS}")
+    need = {"binary": ("definition",), "continuous": ("column",),
+            "time_to_event": ("time", "event"),
             "duration": ("column",), "count": ("column",),
             "competing": ("time", "definition", "competing_time", "competing_event",
                           "censor_at")}[typ]
@@ -160,40 +264,95 @@ def _outcome(raw: dict, i: int) -> Outcome:
             raise ValueError(f"spec: [{where}] of type {typ} needs '{key}'")
     for key in ("definition", "among"):
         if key in kw:
-            columns_used(kw[key])
+            columns_used(kw[key], f"[{where}].{key}")
     return Outcome(**kw)
+
+
+def _eligibility(raw) -> Eligibility:
+    if isinstance(raw, dict):
+        raise ValueError(
+            "spec: [eligibility] is a list of steps now: write each as [[eligibility]] with "
+            "'label' and 'rule' (an R expression), e.g.\n[[eligibility]]\nlabel = \"adults\"\n"
+            "rule = \"age >= 18\"\n(and applies_to = \"control\" for a rule on one arm)")
+    if not isinstance(raw, list):
+        raise ValueError("spec: [[eligibility]] must be a list of tables (label, rule)")
+    steps = []
+    for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise ValueError(f"spec: [[eligibility]] #{i + 1} must be a table (label, rule)")
+        d = dict(e)
+        where = f"eligibility #{i + 1}"
+        _known_keys(d, "eligibility", where)
+        rule = _take(d, "rule", str, where)
+        label = _take(d, "label", str, where, rule)
+        applies = _take(d, "applies_to", str, where, "all")
+        steps.append(EligibilityStep(label=label, rule=rule, applies_to=applies,
+                                     where=f"eligibility rule '{label}'"))
+    return Eligibility(tuple(steps))
+
+
+def _find_file(name: str, source: str, where: str) -> str:
+    """A file named in a spec: absolute, or relative to the spec's folder, else one bundled
+    with the package's worked studies (so a copied bundled spec still finds its schema)."""
+    p = Path(name)
+    cands = [p] if p.is_absolute() else (
+        ([Path(source).parent / p] if source else [Path.cwd() / p])
+        + [Path(str(resources.files("carts_iptw.study").joinpath(name)))])
+    for c in cands:
+        if c.is_file():
+            return str(c.resolve())
+    raise ValueError(f"spec: {where}: file not found: {p.name}")
 
 
 def parse_spec(raw: dict, source: str = "") -> StudySpec:
     """Build a :class:`StudySpec` from a parsed TOML document."""
+    unknown = [k for k in raw if k not in SECTIONS]
+    if unknown:
+        raise ValueError(f"spec: unknown section [{unknown[0]}]{_suggest(unknown[0], SECTIONS)}; "
+                         f"known sections: {', '.join(SECTIONS)}")
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for sec in ("study", "cohort", "treatment", "propensity"):
+        if sec in raw:
+            if not isinstance(raw[sec], dict):
+                raise ValueError(f"spec: [{sec}] must be a table")
+            _known_keys(raw[sec], sec)
     study = raw.pop("study", {})
     name = _take(study, "name", str, "study")
     description = _take(study, "description", str, "study", "")
-    horizons = tuple(float(h) for h in _take(study, "horizons", list, "study", [12]))
+    horizons_raw = _take(study, "horizons", list, "study", [12])
+    if not all(isinstance(h, int | float) and not isinstance(h, bool) and h > 0
+               for h in horizons_raw):
+        raise ValueError("spec: [study].horizons must be a list of positive numbers")
+    horizons = tuple(float(h) for h in horizons_raw)
+    time_unit = _take(study, "time_unit", str, "study", "months")
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"spec: [study].time_unit must be one of {TIME_UNITS}, got {time_unit!r}")
+    time_origin = _take(study, "time_origin", str, "study", "")
     _no_extra(study, "study")
+
+    cohort = raw.pop("cohort", {})
+    schema_file = _take(cohort, "schema", str, "cohort", "")
+    if schema_file:
+        schema_file = _find_file(schema_file, source, "[cohort].schema")
+    cohort_id = _take(cohort, "id", str, "cohort", "")
+    _no_extra(cohort, "cohort")
 
     t = raw.pop("treatment", {})
     treatment = _take(t, "column", str, "treatment")
     treated_label = _take(t, "treated_label", str, "treatment", "Treated")
     control_label = _take(t, "control_label", str, "treatment", "Control")
     _no_extra(t, "treatment")
+    if treated_label == control_label:
+        raise ValueError("spec: [treatment] treated_label and control_label must differ")
 
-    e = raw.pop("eligibility", {})
-    ekw: dict[str, Any] = {}
-    for key, typ in (("histologies", list), ("min_prior_lines", int), ("infusion_from", str),
-                     ("infusion_to", str), ("policy", str), ("apply_policy_to", str),
-                     ("extra", str)):
-        v = _take(e, key, typ, "eligibility", None)
-        if v is not None:
-            ekw[key] = tuple(v) if typ is list else v
-    _no_extra(e, "eligibility")
-    elig = Eligibility(**ekw)
+    elig = _eligibility(raw.pop("eligibility", []))
 
     p = raw.pop("propensity", {})
     covs = tuple(_take(p, "covariates", list, "propensity"))
     if not covs or not all(isinstance(c, str) for c in covs):
         raise ValueError("spec: [propensity].covariates must be a non-empty list of column names")
+    for c in covs:
+        term_columns(c, "[propensity].covariates")
     estimand = _take(p, "estimand", str, "propensity", "ATE")
     if estimand not in ESTIMANDS:
         raise ValueError(f"spec: [propensity].estimand must be one of {ESTIMANDS}, got {estimand!r}")
@@ -208,10 +367,16 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
             "percentile are set to it) or a whole number k >= 1 (the k largest weights)")
     if trim_at is not None and trim_at == 0:
         trim_at = None
+    missing = _take(p, "missing", str, "propensity", "error")
+    if missing == "impute":
+        raise ValueError('spec: [propensity].missing = "impute" (multiple imputation) is '
+                         'reserved for a later version; use "complete" or "indicator"')
+    if missing not in MISSING:
+        raise ValueError(f"spec: [propensity].missing must be one of {MISSING}, got {missing!r}")
     prop = Propensity(
         covariates=covs, method=_take(p, "method", str, "propensity", "glm"), estimand=estimand,
         stabilize=_take(p, "stabilize", bool, "propensity", False), trim_at=trim_at,
-        smd_threshold=_take(p, "smd_threshold", float, "propensity", 0.1),
+        smd_threshold=_take(p, "smd_threshold", float, "propensity", 0.1), missing=missing,
     )
     _no_extra(p, "propensity")
 
@@ -220,11 +385,20 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
     for k, v in adj_raw.items():
         if not isinstance(v, list) or not all(isinstance(c, str) for c in v):
             raise ValueError(f"spec: [adjustment].{k} must be a list of column names")
+        for c in v:
+            term_columns(c, f"[adjustment].{k}")
         adjustment[k] = tuple(v)
+
+    labels_raw = raw.pop("labels", {})
+    if not isinstance(labels_raw, dict) or not all(isinstance(v, str)
+                                                   for v in labels_raw.values()):
+        raise ValueError("spec: [labels] must map column or term names to text")
+    labels = dict(labels_raw)
 
     t1 = []
     for i, v in enumerate(raw.pop("table1", [])):
         d = dict(v)
+        _known_keys(d, "table1", f"table1 #{i + 1}")
         col = _take(d, "column", str, f"table1 #{i + 1}")
         typ = _take(d, "type", str, f"table1.{col}")
         if typ not in ("continuous", "binary", "categorical"):
@@ -232,7 +406,7 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
         t1.append(Table1Variable(col, _take(d, "label", str, f"table1.{col}", col), typ))
         _no_extra(d, f"table1.{col}")
 
-    outcomes = tuple(_outcome(o, i) for i, o in enumerate(raw.pop("outcomes", [])))
+    outcomes = tuple(_outcome(o, i, time_unit) for i, o in enumerate(raw.pop("outcomes", [])))
     names = [o.name for o in outcomes]
     if len(set(names)) != len(names):
         raise ValueError("spec: outcome names must be unique")
@@ -241,6 +415,8 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
         name=name, treatment=treatment, treated_label=treated_label, control_label=control_label,
         eligibility=elig, propensity=prop, table1=tuple(t1), outcomes=outcomes,
         adjustment_sets=adjustment, horizons=horizons, description=description, source=source,
+        time_unit=time_unit, time_origin=time_origin, labels=labels, schema_file=schema_file,
+        id_column=cohort_id,
     )
     for o in outcomes:
         spec.adjustment(o.adjust)  # unknown set -> error now
@@ -271,3 +447,15 @@ def default_spec_path() -> Path:
 def default_spec() -> StudySpec:
     """The reference study (anakinra prophylaxis before CD19 CAR T)."""
     return load_spec(default_spec_path())
+
+
+#: the worked studies bundled with the package (spec, data and README in study/examples/NAME)
+EXAMPLES = ("nhefs", "rotterdam", "lalonde")
+
+
+def example_paths(name: str) -> tuple[Path, Path]:
+    """(spec, data) paths of a bundled worked study: ``nhefs``, ``rotterdam`` or ``lalonde``."""
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example '{name}'; choose one of {', '.join(EXAMPLES)}")
+    folder = Path(str(resources.files("carts_iptw.study").joinpath("examples", name)))
+    return folder / "study.toml", folder / f"{name}.csv"

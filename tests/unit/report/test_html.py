@@ -67,6 +67,14 @@ def results(synthetic=True) -> dict:
                          "method": "svyglm", "or": num(1.5, "svyglm"),
                          "lower": num(0.5, "svyglm"), "upper": num(4.5, "svyglm"),
                          "p": num(0.16, "svyglm")}],
+        "continuous_outcomes": [{"name": "wt", "label": "Weight change, kg", "adjusted_for": [],
+                                 A0: {"n": n(5), "mean": num(1.8, "svymean"),
+                                      "se": num(0.2, "svymean")},
+                                 A1: {"n": n(4), "mean": num(5.2, "svymean"),
+                                      "se": num(0.4, "svymean")},
+                                 "difference": {k: num(v, "svyglm") for k, v in (
+                                     ("estimate", 3.44), ("se", 0.5), ("lower", 2.41),
+                                     ("upper", 4.47), ("p", 1e-10))}}],
         "distribution_outcomes": [{"name": "d", "label": "duration",
                                    A0: {"n": n(3), "q1": num(1, "svyquantile"),
                                         "median": num(2, "svyquantile"),
@@ -106,12 +114,27 @@ def test_render_has_every_section_and_table():
     for sid, _ in H.SECTIONS:
         assert f'<section id="{sid}">' in out
     for tid in ("flow-table", "table1-table", "balance-table", "outcomes-table", "or-table",
-                "distributions-table", "survival-table", "cox-table", "competing-table"):
+                "continuous-table", "distributions-table", "survival-table", "cox-table",
+                "competing-table"):
         assert f'id="{tid}"' in out
+    assert "Difference (Anakinra vs Control)" in out and "2.41&ndash;4.47" in out
     assert 'id="synthetic-banner"' in out and "[SYNTHETIC DATA]" in out
     assert "<script" not in out and "http" not in out.split("<body>")[1]
     assert "near &lt;separation&gt;" in out  # escaped
     assert 'id="fig-forest-or"' in out and 'id="fig-forest-hr"' in out
+
+
+def test_sections_without_outcomes_of_their_kind_are_left_out():
+    r = results()
+    for key in ("binary_outcomes", "odds_ratios", "distribution_outcomes", "competing"):
+        r[key] = []
+    r["cox"] = [c for c in r["cox"] if c["name"] in {s["name"] for s in r["survival"]}]
+    out = H.render_report(r, {})
+    for sid in ("outcomes", "odds-ratios", "distributions", "competing"):
+        assert f'<section id="{sid}">' not in out and f'href="#{sid}"' not in out
+    for sid in ("summary", "flow", "table1", "balance", "continuous", "survival", "warnings",
+                "methods"):
+        assert f'<section id="{sid}">' in out
 
 
 def test_no_banner_for_real_data():
@@ -170,3 +193,15 @@ def test_figures_are_png():
     assert to_base64_png(forest_plot([{"label": "x", "or": num(None, "svyglm"),
                                        "lower": num(None, "svyglm"),
                                        "upper": num(None, "svyglm")}], "or", "OR", "t"))
+
+
+def test_methods_paragraphs_written_from_the_spec_and_run():
+    r = results()
+    r["propensity"]["term_labels"] = ["Age, years"]
+    text = " ".join(H.methods_paragraphs(r))
+    assert "We compared Anakinra with Control" in text
+    assert "average treatment effect in the whole cohort (ATE)" in text
+    assert "logistic regression of treatment on Age, years" in text
+    assert "|SMD| < 0.1" in text and "svyglm, gaussian" in text and "svylogrank" in text
+    out = H.render_report(r, {})
+    assert 'id="methods-text"' in out

@@ -46,7 +46,7 @@ def test_competing_coding(ctx):
     assert cr.loc[3, "cr_status"] == 0 and cr.loc[3, "cr_time"] == 30.0
     assert cr.loc[4, "cr_status"] == 0 and cr.loc[4, "cr_time"] == pytest.approx(0.5 * 30.4375)
     assert (cr["cr_event"] == (cr["cr_status"] == 1)).all()
-    assert list(cr["cr_state"].cat.categories) == ["censor", "event", "death"]
+    assert list(cr["cr_state"].cat.categories) == ["censor", "event", "competing"]
 
 
 def test_competing_event_without_time_is_an_error(ctx):

@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 
 from carts_iptw.study.cohort import (
-    SCHEMA,
     CohortValidationError,
     parquet_engine,
     read_cohort,
     validate_cohort,
 )
+from carts_iptw.study.spec import default_spec
 from carts_iptw.study.synthetic import simulate_cohort
+
+SCHEMA = default_spec().schema()
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,7 @@ def test_consistency_rules(raw):
     no_inf = df.index[df["infection_any_d30"] == 0][:3]
     df.loc[no_inf, "infection_grade"] = 2
     probs = {(p["column"], p["rule"]): p["rows"] for p in _problems(df)}
-    assert probs[("lines_ge3", "equals prior_lines >= 3")] == 1
+    assert probs[("lines_ge3", "equals as.integer(prior_lines >= 3)")] == 1
     assert probs[("infection_any_d30", "equals infection_grade > 0")] == 3
 
 
@@ -114,7 +116,7 @@ def test_empty_cohort():
 
 
 def test_schema_covers_brief_columns():
-    names = {c.name for c in SCHEMA}
+    names = {c.name for c in SCHEMA.columns} | {d.name for d in SCHEMA.derived}
     for c in ("id", "age", "histology", "ldh_elevated", "prior_hct", "prior_lines", "lines_ge3",
               "kps", "kps_le70", "ipi", "construct", "cns", "extranodal", "status_at_infusion",
               "infusion_date", "anakinra", "crs_grade", "crs_onset_day", "crs_duration",

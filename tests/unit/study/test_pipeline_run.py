@@ -62,7 +62,7 @@ def test_trimming_changes_the_weights(cohort, base, tmp_path):
 
 def test_policy_from_spec_changes_the_cohort(cohort, tmp_path):
     raw = _spec()
-    raw["eligibility"]["policy"] = "age >= 70"
+    raw["eligibility"][-1]["rule"] = "age >= 70"
     res = run_study(cohort, parse_spec(raw), tmp_path / "out")
     flow = res["flow"]
     assert flow[-1]["control"] < flow[0]["control"]
