@@ -190,7 +190,7 @@ def test_signal_while_writing_is_undone(tmp_path, fault, sig, previous):
     if previous:
         _run(out, "one")
     before = _tree(out) if previous else None
-    fault("staged", lambda: os.kill(os.getpid(), sig))
+    fault("staged", lambda: signal.raise_signal(sig))  # to this thread: handled before return
     with pytest.raises(RunInterrupted) as ei:
         _run(out, "two")
     assert ei.value.signum == sig and not ei.value.completed
@@ -209,7 +209,7 @@ def test_signal_during_swap_completes_the_swap(tmp_path, fault, sig):
     """A signal while files are being swapped is held until the swap is whole."""
     out = tmp_path / "out"
     _run(out, "one")
-    fault("moved-old", lambda: os.kill(os.getpid(), sig))
+    fault("moved-old", lambda: signal.raise_signal(sig))
     with pytest.raises(RunInterrupted) as ei:
         _run(out, "two")
     assert ei.value.completed and "written in full" in str(ei.value)
@@ -229,7 +229,7 @@ def _cli(args, cwd, fault_step=None, sig=None):
             from carts_iptw.study import output
             def hook(name):
                 if name == {fault_step!r}:
-                    os.kill(os.getpid(), {int(sig)})
+                    signal.raise_signal({int(sig)})
             output._fault = hook
         """)
     code += f"sys.exit(main({list(map(str, args))!r}))\n"
