@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carts_iptw.parity.registry import DEBIAN_R_PACKAGES, OPTIONAL_R_PACKAGES
+from carts_iptw.parity.registry import DEBIAN_R_PACKAGES, SHARED_R_PACKAGES
 
 
 class RUnavailable(RuntimeError):
@@ -95,7 +95,7 @@ def r_versions() -> dict[str, Any]:
         "R": str(ro.r("R.version.string")[0]),
         "platform": str(ro.r("R.version$platform")[0]),
         "rpy2": rpy2.__version__,
-        "packages": installed_r_packages(DEBIAN_R_PACKAGES + OPTIONAL_R_PACKAGES),
+        "packages": installed_r_packages(DEBIAN_R_PACKAGES + SHARED_R_PACKAGES),
     }
 
 

@@ -18,8 +18,9 @@ import pandas as pd
 
 #: R packages a live run must have (all packaged by Debian); missing ones fail in ``require`` mode.
 DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonlite", "brglm2", "cmprsk")
-#: R packages that cannot be installed here; their cases fall back to real-output snapshots.
-OPTIONAL_R_PACKAGES = ("WeightIt", "cobalt", "CBPS", "logistf")
+#: R packages Debian does not ship, installed offline from ../shared/r-packages (``.ci/run``):
+#: a case that declares one needs it live in ``require`` mode, like a Debian package.
+SHARED_R_PACKAGES = ("WeightIt", "cobalt", "fwb", "marginaleffects", "survRM2")
 
 
 #: R's own packages: a twin from these is "the package" whenever R runs
@@ -140,8 +141,9 @@ class ParityCase:
         return (self.rtol, self.atol)
 
     @property
-    def optional_packages(self) -> tuple[str, ...]:
-        return tuple(p for p in self.r_packages if p in OPTIONAL_R_PACKAGES)
+    def shared_packages(self) -> tuple[str, ...]:
+        """The case's R packages that come from ../shared/r-packages (not Debian)."""
+        return tuple(p for p in self.r_packages if p in SHARED_R_PACKAGES)
 
 
 _REGISTRY: dict[str, ParityCase] = {}

@@ -4,9 +4,9 @@ Modes (``CARTS_IPTW_R`` or the ``mode`` argument):
 - ``require``: R runs live; a missing R, rpy2 or Debian R package is an error, never a skip.
 - ``auto``: live when R and the case's packages are there, else the snapshot (recorded as such).
 - ``snapshot``: snapshots only.
-Cases whose R twin cannot be installed here (``external_snapshot``) compare with the real
-package's recorded output in every mode; their ``live`` variant runs only when the package is
-installed and otherwise reports a skip with the reason.
+Cases with an ``external_snapshot`` (real WeightIt/cobalt output recorded elsewhere, a held-out
+check) compare with it in every mode; their ``live-external`` variant runs the package live and,
+when it is missing, fails in ``require`` mode and reports a skip with the reason otherwise.
 
 Drift: when R runs live for a case that has a snapshot (``parity regenerate``), the snapshot is
 also compared with live R at the case's tolerance (rows with check "drift"); a missing or stale
@@ -149,7 +149,10 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
         if variant == "live-external":
             ok, why = live_status(case.r_packages)
             if not ok:
-                res.skipped = f"live {'/'.join(case.optional_packages)} unavailable: {why}"
+                if mode == "require":  # installable from ../shared/r-packages: never a skip
+                    res.error = f"live R required (CARTS_IPTW_R=require): {why}"
+                else:
+                    res.skipped = f"live {'/'.join(case.shared_packages)} unavailable: {why}"
                 return res
             r_result, res.r_conditions = r_live_result_captured(case, data)
             res.versions = rbridge.r_versions()

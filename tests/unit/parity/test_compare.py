@@ -55,3 +55,13 @@ def test_a_1e4_perturbation_fails_at_default_tolerance():
     r = {"w": np.linspace(0.5, 3.0, 7)}
     rows = compare_results(case, {"w": r["w"] * (1 + 1e-4)}, r)
     assert not rows[0].passed
+
+
+def test_every_snapshot_belongs_to_a_registered_case():
+    """A snapshot left behind by a renamed or removed case is dead weight that nothing checks."""
+    from carts_iptw.parity.registry import all_cases
+    from carts_iptw.parity.snapshots import snapshot_dir
+
+    names = {c.name for c in all_cases()}
+    orphans = sorted(p.name for p in snapshot_dir().glob("*.json") if p.stem not in names)
+    assert orphans == []
