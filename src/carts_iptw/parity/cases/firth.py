@@ -77,6 +77,10 @@ for _name, _ds, _args in _FIRTH:
                "brglm2's estimate, profiled by optim(BFGS) + uniroot",
         dataset=_ds, r_file="firth.R", r_function="ref_firth_profile", args=_args,
         python=_py_firth_profile, rtol=1e-6, r_packages=("brglm2",),
+        reference="independent",
+        reference_reason="logistf (profile penalised-likelihood CIs, penalised LR tests) is not "
+                         "installable here; brglm2 gives the estimate, R's optim/uniroot profile "
+                         "the penalised likelihood",
         description="profile penalised-likelihood 95% CIs, penalised LR chi-squares and "
                     "p-values, maximised penalised log-likelihood: independent computation, "
                     "logistf is not installable here (not in Debian)",
