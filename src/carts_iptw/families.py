@@ -38,20 +38,22 @@ class CartsIptwWarning(UserWarning):
 
 
 class ConvergenceWarning(CartsIptwWarning, RuntimeWarning):
-    """An iterative fit stopped short, or a coefficient may be infinite, with R's text where R
-    warns (survival::coxph "Ran out of iterations and did not converge", "Loglik converged
-    before variable ...; coefficient may be infinite"; weightit's glm / ebal / cbps)."""
+    """An iterative fit stopped short, or a coefficient may be infinite, with R's text where R warns (survival::coxph "Ran out of iterations and did not converge", "Loglik converged before variable ...; coefficient may be infinite"; weightit's glm / ebal / cbps)."""
 
 
 class CartsIptwDeprecationWarning(CartsIptwWarning, DeprecationWarning):
-    """An old name (attribute or keyword) that still works for one release; the message names
-    the new one (e.g. ``.pvalues`` -> ``.p_values``, ``vcov_type=`` -> ``vcov=``)."""
+    """An old name (attribute or keyword) that still works for one release.
+
+    The message names the new one (e.g. ``.pvalues`` -> ``.p_values``, ``vcov_type=`` -> ``vcov=``).
+    """
 
 
 class GlmWarning(CartsIptwWarning):
     """A warning ``stats::glm.fit`` or a family would issue in R, with R's text (e.g.
+
     "glm.fit: fitted probabilities numerically 0 or 1 occurred", "non-integer #successes in a
-    binomial glm!", "glm.fit: algorithm did not converge")."""
+    binomial glm!", "glm.fit: algorithm did not converge").
+    """
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,11 @@ class GlmResult(ModelResults):
 
     @property
     def df(self) -> float:
-        """Reference df of the coefficient tests (summary.glm): ``inf`` (z tests) for binomial
-        and poisson, ``df_residual`` (t tests) for families with an estimated dispersion."""
+        """Reference df of the coefficient tests (summary.glm).
+
+        ``inf`` (z tests) for binomial and poisson, ``df_residual`` (t tests) for families with an
+        estimated dispersion.
+        """
         return math.inf if self.family.fixed_dispersion else float(self.df_residual)
 
     def _quantile(self, level: float) -> float:
@@ -171,7 +174,8 @@ class GlmResult(ModelResults):
         fitted parameters (R's ``makepredictcall``), extrapolating beyond the boundary knots
         as R does. Formula offsets are evaluated on ``newdata``; an
         ``offset=`` given as a column name is read from it (given as an array it cannot be).
-        Aliased (NaN) coefficients count as 0, as R's predict does (with its warning)."""
+        Aliased (NaN) coefficients count as 0, as R's predict does (with its warning).
+        """
         if type not in ("link", "response"):
             raise ValueError("type must be 'link' or 'response'")
         if newdata is None:
@@ -193,17 +197,24 @@ class GlmResult(ModelResults):
         return self.family.linkinv(eta) if type == "response" else np.asarray(eta)
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
-        """R's ``confint.default(fit, parm, level)``: ``coef -/+ qnorm((1 + level)/2) * se`` (the
-        normal quantile for every family). R's ``confint(glm_fit)`` profiles the likelihood
-        instead (MASS); that is not offered here. Columns ``"2.5 %"``, ``"97.5 %"``."""
+        """R's ``confint.default(fit, parm, level)``.
+
+        ``coef -/+ qnorm((1 + level)/2) * se`` (the normal quantile for every family).
+
+        R's ``confint(glm_fit)`` profiles the likelihood instead (MASS); that is not offered here.
+        Columns ``"2.5 %"``, ``"97.5 %"``.
+        """
         return super().confint(level, parm)
 
     confint_wald = deprecated_alias("confint")
 
     def summary(self) -> GlmSummary:
-        """R's ``summary.glm(fit)``: coefficient table (Estimate, Std. Error, z/t value,
-        Pr(>|z|)/Pr(>|t|); aliased rows omitted as R prints them), dispersion, null and residual
-        deviance with df, AIC and Fisher scoring iterations; ``str()`` prints it as R does."""
+        """R's ``summary.glm(fit)``: coefficient table (Estimate, Std.
+
+        Error, z/t value, Pr(>|z|)/Pr(>|t|); aliased rows omitted as R prints them), dispersion,
+        null and residual deviance with df, AIC and Fisher scoring iterations; ``str()`` prints it
+        as R does.
+        """
         tab = self.coef_table()
         tab = tab[~self.aliased.to_numpy()]
         return GlmSummary(

@@ -31,8 +31,10 @@ class SeparationResult:
 
 def detect_separation(X: np.ndarray, y: np.ndarray, column_names: list[str],
                       weights: np.ndarray | None = None, tol: float = 1e-7) -> SeparationResult:
-    """Linear-programming check for (quasi-)separation; twin of
-    ``detectseparation::detect_separation`` (the verdict and which coefficients are infinite).
+    """Linear-programming check for (quasi-)separation.
+
+    Twin of ``detectseparation::detect_separation`` (the verdict and which coefficients are
+    infinite).
 
     The linear program of the module docstring (Konis 2007) is solved with scipy's HiGHS; rows
     with zero weight are ignored. ``X`` is the model matrix (with the intercept column, if any),
@@ -83,9 +85,7 @@ class SeparationError(ValueError):
 
 
 def check_separation(formula: str, data, weights=None) -> SeparationResult:
-    """Raise :class:`SeparationError` (a ``ValueError``) naming the covariates when the outcome of
-    ``formula`` is (quasi-)separated in ``data`` (rows with zero weight ignored); else return the
-    result."""
+    """Raise :class:`SeparationError` (a ``ValueError``) naming the covariates when the outcome of ``formula`` is (quasi-)separated in ``data`` (rows with zero weight ignored); else return the result."""
     from carts_iptw.formula import model_frame
 
     mf = model_frame(formula, data)

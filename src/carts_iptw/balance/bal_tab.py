@@ -61,10 +61,14 @@ def _match_stat(s: str) -> str:
 
 @dataclass(repr=False)
 class BalTab(TableResult):
-    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin): ``balance`` (cobalt's rows and
-    columns), ``observations`` (sample sizes); ``table()`` the printed columns, ``tidy()`` the
-    balance table with the row names as ``variable``, ``summary()`` / ``repr`` cobalt's print.
-    A table, not a model: no ``confint()``."""
+    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin).
+
+    ``balance`` (cobalt's rows and columns), ``observations`` (sample sizes); ``table()`` the
+    printed columns, ``tidy()`` the balance table with the row names as ``variable``, ``summary()``
+    / ``repr`` cobalt's print.
+
+    A table, not a model: no ``confint()``.
+    """
 
     balance: pd.DataFrame
     observations: pd.DataFrame
@@ -77,8 +81,11 @@ class BalTab(TableResult):
     un: bool = True
 
     def table(self) -> pd.DataFrame:
-        """The columns cobalt's ``print(bal.tab(...))`` shows: Type and the requested
-        statistics (``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``, ``KS.*``) and threshold columns."""
+        """The columns cobalt's ``print(bal.tab(...))`` shows.
+
+        Type and the requested statistics (``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``, ``KS.*``) and
+        threshold columns.
+        """
         keep = ["Type"]
         for s in self.stats:
             pre, thr = STATS[s]
@@ -100,9 +107,12 @@ class BalTab(TableResult):
         return f"{head}\n{b}\n\nSample sizes\n{o}\n"
 
     def summary(self) -> Summary:
-        """cobalt's ``print(bal.tab(...))``; ``.table`` is the printed columns, ``.observations``
-        the sample sizes. (Until 0.1 ``summary()`` returned that DataFrame: use
-        ``summary().table`` or ``table()``.)"""
+        """Cobalt's ``print(bal.tab(...))``.
+
+        ``.table`` is the printed columns, ``.observations`` the sample sizes.
+
+        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table`` or ``table()``.)
+        """
         return Summary(self._print_text(), table=self.table(), observations=self.observations)
 
 

@@ -47,7 +47,8 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
     when ``bal`` is not a :func:`bal_tab` result and ``ValueError`` for an unknown or absent
     statistic. ``var_names`` maps balance-table row names (or, for a factor level row
     ``var_level``, the variable) to display labels, as ``love.plot(var.names = )``.
-    Reference: cobalt 4.6.1 ``?love.plot``."""
+    Reference: cobalt 4.6.1 ``?love.plot``.
+    """
     if not isinstance(bal, BalTab):
         raise TypeError("love_plot() needs the result of bal_tab()")
     stat = _match_stat(stat)

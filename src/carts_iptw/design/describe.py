@@ -1,5 +1,7 @@
-"""Weighted descriptive statistics: twins of ``survey::svymean``, ``svytotal``, ``svyby`` and
-``svyquantile`` for a :class:`~carts_iptw.design.svydesign.SurveyDesign`.
+"""Weighted descriptive statistics.
+
+Twins of ``survey::svymean``, ``svytotal``, ``svyby`` and ``svyquantile`` for a
+:class:`~carts_iptw.design.svydesign.SurveyDesign`.
 
 Variances are linearisation (influence-function) variances via the design's ``recvar``
 (survey's ``svyrecvar``).  Missing values raise unless ``na_rm=True`` (R returns NA).
@@ -33,8 +35,12 @@ def _variables(x) -> list[str]:
 
 
 def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """survey's ``model.matrix(~0 + v)`` per variable: numeric as is, factor/logical/character
-    as indicators named ``<var><level>``.  Returns matrix, names and a row-missing mask."""
+    """Survey's ``model.matrix(~0 + v)`` per variable.
+
+    Numeric as is, factor/logical/character as indicators named ``<var><level>``.
+
+    Returns matrix, names and a row-missing mask.
+    """
     require_design(design)
     cols, names, miss = [], [], np.zeros(design.n, dtype=bool)
     for v in _variables(x):
@@ -85,9 +91,11 @@ def _handle_missing(design, X, miss, na_rm, what, x=None):
 
 
 class SvyStat(Estimates):
-    """Estimates with a design-based variance (twin of survey's ``svystat``): ``coef``,
-    ``vcov``, ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``;
-    ``estimate_name`` is ``"mean"`` or ``"total"`` (R's column name in the printout)."""
+    """Estimates with a design-based variance (twin of survey's ``svystat``).
+
+    ``coef``, ``vcov``, ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``;
+    ``estimate_name`` is ``"mean"`` or ``"total"`` (R's column name in the printout).
+    """
 
     def __init__(self, coef: pd.Series, vcov: pd.DataFrame, estimate_name: str, df=np.inf):
         self.coef = coef
@@ -98,9 +106,13 @@ class SvyStat(Estimates):
     statistic = deprecated_alias("estimate_name")
 
     def confint(self, level: float = 0.95, parm=None, df=None) -> pd.DataFrame:
-        """Wald interval ``est -/+ q se``; ``df=None`` is survey's ``confint.svystat`` default
-        (normal ``q``), otherwise ``q = qt(1 - a/2, df)``. R's ``"2.5 %"`` column labels.
-        Raises ``ValueError`` for ``level`` outside (0, 1)."""
+        """Wald interval ``est -/+ q se``.
+
+        ``df=None`` is survey's ``confint.svystat`` default (normal ``q``), otherwise ``q = qt(1 -
+        a/2, df)``.
+
+        R's ``"2.5 %"`` column labels. Raises ``ValueError`` for ``level`` outside (0, 1).
+        """
         level = check_probability(level, "level")
         df = np.inf if df is None else df
         a = (1 - level) / 2
@@ -122,7 +134,8 @@ class SvyStat(Estimates):
     def summary(self) -> Summary:
         """R's ``print(svymean(...))``; the table (estimate and SE) is ``.table``.
 
-        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table``.)"""
+        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table``.)
+        """
         return Summary(self._print_text(), table=self.table)
 
 
@@ -215,7 +228,7 @@ def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False)
 
 
 def _qs(x, w, p):
-    """survey's ``qs``: bracketing order statistics of the weighted empirical cdf."""
+    """Survey's ``qs``: bracketing order statistics of the weighted empirical cdf."""
     ii = np.argsort(x, kind="stable")
     xs = x[ii]
     cumw = np.cumsum(w[ii])
@@ -234,9 +247,11 @@ def _qrule_math(x, w, p):
 
 
 class SvyQuantile(TableResult):
-    """Result of :func:`svyquantile`: a table per variable with ``quantile``, CI and ``se``;
-    ``tidy()`` stacks them (``variable``, ``probability``, ``quantile``, ``conf_low``,
-    ``conf_high``, ``std_error``)."""
+    """Result of :func:`svyquantile`.
+
+    A table per variable with ``quantile``, CI and ``se``; ``tidy()`` stacks them (``variable``,
+    ``probability``, ``quantile``, ``conf_low``, ``conf_high``, ``std_error``).
+    """
 
     def __init__(self, tables: dict[str, pd.DataFrame]):
         self.tables = tables
@@ -262,11 +277,13 @@ class SvyQuantile(TableResult):
 
 def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: bool = True,
                 df=None, na_rm: bool = False) -> SvyQuantile:
-    """Weighted quantiles with Woodruff CIs; twin of ``survey::svyquantile`` (survey >= 4.1
-    defaults: ``qrule = "math"`` (the smallest x whose weighted cdf reaches p, i.e. the
-    inverse of the weighted ecdf) and ``interval.type = "mean"``: a Wald interval for
-    ``mean(x <= q)`` with ``df = degf(design)`` mapped back through the quantile rule;
-    ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0, 1].
+    """Weighted quantiles with Woodruff CIs.
+
+    Twin of ``survey::svyquantile`` (survey >= 4.1 defaults: ``qrule = "math"`` (the smallest x
+    whose weighted cdf reaches p, i.e. the inverse of the weighted ecdf) and ``interval.type =
+    "mean"``: a Wald interval for ``mean(x <= q)`` with ``df = degf(design)`` mapped back through
+    the quantile rule; ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0,
+    1].
 
     R twin version: survey 4.1-1 (``svyquantile(~x, design, quantiles, ci = TRUE)``).
     Woodruff interval: with ``F_w`` the weighted ecdf, ``p_hat = F_w(q_hat)``,

@@ -1,5 +1,6 @@
-"""Firth's penalised-likelihood logistic regression with profile penalised-likelihood CIs:
-the twin of ``logistf::logistf(formula, data, weights)`` (Heinze & Schemper 2002, Stat Med
+"""Firth's penalised-likelihood logistic regression with profile penalised-likelihood CIs.
+
+The twin of ``logistf::logistf(formula, data, weights)`` (Heinze & Schemper 2002, Stat Med
 21:2409-2419; Firth 1993, Biometrika 80:27-38).
 
 Penalised log-likelihood ``l*(b) = sum_i w_i [y_i log p_i + (1 - y_i) log(1 - p_i)] +
@@ -85,9 +86,7 @@ class _Penalised:
 
 
 class FirthResult(ModelResult):
-    """A Firth fit: Wald-type SEs from ``I(b)^-1``; ``p_values`` are penalised likelihood-ratio
-    tests (``statistic`` their chi-squared, 1 df); ``confint()`` are profile
-    penalised-likelihood intervals (logistf defaults)."""
+    """A Firth fit: Wald-type SEs from ``I(b)^-1``; ``p_values`` are penalised likelihood-ratio tests (``statistic`` their chi-squared, 1 df); ``confint()`` are profile penalised-likelihood intervals (logistf defaults)."""
 
     def __init__(self, *a, problem, loglik, converged, **k):
         super().__init__(*a, **k)
@@ -145,8 +144,10 @@ class FirthResult(ModelResult):
         return optimize.brentq(g, lo_, hi_, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500)
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
-        """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``); ``parm``
-        restricts the coefficients profiled (logistf's ``plconf``)."""
+        """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``).
+
+        ``parm`` restricts the coefficients profiled (logistf's ``plconf``).
+        """
         level = check_probability(level, "level")
         rows = self._rows(parm)
         lo_lab, hi_lab = ci_labels(level)
@@ -160,8 +161,10 @@ class FirthResult(ModelResult):
                             index=rows)
 
     def coef_table(self) -> pd.DataFrame:
-        """R's ``print(logistf_fit)`` table at level 0.95: coef, se(coef), lower 0.95,
-        upper 0.95 (profile), Chisq (penalised LR) and p."""
+        """R's ``print(logistf_fit)`` table at level 0.95.
+
+        Coef, se(coef), lower 0.95, upper 0.95 (profile), Chisq (penalised LR) and p.
+        """
         ci = self.confint()
         return pd.DataFrame({"coef": self.coef, "se(coef)": self.se,
                              "lower 0.95": ci.iloc[:, 0], "upper 0.95": ci.iloc[:, 1],
@@ -177,16 +180,22 @@ class FirthResult(ModelResult):
         ])
 
     def summary(self) -> Summary:
-        """R's ``summary(logistf_fit)``: penalised log-likelihood, convergence and the
-        coefficient table of :meth:`coef_table` (``.coefficients``)."""
+        """R's ``summary(logistf_fit)``.
+
+        Penalised log-likelihood, convergence and the coefficient table of :meth:`coef_table`
+        (``.coefficients``).
+        """
         return Summary(self._print_text(), coefficients=self.coef_table())
 
 
 def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
-    """Firth-penalised logistic regression; twin of ``logistf::logistf(formula, data,
-    weights)`` with profile penalised-likelihood CIs and penalised LR p-values (see module
-    docstring).  Finite estimates under complete or quasi-complete separation.  ``weights``
-    (column name or array) are case weights, as logistf's; missing values raise.
+    """Firth-penalised logistic regression.
+
+    Twin of ``logistf::logistf(formula, data, weights)`` with profile penalised-likelihood CIs and
+    penalised LR p-values (see module docstring).
+
+    Finite estimates under complete or quasi-complete separation.  ``weights`` (column name or
+    array) are case weights, as logistf's; missing values raise.
 
     R twin: logistf (sources read: cran/logistf 1.23; not installable here) with its defaults
     ``pl = TRUE``, ``firth = TRUE``, no FLIC/FLAC. Checked live: estimates and SEs against

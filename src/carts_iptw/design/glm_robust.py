@@ -19,9 +19,11 @@ from carts_iptw.separation import check_separation
 
 def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "binomial",
                vcov: str = "HC0", control=None, firth: bool = False, **deprecated):
-    """GLM with sandwich standard errors; twin of ``glm(formula, data, weights = w,
-    family = ...)`` + ``sandwich::vcovHC(fit, type = "HC0" | "HC1")`` +
-    ``lmtest::coeftest`` / ``coefci`` (normal reference, as ``coeftest.glm``'s ``df = Inf``).
+    """GLM with sandwich standard errors.
+
+    Twin of ``glm(formula, data, weights = w, family = ...)`` + ``sandwich::vcovHC(fit, type = "HC0"
+    | "HC1")`` + ``lmtest::coeftest`` / ``coefci`` (normal reference, as ``coeftest.glm``'s ``df =
+    Inf``).
 
     ``weights`` is a column name or an array (e.g. IPT weights); the fit replays glm.fit's
     IRLS, and the sandwich uses its last-iteration working weights and residuals, so it equals

@@ -9,10 +9,11 @@ from carts_iptw.results import TestResult
 
 @dataclass(repr=False)
 class HTest(TestResult):
-    """R's ``htest``: ``statistic``, ``parameter`` (dict, e.g. ``{"df": 3}``), ``p_value``,
-    ``method``; optionally ``estimate``, ``conf_int`` (lower, upper). The results contract of
-    :class:`~carts_iptw.results.TestResult`: ``tidy()`` (broom's columns), ``summary()`` and
-    ``repr`` (R's ``print.htest``)."""
+    """R's ``htest``: ``statistic``, ``parameter`` (dict, e.g. ``{"df": 3}``), ``p_value``, ``method``; optionally ``estimate``, ``conf_int`` (lower, upper).
+
+    The results contract of :class:`~carts_iptw.results.TestResult`: ``tidy()`` (broom's columns),
+    ``summary()`` and ``repr`` (R's ``print.htest``).
+    """
 
     statistic: float
     p_value: float

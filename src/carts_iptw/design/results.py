@@ -51,7 +51,8 @@ class ModelResult(ModelResults):
 
         R: ``exp(cbind(OR = coef(fit), confint(fit)))`` (the intervals are exponentiated Wald
         limits, so they are not symmetric around the OR). Columns ``OR``, the two percent
-        labels, ``p``. Raises ``ValueError`` unless the link is logit."""
+        labels, ``p``. Raises ``ValueError`` unless the link is logit.
+        """
         if self.link != "logit":
             raise ValueError(f"odds ratios need a logit link (this model's link is {self.link})")
         rows = self._rows(parm)
@@ -72,7 +73,9 @@ class ModelResult(ModelResults):
         return "\n".join(lines)
 
     def summary(self) -> Summary:
-        """R's ``summary(fit)`` / ``coeftest(fit)``: the coefficient table with significance
-        stars, the covariance type, the reference distribution and any notes; the table is
-        ``.coefficients``."""
+        """R's ``summary(fit)`` / ``coeftest(fit)``.
+
+        The coefficient table with significance stars, the covariance type, the reference
+        distribution and any notes; the table is ``.coefficients``.
+        """
         return Summary(self._print_text(), coefficients=self.coef_table())

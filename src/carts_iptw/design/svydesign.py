@@ -119,8 +119,7 @@ class SurveyDesign:
 
 
 def require_design(design, what: str = "design") -> SurveyDesign:
-    """``TypeError`` unless ``design`` is a :class:`SurveyDesign` (e.g. a DataFrame passed by
-    mistake)."""
+    """``TypeError`` unless ``design`` is a :class:`SurveyDesign` (e.g. a DataFrame passed by mistake)."""
     if not isinstance(design, SurveyDesign):
         raise TypeError(
             f"{what} must be a survey design from svydesign(), got {type(design).__name__}"

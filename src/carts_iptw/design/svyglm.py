@@ -37,8 +37,11 @@ def _check_terms(formula, data, weights):
 
 
 def _fit_glm(formula, data, family, weights, control):
-    """glm() with R's expected warnings filtered; singular designs raise naming the aliased
-    terms (R reports NA coefficients: documented difference)."""
+    """glm() with R's expected warnings filtered.
+
+    Singular designs raise naming the aliased terms (R reports NA coefficients: documented
+    difference).
+    """
     from carts_iptw.families import GlmWarning
     from carts_iptw.glm_model import glm
 
@@ -66,8 +69,9 @@ def _fit_glm(formula, data, family, weights, control):
 
 def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", control=None,
            check_separation_: bool = True) -> ModelResult:
-    """Survey-weighted generalised linear model; twin of ``survey::svyglm(formula, design,
-    family = quasibinomial())``.
+    """Survey-weighted generalised linear model.
+
+    Twin of ``survey::svyglm(formula, design, family = quasibinomial())``.
 
     Fit: ``glm(formula, weights = w / mean(w))`` (survey's rescaled weights; the coefficients
     do not depend on the scale), glm.fit's IRLS replayed (``control`` = R's

@@ -1,5 +1,7 @@
-"""Design-based (weighted) tests: twins of ``survey::svychisq``, ``svyttest`` and
-``svyranktest`` for a :class:`~carts_iptw.design.svydesign.SurveyDesign`.
+"""Design-based (weighted) tests.
+
+Twins of ``survey::svychisq``, ``svyttest`` and ``svyranktest`` for a
+:class:`~carts_iptw.design.svydesign.SurveyDesign`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from carts_iptw.design.svydesign import SurveyDesign, require_design
 
 
 def _split_formula(formula: str) -> tuple[str, list[str]]:
-    """(response column or "", right-hand columns) of ``y ~ a + b``, read by the package's
-    R-formula parser (backticked names such as ```b+c``` are columns, as in ``svyglm``)."""
+    """(response column or "", right-hand columns) of ``y ~ a + b``, read by the package's R-formula parser (backticked names such as ```b+c``` are columns, as in ``svyglm``)."""
     from carts_iptw.formula.parser import Binary, Name, Num, deparse, parse_formula
 
     if not isinstance(formula, str) or "~" not in formula:
@@ -57,8 +58,7 @@ def _levels(s: pd.Series) -> list:
 
 
 def _codes(s: pd.Series, levels: list) -> np.ndarray:
-    """0-based int64 codes of ``s`` in ``levels`` (its observed levels; int64, not pandas'
-    int8 codes: products of codes must not overflow)."""
+    """0-based int64 codes of ``s`` in ``levels`` (its observed levels; int64, not pandas' int8 codes: products of codes must not overflow)."""
     if isinstance(s.dtype, pd.CategoricalDtype):  # drop unused categories (no re-coding)
         codes = s.cat.set_categories(levels).cat.codes
     else:
@@ -67,8 +67,7 @@ def _codes(s: pd.Series, levels: list) -> np.ndarray:
 
 
 def _check_levels_weighted(design: SurveyDesign, s: pd.Series, name: str) -> None:
-    """Every observed level of ``s`` needs positive total weight (else an empty group: R gives
-    NaN or a singular fit)."""
+    """Every observed level of ``s`` needs positive total weight (else an empty group: R gives NaN or a singular fit)."""
     w = np.asarray(design.weights, dtype=float)
     k = sum(1 for lv in _levels(s) if not w[(s == lv).to_numpy()].sum() > 0)
     if k:
@@ -90,8 +89,9 @@ def _group_column(s: pd.Series, name: str) -> np.ndarray:
 
 
 def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
-    """Rao-Scott test of association in a weighted two-way table; twin of
-    ``survey::svychisq(~a + b, design, statistic = "F")`` (default) or ``"Chisq"``.
+    """Rao-Scott test of association in a weighted two-way table.
+
+    Twin of ``survey::svychisq(~a + b, design, statistic = "F")`` (default) or ``"Chisq"``.
 
     Pearson X^2 of the weighted table rescaled to n; design effect matrix
     ``Delta = (C' D^-1 C / n)^-1 C' D^-1 V D^-1 C`` with ``C`` the interaction contrasts

@@ -22,8 +22,7 @@ _COLUMNS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_h
 
 
 def wald(est, se, level: float, log_scale: bool = False) -> dict:
-    """z statistic, two-sided normal p-value and the Wald interval of ``est`` (on the log scale
-    and back-transformed with ``exp`` when ``log_scale``)."""
+    """Z statistic, two-sided normal p-value and the Wald interval of ``est`` (on the log scale and back-transformed with ``exp`` when ``log_scale``)."""
     est = np.asarray(est, dtype=float)
     se = np.asarray(se, dtype=float)
     q = float(stats.norm.ppf(1 - (1 - check_level(level)) / 2))
@@ -76,9 +75,11 @@ class EffectRows(Result):
     conf_high = property(lambda self: self._col("conf_high"), doc="Upper confidence limit(s).")
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy()`` in snake_case: ``term``, ``contrast``, ``estimate``,
-        ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high`` (and any extra
-        columns of the result, e.g. ``time``)."""
+        """Broom's ``tidy()`` in snake_case.
+
+        ``term``, ``contrast``, ``estimate``, ``std_error``, ``statistic``, ``p_value``,
+        ``conf_low``, ``conf_high`` (and any extra columns of the result, e.g. ``time``).
+        """
         return self._table.copy()
 
     def _print_text(self) -> str:

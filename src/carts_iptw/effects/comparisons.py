@@ -1,6 +1,8 @@
-"""``avg_comparisons``: g-computation contrasts after weighting, the twin of
-``marginaleffects::avg_comparisons`` (marginaleffects 0.22.0) on a ``WeightIt::glm_weightit``
-fit."""
+"""``avg_comparisons``.
+
+G-computation contrasts after weighting, the twin of ``marginaleffects::avg_comparisons``
+(marginaleffects 0.22.0) on a ``WeightIt::glm_weightit`` fit.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ _R_NAMES = {"difference": "difference", "ratio": "lnratioavg (transform = exp)",
 
 
 class AvgComparisons(EffectRows):
-    """Result of :func:`avg_comparisons`: one row (``term``, ``contrast``, ``estimate``,
-    ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high``).
+    """Result of :func:`avg_comparisons`.
+
+    One row (``term``, ``contrast``, ``estimate``, ``std_error``, ``statistic``, ``p_value``,
+    ``conf_low``, ``conf_high``).
 
     Extra attributes: ``comparison``, ``predicted_hi`` / ``predicted_lo`` (the averaged
     predictions under each treatment level), ``jacobian`` (d contrast / d coefficients, on the
@@ -128,10 +132,11 @@ def _target(fit, newdata, wts):
 def avg_comparisons(fit, variables: str = "treat", comparison: str = "difference",
                     newdata: pd.DataFrame | None = None, wts=None,
                     conf_level: float = 0.95) -> AvgComparisons:
-    """Average contrast of predicted outcomes under two treatment levels (g-computation);
-    twin of ``marginaleffects::avg_comparisons(fit, variables = "treat")`` (marginaleffects
-    0.22.0) on a ``WeightIt::glm_weightit`` fit (WeightIt 1.5.1, vignette "Estimating effects
-    after weighting").
+    """Average contrast of predicted outcomes under two treatment levels (g-computation).
+
+    Twin of ``marginaleffects::avg_comparisons(fit, variables = "treat")`` (marginaleffects 0.22.0)
+    on a ``WeightIt::glm_weightit`` fit (WeightIt 1.5.1, vignette "Estimating effects after
+    weighting").
 
     Every target unit is predicted from the outcome model with ``variables`` set to its
     reference level (``lo``: 0, FALSE or the first factor level) and to its other level

@@ -1,6 +1,8 @@
-"""E-values for unmeasured confounding (VanderWeele & Ding 2017); the twin of the EValue
-package's ``evalues.RR`` / ``evalues.OR`` / ``evalues.HR`` (EValue 4.1, not installable here:
-it needs metafor and dplyr)."""
+"""E-values for unmeasured confounding (VanderWeele & Ding 2017).
+
+The twin of the EValue package's ``evalues.RR`` / ``evalues.OR`` / ``evalues.HR`` (EValue 4.1, not
+installable here: it needs metafor and dplyr).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ MEASURES = ("RR", "OR", "HR")
 
 
 def _threshold(x: float) -> float:
-    """E-value of one risk ratio (true value 1): ``RR + sqrt(RR (RR - 1))`` with RR >= 1
-    (a ratio below 1 is inverted first)."""
+    """E-value of one risk ratio (true value 1).
+
+    ``RR + sqrt(RR (RR - 1))`` with RR >= 1 (a ratio below 1 is inverted first).
+    """
     if x < 1:
         x = 1 / x
     return x + math.sqrt(x * (x - 1))
@@ -30,11 +34,13 @@ def _to_rr(x: float, measure: str, rare: bool) -> float:
 
 
 class EValue(Result):
-    """Result of :func:`evalue`: ``point`` (E-value of the estimate), ``ci`` (E-value of the
-    confidence limit closest to 1; 1 when the interval includes 1; None without an interval),
-    ``rr`` (the estimate on the risk-ratio scale after any common-outcome conversion) and
-    ``rr_ci`` (the converted limits), ``measure``, ``rare``, ``estimate``, ``lower``,
-    ``upper``."""
+    """Result of :func:`evalue`.
+
+    ``point`` (E-value of the estimate), ``ci`` (E-value of the confidence limit closest to 1; 1
+    when the interval includes 1; None without an interval), ``rr`` (the estimate on the risk-ratio
+    scale after any common-outcome conversion) and ``rr_ci`` (the converted limits), ``measure``,
+    ``rare``, ``estimate``, ``lower``, ``upper``.
+    """
 
     def __init__(self, estimate, lower, upper, measure, rare, rr, rr_ci, point, ci):
         self.estimate, self.lower, self.upper = estimate, lower, upper
@@ -43,9 +49,7 @@ class EValue(Result):
         self.point, self.ci = point, ci
 
     def tidy(self) -> pd.DataFrame:
-        """One row: ``measure``, ``estimate``, ``rr`` (converted), ``evalue_point`` and, with an
-        interval, ``conf_low``, ``conf_high``, ``rr_conf_low``, ``rr_conf_high``,
-        ``evalue_ci``."""
+        """One row: ``measure``, ``estimate``, ``rr`` (converted), ``evalue_point`` and, with an interval, ``conf_low``, ``conf_high``, ``rr_conf_low``, ``rr_conf_high``, ``evalue_ci``."""
         row = {"measure": self.measure, "estimate": self.estimate, "rr": self.rr,
                "evalue_point": self.point}
         if self.ci is not None:
@@ -55,8 +59,11 @@ class EValue(Result):
         return pd.DataFrame([row])
 
     def _print_text(self) -> str:
-        """EValue's printed matrix: rows ``RR`` and ``E-values``, columns point / lower / upper
-        (the E-value only under the limit closest to 1, NA under the other)."""
+        """EValue's printed matrix.
+
+        Rows ``RR`` and ``E-values``, columns point / lower / upper (the E-value only under the
+        limit closest to 1, NA under the other).
+        """
         vals = [self.rr]
         ev = [self.point]
         if self.ci is not None:
@@ -97,9 +104,7 @@ def _positive(x, name):
 
 def evalue(estimate, lower=None, upper=None, measure: str = "RR", rare: bool | None = None
            ) -> EValue:
-    """E-value of a ratio estimate and of its confidence limit closest to 1 (VanderWeele &
-    Ding 2017); twin of ``EValue::evalues.RR(est, lo, hi)``, ``evalues.OR(..., rare =)`` and
-    ``evalues.HR(..., rare =)`` (EValue 4.1.x; true value 1).
+    """E-value of a ratio estimate and of its confidence limit closest to 1 (VanderWeele & Ding 2017); twin of ``EValue::evalues.RR(est, lo, hi)``, ``evalues.OR(..., rare =)`` and ``evalues.HR(..., rare =)`` (EValue 4.1.x; true value 1).
 
     The E-value is the minimum strength of association, on the risk-ratio scale, that an
     unmeasured confounder would need with both treatment and outcome to explain away the

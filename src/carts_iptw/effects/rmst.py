@@ -1,5 +1,8 @@
-"""Restricted mean survival time: the difference (and ratio) between two Kaplan-Meier curves;
-twin of ``survRM2::rmst2`` (survRM2 1.0-4) and of ``summary(survfit(...), rmean = tau)``."""
+"""Restricted mean survival time.
+
+The difference (and ratio) between two Kaplan-Meier curves; twin of ``survRM2::rmst2`` (survRM2
+1.0-4) and of ``summary(survfit(...), rmean = tau)``.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,19 @@ from carts_iptw.effects._base import EffectRows, wald
 
 
 class RMSTDifference(EffectRows):
-    """Result of :func:`rmst_difference`: rows ``difference`` (RMST of the second stratum minus
-    the first) and ``ratio`` (second / first; ``std_error`` and ``statistic`` on the log
-    scale, as survRM2). ``arms`` holds each stratum's ``rmean``, ``se_rmean`` and its Wald
-    interval (``conf_low``, ``conf_high``); ``tau`` the horizon."""
+    """Result of :func:`rmst_difference`.
+
+    Rows ``difference`` (RMST of the second stratum minus the first) and ``ratio`` (second / first;
+    ``std_error`` and ``statistic`` on the log scale, as survRM2).
+
+    ``arms`` holds each stratum's ``rmean``, ``se_rmean`` and its Wald interval (``conf_low``,
+    ``conf_high``); ``tau`` the horizon.
+    """
 
 
 def rmst_difference(fit, tau: float, variance: str | None = None,
                     conf_level: float = 0.95) -> RMSTDifference:
-    """Difference and ratio of restricted mean survival times up to ``tau`` between the two
-    strata of a :func:`survfit` fit (second minus first, e.g. ``chemo=1`` minus ``chemo=0``).
+    """Difference and ratio of restricted mean survival times up to ``tau`` between the two strata of a :func:`survfit` fit (second minus first, e.g. ``chemo=1`` minus ``chemo=0``).
 
     R twins: per arm ``summary(survfit(...), rmean = tau)$table[, c("rmean", "se(rmean)")]``
     (survival 3.5-3; weighted and unweighted); unweighted, the whole result is

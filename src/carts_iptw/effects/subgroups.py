@@ -1,5 +1,8 @@
-"""Treatment effects within subgroups, with the interaction test; twins of ``survey::svyglm``
-on a domain (``subset(design, modifier == level)``) and ``survey::regTermTest`` (survey 4.1-1)."""
+"""Treatment effects within subgroups, with the interaction test.
+
+Twins of ``survey::svyglm`` on a domain (``subset(design, modifier == level)``) and
+``survey::regTermTest`` (survey 4.1-1).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +16,22 @@ from carts_iptw.results import format_num, format_pval
 
 
 class SubgroupEffects(EffectRows):
-    """Result of :func:`subgroup_effects`: one row per level of the modifier (``term`` =
-    ``modifier=level``; ``n`` rows, ``estimate`` the treatment coefficient, exponentiated
-    with its interval on a logit / log link: ``std_error`` and ``statistic`` then stay on the
-    coefficient (log) scale). ``interaction`` holds the test of the treatment x modifier
-    product term (``statistic`` F, ``df``, ``ddf``, ``p_value``: R's ``regTermTest``);
-    ``weights_source`` says whether the weights were kept from the whole cohort or
-    re-estimated within each subgroup."""
+    """Result of :func:`subgroup_effects`.
+
+    One row per level of the modifier (``term`` = ``modifier=level``; ``n`` rows, ``estimate`` the
+    treatment coefficient, exponentiated with its interval on a logit / log link: ``std_error`` and
+    ``statistic`` then stay on the coefficient (log) scale).
+
+    ``interaction`` holds the test of the treatment x modifier product term (``statistic`` F,
+    ``df``, ``ddf``, ``p_value``: R's ``regTermTest``); ``weights_source`` says whether the weights
+    were kept from the whole cohort or re-estimated within each subgroup.
+    """
 
     def plot(self, title: str | None = None, figsize=None):
-        """Forest plot of the subgroup effects (ratio scale, log axis) with the interaction p
-        in the title; :func:`carts_iptw.forest_plot` on this table. Returns the matplotlib
-        ``Figure``. ``ValueError`` for a difference scale (identity link)."""
+        """Forest plot of the subgroup effects (ratio scale, log axis) with the interaction p in the title; :func:`carts_iptw.forest_plot` on this table.
+
+        Returns the matplotlib ``Figure``. ``ValueError`` for a difference scale (identity link).
+        """
         from carts_iptw.survival.plots import forest_plot
 
         if not self.ratio:
@@ -62,11 +69,7 @@ def subgroup_effects(formula: str, data: pd.DataFrame, treatment: str, modifier:
                      weights=None, ps_formula: str | None = None, reestimate: bool = False,
                      estimand: str = "ATE", family: str = "quasibinomial",
                      conf_level: float = 0.95) -> SubgroupEffects:
-    """Effect of ``treatment`` within each level of ``modifier`` and the test of effect
-    modification; R twin (survey 4.1-1): per level ``survey::svyglm(formula, design =
-    subset(des, modifier == level), family)`` (coefficient of the treatment,
-    ``confint.svyglm``) and ``survey::regTermTest(svyglm(y ~ treatment * modifier + ..., des),
-    ~treatment:modifier)`` (Wald F test on the design's residual df).
+    """Effect of ``treatment`` within each level of ``modifier`` and the test of effect modification; R twin (survey 4.1-1): per level ``survey::svyglm(formula, design = subset(des, modifier == level), family)`` (coefficient of the treatment, ``confint.svyglm``) and ``survey::regTermTest(svyglm(y ~ treatment * modifier + ..., des), ~treatment:modifier)`` (Wald F test on the design's residual df).
 
     Weights: by default (``reestimate=False``) the IPT ``weights`` of the whole cohort are kept
     and each subgroup is a domain of the whole design (survey's ``subset``: R's semantics of

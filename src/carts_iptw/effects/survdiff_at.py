@@ -9,16 +9,17 @@ from carts_iptw.effects._base import EffectRows, wald
 
 
 class SurvivalDifference(EffectRows):
-    """Result of :func:`survfit_difference`: one row per horizon (column ``time``) with the
-    difference of the second stratum's value minus the first's; ``arms`` holds each
-    stratum's value and standard error at each horizon (R's ``summary(fit, times)``)."""
+    """Result of :func:`survfit_difference`.
+
+    One row per horizon (column ``time``) with the difference of the second stratum's value minus
+    the first's; ``arms`` holds each stratum's value and standard error at each horizon (R's
+    ``summary(fit, times)``).
+    """
 
 
 def survfit_difference(fit, times, measure: str = "survival", state: str | None = None,
                        conf_level: float = 0.95) -> SurvivalDifference:
-    """Difference between two curves at horizons, with a Wald interval from the curves'
-    standard errors; R twin: ``summary(survfit(...), times = t)`` per arm and the difference
-    with ``sqrt(se1^2 + se0^2)`` (survival 3.5-3).
+    """Difference between two curves at horizons, with a Wald interval from the curves' standard errors; R twin: ``summary(survfit(...), times = t)`` per arm and the difference with ``sqrt(se1^2 + se0^2)`` (survival 3.5-3).
 
     For a weighted fit the standard errors are the curves' robust (infinitesimal-jackknife)
     ones, which :func:`survfit` uses for non-integer weights, as R.

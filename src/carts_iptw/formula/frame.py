@@ -49,17 +49,15 @@ class ModelFrame:
         return self.X.shape[0]
 
     def describe(self, columns) -> str:
-        """Model-matrix columns (by name) described for an error or warning message without
-        any data value: a column built from a factor's levels (``racehispan``,
-        ``mrnMRN100042``) is named by its term and position (``race (factor: column 2 of
-        2)``, ``mrn (factor: 58 of its 59 columns)``), never by the level; other columns keep
-        their names (they come from the formula's text). A factor with more levels than half
-        the rows adds "column 'mrn' has 60 levels for 60 rows (an identifier?)"."""
+        """Model-matrix columns (by name) described for an error or warning message without any data value: a column built from a factor's levels (``racehispan``, ``mrnMRN100042``) is named by its term and position (``race (factor: column 2 of 2)``, ``mrn (factor: 58 of its 59 columns)``), never by the level; other columns keep their names (they come from the formula's text).
+
+        A factor with more levels than half the rows adds "column 'mrn' has 60 levels for 60 rows
+        (an identifier?)".
+        """
         return describe_columns(self, columns)
 
     def identifier_hints(self, labels=None) -> list[str]:
-        """"column 'x' has K levels for n rows (an identifier?)" for each factor variable of
-        the terms (or of ``labels``) with more levels than half the rows."""
+        """"column 'x' has K levels for n rows (an identifier?)" for each factor variable of the terms (or of ``labels``) with more levels than half the rows."""
         out = []
         for v, lv in self.xlevels.items():
             if (labels is None or v in labels) and len(lv) > 2 and 2 * len(lv) > self.n:
@@ -134,9 +132,13 @@ def _check_variable(v: Value, label: str, n: int) -> Value:
 
 
 def _as_model_variable(v: Value, label: str, levels: list[str] | None = None) -> Value:
-    """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does; drop
-    unused levels as glm's model.frame (drop.unused.levels = TRUE). With ``levels`` (new data
-    for prediction, R's ``xlev``) the factor is coded with those levels and no check applies."""
+    """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does.
+
+    Drop unused levels as glm's model.frame (drop.unused.levels = TRUE).
+
+    With ``levels`` (new data for prediction, R's ``xlev``) the factor is coded with those levels
+    and no check applies.
+    """
     if v.kind == "matrix":
         return v
     if levels is not None:

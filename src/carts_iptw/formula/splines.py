@@ -1,4 +1,5 @@
-"""Regression splines as R's splines package builds them inside a model frame:
+"""Regression splines as R's splines package builds them inside a model frame.
+
 ``bs(x, df, knots, degree = 3, intercept = FALSE)`` and ``ns(x, df, knots, intercept = FALSE)``.
 
 Boundary knots are ``range(x)``; interior knots, when only ``df`` is given, are R's type-7
@@ -34,8 +35,12 @@ def r_quantile7(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 def _bsplines(t: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
-    """All order-m B-splines on knots t at x (Cox-de Boor, 0/0 = 0); the right end of the
-    knot range is included, as splineDesign does. Loops over orders only."""
+    """All order-m B-splines on knots t at x (Cox-de Boor, 0/0 = 0).
+
+    The right end of the knot range is included, as splineDesign does.
+
+    Loops over orders only.
+    """
     x = np.asarray(x, dtype=float)[:, None]
     B = ((t[:-1] <= x) & (x < t[1:])).astype(float)
     nz = np.flatnonzero(t[:-1] < t[1:])
@@ -53,8 +58,10 @@ def _bsplines(t: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
 
 
 def _design(aknots: np.ndarray, x: np.ndarray, ord_: int, deriv: int = 0) -> np.ndarray:
-    """``splineDesign(aknots, x, ord, derivs = deriv)``: derivatives by the B-spline
-    derivative recursion (valid with repeated knots)."""
+    """``splineDesign(aknots, x, ord, derivs = deriv)``.
+
+    Derivatives by the B-spline derivative recursion (valid with repeated knots).
+    """
     t = np.asarray(aknots, dtype=float)
     if deriv == 0:
         return _bsplines(t, x, ord_)

@@ -1,5 +1,4 @@
-"""``Surv(time, event)`` / ``Surv(start, stop, event)`` responses and the ``strata()`` /
-``cluster()`` specials, as survival::Surv and survival::strata build them.
+"""``Surv(time, event)`` / ``Surv(start, stop, event)`` responses and the ``strata()`` / ``cluster()`` specials, as survival::Surv and survival::strata build them.
 
 Differences from R (documented): an invalid status value, a negative time (right-censored
 data) or ``stop <= start`` (counting process) raises ``ValueError`` instead of becoming NA.
@@ -27,7 +26,8 @@ class SurvResponse:
 
     ``type`` is 'right', 'counting' (start, stop], 'mright' or 'mcounting' (multi-state: the
     event is a factor whose first level means censored; ``event`` holds 0 for censored and
-    k for the k-th other level, ``states`` the other levels)."""
+    k for the k-th other level, ``states`` the other levels).
+    """
 
     type: str
     time: np.ndarray

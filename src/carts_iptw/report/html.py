@@ -446,9 +446,11 @@ def _join(items: list[str]) -> str:
 
 
 def methods_paragraphs(res: dict) -> list[str]:
-    """A methods section written from the spec and the run (plain text, for an author to
-    edit): design, estimand, propensity model and its terms, weights, trimming, balance
-    threshold, outcome models, variance estimators and software."""
+    """A methods section written from the spec and the run (plain text, for an author to edit).
+
+    Design, estimand, propensity model and its terms, weights, trimming, balance threshold, outcome
+    models, variance estimators and software.
+    """
     m, p, b = res["meta"], res.get("propensity", {}), res.get("balance", {})
     a0, a1 = m["arms"]
     flow = res.get("flow", [])

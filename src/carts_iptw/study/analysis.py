@@ -84,9 +84,12 @@ def _arms(spec: StudySpec) -> list[tuple[str, int]]:
 
 
 def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
-    """The treatment, model covariates and Table 1 columns of the eligible cohort: present, and
-    without missing values unless the spec's ``missing`` policy handles them (``complete`` has
-    dropped the incomplete rows already; ``indicator`` adds missingness indicators)."""
+    """The treatment, model covariates and Table 1 columns of the eligible cohort.
+
+    Present, and without missing values unless the spec's ``missing`` policy handles them
+    (``complete`` has dropped the incomplete rows already; ``indicator`` adds missingness
+    indicators).
+    """
     from carts_iptw.study.cohort import CohortValidationError
 
     model = spec.model_columns()
@@ -151,10 +154,12 @@ def fit_weights(ctx: Context) -> dict:
 
 
 def _balance_object(ctx: Context):
-    """The weightit result whose covariates are the data columns the propensity terms read:
-    real WeightIt (1.5.1) keeps the variables of the formula (``all.vars``) in ``W$covs`` and
-    cobalt's ``bal.tab(W)`` balances those (``age``, not ``I(age^2)``; ``education`` as
-    stored, not ``factor(education)``); the package's weightit keeps the terms."""
+    """The weightit result whose covariates are the data columns the propensity terms read.
+
+    Real WeightIt (1.5.1) keeps the variables of the formula (``all.vars``) in ``W$covs`` and
+    cobalt's ``bal.tab(W)`` balances those (``age``, not ``I(age^2)``; ``education`` as stored, not
+    ``factor(education)``); the package's weightit keeps the terms.
+    """
     W = ctx.weightit
     cols = ctx.spec.propensity.columns
     if list(W.covs.columns) == cols:
@@ -239,8 +244,7 @@ def _wcat_test(ctx: Context, col: str) -> dict:
 
 
 def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
-    """Unweighted and weighted SMD of one Table 1 row (cobalt, pooled SD of the unweighted
-    arms; a proportion standardised the same way), as :func:`~carts_iptw.table_one`."""
+    """Unweighted and weighted SMD of one Table 1 row (cobalt, pooled SD of the unweighted arms; a proportion standardised the same way), as :func:`~carts_iptw.table_one`."""
     t = ctx.trt.astype(int)
     x = np.asarray(x, dtype=float)[:, None]
     row["smd_unweighted"] = num(col_w_smd(x, t, None, s_d_denom="pooled",
@@ -325,7 +329,8 @@ def outcome_column(ctx: Context, o: Outcome) -> str:
     """Add the 0/1 indicator of a binary outcome (from its spec expression); return its name.
 
     A definition that is NA for an analysed row (a column it reads is missing) is an error
-    naming the outcome: exclude such rows with an eligibility rule or ``among``."""
+    naming the outcome: exclude such rows with an eligibility rule or ``among``.
+    """
     name = f"o_{o.name}"
     yes, na = parse(o.definition, f"outcome '{o.name}' definition").logical(ctx.data)
     rows = _among(ctx, o)
@@ -347,9 +352,11 @@ def _among(ctx: Context, o: Outcome) -> np.ndarray:
 
 
 def continuous_outcome(ctx: Context, o: Outcome) -> dict:
-    """Weighted mean per arm (svymean) and the weighted mean difference: a weighted linear
-    model ``y ~ treatment [+ adjustment]`` (svyglm gaussian, design-based SE), R's
-    ``svyglm(y ~ treat, design)``; ``among`` restricts (survey's ``subset``)."""
+    """Weighted mean per arm (svymean) and the weighted mean difference.
+
+    A weighted linear model ``y ~ treatment [+ adjustment]`` (svyglm gaussian, design-based SE), R's
+    ``svyglm(y ~ treat, design)``; ``among`` restricts (survey's ``subset``).
+    """
     among = _among(ctx, o)
     x = ctx.data[o.column]
     k = int((x.isna().to_numpy() & among).sum())
@@ -466,8 +473,11 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
 
 
 def _firth_fit(formula: str, design, trt: str) -> dict:
-    """logistf with the IPT weights scaled to mean 1 (sum = n): logistf treats weights as case
-    weights, so unscaled IPT weights (sum ~ 2n under the ATE) would overstate the precision."""
+    """Logistf with the IPT weights scaled to mean 1 (sum = n).
+
+    Logistf treats weights as case weights, so unscaled IPT weights (sum ~ 2n under the ATE) would
+    overstate the precision.
+    """
     w = np.asarray(design.weights, dtype=float)
     cells = _or_cells(logistf(formula, design.data, weights=w / w.mean()), trt, "logistf")
     cells["note"] = ("Firth-penalised logistic regression (logistf), IPT weights scaled to mean "

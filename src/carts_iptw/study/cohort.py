@@ -71,8 +71,11 @@ class Column:
 
 @dataclass(frozen=True)
 class Derived:
-    """A column computed from an R expression (``value``); if the cohort supplies it and
-    ``check`` is true, the supplied values must equal the computed ones."""
+    """A column computed from an R expression (``value``).
+
+    If the cohort supplies it and ``check`` is true, the supplied values must equal the computed
+    ones.
+    """
 
     name: str
     value: str
@@ -82,8 +85,10 @@ class Derived:
 
 @dataclass(frozen=True)
 class Check:
-    """A consistency rule (R expression) every row must satisfy; a row where it is NA passes
-    (the columns it reads have their own missing-value rules)."""
+    """A consistency rule (R expression) every row must satisfy.
+
+    A row where it is NA passes (the columns it reads have their own missing-value rules).
+    """
 
     column: str
     rule: str
@@ -107,8 +112,10 @@ class Schema:
         return next((c.name for c in self.columns if c.kind == "id"), None)
 
     def merged(self, other: Schema) -> Schema:
-        """This schema's columns, with ``other``'s (stricter, from a file) taking precedence;
-        derived columns and checks of both."""
+        """This schema's columns, with ``other``'s (stricter, from a file) taking precedence.
+
+        Derived columns and checks of both.
+        """
         cols = list(other.columns)
         names = {c.name for c in cols}
         dnames = {d.name for d in other.derived}
@@ -139,9 +146,14 @@ _COLUMN_KEYS = {"name", "kind", "description", "required", "nullable", "lower", 
 
 
 def load_schema(path: str | Path) -> Schema:
-    """Read a schema TOML file: ``[[columns]]`` (name, kind, description, required, nullable,
-    lower, upper, levels), ``[[derived]]`` (name, value, description, check) and ``[[checks]]``
-    (column, rule, label, message). Unknown keys are errors naming the table."""
+    """Read a schema TOML file.
+
+    ``[[columns]]`` (name, kind, description, required, nullable, lower, upper, levels),
+    ``[[derived]]`` (name, value, description, check) and ``[[checks]]`` (column, rule, label,
+    message).
+
+    Unknown keys are errors naming the table.
+    """
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"schema file not found: {p}")
@@ -237,8 +249,7 @@ def derive_schema(spec) -> Schema:
 
 
 def resolve_schema(schema=None) -> Schema:
-    """A :class:`Schema` from a Schema, a study spec (derived, plus its schema file), a path to
-    a spec or schema TOML file, or None (the bundled reference spec)."""
+    """A :class:`Schema` from a Schema, a study spec (derived, plus its schema file), a path to a spec or schema TOML file, or None (the bundled reference spec)."""
     from carts_iptw.study.spec import StudySpec, default_spec, load_spec
 
     if isinstance(schema, Schema):
@@ -422,8 +433,7 @@ def parquet_engine() -> str | None:
 
 
 def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as
-    supplied (no validation); ``id_column`` is read as text."""
+    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as supplied (no validation); ``id_column`` is read as text."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"cohort file not found: {p}")

@@ -153,8 +153,7 @@ class StudySpec:
         return o.time_unit or self.time_unit
 
     def model_columns(self) -> list[str]:
-        """Columns of the propensity and adjustment terms (the covariates with the spec's
-        missing-value policy)."""
+        """Columns of the propensity and adjustment terms (the covariates with the spec's missing-value policy)."""
         cols = list(self.propensity.columns)
         for name, terms in self.adjustment_sets.items():
             for t in terms:
@@ -162,8 +161,7 @@ class StudySpec:
         return cols
 
     def schema(self):
-        """The cohort schema this spec needs (:func:`carts_iptw.study.cohort.derive_schema`),
-        merged with the spec's schema file (``[cohort] schema``), whose rules take precedence."""
+        """The cohort schema this spec needs (:func:`carts_iptw.study.cohort.derive_schema`), merged with the spec's schema file (``[cohort] schema``), whose rules take precedence."""
         from carts_iptw.study.cohort import derive_schema, load_schema
 
         derived = derive_schema(self)
@@ -216,8 +214,7 @@ def _suggest(word: str, options) -> str:
 
 
 def _known_keys(d: dict, section: str, where: str | None = None) -> None:
-    """Unknown keys are named with their section before any other check (a typo never reads
-    as a missing key)."""
+    """Unknown keys are named with their section before any other check (a typo never reads as a missing key)."""
     allowed = _KEYS[section]
     bad = [k for k in d if k not in allowed]
     if bad:
@@ -292,8 +289,11 @@ def _eligibility(raw) -> Eligibility:
 
 
 def _find_file(name: str, source: str, where: str) -> str:
-    """A file named in a spec: absolute, or relative to the spec's folder, else one bundled
-    with the package's worked studies (so a copied bundled spec still finds its schema)."""
+    """A file named in a spec.
+
+    Absolute, or relative to the spec's folder, else one bundled with the package's worked studies
+    (so a copied bundled spec still finds its schema).
+    """
     p = Path(name)
     cands = [p] if p.is_absolute() else (
         ([Path(source).parent / p] if source else [Path.cwd() / p])

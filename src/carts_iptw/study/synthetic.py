@@ -104,9 +104,12 @@ def _pick(rng: np.random.Generator, k: int, logit: np.ndarray, eligible=None) ->
 
 def _split_lognormal_days(e: np.ndarray, mask: np.ndarray, m: int, sd_below: float,
                           sd_above: float) -> np.ndarray:
-    """Whole days in 1..30: ``m * exp(sd * e')`` with ``e'`` = ``e`` centred on its median over
-    ``mask`` (``sd_below`` where ``e' < 0``, ``sd_above`` above); the middle rank(s) get ``e' = 0``,
-    and rounding is monotone, so the median over ``mask`` is exactly ``m``."""
+    """Whole days in 1..30.
+
+    ``m * exp(sd * e')`` with ``e'`` = ``e`` centred on its median over ``mask`` (``sd_below`` where
+    ``e' < 0``, ``sd_above`` above); the middle rank(s) get ``e' = 0``, and rounding is monotone, so
+    the median over ``mask`` is exactly ``m``.
+    """
     idx = np.flatnonzero(mask)
     c = np.zeros(e.shape)
     if len(idx):

@@ -20,9 +20,10 @@ from carts_iptw.survival.survfit import survfit_confint
 
 
 def aj_curve(time, status, w, nstates):
-    """Aalen-Johansen for one initial state and ``nstates`` absorbing states (status 0 =
-    censored, k = state k). Returns per unique time: n_risk, events by state, pstate (s0 first)
-    and the infinitesimal-jackknife std.err of each pstate (survfitCI's only variance).
+    """Aalen-Johansen for one initial state and ``nstates`` absorbing states (status 0 = censored, k = state k).
+
+    Returns per unique time: n_risk, events by state, pstate (s0 first) and the
+    infinitesimal-jackknife std.err of each pstate (survfitCI's only variance).
 
     IJ influence of a subject (times its weight), closed form evaluated by cumulative sums:
     S(t) D_i(t) for S (the KM influence, see survfit.km_curve) and, for state k,
@@ -83,13 +84,16 @@ def aj_curve(time, status, w, nstates):
 
 @dataclass(repr=False)
 class SurvFitMS(TableResult):
-    """Result of :func:`survfit_ms` (``survfitms`` object): long ``table`` with one row per
-    stratum, time and state (``(s0)`` = still in the initial state). Columns as R's
-    ``fit$n.risk[, 1]``, ``n.event[, k]`` (transitions into the state; 0 for ``(s0)``),
-    ``n.censor`` (R reports these as unweighted counts), ``pstate``, ``std.err``, ``lower``,
-    ``upper``; ``n_risk_weighted``, ``n_event_weighted``, ``n_censor_weighted`` hold the
-    weighted sums the estimator uses. ``tidy()`` is the table with broom's
-    column names; ``summary()`` / ``repr`` show the last value of every curve."""
+    """Result of :func:`survfit_ms` (``survfitms`` object).
+
+    Long ``table`` with one row per stratum, time and state (``(s0)`` = still in the initial state).
+
+    Columns as R's ``fit$n.risk[, 1]``, ``n.event[, k]`` (transitions into the state; 0 for
+    ``(s0)``), ``n.censor`` (R reports these as unweighted counts), ``pstate``, ``std.err``,
+    ``lower``, ``upper``; ``n_risk_weighted``, ``n_event_weighted``, ``n_censor_weighted`` hold the
+    weighted sums the estimator uses. ``tidy()`` is the table with broom's column names;
+    ``summary()`` / ``repr`` show the last value of every curve.
+    """
 
     table: pd.DataFrame
     states: list[str]
@@ -99,14 +103,18 @@ class SurvFitMS(TableResult):
     _raw: dict = field(default_factory=dict, repr=False)
 
     def cif(self, state: str) -> pd.DataFrame:
-        """Cumulative incidence of ``state`` (rows: strata x times), R's ``fit$pstate[, k]``
-        with ``std.err``, ``lower``, ``upper``. Aalen-Johansen:
-        ``F_k(t) = sum_{t_j <= t} S(t_j-) d_k(t_j) / n(t_j)`` (weighted counts)."""
+        """Cumulative incidence of ``state`` (rows: strata x times), R's ``fit$pstate[, k]`` with ``std.err``, ``lower``, ``upper``.
+
+        Aalen-Johansen: ``F_k(t) = sum_{t_j <= t} S(t_j-) d_k(t_j) / n(t_j)`` (weighted counts).
+        """
         return self.table[self.table["state"] == state].reset_index(drop=True)
 
     def at_times(self, times, state: str) -> pd.DataFrame:
-        """R's ``summary(fit, times)`` for one state: the step-function value (pstate,
-        std_err, lower, upper) at each time, per stratum; 0 before the first event."""
+        """R's ``summary(fit, times)`` for one state.
+
+        The step-function value (pstate, std_err, lower, upper) at each time, per stratum; 0 before
+        the first event.
+        """
         rows = []
         t = self.cif(state)
         for s in self.strata:
@@ -123,8 +131,11 @@ class SurvFitMS(TableResult):
         return pd.DataFrame(rows)
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy(survfitms)``: one row per stratum, state and time with ``estimate``
-        (pstate), ``std_error``, ``conf_low``, ``conf_high``."""
+        """Broom's ``tidy(survfitms)``.
+
+        One row per stratum, state and time with ``estimate`` (pstate), ``std_error``, ``conf_low``,
+        ``conf_high``.
+        """
         return self.table.rename(columns={"pstate": "estimate", "std_err": "std_error",
                                           "lower": "conf_low", "upper": "conf_high"})
 
@@ -190,8 +201,11 @@ def survfit_ms(time, status, states, weights=None, groups=None, labels=None, con
 
 
 def cuminc(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log") -> SurvFitMS:
-    """Cumulative incidence with a factor status: ``survfit(Surv(time, status) ~ g)`` where
-    ``status`` is a pandas Categorical whose first level means censored."""
+    """Cumulative incidence with a factor status.
+
+    ``survfit(Surv(time, status) ~ g)`` where ``status`` is a pandas Categorical whose first level
+    means censored.
+    """
     from carts_iptw.survival.survfit import survfit
 
     return survfit(formula, data, weights=weights, conf_type=conf_type)
@@ -201,8 +215,10 @@ def cuminc(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log
 # Fine-Gray
 # ---------------------------------------------------------------------------------------------
 def finegray_data(time, status, etype: int, weights=None, timefix=True, zero=None) -> pd.DataFrame:
-    """survival::finegray for right-censored data (no strata): the counting-process data whose
-    weighted Cox fit is the Fine-Gray model for state ``etype`` (status codes 1..K, 0 = censored).
+    """survival::finegray for right-censored data (no strata).
+
+    The counting-process data whose weighted Cox fit is the Fine-Gray model for state ``etype``
+    (status codes 1..K, 0 = censored).
 
     As finegray: G = the *unweighted* Kaplan-Meier of the censoring distribution, censorings
     tied with events counted after them. Cut points are the censoring times plus the largest
@@ -265,9 +281,10 @@ def finegray_data(time, status, etype: int, weights=None, timefix=True, zero=Non
 
 def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights=None,
              prefix: str = "fg", timefix: bool = True) -> pd.DataFrame:
-    """The Fine-Gray expanded data set; twin of ``survival::finegray(formula, data, weights,
-    etype, prefix = "fg", timefix = TRUE)`` (survival 3.5-3) for right-censored competing-risks
-    data (one row per subject).
+    """The Fine-Gray expanded data set.
+
+    Twin of ``survival::finegray(formula, data, weights, etype, prefix = "fg", timefix = TRUE)``
+    (survival 3.5-3) for right-censored competing-risks data (one row per subject).
 
     ``formula`` is ``Surv(time, status) ~ covariates`` with ``status`` a pandas Categorical
     whose first level means censored and whose other levels are the competing states (R's
@@ -419,9 +436,11 @@ def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights
 
 def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
                    ties: str = "efron", control=None, cluster: str = "row", robust=None) -> CoxPH:
-    """Fine-Gray subdistribution-hazard model: ``finegray()`` data + ``coxph(weights = fgwt *
-    case weight, cluster = id)``; R twin ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x,
-    weights = fgwt, data = finegray(Surv(time, status) ~ ., data, etype = etype))``.
+    """Fine-Gray subdistribution-hazard model.
+
+    ``finegray()`` data + ``coxph(weights = fgwt * case weight, cluster = id)``; R twin
+    ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt, data = finegray(Surv(time, status)
+    ~ ., data, etype = etype))``.
 
     ``formula`` is ``Surv(time, status) ~ x`` with ``status`` a Categorical (first level =
     censored). Variance as R's coxph on the finegray data: with non-integer fgwt the robust

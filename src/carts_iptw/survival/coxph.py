@@ -25,16 +25,21 @@ from carts_iptw.survival.surv import aeq_times, make_surv
 
 
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
-    """Survival's case weights: :func:`~carts_iptw._validation.check_weights` with the column
-    named and zero weights refused unless ``allow_zero``."""
+    """Survival's case weights.
+
+    :func:`~carts_iptw._validation.check_weights` with the column named and zero weights refused
+    unless ``allow_zero``.
+    """
     w = check_weights(w, f"weights '{name}'", n=n, allow_zero=allow_zero)
     warn_extreme_weights(w, f"weights '{name}'", stacklevel=4)
     return w
 
 
 def _warn_singular(X, cn, w, singular, describe) -> None:
-    """R's coxph gives an aliased covariate NA with se 0 and says nothing; say why here. A
-    near-collinear design that Cholesky did not flag is named too (its coefficients are noise)."""
+    """R's coxph gives an aliased covariate NA with se 0 and says nothing; say why here.
+
+    A near-collinear design that Cholesky did not flag is named too (its coefficients are noise).
+    """
     sing = np.flatnonzero(np.asarray(singular, dtype=bool))
     if sing.size:
         warnings.warn(
@@ -46,7 +51,7 @@ def _warn_singular(X, cn, w, singular, describe) -> None:
 
 
 def robust_default(weights, cluster) -> bool:
-    """survival 3.5-3 coxph.R: robust <- has.cluster || any(weights != floor(weights))."""
+    """Whether the robust variance applies (survival 3.5-3 coxph.R: robust <- has.cluster || any(weights != floor(weights)))."""
     if cluster is not None:
         return True
     if weights is None:
@@ -68,11 +73,14 @@ def _strata_codes(strata):
 
 @dataclass(frozen=True)
 class CoxFitData:
-    """What later steps need from a Cox fit, kept on the result (typed, read-only use):
-    the sorted risk sets ``rs`` (None for ``ties="exact"``), the covariates ``X`` and linear
+    """What later steps need from a Cox fit, kept on the result (typed, read-only use).
+
+    The sorted risk sets ``rs`` (None for ``ties="exact"``), the covariates ``X`` and linear
     predictor ``lp`` in ``rs``'s order with the permutation ``perm`` from row order, and the
-    response, weights, strata and clusters in row order. Read by :func:`cox_zph`,
-    :func:`svycoxph` and the concordance."""
+    response, weights, strata and clusters in row order.
+
+    Read by :func:`cox_zph`, :func:`svycoxph` and the concordance.
+    """
 
     rs: RiskSets | None
     X: np.ndarray
@@ -145,10 +153,14 @@ class CoxPH(ModelResults):
 
     @property
     def concordance(self) -> pd.Series:
-        """R's ``fit$concordance``: concordant, discordant, tied.x, tied.y, tied.xy (weighted
-        pair counts), concordance (Harrell's C of the linear predictor) and std (its
-        infinitesimal-jackknife standard error, by cluster when clustered); computed on first
-        use in O(n log^2 n). See :func:`carts_iptw.survival.concordance.concordance_fit`."""
+        """R's ``fit$concordance``.
+
+        Concordant, discordant, tied.x, tied.y, tied.xy (weighted pair counts), concordance
+        (Harrell's C of the linear predictor) and std (its infinitesimal-jackknife standard error,
+        by cluster when clustered); computed on first use in O(n log^2 n).
+
+        See :func:`carts_iptw.survival.concordance.concordance_fit`.
+        """
         if self._concordance is None:
             from carts_iptw.survival.concordance import concordance_fit
 
@@ -236,9 +248,12 @@ class CoxPH(ModelResults):
         return "\n".join(lines)
 
     def summary(self) -> Summary:
-        """R's ``print(summary(fit))``: coefficients (coef, exp(coef), se(coef), robust se, z,
-        Pr(>|z|)), hazard-ratio intervals, concordance and the likelihood-ratio, Wald, score and
-        robust score tests; tables as ``.coefficients`` and ``.conf_int``."""
+        """R's ``print(summary(fit))``.
+
+        Coefficients (coef, exp(coef), se(coef), robust se, z, Pr(>|z|)), hazard-ratio intervals,
+        concordance and the likelihood-ratio, Wald, score and robust score tests; tables as
+        ``.coefficients`` and ``.conf_int``.
+        """
         lines = ["Call:", f"coxph(formula = {self.formula or ''}, ties = \"{self.ties}\")", "",
                  f"  n= {self.n}, number of events= {self.nevent:g} ", "",
                  print_coefmat(self.coef_table(), estimate_columns=len(self.coef_table().columns) - 2),
@@ -256,8 +271,10 @@ class CoxPH(ModelResults):
                        conf_int=self.conf_int_table())
 
     def replace(self, **changes) -> CoxPH:
-        """A copy with some fields changed (``dataclasses.replace``); results are not patched
-        in place."""
+        """A copy with some fields changed (``dataclasses.replace``).
+
+        Results are not patched in place.
+        """
         return dataclasses.replace(self, **changes)
 
 
@@ -265,8 +282,10 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
               ties="efron", robust=None, control: CoxControl | None = None, column_names=None,
               timefix=True, init=None, formula=None, names=None, describe=None) -> CoxPH:
     """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events.
+
     ``describe`` (a callable taking column names, e.g. ``ModelFrame.describe``) formats
-    columns in messages, so that names built from factor levels never reach one."""
+    columns in messages, so that names built from factor levels never reach one.
+    """
     names = names or {}
     describe = describe or ", ".join
     control = control or CoxControl()
@@ -393,7 +412,10 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
 
 def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels, offset, init,
                  control, column_names, formula, describe) -> CoxPH:
-    """ties = "exact": survival's coxexact.fit (right-censored, no case weights, naive variance)."""
+    """Fit with ties = "exact".
+
+    Survival's coxexact.fit (right-censored, no case weights, naive variance).
+    """
     from carts_iptw.survival._exact import coxexact_fit
 
     if start is not None:

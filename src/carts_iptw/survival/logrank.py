@@ -1,5 +1,4 @@
-"""Log-rank tests: unweighted (survival::survdiff, rho = 0) and design-based (survey::svylogrank).
-"""
+"""Log-rank tests: unweighted (survival::survdiff, rho = 0) and design-based (survey::svylogrank)."""
 
 from __future__ import annotations
 
@@ -26,10 +25,12 @@ from carts_iptw.survival.surv import aeq_times, make_surv
 
 @dataclass(repr=False)
 class SurvDiff(TestResult):
-    """Result of :func:`survdiff` (``survival::survdiff`` object): a test result
-    (:class:`~carts_iptw.results.TestResult`) with ``statistic`` = ``chisq``, ``parameter``
-    ``{"df": df}``, ``p_value``, plus R's ``n``, ``obs``, ``exp``, ``var`` and ``table`` (the
-    printed table as a DataFrame)."""
+    """Result of :func:`survdiff` (``survival::survdiff`` object).
+
+    A test result (:class:`~carts_iptw.results.TestResult`) with ``statistic`` = ``chisq``,
+    ``parameter`` ``{"df": df}``, ``p_value``, plus R's ``n``, ``obs``, ``exp``, ``var`` and
+    ``table`` (the printed table as a DataFrame).
+    """
 
     groups: list[str]
     n: np.ndarray
@@ -64,9 +65,11 @@ class SurvDiff(TestResult):
                             index=self.groups)
 
     def tidy(self) -> pd.DataFrame:
-        """One row per group: ``group``, ``n``, ``observed``, ``expected``; the test's
-        ``statistic``, ``df`` and ``p_value`` repeated on each row (broom's ``tidy`` +
-        ``glance`` of a survdiff)."""
+        """One row per group.
+
+        ``group``, ``n``, ``observed``, ``expected``; the test's ``statistic``, ``df`` and
+        ``p_value`` repeated on each row (broom's ``tidy`` + ``glance`` of a survdiff).
+        """
         return pd.DataFrame({"group": list(self.groups), "n": self.n, "observed": self.obs,
                              "expected": self.exp, "statistic": self.chisq, "df": self.df,
                              "p_value": self.p_value})
@@ -81,8 +84,10 @@ class SurvDiff(TestResult):
                 f"{self.df} degrees of freedom, p= {p} ")
 
     def summary(self) -> Summary:
-        """R's ``print(survdiff(...))``: the table and ``Chisq= ... on df, p= ...``; the table is
-        ``.table``."""
+        """R's ``print(survdiff(...))``: the table and ``Chisq= ...
+
+        on df, p= ...``; the table is ``.table``.
+        """
         return Summary(self._print_text(), table=pd.DataFrame(self.table))
 
 
@@ -177,10 +182,12 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
 
 @dataclass(repr=False)
 class SvyLogrank(TestResult):
-    """Result of :func:`svylogrank`: a test result (:class:`~carts_iptw.results.TestResult`)
-    with ``statistic`` (the chi-squared), ``parameter`` ``{"df": df}``, ``p_value``; R's
-    per-coefficient ``score``, ``se``, ``z``; ``method`` is svylogrank's ``method`` argument
-    ("small", "large" or "score")."""
+    """Result of :func:`svylogrank`.
+
+    A test result (:class:`~carts_iptw.results.TestResult`) with ``statistic`` (the chi-squared),
+    ``parameter`` ``{"df": df}``, ``p_value``; R's per-coefficient ``score``, ``se``, ``z``;
+    ``method`` is svylogrank's ``method`` argument ("small", "large" or "score").
+    """
 
     method: str
     score: np.ndarray

@@ -22,8 +22,7 @@ def _steps(t, y, start=1.0):
 def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = None,
             xlabel: str = "Time", ylabel: str = "Survival probability", pvalue: float | None = None,
             risk_table: bool = True, weighted_label: bool = True, figsize=(7.5, 5.5)):
-    """R twin: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)`` with a
-    survminer-style risk table (``survminer::ggsurvplot(risk.table = TRUE)``).
+    """R twin: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)`` with a survminer-style risk table (``survminer::ggsurvplot(risk.table = TRUE)``).
 
     Kaplan-Meier curves of a :class:`SurvFit` (weighted if the fit was) with censoring marks,
     confidence bands and, under the plot, the number at risk (weighted, rounded) at
@@ -31,7 +30,8 @@ def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = Non
 
     Plots, computes nothing new: the curves, bands (``fit.conf_type``) and numbers at risk are
     those of the :func:`survfit` result (``SurvFit.n_risk_at``). Returns the matplotlib
-    ``Figure``. Reference: Therneau & Grambsch (2000) ch. 2; survminer ``?ggsurvplot``."""
+    ``Figure``. Reference: Therneau & Grambsch (2000) ch. 2; survminer ``?ggsurvplot``.
+    """
     tab = fit.table
     tmax = float(tab["time"].max())
     if risk_times is None:
@@ -93,7 +93,8 @@ def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None
 
     Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum.
     Returns the matplotlib ``Figure``. Reference: Aalen OO, Johansen S (1978) Scand J Stat
-    5:141-150."""
+    5:141-150.
+    """
     fig, ax = plt.subplots(figsize=figsize)
     tab = fit.cif(state)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -124,7 +125,8 @@ def forest_plot(fits, labels=None, level: float = 0.95, title: str | None = None
     Forest plot of hazard ratios with CIs. ``fits``: a CoxPH, a list of them (one row per
     coefficient of each), or a DataFrame with columns ``hr``, ``lower``, ``upper``.
     Intervals are ``exp(b +/- z se)`` with the fit's variance in use (``CoxPH.confint``).
-    Returns the matplotlib ``Figure``."""
+    Returns the matplotlib ``Figure``.
+    """
     if isinstance(fits, pd.DataFrame):
         df = fits.copy()
     else:

@@ -91,9 +91,11 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
 
 @dataclass(repr=False)
 class SvyKM(TableResult):
-    """One design-based survival curve (``svykm`` object): times of the events (one per event
-    row, as survey), ``surv = exp(-Nelson-Aalen)`` and ``varlog`` (variance of log S);
-    ``table`` / ``tidy()`` hold them as columns."""
+    """One design-based survival curve (``svykm`` object).
+
+    Times of the events (one per event row, as survey), ``surv = exp(-Nelson-Aalen)`` and ``varlog``
+    (variance of log S); ``table`` / ``tidy()`` hold them as columns.
+    """
 
     time: np.ndarray
     surv: np.ndarray
@@ -103,15 +105,15 @@ class SvyKM(TableResult):
     def table(self) -> CallableFrame:
         """``time``, ``surv`` and (with ``se=True``) ``varlog`` as columns (R's svykm list).
 
-        (It was a method; ``.table()`` still works for one release, with a warning.)"""
+        (It was a method; ``.table()`` still works for one release, with a warning.)
+        """
         d = {"time": self.time, "surv": self.surv}
         if self.varlog is not None:
             d["varlog"] = self.varlog
         return CallableFrame(d)
 
     def tidy(self) -> pd.DataFrame:
-        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S
-        (``surv * sqrt(varlog)``, as ``confint.svykm``)."""
+        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S (``surv * sqrt(varlog)``, as ``confint.svykm``)."""
         d = {"time": self.time, "estimate": self.surv}
         if self.varlog is not None:
             d["std_error"] = self.surv * np.sqrt(self.varlog)

@@ -71,9 +71,7 @@ def km_curve(time, event, w, robust: bool):
 
 
 def _product_limit(wd, d0, nrisk):
-    """Kaplan-Meier at the distinct times from weighted deaths ``wd``, death counts ``d0`` and
-    weighted numbers at risk: (has a death, hazard h, S = prod(1 - h), cumulative hazard,
-    Greenwood std err of log S = sqrt(cumsum(d / (n (n - d)))))."""
+    """Kaplan-Meier at the distinct times from weighted deaths ``wd``, death counts ``d0`` and weighted numbers at risk: (has a death, hazard h, S = prod(1 - h), cumulative hazard, Greenwood std err of log S = sqrt(cumsum(d / (n (n - d)))))."""
     has = (d0 > 0) & (wd > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.where(has, wd / nrisk, 0.0)
@@ -82,8 +80,10 @@ def _product_limit(wd, d0, nrisk):
 
 
 def _segmented_running(g, dx):
-    """Running sums of dx within groups g (change points sorted by group): the value before
-    and after each change point."""
+    """Running sums of dx within groups g (change points sorted by group).
+
+    The value before and after each change point.
+    """
     cs = np.cumsum(dx)
     first = np.ones(len(g), dtype=bool)
     first[1:] = g[1:] != g[:-1]
@@ -272,8 +272,10 @@ class SurvFit(TableResult):
         return pd.DataFrame(rows)
 
     def rmean(self, tau: float, variance: str = "survmean") -> pd.DataFrame:
-        """Restricted mean survival time up to ``tau`` per stratum; R's ``summary(fit, rmean =
-        tau)$table[, c("rmean", "se(rmean)")]`` (``survival:::survmean``, survival 3.5-3).
+        """Restricted mean survival time up to ``tau`` per stratum.
+
+        R's ``summary(fit, rmean = tau)$table[, c("rmean", "se(rmean)")]`` (``survival:::survmean``,
+        survival 3.5-3).
 
         ``rmean = integral_0^tau S(t) dt`` (the area under the step curve, the last step
         extended to ``tau``); ``se(rmean)`` as ``survmean``:
@@ -383,8 +385,11 @@ class SurvFit(TableResult):
     conf_int = deprecated_alias("conf_level")
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy(survfit)``: ``time``, ``n_risk``, ``n_event``, ``estimate`` (S(t)),
-        ``std_error`` (R's ``std.err`` scale), ``conf_low``, ``conf_high``, ``strata``."""
+        """Broom's ``tidy(survfit)``.
+
+        ``time``, ``n_risk``, ``n_event``, ``estimate`` (S(t)), ``std_error`` (R's ``std.err``
+        scale), ``conf_low``, ``conf_high``, ``strata``.
+        """
         t = self.table.rename(columns={"surv": "estimate", "std_err": "std_error",
                                        "lower": "conf_low", "upper": "conf_high"})
         cols = ["time", "n_risk", "n_event", "estimate", "std_error", "conf_low", "conf_high"]
@@ -412,7 +417,7 @@ class SurvFit(TableResult):
 
 
 def _last_in_chain(start, stop, id_):
-    """survival's survflag position 2: the row ends its subject's chain (new id or a gap next)."""
+    """Survival's survflag position 2: the row ends its subject's chain (new id or a gap next)."""
     n = len(stop)
     codes = pd.factorize(pd.Series(id_), sort=True)[0]
     o = np.lexsort((stop, codes))
@@ -425,10 +430,13 @@ def _last_in_chain(start, stop, id_):
 
 
 def _curve_position(last, sel, ncurves):
-    """The censoring flags one curve sees. survival 3.5-3's survfitKM computes survflag on all
-    rows but hands the full vector to each curve's C call, which indexes it by the curve's own
-    row numbers: with several curves, curve rows read the flags of the data's first rows. This
-    only changes ``n_censor`` (never the estimates); reproduced for parity."""
+    """The censoring flags one curve sees.
+
+    survival 3.5-3's survfitKM computes survflag on all rows but hands the full vector to each
+    curve's C call, which indexes it by the curve's own row numbers: with several curves, curve rows
+    read the flags of the data's first rows. This only changes ``n_censor`` (never the estimates);
+    reproduced for parity.
+    """
     if ncurves == 1:
         return last[sel]
     return last[: int(sel.sum())]
@@ -437,8 +445,11 @@ def _curve_position(last, sel, ncurves):
 def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_type="log",
                conf_int=0.95, robust=None, timefix=True, formula=None, names=None, start=None,
                id=None, cluster=None) -> SurvFit:
-    """Array front end of :func:`survfit`. ``groups`` are integer codes into ``group_labels``;
-    ``start`` gives (start, stop] data; ``id`` / ``cluster`` as survfit's (see :func:`survfit`)."""
+    """Array front end of :func:`survfit`.
+
+    ``groups`` are integer codes into ``group_labels``; ``start`` gives (start, stop] data; ``id`` /
+    ``cluster`` as survfit's (see :func:`survfit`).
+    """
     names = names or {}
     sv = make_surv(time, event, start, names.get("time", "time"), names.get("event", "event"),
                    names.get("start", "start"))

@@ -23,8 +23,11 @@ from carts_iptw.survival.coxph import CoxPH
 
 @dataclass(repr=False)
 class CoxZph(TableResult):
-    """Result of :func:`cox_zph`: ``table`` with R's columns chisq, df, p (rows: terms, GLOBAL);
-    ``tidy()`` the same with ``term``, ``statistic``, ``df``, ``p_value`` columns."""
+    """Result of :func:`cox_zph`.
+
+    ``table`` with R's columns chisq, df, p (rows: terms, GLOBAL); ``tidy()`` the same with
+    ``term``, ``statistic``, ``df``, ``p_value`` columns.
+    """
 
     table: pd.DataFrame
     transform: str

@@ -42,8 +42,10 @@ def _neg_ent(w) -> float:
 
 @dataclass(repr=False)
 class WeightSummary(Summary):
-    """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin): ``str()`` is the
-    printout; the tables are attributes; ``tidy()`` one row per group."""
+    """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin).
+
+    ``str()`` is the printout; the tables are attributes; ``tidy()`` one row per group.
+    """
 
     weight_range: pd.DataFrame  # rows treated/control, columns min/max
     weight_top: dict  # {"treated": pd.Series(values, index=labels), "control": ...}
@@ -55,9 +57,11 @@ class WeightSummary(Summary):
     weight_mean: float | None = None
 
     def tidy(self) -> pd.DataFrame:
-        """One row per group (treated, control): min and max weight, coefficient of variation,
-        scaled MAD, negative entropy, number of zeros, unweighted and weighted (effective)
-        sample size."""
+        """One row per group (treated, control).
+
+        Min and max weight, coefficient of variation, scaled MAD, negative entropy, number of zeros,
+        unweighted and weighted (effective) sample size.
+        """
         ess = self.effective_sample_size
         g = {"treated": "Treated", "control": "Control"}
         return pd.DataFrame([{

@@ -44,9 +44,11 @@ _PS_EPS = 1e-14
 
 @dataclass(repr=False)
 class WeightItResult(TableResult):
-    """Result of :func:`weightit` (contract in docs/architecture.md): ``weights``, ``ps``,
-    ``treat`` and the fit's settings; ``summary()`` is ``summary.weightit``, ``tidy()`` one row
-    per unit (``row``, ``treat``, ``ps``, ``weight``), ``repr`` WeightIt's print."""
+    """Result of :func:`weightit` (contract in docs/architecture.md).
+
+    ``weights``, ``ps``, ``treat`` and the fit's settings; ``summary()`` is ``summary.weightit``,
+    ``tidy()`` one row per unit (``row``, ``treat``, ``ps``, ``weight``), ``repr`` WeightIt's print.
+    """
 
     weights: np.ndarray
     ps: np.ndarray | None
@@ -86,9 +88,11 @@ class WeightItResult(TableResult):
         return replace(self, weights=np.asarray(w, dtype=float), trim=(trim_at, trim_lower))
 
     def tidy(self) -> pd.DataFrame:
-        """One row per unit in data order: ``row`` (the data's row label), ``treat`` (0/1),
-        ``ps`` (NaN for methods without a propensity score), ``weight``, and ``s_weight`` when
-        sampling weights were given."""
+        """One row per unit in data order.
+
+        ``row`` (the data's row label), ``treat`` (0/1), ``ps`` (NaN for methods without a
+        propensity score), ``weight``, and ``s_weight`` when sampling weights were given.
+        """
         n = len(self.weights)
         out = pd.DataFrame({"row": list(self.index) if self.index is not None else np.arange(1, n + 1),
                             "treat": self.treat.astype(int),
@@ -340,9 +344,10 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
 
 def _refuse_identifiers(covs: pd.DataFrame) -> None:
-    """A text/factor covariate with more levels than half the rows (an MRN or id picked by
-    mistake) has levels seen once, each of which separates the treatment: no weights exist.
-    Say so before building an n-by-n model matrix, naming the column and the counts only."""
+    """A text/factor covariate with more levels than half the rows (an MRN or id picked by mistake) has levels seen once, each of which separates the treatment: no weights exist.
+
+    Say so before building an n-by-n model matrix, naming the column and the counts only.
+    """
     n = len(covs)
     for c in covs.columns:
         s = covs[c]
@@ -356,8 +361,11 @@ def _refuse_identifiers(covs: pd.DataFrame) -> None:
 
 
 def _raise_if_separated(X, names, treat, s_weights, treat_name, describe) -> None:
-    """After a failed fit: ``ValueError`` naming the covariates if they separate the groups
-    (then no weights can balance them: no overlap)."""
+    """After a failed fit.
+
+    ``ValueError`` naming the covariates if they separate the groups (then no weights can balance
+    them: no overlap).
+    """
     from carts_iptw.separation import detect_separation  # numpy/scipy only
 
     sep = detect_separation(X, treat, list(names), np.asarray(s_weights, dtype=float))
