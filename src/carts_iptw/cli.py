@@ -203,6 +203,7 @@ def _cmd_datasets(ns) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``carts-iptw`` argument parser with its subcommands."""
     p = argparse.ArgumentParser(prog="carts-iptw", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 for bad input)."""
     from carts_iptw.study.output import RunInterrupted
 
     ns = build_parser().parse_args(argv)

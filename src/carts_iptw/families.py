@@ -58,6 +58,11 @@ class GlmWarning(CartsIptwWarning):
 
 @dataclass(frozen=True)
 class Link:
+    """A link function as R's ``make.link`` returns it.
+
+    ``linkfun``, ``linkinv``, ``mu_eta`` (R's ``mu.eta``) and ``valideta``.
+    """
+
     name: str
     linkfun: Callable[[np.ndarray], np.ndarray]
     linkinv: Callable[[np.ndarray], np.ndarray]
@@ -193,18 +198,22 @@ class Family:
 
     @property
     def linkfun(self):
+        """The link function g(mu) (R's ``family$linkfun``)."""
         return self.link.linkfun
 
     @property
     def linkinv(self):
+        """The inverse link (R's ``family$linkinv``)."""
         return self.link.linkinv
 
     @property
     def mu_eta(self):
+        """Derivative d mu / d eta (R's ``family$mu.eta``)."""
         return self.link.mu_eta
 
     @property
     def valideta(self):
+        """Whether a linear predictor is valid for the link (R's ``family$valideta``)."""
         return self.link.valideta
 
     def initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -242,6 +251,7 @@ class Family:
         raise ValueError(f"unknown family {self.family!r}")
 
     def __repr__(self) -> str:
+        """R's ``print(family)``: family and link function."""
         return f"Family: {self.family}\nLink function: {self.link.name}"
 
 

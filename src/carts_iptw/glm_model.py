@@ -149,6 +149,7 @@ class GlmResult(ModelResults):
 
     @property
     def X(self) -> np.ndarray:
+        """The model matrix."""
         return self.model_frame.X
 
     def residuals(self, type: str = "deviance") -> np.ndarray:

@@ -38,6 +38,7 @@ class GlmControl:
     maxit: int = 25
 
     def __post_init__(self) -> None:
+        """Check the control values as R's ``glm.control`` does."""
         if not (self.epsilon > 0):
             raise ValueError("value of 'epsilon' must be > 0")
         if int(self.maxit) != self.maxit or self.maxit <= 0:
@@ -54,6 +55,7 @@ class QR:
     rank: int
 
     def R(self) -> np.ndarray:
+        """The upper-triangular R factor (p x p)."""
         p = self.qr.shape[1]
         return np.triu(self.qr[:p, :p])
 

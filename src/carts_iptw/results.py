@@ -231,12 +231,15 @@ class Summary:
             setattr(self, k, v)
 
     def __str__(self) -> str:
+        """R's printout."""
         return self._text
 
     def __repr__(self) -> str:
+        """R's printout."""
         return str(self)
 
     def __contains__(self, text: str) -> bool:  # ``"Wald test" in fit.summary()``, as for a str
+        """Whether ``text`` occurs in the printout (as for a str)."""
         return text in str(self)
 
     def _repr_html_(self) -> str:
@@ -258,9 +261,11 @@ class deprecated_alias:  # noqa: N801 - a descriptor used like a decorator
         self.since = since
 
     def __set_name__(self, owner, name):
+        """Record the old attribute name."""
         self.old = name
 
     def __get__(self, obj, owner=None):
+        """The new attribute's value, with a :class:`CartsIptwDeprecationWarning`."""
         if obj is None:
             return self
         warnings.warn(f"{type(obj).__name__}.{self.old} is deprecated since {self.since}; use "
@@ -280,6 +285,7 @@ class CallableFrame(pd.DataFrame):
         return pd.DataFrame
 
     def __call__(self) -> pd.DataFrame:
+        """The DataFrame, with a :class:`CartsIptwDeprecationWarning` (use the attribute)."""
         warnings.warn("this table is now an attribute: use .table, not .table()",
                       CartsIptwDeprecationWarning, stacklevel=2)
         return pd.DataFrame(self)
@@ -317,6 +323,7 @@ class Result:
         return self.tidy().to_string()
 
     def __repr__(self) -> str:
+        """R's ``print`` of the result."""
         return self._print_text()
 
     def _repr_html_(self) -> str:

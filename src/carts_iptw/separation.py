@@ -20,12 +20,19 @@ from scipy.optimize import linprog
 
 @dataclass
 class SeparationResult:
+    """Result of :func:`detect_separation`.
+
+    The verdict, whether separation is complete, the coefficients that go to infinity and the
+    separating direction.
+    """
+
     separated: bool
     complete: bool
     infinite: list[str]  # coefficient names along the separating direction
     direction: dict[str, float]
 
     def __bool__(self) -> bool:
+        """True when the data are (quasi-)separated."""
         return self.separated
 
 

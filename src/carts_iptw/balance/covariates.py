@@ -33,6 +33,8 @@ from carts_iptw.formula.terms import build_terms
 
 @dataclass
 class CovMatrix:
+    """Balance-table columns: the matrix ``X``, its column ``names`` and cobalt's ``types``."""
+
     X: np.ndarray
     names: list[str]
     types: list[str]
@@ -182,6 +184,10 @@ def _expand_variable(name: str, s: pd.Series, all_levels: bool = False) -> list[
 
 
 def col_type(x: np.ndarray) -> str:
+    """Cobalt's variable type of a column.
+
+    ``"Binary"`` (at most two distinct values) or ``"Contin."``.
+    """
     u = np.unique(x[~np.isnan(x)])
     return "Binary" if len(u) <= 2 else "Contin."
 

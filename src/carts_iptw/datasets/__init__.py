@@ -26,11 +26,16 @@ _DATA = "data"
 
 
 def available_datasets() -> list[str]:
+    """Names of the bundled reference data sets."""
     root = resources.files(__package__) / _DATA
     return sorted(p.name[: -len(".meta.json")] for p in root.iterdir() if p.name.endswith(".meta.json"))
 
 
 def dataset_meta(name: str) -> dict:
+    """The metadata of a bundled data set (its ``.meta.json``).
+
+    ValueError for an unknown name.
+    """
     root = resources.files(__package__) / _DATA
     path = root / f"{name}.meta.json"
     if not path.is_file():

@@ -257,6 +257,7 @@ class SvyQuantile(TableResult):
         self.tables = tables
 
     def __getitem__(self, k):
+        """The table of one variable."""
         return self.tables[k]
 
     def tidy(self) -> pd.DataFrame:

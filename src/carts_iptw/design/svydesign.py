@@ -54,6 +54,10 @@ class SurveyDesign:
 
     # -- survey's degf(): number of PSUs minus number of strata (rows with non-zero weight)
     def degf(self) -> int:
+        """Design degrees of freedom (survey's ``degf``).
+
+        Clusters minus strata among the rows with nonzero weight.
+        """
         inset = self.weights != 0
         return int(len(np.unique(self.cluster[inset])) - len(np.unique(self.strata[inset])))
 
@@ -97,9 +101,11 @@ class SurveyDesign:
         )
 
     def __len__(self) -> int:
+        """Number of rows."""
         return self.n
 
     def __repr__(self) -> str:
+        """One line: the design type, n, the sum of weights and ``degf``."""
         nclus = len(np.unique(self.cluster))
         kind = "Independent Sampling design (with replacement)" if nclus == self.n else (
             f"{len(np.unique(self.strata))}-stratum cluster sampling design, {nclus} clusters"

@@ -35,6 +35,7 @@ class Value:
 
     @property
     def is_scalar(self) -> bool:
+        """Whether the value is a scalar (0-dimensional)."""
         return self.values.ndim == 0
 
 
@@ -154,6 +155,10 @@ _MATH = {
 
 
 def evaluate(node: Node, data: pd.DataFrame) -> Value:
+    """Evaluate a parsed formula expression on ``data`` as R would.
+
+    ValueError for an unknown column.
+    """
     what = deparse(node)
     if isinstance(node, Name):
         if node.id not in data.columns:

@@ -46,6 +46,7 @@ class ModelFrame:
 
     @property
     def n(self) -> int:
+        """Number of rows of the model matrix."""
         return self.X.shape[0]
 
     def describe(self, columns) -> str:
@@ -70,6 +71,7 @@ class ModelFrame:
         return pd.DataFrame(self.X, columns=self.column_names, index=self.index)
 
     def __repr__(self) -> str:
+        """One line: formula, n and column names."""
         return (
             f"<ModelFrame {self.formula!r}: n={self.n}, columns={self.column_names}>"
         )

@@ -86,6 +86,11 @@ def _interior_knots(x: np.ndarray, n_iknots: int) -> np.ndarray:
 
 def bs_eval(x: np.ndarray, knots: np.ndarray, bk: np.ndarray, degree: int,
             intercept: bool) -> np.ndarray:
+    """B-spline basis of ``x`` (R's ``splines::bs`` evaluation).
+
+    Interior ``knots``, boundary knots ``bk`` and ``degree``, with or without the intercept column
+    (R's ``splineDesign``).
+    """
     ord_ = 1 + int(degree)
     aknots = np.sort(np.r_[np.repeat(bk, ord_), knots])
     ol, orr = x < bk[0], x > bk[1]
@@ -110,6 +115,10 @@ def bs_eval(x: np.ndarray, knots: np.ndarray, bk: np.ndarray, degree: int,
 
 
 def ns_eval(x: np.ndarray, knots: np.ndarray, bk: np.ndarray, intercept: bool) -> np.ndarray:
+    """Natural cubic spline basis of ``x`` (R's ``splines::ns`` evaluation).
+
+    Interior ``knots`` and boundary knots ``bk``, with or without the intercept column.
+    """
     from carts_iptw.irls import qr_dqrdc2
 
     aknots = np.sort(np.r_[np.repeat(bk, 4), knots])

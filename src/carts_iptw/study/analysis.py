@@ -43,6 +43,12 @@ from carts_iptw.weighting.weightit import weightit
 
 @dataclass
 class Context:
+    """State shared by the analysis steps.
+
+    The spec, the eligible cohort, the weights, design and weightit result, and the warnings
+    recorded.
+    """
+
     spec: StudySpec
     data: pd.DataFrame          # eligible cohort, typed
     weights: np.ndarray | None = None
@@ -51,13 +57,16 @@ class Context:
     warnings: list | None = None
 
     def __post_init__(self):
+        """Start with an empty list of warnings."""
         self.warnings = [] if self.warnings is None else self.warnings
 
     @property
     def trt(self) -> np.ndarray:
+        """True for the treated rows."""
         return self.data[self.spec.treatment].to_numpy() == 1
 
     def warn(self, step: str, message: str) -> None:
+        """Record a warning for the report."""
         self.warnings.append({"step": step, "message": message})
 
 
@@ -128,6 +137,11 @@ def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
 
 # ---------------------------------------------------------------- weighting and balance
 def fit_weights(ctx: Context) -> dict:
+    """Fit the propensity-score weights and summarise them per arm.
+
+    :func:`weightit`, then :func:`trim` when the spec asks; the summary per arm is
+    ``summary.weightit``'s.
+    """
     spec, p = ctx.spec, ctx.spec.propensity
     formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
     with collect_warnings(ctx, "propensity weights"):
@@ -168,6 +182,11 @@ def _balance_object(ctx: Context):
 
 
 def balance(ctx: Context) -> tuple[dict, object]:
+    """Covariate balance before and after weighting.
+
+    :func:`bal_tab` with standardised mean differences and variance ratios, against the spec's SMD
+    threshold; returns the report's summary and the balance table.
+    """
     thr = ctx.spec.propensity.smd_threshold
     b = bal_tab(_balance_object(ctx), stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                 continuous="std", thresholds={"mean.diffs": thr})
@@ -202,6 +221,7 @@ def balance(ctx: Context) -> tuple[dict, object]:
 
 
 def make_design(ctx: Context):
+    """The survey design of the weighted cohort (:func:`svydesign`), kept on the context."""
     ctx.design = svydesign(ctx.data, weights=ctx.weights)
     return ctx.design
 
@@ -254,6 +274,10 @@ def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
 
 
 def table1(ctx: Context) -> dict:
+    """Table 1.
+
+    Unweighted and weighted summaries per arm, SMDs and tests of each variable of the spec.
+    """
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
     rows = []
     n_row = {"variable": "n", "level": "", "kind": "n"}
@@ -398,6 +422,10 @@ def continuous_outcome(ctx: Context, o: Outcome) -> dict:
 
 
 def binary_outcome(ctx: Context, o: Outcome) -> dict:
+    """A binary outcome.
+
+    Events and weighted rates per arm (:func:`svymean`) and the weighted tests and effects.
+    """
     col = outcome_column(ctx, o)
     among = _among(ctx, o)
     y = ctx.data[col].to_numpy()
@@ -540,6 +568,11 @@ def distribution_outcome(ctx: Context, o: Outcome) -> dict:
 
 
 def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
+    """A time-to-event outcome.
+
+    Weighted Kaplan-Meier (:func:`survfit`) medians and survival at the spec's horizons per arm, and
+    the design-based log-rank test (:func:`svylogrank`); returns the summary and the fit.
+    """
     trt = ctx.spec.treatment
     surv = f"Surv({o.time}, {o.event})"
     fit = survfit(f"{surv} ~ {trt}", ctx.data, weights=ctx.weights)
@@ -580,6 +613,11 @@ def _surv_at(fit, key: str, horizons) -> dict:
 
 def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | None = None,
               data: pd.DataFrame | None = None) -> dict:
+    """The weighted Cox model of the treatment.
+
+    Adjusted for the outcome's adjustment set, robust variance (:func:`coxph`): hazard ratio,
+    interval, p-value and robust SE.
+    """
     trt = ctx.spec.treatment
     adj = ctx.spec.adjustment(o.adjust)
     terms = [trt, *[a for a in adj if a != trt]]

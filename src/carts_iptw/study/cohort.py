@@ -98,6 +98,11 @@ class Check:
 
 @dataclass(frozen=True)
 class Schema:
+    """A cohort schema.
+
+    Column rules, derived columns and consistency checks; ``source`` says where it came from.
+    """
+
     columns: tuple[Column, ...]
     derived: tuple[Derived, ...] = ()
     checks: tuple[Check, ...] = ()
@@ -105,14 +110,16 @@ class Schema:
 
     @property
     def by_name(self) -> dict[str, Column]:
+        """The columns by name."""
         return {c.name: c for c in self.columns}
 
     @property
     def id_column(self) -> str | None:
+        """The name of the id column, or None."""
         return next((c.name for c in self.columns if c.kind == "id"), None)
 
     def merged(self, other: Schema) -> Schema:
-        """This schema's columns, with ``other``'s (stricter, from a file) taking precedence.
+        """The merged schema: this schema's columns, with ``other``'s (stricter, from a file) taking precedence.
 
         Derived columns and checks of both.
         """

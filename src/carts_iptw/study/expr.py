@@ -338,6 +338,7 @@ class RExpr:
         self.columns: list[str] = _columns(self.tree, [])
 
     def __repr__(self) -> str:
+        """``RExpr('<text>')``."""
         return f"RExpr({self.text!r})"
 
     # evaluation ---------------------------------------------------------------

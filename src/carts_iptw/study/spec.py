@@ -75,6 +75,8 @@ DEFAULT_SPEC_FILE = "anakinra.toml"
 
 @dataclass(frozen=True)
 class Table1Variable:
+    """A Table 1 row: column, label and type (continuous, binary or categorical)."""
+
     column: str
     label: str
     type: str  # "continuous" | "binary" | "categorical"
@@ -82,6 +84,11 @@ class Table1Variable:
 
 @dataclass(frozen=True)
 class Outcome:
+    """An outcome of the study spec.
+
+    Binary, time-to-event, competing or continuous, with the columns and rules that define it.
+    """
+
     name: str
     label: str
     type: str
@@ -102,6 +109,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Propensity:
+    """The propensity model of the spec.
+
+    Covariates, weighting method, estimand, stabilisation, trimming, SMD threshold and missing-value
+    policy.
+    """
+
     covariates: tuple[str, ...]
     method: str = "glm"
     estimand: str = "ATE"
@@ -121,6 +134,11 @@ class Propensity:
 
 @dataclass(frozen=True)
 class StudySpec:
+    """A study specification read from TOML.
+
+    Treatment, eligibility, propensity model, Table 1, outcomes and adjustment sets.
+    """
+
     name: str
     treatment: str
     treated_label: str
@@ -170,6 +188,10 @@ class StudySpec:
         return derived
 
     def adjustment(self, name: str) -> tuple[str, ...]:
+        """The columns of the named adjustment set (empty for no name).
+
+        ValueError for an unknown set.
+        """
         if not name:
             return ()
         if name not in self.adjustment_sets:
@@ -177,6 +199,10 @@ class StudySpec:
         return self.adjustment_sets[name]
 
     def columns_needed(self) -> list[str]:
+        """Every column the study reads.
+
+        Treatment, model, Table 1, eligibility rules and outcomes.
+        """
         cols = [self.treatment, *self.model_columns(), *(v.column for v in self.table1)]
         for st in self.eligibility.steps:
             cols += columns_used(st.rule)
@@ -441,6 +467,7 @@ def load_spec(path: str | Path) -> StudySpec:
 
 
 def default_spec_path() -> Path:
+    """Path of the bundled reference spec."""
     return Path(str(resources.files("carts_iptw.study").joinpath(DEFAULT_SPEC_FILE)))
 
 

@@ -39,6 +39,7 @@ ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM", "ATOS")
 
 
 def check_estimand(estimand: str) -> str:
+    """The estimand in upper case; ValueError unless it is one of ``ESTIMANDS``."""
     e = str(estimand).upper()
     if e not in ESTIMANDS:
         raise ValueError(f"estimand must be one of {ESTIMANDS}; got {estimand!r}")

@@ -33,6 +33,12 @@ from carts_iptw.families import ConvergenceWarning
 
 @dataclass
 class PSModel:
+    """A fitted propensity-score GLM.
+
+    Coefficients, convergence, iterations, deviance, fitted values, linear predictor and the IRLS
+    result.
+    """
+
     coef: pd.Series
     converged: bool
     iter: int

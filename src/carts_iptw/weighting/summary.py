@@ -72,6 +72,7 @@ class WeightSummary(Summary):
             "ess": ess.loc["Weighted", g[k]]} for k in ("treated", "control")])
 
     def __str__(self) -> str:
+        """R's ``print(summary(W))``."""
         stats = pd.DataFrame({"Coef of Var": self.coef_of_var, "MAD": self.scaled_mad,
                               "Entropy": self.negative_entropy, "# Zeros": self.num_zeros})
         tops = "\n".join(
