@@ -142,16 +142,36 @@ class SvyStat(Estimates):
 def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
     """Weighted mean with linearisation SE; twin of ``survey::svymean(~x, design)``.
 
-    Estimate ``sum(w x) / sum(w)``; influence values ``w (x - mean) / sum(w)`` summed by
-    ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level.
+    Parameters
+    ----------
+    x : str or list of str
+        ``"~a + b"``, a column name or a list of names.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    na_rm : bool, default False
+        Drop rows with a missing value as a domain (R's ``na.rm = TRUE``).
 
-    R twin version: survey 4.1-1. For ``ids = ~1`` the variance is
-    ``n/(n-1) * sum_i w_i^2 (x_i - xbar)^2 / (sum w)^2``. ``x`` is ``"~a + b"``, a column name or
-    a list of names; ``na_rm=True`` drops rows with a missing value as a domain (R's
-    ``na.rm = TRUE``). Returns a :class:`SvyStat` (``.coef``, ``.vcov``, ``.se``, ``.confint()``,
-    ``.summary()``). Raises ``ValueError`` for unknown columns, missing values without
-    ``na_rm`` (R: NA) or a non-design. References: Lumley T (2004) J Stat Softw 9(8); Lumley
-    (2010) Complex Surveys, ch. 2.
+    Returns
+    -------
+    SvyStat
+        ``.coef``, ``.vcov``, ``.se``, ``.confint()``, ``.summary()``.
+
+    Raises
+    ------
+    ValueError
+        For unknown columns, missing values without ``na_rm`` (R: NA) or a non-design.
+
+    Notes
+    -----
+    Estimate ``sum(w x) / sum(w)``; influence values ``w (x - mean) / sum(w)`` summed by
+    ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level. For
+    ``ids = ~1`` the variance is ``n/(n-1) * sum_i w_i^2 (x_i - xbar)^2 / (sum w)^2``.
+
+    R twin version: survey 4.1-1.
+
+    References
+    ----------
+    Lumley T (2004) J Stat Softw 9(8); Lumley (2010) Complex Surveys, ch. 2.
     """
     X, names, miss = _indicator_matrix(design, x)
     design, X = _handle_missing(design, X, miss, na_rm, "svymean variable(s)", x)
@@ -166,11 +186,35 @@ def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
     """Weighted total; twin of ``survey::svytotal(~x, design)``.
 
-    R twin version: survey 4.1-1. Estimate ``T = sum_i w_i x_i`` (Horvitz-Thompson); variance
-    ``svyrecvar(w x)``, i.e. ``n/(n-1) * sum_i (w_i x_i - T/n)^2`` for ``ids = ~1``. Factors
-    give one total per level. Arguments, return (:class:`SvyStat`) and errors as
-    :func:`svymean`. References: Horvitz DG, Thompson DJ (1952) JASA 47:663-685; Lumley (2010)
-    Complex Surveys, ch. 2.
+    Parameters
+    ----------
+    x : str or list of str
+        ``"~a + b"``, a column name or a list of names (as :func:`svymean`).
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    na_rm : bool, default False
+        Drop rows with a missing value as a domain (R's ``na.rm = TRUE``).
+
+    Returns
+    -------
+    SvyStat
+        As :func:`svymean`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`svymean`.
+
+    Notes
+    -----
+    Estimate ``T = sum_i w_i x_i`` (Horvitz-Thompson); variance ``svyrecvar(w x)``, i.e.
+    ``n/(n-1) * sum_i (w_i x_i - T/n)^2`` for ``ids = ~1``. Factors give one total per level.
+
+    R twin version: survey 4.1-1.
+
+    References
+    ----------
+    Horvitz DG, Thompson DJ (1952) JASA 47:663-685; Lumley (2010) Complex Surveys, ch. 2.
     """
     X, names, miss = _indicator_matrix(design, x)
     design, X = _handle_missing(design, X, miss, na_rm, "svytotal variable(s)", x)
@@ -183,15 +227,43 @@ def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False) -> pd.DataFrame:
     """Domain estimates by groups; twin of ``survey::svyby(~x, ~g, design, svymean)``.
 
-    Each domain is the design restricted to the group with the design's PSU counts kept
-    (survey's domain estimation).  Returns R's layout: the ``by`` column(s), the estimates,
-    then ``se`` (one estimate) or ``se.<name>`` columns; rows in sorted group order.
+    Parameters
+    ----------
+    formula : str or list of str
+        The variables estimated (as :func:`svymean`'s ``x``).
+    by : str or list of str
+        The grouping column(s).
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    FUN : str or callable, default "svymean"
+        ``"svymean"`` / ``"svytotal"`` or such a function.
+    na_rm : bool, default False
+        Passed to ``FUN``.
 
-    R twin version: survey 4.1-1 (``svyby(..., keep.var = TRUE)``). Domain estimation: the
-    estimate for group ``g`` is FUN on the rows of ``g`` while the variance keeps the full
-    design's PSU count, so ``n/(n-1)`` uses the whole sample's ``n`` (Lumley 2010, sec. 2.3).
-    ``FUN`` is ``"svymean"`` / ``"svytotal"`` or such a function. Raises ``ValueError`` for an
-    unknown ``FUN`` or ``by`` column, missing ``by`` values, or a group with zero total weight.
+    Returns
+    -------
+    pandas.DataFrame
+        R's layout: the ``by`` column(s), the estimates, then ``se`` (one estimate) or
+        ``se.<name>`` columns; rows in sorted group order.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``FUN`` or ``by`` column, missing ``by`` values, or a group with zero
+        total weight.
+
+    Notes
+    -----
+    Each domain is the design restricted to the group with the design's PSU counts kept
+    (survey's domain estimation): the estimate for group ``g`` is FUN on the rows of ``g`` while
+    the variance keeps the full design's PSU count, so ``n/(n-1)`` uses the whole sample's ``n``
+    (Lumley 2010, sec. 2.3).
+
+    R twin version: survey 4.1-1 (``svyby(..., keep.var = TRUE)``).
+
+    References
+    ----------
+    Lumley T (2010) Complex Surveys: A Guide to Analysis Using R, Wiley, sec. 2.3.
     """
     fun = {"svymean": svymean, "svytotal": svytotal}.get(FUN, FUN) if isinstance(FUN, str) else FUN
     if isinstance(fun, str):
@@ -278,23 +350,55 @@ class SvyQuantile(TableResult):
 
 def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: bool = True,
                 df=None, na_rm: bool = False) -> SvyQuantile:
-    """Weighted quantiles with Woodruff CIs.
+    """Weighted quantiles with Woodruff CIs; twin of ``survey::svyquantile``.
 
-    Twin of ``survey::svyquantile`` (survey >= 4.1 defaults: ``qrule = "math"`` (the smallest x
-    whose weighted cdf reaches p, i.e. the inverse of the weighted ecdf) and ``interval.type =
-    "mean"``: a Wald interval for ``mean(x <= q)`` with ``df = degf(design)`` mapped back through
-    the quantile rule; ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0,
-    1].
+    Parameters
+    ----------
+    x : str or list of str
+        ``"~a + b"``, a column name or a list of names.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    quantiles : float or sequence of float
+        Probabilities in [0, 1].
+    alpha : float, default 0.05
+        One minus the confidence level.
+    ci : bool, default True
+        Compute the Woodruff intervals.
+    df : float, optional
+        Degrees of freedom of the t quantile; None uses ``degf(design)``.
+    na_rm : bool, default False
+        Drop rows with a missing value.
+
+    Returns
+    -------
+    SvyQuantile
+        ``[name]`` gives a DataFrame (rows = quantiles; columns ``quantile``, ``ci.2.5``,
+        ``ci.97.5``, ``se``).
+
+    Raises
+    ------
+    ValueError
+        For quantiles outside [0, 1] or ``alpha`` outside (0, 1), missing values without
+        ``na_rm``.
+    TypeError
+        For a categorical column.
+
+    Notes
+    -----
+    survey >= 4.1 defaults: ``qrule = "math"`` (the smallest x whose weighted cdf reaches p,
+    i.e. the inverse of the weighted ecdf) and ``interval.type = "mean"``: a Wald interval for
+    ``mean(x <= q)`` with ``df = degf(design)`` mapped back through the quantile rule;
+    ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0, 1].
+
+    Woodruff interval: with ``F_w`` the weighted ecdf, ``p_hat = F_w(q_hat)``, ``se_p`` its
+    linearisation SE, the limits are ``F_w^-1(p_hat -/+ t_{df} se_p)``.
 
     R twin version: survey 4.1-1 (``svyquantile(~x, design, quantiles, ci = TRUE)``).
-    Woodruff interval: with ``F_w`` the weighted ecdf, ``p_hat = F_w(q_hat)``,
-    ``se_p`` its linearisation SE, the limits are ``F_w^-1(p_hat -/+ t_{df} se_p)``.
 
-    Returns a :class:`SvyQuantile`: ``[name]`` gives a DataFrame (rows = quantiles; columns
-    ``quantile``, ``ci.2.5``, ``ci.97.5``, ``se``). Raises ``ValueError`` for quantiles outside
-    [0, 1] or ``alpha`` outside (0, 1), missing values without ``na_rm``; ``TypeError`` for a
-    categorical column. References: Woodruff RS (1952) JASA 47:635-646; Lumley (2010) Complex
-    Surveys, sec. 2.4; survey 4.1-1 ``?svyquantile``.
+    References
+    ----------
+    Woodruff RS (1952) JASA 47:635-646; Lumley (2010) Complex Surveys, sec. 2.4; survey 4.1-1
+    ``?svyquantile``.
     """
     alpha = check_probability(alpha, "alpha")
     quantiles = np.atleast_1d(np.asarray(quantiles, dtype=float))
