@@ -250,40 +250,33 @@ def glm(
 ) -> GlmResult:
     """Fit a generalized linear model: the twin of R's ``stats::glm``.
 
-    R twin: ``glm(formula, family, data, weights, offset, control = glm.control(...))`` and
-    ``summary.glm`` / ``vcov`` / ``confint.default`` on the result. The model matrix is
-    :func:`~carts_iptw.formula.model_frame`'s (R names, treatment contrasts); the fit is
-    :func:`~carts_iptw.irls.glm_fit` (IRLS exactly as ``glm.fit``: McCullagh & Nelder 1989).
-    ``family`` is a name (``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
-    ``"quasipoisson"``) or a :class:`~carts_iptw.families.Family` (``link`` picks a
-    non-canonical link: ``"probit"``, ``"cloglog"``, ``"identity"``, ``"log"``); ``control`` is
-    a :class:`~carts_iptw.irls.GlmControl` or a dict of its fields; ``weights``/``offset`` are a
-    column name or an array (R's prior weights; non-integer weights with binomial fit as in R,
-    with R's "non-integer #successes" warning).
-
-    Standard errors are ``sqrt(diag(dispersion * (R'R)^-1))`` from the final IRLS QR;
-    dispersion is 1 for binomial/poisson (z tests) and the Pearson chi2 / df.residual otherwise
-    (t tests with df.residual), as summary.glm. With an offset and an intercept the null
-    deviance is refitted (intercept-only with the offset), as glm() does.
-
-    Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
-    [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
-    (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
-    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. ``confint()`` is R's
-    ``confint.default`` (Wald); R's profile-likelihood ``confint(glm_fit)`` (MASS) is not
-    offered.
-
-    R twin version: R 4.2.2 ``stats``. Formulas: deviance ``D = sum_i w_i d(y_i, mu_i)``;
-    ``Var(b) = phi (X' W X)^-1`` with ``W`` the final working weights; Pearson dispersion
-    ``phi = sum w (y - mu)^2 / V(mu) / (n - rank)``; ``AIC = family$aic + 2 rank``.
-    Separated binary data keep R's answer (huge coefficients) with R's warning "fitted
-    probabilities numerically 0 or 1 occurred" (use :func:`logistf` instead).
+    Parameters
+    ----------
+    formula : str
+        R model formula, e.g. ``"y ~ treat + age"``. The model matrix is
+        :func:`~carts_iptw.formula.model_frame`'s (R names, treatment contrasts).
+    data : pandas.DataFrame
+        The data.
+    family : str or Family, default "binomial"
+        A name (``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
+        ``"quasipoisson"``) or a :class:`~carts_iptw.families.Family`.
+    weights : str or array-like, optional
+        A column name or an array: R's prior weights (non-integer weights with binomial fit as
+        in R, with R's "non-integer #successes" warning).
+    offset : str or array-like, optional
+        A column name or an array.
+    control : GlmControl or dict, optional
+        A :class:`~carts_iptw.irls.GlmControl` or a dict of its fields.
+    link : str, optional
+        A non-canonical link: ``"probit"``, ``"cloglog"``, ``"identity"``, ``"log"``.
 
     Returns
     -------
-    GlmResult with ``.coef``, ``.se``, ``.statistic``, ``.p_values``, ``.vcov``, ``.deviance``,
-    ``.null_deviance``, ``.aic``, ``.loglik``, ``.bic``, ``.dispersion``, ``.residuals(type)``,
-    ``.predict(newdata, type)``, ``.confint(level)`` and ``.summary()`` (``summary.glm``).
+    GlmResult
+        ``.coef``, ``.se``, ``.statistic``, ``.p_values``, ``.vcov``, ``.deviance``,
+        ``.null_deviance``, ``.aic``, ``.loglik``, ``.bic``, ``.dispersion``,
+        ``.residuals(type)``, ``.predict(newdata, type)``, ``.confint(level)`` and
+        ``.summary()`` (``summary.glm``).
 
     Raises
     ------
@@ -294,8 +287,35 @@ def glm(
         non-numeric weights/offset columns; a binomial response outside [0, 1]; a constant
         covariate; negative or all-zero weights; an unknown family or link.
 
-    References: McCullagh P, Nelder JA (1989) Generalized Linear Models, 2nd ed., Chapman &
-    Hall; R Core Team, ``?glm``, ``?summary.glm``.
+    Notes
+    -----
+    R twin: ``glm(formula, family, data, weights, offset, control = glm.control(...))`` and
+    ``summary.glm`` / ``vcov`` / ``confint.default`` on the result. The fit is
+    :func:`~carts_iptw.irls.glm_fit` (IRLS exactly as ``glm.fit``: McCullagh & Nelder 1989).
+
+    Standard errors are ``sqrt(diag(dispersion * (R'R)^-1))`` from the final IRLS QR;
+    dispersion is 1 for binomial/poisson (z tests) and the Pearson chi2 / df.residual otherwise
+    (t tests with df.residual), as summary.glm. With an offset and an intercept the null
+    deviance is refitted (intercept-only with the offset), as glm() does. Formulas: deviance
+    ``D = sum_i w_i d(y_i, mu_i)``; ``Var(b) = phi (X' W X)^-1`` with ``W`` the final working
+    weights; Pearson dispersion ``phi = sum w (y - mu)^2 / V(mu) / (n - rank)``;
+    ``AIC = family$aic + 2 rank``. Separated binary data keep R's answer (huge coefficients)
+    with R's warning "fitted probabilities numerically 0 or 1 occurred" (use :func:`logistf`
+    instead).
+
+    Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
+    [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
+    (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
+    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. ``confint()`` is R's
+    ``confint.default`` (Wald); R's profile-likelihood ``confint(glm_fit)`` (MASS) is not
+    offered.
+
+    R twin version: R 4.2.2 ``stats``.
+
+    References
+    ----------
+    McCullagh P, Nelder JA (1989) Generalized Linear Models, 2nd ed., Chapman & Hall; R Core
+    Team, ``?glm``, ``?summary.glm``.
     """
     data = require_dataframe(data)
     fam = get_family(family, link)

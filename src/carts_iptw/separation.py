@@ -38,23 +38,36 @@ class SeparationResult:
 
 def detect_separation(X: np.ndarray, y: np.ndarray, column_names: list[str],
                       weights: np.ndarray | None = None, tol: float = 1e-7) -> SeparationResult:
-    """Linear-programming check for (quasi-)separation.
+    """Linear-programming check for (quasi-)separation; twin of ``detectseparation::detect_separation``.
 
-    Twin of ``detectseparation::detect_separation`` (the verdict and which coefficients are
-    infinite).
-
-    The linear program of the module docstring (Konis 2007) is solved with scipy's HiGHS; rows
-    with zero weight are ignored. ``X`` is the model matrix (with the intercept column, if any),
-    ``y`` the 0/1 outcome, ``column_names`` R's coefficient names; ``tol`` the threshold on the
-    optimum and on ``|b_j|``.
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The model matrix (with the intercept column, if any).
+    y : numpy.ndarray
+        The 0/1 outcome.
+    column_names : list of str
+        R's coefficient names.
+    weights : numpy.ndarray, optional
+        Rows with zero weight are ignored.
+    tol : float, default 1e-7
+        The threshold on the optimum and on ``|b_j|``.
 
     Returns
     -------
-    SeparationResult with ``.separated`` (truthy), ``.complete`` (complete vs quasi-complete),
-    ``.infinite`` (names of the coefficients whose MLE is +/-Inf) and ``.direction``.
+    SeparationResult
+        ``.separated`` (truthy), ``.complete`` (complete vs quasi-complete), ``.infinite``
+        (names of the coefficients whose MLE is +/-Inf) and ``.direction``.
 
-    References: Albert A, Anderson JA (1984) Biometrika 71:1-10; Konis K (2007) DPhil thesis,
-    Oxford; Kosmidis I, Schumacher D, detectseparation R package ``?detect_separation``.
+    Notes
+    -----
+    The R twin's verdict and which coefficients are infinite. The linear program of the module
+    docstring (Konis 2007) is solved with scipy's HiGHS.
+
+    References
+    ----------
+    Albert A, Anderson JA (1984) Biometrika 71:1-10; Konis K (2007) DPhil thesis, Oxford;
+    Kosmidis I, Schumacher D, detectseparation R package ``?detect_separation``.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)

@@ -202,6 +202,42 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
 
     Twin of ``WeightIt::glm_weightit(formula, data, weightit = W, family, vcov = "asympt")``.
 
+    Parameters
+    ----------
+    formula : str
+        Outcome model, e.g. ``"y ~ treat"``.
+    data : pandas.DataFrame
+        The DataFrame used in :func:`weightit` (same rows, same order; checked).
+    weightit : WeightItResult
+        A :func:`weightit` result.
+    family : str, default "binomial"
+        ``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``, ``"quasipoisson"``.
+    vcov : {"asympt", "HC0", "BS", "FWB"}, default "asympt"
+        The covariance.
+    R : int, default 500
+        Bootstrap replicates (``"BS"``, ``"FWB"``).
+    seed : int, optional
+        Seed of the bootstrap (default 12345).
+    progress : bool, default True
+        A progress bar on stderr during the bootstrap.
+
+    Returns
+    -------
+    ModelResult
+        Normal reference, with ``.coef``, ``.vcov``, ``.se``, ``.p_values``, ``.confint()``,
+        ``.odds_ratios()``, ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``weightit`` is not a :func:`weightit` result.
+    ValueError
+        Unknown ``vcov``; row-count or data mismatch with the weightit object; ``"asympt"`` with
+        non-glm or trimmed weights; ``R < 2``; an estimand without M-estimation support; the
+        errors of :func:`glm` (missing values, aliased terms).
+
+    Notes
+    -----
     Fit: ``glm(formula, weights = W$weights * s.weights)`` (glm.fit's IRLS replayed).
     ``vcov="asympt"`` (method "glm" weights): M-estimation sandwich stacking the propensity
     score's logistic score equations with the outcome model's weighted score equations,
@@ -224,33 +260,14 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     Difference from R: the bootstrap draws use numpy's generator, not R's RNG, so ``"BS"`` /
     ``"FWB"`` standard errors agree with WeightIt only in distribution, not digit for digit.
 
-    Parameters
+    R twin version: WeightIt 1.5.1.
+
+    References
     ----------
-    formula : outcome model, e.g. ``"y ~ treat"``.
-    data : the DataFrame used in :func:`weightit` (same rows, same order; checked).
-    weightit : a :func:`weightit` result.
-    family : ``"binomial"`` (default), ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
-        ``"quasipoisson"``.
-    vcov : ``"asympt"`` (default), ``"HC0"``, ``"BS"`` or ``"FWB"``.
-    R, seed, progress : bootstrap replicates, seed and a progress bar on stderr.
-
-    Returns
-    -------
-    ModelResult (normal reference) with ``.coef``, ``.vcov``, ``.se``, ``.p_values``,
-    ``.confint()``, ``.odds_ratios()``, ``.summary()``.
-
-    Raises
-    ------
-    TypeError
-        ``weightit`` is not a :func:`weightit` result.
-    ValueError
-        Unknown ``vcov``; row-count or data mismatch with the weightit object; ``"asympt"`` with
-        non-glm or trimmed weights; ``R < 2``; an estimand without M-estimation support; the
-        errors of :func:`glm` (missing values, aliased terms).
-
-    References: Lunceford JK, Davidian M (2004) Stat Med 23:2937-2960; Reifeis SA, Hudgens MG
-    (2022) Am J Epidemiol 191:1092-1097; Xu L et al. (2020) The American Statistician
-    74:345-358 (fractional weighted bootstrap); Greifer N, WeightIt 1.5.1 ``?glm_weightit``.
+    Lunceford JK, Davidian M (2004) Stat Med 23:2937-2960; Reifeis SA, Hudgens MG (2022) Am J
+    Epidemiol 191:1092-1097; Xu L et al. (2020) The American Statistician 74:345-358
+    (fractional weighted bootstrap); Wooldridge JM (2010) Econometric Analysis of Cross Section
+    and Panel Data, 2nd ed., MIT Press; Greifer N, WeightIt 1.5.1 ``?glm_weightit``.
     """
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}; got {vcov!r}")
