@@ -471,46 +471,26 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
           cluster=None, control: CoxControl | None = None, timefix: bool = True) -> CoxPH:
     """Cox proportional-hazards model; R twin ``survival::coxph``.
 
-    ``formula`` is R's: ``Surv(time, status) ~ x + factor(g) + strata(s) + cluster(id)``
-    (counting process ``Surv(start, stop, status)`` too). Partial likelihood with Efron (default)
-    or Breslow ties, maximised by survival's coxfit6 Newton-Raphson (see ``_coxfit``); naive
-    variance = inverse information. Robust variance (Lin & Wei 1989) = D'D with D the weighted
-    dfbeta residuals summed by cluster (coxph.R), computed in O(n log n + n p^2).
-
-    Robust default (survival 3.5-3, installed here): ``robust=None`` turns the robust variance
-    on when a cluster is given or when any weight is non-integer (``weights != floor(weights)``);
-    integer case weights (e.g. all 1 or frequency weights) keep the naive variance. survival
-    3.8 documents "weights other than 0/1" instead; we follow the installed 3.5-3.
-
-    Differences from R: missing values raise ``ValueError`` (no silent na.omit); zero or
-    negative weights raise (R: "Invalid weights, must be >0"); all-censored data raise instead
-    of returning NA coefficients. ``ties="exact"`` (survival's coxexact.fit: exact partial
-    likelihood, right-censored data without case weights, naive variance) is supported;
-    on (start, stop] data, with weights other than 1 or with a robust variance it raises.
-
-    Formulas (Therneau & Grambsch 2000, ch. 3): with ``r_i = w_i exp(x_i'b)``, for each distinct
-    event time ``t`` with ``d`` tied events ``D``, risk set ``R(t)`` and weights ``w``, the Efron
-    log partial likelihood adds::
-
-        sum_{i in D} w_i x_i'b - wbar * sum_{k=0}^{d-1} log( sum_{R(t)} r_j - (k/d) sum_{D} r_j )
-
-    (``wbar`` = mean case weight of the tied events); Breslow drops the ``(k/d)`` term. Naive
-    variance ``I(b)^-1``; robust (infinitesimal jackknife) variance ``V = D'D`` with
-    ``D = U I^-1`` the weighted score (dfbeta) residuals summed within clusters (Lin & Wei 1989).
-    Wald ``z = b / se`` with the variance in use; ``exp(b)`` is the hazard ratio. Tests:
-    likelihood ratio ``2 (l(b) - l(0))``, Wald ``b' V^-1 b``, score (log-rank) and, when robust,
-    the robust score test, each on ``p`` df.
-
     Parameters
     ----------
-    formula : R formula string with a ``Surv()`` left-hand side.
-    data : pandas DataFrame.
-    weights : column name or array of case weights (> 0).
-    ties : ``"efron"`` (default), ``"breslow"`` or ``"exact"``.
-    robust : ``None`` (survival 3.5-3 default rule above), ``True`` or ``False``.
-    cluster : column name or array; implies the robust variance.
-    control : :class:`CoxControl` (``survival::coxph.control`` defaults: eps 1e-9, iter.max 20).
-    timefix : apply survival's ``aeqSurv`` tie correction to the times (R's default).
+    formula : str
+        R's formula with a ``Surv()`` left-hand side:
+        ``Surv(time, status) ~ x + factor(g) + strata(s) + cluster(id)`` (counting process
+        ``Surv(start, stop, status)`` too).
+    data : pandas.DataFrame
+        The data.
+    weights : str or array-like, optional
+        Column name or array of case weights (> 0).
+    ties : {"efron", "breslow", "exact"}, default "efron"
+        Tie handling.
+    robust : bool, optional
+        ``None`` (survival 3.5-3 default rule, see Notes), ``True`` or ``False``.
+    cluster : str or array-like, optional
+        Column name or array; implies the robust variance.
+    control : CoxControl, optional
+        ``survival::coxph.control`` defaults: eps 1e-9, iter.max 20.
+    timefix : bool, default True
+        Apply survival's ``aeqSurv`` tie correction to the times (R's default).
 
     Returns
     -------
@@ -529,8 +509,42 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
         status; no events; zero, negative or missing weights; unknown weights/cluster columns;
         a cluster given twice; unsupported ``ties``.
 
-    Warns (``RuntimeWarning``, R's texts) when a coefficient may be infinite ("Loglik converged
-    before variable ...") or the iterations run out; aliased columns get NaN coefficients (R: NA).
+    Warns
+    -----
+    RuntimeWarning
+        R's texts, when a coefficient may be infinite ("Loglik converged before variable ...")
+        or the iterations run out; aliased columns get NaN coefficients (R: NA).
+
+    Notes
+    -----
+    Partial likelihood with Efron (default) or Breslow ties, maximised by survival's coxfit6
+    Newton-Raphson (see ``_coxfit``); naive variance = inverse information. Robust variance
+    (Lin & Wei 1989) = D'D with D the weighted dfbeta residuals summed by cluster (coxph.R),
+    computed in O(n log n + n p^2).
+
+    Robust default (survival 3.5-3, installed here): ``robust=None`` turns the robust variance
+    on when a cluster is given or when any weight is non-integer (``weights != floor(weights)``);
+    integer case weights (e.g. all 1 or frequency weights) keep the naive variance. survival
+    3.8 documents "weights other than 0/1" instead; we follow the installed 3.5-3.
+
+    Differences from R: missing values raise ``ValueError`` (no silent na.omit); zero or
+    negative weights raise (R: "Invalid weights, must be >0"); all-censored data raise instead
+    of returning NA coefficients. ``ties="exact"`` (survival's coxexact.fit: exact partial
+    likelihood, right-censored data without case weights, naive variance) is supported; on
+    (start, stop] data, with weights other than 1 or with a robust variance it raises.
+
+    Formulas (Therneau & Grambsch 2000, ch. 3): with ``r_i = w_i exp(x_i'b)``, for each
+    distinct event time ``t`` with ``d`` tied events ``D``, risk set ``R(t)`` and weights ``w``,
+    the Efron log partial likelihood adds::
+
+        sum_{i in D} w_i x_i'b - wbar * sum_{k=0}^{d-1} log( sum_{R(t)} r_j - (k/d) sum_{D} r_j )
+
+    (``wbar`` = mean case weight of the tied events); Breslow drops the ``(k/d)`` term. Naive
+    variance ``I(b)^-1``; robust (infinitesimal jackknife) variance ``V = D'D`` with
+    ``D = U I^-1`` the weighted score (dfbeta) residuals summed within clusters (Lin & Wei
+    1989). Wald ``z = b / se`` with the variance in use; ``exp(b)`` is the hazard ratio. Tests:
+    likelihood ratio ``2 (l(b) - l(0))``, Wald ``b' V^-1 b``, score (log-rank) and, when
+    robust, the robust score test, each on ``p`` df.
 
     References
     ----------
