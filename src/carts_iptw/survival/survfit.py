@@ -539,42 +539,39 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
             conf_int: float = 0.95, robust=None, timefix: bool = True, id=None, cluster=None):
     """Kaplan-Meier (weighted) survival curves; R twin ``survival::survfit.formula``.
 
-    ``Surv(time, status) ~ chemo`` gives one curve per level with R's labels ``chemo=0``;
-    ``~ 1`` a single curve (label ``all``). Weighted counts; survival 3.5-3's rule for the
-    variance: ``robust=None`` uses the infinitesimal-jackknife (robust) variance when any
-    weight is non-integer, else Greenwood. ``std_err`` is on R's scale: of the cumulative
-    hazard / log S for Greenwood (``logse=True``), of S itself for the robust variance
-    (``logse=False``), exactly as ``fit$std.err``. CIs as ``survfit_confint``.
-    A multi-state (factor) status gives Aalen-Johansen curves: see :func:`survfit_ms`; there
-    ``id=`` is accepted as R's (one row per subject: each id must occur once, and then the
-    curves equal those without ``id``, as in R); ``(start, stop]`` multi-state data and
-    ``cluster=`` with a factor status raise ``ValueError`` (not supported here).
-
-    ``Surv(start, stop, event)`` data (survival's counting-process KM: at risk when
-    start < t <= stop; ``id`` marks a subject's chain of rows, whose last row alone counts as a
-    censoring) and ``id=`` / ``cluster=`` (column names or arrays) group the robust variance as
-    survfitKM: robust by default when a cluster is given, weights are non-integer, or an id has
-    more than one event; grouped by cluster, else id, else row. Greenwood otherwise.
-
-    Differences from R: missing values raise; zero or negative weights raise (R allows zero).
-
-    Formulas (weighted counts ``d(t) = sum w_i dN_i(t)``, ``n(t) = sum w_i Y_i(t)``)::
-
-        S(t)            = prod_{s <= t} (1 - d(s) / n(s))                    (Kaplan-Meier)
-        Var(log S(t))   = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))           (Greenwood)
-        Var_IJ(S(t))    = sum_g (sum_{i in g} w_i dS(t)/dw_i)^2              (infinitesimal jackknife)
-
-    ``conf_type="log"`` (R's default): ``exp(log S +/- z se(log S))`` capped at 1;
-    ``"log-log"``: ``S^exp(+/- z se / log S)``; ``"plain"``: ``S +/- z se(S)`` clipped to [0, 1].
-    Median (and its CI limits): the first time the curve (the lower / upper limit) is < 0.5,
-    averaging with the next time when it equals 0.5 on a flat step (``survival:::survmean``).
+    Parameters
+    ----------
+    formula : str
+        ``Surv(time, status) ~ chemo`` gives one curve per level with R's labels ``chemo=0``;
+        ``~ 1`` a single curve (label ``all``). ``Surv(start, stop, event)`` gives survival's
+        counting-process KM (at risk when start < t <= stop). A multi-state (factor) status
+        gives Aalen-Johansen curves: see :func:`survfit_ms`.
+    data : pandas.DataFrame
+        The data.
+    weights : str or array-like, optional
+        Case weights (column name or array).
+    conf_type : {"log", "log-log", "plain"}, default "log"
+        The confidence interval transform (R's default ``"log"``).
+    conf_int : float, default 0.95
+        Confidence level.
+    robust : bool, optional
+        ``None`` applies survival 3.5-3's rule (see Notes).
+    timefix : bool, default True
+        R's ``aeqSurv`` tie correction of the times.
+    id : str or array-like, optional
+        Subject ids (column name or array): marks a subject's chain of rows in (start, stop]
+        data, whose last row alone counts as a censoring; groups the robust variance.
+    cluster : str or array-like, optional
+        Clusters (column name or array) of the robust variance.
 
     Returns
     -------
-    SurvFit (or :class:`~carts_iptw.survival.competing.SurvFitMS` for a multi-state status)
-        ``.table`` (time, n_risk, n_event, n_censor, surv, std_err, lower, upper, strata),
-        ``.median()``, ``.summary_table()`` (``summary(fit)$table``), ``.at_times(times)``
-        (``summary(fit, times)``), ``.n_risk_at(times)`` and ``.summary()``.
+    SurvFit or SurvFitMS
+        :class:`SurvFit` (or :class:`~carts_iptw.survival.competing.SurvFitMS` for a
+        multi-state status): ``.table`` (time, n_risk, n_event, n_censor, surv, std_err, lower,
+        upper, strata), ``.median()``, ``.summary_table()`` (``summary(fit)$table``),
+        ``.at_times(times)`` (``summary(fit, times)``), ``.n_risk_at(times)`` and
+        ``.summary()``.
 
     Raises
     ------
@@ -583,11 +580,44 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     ValueError
         No ``Surv()`` response or an unsupported type; missing values; negative times; invalid
         status; zero, negative or missing weights; unknown weights / id / cluster columns;
-        ``conf_type`` not log / log-log / plain; ``conf_int`` outside [0, 1].
+        ``conf_type`` not log / log-log / plain; ``conf_int`` outside [0, 1]; ``(start, stop]``
+        multi-state data and ``cluster=`` with a factor status (not supported here).
 
-    References: Kaplan EL, Meier P (1958) JASA 53:457-481; Greenwood M (1926); Therneau &
-    Grambsch (2000) ch. 2; Therneau T, survival 3.5-3 vignette "The survfit function" (IJ
-    variance for weighted curves).
+    Notes
+    -----
+    Weighted counts; survival 3.5-3's rule for the variance: ``robust=None`` uses the
+    infinitesimal-jackknife (robust) variance when any weight is non-integer, else Greenwood.
+    ``std_err`` is on R's scale: of the cumulative hazard / log S for Greenwood
+    (``logse=True``), of S itself for the robust variance (``logse=False``), exactly as
+    ``fit$std.err``. CIs as ``survfit_confint``. With a multi-state status ``id=`` is accepted
+    as R's (one row per subject: each id must occur once, and then the curves equal those
+    without ``id``, as in R).
+
+    With (start, stop] data, ``id=`` or ``cluster=``, the robust variance is grouped as
+    survfitKM: robust by default when a cluster is given, weights are non-integer, or an id has
+    more than one event; grouped by cluster, else id, else row. Greenwood otherwise.
+
+    Formulas (weighted counts ``d(t) = sum w_i dN_i(t)``, ``n(t) = sum w_i Y_i(t)``)::
+
+        S(t)            = prod_{s <= t} (1 - d(s) / n(s))                    (Kaplan-Meier)
+        Var(log S(t))   = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))           (Greenwood)
+        Var_IJ(S(t))    = sum_g (sum_{i in g} w_i dS(t)/dw_i)^2              (infinitesimal jackknife)
+
+    ``conf_type="log"`` (R's default): ``exp(log S +/- z se(log S))`` capped at 1;
+    ``"log-log"``: ``S^exp(+/- z se / log S)``; ``"plain"``: ``S +/- z se(S)`` clipped to
+    [0, 1]. Median (and its CI limits): the first time the curve (the lower / upper limit) is
+    < 0.5, averaging with the next time when it equals 0.5 on a flat step
+    (``survival:::survmean``).
+
+    Differences from R: missing values raise; zero or negative weights raise (R allows zero).
+
+    R twin version: survival 3.5-3.
+
+    References
+    ----------
+    Kaplan EL, Meier P (1958) JASA 53:457-481; Greenwood M (1926); Therneau & Grambsch (2000)
+    ch. 2; Therneau T, survival 3.5-3 vignette "The survfit function" (IJ variance for weighted
+    curves).
     """
     from carts_iptw.formula import model_frame
 
