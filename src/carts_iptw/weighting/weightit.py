@@ -164,34 +164,38 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
              control=None) -> WeightItResult:
     """Estimate balancing weights for a binary treatment (twin of ``WeightIt::weightit``).
 
-    Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
-    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"``, ``"ATOS"`` (``"ebal"``: ATE, ATT, ATC;
-    ``"cbps"``: ATE, ATT, ATC, ATO, as WeightIt 1.5.1); ``stabilize`` (ATE only, as WeightIt
-    >= 1.0) multiplies by ``P(A = a)``, the sampling-weighted share of the unit's group
-    (``"glm"`` only: WeightIt ignores it for ``"ebal"`` and ``"cbps"`` with a warning, and so
-    does this function);
-    ``s_weights`` sampling weights (array or column name); ``focal`` the focal group for ATT/ATC;
-    ``missing="ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``);
-    ``control`` a :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's
-    ``glm.control()`` default: ``epsilon=1e-8, maxit=25``).
-
-    Weight formulas: ATE ``1/p`` and ``1/(1-p)``; ATT ``1`` and ``p/(1-p)``; ATC ``(1-p)/p`` and
-    ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
-    control; WeightIt's ``get_w_from_ps``), i.e. for the ATE ``w = t/e + (1-t)/(1-e)``.
-    ``"glm"``: ``e = plogis(X b)`` from ``glm(treat ~ X, family = binomial, weights = s_weights)``;
-    ``"ebal"``: ``w_i`` proportional to ``exp(-C_i' Z)`` with ``Z`` minimising the entropy dual
-    so that weighted covariate means equal the target means exactly, scaled (as WeightIt 1.5.1)
-    so that each weighted group's weights sum to its number of units; ``"cbps"``: ``e`` solves the just-identified
-    balance equations ``mean(s * psi(e) * X) = 0``. With ``stabilize=True`` each weight is
-    multiplied by ``P(A = a)``. A warning is issued when ``sd(w)/mean(w) > 4`` in a group
-    (WeightIt's "extreme weights" warning).
+    Parameters
+    ----------
+    formula : str
+        ``"treat ~ covariates"``.
+    data : pandas.DataFrame
+        The data.
+    method : {"glm", "ebal", "cbps"}, default "glm"
+        The weighting method.
+    estimand : str, default "ATE"
+        ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"``, ``"ATOS"`` (``"ebal"``: ATE, ATT,
+        ATC; ``"cbps"``: ATE, ATT, ATC, ATO, as WeightIt 1.5.1).
+    stabilize : bool, default False
+        ATE only, as WeightIt >= 1.0: multiplies by ``P(A = a)``, the sampling-weighted share of
+        the unit's group (``"glm"`` only: WeightIt ignores it for ``"ebal"`` and ``"cbps"`` with
+        a warning, and so does this function).
+    s_weights : str or array-like, optional
+        Sampling weights (array or column name).
+    focal : optional
+        The focal group for ATT/ATC.
+    missing : str, optional
+        ``"ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``).
+    control : GlmControl or dict, optional
+        A :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's ``glm.control()``
+        default: ``epsilon=1e-8, maxit=25``).
 
     Returns
     -------
     WeightItResult
         ``.weights``, ``.ps`` (P(treated); ``None`` for ebal), ``.treat`` (0/1), ``.estimand``,
         ``.method``, ``.covs``, ``.s_weights``, ``.focal``, ``.ps_model`` (glm) and ``.info``;
-        ``.summary()`` gives WeightIt's ``summary.weightit`` (ranges, CV, MAD, entropy, Kish ESS).
+        ``.summary()`` gives WeightIt's ``summary.weightit`` (ranges, CV, MAD, entropy, Kish
+        ESS).
 
     Raises
     ------
@@ -203,8 +207,21 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         weights or a group with zero total sampling weight; missing covariates without
         ``missing="ind"``; a constant covariate; a text/factor covariate with more levels than
         half the rows (an identifier: "column 'mrn' has 60 levels for 60 rows (an
-        identifier?)"); propensity scores numerically 0 or 1; a failed
-        ebal/cbps fit caused by (quasi-)separation (names the covariates).
+        identifier?)"); propensity scores numerically 0 or 1; a failed ebal/cbps fit caused by
+        (quasi-)separation (names the covariates).
+
+    Notes
+    -----
+    Weight formulas: ATE ``1/p`` and ``1/(1-p)``; ATT ``1`` and ``p/(1-p)``; ATC ``(1-p)/p`` and
+    ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
+    control; WeightIt's ``get_w_from_ps``), i.e. for the ATE ``w = t/e + (1-t)/(1-e)``.
+    ``"glm"``: ``e = plogis(X b)`` from ``glm(treat ~ X, family = binomial, weights =
+    s_weights)``; ``"ebal"``: ``w_i`` proportional to ``exp(-C_i' Z)`` with ``Z`` minimising the
+    entropy dual so that weighted covariate means equal the target means exactly, scaled (as
+    WeightIt 1.5.1) so that each weighted group's weights sum to its number of units;
+    ``"cbps"``: ``e`` solves the just-identified balance equations ``mean(s * psi(e) * X) = 0``.
+    With ``stabilize=True`` each weight is multiplied by ``P(A = a)``. A warning is issued when
+    ``sd(w)/mean(w) > 4`` in a group (WeightIt's "extreme weights" warning).
 
     Differences from WeightIt 1.5.1: see the module docstring and the README's "Conventions
     that differ from R".
