@@ -76,8 +76,8 @@ def trim(w, at: float, lower: bool = False, treat=None, drop: bool = False) -> n
 
     Warns
     -----
-    UserWarning
-        As WeightIt, returning the weights untrimmed, when all weights (per group) are equal or
+    CartsIptwWarning
+        A ``UserWarning``, as WeightIt, returning the weights untrimmed, when all weights (per group) are equal or
         when ``at`` is not less than the number of units to trim.
 
     Notes
