@@ -76,9 +76,26 @@ def _load(name: str) -> pd.DataFrame:
 def load_dataset(name: str) -> pd.DataFrame:
     """Return a fresh copy of an R reference data set (see module docstring).
 
+    Parameters
+    ----------
+    name : str
+        The data set's name (``available_datasets()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A fresh copy of the data set.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+
+    Notes
+    -----
     R twins: the data sets themselves (``MatchIt::lalonde``, ``MASS::birthwt``,
-    ``survival::rotterdam``, ``survival::colon``, ``survival::lung``), checked value for value
-    by the ``dataset.*`` parity cases.
+    ``survival::rotterdam``, ``survival::colon``, ``survival::lung``), checked value for value by
+    the ``dataset.*`` parity cases.
     """
     return _load(name).copy()
 

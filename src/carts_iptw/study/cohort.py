@@ -306,17 +306,33 @@ def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = 
                     ) -> pd.DataFrame:
     """Check ``df`` against a cohort schema and return a typed copy with derived columns.
 
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The cohort as read.
+    schema : optional
+        A :class:`Schema`, a :class:`~carts_iptw.study.spec.StudySpec` (its derived schema plus
+        its schema file), a path to a spec or schema TOML, or None (the bundled reference spec).
+    check_consistency : bool, default True
+        Check supplied derived columns against their source and the schema's consistency
+        checks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A typed copy with the derived columns.
+
+    Raises
+    ------
+    CohortValidationError
+        A ``ValueError`` listing every problem found: missing required columns, values of the
+        wrong type, impossible values (a negative time, a value outside the schema's range, an
+        unknown level), missing values in non-nullable columns, duplicate ids, and rows breaking
+        a consistency check. Messages name column, rule and row count, never row values.
+
+    Notes
+    -----
     No R twin: data validation (the cohort schema of a study).
-
-    ``schema``: a :class:`Schema`, a :class:`~carts_iptw.study.spec.StudySpec` (its derived
-    schema plus its schema file), a path to a spec or schema TOML, or None (the bundled
-    reference spec).
-
-    Raises :class:`CohortValidationError` (a ``ValueError``) listing every problem found:
-    missing required columns, values of the wrong type, impossible values (a negative time,
-    a value outside the schema's range, an unknown level), missing values in non-nullable
-    columns, duplicate ids, and rows breaking a consistency check. Messages name column, rule
-    and row count, never row values.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"cohort must be a pandas DataFrame, got {type(df).__name__}")
@@ -490,11 +506,29 @@ def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
 def read_cohort(path: str | Path, schema=None, *, validate: bool = True) -> pd.DataFrame:
     """Read a cohort from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
 
-    No R twin: reads and validates a cohort table.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    schema : optional
+        As :func:`validate_cohort` (None = the bundled reference spec).
+    validate : bool, default True
+        Validate the table with :func:`validate_cohort`.
 
-    Parquet needs pyarrow (or fastparquet); without it a ``CohortValidationError`` says so.
-    The file is validated with :func:`validate_cohort` against ``schema`` (see there; None =
-    the bundled reference spec) unless ``validate=False``.
+    Returns
+    -------
+    pandas.DataFrame
+        The cohort (typed, with derived columns, when validated).
+
+    Raises
+    ------
+    CohortValidationError
+        A ``ValueError``: Parquet without pyarrow (or fastparquet), or the problems
+        :func:`validate_cohort` finds.
+
+    Notes
+    -----
+    No R twin: reads and validates a cohort table.
     """
     sch = resolve_schema(schema) if validate or schema is not None else None
     df = read_table(path, sch.id_column if sch is not None else None)
