@@ -70,15 +70,26 @@ class GlmSummary(Summary):
 class GlmResult(ModelResults):
     """A fitted GLM (R: an object of class ``glm``; its summary is ``summary.glm``).
 
-    Attributes (R's names in brackets): ``coef`` [coef], ``se``, ``tvalues``, ``pvalues``
-    [summary()$coefficients], ``vcov`` [vcov] — pandas indexed by R's column names;
-    ``fitted`` [fitted], ``linear_predictor`` [linear.predictors], ``working_weights``
-    [weights], ``prior_weights`` [prior.weights], ``y`` — numpy arrays in row order;
-    ``deviance``, ``null_deviance``, ``aic``, ``loglik`` [logLik], ``bic`` [BIC], ``iter``,
-    ``converged``, ``boundary``, ``rank``, ``df_residual``, ``df_null``, ``dispersion``,
-    ``aliased``, ``model_frame``, ``family``, ``formula``, ``control``. Methods:
-    ``summary()``, ``confint(level)`` [confint.default], ``predict(newdata, type)``,
-    ``residuals(type)``.
+    Attributes
+    ----------
+    coef, se, tvalues, pvalues : pandas.Series
+        R's ``coef`` and ``summary()$coefficients`` columns, indexed by R's column names.
+    vcov : pandas.DataFrame
+        R's ``vcov``.
+    fitted, linear_predictor, working_weights, prior_weights, y : numpy.ndarray
+        R's ``fitted``, ``linear.predictors``, ``weights``, ``prior.weights`` and ``y``, in row
+        order.
+    deviance, null_deviance, aic, loglik, bic : float
+        R's ``deviance``, ``null.deviance``, ``aic``, ``logLik``, ``BIC``.
+    iter, converged, boundary, rank, df_residual, df_null, dispersion, aliased
+        As R's components of the same names.
+    model_frame, family, formula, control
+        The model frame, family, formula and ``glm.control`` of the fit.
+
+    Notes
+    -----
+    Methods: ``summary()``, ``confint(level)`` [``confint.default``], ``predict(newdata,
+    type)``, ``residuals(type)``. R twin: ``stats::glm`` (R 4.2.2); see :func:`glm`.
     """
 
     def __init__(self, fit: GlmFit, mf: ModelFrame, formula: str, control: GlmControl,

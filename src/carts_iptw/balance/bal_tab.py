@@ -63,11 +63,20 @@ def _match_stat(s: str) -> str:
 class BalTab(TableResult):
     """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin).
 
-    ``balance`` (cobalt's rows and columns), ``observations`` (sample sizes); ``table()`` the
-    printed columns, ``tidy()`` the balance table with the row names as ``variable``, ``summary()``
-    / ``repr`` cobalt's print.
+    Attributes
+    ----------
+    balance : pandas.DataFrame
+        Cobalt's rows and columns.
+    observations : pandas.DataFrame
+        Sample sizes.
+    s_d_denom, binary, continuous, stats, thresholds, estimand, un
+        The settings of the table.
 
-    A table, not a model: no ``confint()``.
+    Notes
+    -----
+    ``table()`` the printed columns, ``tidy()`` the balance table with the row names as
+    ``variable``, ``summary()`` / ``repr`` cobalt's print. A table, not a model: no
+    ``confint()``. R twin: ``cobalt::bal.tab`` (cobalt 4.6.1).
     """
 
     balance: pd.DataFrame

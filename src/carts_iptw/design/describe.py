@@ -93,8 +93,19 @@ def _handle_missing(design, X, miss, na_rm, what, x=None):
 class SvyStat(Estimates):
     """Estimates with a design-based variance (twin of survey's ``svystat``).
 
-    ``coef``, ``vcov``, ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``;
-    ``estimate_name`` is ``"mean"`` or ``"total"`` (R's column name in the printout).
+    Attributes
+    ----------
+    coef : pandas.Series
+        The estimates.
+    vcov : pandas.DataFrame
+        Their design-based covariance.
+    estimate_name : str
+        ``"mean"`` or ``"total"`` (R's column name in the printout).
+
+    Notes
+    -----
+    ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``. R twin: the ``svystat``
+    object of ``survey::svymean`` / ``svytotal`` (survey 4.1-1).
     """
 
     def __init__(self, coef: pd.Series, vcov: pd.DataFrame, estimate_name: str, df=np.inf):
@@ -321,8 +332,15 @@ def _qrule_math(x, w, p):
 class SvyQuantile(TableResult):
     """Result of :func:`svyquantile`.
 
-    A table per variable with ``quantile``, CI and ``se``; ``tidy()`` stacks them (``variable``,
-    ``probability``, ``quantile``, ``conf_low``, ``conf_high``, ``std_error``).
+    Attributes
+    ----------
+    tables : dict of str to pandas.DataFrame
+        A table per variable with ``quantile``, CI and ``se`` (also ``result[name]``).
+
+    Notes
+    -----
+    ``tidy()`` stacks the tables (``variable``, ``probability``, ``quantile``, ``conf_low``,
+    ``conf_high``, ``std_error``). R twin: ``survey::svyquantile`` (survey 4.1-1).
     """
 
     def __init__(self, tables: dict[str, pd.DataFrame]):

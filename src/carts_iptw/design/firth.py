@@ -86,7 +86,24 @@ class _Penalised:
 
 
 class FirthResult(ModelResult):
-    """A Firth fit: Wald-type SEs from ``I(b)^-1``; ``p_values`` are penalised likelihood-ratio tests (``statistic`` their chi-squared, 1 df); ``confint()`` are profile penalised-likelihood intervals (logistf defaults)."""
+    """A Firth fit (result of :func:`logistf`).
+
+    Attributes
+    ----------
+    coef, se : pandas.Series
+        Estimates and Wald-type SEs from ``I(b)^-1``.
+    statistic, p_values : pandas.Series
+        Penalised likelihood-ratio chi-squared statistics (1 df) and their p-values.
+    loglik : float
+        The penalised log-likelihood.
+    converged : bool
+        Whether the fit converged.
+
+    Notes
+    -----
+    ``confint()`` gives profile penalised-likelihood intervals (logistf defaults). R twin:
+    ``logistf::logistf`` (logistf 1.23 sources); see :func:`logistf`.
+    """
 
     def __init__(self, *a, problem, loglik, converged, **k):
         super().__init__(*a, **k)

@@ -38,9 +38,16 @@ def wald(est, se, level: float, log_scale: bool = False) -> dict:
 class EffectRows(Result):
     """Effect estimates, one row each (``term``, ``contrast`` and the Wald columns).
 
-    Attributes ``estimate``, ``std_error``, ``statistic``, ``p_value``, ``conf_low``,
-    ``conf_high`` are floats for a one-row result, arrays otherwise; ``tidy()`` is broom's
-    snake_case table; ``summary()`` the printout with ``.table``.
+    Attributes
+    ----------
+    estimate, std_error, statistic, p_value, conf_low, conf_high
+        Floats for a one-row result, arrays otherwise.
+    conf_level : float
+        Confidence level.
+
+    Notes
+    -----
+    ``tidy()`` is broom's snake_case table; ``summary()`` the printout with ``.table``.
     """
 
     #: title line of the printout

@@ -20,16 +20,30 @@ _R_NAMES = {"difference": "difference", "ratio": "lnratioavg (transform = exp)",
 class AvgComparisons(EffectRows):
     """Result of :func:`avg_comparisons`.
 
-    One row (``term``, ``contrast``, ``estimate``, ``std_error``, ``statistic``, ``p_value``,
-    ``conf_low``, ``conf_high``).
+    The rows (``tidy()``): one row (``term``, ``contrast``, ``estimate``, ``std_error``,
+    ``statistic``, ``p_value``, ``conf_low``, ``conf_high``).
 
-    Extra attributes: ``comparison``, ``predicted_hi`` / ``predicted_lo`` (the averaged
-    predictions under each treatment level), ``jacobian`` (d contrast / d coefficients, on the
-    log scale for ratios), ``n`` (target units), ``target`` (``"all"``, ``"treated"``,
-    ``"controls"`` or ``"newdata"``), ``weighted`` (whether the average used weights).
+    Attributes
+    ----------
+    comparison : str
+        The contrast.
+    predicted_hi, predicted_lo : float
+        The averaged predictions under each treatment level.
+    jacobian : numpy.ndarray
+        d contrast / d coefficients, on the log scale for ratios.
+    n : int
+        Target units.
+    target : str
+        ``"all"``, ``"treated"``, ``"controls"`` or ``"newdata"``.
+    weighted : bool
+        Whether the average used weights.
+
+    Notes
+    -----
     For ratios ``estimate``, ``conf_low`` and ``conf_high`` are on the ratio scale and
     ``std_error``, ``statistic`` on the log scale (marginaleffects drops those two after
-    ``transform = exp``; they are the log-scale values it computes before).
+    ``transform = exp``; they are the log-scale values it computes before). R twin:
+    ``marginaleffects::avg_comparisons`` (marginaleffects 0.22.0).
     """
 
 

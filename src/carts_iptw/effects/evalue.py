@@ -36,10 +36,23 @@ def _to_rr(x: float, measure: str, rare: bool) -> float:
 class EValue(Result):
     """Result of :func:`evalue`.
 
-    ``point`` (E-value of the estimate), ``ci`` (E-value of the confidence limit closest to 1; 1
-    when the interval includes 1; None without an interval), ``rr`` (the estimate on the risk-ratio
-    scale after any common-outcome conversion) and ``rr_ci`` (the converted limits), ``measure``,
-    ``rare``, ``estimate``, ``lower``, ``upper``.
+    Attributes
+    ----------
+    point : float
+        E-value of the estimate.
+    ci : float or None
+        E-value of the confidence limit closest to 1; 1 when the interval includes 1; None
+        without an interval.
+    rr : float
+        The estimate on the risk-ratio scale after any common-outcome conversion.
+    rr_ci
+        The converted limits.
+    measure, rare, estimate, lower, upper
+        The inputs.
+
+    Notes
+    -----
+    R twin: ``EValue::evalues.RR`` / ``evalues.OR`` / ``evalues.HR`` (EValue 4.1).
     """
 
     def __init__(self, estimate, lower, upper, measure, rare, rr, rr_ci, point, ci):

@@ -15,11 +15,21 @@ from carts_iptw.effects._base import EffectRows, wald
 class RMSTDifference(EffectRows):
     """Result of :func:`rmst_difference`.
 
-    Rows ``difference`` (RMST of the second stratum minus the first) and ``ratio`` (second / first;
-    ``std_error`` and ``statistic`` on the log scale, as survRM2).
+    The rows (``tidy()``): rows ``difference`` (RMST of the second stratum minus the first) and
+    ``ratio`` (second / first; ``std_error`` and ``statistic`` on the log scale, as survRM2).
 
-    ``arms`` holds each stratum's ``rmean``, ``se_rmean`` and its Wald interval (``conf_low``,
-    ``conf_high``); ``tau`` the horizon.
+    Attributes
+    ----------
+    arms
+        Each stratum's ``rmean``, ``se_rmean`` and its Wald interval (``conf_low``,
+        ``conf_high``).
+    tau : float
+        The horizon.
+
+    Notes
+    -----
+    R twin: ``survRM2::rmst2`` (survRM2 1.0-4) and ``summary(survfit(...), rmean = tau)``
+    (survival 3.5-3).
     """
 
 

@@ -18,13 +18,22 @@ from carts_iptw.results import format_num, format_pval
 class SubgroupEffects(EffectRows):
     """Result of :func:`subgroup_effects`.
 
-    One row per level of the modifier (``term`` = ``modifier=level``; ``n`` rows, ``estimate`` the
-    treatment coefficient, exponentiated with its interval on a logit / log link: ``std_error`` and
-    ``statistic`` then stay on the coefficient (log) scale).
+    The rows (``tidy()``): one row per level of the modifier (``term`` = ``modifier=level``;
+    ``n`` rows, ``estimate`` the treatment coefficient, exponentiated with its interval on a
+    logit / log link: ``std_error`` and ``statistic`` then stay on the coefficient (log) scale).
 
-    ``interaction`` holds the test of the treatment x modifier product term (``statistic`` F,
-    ``df``, ``ddf``, ``p_value``: R's ``regTermTest``); ``weights_source`` says whether the weights
-    were kept from the whole cohort or re-estimated within each subgroup.
+    Attributes
+    ----------
+    interaction
+        The test of the treatment x modifier product term (``statistic`` F, ``df``, ``ddf``,
+        ``p_value``: R's ``regTermTest``).
+    weights_source : str
+        Whether the weights were kept from the whole cohort or re-estimated within each
+        subgroup.
+
+    Notes
+    -----
+    R twin: ``survey::svyglm`` per subgroup and ``survey::regTermTest`` (survey 4.1-1).
     """
 
     def plot(self, title: str | None = None, figsize=None):

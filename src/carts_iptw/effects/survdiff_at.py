@@ -11,9 +11,17 @@ from carts_iptw.effects._base import EffectRows, wald
 class SurvivalDifference(EffectRows):
     """Result of :func:`survfit_difference`.
 
-    One row per horizon (column ``time``) with the difference of the second stratum's value minus
-    the first's; ``arms`` holds each stratum's value and standard error at each horizon (R's
-    ``summary(fit, times)``).
+    The rows (``tidy()``): one row per horizon (column ``time``) with the difference of the
+    second stratum's value minus the first's.
+
+    Attributes
+    ----------
+    arms
+        Each stratum's value and standard error at each horizon (R's ``summary(fit, times)``).
+
+    Notes
+    -----
+    R twin: ``summary(survfit(...), times = t)`` per arm (survival 3.5-3).
     """
 
 

@@ -86,13 +86,23 @@ def aj_curve(time, status, w, nstates):
 class SurvFitMS(TableResult):
     """Result of :func:`survfit_ms` (``survfitms`` object).
 
-    Long ``table`` with one row per stratum, time and state (``(s0)`` = still in the initial state).
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Long table with one row per stratum, time and state (``(s0)`` = still in the initial
+        state). Columns as R's ``fit$n.risk[, 1]``, ``n.event[, k]`` (transitions into the
+        state; 0 for ``(s0)``), ``n.censor`` (R reports these as unweighted counts), ``pstate``,
+        ``std.err``, ``lower``, ``upper``; ``n_risk_weighted``, ``n_event_weighted``,
+        ``n_censor_weighted`` hold the weighted sums the estimator uses.
+    states, strata : list of str
+        The states and strata.
+    conf_type : str
+        The interval transform.
 
-    Columns as R's ``fit$n.risk[, 1]``, ``n.event[, k]`` (transitions into the state; 0 for
-    ``(s0)``), ``n.censor`` (R reports these as unweighted counts), ``pstate``, ``std.err``,
-    ``lower``, ``upper``; ``n_risk_weighted``, ``n_event_weighted``, ``n_censor_weighted`` hold the
-    weighted sums the estimator uses. ``tidy()`` is the table with broom's column names;
-    ``summary()`` / ``repr`` show the last value of every curve.
+    Notes
+    -----
+    ``tidy()`` is the table with broom's column names; ``summary()`` / ``repr`` show the last
+    value of every curve. R twin: ``survival::survfit`` with a factor status (survival 3.5-3).
     """
 
     table: pd.DataFrame

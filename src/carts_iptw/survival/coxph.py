@@ -101,12 +101,27 @@ class CoxFitData:
 class CoxPH(ModelResults):
     """Result of :func:`coxph` (``survival::coxph`` object).
 
-    The results contract of :mod:`carts_iptw.results`: ``coef``, ``vcov`` (= ``var``, robust
-    when ``robust``), ``se``, ``statistic`` (= ``z``), ``p_values``, ``confint(level, parm,
-    exponentiate)``, ``coef_table()`` (R's ``summary(fit)$coefficients``), ``tidy()`` (with
-    hazard ratios as ``exp_*``), ``summary()``. R's other components keep R's names:
-    ``naive_var``, ``loglik``, ``n``, ``nevent``, ``tests`` (logtest, sctest, waldtest,
-    robscore), ``iter``, ``means``, ``linear_predictors``, ``concordance``, ``assign``.
+    Attributes
+    ----------
+    coef : pandas.Series
+        The coefficients.
+    var : pandas.DataFrame
+        The variance in use (robust when ``robust``); also ``vcov``.
+    naive_var : pandas.DataFrame
+        The inverse information.
+    loglik : tuple of float
+        Log partial likelihood at 0 and at b.
+    tests : dict
+        logtest, sctest, waldtest, robscore.
+    n, nevent, iter, means, linear_predictors, concordance, assign
+        R's other components, with R's names.
+
+    Notes
+    -----
+    The results contract of :mod:`carts_iptw.results`: ``coef``, ``vcov`` (= ``var``), ``se``,
+    ``statistic`` (= ``z``), ``p_values``, ``confint(level, parm, exponentiate)``,
+    ``coef_table()`` (R's ``summary(fit)$coefficients``), ``tidy()`` (with hazard ratios as
+    ``exp_*``), ``summary()``. R twin: ``survival::coxph`` (survival 3.5-3).
     """
 
     coef: pd.Series

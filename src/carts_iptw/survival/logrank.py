@@ -27,9 +27,21 @@ from carts_iptw.survival.surv import aeq_times, make_surv
 class SurvDiff(TestResult):
     """Result of :func:`survdiff` (``survival::survdiff`` object).
 
-    A test result (:class:`~carts_iptw.results.TestResult`) with ``statistic`` = ``chisq``,
-    ``parameter`` ``{"df": df}``, ``p_value``, plus R's ``n``, ``obs``, ``exp``, ``var`` and
-    ``table`` (the printed table as a DataFrame).
+    Attributes
+    ----------
+    n, obs, exp : numpy.ndarray
+        Per group: size, observed and expected events.
+    var : numpy.ndarray
+        The variance matrix of O - E.
+    chisq, df, p_value
+        The test (``statistic`` = ``chisq``, ``parameter`` ``{"df": df}``).
+    table : pandas.DataFrame
+        The printed table.
+
+    Notes
+    -----
+    A test result (:class:`~carts_iptw.results.TestResult`). R twin: ``survival::survdiff``
+    (survival 3.5-3).
     """
 
     groups: list[str]
@@ -202,9 +214,23 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
 class SvyLogrank(TestResult):
     """Result of :func:`svylogrank`.
 
-    A test result (:class:`~carts_iptw.results.TestResult`) with ``statistic`` (the chi-squared),
-    ``parameter`` ``{"df": df}``, ``p_value``; R's per-coefficient ``score``, ``se``, ``z``;
-    ``method`` is svylogrank's ``method`` argument ("small", "large" or "score").
+    Attributes
+    ----------
+    score, se, z : numpy.ndarray
+        R's per-coefficient score, its SE and z.
+    statistic : float
+        The chi-squared.
+    df : int
+        Its df (``parameter`` ``{"df": df}``).
+    p_value : float
+        The p-value.
+    method : str
+        svylogrank's ``method`` argument ("small", "large" or "score").
+
+    Notes
+    -----
+    A test result (:class:`~carts_iptw.results.TestResult`). R twin: ``survey::svylogrank``
+    (survey 4.1-1).
     """
 
     method: str

@@ -119,8 +119,18 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
 class SvyKM(TableResult):
     """One design-based survival curve (``svykm`` object).
 
-    Times of the events (one per event row, as survey), ``surv = exp(-Nelson-Aalen)`` and ``varlog``
-    (variance of log S); ``table`` / ``tidy()`` hold them as columns.
+    Attributes
+    ----------
+    time : numpy.ndarray
+        Times of the events (one per event row, as survey).
+    surv : numpy.ndarray
+        ``exp(-Nelson-Aalen)`` (``se=True``) or the weighted product-limit curve.
+    varlog : numpy.ndarray or None
+        Variance of log S (``se=True``).
+
+    Notes
+    -----
+    ``table`` / ``tidy()`` hold them as columns. R twin: ``survey::svykm`` (survey 4.1-1).
     """
 
     time: np.ndarray

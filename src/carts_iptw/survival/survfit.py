@@ -194,11 +194,28 @@ def _minmin(y, x):
 class SurvFit(TableResult):
     """Result of :func:`survfit` (``survival::survfit`` object): weighted Kaplan-Meier curves.
 
-    ``table`` (one row per stratum and time: strata, time, n_risk, n_event, surv, std_err on
-    R's scale, lower, upper), ``strata``, ``n``, ``conf_type``, ``conf_level`` (R's
-    ``conf.int``), ``robust``; ``median()``, ``summary_table()``, ``at_times(times)``,
-    ``n_risk_at(times)``; ``tidy()`` (broom's ``tidy.survfit`` columns in snake_case),
-    ``summary()`` and ``repr`` (R's ``print(fit)``). A curve, not a model: no ``confint()``.
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per stratum and time: strata, time, n_risk, n_event, surv, std_err on R's scale,
+        lower, upper.
+    strata : list of str
+        The strata labels.
+    n : pandas.Series
+        Number of subjects per stratum (R's ``n``).
+    conf_type : str
+        The interval transform.
+    conf_level : float
+        R's ``conf.int``.
+    robust : bool
+        Whether the std_err is the robust (infinitesimal-jackknife) one.
+
+    Notes
+    -----
+    ``median()``, ``summary_table()``, ``at_times(times)``, ``n_risk_at(times)``; ``tidy()``
+    (broom's ``tidy.survfit`` columns in snake_case), ``summary()`` and ``repr`` (R's
+    ``print(fit)``). A curve, not a model: no ``confint()``. R twin: ``survival::survfit``
+    (survival 3.5-3).
     """
 
     table: pd.DataFrame

@@ -25,8 +25,19 @@ from carts_iptw.survival.coxph import CoxPH
 class CoxZph(TableResult):
     """Result of :func:`cox_zph`.
 
-    ``table`` with R's columns chisq, df, p (rows: terms, GLOBAL); ``tidy()`` the same with
-    ``term``, ``statistic``, ``df``, ``p_value`` columns.
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        R's columns chisq, df, p (rows: terms, GLOBAL).
+    transform : str
+        The time transform.
+    x, time : numpy.ndarray
+        Transformed event times and the event times.
+
+    Notes
+    -----
+    ``tidy()`` is the table with ``term``, ``statistic``, ``df``, ``p_value`` columns. R twin:
+    ``survival::cox.zph`` (survival 3.5-3).
     """
 
     table: pd.DataFrame

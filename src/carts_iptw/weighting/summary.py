@@ -44,7 +44,18 @@ def _neg_ent(w) -> float:
 class WeightSummary(Summary):
     """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin).
 
-    ``str()`` is the printout; the tables are attributes; ``tidy()`` one row per group.
+    Attributes
+    ----------
+    weight_range, weight_top, coef_of_var, scaled_mad, negative_entropy, num_zeros
+        Per group: weight range, largest weights, coefficient of variation, scaled MAD,
+        negative entropy and number of zeros.
+    effective_sample_size : pandas.DataFrame
+        Unweighted and weighted (Kish) sample sizes.
+
+    Notes
+    -----
+    ``str()`` is the printout; the tables are attributes; ``tidy()`` one row per group. R twin:
+    ``WeightIt::summary.weightit`` (WeightIt 1.5.1).
     """
 
     weight_range: pd.DataFrame  # rows treated/control, columns min/max

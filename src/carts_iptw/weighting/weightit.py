@@ -46,8 +46,22 @@ _PS_EPS = 1e-14
 class WeightItResult(TableResult):
     """Result of :func:`weightit` (contract in docs/architecture.md).
 
-    ``weights``, ``ps``, ``treat`` and the fit's settings; ``summary()`` is ``summary.weightit``,
-    ``tidy()`` one row per unit (``row``, ``treat``, ``ps``, ``weight``), ``repr`` WeightIt's print.
+    Attributes
+    ----------
+    weights : numpy.ndarray
+        The weights.
+    ps : numpy.ndarray or None
+        P(treated); None for methods without a propensity score.
+    treat : numpy.ndarray
+        0/1 treatment.
+    estimand, method, covs, formula, s_weights, focal, ps_model, info
+        The fit's settings and parts.
+
+    Notes
+    -----
+    ``summary()`` is ``summary.weightit``, ``tidy()`` one row per unit (``row``, ``treat``,
+    ``ps``, ``weight``), ``repr`` WeightIt's print. R twin: ``WeightIt::weightit`` (WeightIt
+    1.5.1).
     """
 
     weights: np.ndarray
