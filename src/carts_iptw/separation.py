@@ -62,7 +62,8 @@ def detect_separation(X: np.ndarray, y: np.ndarray, column_names: list[str],
     Notes
     -----
     The R twin's verdict and which coefficients are infinite. The linear program of the module
-    docstring (Konis 2007) is solved with scipy's HiGHS.
+    docstring (Konis 2007) is solved with scipy's HiGHS. R twin version: none pinned
+    (detectseparation is not installed here; the method of Konis 2007 is followed).
 
     References
     ----------

@@ -95,7 +95,8 @@ def load_dataset(name: str) -> pd.DataFrame:
     -----
     R twins: the data sets themselves (``MatchIt::lalonde``, ``MASS::birthwt``,
     ``survival::rotterdam``, ``survival::colon``, ``survival::lung``), checked value for value by
-    the ``dataset.*`` parity cases.
+    the ``dataset.*`` parity cases (versions installed here: MatchIt 4.5.1, MASS 7.3-58.2,
+    survival 3.5-3).
     """
     return _load(name).copy()
 

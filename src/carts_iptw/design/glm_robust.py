@@ -85,6 +85,8 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     (``CartsIptwWarning``, naming the terms); a sandwich variance that rounding makes negative
     gives a NaN standard error with a warning naming the term, never silently.
 
+    R twin versions: R 4.2.2 ``stats``, sandwich 3.0-2.
+
     References
     ----------
     White H (1980) Econometrica 48:817-838; Zeileis A (2006) J Stat Softw 16(9); Austin PC,

@@ -30,7 +30,7 @@ class HTest(TestResult):
 
     Notes
     -----
-    The results contract of :class:`~carts_iptw.results.TestResult`: ``tidy()`` (broom's
+    R twin: the ``htest`` class of R's ``stats`` (R 4.2). The results contract of :class:`~carts_iptw.results.TestResult`: ``tidy()`` (broom's
     columns), ``summary()`` and ``repr`` (R's ``print.htest``, R 4.2).
     """
 

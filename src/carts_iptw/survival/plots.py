@@ -56,7 +56,7 @@ def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = Non
     Notes
     -----
     R twin: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)`` with a survminer-style risk
-    table (``survminer::ggsurvplot(risk.table = TRUE)``). Curves with censoring marks,
+    table (``survminer::ggsurvplot(risk.table = TRUE)``), survival 3.5-3. Curves with censoring marks,
     confidence bands and the number at risk at ``risk_times``. Plots, computes nothing new: the
     curves, bands (``fit.conf_type``) and numbers at risk are those of the :func:`survfit`
     result (``SurvFit.n_risk_at``).
