@@ -55,7 +55,10 @@ def column_or_vector(data, value, what: str, n: int | None = None
 
 
 def numeric_column_or_vector(value, data: pd.DataFrame, what: str) -> np.ndarray | None:
-    """A numeric per-row argument (weights, offset) by :func:`column_or_vector`'s convention, with missing / non-finite values and text columns refused."""
+    """A numeric per-row argument (weights, offset) by :func:`column_or_vector`'s convention.
+
+    Missing / non-finite values and text columns are refused.
+    """
     arr, name = column_or_vector(data, value, what)
     if arr is None:
         return None
@@ -112,7 +115,11 @@ def as_binary_treatment(values, name: str = "treatment") -> np.ndarray:
 
 
 def as_float_array(values, name: str) -> np.ndarray:
-    """``np.asarray(values, dtype=float)`` whose error names the argument, not the offending value (numpy's "could not convert string to float: '<value>'" would print row data)."""
+    """``np.asarray(values, dtype=float)`` whose error names the argument.
+
+    Not the offending value: numpy's "could not convert string to float: '<value>'" would print
+    row data.
+    """
     try:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError):

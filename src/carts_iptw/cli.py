@@ -80,7 +80,10 @@ def _finish_study(ns, res) -> int:
 
 
 def _select(patterns: list[str] | None):
-    """Cases named exactly, or matched by an explicit glob (a pattern with * ? or [): never a substring, so ``coxph.lung.iptw`` is that one case and not ``svycoxph.lung.iptw``."""
+    """Cases named exactly, or matched by an explicit glob (a pattern with * ? or [).
+
+    Never a substring, so ``coxph.lung.iptw`` is that one case and not ``svycoxph.lung.iptw``.
+    """
     from carts_iptw.parity.registry import all_cases
 
     cases = all_cases()

@@ -38,7 +38,12 @@ class CartsIptwWarning(UserWarning):
 
 
 class ConvergenceWarning(CartsIptwWarning, RuntimeWarning):
-    """An iterative fit stopped short, or a coefficient may be infinite, with R's text where R warns (survival::coxph "Ran out of iterations and did not converge", "Loglik converged before variable ...; coefficient may be infinite"; weightit's glm / ebal / cbps)."""
+    """An iterative fit stopped short, or a coefficient may be infinite.
+
+    With R's text where R warns (survival::coxph "Ran out of iterations and did not converge",
+    "Loglik converged before variable ...; coefficient may be infinite"; weightit's glm / ebal /
+    cbps).
+    """
 
 
 class CartsIptwDeprecationWarning(CartsIptwWarning, DeprecationWarning):

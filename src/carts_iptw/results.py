@@ -164,7 +164,11 @@ def format_pvals(values, digits: int = 3, eps: float = 2.220446049250313e-16) ->
 
 
 def matrix_text(table: pd.DataFrame) -> str:
-    """A table of strings as R's ``print.default`` of a character matrix (``quote = FALSE``, ``right = TRUE``): row names left-justified, each column right-justified under its name, one space between columns."""
+    """A table of strings as R's ``print.default`` of a character matrix.
+
+    ``quote = FALSE``, ``right = TRUE``: row names left-justified, each column right-justified
+    under its name, one space between columns.
+    """
     rows = [str(i) for i in table.index]
     wr = max((len(r) for r in rows), default=0)
     cols = []
@@ -379,7 +383,11 @@ class Estimates(Result):
 
     def confint(self, level: float = 0.95, parm: Iterable[str] | str | None = None
                 ) -> pd.DataFrame:
-        """Wald interval ``coef -/+ q * se`` with ``q`` from the reference distribution (t with ``df`` degrees of freedom, normal when ``df`` is infinite); R's ``confint.default`` / ``confint.svyglm`` / ``confint.coxph``.
+        """Wald interval ``coef -/+ q * se``.
+
+        ``q`` from the reference distribution (t with ``df`` degrees of freedom, normal when
+        ``df`` is infinite); R's ``confint.default`` / ``confint.svyglm`` /
+        ``confint.coxph``.
 
         Columns are R's ``"2.5 %"``, ``"97.5 %"``; ``parm`` picks rows. ``ValueError`` for ``level``
         outside (0, 1) or an unknown name.
@@ -422,7 +430,10 @@ class Estimates(Result):
 
 
 class ModelResults(Estimates):
-    """A fitted model: :class:`Estimates` plus Wald ``statistic`` and ``p_values`` on the reference distribution (t with ``df`` or normal)."""
+    """A fitted model: :class:`Estimates` plus Wald ``statistic`` and ``p_values``.
+
+    On the reference distribution (t with ``df`` or normal).
+    """
 
     @property
     def statistic_name(self) -> str:

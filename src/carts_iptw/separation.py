@@ -106,7 +106,11 @@ class SeparationError(ValueError):
 
 
 def check_separation(formula: str, data, weights=None) -> SeparationResult:
-    """Raise :class:`SeparationError` (a ``ValueError``) naming the covariates when the outcome of ``formula`` is (quasi-)separated in ``data`` (rows with zero weight ignored); else return the result."""
+    """Raise :class:`SeparationError` naming the covariates if the outcome is separated.
+
+    A ``ValueError``, when the outcome of ``formula`` is (quasi-)separated in ``data`` (rows
+    with zero weight ignored); else return the result.
+    """
     from carts_iptw.formula import model_frame
 
     mf = model_frame(formula, data)

@@ -50,7 +50,12 @@ def _variable_name(node) -> str:
 
 
 def parse_covariates(formula: str) -> tuple[str | None, list[tuple[str, Node]], list[list[str]]]:
-    """Treatment column, variables ``(name, expression)`` in order of first appearance, and terms (lists of variable names), read by the package's one R-formula parser (:mod:`carts_iptw.formula`), so that backticked names (a column ``x-1`` or ``TRUE``) mean the same column here as in ``model_frame``, ``glm``, ``svyglm`` and ``coxph``.
+    """Treatment column, variables ``(name, expression)`` and terms of a formula.
+
+    Variables in order of first appearance, terms as lists of variable names, read by the
+    package's one R-formula parser (:mod:`carts_iptw.formula`), so that backticked names (a
+    column ``x-1`` or ``TRUE``) mean the same column here as in ``model_frame``, ``glm``,
+    ``svyglm`` and ``coxph``.
 
     As R's ``terms()``: ``a*b`` is ``a + b + a:b``, ``- x`` removes a term, terms are ordered
     by degree; ``- 1`` / ``+ 0`` are ignored (balance tables have no intercept) and

@@ -141,7 +141,10 @@ def _irls_replicate(X, y, w, fam, start) -> np.ndarray:
 
 
 def _refit_glm_weights(weightit, Xps, rows, s, b_ps):
-    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s (the propensity model's matrix reused: same columns)."""
+    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s.
+
+    The propensity model's matrix is reused: same columns.
+    """
     from carts_iptw.families import get_family
     from carts_iptw.weighting.estimands import get_w_from_ps, stabilize_w
 

@@ -19,7 +19,10 @@ from carts_iptw.design.htest import HTest
 
 
 def _two_samples(x, y, data, what):
-    """``f(x, y)`` or ``f("value ~ group", data=df)`` -> two float arrays (R's formula method: x = first factor level, y = second)."""
+    """``f(x, y)`` or ``f("value ~ group", data=df)`` -> two float arrays.
+
+    R's formula method: x = first factor level, y = second.
+    """
     if isinstance(x, str):
         if data is None:
             raise TypeError(f"{what}: a formula needs data=")
@@ -56,7 +59,10 @@ def _two_samples(x, y, data, what):
 
 
 def _wilcox_counts(m: int, n: int) -> np.ndarray:
-    """Exact counts of the Mann-Whitney statistic U = 0..m*n (coefficients of the Gaussian binomial [m+n choose m]_q), as Python integers."""
+    """Exact counts of the Mann-Whitney statistic U = 0..m*n, as Python integers.
+
+    The coefficients of the Gaussian binomial [m+n choose m]_q.
+    """
     c = np.zeros(m * n + 1, dtype=object)
     c[:] = 0
     c[0] = 1
@@ -323,7 +329,10 @@ def _fisher_2x2(tab: np.ndarray, conf_level: float):
 
 
 def _fisher_rx2(tab: np.ndarray, max_tables: int = 5_000_000) -> float:
-    """Exact two-sided p-value of an r x 2 table by enumerating all tables with the observed margins; tables at most as probable as the observed one (relative tolerance 1e-7) count."""
+    """Exact two-sided p-value of an r x 2 table by enumerating all tables with the observed margins.
+
+    Tables at most as probable as the observed one (relative tolerance 1e-7) count.
+    """
     rows = tab.sum(1).astype(int)
     c1 = int(tab[:, 0].sum())
     n = int(tab.sum())

@@ -17,7 +17,11 @@ from carts_iptw.design.svydesign import SurveyDesign, require_design
 
 
 def _split_formula(formula: str) -> tuple[str, list[str]]:
-    """(response column or "", right-hand columns) of ``y ~ a + b``, read by the package's R-formula parser (backticked names such as ```b+c``` are columns, as in ``svyglm``)."""
+    """(response column or "", right-hand columns) of ``y ~ a + b``.
+
+    Read by the package's R-formula parser (backticked names such as ```b+c``` are columns, as
+    in ``svyglm``).
+    """
     from carts_iptw.formula.parser import Binary, Name, Num, deparse, parse_formula
 
     if not isinstance(formula, str) or "~" not in formula:
@@ -58,7 +62,10 @@ def _levels(s: pd.Series) -> list:
 
 
 def _codes(s: pd.Series, levels: list) -> np.ndarray:
-    """0-based int64 codes of ``s`` in ``levels`` (its observed levels; int64, not pandas' int8 codes: products of codes must not overflow)."""
+    """0-based int64 codes of ``s`` in ``levels`` (its observed levels).
+
+    int64, not pandas' int8 codes: products of codes must not overflow.
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):  # drop unused categories (no re-coding)
         codes = s.cat.set_categories(levels).cat.codes
     else:

@@ -22,7 +22,10 @@ _COLUMNS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_h
 
 
 def wald(est, se, level: float, log_scale: bool = False) -> dict:
-    """Z statistic, two-sided normal p-value and the Wald interval of ``est`` (on the log scale and back-transformed with ``exp`` when ``log_scale``)."""
+    """Z statistic, two-sided normal p-value and the Wald interval of ``est``.
+
+    On the log scale and back-transformed with ``exp`` when ``log_scale``.
+    """
     est = np.asarray(est, dtype=float)
     se = np.asarray(se, dtype=float)
     q = float(stats.norm.ppf(1 - (1 - check_level(level)) / 2))

@@ -62,7 +62,12 @@ class EValue(Result):
         self.point, self.ci = point, ci
 
     def tidy(self) -> pd.DataFrame:
-        """One row: ``measure``, ``estimate``, ``rr`` (converted), ``evalue_point`` and, with an interval, ``conf_low``, ``conf_high``, ``rr_conf_low``, ``rr_conf_high``, ``evalue_ci``."""
+        """One row of the E-values.
+
+        Columns ``measure``, ``estimate``, ``rr`` (converted), ``evalue_point`` and, with an
+        interval, ``conf_low``, ``conf_high``, ``rr_conf_low``, ``rr_conf_high``,
+        ``evalue_ci``.
+        """
         row = {"measure": self.measure, "estimate": self.estimate, "rr": self.rr,
                "evalue_point": self.point}
         if self.ci is not None:

@@ -37,7 +37,9 @@ class SubgroupEffects(EffectRows):
     """
 
     def plot(self, title: str | None = None, figsize=None):
-        """Forest plot of the subgroup effects (ratio scale, log axis) with the interaction p in the title; :func:`carts_iptw.forest_plot` on this table.
+        """Forest plot of the subgroup effects (ratio scale, log axis).
+
+        With the interaction p in the title; :func:`carts_iptw.forest_plot` on this table.
 
         Returns the matplotlib ``Figure``. ``ValueError`` for a difference scale (identity link).
         """

@@ -1,4 +1,7 @@
-"""Evaluate the variables of a formula (``age``, ``factor(race)``, ``I(age >= 65)``) on a data frame, with R's types: numeric, logical, factor (codes + level labels) and character.
+"""Evaluate the variables of a formula on a data frame, with R's types.
+
+Variables such as ``age``, ``factor(race)``, ``I(age >= 65)``; types numeric, logical, factor (codes
++ level labels) and character.
 
 Inside ``I()`` the operators are R's: ``^`` is a power, ``/`` true division, comparisons give
 logicals, ``&``/``|``/``!`` are logical. Only a fixed set of functions is known (``factor``,
@@ -92,7 +95,10 @@ def _from_column(s: pd.Series) -> Value:
 
 
 def as_factor(v: Value, levels: list[str] | None = None, what: str = "") -> Value:
-    """R's factor(): numbers sorted numerically, strings in C-locale order, logicals FALSE < TRUE; a factor keeps its level order and drops unused levels."""
+    """R's factor(): numbers sorted numerically, strings in C-locale order, logicals FALSE < TRUE.
+
+    A factor keeps its level order and drops unused levels.
+    """
     ordered = v.ordered if v.kind == "factor" else False
     if v.kind == "factor":
         labels = v.levels

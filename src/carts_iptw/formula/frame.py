@@ -50,7 +50,12 @@ class ModelFrame:
         return self.X.shape[0]
 
     def describe(self, columns) -> str:
-        """Model-matrix columns (by name) described for an error or warning message without any data value: a column built from a factor's levels (``racehispan``, ``mrnMRN100042``) is named by its term and position (``race (factor: column 2 of 2)``, ``mrn (factor: 58 of its 59 columns)``), never by the level; other columns keep their names (they come from the formula's text).
+        """Model-matrix columns (by name) described for a message without any data value.
+
+        For an error or warning message: a column built from a factor's levels
+        (``racehispan``, ``mrnMRN100042``) is named by its term and position (``race
+        (factor: column 2 of 2)``, ``mrn (factor: 58 of its 59 columns)``), never by the
+        level; other columns keep their names (they come from the formula's text).
 
         A factor with more levels than half the rows adds "column 'mrn' has 60 levels for 60 rows
         (an identifier?)".
@@ -58,7 +63,11 @@ class ModelFrame:
         return describe_columns(self, columns)
 
     def identifier_hints(self, labels=None) -> list[str]:
-        """"column 'x' has K levels for n rows (an identifier?)" for each factor variable of the terms (or of ``labels``) with more levels than half the rows."""
+        """Identifier warnings for factors with more levels than half the rows.
+
+        "column 'x' has K levels for n rows (an identifier?)" for each factor variable of
+        the terms (or of ``labels``) with more levels than half the rows.
+        """
         out = []
         for v, lv in self.xlevels.items():
             if (labels is None or v in labels) and len(lv) > 2 and 2 * len(lv) > self.n:

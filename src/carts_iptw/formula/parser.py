@@ -260,7 +260,11 @@ def _is_syntactic(name: str) -> bool:
 
 
 def r_format_number(x: float, digits: int = 15) -> str:
-    """``as.character()`` / ``deparse()`` of a double as R prints it (15 significant digits, fixed unless scientific is strictly narrower, as R with ``scipen = 0``)."""
+    """``as.character()`` / ``deparse()`` of a double as R prints it.
+
+    15 significant digits, fixed unless scientific is strictly narrower, as R with ``scipen =
+    0``.
+    """
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):

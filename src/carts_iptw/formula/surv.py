@@ -1,4 +1,7 @@
-"""``Surv(time, event)`` / ``Surv(start, stop, event)`` responses and the ``strata()`` / ``cluster()`` specials, as survival::Surv and survival::strata build them.
+"""``Surv()`` responses and the ``strata()`` / ``cluster()`` specials.
+
+``Surv(time, event)`` / ``Surv(start, stop, event)``, as survival::Surv and survival::strata build
+them.
 
 Differences from R (documented): an invalid status value, a negative time (right-censored
 data) or ``stop <= start`` (counting process) raises ``ValueError`` instead of becoming NA.

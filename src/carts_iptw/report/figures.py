@@ -85,7 +85,11 @@ _TICK_STEPS = {
 
 
 def time_ticks(tmax: float, unit: str = "months", max_ticks: int = 8) -> list[float]:
-    """Ticks from 0 to the end of follow-up at the smallest natural step of ``unit`` (days: 7, 14, 30, ...; months: 3, 6, 12, ...) that gives at most ``max_ticks`` intervals."""
+    """Ticks from 0 to the end of follow-up at the smallest natural step of ``unit``.
+
+    Steps: days 7, 14, 30, ...; months 3, 6, 12, ...; the step gives at most ``max_ticks``
+    intervals.
+    """
     steps = _TICK_STEPS.get(unit, _TICK_STEPS["months"])
     if not np.isfinite(tmax) or tmax <= 0:
         return [0.0]
@@ -142,7 +146,11 @@ def step_curves(curves: list[dict], xlabel: str, ylabel: str, title: str, note: 
 
 
 def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | None = None):
-    """Weighted KM curves from a ``survfit`` result with censoring marks, the svylogrank p in the corner and the weighted numbers at risk under the ticks (chosen from the outcome's time unit and follow-up)."""
+    """Weighted KM curves from a ``survfit`` result.
+
+    With censoring marks, the svylogrank p in the corner and the weighted numbers at risk under
+    the ticks (chosen from the outcome's time unit and follow-up).
+    """
     tab = fit.table
     curves, keys = [], []
     for g, label in enumerate(arms):

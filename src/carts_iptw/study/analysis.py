@@ -264,7 +264,10 @@ def _wcat_test(ctx: Context, col: str) -> dict:
 
 
 def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
-    """Unweighted and weighted SMD of one Table 1 row (cobalt, pooled SD of the unweighted arms; a proportion standardised the same way), as :func:`~carts_iptw.table_one`."""
+    """Unweighted and weighted SMD of one Table 1 row, as :func:`~carts_iptw.table_one`.
+
+    cobalt's: pooled SD of the unweighted arms; a proportion standardised the same way.
+    """
     t = ctx.trt.astype(int)
     x = np.asarray(x, dtype=float)[:, None]
     row["smd_unweighted"] = num(col_w_smd(x, t, None, s_d_denom="pooled",

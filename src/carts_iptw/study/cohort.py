@@ -119,7 +119,9 @@ class Schema:
         return next((c.name for c in self.columns if c.kind == "id"), None)
 
     def merged(self, other: Schema) -> Schema:
-        """The merged schema: this schema's columns, with ``other``'s (stricter, from a file) taking precedence.
+        """The merged schema.
+
+        This schema's columns, with ``other``'s (stricter, from a file) taking precedence.
 
         Derived columns and checks of both.
         """
@@ -256,7 +258,11 @@ def derive_schema(spec) -> Schema:
 
 
 def resolve_schema(schema=None) -> Schema:
-    """A :class:`Schema` from a Schema, a study spec (derived, plus its schema file), a path to a spec or schema TOML file, or None (the bundled reference spec)."""
+    """A :class:`Schema` from a Schema, a study spec, a path or None.
+
+    A study spec gives its derived schema plus its schema file; a path names a spec or schema
+    TOML file; None is the bundled reference spec.
+    """
     from carts_iptw.study.spec import StudySpec, default_spec, load_spec
 
     if isinstance(schema, Schema):
@@ -456,7 +462,11 @@ def parquet_engine() -> str | None:
 
 
 def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as supplied (no validation); ``id_column`` is read as text."""
+    """Read a CSV or Parquet file as supplied (no validation).
+
+    CSV: ``.csv``, ``.csv.gz``, ``.txt``; Parquet: ``.parquet``, ``.pq``; ``id_column`` is read
+    as text.
+    """
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"cohort file not found: {p}")

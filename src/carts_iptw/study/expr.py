@@ -522,7 +522,10 @@ def columns_used(expr: str, where: str = "expression") -> list[str]:
 
 
 def evaluate(expr: str, df: pd.DataFrame, where: str = "expression") -> np.ndarray:
-    """Boolean mask of the rows of ``df`` where the R condition ``expr`` is TRUE (an NA condition does not select the row, as R's ``subset()``)."""
+    """Boolean mask of the rows of ``df`` where the R condition ``expr`` is TRUE.
+
+    An NA condition does not select the row, as R's ``subset()``.
+    """
     return parse(expr, where).mask(df)
 
 

@@ -179,7 +179,11 @@ class StudySpec:
         return cols
 
     def schema(self):
-        """The cohort schema this spec needs (:func:`carts_iptw.study.cohort.derive_schema`), merged with the spec's schema file (``[cohort] schema``), whose rules take precedence."""
+        """The cohort schema this spec needs, merged with the spec's schema file.
+
+        The derived schema (:func:`carts_iptw.study.cohort.derive_schema`) and the schema
+        file (``[cohort] schema``), whose rules take precedence.
+        """
         from carts_iptw.study.cohort import derive_schema, load_schema
 
         derived = derive_schema(self)

@@ -152,7 +152,10 @@ class RiskSets:
         return out
 
     def sums(self, r: np.ndarray, X: np.ndarray):
-        """Risk-set sums S0 = sum r, S1 = sum r x at each block, and the tied deaths' D0, D1 (None when no Efron correction is needed)."""
+        """Risk-set sums S0 = sum r, S1 = sum r x at each block, and the tied deaths' D0, D1.
+
+        D0, D1 are None when no Efron correction is needed.
+        """
         data = r[self._idx]
         X = np.ascontiguousarray(X, dtype=float)
         M = sp.csr_matrix((data, self._idx, self._indptr), shape=(self._nrows, self.n))

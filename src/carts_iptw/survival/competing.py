@@ -113,7 +113,9 @@ class SurvFitMS(TableResult):
     _raw: dict = field(default_factory=dict, repr=False)
 
     def cif(self, state: str) -> pd.DataFrame:
-        """Cumulative incidence of ``state`` (rows: strata x times), R's ``fit$pstate[, k]`` with ``std.err``, ``lower``, ``upper``.
+        """Cumulative incidence of ``state`` (rows: strata x times).
+
+        R's ``fit$pstate[, k]`` with ``std.err``, ``lower``, ``upper``.
 
         Aalen-Johansen: ``F_k(t) = sum_{t_j <= t} S(t_j-) d_k(t_j) / n(t_j)`` (weighted counts).
         """

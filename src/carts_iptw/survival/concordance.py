@@ -33,7 +33,10 @@ _NAMES = ["concordant", "discordant", "tied.x", "tied.y", "tied.xy", "concordanc
 
 
 def _stable_order_by_group(g):
-    """Stable argsort of non-negative integer group codes by LSD radix passes of 16 bits (numpy's stable sort is a radix sort for 16-bit keys): O(n) per pass."""
+    """Stable argsort of non-negative integer group codes by LSD radix passes of 16 bits.
+
+    numpy's stable sort is a radix sort for 16-bit keys: O(n) per pass.
+    """
     o = np.arange(len(g))
     shift = 0
     gmax = int(g.max(initial=0))

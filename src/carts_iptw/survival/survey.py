@@ -149,7 +149,10 @@ class SvyKM(TableResult):
         return CallableFrame(d)
 
     def tidy(self) -> pd.DataFrame:
-        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S (``surv * sqrt(varlog)``, as ``confint.svykm``)."""
+        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S.
+
+        ``std_error`` is ``surv * sqrt(varlog)``, as ``confint.svykm``.
+        """
         d = {"time": self.time, "estimate": self.surv}
         if self.varlog is not None:
             d["std_error"] = self.surv * np.sqrt(self.varlog)

@@ -71,7 +71,12 @@ def km_curve(time, event, w, robust: bool):
 
 
 def _product_limit(wd, d0, nrisk):
-    """Kaplan-Meier at the distinct times from weighted deaths ``wd``, death counts ``d0`` and weighted numbers at risk: (has a death, hazard h, S = prod(1 - h), cumulative hazard, Greenwood std err of log S = sqrt(cumsum(d / (n (n - d)))))."""
+    """Kaplan-Meier at the distinct times.
+
+    From weighted deaths ``wd``, death counts ``d0`` and weighted numbers at risk: (has a death,
+    hazard h, S = prod(1 - h), cumulative hazard, Greenwood std err of log S = sqrt(cumsum(d /
+    (n (n - d))))).
+    """
     has = (d0 > 0) & (wd > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.where(has, wd / nrisk, 0.0)

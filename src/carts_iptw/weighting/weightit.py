@@ -375,7 +375,10 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
 
 def _refuse_identifiers(covs: pd.DataFrame) -> None:
-    """A text/factor covariate with more levels than half the rows (an MRN or id picked by mistake) has levels seen once, each of which separates the treatment: no weights exist.
+    """A text/factor covariate with more levels than half the rows.
+
+    An MRN or id picked by mistake has levels seen once, each of which separates the treatment:
+    no weights exist.
 
     Say so before building an n-by-n model matrix, naming the column and the counts only.
     """
