@@ -78,10 +78,12 @@ def warn_collinear(X, names: Sequence[str], what: str, weights=None, center: boo
 
 
 def warn_extreme_weights(w, name: str, stacklevel: int = 3) -> bool:
-    """Warn (``CartsIptwWarning``) when the largest positive weight is more than
-    ``EXTREME_WEIGHT_RATIO`` times their median or their Kish effective sample size
-    ``(sum w)^2 / sum w^2`` is below ``EXTREME_WEIGHT_ESS`` of the rows with positive weight;
-    the message gives the ESS."""
+    """Warn (``CartsIptwWarning``) about extreme weights.
+
+    When the largest positive weight is more than ``EXTREME_WEIGHT_RATIO`` times their median or
+    their Kish effective sample size ``(sum w)^2 / sum w^2`` is below ``EXTREME_WEIGHT_ESS`` of
+    the rows with positive weight; the message gives the ESS.
+    """
     w = np.asarray(w, dtype=float)
     pos = w[w > 0]
     if pos.size < 2 or not np.all(np.isfinite(pos)):

@@ -28,10 +28,12 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], what: str = "dat
 
 def column_or_vector(data, value, what: str, n: int | None = None
                      ) -> tuple[np.ndarray | None, str | None]:
-    """The one convention for per-row arguments (weights, offset, ids, strata, cluster, id):
-    a column name (``"w"`` or ``"~w"``, R's one-sided formula), or an array with one value per
-    row. Returns ``(values, name)`` -- the column's name, or ``what`` for an array -- or
-    ``(None, None)`` for None. Raises ``ValueError`` naming an unknown column or a wrong length.
+    """The one convention for per-row arguments (weights, offset, ids, strata, cluster, id).
+
+    A column name (``"w"`` or ``"~w"``, R's one-sided formula), or an array with one value per row.
+
+    Returns ``(values, name)`` -- the column's name, or ``what`` for an array -- or ``(None, None)``
+    for None. Raises ``ValueError`` naming an unknown column or a wrong length.
     """
     if value is None:
         return None, None
@@ -53,8 +55,10 @@ def column_or_vector(data, value, what: str, n: int | None = None
 
 
 def numeric_column_or_vector(value, data: pd.DataFrame, what: str) -> np.ndarray | None:
-    """A numeric per-row argument (weights, offset) by :func:`column_or_vector`'s convention,
-    with missing / non-finite values and text columns refused."""
+    """A numeric per-row argument (weights, offset) by :func:`column_or_vector`'s convention.
+
+    Missing / non-finite values and text columns are refused.
+    """
     arr, name = column_or_vector(data, value, what)
     if arr is None:
         return None
@@ -111,8 +115,11 @@ def as_binary_treatment(values, name: str = "treatment") -> np.ndarray:
 
 
 def as_float_array(values, name: str) -> np.ndarray:
-    """``np.asarray(values, dtype=float)`` whose error names the argument, not the offending
-    value (numpy's "could not convert string to float: '<value>'" would print row data)."""
+    """``np.asarray(values, dtype=float)`` whose error names the argument.
+
+    Not the offending value: numpy's "could not convert string to float: '<value>'" would print
+    row data.
+    """
     try:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError):
@@ -173,9 +180,11 @@ def check_probability(x, name: str) -> float:
 
 
 def check_groups_weighted(X, names, w, what: str = "term(s)", describe=None) -> None:
-    """Raise when a model column is constant among the rows with positive weight: some group
-    (e.g. a treatment arm) has zero total weight, so its contrast is not estimable (R: NA /
-    an infinite coefficient / a singular matrix)."""
+    """Raise when a model column is constant among the rows with positive weight.
+
+    Some group (e.g. a treatment arm) has zero total weight, so its contrast is not estimable (R: NA
+    / an infinite coefficient / a singular matrix).
+    """
     w = np.asarray(w, dtype=float)
     pos = w > 0
     if pos.all() or not pos.any():

@@ -80,8 +80,10 @@ def _finish_study(ns, res) -> int:
 
 
 def _select(patterns: list[str] | None):
-    """Cases named exactly, or matched by an explicit glob (a pattern with * ? or [): never a
-    substring, so ``coxph.lung.iptw`` is that one case and not ``svycoxph.lung.iptw``."""
+    """Cases named exactly, or matched by an explicit glob (a pattern with * ? or [).
+
+    Never a substring, so ``coxph.lung.iptw`` is that one case and not ``svycoxph.lung.iptw``.
+    """
     from carts_iptw.parity.registry import all_cases
 
     cases = all_cases()
@@ -126,9 +128,12 @@ def _cmd_parity(ns) -> int:
 
 
 def _cmd_regenerate(ns) -> int:
-    """Rewrite snapshots from live R. A snapshot whose values (at the case's tolerance) or R
-    warnings differ from live R is printed quantity by quantity and kept unless ``--force``; one
-    that is current and agrees is left as it is; stale or legacy ones are rewritten."""
+    """Rewrite snapshots from live R.
+
+    A snapshot whose values (at the case's tolerance) or R warnings differ from live R is printed
+    quantity by quantity and kept unless ``--force``; one that is current and agrees is left as it
+    is; stale or legacy ones are rewritten.
+    """
     from carts_iptw.parity import rbridge, snapshots
     from carts_iptw.parity.compare import compare_drift
     from carts_iptw.parity.runner import live_status, r_live_result_captured
@@ -201,6 +206,7 @@ def _cmd_datasets(ns) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``carts-iptw`` argument parser with its subcommands."""
     p = argparse.ArgumentParser(prog="carts-iptw", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -245,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 for bad input)."""
     from carts_iptw.study.output import RunInterrupted
 
     ns = build_parser().parse_args(argv)

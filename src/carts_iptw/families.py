@@ -38,24 +38,36 @@ class CartsIptwWarning(UserWarning):
 
 
 class ConvergenceWarning(CartsIptwWarning, RuntimeWarning):
-    """An iterative fit stopped short, or a coefficient may be infinite, with R's text where R
-    warns (survival::coxph "Ran out of iterations and did not converge", "Loglik converged
-    before variable ...; coefficient may be infinite"; weightit's glm / ebal / cbps)."""
+    """An iterative fit stopped short, or a coefficient may be infinite.
+
+    With R's text where R warns (survival::coxph "Ran out of iterations and did not converge",
+    "Loglik converged before variable ...; coefficient may be infinite"; weightit's glm / ebal /
+    cbps).
+    """
 
 
 class CartsIptwDeprecationWarning(CartsIptwWarning, DeprecationWarning):
-    """An old name (attribute or keyword) that still works for one release; the message names
-    the new one (e.g. ``.pvalues`` -> ``.p_values``, ``vcov_type=`` -> ``vcov=``)."""
+    """An old name (attribute or keyword) that still works for one release.
+
+    The message names the new one (e.g. ``.pvalues`` -> ``.p_values``, ``vcov_type=`` -> ``vcov=``).
+    """
 
 
 class GlmWarning(CartsIptwWarning):
     """A warning ``stats::glm.fit`` or a family would issue in R, with R's text (e.g.
+
     "glm.fit: fitted probabilities numerically 0 or 1 occurred", "non-integer #successes in a
-    binomial glm!", "glm.fit: algorithm did not converge")."""
+    binomial glm!", "glm.fit: algorithm did not converge").
+    """
 
 
 @dataclass(frozen=True)
 class Link:
+    """A link function as R's ``make.link`` returns it.
+
+    ``linkfun``, ``linkinv``, ``mu_eta`` (R's ``mu.eta``) and ``valideta``.
+    """
+
     name: str
     linkfun: Callable[[np.ndarray], np.ndarray]
     linkinv: Callable[[np.ndarray], np.ndarray]
@@ -191,18 +203,22 @@ class Family:
 
     @property
     def linkfun(self):
+        """The link function g(mu) (R's ``family$linkfun``)."""
         return self.link.linkfun
 
     @property
     def linkinv(self):
+        """The inverse link (R's ``family$linkinv``)."""
         return self.link.linkinv
 
     @property
     def mu_eta(self):
+        """Derivative d mu / d eta (R's ``family$mu.eta``)."""
         return self.link.mu_eta
 
     @property
     def valideta(self):
+        """Whether a linear predictor is valid for the link (R's ``family$valideta``)."""
         return self.link.valideta
 
     def initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -240,6 +256,7 @@ class Family:
         raise ValueError(f"unknown family {self.family!r}")
 
     def __repr__(self) -> str:
+        """R's ``print(family)``: family and link function."""
         return f"Family: {self.family}\nLink function: {self.link.name}"
 
 

@@ -70,15 +70,26 @@ class GlmSummary(Summary):
 class GlmResult(ModelResults):
     """A fitted GLM (R: an object of class ``glm``; its summary is ``summary.glm``).
 
-    Attributes (R's names in brackets): ``coef`` [coef], ``se``, ``tvalues``, ``pvalues``
-    [summary()$coefficients], ``vcov`` [vcov] — pandas indexed by R's column names;
-    ``fitted`` [fitted], ``linear_predictor`` [linear.predictors], ``working_weights``
-    [weights], ``prior_weights`` [prior.weights], ``y`` — numpy arrays in row order;
-    ``deviance``, ``null_deviance``, ``aic``, ``loglik`` [logLik], ``bic`` [BIC], ``iter``,
-    ``converged``, ``boundary``, ``rank``, ``df_residual``, ``df_null``, ``dispersion``,
-    ``aliased``, ``model_frame``, ``family``, ``formula``, ``control``. Methods:
-    ``summary()``, ``confint(level)`` [confint.default], ``predict(newdata, type)``,
-    ``residuals(type)``.
+    Attributes
+    ----------
+    coef, se, tvalues, pvalues : pandas.Series
+        R's ``coef`` and ``summary()$coefficients`` columns, indexed by R's column names.
+    vcov : pandas.DataFrame
+        R's ``vcov``.
+    fitted, linear_predictor, working_weights, prior_weights, y : numpy.ndarray
+        R's ``fitted``, ``linear.predictors``, ``weights``, ``prior.weights`` and ``y``, in row
+        order.
+    deviance, null_deviance, aic, loglik, bic : float
+        R's ``deviance``, ``null.deviance``, ``aic``, ``logLik``, ``BIC``.
+    iter, converged, boundary, rank, df_residual, df_null, dispersion, aliased
+        As R's components of the same names.
+    model_frame, family, formula, control
+        The model frame, family, formula and ``glm.control`` of the fit.
+
+    Notes
+    -----
+    Methods: ``summary()``, ``confint(level)`` [``confint.default``], ``predict(newdata,
+    type)``, ``residuals(type)``. R twin: ``stats::glm`` (R 4.2.2); see :func:`glm`.
     """
 
     def __init__(self, fit: GlmFit, mf: ModelFrame, formula: str, control: GlmControl,
@@ -131,8 +142,11 @@ class GlmResult(ModelResults):
 
     @property
     def df(self) -> float:
-        """Reference df of the coefficient tests (summary.glm): ``inf`` (z tests) for binomial
-        and poisson, ``df_residual`` (t tests) for families with an estimated dispersion."""
+        """Reference df of the coefficient tests (summary.glm).
+
+        ``inf`` (z tests) for binomial and poisson, ``df_residual`` (t tests) for families with an
+        estimated dispersion.
+        """
         return math.inf if self.family.fixed_dispersion else float(self.df_residual)
 
     def _quantile(self, level: float) -> float:
@@ -146,6 +160,7 @@ class GlmResult(ModelResults):
 
     @property
     def X(self) -> np.ndarray:
+        """The model matrix."""
         return self.model_frame.X
 
     def residuals(self, type: str = "deviance") -> np.ndarray:
@@ -171,7 +186,8 @@ class GlmResult(ModelResults):
         fitted parameters (R's ``makepredictcall``), extrapolating beyond the boundary knots
         as R does. Formula offsets are evaluated on ``newdata``; an
         ``offset=`` given as a column name is read from it (given as an array it cannot be).
-        Aliased (NaN) coefficients count as 0, as R's predict does (with its warning)."""
+        Aliased (NaN) coefficients count as 0, as R's predict does (with its warning).
+        """
         if type not in ("link", "response"):
             raise ValueError("type must be 'link' or 'response'")
         if newdata is None:
@@ -193,17 +209,24 @@ class GlmResult(ModelResults):
         return self.family.linkinv(eta) if type == "response" else np.asarray(eta)
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
-        """R's ``confint.default(fit, parm, level)``: ``coef -/+ qnorm((1 + level)/2) * se`` (the
-        normal quantile for every family). R's ``confint(glm_fit)`` profiles the likelihood
-        instead (MASS); that is not offered here. Columns ``"2.5 %"``, ``"97.5 %"``."""
+        """R's ``confint.default(fit, parm, level)``.
+
+        ``coef -/+ qnorm((1 + level)/2) * se`` (the normal quantile for every family).
+
+        R's ``confint(glm_fit)`` profiles the likelihood instead (MASS); that is not offered here.
+        Columns ``"2.5 %"``, ``"97.5 %"``.
+        """
         return super().confint(level, parm)
 
     confint_wald = deprecated_alias("confint")
 
     def summary(self) -> GlmSummary:
-        """R's ``summary.glm(fit)``: coefficient table (Estimate, Std. Error, z/t value,
-        Pr(>|z|)/Pr(>|t|); aliased rows omitted as R prints them), dispersion, null and residual
-        deviance with df, AIC and Fisher scoring iterations; ``str()`` prints it as R does."""
+        """R's ``summary.glm(fit)``: coefficient table (Estimate, Std.
+
+        Error, z/t value, Pr(>|z|)/Pr(>|t|); aliased rows omitted as R prints them), dispersion,
+        null and residual deviance with df, AIC and Fisher scoring iterations; ``str()`` prints it
+        as R does.
+        """
         tab = self.coef_table()
         tab = tab[~self.aliased.to_numpy()]
         return GlmSummary(
@@ -238,40 +261,33 @@ def glm(
 ) -> GlmResult:
     """Fit a generalized linear model: the twin of R's ``stats::glm``.
 
-    R twin: ``glm(formula, family, data, weights, offset, control = glm.control(...))`` and
-    ``summary.glm`` / ``vcov`` / ``confint.default`` on the result. The model matrix is
-    :func:`~carts_iptw.formula.model_frame`'s (R names, treatment contrasts); the fit is
-    :func:`~carts_iptw.irls.glm_fit` (IRLS exactly as ``glm.fit``: McCullagh & Nelder 1989).
-    ``family`` is a name (``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
-    ``"quasipoisson"``) or a :class:`~carts_iptw.families.Family` (``link`` picks a
-    non-canonical link: ``"probit"``, ``"cloglog"``, ``"identity"``, ``"log"``); ``control`` is
-    a :class:`~carts_iptw.irls.GlmControl` or a dict of its fields; ``weights``/``offset`` are a
-    column name or an array (R's prior weights; non-integer weights with binomial fit as in R,
-    with R's "non-integer #successes" warning).
-
-    Standard errors are ``sqrt(diag(dispersion * (R'R)^-1))`` from the final IRLS QR;
-    dispersion is 1 for binomial/poisson (z tests) and the Pearson chi2 / df.residual otherwise
-    (t tests with df.residual), as summary.glm. With an offset and an intercept the null
-    deviance is refitted (intercept-only with the offset), as glm() does.
-
-    Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
-    [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
-    (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
-    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. ``confint()`` is R's
-    ``confint.default`` (Wald); R's profile-likelihood ``confint(glm_fit)`` (MASS) is not
-    offered.
-
-    R twin version: R 4.2.2 ``stats``. Formulas: deviance ``D = sum_i w_i d(y_i, mu_i)``;
-    ``Var(b) = phi (X' W X)^-1`` with ``W`` the final working weights; Pearson dispersion
-    ``phi = sum w (y - mu)^2 / V(mu) / (n - rank)``; ``AIC = family$aic + 2 rank``.
-    Separated binary data keep R's answer (huge coefficients) with R's warning "fitted
-    probabilities numerically 0 or 1 occurred" (use :func:`logistf` instead).
+    Parameters
+    ----------
+    formula : str
+        R model formula, e.g. ``"y ~ treat + age"``. The model matrix is
+        :func:`~carts_iptw.formula.model_frame`'s (R names, treatment contrasts).
+    data : pandas.DataFrame
+        The data.
+    family : str or Family, default "binomial"
+        A name (``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
+        ``"quasipoisson"``) or a :class:`~carts_iptw.families.Family`.
+    weights : str or array-like, optional
+        A column name or an array: R's prior weights (non-integer weights with binomial fit as
+        in R, with R's "non-integer #successes" warning).
+    offset : str or array-like, optional
+        A column name or an array.
+    control : GlmControl or dict, optional
+        A :class:`~carts_iptw.irls.GlmControl` or a dict of its fields.
+    link : str, optional
+        A non-canonical link: ``"probit"``, ``"cloglog"``, ``"identity"``, ``"log"``.
 
     Returns
     -------
-    GlmResult with ``.coef``, ``.se``, ``.statistic``, ``.p_values``, ``.vcov``, ``.deviance``,
-    ``.null_deviance``, ``.aic``, ``.loglik``, ``.bic``, ``.dispersion``, ``.residuals(type)``,
-    ``.predict(newdata, type)``, ``.confint(level)`` and ``.summary()`` (``summary.glm``).
+    GlmResult
+        ``.coef``, ``.se``, ``.statistic``, ``.p_values``, ``.vcov``, ``.deviance``,
+        ``.null_deviance``, ``.aic``, ``.loglik``, ``.bic``, ``.dispersion``,
+        ``.residuals(type)``, ``.predict(newdata, type)``, ``.confint(level)`` and
+        ``.summary()`` (``summary.glm``).
 
     Raises
     ------
@@ -282,8 +298,35 @@ def glm(
         non-numeric weights/offset columns; a binomial response outside [0, 1]; a constant
         covariate; negative or all-zero weights; an unknown family or link.
 
-    References: McCullagh P, Nelder JA (1989) Generalized Linear Models, 2nd ed., Chapman &
-    Hall; R Core Team, ``?glm``, ``?summary.glm``.
+    Notes
+    -----
+    R twin: ``glm(formula, family, data, weights, offset, control = glm.control(...))`` and
+    ``summary.glm`` / ``vcov`` / ``confint.default`` on the result. The fit is
+    :func:`~carts_iptw.irls.glm_fit` (IRLS exactly as ``glm.fit``: McCullagh & Nelder 1989).
+
+    Standard errors are ``sqrt(diag(dispersion * (R'R)^-1))`` from the final IRLS QR;
+    dispersion is 1 for binomial/poisson (z tests) and the Pearson chi2 / df.residual otherwise
+    (t tests with df.residual), as summary.glm. With an offset and an intercept the null
+    deviance is refitted (intercept-only with the offset), as glm() does. Formulas: deviance
+    ``D = sum_i w_i d(y_i, mu_i)``; ``Var(b) = phi (X' W X)^-1`` with ``W`` the final working
+    weights; Pearson dispersion ``phi = sum w (y - mu)^2 / V(mu) / (n - rank)``;
+    ``AIC = family$aic + 2 rank``. Separated binary data keep R's answer (huge coefficients)
+    with R's warning "fitted probabilities numerically 0 or 1 occurred" (use :func:`logistf`
+    instead).
+
+    Differences from R: missing values raise ``ValueError`` (no na.omit); a response outside
+    [0, 1] for binomial raises ``ValueError``; a constant covariate raises ``ValueError``
+    (R: NA coefficient); other exactly aliased columns get NaN coefficients and standard errors
+    (R: NA) plus a :class:`~carts_iptw.families.GlmWarning` naming them. ``confint()`` is R's
+    ``confint.default`` (Wald); R's profile-likelihood ``confint(glm_fit)`` (MASS) is not
+    offered.
+
+    R twin version: R 4.2.2 ``stats``.
+
+    References
+    ----------
+    McCullagh P, Nelder JA (1989) Generalized Linear Models, 2nd ed., Chapman & Hall; R Core
+    Team, ``?glm``, ``?summary.glm``.
     """
     data = require_dataframe(data)
     fam = get_family(family, link)

@@ -27,17 +27,31 @@ __all__ = ["GlmControl", "GlmFit", "glm_fit", "qr_dqrdc2", "QR"]
 
 @dataclass(frozen=True)
 class GlmControl:
-    """R twin: ``stats::glm.control(epsilon = 1e-8, maxit = 25)`` (R's defaults).
+    """IRLS convergence control; R twin ``stats::glm.control(epsilon = 1e-8, maxit = 25)``.
 
-    IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < epsilon`` or after ``maxit``
-    iterations (then R's "glm.fit: algorithm did not converge" warning). Raises ``ValueError``
-    for ``epsilon <= 0`` or a non-positive / non-integer ``maxit`` (R's messages).
+    Parameters
+    ----------
+    epsilon : float, default 1e-8
+        Relative deviance tolerance (R's default).
+    maxit : int, default 25
+        Maximum number of IRLS iterations (R's default).
+
+    Raises
+    ------
+    ValueError
+        For ``epsilon <= 0`` or a non-positive / non-integer ``maxit`` (R's messages).
+
+    Notes
+    -----
+    IRLS stops when ``|dev - dev_old| / (|dev| + 0.1) < epsilon`` or after ``maxit`` iterations
+    (then R's "glm.fit: algorithm did not converge" warning). R twin version: R 4.2.2 ``stats``.
     """
 
     epsilon: float = 1e-8
     maxit: int = 25
 
     def __post_init__(self) -> None:
+        """Check the control values as R's ``glm.control`` does."""
         if not (self.epsilon > 0):
             raise ValueError("value of 'epsilon' must be > 0")
         if int(self.maxit) != self.maxit or self.maxit <= 0:
@@ -54,6 +68,7 @@ class QR:
     rank: int
 
     def R(self) -> np.ndarray:
+        """The upper-triangular R factor (p x p)."""
         p = self.qr.shape[1]
         return np.triu(self.qr[:p, :p])
 
@@ -200,19 +215,62 @@ def glm_fit(
 ) -> GlmFit:
     """Fit a GLM by IRLS exactly as R's ``stats::glm.fit`` does.
 
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Model matrix (n, p), including the intercept column if any.
+    y : numpy.ndarray
+        Response.
+    weights : numpy.ndarray, optional
+        Prior weights (default 1).
+    offset : numpy.ndarray, optional
+        Offset (default 0).
+    family : str or Family, default "binomial"
+        The family.
+    control : GlmControl, optional
+        R's ``glm.control``.
+    intercept : bool, default True
+        Whether the model has an intercept (for the null deviance).
+    mustart : numpy.ndarray, optional
+        Starting means (default: the family's).
+    column_names : list of str, optional
+        Names of the columns in messages.
+    describe : callable, optional
+        Takes a list of column names and formats them (e.g. ``ModelFrame.describe``) instead of
+        ``column_names``, so that names built from factor levels never reach a message.
+
+    Returns
+    -------
+    GlmFit
+        What ``stats::glm.fit`` returns (names in snake_case): coefficients (NaN for aliased
+        columns), fitted values, linear predictor, working weights and residuals, deviances,
+        AIC, rank, residual and null df, ``cov_unscaled``, dispersion, QR and convergence.
+
+    Raises
+    ------
+    ValueError
+        Arrays of the wrong length or with missing / non-finite values, and R's ``glm.fit``
+        errors (with R's messages).
+
+    Notes
+    -----
     R twin: ``glm.fit(x, y, weights, offset = offset, family = family, control = control,
-    intercept = intercept)``. Start: ``eta = linkfun(mustart)`` with the family's mustart
-    (binomial: ``(w y + 0.5) / (w + 1)``); each step: ``z = eta - offset + (y - mu) / mu.eta``,
-    ``w = sqrt(prior * mu.eta^2 / V(mu))``, weighted least squares by pivoted QR (tolerance
-    ``min(1e-7, epsilon/1000)``); stop when ``|dev - devold| / (|dev| + 0.1) < epsilon``;
-    halve the step on a non-finite deviance or invalid eta/mu (McCullagh & Nelder 1989, §2.5).
+    intercept = intercept)`` (R 4.2.2). Start: ``eta = linkfun(mustart)`` with the family's
+    mustart (binomial: ``(w y + 0.5) / (w + 1)``); each step: ``z = eta - offset + (y - mu) /
+    mu.eta``, ``w = sqrt(prior * mu.eta^2 / V(mu))``, weighted least squares by pivoted QR
+    (tolerance ``min(1e-7, epsilon/1000)``); stop when ``|dev - devold| / (|dev| + 0.1) <
+    epsilon``; halve the step on a non-finite deviance or invalid eta/mu (McCullagh & Nelder
+    1989, §2.5).
 
     The null deviance is glm.fit's: deviance at the weighted mean of y (with an intercept) or
     at ``linkinv(offset)`` (without); ``glm()`` refits it when there is an offset, as R does.
     Warnings are :class:`~carts_iptw.families.GlmWarning` with R's messages. Aliased columns get
-    NaN coefficients (R: NA). ``column_names`` name the columns in messages; ``describe`` (a
-    callable taking a list of column names, e.g. ``ModelFrame.describe``) formats them instead
-    so that names built from factor levels never reach a message.
+    NaN coefficients (R: NA).
+
+    References
+    ----------
+    McCullagh P, Nelder JA (1989) Generalized Linear Models, 2nd ed., Chapman & Hall; R Core
+    Team, ``?glm.fit``.
     """
     fam = get_family(family)
     control = control or GlmControl()

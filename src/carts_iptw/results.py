@@ -87,9 +87,11 @@ def _sci_parts(x: float, digits: int) -> tuple[int, int]:
 
 
 def format_vector(values, digits: int = 4, scientific: bool | None = None) -> list[str]:
-    """R's ``format(x, digits = digits)`` of a numeric vector (``formatReal``): the fewest
-    significant digits (at most ``digits``) that show every element to ``digits`` digits, one
-    common number of decimals, fixed notation unless scientific is narrower; right-justified."""
+    """R's ``format(x, digits = digits)`` of a numeric vector (``formatReal``).
+
+    The fewest significant digits (at most ``digits``) that show every element to ``digits`` digits,
+    one common number of decimals, fixed notation unless scientific is narrower; right-justified.
+    """
     xs = [math.nan if v is None else float(v) for v in values]
     fin = [x for x in xs if math.isfinite(x)]
     if fin:
@@ -126,9 +128,12 @@ def format_pval(p, digits: int = 4, eps: float = 2.220446049250313e-16) -> str:
 
 
 def format_pvals(values, digits: int = 3, eps: float = 2.220446049250313e-16) -> list[str]:
-    """R's ``format.pval`` (R 4.2) of a vector: p-values with exponent >= -3 (or -4 when
-    ``digits > 1``) are formatted together, the smaller ones together, and those below ``eps``
-    print as ``"< 2e-16"`` (``"<2e-16"`` when only one digit fits), NA as ``"NA"``."""
+    """R's ``format.pval`` (R 4.2) of a vector.
+
+    P-values with exponent >= -3 (or -4 when ``digits > 1``) are formatted together, the smaller
+    ones together, and those below ``eps`` print as ``"< 2e-16"`` (``"<2e-16"`` when only one digit
+    fits), NA as ``"NA"``.
+    """
     ps = [math.nan if v is None else float(v) for v in values]
     out = ["NA"] * len(ps)
     ok = [i for i, p in enumerate(ps) if not math.isnan(p)]
@@ -159,9 +164,11 @@ def format_pvals(values, digits: int = 3, eps: float = 2.220446049250313e-16) ->
 
 
 def matrix_text(table: pd.DataFrame) -> str:
-    """A table of strings as R's ``print.default`` of a character matrix (``quote = FALSE``,
-    ``right = TRUE``): row names left-justified, each column right-justified under its name,
-    one space between columns."""
+    """A table of strings as R's ``print.default`` of a character matrix.
+
+    ``quote = FALSE``, ``right = TRUE``: row names left-justified, each column right-justified
+    under its name, one space between columns.
+    """
     rows = [str(i) for i in table.index]
     wr = max((len(r) for r in rows), default=0)
     cols = []
@@ -177,10 +184,13 @@ def matrix_text(table: pd.DataFrame) -> str:
 
 def print_coefmat(table: pd.DataFrame, digits: int = 4, stars: bool = True,
                   estimate_columns: int | None = None) -> str:
-    """R's ``printCoefmat``: the estimate/SE columns (the first two, or ``estimate_columns``)
-    rounded together to ``digits`` significant digits of the smallest, a test-statistic column
-    to 3 decimals (``dig.tst``), the p-value column (the last, named ``Pr(...)`` or ``p``) by
-    ``format.pval`` with 3 digits, and significance stars with their legend."""
+    """R's ``printCoefmat``.
+
+    The estimate/SE columns (the first two, or ``estimate_columns``) rounded together to ``digits``
+    significant digits of the smallest, a test-statistic column to 3 decimals (``dig.tst``), the
+    p-value column (the last, named ``Pr(...)`` or ``p``) by ``format.pval`` with 3 digits, and
+    significance stars with their legend.
+    """
     cols = list(table.columns)
     pcol = cols[-1] if cols and (str(cols[-1]).startswith("Pr(") or cols[-1] == "p") else None
     ncs = estimate_columns if estimate_columns is not None else min(2, len(cols))
@@ -225,12 +235,15 @@ class Summary:
             setattr(self, k, v)
 
     def __str__(self) -> str:
+        """R's printout."""
         return self._text
 
     def __repr__(self) -> str:
+        """R's printout."""
         return str(self)
 
     def __contains__(self, text: str) -> bool:  # ``"Wald test" in fit.summary()``, as for a str
+        """Whether ``text`` occurs in the printout (as for a str)."""
         return text in str(self)
 
     def _repr_html_(self) -> str:
@@ -241,17 +254,22 @@ class Summary:
 
 
 class deprecated_alias:  # noqa: N801 - a descriptor used like a decorator
-    """``old = deprecated_alias("new")``: the old attribute name still works for one release,
-    with a :class:`CartsIptwDeprecationWarning` naming the new one."""
+    """``old = deprecated_alias("new")``.
+
+    The old attribute name still works for one release, with a :class:`CartsIptwDeprecationWarning`
+    naming the new one.
+    """
 
     def __init__(self, new: str, since: str = "0.2.0"):
         self.new = new
         self.since = since
 
     def __set_name__(self, owner, name):
+        """Record the old attribute name."""
         self.old = name
 
     def __get__(self, obj, owner=None):
+        """The new attribute's value, with a :class:`CartsIptwDeprecationWarning`."""
         if obj is None:
             return self
         warnings.warn(f"{type(obj).__name__}.{self.old} is deprecated since {self.since}; use "
@@ -260,14 +278,18 @@ class deprecated_alias:  # noqa: N801 - a descriptor used like a decorator
 
 
 class CallableFrame(pd.DataFrame):
-    """A DataFrame attribute that was a method: ``x.table()`` still works for one release, with
-    a :class:`CartsIptwDeprecationWarning`; ``x.table`` is the DataFrame."""
+    """A DataFrame attribute that was a method.
+
+    ``x.table()`` still works for one release, with a :class:`CartsIptwDeprecationWarning`;
+    ``x.table`` is the DataFrame.
+    """
 
     @property
     def _constructor(self):
         return pd.DataFrame
 
     def __call__(self) -> pd.DataFrame:
+        """The DataFrame, with a :class:`CartsIptwDeprecationWarning` (use the attribute)."""
         warnings.warn("this table is now an attribute: use .table, not .table()",
                       CartsIptwDeprecationWarning, stacklevel=2)
         return pd.DataFrame(self)
@@ -305,6 +327,7 @@ class Result:
         return self.tidy().to_string()
 
     def __repr__(self) -> str:
+        """R's ``print`` of the result."""
         return self._print_text()
 
     def _repr_html_(self) -> str:
@@ -312,8 +335,9 @@ class Result:
 
 
 class Estimates(Result):
-    """Estimates with a covariance: ``coef`` (Series), ``vcov`` (DataFrame), ``se``,
-    ``confint(level)``, ``tidy()``.
+    """Estimates with a covariance.
+
+    ``coef`` (Series), ``vcov`` (DataFrame), ``se``, ``confint(level)``, ``tidy()``.
 
     Subclasses provide ``coef`` and ``vcov``; ``df`` (the reference distribution's degrees of
     freedom) is ``inf`` (normal) unless they override it.
@@ -359,10 +383,15 @@ class Estimates(Result):
 
     def confint(self, level: float = 0.95, parm: Iterable[str] | str | None = None
                 ) -> pd.DataFrame:
-        """Wald interval ``coef -/+ q * se`` with ``q`` from the reference distribution (t with
-        ``df`` degrees of freedom, normal when ``df`` is infinite); R's ``confint.default`` /
-        ``confint.svyglm`` / ``confint.coxph``. Columns are R's ``"2.5 %"``, ``"97.5 %"``;
-        ``parm`` picks rows. ``ValueError`` for ``level`` outside (0, 1) or an unknown name."""
+        """Wald interval ``coef -/+ q * se``.
+
+        ``q`` from the reference distribution (t with ``df`` degrees of freedom, normal when
+        ``df`` is infinite); R's ``confint.default`` / ``confint.svyglm`` /
+        ``confint.coxph``.
+
+        Columns are R's ``"2.5 %"``, ``"97.5 %"``; ``parm`` picks rows. ``ValueError`` for ``level``
+        outside (0, 1) or an unknown name.
+        """
         lo_lab, hi_lab = ci_labels(level)
         q = self._quantile(level)
         rows = self._rows(parm)
@@ -370,9 +399,12 @@ class Estimates(Result):
         return pd.DataFrame({lo_lab: c - q * s, hi_lab: c + q * s})
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """broom's ``tidy(fit, conf.int = TRUE)`` in snake_case: ``term``, ``estimate``,
-        ``std_error``, ``conf_low``, ``conf_high`` (plus ``statistic`` and ``p_value`` for
-        models, and ``exp_estimate``, ``exp_conf_low``, ``exp_conf_high`` on a ratio scale)."""
+        """Broom's ``tidy(fit, conf.int = TRUE)`` in snake_case.
+
+        ``term``, ``estimate``, ``std_error``, ``conf_low``, ``conf_high`` (plus ``statistic`` and
+        ``p_value`` for models, and ``exp_estimate``, ``exp_conf_low``, ``exp_conf_high`` on a ratio
+        scale).
+        """
         ci = self.confint(conf_level)
         out = pd.DataFrame({"term": list(self.coef.index),
                             "estimate": self.coef.to_numpy(dtype=float),
@@ -390,8 +422,7 @@ class Estimates(Result):
         return out
 
     def coef_table(self) -> pd.DataFrame:
-        """Estimate and standard error (models add the test columns: R's
-        ``coef(summary(fit))``)."""
+        """Estimate and standard error (models add the test columns: R's ``coef(summary(fit))``)."""
         return pd.DataFrame({"Estimate": self.coef, "Std. Error": self.se})
 
     def _print_text(self) -> str:
@@ -399,8 +430,10 @@ class Estimates(Result):
 
 
 class ModelResults(Estimates):
-    """A fitted model: :class:`Estimates` plus Wald ``statistic`` and ``p_values`` on the
-    reference distribution (t with ``df`` or normal)."""
+    """A fitted model: :class:`Estimates` plus Wald ``statistic`` and ``p_values``.
+
+    On the reference distribution (t with ``df`` or normal).
+    """
 
     @property
     def statistic_name(self) -> str:
@@ -442,8 +475,10 @@ class ModelResults(Estimates):
         return out
 
     def coef_table(self) -> pd.DataFrame:
-        """R's ``coef(summary(fit))``: Estimate, Std. Error, t (or z) value, Pr(>|t|) (or
-        Pr(>|z|))."""
+        """R's ``coef(summary(fit))``: Estimate, Std.
+
+        Error, t (or z) value, Pr(>|t|) (or Pr(>|z|)).
+        """
         return pd.DataFrame({"Estimate": self.coef, "Std. Error": self.se,
                              self.statistic_name: self.statistic,
                              self.p_value_name: self.p_values})
@@ -453,10 +488,13 @@ class ModelResults(Estimates):
 
 
 class TestResult(Result):
-    """A hypothesis test, R's ``htest``: ``statistic``, ``parameter`` (dict, e.g. ``{"df": 3}``),
-    ``p_value``, ``method``, ``estimate``, ``conf_int`` (lower, upper), ``alternative``.
+    """A hypothesis test, R's ``htest``.
 
-    Subclasses set those attributes (or properties)."""
+    ``statistic``, ``parameter`` (dict, e.g. ``{"df": 3}``), ``p_value``, ``method``, ``estimate``,
+    ``conf_int`` (lower, upper), ``alternative``.
+
+    Subclasses set those attributes (or properties).
+    """
 
     statistic_name: str = "statistic"
     estimate: float | None = None
@@ -469,8 +507,11 @@ class TestResult(Result):
     pvalue = deprecated_alias("p_value")
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy(htest)``: one row with ``estimate``, ``statistic``, ``p_value``,
-        ``parameter``, ``conf_low``, ``conf_high``, ``method``, ``alternative``."""
+        """Broom's ``tidy(htest)``.
+
+        One row with ``estimate``, ``statistic``, ``p_value``, ``parameter``, ``conf_low``,
+        ``conf_high``, ``method``, ``alternative``.
+        """
         par = dict(self.parameter or {})
         row = {"estimate": np.nan if self.estimate is None else float(self.estimate),
                "statistic": np.nan if self.statistic is None else float(self.statistic),

@@ -20,32 +20,55 @@ from scipy.optimize import linprog
 
 @dataclass
 class SeparationResult:
+    """Result of :func:`detect_separation`.
+
+    The verdict, whether separation is complete, the coefficients that go to infinity and the
+    separating direction.
+    """
+
     separated: bool
     complete: bool
     infinite: list[str]  # coefficient names along the separating direction
     direction: dict[str, float]
 
     def __bool__(self) -> bool:
+        """True when the data are (quasi-)separated."""
         return self.separated
 
 
 def detect_separation(X: np.ndarray, y: np.ndarray, column_names: list[str],
                       weights: np.ndarray | None = None, tol: float = 1e-7) -> SeparationResult:
-    """Linear-programming check for (quasi-)separation; twin of
-    ``detectseparation::detect_separation`` (the verdict and which coefficients are infinite).
+    """Linear-programming check for (quasi-)separation; twin of ``detectseparation::detect_separation``.
 
-    The linear program of the module docstring (Konis 2007) is solved with scipy's HiGHS; rows
-    with zero weight are ignored. ``X`` is the model matrix (with the intercept column, if any),
-    ``y`` the 0/1 outcome, ``column_names`` R's coefficient names; ``tol`` the threshold on the
-    optimum and on ``|b_j|``.
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The model matrix (with the intercept column, if any).
+    y : numpy.ndarray
+        The 0/1 outcome.
+    column_names : list of str
+        R's coefficient names.
+    weights : numpy.ndarray, optional
+        Rows with zero weight are ignored.
+    tol : float, default 1e-7
+        The threshold on the optimum and on ``|b_j|``.
 
     Returns
     -------
-    SeparationResult with ``.separated`` (truthy), ``.complete`` (complete vs quasi-complete),
-    ``.infinite`` (names of the coefficients whose MLE is +/-Inf) and ``.direction``.
+    SeparationResult
+        ``.separated`` (truthy), ``.complete`` (complete vs quasi-complete), ``.infinite``
+        (names of the coefficients whose MLE is +/-Inf) and ``.direction``.
 
-    References: Albert A, Anderson JA (1984) Biometrika 71:1-10; Konis K (2007) DPhil thesis,
-    Oxford; Kosmidis I, Schumacher D, detectseparation R package ``?detect_separation``.
+    Notes
+    -----
+    The R twin's verdict and which coefficients are infinite. The linear program of the module
+    docstring (Konis 2007) is solved with scipy's HiGHS. R twin version: none pinned
+    (detectseparation is not installed here; the method of Konis 2007 is followed).
+
+    References
+    ----------
+    Albert A, Anderson JA (1984) Biometrika 71:1-10; Konis K (2007) DPhil thesis, Oxford;
+    Kosmidis I, Schumacher D, detectseparation R package ``?detect_separation``.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -83,9 +106,11 @@ class SeparationError(ValueError):
 
 
 def check_separation(formula: str, data, weights=None) -> SeparationResult:
-    """Raise :class:`SeparationError` (a ``ValueError``) naming the covariates when the outcome of
-    ``formula`` is (quasi-)separated in ``data`` (rows with zero weight ignored); else return the
-    result."""
+    """Raise :class:`SeparationError` naming the covariates if the outcome is separated.
+
+    A ``ValueError``, when the outcome of ``formula`` is (quasi-)separated in ``data`` (rows
+    with zero weight ignored); else return the result.
+    """
     from carts_iptw.formula import model_frame
 
     mf = model_frame(formula, data)

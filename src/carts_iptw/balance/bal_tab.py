@@ -61,10 +61,23 @@ def _match_stat(s: str) -> str:
 
 @dataclass(repr=False)
 class BalTab(TableResult):
-    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin): ``balance`` (cobalt's rows and
-    columns), ``observations`` (sample sizes); ``table()`` the printed columns, ``tidy()`` the
-    balance table with the row names as ``variable``, ``summary()`` / ``repr`` cobalt's print.
-    A table, not a model: no ``confint()``."""
+    """Result of :func:`bal_tab` (``cobalt::bal.tab`` twin).
+
+    Attributes
+    ----------
+    balance : pandas.DataFrame
+        Cobalt's rows and columns.
+    observations : pandas.DataFrame
+        Sample sizes.
+    s_d_denom, binary, continuous, stats, thresholds, estimand, un
+        The settings of the table.
+
+    Notes
+    -----
+    ``table()`` the printed columns, ``tidy()`` the balance table with the row names as
+    ``variable``, ``summary()`` / ``repr`` cobalt's print. A table, not a model: no
+    ``confint()``. R twin: ``cobalt::bal.tab`` (cobalt 4.6.1).
+    """
 
     balance: pd.DataFrame
     observations: pd.DataFrame
@@ -77,8 +90,11 @@ class BalTab(TableResult):
     un: bool = True
 
     def table(self) -> pd.DataFrame:
-        """The columns cobalt's ``print(bal.tab(...))`` shows: Type and the requested
-        statistics (``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``, ``KS.*``) and threshold columns."""
+        """The columns cobalt's ``print(bal.tab(...))`` shows.
+
+        Type and the requested statistics (``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``, ``KS.*``) and
+        threshold columns.
+        """
         keep = ["Type"]
         for s in self.stats:
             pre, thr = STATS[s]
@@ -100,9 +116,12 @@ class BalTab(TableResult):
         return f"{head}\n{b}\n\nSample sizes\n{o}\n"
 
     def summary(self) -> Summary:
-        """cobalt's ``print(bal.tab(...))``; ``.table`` is the printed columns, ``.observations``
-        the sample sizes. (Until 0.1 ``summary()`` returned that DataFrame: use
-        ``summary().table`` or ``table()``.)"""
+        """Cobalt's ``print(bal.tab(...))``.
+
+        ``.table`` is the printed columns, ``.observations`` the sample sizes.
+
+        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table`` or ``table()``.)
+        """
         return Summary(self._print_text(), table=self.table(), observations=self.observations)
 
 
@@ -132,19 +151,61 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
             estimand: str | None = None, s_weights=None, distance=None) -> BalTab:
     """Covariate balance table, the twin of ``cobalt::bal.tab``.
 
-    ``obj`` is a :class:`~carts_iptw.weighting.weightit.WeightItResult` (then its covariates,
-    treatment, weights, sampling weights, estimand and propensity score are used, the score as the
-    ``prop.score`` distance row) or a formula ``"treat ~ x1 + x2"`` with ``data`` and optionally
-    ``weights`` and ``s_weights`` (arrays or column names of ``data``), ``estimand`` and
-    ``distance`` (array, or dict name -> array). The formula is read by the package's R-formula
-    parser (backticked names such as ```x-1``` as in ``model_frame``); rows are cobalt's.
+    Parameters
+    ----------
+    obj : WeightItResult or str
+        A :class:`~carts_iptw.weighting.weightit.WeightItResult` (then its covariates,
+        treatment, weights, sampling weights, estimand and propensity score are used, the score
+        as the ``prop.score`` distance row) or a formula ``"treat ~ x1 + x2"``. The formula is
+        read by the package's R-formula parser (backticked names such as ```x-1``` as in
+        ``model_frame``); rows are cobalt's.
+    data : pandas.DataFrame, optional
+        The data of a formula.
+    weights : str or array-like, optional
+        Balancing weights with a formula (array or column name of ``data``).
+    stats : sequence of str, default ("mean.diffs", "variance.ratios", "ks.statistics")
+        The statistics.
+    un : bool, default True
+        Also the unadjusted statistics.
+    binary, continuous : {"raw", "std"}, optional
+        Raw or standardised differences (cobalt's defaults: ``binary="raw"``,
+        ``continuous="std"``).
+    s_d_denom : str, optional
+        The standardisation denominator (``"pooled"``, ``"treated"``, ``"control"``, ``"all"``,
+        ``"weighted"``); default by estimand as cobalt.
+    thresholds : mapping of str to float, optional
+        Balance thresholds per statistic (threshold columns).
+    estimand : str, optional
+        The estimand with a formula.
+    s_weights : str or array-like, optional
+        Sampling weights with a formula.
+    distance : array-like or dict, optional
+        Distance (array, or dict name -> array) rows with a formula.
 
+    Returns
+    -------
+    BalTab
+        ``.balance`` (rows with cobalt's names, e.g. ``race_black``, ``prop.score``; columns
+        ``Type``, ``M.0.Un``, ``M.1.Un``, ``SD.*``, ``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``,
+        ``KS.*`` and threshold columns), ``.observations`` and ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` is neither a weightit result nor a formula string.
+    ValueError
+        Unknown statistic, ``binary``/``continuous`` not raw/std, unknown ``s_d_denom`` or
+        estimand; missing treatment column; non-binary treatment; an empty treatment group;
+        infinite covariate values; negative / missing weights; a distance of the wrong length.
+
+    Notes
+    -----
     Statistics (cobalt's ``col_w_smd``, ``col_w_vr``, ``col_w_ks``; see
     :mod:`carts_iptw.balance.statistics`): mean differences treated minus control, standardised
     by ``s_d_denom``; variance ratios treated / control; KS statistics.
 
-    R twin version: cobalt 4.6.1 (sources read, not installable here). Formulas, with ``w``
-    the balancing weights times the sampling weights (Austin & Stuart 2015)::
+    R twin version: cobalt 4.6.1 (sources read, not installable here). Formulas, with ``w`` the
+    balancing weights times the sampling weights (Austin & Stuart 2015)::
 
         SMD = (xbar_w,1 - xbar_w,0) / s*,   xbar_w,g = sum_{g} w x / sum_{g} w
         s* ("pooled")  = sqrt((s_1^2 + s_0^2) / 2)   from the *unweighted* (sampling-weighted)
@@ -161,11 +222,11 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
 
     Differences from cobalt 4.6.1 (README "Conventions that differ from R"): default
     ``stats = (mean.diffs, variance.ratios, ks.statistics)`` and ``un=True`` (cobalt:
-    ``"mean.diffs"``, ``un = FALSE``); group means and SDs are always in ``.balance``.
-    Missing covariate values are reported as cobalt does (``<NA>`` indicator rows), not raised;
-    the KS statistic of a continuous covariate with missing values uses the weights of the units
-    that carry the values (cobalt 4.6.1's ``col_w_ks`` pairs the remaining values with the
-    weights of the first units in row order).
+    ``"mean.diffs"``, ``un = FALSE``); group means and SDs are always in ``.balance``. Missing
+    covariate values are reported as cobalt does (``<NA>`` indicator rows), not raised; the KS
+    statistic of a continuous covariate with missing values uses the weights of the units that
+    carry the values (cobalt 4.6.1's ``col_w_ks`` pairs the remaining values with the weights of
+    the first units in row order).
 
     As cobalt 4.6.1: with ``un=False`` the unadjusted columns are kept, all NaN; a distance
     (propensity score) row gets a threshold label only when it is balanced (``""`` otherwise);
@@ -174,23 +235,10 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
     interactions); with a formula, its terms in R's order (interactions ``a * b`` after the main
     effects, two-valued variables split into both levels inside them).
 
-    Returns
-    -------
-    BalTab with ``.balance`` (rows with cobalt's names, e.g. ``race_black``, ``prop.score``;
-    columns ``Type``, ``M.0.Un``, ``M.1.Un``, ``SD.*``, ``Diff.Un``, ``Diff.Adj``, ``V.Ratio.*``,
-    ``KS.*`` and threshold columns), ``.observations`` and ``.summary()``.
-
-    Raises
-    ------
-    TypeError
-        ``obj`` is neither a weightit result nor a formula string.
-    ValueError
-        Unknown statistic, ``binary``/``continuous`` not raw/std, unknown ``s_d_denom`` or
-        estimand; missing treatment column; non-binary treatment; an empty treatment group;
-        infinite covariate values; negative / missing weights; a distance of the wrong length.
-
-    References: Austin PC, Stuart EA (2015) Stat Med 34:3661-3679; Austin PC (2009) Stat Med
-    28:3083-3107; Greifer N, cobalt 4.6.1 ``?bal.tab`` and ``?col_w_smd``.
+    References
+    ----------
+    Austin PC, Stuart EA (2015) Stat Med 34:3661-3679; Austin PC (2009) Stat Med 28:3083-3107;
+    Greifer N, cobalt 4.6.1 ``?bal.tab`` and ``?col_w_smd``.
     """
     stats = tuple(dict.fromkeys(_match_stat(s) for s in stats))
     thr: dict[str, float] = {}

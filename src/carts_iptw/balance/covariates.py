@@ -33,22 +33,29 @@ from carts_iptw.formula.terms import build_terms
 
 @dataclass
 class CovMatrix:
+    """Balance-table columns: the matrix ``X``, its column ``names`` and cobalt's ``types``."""
+
     X: np.ndarray
     names: list[str]
     types: list[str]
 
 
 def _variable_name(node) -> str:
-    """A variable's name in balance tables: a column's own name (cobalt shows ``x y``, not
-    the backticked form), otherwise R's deparsed expression (``factor(race)``, ``I(age^2)``)."""
+    """A variable's name in balance tables.
+
+    A column's own name (cobalt shows ``x y``, not the backticked form), otherwise R's deparsed
+    expression (``factor(race)``, ``I(age^2)``).
+    """
     return node.id if isinstance(node, Name) else deparse(node)
 
 
 def parse_covariates(formula: str) -> tuple[str | None, list[tuple[str, Node]], list[list[str]]]:
-    """Treatment column, variables ``(name, expression)`` in order of first appearance, and
-    terms (lists of variable names), read by the package's one R-formula parser
-    (:mod:`carts_iptw.formula`), so that backticked names (a column ``x-1`` or ``TRUE``) mean
-    the same column here as in ``model_frame``, ``glm``, ``svyglm`` and ``coxph``.
+    """Treatment column, variables ``(name, expression)`` and terms of a formula.
+
+    Variables in order of first appearance, terms as lists of variable names, read by the
+    package's one R-formula parser (:mod:`carts_iptw.formula`), so that backticked names (a
+    column ``x-1`` or ``TRUE``) mean the same column here as in ``model_frame``, ``glm``,
+    ``svyglm`` and ``coxph``.
 
     As R's ``terms()``: ``a*b`` is ``a + b + a:b``, ``- x`` removes a term, terms are ordered
     by degree; ``- 1`` / ``+ 0`` are ignored (balance tables have no intercept) and
@@ -69,17 +76,21 @@ def parse_covariates(formula: str) -> tuple[str | None, list[tuple[str, Node]], 
 
 
 def rhs_terms(formula: str) -> tuple[str | None, list[str], list[list[str]]]:
-    """Response, variable names (in order of first appearance) and terms (lists of variable
-    names); see :func:`parse_covariates`."""
+    """Response, variable names (in order of first appearance) and terms (lists of variable names).
+
+    See :func:`parse_covariates`.
+    """
     lhs, variables, terms = parse_covariates(formula)
     return lhs, [v for v, _ in variables], terms
 
 
 def eval_variable(node: Node, data: pd.DataFrame) -> pd.Series:
-    """Evaluate one formula variable as R would (the formula layer's ``evaluate``): a column
-    is returned as it is (its missing values become cobalt's ``<NA>`` rows), ``factor(x)`` a
-    Categorical with R's levels; in any other expression a row with a missing input is missing
-    (R's NA propagation)."""
+    """Evaluate one formula variable as R would (the formula layer's ``evaluate``).
+
+    A column is returned as it is (its missing values become cobalt's ``<NA>`` rows), ``factor(x)``
+    a Categorical with R's levels; in any other expression a row with a missing input is missing
+    (R's NA propagation).
+    """
     if isinstance(node, Name):
         if node.id not in data.columns:
             raise ValueError(f"unknown column '{node.id}' in formula (not in data)")
@@ -146,8 +157,11 @@ def _levels_of(s: pd.Series) -> list:
 
 
 def _expand_variable(name: str, s: pd.Series, all_levels: bool = False) -> list[tuple[str, np.ndarray]]:
-    """cobalt's columns for one variable (before NA indicators); ``all_levels``: one column per
-    level also for two-level variables (as cobalt splits them inside interactions)."""
+    """Cobalt's columns for one variable (before NA indicators).
+
+    ``all_levels``: one column per level also for two-level variables (as cobalt splits them inside
+    interactions).
+    """
     na = s.isna().to_numpy()
     if not _is_factor_like(s):
         x = s.to_numpy(dtype=float)
@@ -175,6 +189,10 @@ def _expand_variable(name: str, s: pd.Series, all_levels: bool = False) -> list[
 
 
 def col_type(x: np.ndarray) -> str:
+    """Cobalt's variable type of a column.
+
+    ``"Binary"`` (at most two distinct values) or ``"Contin."``.
+    """
     u = np.unique(x[~np.isnan(x)])
     return "Binary" if len(u) <= 2 else "Contin."
 

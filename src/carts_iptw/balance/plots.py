@@ -41,13 +41,45 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
               var_names: dict | None = None) -> Figure:
     """Dot plot of one balance statistic per covariate (twin of ``cobalt::love.plot``).
 
-    Plots the ``.Un`` and ``.Adj`` columns of a :func:`bal_tab` result (computes nothing new),
-    absolute values with ``abs=True`` (cobalt's default), with a dashed line at ``threshold``
-    (e.g. 0.1 for SMDs, Austin 2009). Returns the matplotlib ``Figure``. Raises ``TypeError``
-    when ``bal`` is not a :func:`bal_tab` result and ``ValueError`` for an unknown or absent
-    statistic. ``var_names`` maps balance-table row names (or, for a factor level row
-    ``var_level``, the variable) to display labels, as ``love.plot(var.names = )``.
-    Reference: cobalt 4.6.1 ``?love.plot``."""
+    Parameters
+    ----------
+    bal : BalTab
+        A :func:`bal_tab` result; its ``.Un`` and ``.Adj`` columns are plotted (nothing new is
+        computed).
+    stat : str, default "mean.diffs"
+        The statistic.
+    threshold : float, optional
+        A dashed line at the threshold (default 0.1, for SMDs, Austin 2009); None for none.
+    abs : bool, default True
+        Absolute values (cobalt's default).
+    drop_distance : bool, default False
+        Leave out the distance (propensity score) rows.
+    title : str, default "Covariate Balance"
+        The title.
+    var_names : dict, optional
+        Maps balance-table row names (or, for a factor level row ``var_level``, the variable)
+        to display labels, as ``love.plot(var.names = )``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    TypeError
+        When ``bal`` is not a :func:`bal_tab` result.
+    ValueError
+        For an unknown or absent statistic.
+
+    Notes
+    -----
+    R twin version: cobalt 4.6.1.
+
+    References
+    ----------
+    Austin PC (2009) Stat Med 28:3083-3107; cobalt 4.6.1 ``?love.plot``.
+    """
     if not isinstance(bal, BalTab):
         raise TypeError("love_plot() needs the result of bal_tab()")
     stat = _match_stat(stat)
@@ -100,12 +132,34 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
 def overlap_plot(w_obj, bins: int = 20, title: str = "Distributional Balance for \"prop.score\"") -> Figure:
     """Mirrored propensity-score histograms, unweighted and weighted (``cobalt::bal.plot`` twin).
 
+    Parameters
+    ----------
+    w_obj : WeightItResult
+        A :func:`weightit` result with a propensity score.
+    bins : int, default 20
+        Number of bins.
+    title : str, default 'Distributional Balance for "prop.score"'
+        The title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        When ``w_obj`` has no propensity score (e.g. ``method="ebal"``).
+
+    Notes
+    -----
     Treated above the axis, control below; the left panel is the unadjusted sample, the right
     the sample weighted by ``w_obj.weights`` (times sampling weights). Bar heights are
-    proportions within each group, as ``bal.plot``'s histograms.
+    proportions within each group, as ``bal.plot``'s histograms. R twin version: cobalt 4.6.1.
 
-    Returns the matplotlib ``Figure``; raises when ``w_obj`` has no propensity score (e.g.
-    ``method="ebal"``). Reference: cobalt 4.6.1 ``?bal.plot``.
+    References
+    ----------
+    cobalt 4.6.1 ``?bal.plot``.
     """
     ps = getattr(w_obj, "ps", None)
     if ps is None:

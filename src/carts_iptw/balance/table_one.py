@@ -40,25 +40,48 @@ def table_one(data: pd.DataFrame, vars, treatment: str, weights=None, labels=Non
               ) -> pd.DataFrame:
     """Table 1 by treatment arm, unweighted and weighted, with both SMDs.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The cohort.
+    vars : list of str
+        The column names; their kind is inferred: numeric with values other than 0/1 =
+        continuous; 0/1 = binary; anything else = categorical.
+    treatment : str
+        A 0/1 column.
+    weights : str or array-like, optional
+        None (unweighted columns only), a column name or an array (one non-negative weight per
+        row).
+    labels : dict, optional
+        ``{column: label}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``variable``, ``label``, ``level``, ``kind``, ``n_control``, ``n_treated``,
+        ``mean_control``, ``mean_treated`` (for a binary row or a level: the proportion),
+        ``sd_control``, ``sd_treated`` (continuous, unweighted, n - 1), ``smd`` and, with
+        weights, ``wmean_control``, ``wmean_treated``, ``smd_weighted``.
+
+    Raises
+    ------
+    ValueError
+        Naming the column, for an unknown column, a treatment that is not 0/1 or leaves an arm
+        empty, missing values, or weights of the wrong length / negative.
+
+    Notes
+    -----
     Twin of ``tableone::svyCreateTableOne`` summaries (means and percentages by arm; weighted:
     ``survey::svymean`` per arm) with ``cobalt::bal.tab`` SMD conventions (see module doc):
     continuous variables standardised by the pooled SD of the unweighted arms, binary and each
     level of a categorical variable as a proportion standardised the same way (cobalt's
     ``binary = "std"``; tableone instead reports one multivariate SMD per categorical
-    variable).
+    variable). R twin versions: survey 4.1-1, cobalt 4.6.1.
 
-    Parameters: ``data`` a DataFrame; ``vars`` the column names (their kind is inferred:
-    numeric with values other than 0/1 = continuous; 0/1 = binary; anything else =
-    categorical); ``treatment`` a 0/1 column; ``weights`` None (unweighted columns only), a
-    column name or an array (one non-negative weight per row); ``labels`` {column: label}.
-
-    Returns a DataFrame with columns ``variable``, ``label``, ``level``, ``kind``, ``n_control``,
-    ``n_treated``, ``mean_control``, ``mean_treated`` (for a binary row or a level: the
-    proportion), ``sd_control``, ``sd_treated`` (continuous, unweighted, n - 1), ``smd`` and,
-    with weights, ``wmean_control``, ``wmean_treated``, ``smd_weighted``.
-
-    Raises ``ValueError`` naming the column for an unknown column, a treatment that is not 0/1
-    or leaves an arm empty, missing values, or weights of the wrong length / negative.
+    References
+    ----------
+    Austin PC (2009) Stat Med 28:3083-3107; Greifer N, cobalt 4.6.1 ``?bal.tab``; Yoshida K,
+    tableone ``?svyCreateTableOne``.
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")

@@ -1,5 +1,8 @@
-"""Design-based inference: survey designs, weighted GLMs with robust / design-based /
-M-estimation covariances, Firth regression, weighted and unweighted tests."""
+"""Design-based inference.
+
+Survey designs, weighted GLMs with robust / design-based / M-estimation covariances, Firth
+regression, weighted and unweighted tests.
+"""
 
 from carts_iptw.design.describe import svyby, svymean, svyquantile, svytotal
 from carts_iptw.design.firth import logistf

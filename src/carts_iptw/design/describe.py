@@ -1,5 +1,7 @@
-"""Weighted descriptive statistics: twins of ``survey::svymean``, ``svytotal``, ``svyby`` and
-``svyquantile`` for a :class:`~carts_iptw.design.svydesign.SurveyDesign`.
+"""Weighted descriptive statistics.
+
+Twins of ``survey::svymean``, ``svytotal``, ``svyby`` and ``svyquantile`` for a
+:class:`~carts_iptw.design.svydesign.SurveyDesign`.
 
 Variances are linearisation (influence-function) variances via the design's ``recvar``
 (survey's ``svyrecvar``).  Missing values raise unless ``na_rm=True`` (R returns NA).
@@ -33,8 +35,12 @@ def _variables(x) -> list[str]:
 
 
 def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """survey's ``model.matrix(~0 + v)`` per variable: numeric as is, factor/logical/character
-    as indicators named ``<var><level>``.  Returns matrix, names and a row-missing mask."""
+    """Survey's ``model.matrix(~0 + v)`` per variable.
+
+    Numeric as is, factor/logical/character as indicators named ``<var><level>``.
+
+    Returns matrix, names and a row-missing mask.
+    """
     require_design(design)
     cols, names, miss = [], [], np.zeros(design.n, dtype=bool)
     for v in _variables(x):
@@ -85,9 +91,22 @@ def _handle_missing(design, X, miss, na_rm, what, x=None):
 
 
 class SvyStat(Estimates):
-    """Estimates with a design-based variance (twin of survey's ``svystat``): ``coef``,
-    ``vcov``, ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``;
-    ``estimate_name`` is ``"mean"`` or ``"total"`` (R's column name in the printout)."""
+    """Estimates with a design-based variance (twin of survey's ``svystat``).
+
+    Attributes
+    ----------
+    coef : pandas.Series
+        The estimates.
+    vcov : pandas.DataFrame
+        Their design-based covariance.
+    estimate_name : str
+        ``"mean"`` or ``"total"`` (R's column name in the printout).
+
+    Notes
+    -----
+    ``se``, ``confint(level, parm, df)``, ``tidy()``, ``summary()``. R twin: the ``svystat``
+    object of ``survey::svymean`` / ``svytotal`` (survey 4.1-1).
+    """
 
     def __init__(self, coef: pd.Series, vcov: pd.DataFrame, estimate_name: str, df=np.inf):
         self.coef = coef
@@ -98,9 +117,13 @@ class SvyStat(Estimates):
     statistic = deprecated_alias("estimate_name")
 
     def confint(self, level: float = 0.95, parm=None, df=None) -> pd.DataFrame:
-        """Wald interval ``est -/+ q se``; ``df=None`` is survey's ``confint.svystat`` default
-        (normal ``q``), otherwise ``q = qt(1 - a/2, df)``. R's ``"2.5 %"`` column labels.
-        Raises ``ValueError`` for ``level`` outside (0, 1)."""
+        """Wald interval ``est -/+ q se``.
+
+        ``df=None`` is survey's ``confint.svystat`` default (normal ``q``), otherwise ``q = qt(1 -
+        a/2, df)``.
+
+        R's ``"2.5 %"`` column labels. Raises ``ValueError`` for ``level`` outside (0, 1).
+        """
         level = check_probability(level, "level")
         df = np.inf if df is None else df
         a = (1 - level) / 2
@@ -122,23 +145,44 @@ class SvyStat(Estimates):
     def summary(self) -> Summary:
         """R's ``print(svymean(...))``; the table (estimate and SE) is ``.table``.
 
-        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table``.)"""
+        (Until 0.1 ``summary()`` returned that DataFrame: use ``summary().table``.)
+        """
         return Summary(self._print_text(), table=self.table)
 
 
 def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
     """Weighted mean with linearisation SE; twin of ``survey::svymean(~x, design)``.
 
-    Estimate ``sum(w x) / sum(w)``; influence values ``w (x - mean) / sum(w)`` summed by
-    ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level.
+    Parameters
+    ----------
+    x : str or list of str
+        ``"~a + b"``, a column name or a list of names.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    na_rm : bool, default False
+        Drop rows with a missing value as a domain (R's ``na.rm = TRUE``).
 
-    R twin version: survey 4.1-1. For ``ids = ~1`` the variance is
-    ``n/(n-1) * sum_i w_i^2 (x_i - xbar)^2 / (sum w)^2``. ``x`` is ``"~a + b"``, a column name or
-    a list of names; ``na_rm=True`` drops rows with a missing value as a domain (R's
-    ``na.rm = TRUE``). Returns a :class:`SvyStat` (``.coef``, ``.vcov``, ``.se``, ``.confint()``,
-    ``.summary()``). Raises ``ValueError`` for unknown columns, missing values without
-    ``na_rm`` (R: NA) or a non-design. References: Lumley T (2004) J Stat Softw 9(8); Lumley
-    (2010) Complex Surveys, ch. 2.
+    Returns
+    -------
+    SvyStat
+        ``.coef``, ``.vcov``, ``.se``, ``.confint()``, ``.summary()``.
+
+    Raises
+    ------
+    ValueError
+        For unknown columns, missing values without ``na_rm`` (R: NA) or a non-design.
+
+    Notes
+    -----
+    Estimate ``sum(w x) / sum(w)``; influence values ``w (x - mean) / sum(w)`` summed by
+    ``svyrecvar`` (Lumley 2010, eq. 2.5).  Factors give one proportion per level. For
+    ``ids = ~1`` the variance is ``n/(n-1) * sum_i w_i^2 (x_i - xbar)^2 / (sum w)^2``.
+
+    R twin version: survey 4.1-1.
+
+    References
+    ----------
+    Lumley T (2004) J Stat Softw 9(8); Lumley (2010) Complex Surveys, ch. 2.
     """
     X, names, miss = _indicator_matrix(design, x)
     design, X = _handle_missing(design, X, miss, na_rm, "svymean variable(s)", x)
@@ -153,11 +197,35 @@ def svymean(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
     """Weighted total; twin of ``survey::svytotal(~x, design)``.
 
-    R twin version: survey 4.1-1. Estimate ``T = sum_i w_i x_i`` (Horvitz-Thompson); variance
-    ``svyrecvar(w x)``, i.e. ``n/(n-1) * sum_i (w_i x_i - T/n)^2`` for ``ids = ~1``. Factors
-    give one total per level. Arguments, return (:class:`SvyStat`) and errors as
-    :func:`svymean`. References: Horvitz DG, Thompson DJ (1952) JASA 47:663-685; Lumley (2010)
-    Complex Surveys, ch. 2.
+    Parameters
+    ----------
+    x : str or list of str
+        ``"~a + b"``, a column name or a list of names (as :func:`svymean`).
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    na_rm : bool, default False
+        Drop rows with a missing value as a domain (R's ``na.rm = TRUE``).
+
+    Returns
+    -------
+    SvyStat
+        As :func:`svymean`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`svymean`.
+
+    Notes
+    -----
+    Estimate ``T = sum_i w_i x_i`` (Horvitz-Thompson); variance ``svyrecvar(w x)``, i.e.
+    ``n/(n-1) * sum_i (w_i x_i - T/n)^2`` for ``ids = ~1``. Factors give one total per level.
+
+    R twin version: survey 4.1-1.
+
+    References
+    ----------
+    Horvitz DG, Thompson DJ (1952) JASA 47:663-685; Lumley (2010) Complex Surveys, ch. 2.
     """
     X, names, miss = _indicator_matrix(design, x)
     design, X = _handle_missing(design, X, miss, na_rm, "svytotal variable(s)", x)
@@ -170,15 +238,43 @@ def svytotal(x, design: SurveyDesign, na_rm: bool = False) -> SvyStat:
 def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False) -> pd.DataFrame:
     """Domain estimates by groups; twin of ``survey::svyby(~x, ~g, design, svymean)``.
 
-    Each domain is the design restricted to the group with the design's PSU counts kept
-    (survey's domain estimation).  Returns R's layout: the ``by`` column(s), the estimates,
-    then ``se`` (one estimate) or ``se.<name>`` columns; rows in sorted group order.
+    Parameters
+    ----------
+    formula : str or list of str
+        The variables estimated (as :func:`svymean`'s ``x``).
+    by : str or list of str
+        The grouping column(s).
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    FUN : str or callable, default "svymean"
+        ``"svymean"`` / ``"svytotal"`` or such a function.
+    na_rm : bool, default False
+        Passed to ``FUN``.
 
-    R twin version: survey 4.1-1 (``svyby(..., keep.var = TRUE)``). Domain estimation: the
-    estimate for group ``g`` is FUN on the rows of ``g`` while the variance keeps the full
-    design's PSU count, so ``n/(n-1)`` uses the whole sample's ``n`` (Lumley 2010, sec. 2.3).
-    ``FUN`` is ``"svymean"`` / ``"svytotal"`` or such a function. Raises ``ValueError`` for an
-    unknown ``FUN`` or ``by`` column, missing ``by`` values, or a group with zero total weight.
+    Returns
+    -------
+    pandas.DataFrame
+        R's layout: the ``by`` column(s), the estimates, then ``se`` (one estimate) or
+        ``se.<name>`` columns; rows in sorted group order.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``FUN`` or ``by`` column, missing ``by`` values, or a group with zero
+        total weight.
+
+    Notes
+    -----
+    Each domain is the design restricted to the group with the design's PSU counts kept
+    (survey's domain estimation): the estimate for group ``g`` is FUN on the rows of ``g`` while
+    the variance keeps the full design's PSU count, so ``n/(n-1)`` uses the whole sample's ``n``
+    (Lumley 2010, sec. 2.3).
+
+    R twin version: survey 4.1-1 (``svyby(..., keep.var = TRUE)``).
+
+    References
+    ----------
+    Lumley T (2010) Complex Surveys: A Guide to Analysis Using R, Wiley, sec. 2.3.
     """
     fun = {"svymean": svymean, "svytotal": svytotal}.get(FUN, FUN) if isinstance(FUN, str) else FUN
     if isinstance(fun, str):
@@ -215,7 +311,7 @@ def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False)
 
 
 def _qs(x, w, p):
-    """survey's ``qs``: bracketing order statistics of the weighted empirical cdf."""
+    """Survey's ``qs``: bracketing order statistics of the weighted empirical cdf."""
     ii = np.argsort(x, kind="stable")
     xs = x[ii]
     cumw = np.cumsum(w[ii])
@@ -234,14 +330,24 @@ def _qrule_math(x, w, p):
 
 
 class SvyQuantile(TableResult):
-    """Result of :func:`svyquantile`: a table per variable with ``quantile``, CI and ``se``;
-    ``tidy()`` stacks them (``variable``, ``probability``, ``quantile``, ``conf_low``,
-    ``conf_high``, ``std_error``)."""
+    """Result of :func:`svyquantile`.
+
+    Attributes
+    ----------
+    tables : dict of str to pandas.DataFrame
+        A table per variable with ``quantile``, CI and ``se`` (also ``result[name]``).
+
+    Notes
+    -----
+    ``tidy()`` stacks the tables (``variable``, ``probability``, ``quantile``, ``conf_low``,
+    ``conf_high``, ``std_error``). R twin: ``survey::svyquantile`` (survey 4.1-1).
+    """
 
     def __init__(self, tables: dict[str, pd.DataFrame]):
         self.tables = tables
 
     def __getitem__(self, k):
+        """The table of one variable."""
         return self.tables[k]
 
     def tidy(self) -> pd.DataFrame:
@@ -262,21 +368,55 @@ class SvyQuantile(TableResult):
 
 def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: bool = True,
                 df=None, na_rm: bool = False) -> SvyQuantile:
-    """Weighted quantiles with Woodruff CIs; twin of ``survey::svyquantile`` (survey >= 4.1
-    defaults: ``qrule = "math"`` (the smallest x whose weighted cdf reaches p, i.e. the
-    inverse of the weighted ecdf) and ``interval.type = "mean"``: a Wald interval for
+    """Weighted quantiles with Woodruff CIs; twin of ``survey::svyquantile``.
+
+    Parameters
+    ----------
+    x : str or list of str
+        ``"~a + b"``, a column name or a list of names.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    quantiles : float or sequence of float
+        Probabilities in [0, 1].
+    alpha : float, default 0.05
+        One minus the confidence level.
+    ci : bool, default True
+        Compute the Woodruff intervals.
+    df : float, optional
+        Degrees of freedom of the t quantile; None uses ``degf(design)``.
+    na_rm : bool, default False
+        Drop rows with a missing value.
+
+    Returns
+    -------
+    SvyQuantile
+        ``[name]`` gives a DataFrame (rows = quantiles; columns ``quantile``, ``ci.2.5``,
+        ``ci.97.5``, ``se``).
+
+    Raises
+    ------
+    ValueError
+        For quantiles outside [0, 1] or ``alpha`` outside (0, 1), missing values without
+        ``na_rm``.
+    TypeError
+        For a categorical column.
+
+    Notes
+    -----
+    survey >= 4.1 defaults: ``qrule = "math"`` (the smallest x whose weighted cdf reaches p,
+    i.e. the inverse of the weighted ecdf) and ``interval.type = "mean"``: a Wald interval for
     ``mean(x <= q)`` with ``df = degf(design)`` mapped back through the quantile rule;
     ``se = width / (2 qt(1 - alpha/2, df))``; NaN when the interval leaves [0, 1].
 
-    R twin version: survey 4.1-1 (``svyquantile(~x, design, quantiles, ci = TRUE)``).
-    Woodruff interval: with ``F_w`` the weighted ecdf, ``p_hat = F_w(q_hat)``,
-    ``se_p`` its linearisation SE, the limits are ``F_w^-1(p_hat -/+ t_{df} se_p)``.
+    Woodruff interval: with ``F_w`` the weighted ecdf, ``p_hat = F_w(q_hat)``, ``se_p`` its
+    linearisation SE, the limits are ``F_w^-1(p_hat -/+ t_{df} se_p)``.
 
-    Returns a :class:`SvyQuantile`: ``[name]`` gives a DataFrame (rows = quantiles; columns
-    ``quantile``, ``ci.2.5``, ``ci.97.5``, ``se``). Raises ``ValueError`` for quantiles outside
-    [0, 1] or ``alpha`` outside (0, 1), missing values without ``na_rm``; ``TypeError`` for a
-    categorical column. References: Woodruff RS (1952) JASA 47:635-646; Lumley (2010) Complex
-    Surveys, sec. 2.4; survey 4.1-1 ``?svyquantile``.
+    R twin version: survey 4.1-1 (``svyquantile(~x, design, quantiles, ci = TRUE)``).
+
+    References
+    ----------
+    Woodruff RS (1952) JASA 47:635-646; Lumley (2010) Complex Surveys, sec. 2.4; survey 4.1-1
+    ``?svyquantile``.
     """
     alpha = check_probability(alpha, "alpha")
     quantiles = np.atleast_1d(np.asarray(quantiles, dtype=float))

@@ -1,5 +1,6 @@
-"""Firth's penalised-likelihood logistic regression with profile penalised-likelihood CIs:
-the twin of ``logistf::logistf(formula, data, weights)`` (Heinze & Schemper 2002, Stat Med
+"""Firth's penalised-likelihood logistic regression with profile penalised-likelihood CIs.
+
+The twin of ``logistf::logistf(formula, data, weights)`` (Heinze & Schemper 2002, Stat Med
 21:2409-2419; Firth 1993, Biometrika 80:27-38).
 
 Penalised log-likelihood ``l*(b) = sum_i w_i [y_i log p_i + (1 - y_i) log(1 - p_i)] +
@@ -85,9 +86,24 @@ class _Penalised:
 
 
 class FirthResult(ModelResult):
-    """A Firth fit: Wald-type SEs from ``I(b)^-1``; ``p_values`` are penalised likelihood-ratio
-    tests (``statistic`` their chi-squared, 1 df); ``confint()`` are profile
-    penalised-likelihood intervals (logistf defaults)."""
+    """A Firth fit (result of :func:`logistf`).
+
+    Attributes
+    ----------
+    coef, se : pandas.Series
+        Estimates and Wald-type SEs from ``I(b)^-1``.
+    statistic, p_values : pandas.Series
+        Penalised likelihood-ratio chi-squared statistics (1 df) and their p-values.
+    loglik : float
+        The penalised log-likelihood.
+    converged : bool
+        Whether the fit converged.
+
+    Notes
+    -----
+    ``confint()`` gives profile penalised-likelihood intervals (logistf defaults). R twin:
+    ``logistf::logistf`` (logistf 1.23 sources); see :func:`logistf`.
+    """
 
     def __init__(self, *a, problem, loglik, converged, **k):
         super().__init__(*a, **k)
@@ -145,8 +161,10 @@ class FirthResult(ModelResult):
         return optimize.brentq(g, lo_, hi_, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500)
 
     def confint(self, level: float = 0.95, parm=None) -> pd.DataFrame:
-        """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``); ``parm``
-        restricts the coefficients profiled (logistf's ``plconf``)."""
+        """Profile penalised-likelihood interval (logistf's default ``pl = TRUE``).
+
+        ``parm`` restricts the coefficients profiled (logistf's ``plconf``).
+        """
         level = check_probability(level, "level")
         rows = self._rows(parm)
         lo_lab, hi_lab = ci_labels(level)
@@ -160,8 +178,10 @@ class FirthResult(ModelResult):
                             index=rows)
 
     def coef_table(self) -> pd.DataFrame:
-        """R's ``print(logistf_fit)`` table at level 0.95: coef, se(coef), lower 0.95,
-        upper 0.95 (profile), Chisq (penalised LR) and p."""
+        """R's ``print(logistf_fit)`` table at level 0.95.
+
+        Coef, se(coef), lower 0.95, upper 0.95 (profile), Chisq (penalised LR) and p.
+        """
         ci = self.confint()
         return pd.DataFrame({"coef": self.coef, "se(coef)": self.se,
                              "lower 0.95": ci.iloc[:, 0], "upper 0.95": ci.iloc[:, 1],
@@ -177,41 +197,33 @@ class FirthResult(ModelResult):
         ])
 
     def summary(self) -> Summary:
-        """R's ``summary(logistf_fit)``: penalised log-likelihood, convergence and the
-        coefficient table of :meth:`coef_table` (``.coefficients``)."""
+        """R's ``summary(logistf_fit)``.
+
+        Penalised log-likelihood, convergence and the coefficient table of :meth:`coef_table`
+        (``.coefficients``).
+        """
         return Summary(self._print_text(), coefficients=self.coef_table())
 
 
 def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
-    """Firth-penalised logistic regression; twin of ``logistf::logistf(formula, data,
-    weights)`` with profile penalised-likelihood CIs and penalised LR p-values (see module
-    docstring).  Finite estimates under complete or quasi-complete separation.  ``weights``
-    (column name or array) are case weights, as logistf's; missing values raise.
+    """Firth-penalised logistic regression; twin of ``logistf::logistf(formula, data, weights)``.
 
-    R twin: logistf (sources read: cran/logistf 1.23; not installable here) with its defaults
-    ``pl = TRUE``, ``firth = TRUE``, no FLIC/FLAC. Checked live: estimates and SEs against
-    brglm2 0.9 ``glm(..., method = "brglmFit", type = "AS_mean")`` (mean bias reduction =
-    Firth's penalised likelihood for the logit link), unweighted and weighted: brglm2's prior
-    weights and logistf's case weights enter the log-likelihood and the information
-    ``X' diag(w p (1 - p)) X`` alike. The profile CIs and penalised LR tests have no
-    installable twin and are checked against an independent computation in R (the penalised
-    likelihood at brglm2's estimate, profiled by ``optim`` / ``uniroot``).
-    Penalised log-likelihood (Firth 1993)::
-
-        l*(b) = sum_i w_i [y_i log p_i + (1 - y_i) log(1 - p_i)] + 1/2 log det(X' W V X)
-
-    SEs ``sqrt(diag I(b)^-1)``; p-values from the penalised likelihood-ratio statistic
-    ``2 (l*(b) - l*(b | b_j = 0))`` on 1 df; CIs by profile penalised likelihood.
-    Difference from logistf: convergence is iterated to ``|step| < 1e-10`` (logistf's
-    ``xconv = 1e-5``), so estimates can differ from an R run with default control in the
-    6th digit; they equal R's with tightened control.
+    Parameters
+    ----------
+    formula : str
+        R model formula with a 0/1 response.
+    data : pandas.DataFrame
+        The data; missing values raise.
+    weights : str or array-like, optional
+        Column name or array of case weights, as logistf's.
 
     Returns
     -------
-    FirthResult with ``.coef``, ``.se``, ``.chisq``, ``.p_values``, ``.loglik``, ``.converged``,
-    ``.confint(level, parm)`` (profile), ``.odds_ratios()`` (exp of the profile limits),
-    ``.coef_table()`` (R's print columns coef, se(coef), lower 0.95, upper 0.95, Chisq, p) and
-    ``.summary()``.
+    FirthResult
+        ``.coef``, ``.se``, ``.chisq``, ``.p_values``, ``.loglik``, ``.converged``,
+        ``.confint(level, parm)`` (profile), ``.odds_ratios()`` (exp of the profile limits),
+        ``.coef_table()`` (R's print columns coef, se(coef), lower 0.95, upper 0.95, Chisq, p)
+        and ``.summary()``.
 
     Raises
     ------
@@ -221,8 +233,35 @@ def logistf(formula: str, data: pd.DataFrame, weights=None) -> FirthResult:
     RuntimeError
         The penalised likelihood did not converge.
 
-    References: Firth D (1993) Biometrika 80:27-38; Heinze G, Schemper M (2002) Stat Med
-    21:2409-2419; Heinze G, Ploner M, Jiricka L, Steiner G, logistf package ``?logistf``.
+    Notes
+    -----
+    Profile penalised-likelihood CIs and penalised LR p-values (see module docstring). Finite
+    estimates under complete or quasi-complete separation.
+
+    R twin: logistf (sources read: cran/logistf 1.23; not installable here) with its defaults
+    ``pl = TRUE``, ``firth = TRUE``, no FLIC/FLAC. Checked live: estimates and SEs against
+    brglm2 0.9 ``glm(..., method = "brglmFit", type = "AS_mean")`` (mean bias reduction =
+    Firth's penalised likelihood for the logit link), unweighted and weighted: brglm2's prior
+    weights and logistf's case weights enter the log-likelihood and the information
+    ``X' diag(w p (1 - p)) X`` alike. The profile CIs and penalised LR tests have no
+    installable twin and are checked against an independent computation in R (the penalised
+    likelihood at brglm2's estimate, profiled by ``optim`` / ``uniroot``).
+
+    Penalised log-likelihood (Firth 1993)::
+
+        l*(b) = sum_i w_i [y_i log p_i + (1 - y_i) log(1 - p_i)] + 1/2 log det(X' W V X)
+
+    SEs ``sqrt(diag I(b)^-1)``; p-values from the penalised likelihood-ratio statistic
+    ``2 (l*(b) - l*(b | b_j = 0))`` on 1 df; CIs by profile penalised likelihood.
+
+    Difference from logistf: convergence is iterated to ``|step| < 1e-10`` (logistf's
+    ``xconv = 1e-5``), so estimates can differ from an R run with default control in the 6th
+    digit; they equal R's with tightened control.
+
+    References
+    ----------
+    Firth D (1993) Biometrika 80:27-38; Heinze G, Schemper M (2002) Stat Med 21:2409-2419;
+    Heinze G, Ploner M, Jiricka L, Steiner G, logistf package ``?logistf``.
     """
     from carts_iptw.formula import model_frame
 

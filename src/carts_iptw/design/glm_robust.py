@@ -19,24 +19,59 @@ from carts_iptw.separation import check_separation
 
 def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "binomial",
                vcov: str = "HC0", control=None, firth: bool = False, **deprecated):
-    """GLM with sandwich standard errors; twin of ``glm(formula, data, weights = w,
-    family = ...)`` + ``sandwich::vcovHC(fit, type = "HC0" | "HC1")`` +
-    ``lmtest::coeftest`` / ``coefci`` (normal reference, as ``coeftest.glm``'s ``df = Inf``).
+    """GLM with sandwich standard errors; twin of ``glm`` + ``sandwich::vcovHC`` + ``lmtest::coeftest``.
 
-    ``weights`` is a column name or an array (e.g. IPT weights); the fit replays glm.fit's
-    IRLS, and the sandwich uses its last-iteration working weights and residuals, so it equals
-    R's at R's default convergence.  HC0: ``A (sum u_i u_i') A``; HC1: times ``n/(n-k)``.
-    For a weighted logistic model this is the "robust SE" most IPTW papers report.  Unlike
-    ``svyglm`` there is no ``n/(n-1)`` factor and no centring.  Binary families check for
-    separation and raise naming the covariates; ``firth=True`` fits Firth's penalised
-    likelihood instead (:func:`logistf`, profile-likelihood CIs, model-based variance).
+    Parameters
+    ----------
+    formula : str
+        R model formula, e.g. ``"y ~ treat"``.
+    data : pandas.DataFrame
+        The data.
+    weights : str or array-like, optional
+        A column name or an array (e.g. IPT weights).
+    family : str, default "binomial"
+        A :func:`glm` family name.
+    vcov : {"HC0", "HC1"}, default "HC0"
+        The covariance keyword of every model function (``glm_weightit``, the causal contrasts).
+        ``vcov_type=`` still works for one release, with a deprecation warning.
+    control : GlmControl or dict, optional
+        R's ``glm.control``.
+    firth : bool, default False
+        Fit Firth's penalised likelihood instead (:func:`logistf`, profile-likelihood CIs,
+        model-based variance).
+    **deprecated
+        Old keyword spellings (``vcov_type``).
+
+    Returns
+    -------
+    ModelResult or FirthResult
+        A ``ModelResult`` (normal reference, ``df_residual = inf``), or a Firth result
+        (:func:`logistf`) with ``firth=True``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``vcov`` or family, ``firth=True`` with a non-binomial family, negative /
+        missing weights, separation (binary families), missing values, aliased terms.
+
+    Notes
+    -----
+    Twin of ``glm(formula, data, weights = w, family = ...)`` + ``sandwich::vcovHC(fit, type =
+    "HC0" | "HC1")`` + ``lmtest::coeftest`` / ``coefci`` (normal reference, as
+    ``coeftest.glm``'s ``df = Inf``).
+
+    The fit replays glm.fit's IRLS, and the sandwich uses its last-iteration working weights
+    and residuals, so it equals R's at R's default convergence.  HC0: ``A (sum u_i u_i') A``;
+    HC1: times ``n/(n-k)``. For a weighted logistic model this is the "robust SE" most IPTW
+    papers report.  Unlike ``svyglm`` there is no ``n/(n-1)`` factor and no centring.  Binary
+    families check for separation and raise naming the covariates.
 
     Formula (Zeileis 2006): ``V = A^-1 B A^-1`` with ``A^-1 = (X' W X)^-1`` (glm's
     ``cov.unscaled``) and ``B = sum_i U_i U_i'``, ``U_i = x_i w_i (y_i - mu_i) / V(mu_i) *
     dmu/deta`` (``sandwich::estfun.glm``); HC1 multiplies by ``n / (n - k)``. Inference:
     ``z = b / se`` against the normal, as ``lmtest::coeftest(fit, vcov. = vcovHC(fit, "HC0"))``.
-    These are the usual "robust" IPTW standard errors; they ignore the estimation of the
-    weights (conservative for the ATE; see :func:`glm_weightit`).
+    These are the usual "robust" IPTW standard errors; they ignore the estimation of the weights
+    (conservative for the ATE; see :func:`glm_weightit`).
 
     Weights' scale (a documented difference from R): the estimates and the HC0/HC1 sandwich do
     not depend on the weights' scale at convergence (``A`` scales by ``k``, ``B`` by ``k^2``),
@@ -45,24 +80,17 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
     "algorithm did not converge"). Here the fit is R's, on the weights as given, whenever it
     converges; when it does not, it is refitted with the weights normalised to mean 1 (as
     ``svyglm`` normalises them) and, if that converges, that fit is returned with a
-    ``CartsIptwWarning`` saying so (``.notes`` too). Extreme weights (largest / smallest
-    > 1e6 or a Kish effective sample size below 5% of the rows) and near-collinear terms warn
+    ``CartsIptwWarning`` saying so (``.notes`` too). Extreme weights (largest / smallest > 1e6
+    or a Kish effective sample size below 5% of the rows) and near-collinear terms warn
     (``CartsIptwWarning``, naming the terms); a sandwich variance that rounding makes negative
     gives a NaN standard error with a warning naming the term, never silently.
 
-    Returns a ``ModelResult`` (normal reference, ``df_residual = inf``), or a ``LogistfResult``
-    with ``firth=True``.
+    R twin versions: R 4.2.2 ``stats``, sandwich 3.0-2.
 
-    ``vcov`` is the covariance keyword of every model function (``glm_weightit``, the causal
-    contrasts): ``"HC0"`` or ``"HC1"`` here (``vcov_type=`` still works for one release, with a
-    deprecation warning).
-
-    Raises ``ValueError`` for an unknown ``vcov`` or family, ``firth=True`` with a
-    non-binomial family, negative / missing weights, separation (binary families), missing
-    values, aliased terms.
-
-    References: White H (1980) Econometrica 48:817-838; Zeileis A (2006) J Stat Softw 16(9);
-    Austin PC, Stuart EA (2015) Stat Med 34:3661-3679 (robust SEs with IPT weights).
+    References
+    ----------
+    White H (1980) Econometrica 48:817-838; Zeileis A (2006) J Stat Softw 16(9); Austin PC,
+    Stuart EA (2015) Stat Med 34:3661-3679 (robust SEs with IPT weights).
     """
     vcov = renamed_keyword(deprecated, "vcov_type", "vcov", vcov, "HC0", "glm_robust")
     if vcov not in ("HC0", "HC1"):

@@ -1,5 +1,8 @@
-"""``glm_weightit``: a weighted GLM whose standard errors account for estimating the weights;
-the twin of ``WeightIt::glm_weightit`` (WeightIt 1.5.1, R/glm_weightit.R)."""
+"""``glm_weightit``.
+
+A weighted GLM whose standard errors account for estimating the weights; the twin of
+``WeightIt::glm_weightit`` (WeightIt 1.5.1, R/glm_weightit.R).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ VCOV_TYPES = ("asympt", "HC0", "BS", "FWB")
 
 
 def _dw_dp(p: np.ndarray, a: np.ndarray, estimand: str) -> np.ndarray:
-    """d weight / d ps for a binary treatment (WeightIt's ``.dw_dp_bin``)."""
+    """Derivative d weight / d ps for a binary treatment (WeightIt's ``.dw_dp_bin``)."""
     t, c = a == 1, a == 0
     out = np.zeros_like(p)
     if estimand == "ATE":
@@ -38,8 +41,7 @@ def _dw_dp(p: np.ndarray, a: np.ndarray, estimand: str) -> np.ndarray:
 
 
 def _ps_design(weightit, data: pd.DataFrame) -> np.ndarray:
-    """The propensity model matrix, rebuilt from the weightit formula and checked against the
-    fitted linear predictor."""
+    """The propensity model matrix, rebuilt from the weightit formula and checked against the fitted linear predictor."""
     from carts_iptw.formula import model_frame
 
     mf = model_frame(weightit.formula, data)
@@ -110,10 +112,15 @@ def _mest_vcov(fit, weightit, data, sw, mode):
 
 
 def _irls_replicate(X, y, w, fam, start) -> np.ndarray:
-    """The weighted GLM MLE of one bootstrap replicate: Fisher scoring from the full-sample
-    coefficients (``start``) to ``max |step| <= 1e-10 (1 + |b|)``. A replicate needs the
-    converged estimate, not glm.fit's path (the full-sample fits replay it), so this is a plain
-    dense solve, ~50x faster than the LINPACK replay. Raises ValueError when it fails."""
+    """The weighted GLM MLE of one bootstrap replicate.
+
+    Fisher scoring from the full-sample coefficients (``start``) to ``max |step| <= 1e-10 (1 +
+    |b|)``.
+
+    A replicate needs the converged estimate, not glm.fit's path (the full-sample fits replay it),
+    so this is a plain dense solve, ~50x faster than the LINPACK replay. Raises ValueError when it
+    fails.
+    """
     b = np.asarray(start, dtype=float).copy()
     for _ in range(50):
         eta = X @ b
@@ -134,8 +141,10 @@ def _irls_replicate(X, y, w, fam, start) -> np.ndarray:
 
 
 def _refit_glm_weights(weightit, Xps, rows, s, b_ps):
-    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s (the
-    propensity model's matrix reused: same columns)."""
+    """Method-"glm" weights re-estimated on a resample (rows) with sampling weights s.
+
+    The propensity model's matrix is reused: same columns.
+    """
     from carts_iptw.families import get_family
     from carts_iptw.weighting.estimands import get_w_from_ps, stabilize_w
 
@@ -192,9 +201,46 @@ def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit
 def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "binomial",
                  vcov: str = "asympt", R: int = 500, seed: int | None = 12345,
                  progress: bool = True) -> ModelResult:
-    """Weighted GLM with standard errors that account for estimating the weights; twin of
-    ``WeightIt::glm_weightit(formula, data, weightit = W, family, vcov = "asympt")``.
+    """Weighted GLM with standard errors that account for estimating the weights.
 
+    Twin of ``WeightIt::glm_weightit(formula, data, weightit = W, family, vcov = "asympt")``.
+
+    Parameters
+    ----------
+    formula : str
+        Outcome model, e.g. ``"y ~ treat"``.
+    data : pandas.DataFrame
+        The DataFrame used in :func:`weightit` (same rows, same order; checked).
+    weightit : WeightItResult
+        A :func:`weightit` result.
+    family : str, default "binomial"
+        ``"binomial"``, ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``, ``"quasipoisson"``.
+    vcov : {"asympt", "HC0", "BS", "FWB"}, default "asympt"
+        The covariance.
+    R : int, default 500
+        Bootstrap replicates (``"BS"``, ``"FWB"``).
+    seed : int, optional
+        Seed of the bootstrap (default 12345).
+    progress : bool, default True
+        A progress bar on stderr during the bootstrap.
+
+    Returns
+    -------
+    ModelResult
+        Normal reference, with ``.coef``, ``.vcov``, ``.se``, ``.p_values``, ``.confint()``,
+        ``.odds_ratios()``, ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        ``weightit`` is not a :func:`weightit` result.
+    ValueError
+        Unknown ``vcov``; row-count or data mismatch with the weightit object; ``"asympt"`` with
+        non-glm or trimmed weights; ``R < 2``; an estimand without M-estimation support; the
+        errors of :func:`glm` (missing values, aliased terms).
+
+    Notes
+    -----
     Fit: ``glm(formula, weights = W$weights * s.weights)`` (glm.fit's IRLS replayed).
     ``vcov="asympt"`` (method "glm" weights): M-estimation sandwich stacking the propensity
     score's logistic score equations with the outcome model's weighted score equations,
@@ -217,33 +263,14 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     Difference from R: the bootstrap draws use numpy's generator, not R's RNG, so ``"BS"`` /
     ``"FWB"`` standard errors agree with WeightIt only in distribution, not digit for digit.
 
-    Parameters
+    R twin version: WeightIt 1.5.1.
+
+    References
     ----------
-    formula : outcome model, e.g. ``"y ~ treat"``.
-    data : the DataFrame used in :func:`weightit` (same rows, same order; checked).
-    weightit : a :func:`weightit` result.
-    family : ``"binomial"`` (default), ``"quasibinomial"``, ``"gaussian"``, ``"poisson"``,
-        ``"quasipoisson"``.
-    vcov : ``"asympt"`` (default), ``"HC0"``, ``"BS"`` or ``"FWB"``.
-    R, seed, progress : bootstrap replicates, seed and a progress bar on stderr.
-
-    Returns
-    -------
-    ModelResult (normal reference) with ``.coef``, ``.vcov``, ``.se``, ``.p_values``,
-    ``.confint()``, ``.odds_ratios()``, ``.summary()``.
-
-    Raises
-    ------
-    TypeError
-        ``weightit`` is not a :func:`weightit` result.
-    ValueError
-        Unknown ``vcov``; row-count or data mismatch with the weightit object; ``"asympt"`` with
-        non-glm or trimmed weights; ``R < 2``; an estimand without M-estimation support; the
-        errors of :func:`glm` (missing values, aliased terms).
-
-    References: Lunceford JK, Davidian M (2004) Stat Med 23:2937-2960; Reifeis SA, Hudgens MG
-    (2022) Am J Epidemiol 191:1092-1097; Xu L et al. (2020) The American Statistician
-    74:345-358 (fractional weighted bootstrap); Greifer N, WeightIt 1.5.1 ``?glm_weightit``.
+    Lunceford JK, Davidian M (2004) Stat Med 23:2937-2960; Reifeis SA, Hudgens MG (2022) Am J
+    Epidemiol 191:1092-1097; Xu L et al. (2020) The American Statistician 74:345-358
+    (fractional weighted bootstrap); Wooldridge JM (2010) Econometric Analysis of Cross Section
+    and Panel Data, 2nd ed., MIT Press; Greifer N, WeightIt 1.5.1 ``?glm_weightit``.
     """
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}; got {vcov!r}")

@@ -9,10 +9,30 @@ from carts_iptw.results import TestResult
 
 @dataclass(repr=False)
 class HTest(TestResult):
-    """R's ``htest``: ``statistic``, ``parameter`` (dict, e.g. ``{"df": 3}``), ``p_value``,
-    ``method``; optionally ``estimate``, ``conf_int`` (lower, upper). The results contract of
-    :class:`~carts_iptw.results.TestResult`: ``tidy()`` (broom's columns), ``summary()`` and
-    ``repr`` (R's ``print.htest``)."""
+    """A hypothesis test, R's ``htest``.
+
+    Attributes
+    ----------
+    statistic : float
+        The test statistic (named ``statistic_name``).
+    p_value : float
+        The p-value.
+    method : str
+        R's method text.
+    parameter : dict
+        E.g. ``{"df": 3}``.
+    estimate : float, optional
+        The estimate (named ``estimate_name``).
+    conf_int : tuple of float, optional
+        (lower, upper) at ``conf_level``.
+    data_name, alternative : str
+        R's ``data.name`` and ``alternative``.
+
+    Notes
+    -----
+    R twin: the ``htest`` class of R's ``stats`` (R 4.2). The results contract of :class:`~carts_iptw.results.TestResult`: ``tidy()`` (broom's
+    columns), ``summary()`` and ``repr`` (R's ``print.htest``, R 4.2).
+    """
 
     statistic: float
     p_value: float

@@ -13,12 +13,30 @@ from carts_iptw.results import ModelResults, Summary, print_coefmat
 class ModelResult(ModelResults):
     """Coefficients with a (robust / design-based / M-estimation) covariance.
 
-    The results contract of :mod:`carts_iptw.results`: ``coef``, ``se``, ``statistic``,
-    ``p_values`` (Series indexed by R's coefficient names), ``vcov`` (DataFrame), ``df`` (the
-    reference df: ``inf`` = normal reference, else t), ``confint(level)`` (Wald intervals on
+    Returned by :func:`svyglm`, :func:`glm_robust` and :func:`glm_weightit`.
+
+    Attributes
+    ----------
+    coef, se, statistic, p_values : pandas.Series
+        Indexed by R's coefficient names.
+    vcov : pandas.DataFrame
+        The covariance.
+    df : float
+        The reference df: ``inf`` = normal reference, else t.
+    design
+        The survey design of an svyglm fit, else None.
+    data
+        The fitted data, else None.
+    weightit
+        The weights object of a glm_weightit fit, else None.
+
+    Notes
+    -----
+    The results contract of :mod:`carts_iptw.results`: ``confint(level)`` (Wald intervals on
     the same reference), ``coef_table()``, ``tidy()``, ``summary()``; ``odds_ratios()``
-    exponentiated (logit link). ``design`` is the survey design of an svyglm fit, ``data`` the
-    fitted data and ``weightit`` the weights object of a glm_weightit fit (else None).
+    exponentiated (logit link). R twins: ``survey::svyglm`` (survey 4.1-1),
+    ``sandwich::vcovHC`` + ``lmtest::coeftest`` and ``WeightIt::glm_weightit`` (WeightIt
+    1.5.1).
     """
 
     def __init__(self, coef: pd.Series, vcov: pd.DataFrame, df_residual: float, *,
@@ -51,7 +69,8 @@ class ModelResult(ModelResults):
 
         R: ``exp(cbind(OR = coef(fit), confint(fit)))`` (the intervals are exponentiated Wald
         limits, so they are not symmetric around the OR). Columns ``OR``, the two percent
-        labels, ``p``. Raises ``ValueError`` unless the link is logit."""
+        labels, ``p``. Raises ``ValueError`` unless the link is logit.
+        """
         if self.link != "logit":
             raise ValueError(f"odds ratios need a logit link (this model's link is {self.link})")
         rows = self._rows(parm)
@@ -72,7 +91,9 @@ class ModelResult(ModelResults):
         return "\n".join(lines)
 
     def summary(self) -> Summary:
-        """R's ``summary(fit)`` / ``coeftest(fit)``: the coefficient table with significance
-        stars, the covariance type, the reference distribution and any notes; the table is
-        ``.coefficients``."""
+        """R's ``summary(fit)`` / ``coeftest(fit)``.
+
+        The coefficient table with significance stars, the covariance type, the reference
+        distribution and any notes; the table is ``.coefficients``.
+        """
         return Summary(self._print_text(), coefficients=self.coef_table())

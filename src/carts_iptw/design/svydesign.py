@@ -54,6 +54,10 @@ class SurveyDesign:
 
     # -- survey's degf(): number of PSUs minus number of strata (rows with non-zero weight)
     def degf(self) -> int:
+        """Design degrees of freedom (survey's ``degf``).
+
+        Clusters minus strata among the rows with nonzero weight.
+        """
         inset = self.weights != 0
         return int(len(np.unique(self.cluster[inset])) - len(np.unique(self.strata[inset])))
 
@@ -97,9 +101,11 @@ class SurveyDesign:
         )
 
     def __len__(self) -> int:
+        """Number of rows."""
         return self.n
 
     def __repr__(self) -> str:
+        """One line: the design type, n, the sum of weights and ``degf``."""
         nclus = len(np.unique(self.cluster))
         kind = "Independent Sampling design (with replacement)" if nclus == self.n else (
             f"{len(np.unique(self.strata))}-stratum cluster sampling design, {nclus} clusters"
@@ -119,8 +125,7 @@ class SurveyDesign:
 
 
 def require_design(design, what: str = "design") -> SurveyDesign:
-    """``TypeError`` unless ``design`` is a :class:`SurveyDesign` (e.g. a DataFrame passed by
-    mistake)."""
+    """``TypeError`` unless ``design`` is a :class:`SurveyDesign` (e.g. a DataFrame passed by mistake)."""
     if not isinstance(design, SurveyDesign):
         raise TypeError(
             f"{what} must be a survey design from svydesign(), got {type(design).__name__}"
@@ -131,28 +136,24 @@ def require_design(design, what: str = "design") -> SurveyDesign:
 def svydesign(data: pd.DataFrame, weights, ids=None, strata=None, nest: bool = False) -> SurveyDesign:
     """Create a survey design; twin of ``survey::svydesign(ids = ~1, weights = ~w, data)``.
 
-    ``weights`` is a column name (``"w"`` or ``"~w"``) or an array of sampling weights
-    (e.g. IPT weights); ``ids`` (cluster) and ``strata`` are optional column names or arrays.
-    ``ids=None`` means R's ``ids = ~1`` (every row its own PSU).  As in R, cluster ids must be
-    nested in strata unless ``nest=True`` (then ids are relabelled within strata).  No finite-population
-    correction (as R without ``fpc=``).  Weights must be finite and non-negative, and not all
-    zero; R accepts missing weights only to fail later, here they raise at once.
-
-    R twin version: survey 4.1-1 (``svydesign`` / ``svyrecvar`` with ``lonely.psu = "fail"``).
-    The design variance of a total ``T = sum_i x_i`` of (weighted) influence values, used by
-    every ``svy*`` function, is (Lumley 2010, sec. 2.2)::
-
-        V(T) = sum_h n_h/(n_h - 1) * sum_{c in h} (z_hc - zbar_h)(z_hc - zbar_h)'
-
-    with ``z_hc`` the PSU totals of ``x`` in stratum ``h`` and ``n_h`` its number of PSUs; for
-    ``ids = ~1`` without strata this is ``n/(n-1) * sum_i (x_i - xbar)(x_i - xbar)'``. Design
-    degrees of freedom ``degf = #PSUs - #strata`` (rows with non-zero weight).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The rows of the design.
+    weights : str or array-like
+        A column name (``"w"`` or ``"~w"``) or an array of sampling weights (e.g. IPT weights).
+    ids : str or array-like, optional
+        Cluster (PSU) ids; None means R's ``ids = ~1`` (every row its own PSU).
+    strata : str or array-like, optional
+        Strata.
+    nest : bool, default False
+        Relabel cluster ids within strata (otherwise, as in R, they must be nested in strata).
 
     Returns
     -------
-    SurveyDesign with ``.data`` (index reset), ``.weights``, ``.cluster``, ``.strata``,
-    ``.degf()``, ``.recvar(x)``, ``.subset(mask)`` (a domain keeping the PSU counts) and
-    ``.summary()``.
+    SurveyDesign
+        ``.data`` (index reset), ``.weights``, ``.cluster``, ``.strata``, ``.degf()``,
+        ``.recvar(x)``, ``.subset(mask)`` (a domain keeping the PSU counts) and ``.summary()``.
 
     Raises
     ------
@@ -164,9 +165,27 @@ def svydesign(data: pd.DataFrame, weights, ids=None, strata=None, nest: bool = F
         ``nest=True``. A stratum with a single PSU raises when a variance is computed
         (survey's ``lonely.psu = "fail"``).
 
-    References: Lumley T (2004) Analysis of complex survey samples, J Stat Softw 9(8):1-19;
-    Lumley T (2010) Complex Surveys: A Guide to Analysis Using R, Wiley; survey 4.1-1
-    ``?svydesign``.
+    Notes
+    -----
+    No finite-population correction (as R without ``fpc=``).  Weights must be finite and
+    non-negative, and not all zero; R accepts missing weights only to fail later, here they
+    raise at once.
+
+    The design variance of a total ``T = sum_i x_i`` of (weighted) influence values, used by
+    every ``svy*`` function, is (Lumley 2010, sec. 2.2)::
+
+        V(T) = sum_h n_h/(n_h - 1) * sum_{c in h} (z_hc - zbar_h)(z_hc - zbar_h)'
+
+    with ``z_hc`` the PSU totals of ``x`` in stratum ``h`` and ``n_h`` its number of PSUs; for
+    ``ids = ~1`` without strata this is ``n/(n-1) * sum_i (x_i - xbar)(x_i - xbar)'``. Design
+    degrees of freedom ``degf = #PSUs - #strata`` (rows with non-zero weight).
+
+    R twin version: survey 4.1-1 (``svydesign`` / ``svyrecvar`` with ``lonely.psu = "fail"``).
+
+    References
+    ----------
+    Lumley T (2004) Analysis of complex survey samples, J Stat Softw 9(8):1-19; Lumley T (2010)
+    Complex Surveys: A Guide to Analysis Using R, Wiley; survey 4.1-1 ``?svydesign``.
     """
     data = require_dataframe(data)
     n = len(data)

@@ -37,8 +37,11 @@ def _check_terms(formula, data, weights):
 
 
 def _fit_glm(formula, data, family, weights, control):
-    """glm() with R's expected warnings filtered; singular designs raise naming the aliased
-    terms (R reports NA coefficients: documented difference)."""
+    """glm() with R's expected warnings filtered.
+
+    Singular designs raise naming the aliased terms (R reports NA coefficients: documented
+    difference).
+    """
     from carts_iptw.families import GlmWarning
     from carts_iptw.glm_model import glm
 
@@ -66,24 +69,48 @@ def _fit_glm(formula, data, family, weights, control):
 
 def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", control=None,
            check_separation_: bool = True) -> ModelResult:
-    """Survey-weighted generalised linear model; twin of ``survey::svyglm(formula, design,
-    family = quasibinomial())``.
+    """Survey-weighted generalised linear model; twin of ``survey::svyglm``.
 
-    Fit: ``glm(formula, weights = w / mean(w))`` (survey's rescaled weights; the coefficients
-    do not depend on the scale), glm.fit's IRLS replayed (``control`` = R's
-    ``glm.control``, default ``epsilon = 1e-8``).  Covariance: ``svy.varcoef`` -- the
+    Parameters
+    ----------
+    formula : str
+        R model formula, e.g. ``"y ~ treat + age"``.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    family : str, default "quasibinomial"
+        ``"quasibinomial"`` (default here, as used for weighted binary outcomes), ``"binomial"``,
+        ``"gaussian"``, ``"quasipoisson"`` or ``"poisson"``.
+    control : GlmControl or dict, optional
+        R's ``glm.control`` (default ``epsilon = 1e-8``).
+    check_separation_ : bool, default True
+        Check binary families for (quasi-)separation first.
+
+    Returns
+    -------
+    ModelResult
+        ``.coef``, ``.vcov``, ``.se``, ``.statistic``, ``.p_values`` (t on ``df_residual``),
+        ``.confint()``, ``.odds_ratios()`` (logit), ``.coef_table()``, ``.summary()`` and
+        ``.glm`` (the underlying fit).
+
+    Raises
+    ------
+    TypeError
+        ``design`` is not a :func:`svydesign` result.
+    ValueError
+        Unknown family; separation (naming the covariates, see :func:`check_separation`);
+        constant / aliased terms; missing values; a response outside [0, 1] for binomial
+        families.
+
+    Notes
+    -----
+    Twin of ``survey::svyglm(formula, design, family = quasibinomial())``.
+
+    Fit: ``glm(formula, weights = w / mean(w))`` (survey's rescaled weights; the coefficients do
+    not depend on the scale), glm.fit's IRLS replayed.  Covariance: ``svy.varcoef`` -- the
     linearisation sandwich ``svyrecvar(estfun %*% A)`` with ``A = cov.unscaled`` of the last
-    IRLS step (for ``ids = ~1`` this is HC0 times ``n / (n - 1)`` after centring).
-    Reference distribution: t with ``df.residual = degf(design) + 1 - rank`` for every family
+    IRLS step (for ``ids = ~1`` this is HC0 times ``n / (n - 1)`` after centring). Reference
+    distribution: t with ``df.residual = degf(design) + 1 - rank`` for every family
     (``summary.svyglm``); ``confint()`` is ``confint.svyglm``'s Wald default with the same df.
-    Families: quasibinomial (default here, as used for weighted binary outcomes), binomial,
-    gaussian, quasipoisson, poisson.  Binary families check for (quasi-)separation first and
-    raise ``ValueError`` naming the covariates (see :func:`check_separation`).
-
-    Differences from R (documented): missing values raise (no na.omit); a term constant among
-    the rows with positive weight, and a singular design (aliased terms), raise ``ValueError``
-    naming the terms, where R reports NA coefficients; (quasi-)separated binary outcomes raise
-    (R: fitted probabilities 0 or 1 and a warning), unless ``check_separation_=False``.
 
     Formula (survey 4.1-1, Binder 1983)::
 
@@ -91,25 +118,20 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
         B = svyrecvar(U) = n/(n-1) sum_i (U_i - Ubar)(U_i - Ubar)'   (ids = ~1, no strata),
         U_i = x_i * W_i * r_i = x_i w_i (y_i - mu_i) mu.eta_i / V(mu_i),
 
-    with ``W_i`` the final working weights (which include the rescaled sampling weights
-    ``w_i``) and ``r_i`` the working residuals (survey's ``svy.varcoef``).
+    with ``W_i`` the final working weights (which include the rescaled sampling weights ``w_i``)
+    and ``r_i`` the working residuals (survey's ``svy.varcoef``).
 
-    Returns
-    -------
-    ModelResult with ``.coef``, ``.vcov``, ``.se``, ``.statistic``, ``.p_values`` (t on
-    ``df_residual``), ``.confint()``, ``.odds_ratios()`` (logit), ``.coef_table()``,
-    ``.summary()`` and ``.glm`` (the underlying fit).
+    Differences from R (documented): missing values raise (no na.omit); a term constant among
+    the rows with positive weight, and a singular design (aliased terms), raise ``ValueError``
+    naming the terms, where R reports NA coefficients; (quasi-)separated binary outcomes raise
+    (R: fitted probabilities 0 or 1 and a warning), unless ``check_separation_=False``.
 
-    Raises
-    ------
-    TypeError
-        ``design`` is not a :func:`svydesign` result.
-    ValueError
-        Unknown family; separation; constant / aliased terms; missing values; a response
-        outside [0, 1] for binomial families.
+    R twin version: survey 4.1-1.
 
-    References: Binder DA (1983) Int Stat Rev 51:279-292; Lumley T (2004) J Stat Softw 9(8);
-    Lumley T, Scott A (2017) Stat Sci 32:265-278; survey 4.1-1 ``?svyglm``.
+    References
+    ----------
+    Binder DA (1983) Int Stat Rev 51:279-292; Lumley T (2004) J Stat Softw 9(8); Lumley T,
+    Scott A (2017) Stat Sci 32:265-278; survey 4.1-1 ``?svyglm``.
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")

@@ -1,5 +1,7 @@
-"""Unweighted Table 1 tests: twins of ``stats::wilcox.test``, ``stats::chisq.test`` and
-``stats::fisher.test`` with R's defaults (two-sided; continuity corrections; exact rules).
+"""Unweighted Table 1 tests.
+
+Twins of ``stats::wilcox.test``, ``stats::chisq.test`` and ``stats::fisher.test`` with R's defaults
+(two-sided; continuity corrections; exact rules).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from carts_iptw.design.htest import HTest
 
 
 def _two_samples(x, y, data, what):
-    """``f(x, y)`` or ``f("value ~ group", data=df)`` -> two float arrays (R's formula method:
-    x = first factor level, y = second)."""
+    """``f(x, y)`` or ``f("value ~ group", data=df)`` -> two float arrays.
+
+    R's formula method: x = first factor level, y = second.
+    """
     if isinstance(x, str):
         if data is None:
             raise TypeError(f"{what}: a formula needs data=")
@@ -55,8 +59,10 @@ def _two_samples(x, y, data, what):
 
 
 def _wilcox_counts(m: int, n: int) -> np.ndarray:
-    """Exact counts of the Mann-Whitney statistic U = 0..m*n (coefficients of the Gaussian
-    binomial [m+n choose m]_q), as Python integers."""
+    """Exact counts of the Mann-Whitney statistic U = 0..m*n, as Python integers.
+
+    The coefficients of the Gaussian binomial [m+n choose m]_q.
+    """
     c = np.zeros(m * n + 1, dtype=object)
     c[:] = 0
     c[0] = 1
@@ -72,6 +78,35 @@ def _wilcox_counts(m: int, n: int) -> np.ndarray:
 def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest:
     """Wilcoxon rank-sum (Mann-Whitney) test; twin of ``stats::wilcox.test(x, y)`` (R 4.2).
 
+    Parameters
+    ----------
+    x : array-like or str
+        The first sample, or a formula ``"value ~ group"`` (R's formula method: x is the first
+        level of ``group``, y the second).
+    y : array-like, optional
+        The second sample (not with a formula).
+    data : pandas.DataFrame, optional
+        The data a formula reads.
+    exact : bool, optional
+        Exact p-value; None (default) chooses as R does.
+    correct : bool, default True
+        Continuity correction of 0.5 in the normal approximation.
+
+    Returns
+    -------
+    HTest
+        Statistic ``W``, ``p_value`` (two-sided only).
+
+    Raises
+    ------
+    ValueError
+        On missing or infinite values (R drops NAs), an empty sample, unknown columns, or a
+        grouping column without exactly two groups.
+    TypeError
+        For a formula without ``data=``, a non-numeric value column, or no second sample.
+
+    Notes
+    -----
     ``W = sum(ranks of x) - n_x (n_x + 1) / 2``.  Exact p-value (distribution of W, R's
     ``pwilcox``) when ``exact`` is None, both samples have fewer than 50 values and there are no
     ties; otherwise the normal approximation with tie-corrected variance and a 0.5 continuity
@@ -80,10 +115,14 @@ def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest
     Normal approximation: ``z = (W - n_x n_y / 2 - sign * 0.5) / sigma``,
     ``sigma^2 = n_x n_y / 12 * ((N + 1) - sum(t^3 - t) / (N (N - 1)))`` over tie groups ``t``.
     With ties and ``exact`` not False the normal approximation is used silently (R also warns
-    "cannot compute exact p-value with ties"). Returns an :class:`HTest` (statistic ``W``).
-    Raises ``ValueError`` on missing or infinite values (R drops NAs), an empty sample, or
-    unknown columns. Reference: Hollander M, Wolfe DA (1973) Nonparametric Statistical Methods,
-    Wiley; R 4.2 ``?wilcox.test``.
+    "cannot compute exact p-value with ties").
+
+    R twin: ``stats::wilcox.test`` (R 4.2).
+
+    References
+    ----------
+    Hollander M, Wolfe DA (1973) Nonparametric Statistical Methods, Wiley; R 4.2
+    ``?wilcox.test``.
     """
     xa, ya, dname = _two_samples(x, y, data, "wilcox_test")
     nx, ny = len(xa), len(ya)
@@ -155,16 +194,45 @@ def _table(x, y, data) -> tuple[np.ndarray, str]:
 def chisq_test(x, y=None, data=None, correct: bool = True) -> HTest:
     """Pearson's chi-squared test of independence; twin of ``stats::chisq.test(table)``.
 
-    ``X^2 = sum((|O - E| - c)^2 / E)`` with Yates' correction ``c = min(0.5, min |O - E|)`` (one scalar, as R) for
-    2 x 2 tables when ``correct=True`` (R's default), ``c = 0`` otherwise; df ``(r-1)(c-1)``,
-    ``E = row total * column total / n``. The expected counts are attached as ``.expected``;
-    when one is below 5, ``.warning`` holds R's warning text ("Chi-squared approximation may
-    be incorrect"; R issues it as a warning, here it is not raised as a Python warning).
+    Parameters
+    ----------
+    x : array-like or str
+        A two-dimensional contingency table of non-negative counts, a first factor (with ``y``),
+        or a column name of ``data`` (with ``y`` the second column name).
+    y : array-like or str, optional
+        The second factor, or the second column name.
+    data : pandas.DataFrame, optional
+        The data the column names refer to.
+    correct : bool, default True
+        Yates' continuity correction for 2 x 2 tables (R's default).
 
-    Returns an :class:`HTest` (statistic ``X-squared``, parameter ``df``). Raises
-    ``ValueError`` on missing values (R drops NAs), a table with fewer than 2 rows or columns,
-    or an empty row/column (R: NaN). Reference: Agresti A (2002) Categorical Data Analysis,
-    2nd ed., Wiley; R 4.2 ``?chisq.test``.
+    Returns
+    -------
+    HTest
+        Statistic ``X-squared``, parameter ``df``, ``p_value``; the expected counts as
+        ``.expected`` and R's warning text, if any, as ``.warning``.
+
+    Raises
+    ------
+    ValueError
+        On missing values (R drops NAs), a table with fewer than 2 rows or columns, or an empty
+        row/column (R: NaN); negative or non-finite counts; unknown columns.
+    TypeError
+        For a non-numeric table or column names without ``data=``.
+
+    Notes
+    -----
+    ``X^2 = sum((|O - E| - c)^2 / E)`` with Yates' correction ``c = min(0.5, min |O - E|)``
+    (one scalar, as R) for 2 x 2 tables when ``correct=True`` (R's default), ``c = 0`` otherwise;
+    df ``(r-1)(c-1)``, ``E = row total * column total / n``. When an expected count is below 5,
+    ``.warning`` holds R's warning text ("Chi-squared approximation may be incorrect"; R issues
+    it as a warning, here it is not raised as a Python warning).
+
+    R twin: ``stats::chisq.test`` (R 4.2).
+
+    References
+    ----------
+    Agresti A (2002) Categorical Data Analysis, 2nd ed., Wiley; R 4.2 ``?chisq.test``.
     """
     tab, dname = _table(x, y, data)
     if tab.shape[0] < 2 or tab.shape[1] < 2:
@@ -261,8 +329,10 @@ def _fisher_2x2(tab: np.ndarray, conf_level: float):
 
 
 def _fisher_rx2(tab: np.ndarray, max_tables: int = 5_000_000) -> float:
-    """Exact two-sided p-value of an r x 2 table by enumerating all tables with the observed
-    margins; tables at most as probable as the observed one (relative tolerance 1e-7) count."""
+    """Exact two-sided p-value of an r x 2 table by enumerating all tables with the observed margins.
+
+    Tables at most as probable as the observed one (relative tolerance 1e-7) count.
+    """
     rows = tab.sum(1).astype(int)
     c1 = int(tab[:, 0].sum())
     n = int(tab.sum())
@@ -287,17 +357,44 @@ def _fisher_rx2(tab: np.ndarray, max_tables: int = 5_000_000) -> float:
 def fisher_test(x, y=None, data=None, conf_level: float = 0.95) -> HTest:
     """Fisher's exact test; twin of ``stats::fisher.test(table)``.
 
+    Parameters
+    ----------
+    x : array-like or str
+        A two-dimensional contingency table of counts, a first factor (with ``y``), or a column
+        name of ``data`` (with ``y`` the second column name).
+    y : array-like or str, optional
+        The second factor, or the second column name.
+    data : pandas.DataFrame, optional
+        The data the column names refer to.
+    conf_level : float, default 0.95
+        Level of the odds-ratio interval (2 x 2 tables).
+
+    Returns
+    -------
+    HTest
+        ``p_value``; for 2 x 2 also ``estimate`` "odds ratio" and ``conf_int`` at
+        ``conf_level``.
+
+    Raises
+    ------
+    ValueError
+        On missing values (R drops NAs), non-integer counts, ``conf_level`` outside (0, 1),
+        r x c tables with r, c > 2, or too many tables to enumerate.
+
+    Notes
+    -----
     2 x 2: two-sided p-value summing hypergeometric probabilities not above the observed one
     (relative tolerance 1e-7), conditional maximum-likelihood odds ratio and its exact CI
     (non-central hypergeometric; roots found by R's ``uniroot`` replayed, so the estimate
     matches R's ~1e-4-accurate root to machine precision).  r x 2 / 2 x c: exact p-value by
     complete enumeration (R uses the network algorithm; same definition).  Larger tables raise.
 
-    Returns an :class:`HTest` (``p_value``; for 2 x 2 also ``estimate`` "odds ratio" and
-    ``conf_int`` at ``conf_level``). Raises ``ValueError`` on missing values (R drops NAs),
-    non-integer counts, ``conf_level`` outside (0, 1), r x c tables with r, c > 2, or too many
-    tables to enumerate. References: Fisher RA (1935) JRSS 98:39-82; Agresti A (1992) Stat Sci
-    7:131-153; R 4.2 ``?fisher.test``.
+    R twin: ``stats::fisher.test`` (R 4.2).
+
+    References
+    ----------
+    Fisher RA (1935) JRSS 98:39-82; Agresti A (1992) Stat Sci 7:131-153; R 4.2
+    ``?fisher.test``.
     """
     conf_level = check_probability(conf_level, "conf_level")
     tab, dname = _table(x, y, data)

@@ -1,5 +1,7 @@
-"""Design-based (weighted) tests: twins of ``survey::svychisq``, ``svyttest`` and
-``svyranktest`` for a :class:`~carts_iptw.design.svydesign.SurveyDesign`.
+"""Design-based (weighted) tests.
+
+Twins of ``survey::svychisq``, ``svyttest`` and ``svyranktest`` for a
+:class:`~carts_iptw.design.svydesign.SurveyDesign`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from carts_iptw.design.svydesign import SurveyDesign, require_design
 
 
 def _split_formula(formula: str) -> tuple[str, list[str]]:
-    """(response column or "", right-hand columns) of ``y ~ a + b``, read by the package's
-    R-formula parser (backticked names such as ```b+c``` are columns, as in ``svyglm``)."""
+    """(response column or "", right-hand columns) of ``y ~ a + b``.
+
+    Read by the package's R-formula parser (backticked names such as ```b+c``` are columns, as
+    in ``svyglm``).
+    """
     from carts_iptw.formula.parser import Binary, Name, Num, deparse, parse_formula
 
     if not isinstance(formula, str) or "~" not in formula:
@@ -57,8 +62,10 @@ def _levels(s: pd.Series) -> list:
 
 
 def _codes(s: pd.Series, levels: list) -> np.ndarray:
-    """0-based int64 codes of ``s`` in ``levels`` (its observed levels; int64, not pandas'
-    int8 codes: products of codes must not overflow)."""
+    """0-based int64 codes of ``s`` in ``levels`` (its observed levels).
+
+    int64, not pandas' int8 codes: products of codes must not overflow.
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):  # drop unused categories (no re-coding)
         codes = s.cat.set_categories(levels).cat.codes
     else:
@@ -67,8 +74,7 @@ def _codes(s: pd.Series, levels: list) -> np.ndarray:
 
 
 def _check_levels_weighted(design: SurveyDesign, s: pd.Series, name: str) -> None:
-    """Every observed level of ``s`` needs positive total weight (else an empty group: R gives
-    NaN or a singular fit)."""
+    """Every observed level of ``s`` needs positive total weight (else an empty group: R gives NaN or a singular fit)."""
     w = np.asarray(design.weights, dtype=float)
     k = sum(1 for lv in _levels(s) if not w[(s == lv).to_numpy()].sum() > 0)
     if k:
@@ -90,24 +96,49 @@ def _group_column(s: pd.Series, name: str) -> np.ndarray:
 
 
 def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
-    """Rao-Scott test of association in a weighted two-way table; twin of
-    ``survey::svychisq(~a + b, design, statistic = "F")`` (default) or ``"Chisq"``.
+    """Rao-Scott test of association in a weighted two-way table.
 
+    Twin of ``survey::svychisq(~a + b, design, statistic = "F")`` (default) or ``"Chisq"``.
+
+    Parameters
+    ----------
+    formula : str
+        ``"~a + b"``: the two factors.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    statistic : {"F", "Chisq"}, default "F"
+        Second-order Rao-Scott F test, or first-order chi-squared.
+
+    Returns
+    -------
+    HTest
+        R's ``htest``: statistic ``F`` or ``X-squared``, parameter ``ndf``/``ddf`` or ``df``,
+        ``p_value``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``statistic``, unknown columns, missing values (R drops them), fewer than
+        two levels, or a level with zero total weight (R: NaN).
+
+    Notes
+    -----
     Pearson X^2 of the weighted table rescaled to n; design effect matrix
     ``Delta = (C' D^-1 C / n)^-1 C' D^-1 V D^-1 C`` with ``C`` the interaction contrasts
     orthogonalised against the main effects and ``V`` the design variance of the cell
     proportions (Rao & Scott 1984, Ann. Stat. 12:46-60). ``"F"``: ``X^2 / tr(Delta)`` on
     ``F(d0, d0 * nu)``, ``d0 = tr(Delta)^2 / tr(Delta^2)``, ``nu`` = PSUs - strata;
     ``"Chisq"``: ``X^2 / mean(diag Delta)`` on chi-squared with ``ncol(Delta)`` df.
-    Unused factor levels are dropped (as ``factor()``; R's ``xtabs`` would keep them and give NaN).
+    Unused factor levels are dropped (as ``factor()``; R's ``xtabs`` would keep them and give
+    NaN).
 
     R twin version: survey 4.1-1 (``svychisq.survey.design``, second-order Rao-Scott for
-    ``"F"``, first-order for ``"Chisq"``). Returns an :class:`HTest` (R's ``htest``: statistic
-    ``F`` or ``X-squared``, parameter ``ndf``/``ddf`` or ``df``, ``p_value``). Raises
-    ``ValueError`` for an unknown ``statistic``, unknown columns, missing values (R drops them),
-    fewer than two levels, or a level with zero total weight (R: NaN). References: Rao JNK,
-    Scott AJ (1981) JASA 76:221-230; Rao JNK, Scott AJ (1984) Ann Stat 12:46-60; Lumley (2010)
-    Complex Surveys, sec. 6.1.
+    ``"F"``, first-order for ``"Chisq"``).
+
+    References
+    ----------
+    Rao JNK, Scott AJ (1981) JASA 76:221-230; Rao JNK, Scott AJ (1984) Ann Stat 12:46-60;
+    Lumley (2010) Complex Surveys, sec. 6.1.
     """
     if statistic not in ("F", "Chisq"):
         raise ValueError("statistic must be 'F' or 'Chisq'")
@@ -184,18 +215,41 @@ def _with_data(design: SurveyDesign, df: pd.DataFrame) -> SurveyDesign:
 def svyttest(formula: str, design: SurveyDesign, level: float = 0.95) -> HTest:
     """Design-based t-test; twin of ``survey::svyttest(y ~ g, design)``.
 
-    Two groups: the coefficient of ``g`` in the weighted least-squares fit ``y ~ g`` (the
-    difference of weighted means), its design-based sandwich SE (``svyglm``, gaussian), and a
-    t reference with ``degf(design) - 1`` df; CI as ``confint.svyglm``.  ``y ~ 1``: one-sample
-    test of the weighted mean, df ``degf - 1``.
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ g"`` (two groups) or ``"y ~ 1"`` (one-sample test of the weighted mean).
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    level : float, default 0.95
+        Confidence level of ``conf_int``.
 
-    R twin version: survey 4.1-1. Statistic ``t = (ybar_1 - ybar_0) / se``, ``se`` from the
-    design sandwich ``A^-1 B A^-1`` with survey's ``n/(n-1)`` (see :func:`svyglm`). Returns an
-    :class:`HTest` (statistic ``t``, parameter ``df``, estimate "difference in mean",
-    ``conf_int``). Raises ``ValueError`` for unknown columns, missing values, a grouping
-    variable without exactly two levels, or a group with zero total weight (R: NaN);
-    ``TypeError`` for a non-numeric response. References: Lumley (2010) Complex Surveys, sec. 2.3; survey 4.1-1
-    ``?svyttest``.
+    Returns
+    -------
+    HTest
+        Statistic ``t``, parameter ``df``, estimate "difference in mean", ``conf_int``.
+
+    Raises
+    ------
+    ValueError
+        For unknown columns, missing values, a grouping variable without exactly two levels, or
+        a group with zero total weight (R: NaN).
+    TypeError
+        For a non-numeric response.
+
+    Notes
+    -----
+    Two groups: the coefficient of ``g`` in the weighted least-squares fit ``y ~ g`` (the
+    difference of weighted means), its design-based sandwich SE (``svyglm``, gaussian), and a t
+    reference with ``degf(design) - 1`` df; CI as ``confint.svyglm``.  ``y ~ 1``: one-sample
+    test of the weighted mean, df ``degf - 1``. Statistic ``t = (ybar_1 - ybar_0) / se``, ``se``
+    from the design sandwich ``A^-1 B A^-1`` with survey's ``n/(n-1)`` (see :func:`svyglm`).
+
+    R twin version: survey 4.1-1.
+
+    References
+    ----------
+    Lumley (2010) Complex Surveys, sec. 2.3; survey 4.1-1 ``?svyttest``.
     """
     level = check_probability(level, "level")
     lhs, rhs = _split_formula(formula)
@@ -241,20 +295,45 @@ def svyttest(formula: str, design: SurveyDesign, level: float = 0.95) -> HTest:
 def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> HTest:
     """Design-based rank test for two groups; twin of ``survey::svyranktest(y ~ g, design)``.
 
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ g"``.
+    design : SurveyDesign
+        The design (:func:`svydesign`).
+    test : {"wilcoxon", "median", "vanderWaerden"}, default "wilcoxon"
+        The rank score.
+
+    Returns
+    -------
+    HTest
+        Statistic ``t``, parameter ``df``, estimate "difference in mean rank score".
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``test``, unknown columns, missing values, fewer than two groups, or a
+        group with zero total weight (R: NaN).
+    TypeError
+        For a non-numeric response.
+
+    Notes
+    -----
     Weighted mid-ranks ``r_i`` (mean of ``cumsum(w) - w/2`` within ties) are scored
     (``"wilcoxon"``: ``r/N``; ``"median"``: ``r > N/2``; ``"vanderWaerden"``: ``qnorm(r/N)``),
     regressed on the group by weighted least squares, and the slope is divided by the
     design-based SE of its influence total; t reference with ``degf - 1`` df
-    (Lumley & Scott 2013, Biometrika 100:831-842).  More than two groups: survey's
-    ``multiranktest`` -- Wald chi-squared of the group contrasts on ``F(k-1, degf-k+1)``
-    (``statistic`` is the chi-squared; R's htest swaps it with the df).
+    (Lumley & Scott 2013, Biometrika 100:831-842).  Two groups:
+    ``t = (mean score in group 1 - mean score in group 0) / se``, ``se`` the design-based SE of
+    the slope (``n/(n-1)`` as ``svyrecvar``). More than two groups: survey's ``multiranktest``
+    -- Wald chi-squared of the group contrasts on ``F(k-1, degf-k+1)`` (``statistic`` is the
+    chi-squared; R's htest swaps it with the df).
 
-    R twin version: survey 4.1-1 (``svyranktest``, ``test = "wilcoxon"`` default). Two groups:
-    ``t = (mean score in group 1 - mean score in group 0) / se``, ``se`` the design-based SE
-    of the slope (``n/(n-1)`` as ``svyrecvar``). Returns an :class:`HTest` (statistic ``t``,
-    parameter ``df``, estimate "difference in mean rank score"). Raises ``ValueError`` for an
-    unknown ``test``, unknown columns, missing values, fewer than two groups, or a group with
-    zero total weight (R: NaN); ``TypeError`` for a non-numeric response. References: Lumley T, Scott AJ (2013) Biometrika 100:831-842.
+    R twin version: survey 4.1-1 (``svyranktest``, ``test = "wilcoxon"`` default).
+
+    References
+    ----------
+    Lumley T, Scott AJ (2013) Biometrika 100:831-842.
     """
     scores = {
         "wilcoxon": lambda r, N: r / N,

@@ -1,7 +1,9 @@
-"""Marginal effects after weighting: g-computation contrasts (``avg_comparisons``), restricted
-mean survival time (``rmst_difference``), survival / cumulative-incidence differences at
-horizons (``survfit_difference``), E-values (``evalue``), subgroup effects with the
-interaction test (``subgroup_effects``)."""
+"""Marginal effects after weighting.
+
+G-computation contrasts (``avg_comparisons``), restricted mean survival time (``rmst_difference``),
+survival / cumulative-incidence differences at horizons (``survfit_difference``), E-values
+(``evalue``), subgroup effects with the interaction test (``subgroup_effects``).
+"""
 
 from carts_iptw.effects.comparisons import AvgComparisons, avg_comparisons
 from carts_iptw.effects.evalue import EValue, evalue

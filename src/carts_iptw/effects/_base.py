@@ -22,8 +22,10 @@ _COLUMNS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_h
 
 
 def wald(est, se, level: float, log_scale: bool = False) -> dict:
-    """z statistic, two-sided normal p-value and the Wald interval of ``est`` (on the log scale
-    and back-transformed with ``exp`` when ``log_scale``)."""
+    """Z statistic, two-sided normal p-value and the Wald interval of ``est``.
+
+    On the log scale and back-transformed with ``exp`` when ``log_scale``.
+    """
     est = np.asarray(est, dtype=float)
     se = np.asarray(se, dtype=float)
     q = float(stats.norm.ppf(1 - (1 - check_level(level)) / 2))
@@ -39,9 +41,16 @@ def wald(est, se, level: float, log_scale: bool = False) -> dict:
 class EffectRows(Result):
     """Effect estimates, one row each (``term``, ``contrast`` and the Wald columns).
 
-    Attributes ``estimate``, ``std_error``, ``statistic``, ``p_value``, ``conf_low``,
-    ``conf_high`` are floats for a one-row result, arrays otherwise; ``tidy()`` is broom's
-    snake_case table; ``summary()`` the printout with ``.table``.
+    Attributes
+    ----------
+    estimate, std_error, statistic, p_value, conf_low, conf_high
+        Floats for a one-row result, arrays otherwise.
+    conf_level : float
+        Confidence level.
+
+    Notes
+    -----
+    ``tidy()`` is broom's snake_case table; ``summary()`` the printout with ``.table``.
     """
 
     #: title line of the printout
@@ -76,9 +85,11 @@ class EffectRows(Result):
     conf_high = property(lambda self: self._col("conf_high"), doc="Upper confidence limit(s).")
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy()`` in snake_case: ``term``, ``contrast``, ``estimate``,
-        ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high`` (and any extra
-        columns of the result, e.g. ``time``)."""
+        """Broom's ``tidy()`` in snake_case.
+
+        ``term``, ``contrast``, ``estimate``, ``std_error``, ``statistic``, ``p_value``,
+        ``conf_low``, ``conf_high`` (and any extra columns of the result, e.g. ``time``).
+        """
         return self._table.copy()
 
     def _print_text(self) -> str:

@@ -1,6 +1,8 @@
-"""``avg_comparisons``: g-computation contrasts after weighting, the twin of
-``marginaleffects::avg_comparisons`` (marginaleffects 0.22.0) on a ``WeightIt::glm_weightit``
-fit."""
+"""``avg_comparisons``.
+
+G-computation contrasts after weighting, the twin of ``marginaleffects::avg_comparisons``
+(marginaleffects 0.22.0) on a ``WeightIt::glm_weightit`` fit.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +18,32 @@ _R_NAMES = {"difference": "difference", "ratio": "lnratioavg (transform = exp)",
 
 
 class AvgComparisons(EffectRows):
-    """Result of :func:`avg_comparisons`: one row (``term``, ``contrast``, ``estimate``,
-    ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high``).
+    """Result of :func:`avg_comparisons`.
 
-    Extra attributes: ``comparison``, ``predicted_hi`` / ``predicted_lo`` (the averaged
-    predictions under each treatment level), ``jacobian`` (d contrast / d coefficients, on the
-    log scale for ratios), ``n`` (target units), ``target`` (``"all"``, ``"treated"``,
-    ``"controls"`` or ``"newdata"``), ``weighted`` (whether the average used weights).
+    The rows (``tidy()``): one row (``term``, ``contrast``, ``estimate``, ``std_error``,
+    ``statistic``, ``p_value``, ``conf_low``, ``conf_high``).
+
+    Attributes
+    ----------
+    comparison : str
+        The contrast.
+    predicted_hi, predicted_lo : float
+        The averaged predictions under each treatment level.
+    jacobian : numpy.ndarray
+        d contrast / d coefficients, on the log scale for ratios.
+    n : int
+        Target units.
+    target : str
+        ``"all"``, ``"treated"``, ``"controls"`` or ``"newdata"``.
+    weighted : bool
+        Whether the average used weights.
+
+    Notes
+    -----
     For ratios ``estimate``, ``conf_low`` and ``conf_high`` are on the ratio scale and
     ``std_error``, ``statistic`` on the log scale (marginaleffects drops those two after
-    ``transform = exp``; they are the log-scale values it computes before).
+    ``transform = exp``; they are the log-scale values it computes before). R twin:
+    ``marginaleffects::avg_comparisons`` (marginaleffects 0.22.0).
     """
 
 
@@ -128,11 +146,46 @@ def _target(fit, newdata, wts):
 def avg_comparisons(fit, variables: str = "treat", comparison: str = "difference",
                     newdata: pd.DataFrame | None = None, wts=None,
                     conf_level: float = 0.95) -> AvgComparisons:
-    """Average contrast of predicted outcomes under two treatment levels (g-computation);
-    twin of ``marginaleffects::avg_comparisons(fit, variables = "treat")`` (marginaleffects
+    """Average contrast of predicted outcomes under two treatment levels (g-computation).
+
+    Twin of ``marginaleffects::avg_comparisons(fit, variables = "treat")`` (marginaleffects
     0.22.0) on a ``WeightIt::glm_weightit`` fit (WeightIt 1.5.1, vignette "Estimating effects
     after weighting").
 
+    Parameters
+    ----------
+    fit : ModelResult or GlmResult
+        A :func:`glm_weightit`, :func:`svyglm` or :func:`glm_robust` result (these keep their
+        data), or a :func:`glm` fit with ``newdata``.
+    variables : str, default "treat"
+        The binary treatment column of the outcome model.
+    comparison : {"difference", "ratio", "oddsratio"}, default "difference"
+        The contrast (see Notes).
+    newdata : pandas.DataFrame, optional
+        The target units (default: from the estimand, see Notes).
+    wts : str, array-like or bool, optional
+        Averaging weights (column name, ``"~column"`` or array over the target rows; None: the
+        default of the Notes; False: unweighted).
+    conf_level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    AvgComparisons
+        One row (``term``, ``contrast``, ``estimate``, ``std_error``, ``statistic``,
+        ``p_value``, ``conf_low``, ``conf_high``) and the averaged predictions.
+
+    Raises
+    ------
+    ValueError
+        Unknown comparison; ``variables`` not a binary column of the model; a ratio whose
+        reference (average ``lo``) prediction is 0 or not positive, an odds ratio with an
+        average prediction outside (0, 1); no target units; bad ``wts``.
+    TypeError
+        ``fit`` is not a supported model result.
+
+    Notes
+    -----
     Every target unit is predicted from the outcome model with ``variables`` set to its
     reference level (``lo``: 0, FALSE or the first factor level) and to its other level
     (``hi``); the predictions are averaged and contrasted:
@@ -146,11 +199,10 @@ def avg_comparisons(fit, variables: str = "treat", comparison: str = "difference
 
     Target units: ``newdata`` when given; otherwise the fit's data restricted by the weights'
     estimand (``glm_weightit``): all units for the ATE, the treated for the ATT (R: ``newdata =
-    subset(treat == 1)``), the controls for the ATC. The average is **unweighted** (R's
-    default ``wts = FALSE``) except, as WeightIt documents, for ATO / ATM weights (averaged
-    with the weights times any sampling weights) and with non-constant sampling weights
-    (averaged with them); ``wts`` (column name, ``"~column"`` or array over the target rows)
-    overrides that (R: ``wts =``, comparisons ``"differenceavgwts"`` etc.).
+    subset(treat == 1)``), the controls for the ATC. The average is **unweighted** (R's default
+    ``wts = FALSE``) except, as WeightIt documents, for ATO / ATM weights (averaged with the
+    weights times any sampling weights) and with non-constant sampling weights (averaged with
+    them); ``wts`` overrides that (R: ``wts =``, comparisons ``"differenceavgwts"`` etc.).
 
     Standard error: delta method ``sqrt(J V J')`` with ``V`` the fit's covariance (for
     ``glm_weightit``: the M-estimation covariance that accounts for estimating the weights;
@@ -160,33 +212,15 @@ def avg_comparisons(fit, variables: str = "treat", comparison: str = "difference
     elements differ from the exact ones by up to ~5e-6 relative, which moves the SE by up to
     ~5e-7 relative (measured: lalonde ATO odds ratio, where the covariances agree to 3e-8 and
     the whole SE gap comes from R's jacobian; all parity cases ``avg_comparisons.*`` are within
-    rel 1e-6, so parity does not need R's numerical jacobian).
-    Inference is on the normal (z) for every model, as marginaleffects' default ``df = Inf``
-    (also for ``svyglm``, whose own coefficient tests use t). Ratios: Wald on the log scale,
-    interval back-transformed.
+    rel 1e-6, so parity does not need R's numerical jacobian). Inference is on the normal (z)
+    for every model, as marginaleffects' default ``df = Inf`` (also for ``svyglm``, whose own
+    coefficient tests use t). Ratios: Wald on the log scale, interval back-transformed.
 
-    Parameters
+    References
     ----------
-    fit : a :func:`glm_weightit`, :func:`svyglm` or :func:`glm_robust` result (these keep
-        their data), or a :func:`glm` fit with ``newdata``.
-    variables : the binary treatment column of the outcome model.
-    comparison : ``"difference"``, ``"ratio"`` or ``"oddsratio"``.
-    newdata : the target units (default: from the estimand, above).
-    wts : averaging weights (None: the default above; False: unweighted).
-    conf_level : confidence level.
-
-    Returns
-    -------
-    AvgComparisons
-
-    Raises
-    ------
-    ValueError
-        Unknown comparison; ``variables`` not a binary column of the model; a ratio whose
-        reference (average ``lo``) prediction is 0 or not positive, an odds ratio with an
-        average prediction outside (0, 1); no target units; bad ``wts``.
-    TypeError
-        ``fit`` is not a supported model result.
+    Arel-Bundock V, Greifer N, Heiss A (2024) How to interpret statistical models using
+    marginaleffects for R and Python, J Stat Softw 111(9); Greifer N, WeightIt 1.5.1 vignette
+    "Estimating effects after weighting".
     """
     if comparison not in COMPARISONS:
         raise ValueError(f"comparison must be one of {COMPARISONS}; got {comparison!r}")

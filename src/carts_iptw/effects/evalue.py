@@ -1,6 +1,8 @@
-"""E-values for unmeasured confounding (VanderWeele & Ding 2017); the twin of the EValue
-package's ``evalues.RR`` / ``evalues.OR`` / ``evalues.HR`` (EValue 4.1, not installable here:
-it needs metafor and dplyr)."""
+"""E-values for unmeasured confounding (VanderWeele & Ding 2017).
+
+The twin of the EValue package's ``evalues.RR`` / ``evalues.OR`` / ``evalues.HR`` (EValue 4.1, not
+installable here: it needs metafor and dplyr).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ MEASURES = ("RR", "OR", "HR")
 
 
 def _threshold(x: float) -> float:
-    """E-value of one risk ratio (true value 1): ``RR + sqrt(RR (RR - 1))`` with RR >= 1
-    (a ratio below 1 is inverted first)."""
+    """E-value of one risk ratio (true value 1).
+
+    ``RR + sqrt(RR (RR - 1))`` with RR >= 1 (a ratio below 1 is inverted first).
+    """
     if x < 1:
         x = 1 / x
     return x + math.sqrt(x * (x - 1))
@@ -30,11 +34,26 @@ def _to_rr(x: float, measure: str, rare: bool) -> float:
 
 
 class EValue(Result):
-    """Result of :func:`evalue`: ``point`` (E-value of the estimate), ``ci`` (E-value of the
-    confidence limit closest to 1; 1 when the interval includes 1; None without an interval),
-    ``rr`` (the estimate on the risk-ratio scale after any common-outcome conversion) and
-    ``rr_ci`` (the converted limits), ``measure``, ``rare``, ``estimate``, ``lower``,
-    ``upper``."""
+    """Result of :func:`evalue`.
+
+    Attributes
+    ----------
+    point : float
+        E-value of the estimate.
+    ci : float or None
+        E-value of the confidence limit closest to 1; 1 when the interval includes 1; None
+        without an interval.
+    rr : float
+        The estimate on the risk-ratio scale after any common-outcome conversion.
+    rr_ci
+        The converted limits.
+    measure, rare, estimate, lower, upper
+        The inputs.
+
+    Notes
+    -----
+    R twin: ``EValue::evalues.RR`` / ``evalues.OR`` / ``evalues.HR`` (EValue 4.1).
+    """
 
     def __init__(self, estimate, lower, upper, measure, rare, rr, rr_ci, point, ci):
         self.estimate, self.lower, self.upper = estimate, lower, upper
@@ -43,9 +62,12 @@ class EValue(Result):
         self.point, self.ci = point, ci
 
     def tidy(self) -> pd.DataFrame:
-        """One row: ``measure``, ``estimate``, ``rr`` (converted), ``evalue_point`` and, with an
+        """One row of the E-values.
+
+        Columns ``measure``, ``estimate``, ``rr`` (converted), ``evalue_point`` and, with an
         interval, ``conf_low``, ``conf_high``, ``rr_conf_low``, ``rr_conf_high``,
-        ``evalue_ci``."""
+        ``evalue_ci``.
+        """
         row = {"measure": self.measure, "estimate": self.estimate, "rr": self.rr,
                "evalue_point": self.point}
         if self.ci is not None:
@@ -55,8 +77,11 @@ class EValue(Result):
         return pd.DataFrame([row])
 
     def _print_text(self) -> str:
-        """EValue's printed matrix: rows ``RR`` and ``E-values``, columns point / lower / upper
-        (the E-value only under the limit closest to 1, NA under the other)."""
+        """EValue's printed matrix.
+
+        Rows ``RR`` and ``E-values``, columns point / lower / upper (the E-value only under the
+        limit closest to 1, NA under the other).
+        """
         vals = [self.rr]
         ev = [self.point]
         if self.ci is not None:
@@ -97,40 +122,53 @@ def _positive(x, name):
 
 def evalue(estimate, lower=None, upper=None, measure: str = "RR", rare: bool | None = None
            ) -> EValue:
-    """E-value of a ratio estimate and of its confidence limit closest to 1 (VanderWeele &
-    Ding 2017); twin of ``EValue::evalues.RR(est, lo, hi)``, ``evalues.OR(..., rare =)`` and
+    """E-value of a ratio estimate and of its confidence limit closest to 1 (VanderWeele & Ding 2017).
+
+    Twin of ``EValue::evalues.RR(est, lo, hi)``, ``evalues.OR(..., rare =)`` and
     ``evalues.HR(..., rare =)`` (EValue 4.1.x; true value 1).
 
+    Parameters
+    ----------
+    estimate : float
+        The ratio (RR, OR or HR), > 0.
+    lower, upper : float, optional
+        Its confidence limits (either or both; both > 0, lower <= estimate <= upper).
+    measure : {"RR", "OR", "HR"}, default "RR"
+        The ratio measure.
+    rare : bool, optional
+        For OR / HR: whether the outcome is rare (required).
+
+    Returns
+    -------
+    EValue
+        ``point``, ``ci``, ``rr``, ``rr_ci``; ``tidy()`` one row.
+
+    Raises
+    ------
+    ValueError
+        A non-positive or non-finite ratio or limit; limits in the wrong order or not around the
+        estimate; unknown ``measure``; ``rare`` missing for an OR or HR.
+
+    Notes
+    -----
     The E-value is the minimum strength of association, on the risk-ratio scale, that an
     unmeasured confounder would need with both treatment and outcome to explain away the
     estimate: ``E = RR + sqrt(RR (RR - 1))`` for ``RR >= 1`` (for ``RR < 1`` apply it to
-    ``1 / RR``). For the interval: the E-value of the limit closest to 1, or 1 when the
-    interval includes 1. Ratios other than a risk ratio are first put on the RR scale: a rare
-    outcome (< 15% at the end of follow-up, ``rare=True``) uses the OR / HR as is; a common
-    outcome uses ``sqrt(OR)`` and ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``, the paper's
-    conversions. As in EValue, ``rare`` must be given for an OR or HR (no silent default).
+    ``1 / RR``). For the interval: the E-value of the limit closest to 1, or 1 when the interval
+    includes 1. Ratios other than a risk ratio are first put on the RR scale: a rare outcome
+    (< 15% at the end of follow-up, ``rare=True``) uses the OR / HR as is; a common outcome uses
+    ``sqrt(OR)`` and ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``, the paper's conversions. As
+    in EValue, ``rare`` must be given for an OR or HR (no silent default).
 
     EValue does not install here (it needs metafor and dplyr): the implementation is checked
     against the paper's formulas (parity cases ``evalue.*`` restate them in R) and its worked
     example (RR 3.9, CI 1.8-8.7: E-values 7.26 and 3.0, numbers printed in the paper).
 
-    Parameters
+    References
     ----------
-    estimate : the ratio (RR, OR or HR), > 0.
-    lower, upper : its confidence limits (either or both; both > 0, lower <= estimate <=
-        upper).
-    measure : ``"RR"``, ``"OR"`` or ``"HR"``.
-    rare : for OR / HR: whether the outcome is rare (required).
-
-    Raises
-    ------
-    ValueError
-        A non-positive or non-finite ratio or limit; limits in the wrong order or not around
-        the estimate; unknown ``measure``; ``rare`` missing for an OR or HR.
-
-    References: VanderWeele TJ, Ding P (2017) Sensitivity analysis in observational research:
-    introducing the E-value. Ann Intern Med 167:268-274; Mathur MB et al. (2018) Epidemiology
-    29:e45-e47 (the EValue package).
+    VanderWeele TJ, Ding P (2017) Sensitivity analysis in observational research: introducing
+    the E-value. Ann Intern Med 167:268-274; Mathur MB et al. (2018) Epidemiology 29:e45-e47
+    (the EValue package).
     """
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {MEASURES}; got {measure!r}")

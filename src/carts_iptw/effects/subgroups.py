@@ -1,5 +1,8 @@
-"""Treatment effects within subgroups, with the interaction test; twins of ``survey::svyglm``
-on a domain (``subset(design, modifier == level)``) and ``survey::regTermTest`` (survey 4.1-1)."""
+"""Treatment effects within subgroups, with the interaction test.
+
+Twins of ``survey::svyglm`` on a domain (``subset(design, modifier == level)``) and
+``survey::regTermTest`` (survey 4.1-1).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +16,33 @@ from carts_iptw.results import format_num, format_pval
 
 
 class SubgroupEffects(EffectRows):
-    """Result of :func:`subgroup_effects`: one row per level of the modifier (``term`` =
-    ``modifier=level``; ``n`` rows, ``estimate`` the treatment coefficient, exponentiated
-    with its interval on a logit / log link: ``std_error`` and ``statistic`` then stay on the
-    coefficient (log) scale). ``interaction`` holds the test of the treatment x modifier
-    product term (``statistic`` F, ``df``, ``ddf``, ``p_value``: R's ``regTermTest``);
-    ``weights_source`` says whether the weights were kept from the whole cohort or
-    re-estimated within each subgroup."""
+    """Result of :func:`subgroup_effects`.
+
+    The rows (``tidy()``): one row per level of the modifier (``term`` = ``modifier=level``;
+    ``n`` rows, ``estimate`` the treatment coefficient, exponentiated with its interval on a
+    logit / log link: ``std_error`` and ``statistic`` then stay on the coefficient (log) scale).
+
+    Attributes
+    ----------
+    interaction
+        The test of the treatment x modifier product term (``statistic`` F, ``df``, ``ddf``,
+        ``p_value``: R's ``regTermTest``).
+    weights_source : str
+        Whether the weights were kept from the whole cohort or re-estimated within each
+        subgroup.
+
+    Notes
+    -----
+    R twin: ``survey::svyglm`` per subgroup and ``survey::regTermTest`` (survey 4.1-1).
+    """
 
     def plot(self, title: str | None = None, figsize=None):
-        """Forest plot of the subgroup effects (ratio scale, log axis) with the interaction p
-        in the title; :func:`carts_iptw.forest_plot` on this table. Returns the matplotlib
-        ``Figure``. ``ValueError`` for a difference scale (identity link)."""
+        """Forest plot of the subgroup effects (ratio scale, log axis).
+
+        With the interaction p in the title; :func:`carts_iptw.forest_plot` on this table.
+
+        Returns the matplotlib ``Figure``. ``ValueError`` for a difference scale (identity link).
+        """
         from carts_iptw.survival.plots import forest_plot
 
         if not self.ratio:
@@ -62,37 +80,63 @@ def subgroup_effects(formula: str, data: pd.DataFrame, treatment: str, modifier:
                      weights=None, ps_formula: str | None = None, reestimate: bool = False,
                      estimand: str = "ATE", family: str = "quasibinomial",
                      conf_level: float = 0.95) -> SubgroupEffects:
-    """Effect of ``treatment`` within each level of ``modifier`` and the test of effect
-    modification; R twin (survey 4.1-1): per level ``survey::svyglm(formula, design =
-    subset(des, modifier == level), family)`` (coefficient of the treatment,
-    ``confint.svyglm``) and ``survey::regTermTest(svyglm(y ~ treatment * modifier + ..., des),
-    ~treatment:modifier)`` (Wald F test on the design's residual df).
-
-    Weights: by default (``reestimate=False``) the IPT ``weights`` of the whole cohort are kept
-    and each subgroup is a domain of the whole design (survey's ``subset``: R's semantics of
-    analysing a subpopulation). With ``reestimate=True`` the weights are estimated again within
-    each subgroup by :func:`weightit` from ``ps_formula`` (``estimand``), each subgroup is
-    then its own design (R: ``svydesign(ids = ~1, weights = W_level$weights, data =
-    subset)``), and the interaction test uses the subgroup weights put together. The result
-    says which (``weights_source``).
+    """Effect of ``treatment`` within each level of ``modifier`` and the test of effect modification.
 
     Parameters
     ----------
-    formula : outcome model within a subgroup, e.g. ``"y ~ treat"`` (must contain
-        ``treatment``, not ``modifier``).
-    data : the cohort.
-    treatment, modifier : column names (the modifier is treated as a factor).
-    weights : IPT weights of the whole cohort (column name, ``"~column"`` or array).
-    ps_formula, reestimate, estimand : re-estimation of the weights within subgroups.
-    family : an :func:`svyglm` family (``"quasibinomial"`` default).
-    conf_level : confidence level.
+    formula : str
+        Outcome model within a subgroup, e.g. ``"y ~ treat"`` (must contain ``treatment``, not
+        ``modifier``).
+    data : pandas.DataFrame
+        The cohort.
+    treatment : str
+        Treatment column name.
+    modifier : str
+        Modifier column name (treated as a factor).
+    weights : str or array-like, optional
+        IPT weights of the whole cohort (column name, ``"~column"`` or array).
+    ps_formula : str, optional
+        Propensity formula for re-estimating the weights within subgroups.
+    reestimate : bool, default False
+        Re-estimate the weights within each subgroup (see Notes).
+    estimand : str, default "ATE"
+        Estimand of the re-estimated weights.
+    family : str, default "quasibinomial"
+        An :func:`svyglm` family.
+    conf_level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    SubgroupEffects
+        One row per level of the modifier; ``interaction`` (the test of the product term) and
+        ``weights_source``.
 
     Raises
     ------
     ValueError
-        Unknown columns; an empty subgroup or one without both treatment groups; a modifier
-        with fewer than 2 levels; missing weights (or ``ps_formula`` with ``reestimate``);
+        Unknown columns; an empty subgroup or one without both treatment groups; a modifier with
+        fewer than 2 levels; missing weights (or ``ps_formula`` with ``reestimate``);
         ``modifier`` inside ``formula``; the errors of :func:`svyglm` (separation, ...).
+
+    Notes
+    -----
+    R twin (survey 4.1-1): per level ``survey::svyglm(formula, design = subset(des, modifier ==
+    level), family)`` (coefficient of the treatment, ``confint.svyglm``) and
+    ``survey::regTermTest(svyglm(y ~ treatment * modifier + ..., des), ~treatment:modifier)``
+    (Wald F test on the design's residual df).
+
+    Weights: by default (``reestimate=False``) the IPT ``weights`` of the whole cohort are kept
+    and each subgroup is a domain of the whole design (survey's ``subset``: R's semantics of
+    analysing a subpopulation). With ``reestimate=True`` the weights are estimated again within
+    each subgroup by :func:`weightit` from ``ps_formula`` (``estimand``), each subgroup is then
+    its own design (R: ``svydesign(ids = ~1, weights = W_level$weights, data = subset)``), and
+    the interaction test uses the subgroup weights put together. The result says which
+    (``weights_source``).
+
+    References
+    ----------
+    Lumley T (2010) Complex Surveys, Wiley; survey 4.1-1 ``?svyglm``, ``?regTermTest``.
     """
     from carts_iptw.design.svydesign import svydesign
     from carts_iptw.design.svyglm import svyglm

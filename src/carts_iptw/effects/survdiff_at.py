@@ -9,36 +9,63 @@ from carts_iptw.effects._base import EffectRows, wald
 
 
 class SurvivalDifference(EffectRows):
-    """Result of :func:`survfit_difference`: one row per horizon (column ``time``) with the
-    difference of the second stratum's value minus the first's; ``arms`` holds each
-    stratum's value and standard error at each horizon (R's ``summary(fit, times)``)."""
+    """Result of :func:`survfit_difference`.
+
+    The rows (``tidy()``): one row per horizon (column ``time``) with the difference of the
+    second stratum's value minus the first's.
+
+    Attributes
+    ----------
+    arms
+        Each stratum's value and standard error at each horizon (R's ``summary(fit, times)``).
+
+    Notes
+    -----
+    R twin: ``summary(survfit(...), times = t)`` per arm (survival 3.5-3).
+    """
 
 
 def survfit_difference(fit, times, measure: str = "survival", state: str | None = None,
                        conf_level: float = 0.95) -> SurvivalDifference:
-    """Difference between two curves at horizons, with a Wald interval from the curves'
-    standard errors; R twin: ``summary(survfit(...), times = t)`` per arm and the difference
-    with ``sqrt(se1^2 + se0^2)`` (survival 3.5-3).
-
-    For a weighted fit the standard errors are the curves' robust (infinitesimal-jackknife)
-    ones, which :func:`survfit` uses for non-integer weights, as R.
+    """Difference between two curves at horizons, with a Wald interval from the curves' SEs.
 
     Parameters
     ----------
-    fit : a :func:`survfit` result with two strata (Kaplan-Meier), or a multi-state fit (factor
+    fit : SurvFit or SurvFitMS
+        A :func:`survfit` result with two strata (Kaplan-Meier), or a multi-state fit (factor
         status: Aalen-Johansen cumulative incidence) with ``state``.
-    times : horizon(s), within every stratum's follow-up.
-    measure : ``"survival"`` (S(t), Kaplan-Meier only) or ``"risk"`` (1 - S(t) for a
-        Kaplan-Meier fit; the cumulative incidence of ``state`` for a multi-state fit).
-    state : the event state of a multi-state fit (e.g. ``"recurrence"``).
-    conf_level : confidence level.
+    times : float or sequence of float
+        Horizon(s), within every stratum's follow-up.
+    measure : {"survival", "risk"}, default "survival"
+        ``"survival"`` (S(t), Kaplan-Meier only) or ``"risk"`` (1 - S(t) for a Kaplan-Meier
+        fit; the cumulative incidence of ``state`` for a multi-state fit).
+    state : str, optional
+        The event state of a multi-state fit (e.g. ``"recurrence"``).
+    conf_level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    SurvivalDifference
+        One row per horizon (second stratum minus first); ``arms`` per stratum.
 
     Raises
     ------
     ValueError
         Not two strata; a horizon not positive or beyond a stratum's last follow-up time;
-        unknown ``measure`` or ``state``; a zero standard error in both arms (no events up to
-        the horizon).
+        unknown ``measure`` or ``state``; a zero standard error in both arms (no events up to the
+        horizon).
+
+    Notes
+    -----
+    R twin: ``summary(survfit(...), times = t)`` per arm and the difference with
+    ``sqrt(se1^2 + se0^2)`` (survival 3.5-3). For a weighted fit the standard errors are the
+    curves' robust (infinitesimal-jackknife) ones, which :func:`survfit` uses for non-integer
+    weights, as R.
+
+    References
+    ----------
+    Therneau T, survival 3.5-3 ``?summary.survfit``.
     """
     from carts_iptw.survival.competing import SurvFitMS
     from carts_iptw.survival.survfit import SurvFit

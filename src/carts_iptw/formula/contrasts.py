@@ -8,9 +8,11 @@ __all__ = ["contr_poly", "poly_suffixes"]
 
 
 def contr_poly(n: int) -> np.ndarray:
-    """R's ``contr.poly(n)`` (n x (n-1)): orthonormal polynomial contrasts, built as R's
-    ``make.poly`` does (LINPACK QR of the centred Vandermonde matrix, Q times diag(R),
-    columns scaled to unit length)."""
+    """R's ``contr.poly(n)`` (n x (n-1)).
+
+    Orthonormal polynomial contrasts, built as R's ``make.poly`` does (LINPACK QR of the centred
+    Vandermonde matrix, Q times diag(R), columns scaled to unit length).
+    """
     from carts_iptw.irls import qr_dqrdc2
 
     if n < 2:

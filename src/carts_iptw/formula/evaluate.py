@@ -1,5 +1,7 @@
-"""Evaluate the variables of a formula (``age``, ``factor(race)``, ``I(age >= 65)``) on a data
-frame, with R's types: numeric, logical, factor (codes + level labels) and character.
+"""Evaluate the variables of a formula on a data frame, with R's types.
+
+Variables such as ``age``, ``factor(race)``, ``I(age >= 65)``; types numeric, logical, factor (codes
++ level labels) and character.
 
 Inside ``I()`` the operators are R's: ``^`` is a power, ``/`` true division, comparisons give
 logicals, ``&``/``|``/``!`` are logical. Only a fixed set of functions is known (``factor``,
@@ -36,6 +38,7 @@ class Value:
 
     @property
     def is_scalar(self) -> bool:
+        """Whether the value is a scalar (0-dimensional)."""
         return self.values.ndim == 0
 
 
@@ -92,8 +95,10 @@ def _from_column(s: pd.Series) -> Value:
 
 
 def as_factor(v: Value, levels: list[str] | None = None, what: str = "") -> Value:
-    """R's factor(): numbers sorted numerically, strings in C-locale order, logicals
-    FALSE < TRUE; a factor keeps its level order and drops unused levels."""
+    """R's factor(): numbers sorted numerically, strings in C-locale order, logicals FALSE < TRUE.
+
+    A factor keeps its level order and drops unused levels.
+    """
     ordered = v.ordered if v.kind == "factor" else False
     if v.kind == "factor":
         labels = v.levels
@@ -156,6 +161,10 @@ _MATH = {
 
 
 def evaluate(node: Node, data: pd.DataFrame) -> Value:
+    """Evaluate a parsed formula expression on ``data`` as R would.
+
+    ValueError for an unknown column.
+    """
     what = deparse(node)
     if isinstance(node, Name):
         if node.id not in data.columns:
@@ -317,8 +326,11 @@ def evaluate(node: Node, data: pd.DataFrame) -> Value:
 
 
 def _poly(node: Call, data: pd.DataFrame, what: str, params: dict | None = None) -> Value:
-    """R's ``poly(x, degree, raw = FALSE)``: orthonormal polynomials from the LINPACK QR of
-    the centred powers (as stats::poly), or raw powers."""
+    """R's ``poly(x, degree, raw = FALSE)``.
+
+    Orthonormal polynomials from the LINPACK QR of the centred powers (as stats::poly), or raw
+    powers.
+    """
     from carts_iptw.irls import qr_dqrdc2
 
     if not node.args:
@@ -411,8 +423,11 @@ def _spline(node: Call, data: pd.DataFrame, what: str, params: dict | None = Non
 
 
 def evaluate_variable(node: Node, data: pd.DataFrame, basis: dict | None = None) -> Value:
-    """Evaluate a model variable; ``basis`` (from the fit) rebuilds poly()/ns()/bs() on new
-    data with the fitted parameters, as R's ``predict`` does through ``makepredictcall``."""
+    """Evaluate a model variable.
+
+    ``basis`` (from the fit) rebuilds poly()/ns()/bs() on new data with the fitted parameters, as
+    R's ``predict`` does through ``makepredictcall``.
+    """
     if basis is not None and isinstance(node, Call):
         what = deparse(node)
         if node.func == "poly" and basis["kind"] == "poly":

@@ -46,20 +46,28 @@ class ModelFrame:
 
     @property
     def n(self) -> int:
+        """Number of rows of the model matrix."""
         return self.X.shape[0]
 
     def describe(self, columns) -> str:
-        """Model-matrix columns (by name) described for an error or warning message without
-        any data value: a column built from a factor's levels (``racehispan``,
-        ``mrnMRN100042``) is named by its term and position (``race (factor: column 2 of
-        2)``, ``mrn (factor: 58 of its 59 columns)``), never by the level; other columns keep
-        their names (they come from the formula's text). A factor with more levels than half
-        the rows adds "column 'mrn' has 60 levels for 60 rows (an identifier?)"."""
+        """Model-matrix columns (by name) described for a message without any data value.
+
+        For an error or warning message: a column built from a factor's levels
+        (``racehispan``, ``mrnMRN100042``) is named by its term and position (``race
+        (factor: column 2 of 2)``, ``mrn (factor: 58 of its 59 columns)``), never by the
+        level; other columns keep their names (they come from the formula's text).
+
+        A factor with more levels than half the rows adds "column 'mrn' has 60 levels for 60 rows
+        (an identifier?)".
+        """
         return describe_columns(self, columns)
 
     def identifier_hints(self, labels=None) -> list[str]:
-        """"column 'x' has K levels for n rows (an identifier?)" for each factor variable of
-        the terms (or of ``labels``) with more levels than half the rows."""
+        """Identifier warnings for factors with more levels than half the rows.
+
+        "column 'x' has K levels for n rows (an identifier?)" for each factor variable of
+        the terms (or of ``labels``) with more levels than half the rows.
+        """
         out = []
         for v, lv in self.xlevels.items():
             if (labels is None or v in labels) and len(lv) > 2 and 2 * len(lv) > self.n:
@@ -72,6 +80,7 @@ class ModelFrame:
         return pd.DataFrame(self.X, columns=self.column_names, index=self.index)
 
     def __repr__(self) -> str:
+        """One line: formula, n and column names."""
         return (
             f"<ModelFrame {self.formula!r}: n={self.n}, columns={self.column_names}>"
         )
@@ -134,9 +143,13 @@ def _check_variable(v: Value, label: str, n: int) -> Value:
 
 
 def _as_model_variable(v: Value, label: str, levels: list[str] | None = None) -> Value:
-    """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does; drop
-    unused levels as glm's model.frame (drop.unused.levels = TRUE). With ``levels`` (new data
-    for prediction, R's ``xlev``) the factor is coded with those levels and no check applies."""
+    """Character -> factor, logical -> factor(FALSE, TRUE) as model.matrix does.
+
+    Drop unused levels as glm's model.frame (drop.unused.levels = TRUE).
+
+    With ``levels`` (new data for prediction, R's ``xlev``) the factor is coded with those levels
+    and no check applies.
+    """
     if v.kind == "matrix":
         return v
     if levels is not None:
@@ -201,43 +214,66 @@ def model_frame(formula: str, data: pd.DataFrame, *,
                 with_response: bool = True) -> ModelFrame:
     """R's ``model.frame`` + ``model.matrix`` (treatment contrasts) for a formula string.
 
+    Parameters
+    ----------
+    formula : str
+        An R formula, e.g. ``"y ~ age + factor(race)"``.
+    data : pandas.DataFrame
+        The data.
+    xlevels : dict of str to list of str, optional
+        R's ``xlev`` (e.g. ``fit.model_frame.xlevels``): codes factors of new data with the
+        fitted levels.
+    bases : dict of str to dict, optional
+        ``fit.model_frame.bases``: rebuilds ``poly()``, ``ns()`` and ``bs()`` with the fitted
+        parameters, as ``predict(fit, newdata)``.
+    with_response : bool, default True
+        False ignores the left-hand side (new data need not have the response).
+
+    Returns
+    -------
+    ModelFrame
+        ``.X``, ``.column_names``, ``.y``, ``.response_name``, ``.term_labels``, ``.assign``,
+        ``.surv``, ``.specials``, ``.offset``, ``.xlevels``, ``.bases``.
+
+    Raises
+    ------
+    TypeError
+        When ``data`` is not a DataFrame.
+    ValueError
+        For a malformed formula, unknown columns or functions, and the cases listed under
+        Notes.
+
+    Notes
+    -----
     R twin (R 4.2.2 ``stats``): ``stats::model.matrix(formula, stats::model.frame(formula,
-    data, drop.unused.levels = TRUE))``,
-    ``attr(terms(formula), "term.labels")`` and ``attr(X, "assign")``; ``Surv()`` responses
-    and ``strata()``/``cluster()`` specials as in survival (``mf.surv``, ``mf.specials``).
+    data, drop.unused.levels = TRUE))``, ``attr(terms(formula), "term.labels")`` and
+    ``attr(X, "assign")``; ``Surv()`` responses and ``strata()``/``cluster()`` specials as in
+    survival (``mf.surv``, ``mf.specials``).
 
     Factor coding is R's ``contr.treatment``: the first level is the reference; an *ordered*
     pandas Categorical is an ordered factor, coded by ``contr.poly`` as R (columns ``x.L``,
-    ``x.Q``, ``x.C``, ``x^4``, ...). Level order is
-    the pandas Categorical order; otherwise R's ``factor()`` order (numbers numerically,
-    strings in C-locale order, logicals FALSE < TRUE). Columns are named as R names them
-    (``racehispan``, ``factor(race)2``, ``I(age^2)``, ``age:racehispan``, ``xTRUE``). In an
-    interaction a factor gets indicator (full) coding when the term without it is absent
-    from the preceding terms, and with no intercept the first factor is fully coded, exactly
-    as R's ``TermCode``.
+    ``x.Q``, ``x.C``, ``x^4``, ...). Level order is the pandas Categorical order; otherwise R's
+    ``factor()`` order (numbers numerically, strings in C-locale order, logicals FALSE < TRUE).
+    Columns are named as R names them (``racehispan``, ``factor(race)2``, ``I(age^2)``,
+    ``age:racehispan``, ``xTRUE``). In an interaction a factor gets indicator (full) coding
+    when the term without it is absent from the preceding terms, and with no intercept the
+    first factor is fully coded, exactly as R's ``TermCode``.
 
     Differences from R (documented):
 
     - missing values in any column the formula reads raise ``ValueError`` naming the column
       and the count (R's default ``na.omit`` would silently drop rows);
-    - a numeric variable that is constant raises ``ValueError`` (R would give an NA,
-      aliased coefficient); a factor with one level raises ``ValueError`` (R errors too:
-      "contrasts can be applied only to factors with 2 or more levels");
+    - a numeric variable that is constant raises ``ValueError`` (R would give an NA, aliased
+      coefficient); a factor with one level raises ``ValueError`` (R errors too: "contrasts can
+      be applied only to factors with 2 or more levels");
     - unused factor levels are dropped (as ``glm``'s model frame does);
     - ``strata()`` and ``cluster()`` are returned in ``specials`` and are not in
       ``term_labels`` (coxph's ``terms`` object lists ``strata(x)`` among its labels).
 
-    ``xlevels`` (R's ``xlev``, e.g. ``fit.model_frame.xlevels``) codes factors of new data
-    with the fitted levels and ``bases`` (``fit.model_frame.bases``) rebuilds ``poly()``,
-    ``ns()`` and ``bs()`` with the fitted parameters, as ``predict(fit, newdata)``;
-    ``with_response=False`` ignores the left-hand side (new data need not have the response).
-
-    Returns a ``ModelFrame`` (``.X``, ``.column_names``, ``.y``, ``.response_name``,
-    ``.term_labels``, ``.assign``, ``.surv``, ``.specials``, ``.offset``, ``.xlevels``,
-    ``.bases``). Raises ``TypeError`` when ``data`` is not a DataFrame and ``ValueError`` for a
-    malformed formula, unknown columns or functions, and the cases above. References: Chambers
-    JM, Hastie TJ (1992) Statistical Models in S, ch. 2; Wilkinson GN, Rogers CE (1973) Appl
-    Stat 22:392-399.
+    References
+    ----------
+    Chambers JM, Hastie TJ (1992) Statistical Models in S, ch. 2; Wilkinson GN, Rogers CE
+    (1973) Appl Stat 22:392-399.
     """
     data = require_dataframe(data)
     response, rhs = parse_formula(formula)

@@ -24,27 +24,37 @@ class FormulaSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Node:
+    """A node of a parsed R formula expression."""
+
     pass
 
 
 @dataclass(frozen=True)
 class Name(Node):
+    """A variable name (backticks removed)."""
+
     id: str
 
 
 @dataclass(frozen=True)
 class Num(Node):
+    """A numeric (or ``TRUE``/``FALSE``) literal; ``text`` as written."""
+
     value: float
     text: str  # as written (for deparse of integer literals like 2L)
 
 
 @dataclass(frozen=True)
 class Str(Node):
+    """A string literal."""
+
     value: str
 
 
 @dataclass(frozen=True)
 class Call(Node):
+    """A function call with positional ``args`` and keyword ``kwargs``."""
+
     func: str
     args: tuple[Node, ...]
     kwargs: tuple[tuple[str, Node], ...] = ()
@@ -52,6 +62,8 @@ class Call(Node):
 
 @dataclass(frozen=True)
 class Binary(Node):
+    """A binary operator (``+``, ``:``, ``*``, ``^``, ``~``, ...) with its operands."""
+
     op: str
     left: Node
     right: Node
@@ -59,12 +71,16 @@ class Binary(Node):
 
 @dataclass(frozen=True)
 class Unary(Node):
+    """A unary operator (``-``, ``+``, ``!``) with its operand."""
+
     op: str
     operand: Node
 
 
 @dataclass(frozen=True)
 class Paren(Node):
+    """A parenthesised expression."""
+
     inner: Node
 
 
@@ -214,6 +230,7 @@ class _Parser:
 
 
 def parse_expression(text: str) -> Node:
+    """Parse an R expression; :class:`FormulaSyntaxError` for text left over."""
     p = _Parser(text)
     node = p.expr()
     if p.peek()[0] != "end":
@@ -243,8 +260,11 @@ def _is_syntactic(name: str) -> bool:
 
 
 def r_format_number(x: float, digits: int = 15) -> str:
-    """``as.character()`` / ``deparse()`` of a double as R prints it (15 significant digits,
-    fixed unless scientific is strictly narrower, as R with ``scipen = 0``)."""
+    """``as.character()`` / ``deparse()`` of a double as R prints it.
+
+    15 significant digits, fixed unless scientific is strictly narrower, as R with ``scipen =
+    0``.
+    """
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):

@@ -1,4 +1,5 @@
-"""Regression splines as R's splines package builds them inside a model frame:
+"""Regression splines as R's splines package builds them inside a model frame.
+
 ``bs(x, df, knots, degree = 3, intercept = FALSE)`` and ``ns(x, df, knots, intercept = FALSE)``.
 
 Boundary knots are ``range(x)``; interior knots, when only ``df`` is given, are R's type-7
@@ -34,8 +35,12 @@ def r_quantile7(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 def _bsplines(t: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
-    """All order-m B-splines on knots t at x (Cox-de Boor, 0/0 = 0); the right end of the
-    knot range is included, as splineDesign does. Loops over orders only."""
+    """All order-m B-splines on knots t at x (Cox-de Boor, 0/0 = 0).
+
+    The right end of the knot range is included, as splineDesign does.
+
+    Loops over orders only.
+    """
     x = np.asarray(x, dtype=float)[:, None]
     B = ((t[:-1] <= x) & (x < t[1:])).astype(float)
     nz = np.flatnonzero(t[:-1] < t[1:])
@@ -53,8 +58,10 @@ def _bsplines(t: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
 
 
 def _design(aknots: np.ndarray, x: np.ndarray, ord_: int, deriv: int = 0) -> np.ndarray:
-    """``splineDesign(aknots, x, ord, derivs = deriv)``: derivatives by the B-spline
-    derivative recursion (valid with repeated knots)."""
+    """``splineDesign(aknots, x, ord, derivs = deriv)``.
+
+    Derivatives by the B-spline derivative recursion (valid with repeated knots).
+    """
     t = np.asarray(aknots, dtype=float)
     if deriv == 0:
         return _bsplines(t, x, ord_)
@@ -79,6 +86,11 @@ def _interior_knots(x: np.ndarray, n_iknots: int) -> np.ndarray:
 
 def bs_eval(x: np.ndarray, knots: np.ndarray, bk: np.ndarray, degree: int,
             intercept: bool) -> np.ndarray:
+    """B-spline basis of ``x`` (R's ``splines::bs`` evaluation).
+
+    Interior ``knots``, boundary knots ``bk`` and ``degree``, with or without the intercept column
+    (R's ``splineDesign``).
+    """
     ord_ = 1 + int(degree)
     aknots = np.sort(np.r_[np.repeat(bk, ord_), knots])
     ol, orr = x < bk[0], x > bk[1]
@@ -103,6 +115,10 @@ def bs_eval(x: np.ndarray, knots: np.ndarray, bk: np.ndarray, degree: int,
 
 
 def ns_eval(x: np.ndarray, knots: np.ndarray, bk: np.ndarray, intercept: bool) -> np.ndarray:
+    """Natural cubic spline basis of ``x`` (R's ``splines::ns`` evaluation).
+
+    Interior ``knots`` and boundary knots ``bk``, with or without the intercept column.
+    """
     from carts_iptw.irls import qr_dqrdc2
 
     aknots = np.sort(np.r_[np.repeat(bk, 4), knots])

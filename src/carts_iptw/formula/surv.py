@@ -1,5 +1,7 @@
-"""``Surv(time, event)`` / ``Surv(start, stop, event)`` responses and the ``strata()`` /
-``cluster()`` specials, as survival::Surv and survival::strata build them.
+"""``Surv()`` responses and the ``strata()`` / ``cluster()`` specials.
+
+``Surv(time, event)`` / ``Surv(start, stop, event)``, as survival::Surv and survival::strata build
+them.
 
 Differences from R (documented): an invalid status value, a negative time (right-censored
 data) or ``stop <= start`` (counting process) raises ``ValueError`` instead of becoming NA.
@@ -27,7 +29,8 @@ class SurvResponse:
 
     ``type`` is 'right', 'counting' (start, stop], 'mright' or 'mcounting' (multi-state: the
     event is a factor whose first level means censored; ``event`` holds 0 for censored and
-    k for the k-th other level, ``states`` the other levels)."""
+    k for the k-th other level, ``states`` the other levels).
+    """
 
     type: str
     time: np.ndarray
@@ -40,9 +43,11 @@ class SurvResponse:
 
     @property
     def stop(self) -> np.ndarray:
+        """The stop time (``time``)."""
         return self.time
 
     def __len__(self) -> int:
+        """Number of rows."""
         return len(self.time)
 
 
@@ -79,6 +84,7 @@ def _status(v: Value, what: str) -> tuple[np.ndarray, list[str] | None]:
 
 
 def eval_surv(call: Call, data: pd.DataFrame) -> SurvResponse:
+    """Evaluate a ``Surv(time, event)`` or ``Surv(time, time2, event)`` call on ``data``."""
     names = ["time", "time2", "event"]
     args: dict[str, object] = {}
     for i, a in enumerate(call.args):
@@ -152,6 +158,10 @@ def _strata_factor(values: list[Value], argnames: list[str], shortlabel: bool | 
 
 
 def eval_strata(call: Call, data: pd.DataFrame) -> pd.Categorical:
+    """Evaluate a ``strata(...)`` call on ``data``.
+
+    As R's ``survival::strata``; the ``shortlabel`` argument is supported.
+    """
     shortlabel = None
     for k, v in call.kwargs:
         if k == "shortlabel":
@@ -174,6 +184,7 @@ def combine_strata(parts: list[pd.Categorical]) -> pd.Categorical:
 
 
 def eval_cluster(call: Call, data: pd.DataFrame) -> np.ndarray:
+    """Evaluate a ``cluster(x)`` call on ``data``: one cluster label per row."""
     if len(call.args) != 1 or call.kwargs:
         raise ValueError("cluster() takes one variable")
     v = evaluate(call.args[0], data)

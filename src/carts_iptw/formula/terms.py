@@ -27,6 +27,11 @@ _FORMULA_OPS = {"+", "-", "*", "/", ":", "^", "%in%"}
 
 @dataclass
 class Terms:
+    """R's ``terms`` object of a formula.
+
+    Variables, terms and term labels, response, intercept, offsets and specials.
+    """
+
     variables: list[Node]
     var_labels: list[str]
     response: Node | None
@@ -150,6 +155,10 @@ def _unique(terms: list[frozenset[int]]) -> list[frozenset[int]]:
 
 
 def build_terms(response: Node | None, rhs: Node) -> Terms:
+    """Expand a formula into :class:`Terms`.
+
+    R's ``terms.formula`` of the response and right-hand side.
+    """
     if isinstance(rhs, Binary) and rhs.op == "~":
         raise FormulaSyntaxError("a formula has one '~'")
     b = _Builder()

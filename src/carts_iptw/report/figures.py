@@ -20,8 +20,11 @@ COLORS = ("#1f5f99", "#c2571a")  # control, treated
 
 
 def to_base64_png(fig, dpi: int = 100, tight: bool = True) -> str:
-    """PNG bytes of ``fig`` as base64 text (the figure is closed). ``tight=False`` skips the
-    extra layout pass of ``bbox_inches="tight"`` for figures laid out with tight_layout."""
+    """PNG bytes of ``fig`` as base64 text (the figure is closed).
+
+    ``tight=False`` skips the extra layout pass of ``bbox_inches="tight"`` for figures laid out with
+    tight_layout.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
@@ -33,7 +36,10 @@ def _v(cell):
 
 
 def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
-    """Point estimates with CIs on a log axis. ``rows``: dicts with label, estimate, lower, upper."""
+    """Point estimates with CIs on a log axis. ``rows``.
+
+    Dicts with label, estimate, lower, upper.
+    """
     ok = [r for r in rows if all(_v(r.get(k)) is not None and _v(r.get(k)) > 0
                                  for k in (estimate, "lower", "upper"))]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(len(ok), 1) + 1.3))
@@ -79,8 +85,11 @@ _TICK_STEPS = {
 
 
 def time_ticks(tmax: float, unit: str = "months", max_ticks: int = 8) -> list[float]:
-    """Ticks from 0 to the end of follow-up at the smallest natural step of ``unit`` (days: 7,
-    14, 30, ...; months: 3, 6, 12, ...) that gives at most ``max_ticks`` intervals."""
+    """Ticks from 0 to the end of follow-up at the smallest natural step of ``unit``.
+
+    Steps: days 7, 14, 30, ...; months 3, 6, 12, ...; the step gives at most ``max_ticks``
+    intervals.
+    """
     steps = _TICK_STEPS.get(unit, _TICK_STEPS["months"])
     if not np.isfinite(tmax) or tmax <= 0:
         return [0.0]
@@ -96,7 +105,8 @@ def step_curves(curves: list[dict], xlabel: str, ylabel: str, title: str, note: 
     """Step curves: ``curves`` = [{label, time, value, lower, upper}] (time starts at 0).
 
     ``risk_table``: {"times": [...], "rows": {label: counts}} drawn under the axis, each count
-    aligned under its tick."""
+    aligned under its tick.
+    """
     n_rows = len(risk_table["rows"]) if risk_table else 0
     fig, ax = plt.subplots(figsize=(7.5, 4.0 + 0.28 * (n_rows + 1) if risk_table else 4.0))
     for i, c in enumerate(curves):
@@ -136,9 +146,11 @@ def step_curves(curves: list[dict], xlabel: str, ylabel: str, title: str, note: 
 
 
 def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | None = None):
-    """Weighted KM curves from a ``survfit`` result with censoring marks, the svylogrank p in
-    the corner and the weighted numbers at risk under the ticks (chosen from the outcome's
-    time unit and follow-up)."""
+    """Weighted KM curves from a ``survfit`` result.
+
+    With censoring marks, the svylogrank p in the corner and the weighted numbers at risk under
+    the ticks (chosen from the outcome's time unit and follow-up).
+    """
     tab = fit.table
     curves, keys = [], []
     for g, label in enumerate(arms):

@@ -63,6 +63,7 @@ def _null(cell) -> str:
 
 
 def fnum(cell, digits: int = 2) -> str:
+    """A number cell with ``digits`` decimals (or its missing-value text)."""
     v = _val(cell)
     if v is None:
         return _null(cell)
@@ -70,6 +71,7 @@ def fnum(cell, digits: int = 2) -> str:
 
 
 def fp(cell) -> str:
+    """A p-value cell: 3 decimals, ``<0.001`` below 0.001."""
     v = _val(cell)
     if v is None:
         return _null(cell)
@@ -77,6 +79,7 @@ def fp(cell) -> str:
 
 
 def fpct(cell) -> str:
+    """A percentage cell with one decimal."""
     v = _val(cell)
     return _null(cell) if v is None else f"{v:.1f}%"
 
@@ -446,9 +449,11 @@ def _join(items: list[str]) -> str:
 
 
 def methods_paragraphs(res: dict) -> list[str]:
-    """A methods section written from the spec and the run (plain text, for an author to
-    edit): design, estimand, propensity model and its terms, weights, trimming, balance
-    threshold, outcome models, variance estimators and software."""
+    """A methods section written from the spec and the run (plain text, for an author to edit).
+
+    Design, estimand, propensity model and its terms, weights, trimming, balance threshold, outcome
+    models, variance estimators and software.
+    """
     m, p, b = res["meta"], res.get("propensity", {}), res.get("balance", {})
     a0, a1 = m["arms"]
     flow = res.get("flow", [])

@@ -43,6 +43,12 @@ from carts_iptw.weighting.weightit import weightit
 
 @dataclass
 class Context:
+    """State shared by the analysis steps.
+
+    The spec, the eligible cohort, the weights, design and weightit result, and the warnings
+    recorded.
+    """
+
     spec: StudySpec
     data: pd.DataFrame          # eligible cohort, typed
     weights: np.ndarray | None = None
@@ -51,13 +57,16 @@ class Context:
     warnings: list | None = None
 
     def __post_init__(self):
+        """Start with an empty list of warnings."""
         self.warnings = [] if self.warnings is None else self.warnings
 
     @property
     def trt(self) -> np.ndarray:
+        """True for the treated rows."""
         return self.data[self.spec.treatment].to_numpy() == 1
 
     def warn(self, step: str, message: str) -> None:
+        """Record a warning for the report."""
         self.warnings.append({"step": step, "message": message})
 
 
@@ -84,9 +93,12 @@ def _arms(spec: StudySpec) -> list[tuple[str, int]]:
 
 
 def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
-    """The treatment, model covariates and Table 1 columns of the eligible cohort: present, and
-    without missing values unless the spec's ``missing`` policy handles them (``complete`` has
-    dropped the incomplete rows already; ``indicator`` adds missingness indicators)."""
+    """The treatment, model covariates and Table 1 columns of the eligible cohort.
+
+    Present, and without missing values unless the spec's ``missing`` policy handles them
+    (``complete`` has dropped the incomplete rows already; ``indicator`` adds missingness
+    indicators).
+    """
     from carts_iptw.study.cohort import CohortValidationError
 
     model = spec.model_columns()
@@ -125,6 +137,11 @@ def check_model_columns(data: pd.DataFrame, spec: StudySpec) -> None:
 
 # ---------------------------------------------------------------- weighting and balance
 def fit_weights(ctx: Context) -> dict:
+    """Fit the propensity-score weights and summarise them per arm.
+
+    :func:`weightit`, then :func:`trim` when the spec asks; the summary per arm is
+    ``summary.weightit``'s.
+    """
     spec, p = ctx.spec, ctx.spec.propensity
     formula = f"{spec.treatment} ~ {_rhs(p.covariates)}"
     with collect_warnings(ctx, "propensity weights"):
@@ -151,10 +168,12 @@ def fit_weights(ctx: Context) -> dict:
 
 
 def _balance_object(ctx: Context):
-    """The weightit result whose covariates are the data columns the propensity terms read:
-    real WeightIt (1.5.1) keeps the variables of the formula (``all.vars``) in ``W$covs`` and
-    cobalt's ``bal.tab(W)`` balances those (``age``, not ``I(age^2)``; ``education`` as
-    stored, not ``factor(education)``); the package's weightit keeps the terms."""
+    """The weightit result whose covariates are the data columns the propensity terms read.
+
+    Real WeightIt (1.5.1) keeps the variables of the formula (``all.vars``) in ``W$covs`` and
+    cobalt's ``bal.tab(W)`` balances those (``age``, not ``I(age^2)``; ``education`` as stored, not
+    ``factor(education)``); the package's weightit keeps the terms.
+    """
     W = ctx.weightit
     cols = ctx.spec.propensity.columns
     if list(W.covs.columns) == cols:
@@ -163,6 +182,11 @@ def _balance_object(ctx: Context):
 
 
 def balance(ctx: Context) -> tuple[dict, object]:
+    """Covariate balance before and after weighting.
+
+    :func:`bal_tab` with standardised mean differences and variance ratios, against the spec's SMD
+    threshold; returns the report's summary and the balance table.
+    """
     thr = ctx.spec.propensity.smd_threshold
     b = bal_tab(_balance_object(ctx), stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                 continuous="std", thresholds={"mean.diffs": thr})
@@ -197,6 +221,7 @@ def balance(ctx: Context) -> tuple[dict, object]:
 
 
 def make_design(ctx: Context):
+    """The survey design of the weighted cohort (:func:`svydesign`), kept on the context."""
     ctx.design = svydesign(ctx.data, weights=ctx.weights)
     return ctx.design
 
@@ -239,8 +264,10 @@ def _wcat_test(ctx: Context, col: str) -> dict:
 
 
 def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
-    """Unweighted and weighted SMD of one Table 1 row (cobalt, pooled SD of the unweighted
-    arms; a proportion standardised the same way), as :func:`~carts_iptw.table_one`."""
+    """Unweighted and weighted SMD of one Table 1 row, as :func:`~carts_iptw.table_one`.
+
+    cobalt's: pooled SD of the unweighted arms; a proportion standardised the same way.
+    """
     t = ctx.trt.astype(int)
     x = np.asarray(x, dtype=float)[:, None]
     row["smd_unweighted"] = num(col_w_smd(x, t, None, s_d_denom="pooled",
@@ -250,6 +277,10 @@ def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
 
 
 def table1(ctx: Context) -> dict:
+    """Table 1.
+
+    Unweighted and weighted summaries per arm, SMDs and tests of each variable of the spec.
+    """
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
     rows = []
     n_row = {"variable": "n", "level": "", "kind": "n"}
@@ -325,7 +356,8 @@ def outcome_column(ctx: Context, o: Outcome) -> str:
     """Add the 0/1 indicator of a binary outcome (from its spec expression); return its name.
 
     A definition that is NA for an analysed row (a column it reads is missing) is an error
-    naming the outcome: exclude such rows with an eligibility rule or ``among``."""
+    naming the outcome: exclude such rows with an eligibility rule or ``among``.
+    """
     name = f"o_{o.name}"
     yes, na = parse(o.definition, f"outcome '{o.name}' definition").logical(ctx.data)
     rows = _among(ctx, o)
@@ -347,9 +379,11 @@ def _among(ctx: Context, o: Outcome) -> np.ndarray:
 
 
 def continuous_outcome(ctx: Context, o: Outcome) -> dict:
-    """Weighted mean per arm (svymean) and the weighted mean difference: a weighted linear
-    model ``y ~ treatment [+ adjustment]`` (svyglm gaussian, design-based SE), R's
-    ``svyglm(y ~ treat, design)``; ``among`` restricts (survey's ``subset``)."""
+    """Weighted mean per arm (svymean) and the weighted mean difference.
+
+    A weighted linear model ``y ~ treatment [+ adjustment]`` (svyglm gaussian, design-based SE), R's
+    ``svyglm(y ~ treat, design)``; ``among`` restricts (survey's ``subset``).
+    """
     among = _among(ctx, o)
     x = ctx.data[o.column]
     k = int((x.isna().to_numpy() & among).sum())
@@ -391,6 +425,10 @@ def continuous_outcome(ctx: Context, o: Outcome) -> dict:
 
 
 def binary_outcome(ctx: Context, o: Outcome) -> dict:
+    """A binary outcome.
+
+    Events and weighted rates per arm (:func:`svymean`) and the weighted tests and effects.
+    """
     col = outcome_column(ctx, o)
     among = _among(ctx, o)
     y = ctx.data[col].to_numpy()
@@ -466,8 +504,11 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
 
 
 def _firth_fit(formula: str, design, trt: str) -> dict:
-    """logistf with the IPT weights scaled to mean 1 (sum = n): logistf treats weights as case
-    weights, so unscaled IPT weights (sum ~ 2n under the ATE) would overstate the precision."""
+    """Logistf with the IPT weights scaled to mean 1 (sum = n).
+
+    Logistf treats weights as case weights, so unscaled IPT weights (sum ~ 2n under the ATE) would
+    overstate the precision.
+    """
     w = np.asarray(design.weights, dtype=float)
     cells = _or_cells(logistf(formula, design.data, weights=w / w.mean()), trt, "logistf")
     cells["note"] = ("Firth-penalised logistic regression (logistf), IPT weights scaled to mean "
@@ -530,6 +571,11 @@ def distribution_outcome(ctx: Context, o: Outcome) -> dict:
 
 
 def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
+    """A time-to-event outcome.
+
+    Weighted Kaplan-Meier (:func:`survfit`) medians and survival at the spec's horizons per arm, and
+    the design-based log-rank test (:func:`svylogrank`); returns the summary and the fit.
+    """
     trt = ctx.spec.treatment
     surv = f"Surv({o.time}, {o.event})"
     fit = survfit(f"{surv} ~ {trt}", ctx.data, weights=ctx.weights)
@@ -570,6 +616,11 @@ def _surv_at(fit, key: str, horizons) -> dict:
 
 def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | None = None,
               data: pd.DataFrame | None = None) -> dict:
+    """The weighted Cox model of the treatment.
+
+    Adjusted for the outcome's adjustment set, robust variance (:func:`coxph`): hazard ratio,
+    interval, p-value and robust SE.
+    """
     trt = ctx.spec.treatment
     adj = ctx.spec.adjustment(o.adjust)
     terms = [trt, *[a for a in adj if a != trt]]

@@ -71,8 +71,11 @@ class Column:
 
 @dataclass(frozen=True)
 class Derived:
-    """A column computed from an R expression (``value``); if the cohort supplies it and
-    ``check`` is true, the supplied values must equal the computed ones."""
+    """A column computed from an R expression (``value``).
+
+    If the cohort supplies it and ``check`` is true, the supplied values must equal the computed
+    ones.
+    """
 
     name: str
     value: str
@@ -82,8 +85,10 @@ class Derived:
 
 @dataclass(frozen=True)
 class Check:
-    """A consistency rule (R expression) every row must satisfy; a row where it is NA passes
-    (the columns it reads have their own missing-value rules)."""
+    """A consistency rule (R expression) every row must satisfy.
+
+    A row where it is NA passes (the columns it reads have their own missing-value rules).
+    """
 
     column: str
     rule: str
@@ -93,6 +98,11 @@ class Check:
 
 @dataclass(frozen=True)
 class Schema:
+    """A cohort schema.
+
+    Column rules, derived columns and consistency checks; ``source`` says where it came from.
+    """
+
     columns: tuple[Column, ...]
     derived: tuple[Derived, ...] = ()
     checks: tuple[Check, ...] = ()
@@ -100,15 +110,21 @@ class Schema:
 
     @property
     def by_name(self) -> dict[str, Column]:
+        """The columns by name."""
         return {c.name: c for c in self.columns}
 
     @property
     def id_column(self) -> str | None:
+        """The name of the id column, or None."""
         return next((c.name for c in self.columns if c.kind == "id"), None)
 
     def merged(self, other: Schema) -> Schema:
-        """This schema's columns, with ``other``'s (stricter, from a file) taking precedence;
-        derived columns and checks of both."""
+        """The merged schema.
+
+        This schema's columns, with ``other``'s (stricter, from a file) taking precedence.
+
+        Derived columns and checks of both.
+        """
         cols = list(other.columns)
         names = {c.name for c in cols}
         dnames = {d.name for d in other.derived}
@@ -139,9 +155,14 @@ _COLUMN_KEYS = {"name", "kind", "description", "required", "nullable", "lower", 
 
 
 def load_schema(path: str | Path) -> Schema:
-    """Read a schema TOML file: ``[[columns]]`` (name, kind, description, required, nullable,
-    lower, upper, levels), ``[[derived]]`` (name, value, description, check) and ``[[checks]]``
-    (column, rule, label, message). Unknown keys are errors naming the table."""
+    """Read a schema TOML file.
+
+    ``[[columns]]`` (name, kind, description, required, nullable, lower, upper, levels),
+    ``[[derived]]`` (name, value, description, check) and ``[[checks]]`` (column, rule, label,
+    message).
+
+    Unknown keys are errors naming the table.
+    """
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"schema file not found: {p}")
@@ -237,8 +258,11 @@ def derive_schema(spec) -> Schema:
 
 
 def resolve_schema(schema=None) -> Schema:
-    """A :class:`Schema` from a Schema, a study spec (derived, plus its schema file), a path to
-    a spec or schema TOML file, or None (the bundled reference spec)."""
+    """A :class:`Schema` from a Schema, a study spec, a path or None.
+
+    A study spec gives its derived schema plus its schema file; a path names a spec or schema
+    TOML file; None is the bundled reference spec.
+    """
     from carts_iptw.study.spec import StudySpec, default_spec, load_spec
 
     if isinstance(schema, Schema):
@@ -288,17 +312,33 @@ def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = 
                     ) -> pd.DataFrame:
     """Check ``df`` against a cohort schema and return a typed copy with derived columns.
 
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The cohort as read.
+    schema : optional
+        A :class:`Schema`, a :class:`~carts_iptw.study.spec.StudySpec` (its derived schema plus
+        its schema file), a path to a spec or schema TOML, or None (the bundled reference spec).
+    check_consistency : bool, default True
+        Check supplied derived columns against their source and the schema's consistency
+        checks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A typed copy with the derived columns.
+
+    Raises
+    ------
+    CohortValidationError
+        A ``ValueError`` listing every problem found: missing required columns, values of the
+        wrong type, impossible values (a negative time, a value outside the schema's range, an
+        unknown level), missing values in non-nullable columns, duplicate ids, and rows breaking
+        a consistency check. Messages name column, rule and row count, never row values.
+
+    Notes
+    -----
     No R twin: data validation (the cohort schema of a study).
-
-    ``schema``: a :class:`Schema`, a :class:`~carts_iptw.study.spec.StudySpec` (its derived
-    schema plus its schema file), a path to a spec or schema TOML, or None (the bundled
-    reference spec).
-
-    Raises :class:`CohortValidationError` (a ``ValueError``) listing every problem found:
-    missing required columns, values of the wrong type, impossible values (a negative time,
-    a value outside the schema's range, an unknown level), missing values in non-nullable
-    columns, duplicate ids, and rows breaking a consistency check. Messages name column, rule
-    and row count, never row values.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"cohort must be a pandas DataFrame, got {type(df).__name__}")
@@ -422,8 +462,11 @@ def parquet_engine() -> str | None:
 
 
 def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
-    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file as
-    supplied (no validation); ``id_column`` is read as text."""
+    """Read a CSV or Parquet file as supplied (no validation).
+
+    CSV: ``.csv``, ``.csv.gz``, ``.txt``; Parquet: ``.parquet``, ``.pq``; ``id_column`` is read
+    as text.
+    """
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"cohort file not found: {p}")
@@ -473,11 +516,29 @@ def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
 def read_cohort(path: str | Path, schema=None, *, validate: bool = True) -> pd.DataFrame:
     """Read a cohort from CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``).
 
-    No R twin: reads and validates a cohort table.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    schema : optional
+        As :func:`validate_cohort` (None = the bundled reference spec).
+    validate : bool, default True
+        Validate the table with :func:`validate_cohort`.
 
-    Parquet needs pyarrow (or fastparquet); without it a ``CohortValidationError`` says so.
-    The file is validated with :func:`validate_cohort` against ``schema`` (see there; None =
-    the bundled reference spec) unless ``validate=False``.
+    Returns
+    -------
+    pandas.DataFrame
+        The cohort (typed, with derived columns, when validated).
+
+    Raises
+    ------
+    CohortValidationError
+        A ``ValueError``: Parquet without pyarrow (or fastparquet), or the problems
+        :func:`validate_cohort` finds.
+
+    Notes
+    -----
+    No R twin: reads and validates a cohort table.
     """
     sch = resolve_schema(schema) if validate or schema is not None else None
     df = read_table(path, sch.id_column if sch is not None else None)

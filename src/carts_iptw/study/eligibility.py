@@ -25,12 +25,15 @@ APPLIES_TO = ("all", "treated", "control")
 
 @dataclass(frozen=True)
 class EligibilityStep:
+    """One eligibility step: an R ``rule`` a row must meet, applied to ``applies_to`` rows."""
+
     label: str
     rule: str
     applies_to: str = "all"
     where: str = ""
 
     def __post_init__(self):
+        """Check ``applies_to`` and parse the rule now, so a typo fails when the spec is read."""
         if self.applies_to not in APPLIES_TO:
             raise ValueError(f"spec: [[eligibility]] '{self.label}': applies_to must be one of "
                              f"{APPLIES_TO}, got {self.applies_to!r}")
@@ -39,6 +42,8 @@ class EligibilityStep:
 
 @dataclass(frozen=True)
 class Eligibility:
+    """The eligibility steps of a study, in order."""
+
     steps: tuple[EligibilityStep, ...] = ()
 
 

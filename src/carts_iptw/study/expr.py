@@ -226,8 +226,10 @@ def _columns(node, out: list[str]) -> list[str]:
 # ----------------------------------------------------------------------------- values
 @dataclass
 class _V:
-    """A vector (length n, or 1 for a literal) with its NA mask. kind: num, lgl, str, date
-    (float days since 1970-01-01), fac (labels as str)."""
+    """A vector (length n, or 1 for a literal) with its NA mask.
+
+    kind: num, lgl, str, date (float days since 1970-01-01), fac (labels as str).
+    """
 
     kind: str
     x: np.ndarray
@@ -321,8 +323,7 @@ def _comparable(a: _V, b: _V, where: str, op: str) -> tuple[np.ndarray, np.ndarr
 
 
 class RExpr:
-    """A parsed R expression: ``.columns`` (read from the data), ``.values(df)``,
-    ``.mask(df)``."""
+    """A parsed R expression: ``.columns`` (read from the data), ``.values(df)``, ``.mask(df)``."""
 
     def __init__(self, text: str, where: str = "expression"):
         if not isinstance(text, str) or not text.strip():
@@ -337,6 +338,7 @@ class RExpr:
         self.columns: list[str] = _columns(self.tree, [])
 
     def __repr__(self) -> str:
+        """``RExpr('<text>')``."""
         return f"RExpr({self.text!r})"
 
     # evaluation ---------------------------------------------------------------
@@ -479,8 +481,10 @@ class RExpr:
         return v
 
     def values(self, df: pd.DataFrame) -> pd.Series:
-        """The expression's value per row as a pandas Series (missing as NA): float for
-        numbers, nullable boolean for logical values, datetime for dates, object for text."""
+        """The expression's value per row as a pandas Series (missing as NA).
+
+        Float for numbers, nullable boolean for logical values, datetime for dates, object for text.
+        """
         v = self._vector(df)
         if v.kind == "lgl":
             s = pd.Series(pd.array(v.x.astype(bool), dtype="boolean"), index=df.index)
@@ -518,8 +522,10 @@ def columns_used(expr: str, where: str = "expression") -> list[str]:
 
 
 def evaluate(expr: str, df: pd.DataFrame, where: str = "expression") -> np.ndarray:
-    """Boolean mask of the rows of ``df`` where the R condition ``expr`` is TRUE (an NA
-    condition does not select the row, as R's ``subset()``)."""
+    """Boolean mask of the rows of ``df`` where the R condition ``expr`` is TRUE.
+
+    An NA condition does not select the row, as R's ``subset()``.
+    """
     return parse(expr, where).mask(df)
 
 

@@ -153,8 +153,11 @@ def _probe_writable(folder: Path) -> None:
 
 
 class _Signals:
-    """SIGTERM and SIGINT raise :class:`RunInterrupted` (main thread only); inside ``held()`` a
-    signal is only recorded and raised when the block ends, so a swap of files is never cut."""
+    """SIGTERM and SIGINT raise :class:`RunInterrupted` (main thread only).
+
+    Inside ``held()`` a signal is only recorded and raised when the block ends, so a swap of files
+    is never cut.
+    """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

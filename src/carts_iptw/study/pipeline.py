@@ -143,14 +143,37 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
               force: bool = False) -> dict:
     """Run the study in ``spec`` on the cohort ``data``; write the outputs to ``out_dir``.
 
+    Parameters
+    ----------
+    data : str, pathlib.Path or pandas.DataFrame
+        A path (CSV or Parquet) or a DataFrame.
+    spec : str, pathlib.Path, StudySpec or None
+        A path to a TOML spec, a :class:`StudySpec`, or None for the reference spec.
+    out_dir : str or pathlib.Path
+        A new folder, an empty one, or a previous output of this package (see
+        :mod:`carts_iptw.study.output`).
+    progress : callable, optional
+        Called with a message for each step.
+    label : str, optional
+        The data label in the report.
+    force : bool, default False
+        Replace a previous output whose files were edited since (never a folder without the
+        manifest).
+
+    Returns
+    -------
+    dict
+        The results dict (as written to results.json).
+
+    Raises
+    ------
+    ValueError
+        Bad input (the cohort, the spec), naming the column and the rule.
+
+    Notes
+    -----
     No R twin: the whole study; each number in it comes from a parity-validated function
     (results.json names the function and its R twin for every number).
-
-    ``data``: a path (CSV or Parquet) or a DataFrame; ``spec``: a path to a TOML spec, a
-    :class:`StudySpec`, or None for the reference spec. ``out_dir``: a new folder, an empty one,
-    or a previous output of this package (see :mod:`carts_iptw.study.output`); ``force=True``
-    replaces a previous output whose files were edited since (never a folder without the
-    manifest). Returns the results dict (as written to results.json).
     """
     t0 = time.perf_counter()
     say = progress if progress is not None else (lambda msg: None)
@@ -201,6 +224,22 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
 def run_demo(out_dir, progress: Progress = None, *, force: bool = False) -> dict:
     """The reference study (bundled spec) on the bundled SYNTHETIC cohort.
 
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        The output folder, as :func:`run_study`.
+    progress : callable, optional
+        Called with a message for each step.
+    force : bool, default False
+        As :func:`run_study`.
+
+    Returns
+    -------
+    dict
+        The results dict (as written to results.json).
+
+    Notes
+    -----
     No R twin: the whole study; each number in it comes from a parity-validated function.
     """
     return run_study(bundled_cohort_path(), None, out_dir, progress=progress, force=force)

@@ -75,6 +75,8 @@ DEFAULT_SPEC_FILE = "anakinra.toml"
 
 @dataclass(frozen=True)
 class Table1Variable:
+    """A Table 1 row: column, label and type (continuous, binary or categorical)."""
+
     column: str
     label: str
     type: str  # "continuous" | "binary" | "categorical"
@@ -82,6 +84,11 @@ class Table1Variable:
 
 @dataclass(frozen=True)
 class Outcome:
+    """An outcome of the study spec.
+
+    Binary, time-to-event, competing or continuous, with the columns and rules that define it.
+    """
+
     name: str
     label: str
     type: str
@@ -102,6 +109,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Propensity:
+    """The propensity model of the spec.
+
+    Covariates, weighting method, estimand, stabilisation, trimming, SMD threshold and missing-value
+    policy.
+    """
+
     covariates: tuple[str, ...]
     method: str = "glm"
     estimand: str = "ATE"
@@ -121,6 +134,11 @@ class Propensity:
 
 @dataclass(frozen=True)
 class StudySpec:
+    """A study specification read from TOML.
+
+    Treatment, eligibility, propensity model, Table 1, outcomes and adjustment sets.
+    """
+
     name: str
     treatment: str
     treated_label: str
@@ -153,8 +171,7 @@ class StudySpec:
         return o.time_unit or self.time_unit
 
     def model_columns(self) -> list[str]:
-        """Columns of the propensity and adjustment terms (the covariates with the spec's
-        missing-value policy)."""
+        """Columns of the propensity and adjustment terms (the covariates with the spec's missing-value policy)."""
         cols = list(self.propensity.columns)
         for name, terms in self.adjustment_sets.items():
             for t in terms:
@@ -162,8 +179,11 @@ class StudySpec:
         return cols
 
     def schema(self):
-        """The cohort schema this spec needs (:func:`carts_iptw.study.cohort.derive_schema`),
-        merged with the spec's schema file (``[cohort] schema``), whose rules take precedence."""
+        """The cohort schema this spec needs, merged with the spec's schema file.
+
+        The derived schema (:func:`carts_iptw.study.cohort.derive_schema`) and the schema
+        file (``[cohort] schema``), whose rules take precedence.
+        """
         from carts_iptw.study.cohort import derive_schema, load_schema
 
         derived = derive_schema(self)
@@ -172,6 +192,10 @@ class StudySpec:
         return derived
 
     def adjustment(self, name: str) -> tuple[str, ...]:
+        """The columns of the named adjustment set (empty for no name).
+
+        ValueError for an unknown set.
+        """
         if not name:
             return ()
         if name not in self.adjustment_sets:
@@ -179,6 +203,10 @@ class StudySpec:
         return self.adjustment_sets[name]
 
     def columns_needed(self) -> list[str]:
+        """Every column the study reads.
+
+        Treatment, model, Table 1, eligibility rules and outcomes.
+        """
         cols = [self.treatment, *self.model_columns(), *(v.column for v in self.table1)]
         for st in self.eligibility.steps:
             cols += columns_used(st.rule)
@@ -216,8 +244,7 @@ def _suggest(word: str, options) -> str:
 
 
 def _known_keys(d: dict, section: str, where: str | None = None) -> None:
-    """Unknown keys are named with their section before any other check (a typo never reads
-    as a missing key)."""
+    """Unknown keys are named with their section before any other check (a typo never reads as a missing key)."""
     allowed = _KEYS[section]
     bad = [k for k in d if k not in allowed]
     if bad:
@@ -292,8 +319,11 @@ def _eligibility(raw) -> Eligibility:
 
 
 def _find_file(name: str, source: str, where: str) -> str:
-    """A file named in a spec: absolute, or relative to the spec's folder, else one bundled
-    with the package's worked studies (so a copied bundled spec still finds its schema)."""
+    """A file named in a spec.
+
+    Absolute, or relative to the spec's folder, else one bundled with the package's worked studies
+    (so a copied bundled spec still finds its schema).
+    """
     p = Path(name)
     cands = [p] if p.is_absolute() else (
         ([Path(source).parent / p] if source else [Path.cwd() / p])
@@ -441,6 +471,7 @@ def load_spec(path: str | Path) -> StudySpec:
 
 
 def default_spec_path() -> Path:
+    """Path of the bundled reference spec."""
     return Path(str(resources.files("carts_iptw.study").joinpath(DEFAULT_SPEC_FILE)))
 
 

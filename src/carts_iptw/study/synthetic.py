@@ -104,9 +104,12 @@ def _pick(rng: np.random.Generator, k: int, logit: np.ndarray, eligible=None) ->
 
 def _split_lognormal_days(e: np.ndarray, mask: np.ndarray, m: int, sd_below: float,
                           sd_above: float) -> np.ndarray:
-    """Whole days in 1..30: ``m * exp(sd * e')`` with ``e'`` = ``e`` centred on its median over
-    ``mask`` (``sd_below`` where ``e' < 0``, ``sd_above`` above); the middle rank(s) get ``e' = 0``,
-    and rounding is monotone, so the median over ``mask`` is exactly ``m``."""
+    """Whole days in 1..30.
+
+    ``m * exp(sd * e')`` with ``e'`` = ``e`` centred on its median over ``mask`` (``sd_below`` where
+    ``e' < 0``, ``sd_above`` above); the middle rank(s) get ``e' = 0``, and rounding is monotone, so
+    the median over ``mask`` is exactly ``m``.
+    """
     idx = np.flatnonzero(mask)
     c = np.zeros(e.shape)
     if len(idx):
@@ -236,13 +239,30 @@ def simulate_cohort(seed: int = DEFAULT_SEED, n_control: int = 110, n_treated: i
                     time_ratios: dict | None = None) -> pd.DataFrame:
     """Draw a SYNTHETIC cohort (one row per patient) matching the published margins.
 
+    Parameters
+    ----------
+    seed : int, default 91
+        Seed of the random generator.
+    n_control, n_treated : int, default 110, 61
+        Patients per arm (>= 1).
+    time_ratios : dict, optional
+        Anakinra-arm time ratios ``{"efs": r1, "post_progression": r2}`` (see
+        :data:`DEFAULT_TIME_RATIOS`); they change only the event times, not the other columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The raw table as it would be read from a file (validate with
+        :func:`carts_iptw.study.cohort.validate_cohort`). ``attrs["synthetic"]`` is True.
+
+    Raises
+    ------
+    ValueError
+        Arms smaller than 1; unknown or non-positive time ratios.
+
+    Notes
+    -----
     No R twin: a seeded simulator calibrated to the reference study's published numbers.
-
-    ``time_ratios``: anakinra-arm time ratios ``{"efs": r1, "post_progression": r2}`` (see
-    :data:`DEFAULT_TIME_RATIOS`); they change only the event times, not the other columns.
-
-    Returns the raw table as it would be read from a file (validate with
-    :func:`carts_iptw.study.cohort.validate_cohort`). ``attrs["synthetic"]`` is True.
     """
     if n_control < 1 or n_treated < 1:
         raise ValueError("simulate_cohort: n_control and n_treated must be >= 1")
@@ -274,6 +294,13 @@ def bundled_cohort_path() -> Path:
 def load_synthetic_cohort() -> pd.DataFrame:
     """The bundled SYNTHETIC cohort, validated (``attrs["synthetic"] = True``).
 
+    Returns
+    -------
+    pandas.DataFrame
+        The validated cohort.
+
+    Notes
+    -----
     No R twin: the example data of this package (not the study's patients).
     """
     from carts_iptw.study.cohort import read_cohort

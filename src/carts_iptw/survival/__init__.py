@@ -1,5 +1,8 @@
-"""Weighted survival analysis at survival / survey parity: Cox models (robust variance), Kaplan-
-Meier, log-rank tests, proportional-hazards tests, competing risks, figures."""
+"""Weighted survival analysis at survival / survey parity.
+
+Cox models (robust variance), Kaplan- Meier, log-rank tests, proportional-hazards tests, competing
+risks, figures.
+"""
 
 from carts_iptw.survival._coxfit import CoxControl
 from carts_iptw.survival.competing import (

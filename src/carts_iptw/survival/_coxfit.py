@@ -23,14 +23,24 @@ from carts_iptw.survival._riskset import RiskSets
 
 @dataclass(frozen=True)
 class CoxControl:
-    """R twin: ``survival::coxph.control()`` defaults (survival 3.5-3).
+    """Cox fit control; R twin ``survival::coxph.control()`` defaults (survival 3.5-3).
 
-    ``eps = 1e-9``: Newton-Raphson stops when ``|1 - loglik_old / loglik| <= eps``;
-    ``toler_chol = .Machine$double.eps^0.75``: pivot tolerance of the Cholesky (singular
-    columns get NaN coefficients); ``iter_max = 20``; ``toler_inf = sqrt(eps)``: at convergence
-    a coefficient is flagged as possibly infinite when the one-step change ``|U' I^-1|_j``
-    exceeds ``eps`` and ``toler_inf * |b_j|`` (right-censored; ``toler_inf * (1 + |b_j|)`` for
-    (start, stop] data), survival's "Loglik converged before variable" warning.
+    Parameters
+    ----------
+    eps : float, default 1e-9
+        Newton-Raphson stops when ``|1 - loglik_old / loglik| <= eps``.
+    toler_chol : float, default ``.Machine$double.eps^0.75``
+        Pivot tolerance of the Cholesky (singular columns get NaN coefficients).
+    iter_max : int, default 20
+        Maximum number of Newton-Raphson iterations.
+    toler_inf : float, optional
+        Default ``sqrt(eps)``: at convergence a coefficient is flagged as possibly infinite
+        when the one-step change ``|U' I^-1|_j`` exceeds ``eps`` and ``toler_inf * |b_j|``
+        (right-censored; ``toler_inf * (1 + |b_j|)`` for (start, stop] data), survival's
+        "Loglik converged before variable" warning.
+
+    Notes
+    -----
     Use tighter values (e.g. ``eps=1e-12, iter_max=100``) to compare the mathematical optimum.
     """
 

@@ -1,5 +1,6 @@
-"""The exact partial likelihood for tied event times (``ties = "exact"``), replaying survival's
-coxexact.fit / coxexact.c (right-censored data, no case weights).
+"""The exact partial likelihood for tied event times (``ties = "exact"``).
+
+Replays survival's coxexact.fit / coxexact.c (right-censored data, no case weights).
 
 At an event time with d tied deaths and risk set R (all rows with time >= t in the stratum) the
 likelihood term is exp(sum of the deaths' eta) / e_d(R), e_d the elementary symmetric polynomial

@@ -152,8 +152,10 @@ class RiskSets:
         return out
 
     def sums(self, r: np.ndarray, X: np.ndarray):
-        """Risk-set sums S0 = sum r, S1 = sum r x at each block, and the tied deaths' D0, D1
-        (None when no Efron correction is needed)."""
+        """Risk-set sums S0 = sum r, S1 = sum r x at each block, and the tied deaths' D0, D1.
+
+        D0, D1 are None when no Efron correction is needed.
+        """
         data = r[self._idx]
         X = np.ascontiguousarray(X, dtype=float)
         M = sp.csr_matrix((data, self._idx, self._indptr), shape=(self._nrows, self.n))
@@ -187,7 +189,7 @@ class RiskSets:
 
     # -- sums over the risk set at each block -------------------------------------------------
     def risk_sum(self, q: np.ndarray) -> np.ndarray:
-        """sum of q over the risk set at each block (q: (n,) or (n, p))."""
+        """Sum of q over the risk set at each block (q: (n,) or (n, p))."""
         q = np.asarray(q, dtype=float)
         if q.ndim == 1:
             return self.sums(q, np.zeros((self.n, 0)))[0]
@@ -203,8 +205,7 @@ class RiskSets:
 
     # -- Efron terms ---------------------------------------------------------------------------
     def terms(self, r: np.ndarray, X: np.ndarray):
-        """Per death-term denominators den_j and weighted covariate sums a_j (the third element,
-        formerly r x, is None)."""
+        """Per death-term denominators den_j and weighted covariate sums a_j (the third element, formerly r x, is None)."""
         S0, S1, D0, D1 = self.sums(r, X)
         b = self.dblk
         den = S0[b]
@@ -270,7 +271,7 @@ class RiskSets:
         return loglik, u, imat
 
     def score_residuals(self, eta: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """survival's coxscore2 / agscore2 (unweighted score residuals), vectorised."""
+        """Survival's coxscore2 / agscore2 (unweighted score residuals), vectorised."""
         w = self.weights
         X = np.ascontiguousarray(X, dtype=float)
         e = np.exp(eta - np.max(eta)) if eta.size else np.exp(eta)

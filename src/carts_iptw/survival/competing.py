@@ -20,9 +20,10 @@ from carts_iptw.survival.survfit import survfit_confint
 
 
 def aj_curve(time, status, w, nstates):
-    """Aalen-Johansen for one initial state and ``nstates`` absorbing states (status 0 =
-    censored, k = state k). Returns per unique time: n_risk, events by state, pstate (s0 first)
-    and the infinitesimal-jackknife std.err of each pstate (survfitCI's only variance).
+    """Aalen-Johansen for one initial state and ``nstates`` absorbing states (status 0 = censored, k = state k).
+
+    Returns per unique time: n_risk, events by state, pstate (s0 first) and the
+    infinitesimal-jackknife std.err of each pstate (survfitCI's only variance).
 
     IJ influence of a subject (times its weight), closed form evaluated by cumulative sums:
     S(t) D_i(t) for S (the KM influence, see survfit.km_curve) and, for state k,
@@ -83,13 +84,26 @@ def aj_curve(time, status, w, nstates):
 
 @dataclass(repr=False)
 class SurvFitMS(TableResult):
-    """Result of :func:`survfit_ms` (``survfitms`` object): long ``table`` with one row per
-    stratum, time and state (``(s0)`` = still in the initial state). Columns as R's
-    ``fit$n.risk[, 1]``, ``n.event[, k]`` (transitions into the state; 0 for ``(s0)``),
-    ``n.censor`` (R reports these as unweighted counts), ``pstate``, ``std.err``, ``lower``,
-    ``upper``; ``n_risk_weighted``, ``n_event_weighted``, ``n_censor_weighted`` hold the
-    weighted sums the estimator uses. ``tidy()`` is the table with broom's
-    column names; ``summary()`` / ``repr`` show the last value of every curve."""
+    """Result of :func:`survfit_ms` (``survfitms`` object).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Long table with one row per stratum, time and state (``(s0)`` = still in the initial
+        state). Columns as R's ``fit$n.risk[, 1]``, ``n.event[, k]`` (transitions into the
+        state; 0 for ``(s0)``), ``n.censor`` (R reports these as unweighted counts), ``pstate``,
+        ``std.err``, ``lower``, ``upper``; ``n_risk_weighted``, ``n_event_weighted``,
+        ``n_censor_weighted`` hold the weighted sums the estimator uses.
+    states, strata : list of str
+        The states and strata.
+    conf_type : str
+        The interval transform.
+
+    Notes
+    -----
+    ``tidy()`` is the table with broom's column names; ``summary()`` / ``repr`` show the last
+    value of every curve. R twin: ``survival::survfit`` with a factor status (survival 3.5-3).
+    """
 
     table: pd.DataFrame
     states: list[str]
@@ -99,14 +113,20 @@ class SurvFitMS(TableResult):
     _raw: dict = field(default_factory=dict, repr=False)
 
     def cif(self, state: str) -> pd.DataFrame:
-        """Cumulative incidence of ``state`` (rows: strata x times), R's ``fit$pstate[, k]``
-        with ``std.err``, ``lower``, ``upper``. Aalen-Johansen:
-        ``F_k(t) = sum_{t_j <= t} S(t_j-) d_k(t_j) / n(t_j)`` (weighted counts)."""
+        """Cumulative incidence of ``state`` (rows: strata x times).
+
+        R's ``fit$pstate[, k]`` with ``std.err``, ``lower``, ``upper``.
+
+        Aalen-Johansen: ``F_k(t) = sum_{t_j <= t} S(t_j-) d_k(t_j) / n(t_j)`` (weighted counts).
+        """
         return self.table[self.table["state"] == state].reset_index(drop=True)
 
     def at_times(self, times, state: str) -> pd.DataFrame:
-        """R's ``summary(fit, times)`` for one state: the step-function value (pstate,
-        std_err, lower, upper) at each time, per stratum; 0 before the first event."""
+        """R's ``summary(fit, times)`` for one state.
+
+        The step-function value (pstate, std_err, lower, upper) at each time, per stratum; 0 before
+        the first event.
+        """
         rows = []
         t = self.cif(state)
         for s in self.strata:
@@ -123,8 +143,11 @@ class SurvFitMS(TableResult):
         return pd.DataFrame(rows)
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy(survfitms)``: one row per stratum, state and time with ``estimate``
-        (pstate), ``std_error``, ``conf_low``, ``conf_high``."""
+        """Broom's ``tidy(survfitms)``.
+
+        One row per stratum, state and time with ``estimate`` (pstate), ``std_error``, ``conf_low``,
+        ``conf_high``.
+        """
         return self.table.rename(columns={"pstate": "estimate", "std_err": "std_error",
                                           "lower": "conf_low", "upper": "conf_high"})
 
@@ -190,8 +213,11 @@ def survfit_ms(time, status, states, weights=None, groups=None, labels=None, con
 
 
 def cuminc(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log") -> SurvFitMS:
-    """Cumulative incidence with a factor status: ``survfit(Surv(time, status) ~ g)`` where
-    ``status`` is a pandas Categorical whose first level means censored."""
+    """Cumulative incidence with a factor status.
+
+    ``survfit(Surv(time, status) ~ g)`` where ``status`` is a pandas Categorical whose first level
+    means censored.
+    """
     from carts_iptw.survival.survfit import survfit
 
     return survfit(formula, data, weights=weights, conf_type=conf_type)
@@ -201,8 +227,10 @@ def cuminc(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "log
 # Fine-Gray
 # ---------------------------------------------------------------------------------------------
 def finegray_data(time, status, etype: int, weights=None, timefix=True, zero=None) -> pd.DataFrame:
-    """survival::finegray for right-censored data (no strata): the counting-process data whose
-    weighted Cox fit is the Fine-Gray model for state ``etype`` (status codes 1..K, 0 = censored).
+    """survival::finegray for right-censored data (no strata).
+
+    The counting-process data whose weighted Cox fit is the Fine-Gray model for state ``etype``
+    (status codes 1..K, 0 = censored).
 
     As finegray: G = the *unweighted* Kaplan-Meier of the censoring distribution, censorings
     tied with events counted after them. Cut points are the censoring times plus the largest
@@ -265,40 +293,29 @@ def finegray_data(time, status, etype: int, weights=None, timefix=True, zero=Non
 
 def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights=None,
              prefix: str = "fg", timefix: bool = True) -> pd.DataFrame:
-    """The Fine-Gray expanded data set; twin of ``survival::finegray(formula, data, weights,
-    etype, prefix = "fg", timefix = TRUE)`` (survival 3.5-3) for right-censored competing-risks
-    data (one row per subject).
-
-    ``formula`` is ``Surv(time, status) ~ covariates`` with ``status`` a pandas Categorical
-    whose first level means censored and whose other levels are the competing states (R's
-    factor status); ``etype`` is the state of interest (default: the first state, as R). The
-    right-hand side lists the columns to carry into the result: plain column names, or ``.``
-    for every column except the response's (R's ``~ .``); ``strata(g)`` computes the censoring
-    distribution within each level of ``g`` (R: rows grouped by stratum in level order, the
-    strata columns dropped from the result).
-
-    Construction (Fine & Gray 1999; Geskus 2011; survival vignette "Multi-state models and
-    competing risks"): ``G`` is the *unweighted* Kaplan-Meier of the censoring distribution
-    (censorings tied with an event counted after it), within strata. A subject with a
-    competing event at ``T`` gets the row ``(zero, c_j]`` (``c_j`` the first censoring time
-    ``>= T``) and one row ``(c_{k-1}, c_k]`` per later censoring interval that contains an
-    event of interest, with weight ``G(c_{k-1}) / G(T-)``; other subjects keep ``(zero, T]``.
-    ``zero`` is 0 when every time is positive, else ``2 min(time) - 1``.
+    """The Fine-Gray expanded data set; twin of ``survival::finegray`` (survival 3.5-3).
 
     Parameters
     ----------
     formula : str
-        ``Surv(time, status) ~ x + z`` (or ``~ .``, optionally ``+ strata(g)``).
+        ``Surv(time, status) ~ x + z`` (or ``~ .``, optionally ``+ strata(g)``), with ``status``
+        a pandas Categorical whose first level means censored and whose other levels are the
+        competing states (R's factor status). The right-hand side lists the columns to carry
+        into the result: plain column names, or ``.`` for every column except the response's
+        (R's ``~ .``); ``strata(g)`` computes the censoring distribution within each level of
+        ``g`` (R: rows grouped by stratum in level order, the strata columns dropped from the
+        result).
     data : pandas.DataFrame
+        One row per subject.
     etype : str, optional
-        The status level of interest; default the first non-censoring level.
+        The status level of interest; default the first non-censoring level (as R).
     weights : str or array-like, optional
         Case weights (column name or array); ``fgwt`` is multiplied by them, ``G`` is not
         weighted (as R).
-    prefix : str
+    prefix : str, default "fg"
         Prefix of the four new columns (R's ``prefix``).
-    timefix : bool
-        R's ``aeqSurv`` tie correction of the times (default True, as R).
+    timefix : bool, default True
+        R's ``aeqSurv`` tie correction of the times (as R).
 
     Returns
     -------
@@ -306,13 +323,6 @@ def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights
         The covariate columns followed by ``fgstart``, ``fgstop``, ``fgstatus`` (1 = event of
         interest) and ``fgwt``, one or more rows per subject in R's row order. Fit the model
         with ``coxph("Surv(fgstart, fgstop, fgstatus) ~ x", fg, weights="fgwt")``.
-
-    Differences from R: the index keeps each row's label in ``data`` (R renumbers the rows),
-    so ``fg.index`` identifies the subject for a ``cluster``; with ``weights`` R also adds a
-    ``(weights)`` column, which is not added here; a term such as ``log(age)`` carries the
-    columns it reads (``age``), where R's model frame holds the evaluated term; missing values
-    raise (R's ``na.pass`` keeps them). ``(start, stop]`` multi-state data, ``cluster()``
-    terms and R's ``count`` argument are not supported.
 
     Raises
     ------
@@ -324,9 +334,30 @@ def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights
     TypeError
         ``data`` is not a DataFrame; non-numeric weights.
 
-    References: Fine JP, Gray RJ (1999) JASA 94:496-509; Geskus RB (2011) Biometrics
-    67:39-49; Therneau T, Crowson C, Atkinson E, survival vignette "Multi-state models and
-    competing risks".
+    Notes
+    -----
+    Twin of ``survival::finegray(formula, data, weights, etype, prefix = "fg", timefix = TRUE)``
+    (survival 3.5-3) for right-censored competing-risks data (one row per subject).
+
+    Construction (Fine & Gray 1999; Geskus 2011; survival vignette "Multi-state models and
+    competing risks"): ``G`` is the *unweighted* Kaplan-Meier of the censoring distribution
+    (censorings tied with an event counted after it), within strata. A subject with a
+    competing event at ``T`` gets the row ``(zero, c_j]`` (``c_j`` the first censoring time
+    ``>= T``) and one row ``(c_{k-1}, c_k]`` per later censoring interval that contains an
+    event of interest, with weight ``G(c_{k-1}) / G(T-)``; other subjects keep ``(zero, T]``.
+    ``zero`` is 0 when every time is positive, else ``2 min(time) - 1``.
+
+    Differences from R: the index keeps each row's label in ``data`` (R renumbers the rows),
+    so ``fg.index`` identifies the subject for a ``cluster``; with ``weights`` R also adds a
+    ``(weights)`` column, which is not added here; a term such as ``log(age)`` carries the
+    columns it reads (``age``), where R's model frame holds the evaluated term; missing values
+    raise (R's ``na.pass`` keeps them). ``(start, stop]`` multi-state data, ``cluster()`` terms
+    and R's ``count`` argument are not supported.
+
+    References
+    ----------
+    Fine JP, Gray RJ (1999) JASA 94:496-509; Geskus RB (2011) Biometrics 67:39-49; Therneau T,
+    Crowson C, Atkinson E, survival vignette "Multi-state models and competing risks".
     """
     from carts_iptw._validation import require_dataframe
     from carts_iptw.formula import model_frame
@@ -419,47 +450,71 @@ def finegray(formula: str, data: pd.DataFrame, etype: str | None = None, weights
 
 def finegray_coxph(formula: str, data: pd.DataFrame, etype: str, weights=None,
                    ties: str = "efron", control=None, cluster: str = "row", robust=None) -> CoxPH:
-    """Fine-Gray subdistribution-hazard model: ``finegray()`` data + ``coxph(weights = fgwt *
-    case weight, cluster = id)``; R twin ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x,
-    weights = fgwt, data = finegray(Surv(time, status) ~ ., data, etype = etype))``.
+    """Fine-Gray subdistribution-hazard model; R twin ``coxph`` on ``survival::finegray`` data.
 
-    ``formula`` is ``Surv(time, status) ~ x`` with ``status`` a Categorical (first level =
-    censored). Variance as R's coxph on the finegray data: with non-integer fgwt the robust
-    variance is on by default with one cluster per *row* (R's call without ``cluster``);
-    ``cluster="id"`` groups the rows of a subject (R: ``cluster = id``), the better choice.
+    Parameters
+    ----------
+    formula : str
+        ``Surv(time, status) ~ x`` with ``status`` a Categorical (first level = censored).
+    data : pandas.DataFrame
+        One row per subject.
+    etype : str
+        The status level of interest.
+    weights : str or array-like, optional
+        Case weights (column name or array; e.g. IPT weights); they multiply fgwt.
+    ties : str, default "efron"
+        As :func:`coxph`.
+    control : CoxControl, optional
+        As :func:`coxph`.
+    cluster : {"row", "id"}, default "row"
+        ``"row"`` (R's call without cluster) or ``"id"`` (the rows of a subject; R:
+        ``cluster = id``), the better choice.
+    robust : bool, optional
+        As :func:`coxph`.
+
+    Returns
+    -------
+    CoxPH
+        A :class:`~carts_iptw.survival.coxph.CoxPH`.
+
+    Raises
+    ------
+    ValueError
+        When the status is not a factor (Categorical) or ``etype`` is not one of its levels,
+        plus the errors of :func:`coxph` (missing values, negative times/weights).
+
+    Notes
+    -----
+    ``finegray()`` data + ``coxph(weights = fgwt * case weight, cluster = id)``; R twin
+    ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt, data = finegray(Surv(time,
+    status) ~ ., data, etype = etype))``. Variance as R's coxph on the finegray data: with
+    non-integer fgwt the robust variance is on by default with one cluster per *row* (R's call
+    without ``cluster``).
 
     R twin version: survival 3.5-3 (``finegray`` with its default ``count`` and ``timefix``).
-    Construction (Fine & Gray 1999; Geskus 2011): a subject with a competing event at ``s`` stays
-    in the risk set after ``s`` with a time-dependent weight ``fgwt(t) = G(t) / G(s)``, ``G`` the
-    Kaplan-Meier of the censoring distribution (unweighted, as finegray), split into intervals at the
-    censoring-curve jumps; the weighted Cox partial likelihood on these rows estimates the
-    subdistribution hazard ratio ``exp(b)``. Case ``weights`` (e.g. IPT weights) multiply fgwt.
+    Construction (Fine & Gray 1999; Geskus 2011): a subject with a competing event at ``s``
+    stays in the risk set after ``s`` with a time-dependent weight ``fgwt(t) = G(t) / G(s)``,
+    ``G`` the Kaplan-Meier of the censoring distribution (unweighted, as finegray), split into
+    intervals at the censoring-curve jumps; the weighted Cox partial likelihood on these rows
+    estimates the subdistribution hazard ratio ``exp(b)``.
 
     Against ``cmprsk::crr`` (cmprsk 2.2-11; unweighted only, crr has no weights): the
     coefficients agree by construction with ``ties="breslow"`` (crr's tie handling) when no
     censoring time equals an event time; checked live to 1e-6 (observed ~1e-13) on rotterdam
     and the CAR T cohort. They differ otherwise: (1) at a time where events and censorings tie,
     survival::finegray's censoring Kaplan-Meier takes the events out of the risk set first
-    (jump ``d_c / n`` without the tied events), crr's ``survfit(Surv(ftime, cens))`` keeps
-    them in (larger denominator), so the weights after such a time differ (rotterdam, days,
-    142 such ties: coefficients differ by 1e-6 to 4e-5 relative; rebuilding ``G`` with crr's
-    risk set reproduces crr to 1e-10, so this convention is the whole gap); (2) with the default
-    ``ties="efron"`` tied event times are handled differently; (3) crr's standard errors add
-    the variance from estimating the censoring distribution, which the robust Cox variance on
-    the finegray data omits (rotterdam: 0.8-6 % apart). This function follows survival.
+    (jump ``d_c / n`` without the tied events), crr's ``survfit(Surv(ftime, cens))`` keeps them
+    in (larger denominator), so the weights after such a time differ (rotterdam, days, 142 such
+    ties: coefficients differ by 1e-6 to 4e-5 relative; rebuilding ``G`` with crr's risk set
+    reproduces crr to 1e-10, so this convention is the whole gap); (2) with the default
+    ``ties="efron"`` tied event times are handled differently; (3) crr's standard errors add the
+    variance from estimating the censoring distribution, which the robust Cox variance on the
+    finegray data omits (rotterdam: 0.8-6 % apart). This function follows survival.
 
-    Parameters: ``etype`` the status level of interest; ``weights`` column name or array;
-    ``ties``, ``control``, ``robust`` as :func:`coxph`; ``cluster`` ``"row"`` (R's call without
-    cluster) or ``"id"``.
-
-    Returns a :class:`~carts_iptw.survival.coxph.CoxPH`.
-
-    Raises ``ValueError`` when the status is not a factor (Categorical) or ``etype`` is not one
-    of its levels, plus the errors of :func:`coxph` (missing values, negative times/weights).
-
-    References: Fine JP, Gray RJ (1999) JASA 94:496-509; Geskus RB (2011) Biometrics 67:39-49;
-    Therneau T, Crowson C, Atkinson E, survival vignette "Multi-state models and competing
-    risks".
+    References
+    ----------
+    Fine JP, Gray RJ (1999) JASA 94:496-509; Geskus RB (2011) Biometrics 67:39-49; Therneau T,
+    Crowson C, Atkinson E, survival vignette "Multi-state models and competing risks".
     """
     from carts_iptw.formula import model_frame
 

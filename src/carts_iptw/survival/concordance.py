@@ -33,8 +33,10 @@ _NAMES = ["concordant", "discordant", "tied.x", "tied.y", "tied.xy", "concordanc
 
 
 def _stable_order_by_group(g):
-    """Stable argsort of non-negative integer group codes by LSD radix passes of 16 bits
-    (numpy's stable sort is a radix sort for 16-bit keys): O(n) per pass."""
+    """Stable argsort of non-negative integer group codes by LSD radix passes of 16 bits.
+
+    numpy's stable sort is a radix sort for 16-bit keys: O(n) per pass.
+    """
     o = np.arange(len(g))
     shift = 0
     gmax = int(g.max(initial=0))
@@ -50,7 +52,8 @@ def _group_suffix(pg, pk, pw, qg, qk, m):
     """For each query: sum of point weights pw with pg == qg and pk > qk.
 
     Points come sorted by pk (integer keys in [0, m - 2]); a stable sort by group then orders
-    them by (group, pk)."""
+    them by (group, pk).
+    """
     o = _stable_order_by_group(pg)
     key = pg[o] * m + pk[o]
     cs = np.concatenate([[0.0], np.cumsum(pw[o])])
@@ -63,7 +66,8 @@ def _dominance(pk, pu, pw, qk, qu):
     """Sums of point weights over points with pk > qk, split by pu <, ==, > qu.
 
     ``pu``/``qu`` are ranks in 0..U-1. Returns (less, equal, greater). Fenwick-style: "pu < qu"
-    is the disjoint union over the bits L set in qu of the blocks pu >> L == (qu >> L) - 1."""
+    is the disjoint union over the bits L set in qu of the blocks pu >> L == (qu >> L) - 1.
+    """
     base = min(pk.min(initial=0), qk.min(initial=0))
     o = np.argsort(pk, kind="stable")
     pk = (pk - base)[o]
@@ -106,7 +110,7 @@ def _pairs_within(groups, w):
 
 
 def concordance_fit(time, event, x, weights=None, strata=None, start=None, cluster=None) -> pd.Series:
-    """survival's ``concordancefit(..., reverse = TRUE)`` (coxph's ``fit$concordance``).
+    """Survival's ``concordancefit(..., reverse = TRUE)`` (coxph's ``fit$concordance``).
 
     ``x`` is the risk score (linear predictor): higher risk, earlier event is concordant.
     Returns a Series with R's names: concordant, discordant, tied.x, tied.y, tied.xy,

@@ -25,16 +25,21 @@ from carts_iptw.survival.surv import aeq_times, make_surv
 
 
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
-    """Survival's case weights: :func:`~carts_iptw._validation.check_weights` with the column
-    named and zero weights refused unless ``allow_zero``."""
+    """Survival's case weights.
+
+    :func:`~carts_iptw._validation.check_weights` with the column named and zero weights refused
+    unless ``allow_zero``.
+    """
     w = check_weights(w, f"weights '{name}'", n=n, allow_zero=allow_zero)
     warn_extreme_weights(w, f"weights '{name}'", stacklevel=4)
     return w
 
 
 def _warn_singular(X, cn, w, singular, describe) -> None:
-    """R's coxph gives an aliased covariate NA with se 0 and says nothing; say why here. A
-    near-collinear design that Cholesky did not flag is named too (its coefficients are noise)."""
+    """R's coxph gives an aliased covariate NA with se 0 and says nothing; say why here.
+
+    A near-collinear design that Cholesky did not flag is named too (its coefficients are noise).
+    """
     sing = np.flatnonzero(np.asarray(singular, dtype=bool))
     if sing.size:
         warnings.warn(
@@ -46,7 +51,7 @@ def _warn_singular(X, cn, w, singular, describe) -> None:
 
 
 def robust_default(weights, cluster) -> bool:
-    """survival 3.5-3 coxph.R: robust <- has.cluster || any(weights != floor(weights))."""
+    """Whether the robust variance applies (survival 3.5-3 coxph.R: robust <- has.cluster || any(weights != floor(weights)))."""
     if cluster is not None:
         return True
     if weights is None:
@@ -68,11 +73,14 @@ def _strata_codes(strata):
 
 @dataclass(frozen=True)
 class CoxFitData:
-    """What later steps need from a Cox fit, kept on the result (typed, read-only use):
-    the sorted risk sets ``rs`` (None for ``ties="exact"``), the covariates ``X`` and linear
+    """What later steps need from a Cox fit, kept on the result (typed, read-only use).
+
+    The sorted risk sets ``rs`` (None for ``ties="exact"``), the covariates ``X`` and linear
     predictor ``lp`` in ``rs``'s order with the permutation ``perm`` from row order, and the
-    response, weights, strata and clusters in row order. Read by :func:`cox_zph`,
-    :func:`svycoxph` and the concordance."""
+    response, weights, strata and clusters in row order.
+
+    Read by :func:`cox_zph`, :func:`svycoxph` and the concordance.
+    """
 
     rs: RiskSets | None
     X: np.ndarray
@@ -93,12 +101,27 @@ class CoxFitData:
 class CoxPH(ModelResults):
     """Result of :func:`coxph` (``survival::coxph`` object).
 
-    The results contract of :mod:`carts_iptw.results`: ``coef``, ``vcov`` (= ``var``, robust
-    when ``robust``), ``se``, ``statistic`` (= ``z``), ``p_values``, ``confint(level, parm,
-    exponentiate)``, ``coef_table()`` (R's ``summary(fit)$coefficients``), ``tidy()`` (with
-    hazard ratios as ``exp_*``), ``summary()``. R's other components keep R's names:
-    ``naive_var``, ``loglik``, ``n``, ``nevent``, ``tests`` (logtest, sctest, waldtest,
-    robscore), ``iter``, ``means``, ``linear_predictors``, ``concordance``, ``assign``.
+    Attributes
+    ----------
+    coef : pandas.Series
+        The coefficients.
+    var : pandas.DataFrame
+        The variance in use (robust when ``robust``); also ``vcov``.
+    naive_var : pandas.DataFrame
+        The inverse information.
+    loglik : tuple of float
+        Log partial likelihood at 0 and at b.
+    tests : dict
+        logtest, sctest, waldtest, robscore.
+    n, nevent, iter, means, linear_predictors, concordance, assign
+        R's other components, with R's names.
+
+    Notes
+    -----
+    The results contract of :mod:`carts_iptw.results`: ``coef``, ``vcov`` (= ``var``), ``se``,
+    ``statistic`` (= ``z``), ``p_values``, ``confint(level, parm, exponentiate)``,
+    ``coef_table()`` (R's ``summary(fit)$coefficients``), ``tidy()`` (with hazard ratios as
+    ``exp_*``), ``summary()``. R twin: ``survival::coxph`` (survival 3.5-3).
     """
 
     coef: pd.Series
@@ -145,10 +168,14 @@ class CoxPH(ModelResults):
 
     @property
     def concordance(self) -> pd.Series:
-        """R's ``fit$concordance``: concordant, discordant, tied.x, tied.y, tied.xy (weighted
-        pair counts), concordance (Harrell's C of the linear predictor) and std (its
-        infinitesimal-jackknife standard error, by cluster when clustered); computed on first
-        use in O(n log^2 n). See :func:`carts_iptw.survival.concordance.concordance_fit`."""
+        """R's ``fit$concordance``.
+
+        Concordant, discordant, tied.x, tied.y, tied.xy (weighted pair counts), concordance
+        (Harrell's C of the linear predictor) and std (its infinitesimal-jackknife standard error,
+        by cluster when clustered); computed on first use in O(n log^2 n).
+
+        See :func:`carts_iptw.survival.concordance.concordance_fit`.
+        """
         if self._concordance is None:
             from carts_iptw.survival.concordance import concordance_fit
 
@@ -236,9 +263,12 @@ class CoxPH(ModelResults):
         return "\n".join(lines)
 
     def summary(self) -> Summary:
-        """R's ``print(summary(fit))``: coefficients (coef, exp(coef), se(coef), robust se, z,
-        Pr(>|z|)), hazard-ratio intervals, concordance and the likelihood-ratio, Wald, score and
-        robust score tests; tables as ``.coefficients`` and ``.conf_int``."""
+        """R's ``print(summary(fit))``.
+
+        Coefficients (coef, exp(coef), se(coef), robust se, z, Pr(>|z|)), hazard-ratio intervals,
+        concordance and the likelihood-ratio, Wald, score and robust score tests; tables as
+        ``.coefficients`` and ``.conf_int``.
+        """
         lines = ["Call:", f"coxph(formula = {self.formula or ''}, ties = \"{self.ties}\")", "",
                  f"  n= {self.n}, number of events= {self.nevent:g} ", "",
                  print_coefmat(self.coef_table(), estimate_columns=len(self.coef_table().columns) - 2),
@@ -256,8 +286,10 @@ class CoxPH(ModelResults):
                        conf_int=self.conf_int_table())
 
     def replace(self, **changes) -> CoxPH:
-        """A copy with some fields changed (``dataclasses.replace``); results are not patched
-        in place."""
+        """A copy with some fields changed (``dataclasses.replace``).
+
+        Results are not patched in place.
+        """
         return dataclasses.replace(self, **changes)
 
 
@@ -265,8 +297,10 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
               ties="efron", robust=None, control: CoxControl | None = None, column_names=None,
               timefix=True, init=None, formula=None, names=None, describe=None) -> CoxPH:
     """Array front end of :func:`coxph`: X (n, p) without intercept, times, 0/1 events.
+
     ``describe`` (a callable taking column names, e.g. ``ModelFrame.describe``) formats
-    columns in messages, so that names built from factor levels never reach one."""
+    columns in messages, so that names built from factor levels never reach one.
+    """
     names = names or {}
     describe = describe or ", ".join
     control = control or CoxControl()
@@ -393,7 +427,10 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
 
 def _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels, offset, init,
                  control, column_names, formula, describe) -> CoxPH:
-    """ties = "exact": survival's coxexact.fit (right-censored, no case weights, naive variance)."""
+    """Fit with ties = "exact".
+
+    Survival's coxexact.fit (right-censored, no case weights, naive variance).
+    """
     from carts_iptw.survival._exact import coxexact_fit
 
     if start is not None:
@@ -449,46 +486,26 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
           cluster=None, control: CoxControl | None = None, timefix: bool = True) -> CoxPH:
     """Cox proportional-hazards model; R twin ``survival::coxph``.
 
-    ``formula`` is R's: ``Surv(time, status) ~ x + factor(g) + strata(s) + cluster(id)``
-    (counting process ``Surv(start, stop, status)`` too). Partial likelihood with Efron (default)
-    or Breslow ties, maximised by survival's coxfit6 Newton-Raphson (see ``_coxfit``); naive
-    variance = inverse information. Robust variance (Lin & Wei 1989) = D'D with D the weighted
-    dfbeta residuals summed by cluster (coxph.R), computed in O(n log n + n p^2).
-
-    Robust default (survival 3.5-3, installed here): ``robust=None`` turns the robust variance
-    on when a cluster is given or when any weight is non-integer (``weights != floor(weights)``);
-    integer case weights (e.g. all 1 or frequency weights) keep the naive variance. survival
-    3.8 documents "weights other than 0/1" instead; we follow the installed 3.5-3.
-
-    Differences from R: missing values raise ``ValueError`` (no silent na.omit); zero or
-    negative weights raise (R: "Invalid weights, must be >0"); all-censored data raise instead
-    of returning NA coefficients. ``ties="exact"`` (survival's coxexact.fit: exact partial
-    likelihood, right-censored data without case weights, naive variance) is supported;
-    on (start, stop] data, with weights other than 1 or with a robust variance it raises.
-
-    Formulas (Therneau & Grambsch 2000, ch. 3): with ``r_i = w_i exp(x_i'b)``, for each distinct
-    event time ``t`` with ``d`` tied events ``D``, risk set ``R(t)`` and weights ``w``, the Efron
-    log partial likelihood adds::
-
-        sum_{i in D} w_i x_i'b - wbar * sum_{k=0}^{d-1} log( sum_{R(t)} r_j - (k/d) sum_{D} r_j )
-
-    (``wbar`` = mean case weight of the tied events); Breslow drops the ``(k/d)`` term. Naive
-    variance ``I(b)^-1``; robust (infinitesimal jackknife) variance ``V = D'D`` with
-    ``D = U I^-1`` the weighted score (dfbeta) residuals summed within clusters (Lin & Wei 1989).
-    Wald ``z = b / se`` with the variance in use; ``exp(b)`` is the hazard ratio. Tests:
-    likelihood ratio ``2 (l(b) - l(0))``, Wald ``b' V^-1 b``, score (log-rank) and, when robust,
-    the robust score test, each on ``p`` df.
-
     Parameters
     ----------
-    formula : R formula string with a ``Surv()`` left-hand side.
-    data : pandas DataFrame.
-    weights : column name or array of case weights (> 0).
-    ties : ``"efron"`` (default), ``"breslow"`` or ``"exact"``.
-    robust : ``None`` (survival 3.5-3 default rule above), ``True`` or ``False``.
-    cluster : column name or array; implies the robust variance.
-    control : :class:`CoxControl` (``survival::coxph.control`` defaults: eps 1e-9, iter.max 20).
-    timefix : apply survival's ``aeqSurv`` tie correction to the times (R's default).
+    formula : str
+        R's formula with a ``Surv()`` left-hand side:
+        ``Surv(time, status) ~ x + factor(g) + strata(s) + cluster(id)`` (counting process
+        ``Surv(start, stop, status)`` too).
+    data : pandas.DataFrame
+        The data.
+    weights : str or array-like, optional
+        Column name or array of case weights (> 0).
+    ties : {"efron", "breslow", "exact"}, default "efron"
+        Tie handling.
+    robust : bool, optional
+        ``None`` (survival 3.5-3 default rule, see Notes), ``True`` or ``False``.
+    cluster : str or array-like, optional
+        Column name or array; implies the robust variance.
+    control : CoxControl, optional
+        ``survival::coxph.control`` defaults: eps 1e-9, iter.max 20.
+    timefix : bool, default True
+        Apply survival's ``aeqSurv`` tie correction to the times (R's default).
 
     Returns
     -------
@@ -507,8 +524,42 @@ def coxph(formula: str, data: pd.DataFrame, weights=None, ties: str = "efron", r
         status; no events; zero, negative or missing weights; unknown weights/cluster columns;
         a cluster given twice; unsupported ``ties``.
 
-    Warns (``RuntimeWarning``, R's texts) when a coefficient may be infinite ("Loglik converged
-    before variable ...") or the iterations run out; aliased columns get NaN coefficients (R: NA).
+    Warns
+    -----
+    RuntimeWarning
+        R's texts, when a coefficient may be infinite ("Loglik converged before variable ...")
+        or the iterations run out; aliased columns get NaN coefficients (R: NA).
+
+    Notes
+    -----
+    Partial likelihood with Efron (default) or Breslow ties, maximised by survival's coxfit6
+    Newton-Raphson (see ``_coxfit``); naive variance = inverse information. Robust variance
+    (Lin & Wei 1989) = D'D with D the weighted dfbeta residuals summed by cluster (coxph.R),
+    computed in O(n log n + n p^2).
+
+    Robust default (survival 3.5-3, installed here): ``robust=None`` turns the robust variance
+    on when a cluster is given or when any weight is non-integer (``weights != floor(weights)``);
+    integer case weights (e.g. all 1 or frequency weights) keep the naive variance. survival
+    3.8 documents "weights other than 0/1" instead; we follow the installed 3.5-3.
+
+    Differences from R: missing values raise ``ValueError`` (no silent na.omit); zero or
+    negative weights raise (R: "Invalid weights, must be >0"); all-censored data raise instead
+    of returning NA coefficients. ``ties="exact"`` (survival's coxexact.fit: exact partial
+    likelihood, right-censored data without case weights, naive variance) is supported; on
+    (start, stop] data, with weights other than 1 or with a robust variance it raises.
+
+    Formulas (Therneau & Grambsch 2000, ch. 3): with ``r_i = w_i exp(x_i'b)``, for each
+    distinct event time ``t`` with ``d`` tied events ``D``, risk set ``R(t)`` and weights ``w``,
+    the Efron log partial likelihood adds::
+
+        sum_{i in D} w_i x_i'b - wbar * sum_{k=0}^{d-1} log( sum_{R(t)} r_j - (k/d) sum_{D} r_j )
+
+    (``wbar`` = mean case weight of the tied events); Breslow drops the ``(k/d)`` term. Naive
+    variance ``I(b)^-1``; robust (infinitesimal jackknife) variance ``V = D'D`` with
+    ``D = U I^-1`` the weighted score (dfbeta) residuals summed within clusters (Lin & Wei
+    1989). Wald ``z = b / se`` with the variance in use; ``exp(b)`` is the hazard ratio. Tests:
+    likelihood ratio ``2 (l(b) - l(0))``, Wald ``b' V^-1 b``, score (log-rank) and, when
+    robust, the robust score test, each on ``p`` df.
 
     References
     ----------

@@ -1,5 +1,4 @@
-"""Log-rank tests: unweighted (survival::survdiff, rho = 0) and design-based (survey::svylogrank).
-"""
+"""Log-rank tests: unweighted (survival::survdiff, rho = 0) and design-based (survey::svylogrank)."""
 
 from __future__ import annotations
 
@@ -26,10 +25,24 @@ from carts_iptw.survival.surv import aeq_times, make_surv
 
 @dataclass(repr=False)
 class SurvDiff(TestResult):
-    """Result of :func:`survdiff` (``survival::survdiff`` object): a test result
-    (:class:`~carts_iptw.results.TestResult`) with ``statistic`` = ``chisq``, ``parameter``
-    ``{"df": df}``, ``p_value``, plus R's ``n``, ``obs``, ``exp``, ``var`` and ``table`` (the
-    printed table as a DataFrame)."""
+    """Result of :func:`survdiff` (``survival::survdiff`` object).
+
+    Attributes
+    ----------
+    n, obs, exp : numpy.ndarray
+        Per group: size, observed and expected events.
+    var : numpy.ndarray
+        The variance matrix of O - E.
+    chisq, df, p_value
+        The test (``statistic`` = ``chisq``, ``parameter`` ``{"df": df}``).
+    table : pandas.DataFrame
+        The printed table.
+
+    Notes
+    -----
+    A test result (:class:`~carts_iptw.results.TestResult`). R twin: ``survival::survdiff``
+    (survival 3.5-3).
+    """
 
     groups: list[str]
     n: np.ndarray
@@ -64,9 +77,11 @@ class SurvDiff(TestResult):
                             index=self.groups)
 
     def tidy(self) -> pd.DataFrame:
-        """One row per group: ``group``, ``n``, ``observed``, ``expected``; the test's
-        ``statistic``, ``df`` and ``p_value`` repeated on each row (broom's ``tidy`` +
-        ``glance`` of a survdiff)."""
+        """One row per group.
+
+        ``group``, ``n``, ``observed``, ``expected``; the test's ``statistic``, ``df`` and
+        ``p_value`` repeated on each row (broom's ``tidy`` + ``glance`` of a survdiff).
+        """
         return pd.DataFrame({"group": list(self.groups), "n": self.n, "observed": self.obs,
                              "expected": self.exp, "statistic": self.chisq, "df": self.df,
                              "p_value": self.p_value})
@@ -81,8 +96,10 @@ class SurvDiff(TestResult):
                 f"{self.df} degrees of freedom, p= {p} ")
 
     def summary(self) -> Summary:
-        """R's ``print(survdiff(...))``: the table and ``Chisq= ... on df, p= ...``; the table is
-        ``.table``."""
+        """R's ``print(survdiff(...))``: the table and ``Chisq= ...
+
+        on df, p= ...``; the table is ``.table``.
+        """
         return Summary(self._print_text(), table=pd.DataFrame(self.table))
 
 
@@ -137,6 +154,29 @@ def _chisq_from(obs, exp, var):
 def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff:
     """Log-rank test; R twin ``survival::survdiff(formula, data)`` with ``rho = 0``.
 
+    Parameters
+    ----------
+    formula : str
+        ``Surv(time, status) ~ g`` (optionally ``+ strata(s)``), right-censored.
+    data : pandas.DataFrame
+        The data.
+    timefix : bool, default True
+        R's ``aeqSurv`` tie correction of the times.
+
+    Returns
+    -------
+    SurvDiff
+        ``.n``, ``.obs``, ``.exp``, ``.var``, ``.chisq``, ``.df``, ``.p_value``; ``.table`` (R's
+        printed N, Observed, Expected, (O-E)^2/E, (O-E)^2/V) and ``.summary()``.
+
+    Raises
+    ------
+    ValueError
+        For a non-right-censored response, fewer than two groups, missing values, negative
+        times or an invalid status.
+
+    Notes
+    -----
     ``O_g = sum_k d_gk``, ``E_g = sum_k d_k n_gk / n_k``, ``V = sum_k d_k (n_k - d_k)/(n_k - 1)
     (diag(n_gk/n_k) - n_gk n_hk / n_k^2)``, summed over ``strata()``; chi-square on the groups
     but the first (Peto & Peto 1972; Harrington & Fleming 1982). Unweighted, as survdiff is:
@@ -145,15 +185,10 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
     Statistic: ``chisq = (O - E)' V^- (O - E)`` with the generalised inverse taken on the groups
     but the first, on ``G - 1`` df (survival 3.5-3 ``survdiff``, ``rho = 0``).
 
-    Returns
-    -------
-    SurvDiff with ``.n``, ``.obs``, ``.exp``, ``.var``, ``.chisq``, ``.df``, ``.p_value``;
-    ``.table`` (R's printed N, Observed, Expected, (O-E)^2/E, (O-E)^2/V) and ``.summary()``.
-
-    Raises ``ValueError`` for a non-right-censored response, fewer than two groups, missing
-    values, negative times or an invalid status.
-    References: Mantel N (1966); Peto R, Peto J (1972) JRSS-A 135:185-207; Harrington DP,
-    Fleming TR (1982) Biometrika 69:553-566; survival 3.5-3 ``?survdiff``.
+    References
+    ----------
+    Mantel N (1966); Peto R, Peto J (1972) JRSS-A 135:185-207; Harrington DP, Fleming TR (1982)
+    Biometrika 69:553-566; survival 3.5-3 ``?survdiff``.
     """
     from carts_iptw.formula import model_frame
     from carts_iptw.survival._frame import rhs_factor
@@ -177,10 +212,26 @@ def survdiff(formula: str, data: pd.DataFrame, timefix: bool = True) -> SurvDiff
 
 @dataclass(repr=False)
 class SvyLogrank(TestResult):
-    """Result of :func:`svylogrank`: a test result (:class:`~carts_iptw.results.TestResult`)
-    with ``statistic`` (the chi-squared), ``parameter`` ``{"df": df}``, ``p_value``; R's
-    per-coefficient ``score``, ``se``, ``z``; ``method`` is svylogrank's ``method`` argument
-    ("small", "large" or "score")."""
+    """Result of :func:`svylogrank`.
+
+    Attributes
+    ----------
+    score, se, z : numpy.ndarray
+        R's per-coefficient score, its SE and z.
+    statistic : float
+        The chi-squared.
+    df : int
+        Its df (``parameter`` ``{"df": df}``).
+    p_value : float
+        The p-value.
+    method : str
+        svylogrank's ``method`` argument ("small", "large" or "score").
+
+    Notes
+    -----
+    A test result (:class:`~carts_iptw.results.TestResult`). R twin: ``survey::svylogrank``
+    (survey 4.1-1).
+    """
 
     method: str
     score: np.ndarray
@@ -229,35 +280,56 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
                ties: str = "efron") -> SvyLogrank:
     """Design-based log-rank test; R twin ``survey::svylogrank(formula, design, method)``.
 
-    ``small``/``large`` (identical numbers; R's two code paths): per-subject score at beta = 0
-    of the weighted Cox model (``coxph(iter.max = 0)``, Efron means/hazards from coxph.detail),
-    ``U_i = d_i (x_i - E(t_i)) - sum_{t_k <= t_i} (x_i - E_k) dLambda_k``; its survey total
-    ``T = sum_i w_i U_i`` and design (linearisation) variance ``V = var(T)`` (survey's
-    ``svyrecvar``, with its ``n/(n-1)`` factor) give ``score = T``, ``se = sqrt(diag V)``,
-    ``z = T / se`` and the Wald-type chi-square ``T' V^-1 T`` on (groups - 1) df (not a
-    Rao-Scott correction). ``score``: one Newton step of ``svycoxph`` from 0 over the
-    design variance at 0 (R: ``coef(svycoxph(iter = 1))``, ``vcov(svycoxph(iter = 0))``).
-    Computed in O(n log n) (R forms an n x (event times) at-risk matrix).
-
-    R twin version: survey 4.1-1 (``rho = 0``, ``gamma = 0``: the log-rank member of the
-    G-rho family only). ``design`` is a :func:`~carts_iptw.design.svydesign` result; or pass
-    ``data`` and ``weights`` and an independent-units design is made.
+    Parameters
+    ----------
+    formula : str
+        ``Surv(time, status) ~ g``, right-censored.
+    design : SurveyDesign, optional
+        A :func:`~carts_iptw.design.svydesign` result; or pass ``data`` and ``weights`` and an
+        independent-units design is made.
+    method : {"small", "large", "score"}, default "small"
+        ``small``/``large`` give identical numbers (R's two code paths); ``score`` is one Newton
+        step of ``svycoxph`` (see Notes).
+    data : pandas.DataFrame, optional
+        The data, without a design.
+    weights : str or array-like, optional
+        The weights, without a design.
+    ties : str, default "efron"
+        Tie handling of the Cox score.
 
     Returns
     -------
-    SvyLogrank with ``.score``, ``.se``, ``.z``, ``.statistic`` (chi-square), ``.df``,
-    ``.p_value`` and ``.summary()``.
+    SvyLogrank
+        ``.score``, ``.se``, ``.z``, ``.statistic`` (chi-square), ``.df``, ``.p_value`` and
+        ``.summary()``.
 
     Raises
     ------
     ValueError
         Unknown ``method``; neither design nor weights; a non-right-censored response;
-        ``strata()`` terms; no grouping variable; a group with zero total weight (R: NaN);
-        no events; missing values, negative times or negative weights.
+        ``strata()`` terms; no grouping variable; a group with zero total weight (R: NaN); no
+        events; missing values, negative times or negative weights.
 
-    References: Lumley T (2004) J Stat Softw 9(8) and survey 4.1-1 ``?svylogrank``; Rader KA
-    (2014) Methods for analyzing survival and binary data in complex surveys (Harvard PhD
-    thesis); Lin DY (2000) Biometrika 87:37-47.
+    Notes
+    -----
+    ``small``/``large``: per-subject score at beta = 0 of the weighted Cox model
+    (``coxph(iter.max = 0)``, Efron means/hazards from coxph.detail),
+    ``U_i = d_i (x_i - E(t_i)) - sum_{t_k <= t_i} (x_i - E_k) dLambda_k``; its survey total
+    ``T = sum_i w_i U_i`` and design (linearisation) variance ``V = var(T)`` (survey's
+    ``svyrecvar``, with its ``n/(n-1)`` factor) give ``score = T``, ``se = sqrt(diag V)``,
+    ``z = T / se`` and the Wald-type chi-square ``T' V^-1 T`` on (groups - 1) df (not a
+    Rao-Scott correction). ``score``: one Newton step of ``svycoxph`` from 0 over the design
+    variance at 0 (R: ``coef(svycoxph(iter = 1))``, ``vcov(svycoxph(iter = 0))``). Computed in
+    O(n log n) (R forms an n x (event times) at-risk matrix).
+
+    R twin version: survey 4.1-1 (``rho = 0``, ``gamma = 0``: the log-rank member of the G-rho
+    family only).
+
+    References
+    ----------
+    Lumley T (2004) J Stat Softw 9(8) and survey 4.1-1 ``?svylogrank``; Rader KA (2014) Methods
+    for analyzing survival and binary data in complex surveys (Harvard PhD thesis); Lin DY
+    (2000) Biometrika 87:37-47.
     """
     if method not in ("small", "large", "score"):
         raise ValueError("method must be 'small', 'large' or 'score'")

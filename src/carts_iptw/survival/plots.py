@@ -22,16 +22,49 @@ def _steps(t, y, start=1.0):
 def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = None,
             xlabel: str = "Time", ylabel: str = "Survival probability", pvalue: float | None = None,
             risk_table: bool = True, weighted_label: bool = True, figsize=(7.5, 5.5)):
-    """R twin: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)`` with a
-    survminer-style risk table (``survminer::ggsurvplot(risk.table = TRUE)``).
+    """Kaplan-Meier curves with a risk table; R twin ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)``.
 
-    Kaplan-Meier curves of a :class:`SurvFit` (weighted if the fit was) with censoring marks,
-    confidence bands and, under the plot, the number at risk (weighted, rounded) at
-    ``risk_times``. ``pvalue`` (e.g. from :func:`svylogrank`) is printed on the plot.
+    Parameters
+    ----------
+    fit : SurvFit
+        A :func:`survfit` result (weighted if the fit was).
+    risk_times : array-like, optional
+        Times of the number-at-risk table (default: six equally spaced times from 0 to the last
+        time).
+    conf_int : bool, default True
+        Draw the confidence bands.
+    title : str, optional
+        The title.
+    xlabel : str, default "Time"
+        The x-axis label.
+    ylabel : str, default "Survival probability"
+        The y-axis label.
+    pvalue : float, optional
+        A p-value (e.g. from :func:`svylogrank`) printed on the plot.
+    risk_table : bool, default True
+        Draw the number at risk (weighted, rounded) under the plot.
+    weighted_label : bool, default True
+        Title the risk table "(weighted)" when the fit uses the robust variance.
+    figsize : tuple, default (7.5, 5.5)
+        Figure size in inches.
 
-    Plots, computes nothing new: the curves, bands (``fit.conf_type``) and numbers at risk are
-    those of the :func:`survfit` result (``SurvFit.n_risk_at``). Returns the matplotlib
-    ``Figure``. Reference: Therneau & Grambsch (2000) ch. 2; survminer ``?ggsurvplot``."""
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Notes
+    -----
+    R twin: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)`` with a survminer-style risk
+    table (``survminer::ggsurvplot(risk.table = TRUE)``), survival 3.5-3. Curves with censoring marks,
+    confidence bands and the number at risk at ``risk_times``. Plots, computes nothing new: the
+    curves, bands (``fit.conf_type``) and numbers at risk are those of the :func:`survfit`
+    result (``SurvFit.n_risk_at``).
+
+    References
+    ----------
+    Therneau & Grambsch (2000) ch. 2; survminer ``?ggsurvplot``.
+    """
     tab = fit.table
     tmax = float(tab["time"].max())
     if risk_times is None:
@@ -89,11 +122,38 @@ def km_plot(fit, risk_times=None, conf_int: bool = True, title: str | None = Non
 
 def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None,
                 xlabel: str = "Time", ylabel: str | None = None, figsize=(7, 4.5)):
-    """R twin: ``plot(survfit(Surv(time, factor_status) ~ g))`` for one state.
+    """Cumulative incidence curves of one state; R twin ``plot(survfit(Surv(time, factor_status) ~ g))``.
 
-    Cumulative incidence of ``state`` from a :class:`SurvFitMS` (Aalen-Johansen), per stratum.
-    Returns the matplotlib ``Figure``. Reference: Aalen OO, Johansen S (1978) Scand J Stat
-    5:141-150."""
+    Parameters
+    ----------
+    fit : SurvFitMS
+        A multi-state :func:`survfit` result (Aalen-Johansen).
+    state : str
+        The state whose cumulative incidence is drawn, per stratum.
+    conf_int : bool, default True
+        Draw the confidence bands.
+    title : str, optional
+        The title.
+    xlabel : str, default "Time"
+        The x-axis label.
+    ylabel : str, optional
+        The y-axis label.
+    figsize : tuple, default (7, 4.5)
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Notes
+    -----
+    R twin: ``plot(survfit(Surv(time, factor_status) ~ g))`` for one state (survival 3.5-3).
+
+    References
+    ----------
+    Aalen OO, Johansen S (1978) Scand J Stat 5:141-150.
+    """
     fig, ax = plt.subplots(figsize=figsize)
     tab = fit.cif(state)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -119,12 +179,34 @@ def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None
 
 def forest_plot(fits, labels=None, level: float = 0.95, title: str | None = None,
                 xlabel: str = "Hazard ratio (log scale)", figsize=None):
-    """R twin: ``survminer::ggforest`` / ``forestplot::forestplot`` of ``summary(coxph)$conf.int``.
+    """Forest plot of hazard ratios with CIs; R twin ``survminer::ggforest`` / ``forestplot::forestplot``.
 
-    Forest plot of hazard ratios with CIs. ``fits``: a CoxPH, a list of them (one row per
-    coefficient of each), or a DataFrame with columns ``hr``, ``lower``, ``upper``.
+    Parameters
+    ----------
+    fits : CoxPH, list of CoxPH or pandas.DataFrame
+        A CoxPH, a list of them (one row per coefficient of each), or a DataFrame with columns
+        ``hr``, ``lower``, ``upper``.
+    labels : list of str, optional
+        One label per fit, prefixed to its coefficient names.
+    level : float, default 0.95
+        Confidence level.
+    title : str, optional
+        The title.
+    xlabel : str, default "Hazard ratio (log scale)"
+        The x-axis label.
+    figsize : tuple, optional
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Notes
+    -----
+    R twin: ``survminer::ggforest`` / ``forestplot::forestplot`` of ``summary(coxph)$conf.int``.
     Intervals are ``exp(b +/- z se)`` with the fit's variance in use (``CoxPH.confint``).
-    Returns the matplotlib ``Figure``."""
+    """
     if isinstance(fits, pd.DataFrame):
         df = fits.copy()
     else:

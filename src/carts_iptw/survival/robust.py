@@ -60,7 +60,8 @@ def robust_variance(X, rs: RiskSets, eta, naive_var, cluster=None, toler_chol=1e
 
     ``D = collapse(w * R, cluster) V`` (R: unweighted score residuals, V: naive variance), so
     ``D'D = V (C'C) V`` with ``C = collapse(w * R)``: the n x p dfbeta matrix is never formed.
-    Returns (variance, robust score statistic, C)."""
+    Returns (variance, robust score statistic, C).
+    """
     w = rs.weights[:, None]
     C = score_residuals(X, rs, eta)
     C *= w

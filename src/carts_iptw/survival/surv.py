@@ -26,10 +26,12 @@ class SurvData:
 
     @property
     def n(self) -> int:
+        """Number of rows."""
         return len(self.time)
 
     @property
     def counting(self) -> bool:
+        """Whether the response is counting-process (start, stop]."""
         return self.start is not None
 
 

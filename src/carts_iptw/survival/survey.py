@@ -19,34 +19,60 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
              _warn: bool = True) -> CoxPH:
     """Cox model for survey data; R twin ``survey::svycoxph(formula, design)``.
 
+    Parameters
+    ----------
+    formula : str
+        As :func:`coxph`, with a ``Surv()`` response.
+    design : SurveyDesign
+        A :func:`~carts_iptw.design.svydesign` result.
+    ties : str, default "efron"
+        As :func:`coxph`.
+    control : CoxControl, optional
+        As :func:`coxph`.
+    rescale : bool, default True
+        Fit with weights ``w / mean(w)`` (R's ``rescale = TRUE``).
+    _warn : bool, default True
+        Internal: emit the fit's warnings.
+
+    Returns
+    -------
+    CoxPH
+        A :class:`~carts_iptw.survival.coxph.CoxPH` (``.var`` = design variance, ``.tests`` =
+        ``{"waldtest": ...}``).
+
+    Raises
+    ------
+    TypeError
+        ``design`` is not a :func:`~carts_iptw.design.svydesign` result.
+    ValueError
+        Negative weights; no ``Surv()`` response; a group (binary covariate level) with zero
+        total weight (R: an infinite coefficient or a singular matrix); the errors of
+        :func:`coxph`.
+
+    Notes
+    -----
     Point estimates: ``coxph`` with weights ``w / mean(w)`` (``rescale = TRUE``). Variance:
     ``svyrecvar`` of the weighted dfbeta residuals over the design (PSU totals centred within
     strata, times n_h / (n_h - 1)); ``naive_var`` is the inverse information (R's
     ``inv.info``). Only the Wald test is reported, as svycoxph does.
 
-    R twin version: survey 4.1-1 (``svycoxph.survey.design2``), point estimates from survival
-    3.5-3's ``coxph``. Variance, the design-based sandwich (Binder 1992; Lin 2000)::
+    Variance, the design-based sandwich (Binder 1992; Lin 2000)::
 
         V = A^-1 B A^-1,   A = I(b) (information of the weighted partial likelihood),
         B = n/(n-1) * sum_i (w_i U_i - mean)(w_i U_i - mean)'   (independent-units design),
 
     computed as ``svyrecvar(D)`` with ``D = w U I^-1`` the weighted dfbeta residuals. Rows with
     zero weight are dropped from the fit but kept (as zeros) in the design variance. The
-    ``robust se`` column of ``coef_table()`` is ``sqrt(diag V)``; ``se(coef)`` is from
-    ``I^-1`` of the rescaled weights, as R's ``summary(svycoxph)``.
+    ``robust se`` column of ``coef_table()`` is ``sqrt(diag V)``; ``se(coef)`` is from ``I^-1``
+    of the rescaled weights, as R's ``summary(svycoxph)``.
 
-    Returns a :class:`~carts_iptw.survival.coxph.CoxPH` (``.var`` = design variance,
-    ``.tests`` = ``{"waldtest": ...}``).
+    R twin version: survey 4.1-1 (``svycoxph.survey.design2``), point estimates from survival
+    3.5-3's ``coxph``.
 
-    Raises
-    ------
-    TypeError / ValueError
-        ``design`` is not a :func:`~carts_iptw.design.svydesign` result; negative weights; no
-        ``Surv()`` response; a group (binary covariate level) with zero total weight (R: an
-        infinite coefficient or a singular matrix); the errors of :func:`coxph`.
-
-    References: Binder DA (1992) Biometrika 79:139-147; Lin DY (2000) Biometrika 87:37-47;
-    Lumley T (2004) J Stat Softw 9(8); Lumley T (2010) Complex Surveys, Wiley, ch. 9.
+    References
+    ----------
+    Binder DA (1992) Biometrika 79:139-147; Lin DY (2000) Biometrika 87:37-47; Lumley T (2004)
+    J Stat Softw 9(8); Lumley T (2010) Complex Surveys, Wiley, ch. 9.
     """
     import warnings
 
@@ -91,9 +117,21 @@ def svycoxph(formula: str, design, ties: str = "efron", control=None, rescale: b
 
 @dataclass(repr=False)
 class SvyKM(TableResult):
-    """One design-based survival curve (``svykm`` object): times of the events (one per event
-    row, as survey), ``surv = exp(-Nelson-Aalen)`` and ``varlog`` (variance of log S);
-    ``table`` / ``tidy()`` hold them as columns."""
+    """One design-based survival curve (``svykm`` object).
+
+    Attributes
+    ----------
+    time : numpy.ndarray
+        Times of the events (one per event row, as survey).
+    surv : numpy.ndarray
+        ``exp(-Nelson-Aalen)`` (``se=True``) or the weighted product-limit curve.
+    varlog : numpy.ndarray or None
+        Variance of log S (``se=True``).
+
+    Notes
+    -----
+    ``table`` / ``tidy()`` hold them as columns. R twin: ``survey::svykm`` (survey 4.1-1).
+    """
 
     time: np.ndarray
     surv: np.ndarray
@@ -103,15 +141,18 @@ class SvyKM(TableResult):
     def table(self) -> CallableFrame:
         """``time``, ``surv`` and (with ``se=True``) ``varlog`` as columns (R's svykm list).
 
-        (It was a method; ``.table()`` still works for one release, with a warning.)"""
+        (It was a method; ``.table()`` still works for one release, with a warning.)
+        """
         d = {"time": self.time, "surv": self.surv}
         if self.varlog is not None:
             d["varlog"] = self.varlog
         return CallableFrame(d)
 
     def tidy(self) -> pd.DataFrame:
-        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S
-        (``surv * sqrt(varlog)``, as ``confint.svykm``)."""
+        """``time``, ``estimate`` (surv) and, with ``se=True``, ``std_error`` of S.
+
+        ``std_error`` is ``surv * sqrt(varlog)``, as ``confint.svykm``.
+        """
         d = {"time": self.time, "estimate": self.surv}
         if self.varlog is not None:
             d["std_error"] = self.surv * np.sqrt(self.varlog)
@@ -179,24 +220,20 @@ def _independent(design) -> bool:
 def svykm(formula: str, design, se: bool = False):
     """Survival curves for survey data; R twin ``survey::svykm(formula, design, se)``.
 
-    With ``se=True`` (survey:::km.stderr): ``surv = exp(-H)``, H the weighted Nelson-Aalen
-    cumulative hazard accumulated event row by event row, and ``varlog`` its design-based
-    (linearisation) variance. For an independent-sampling design this is a closed form in
-    cumulative sums (O(n log n); R builds n x (events) matrices); other designs use the
-    influence matrix. With ``se=False`` (svykm.fit): the weighted product-limit curve at
-    ``c(0, unique times)``. Grouping by the right-hand side returns ``{level: SvyKM}``.
-
-    R twin version: survey 4.1-1. Formulas: with ``se=False`` the weighted Kaplan-Meier
-    ``S(t) = prod_{s <= t} (1 - d_w(s) / n_w(s))``; with ``se=True``
-    ``S(t) = exp(-H(t))``, ``H(t) = sum_{event rows j, t_j <= t} w_j / n_w(t_j)`` (tied events
-    added one row at a time, as survey does) and ``varlog = Var(H(t))`` the design variance of
-    the linearised ``H`` (survey's ``svyrecvar`` with ``n/(n-1)``). Note the two choices give
-    slightly different curves, exactly as in R.
+    Parameters
+    ----------
+    formula : str
+        ``Surv(time, status) ~ 1`` or ``~ g`` (one curve per level).
+    design : SurveyDesign
+        A :func:`~carts_iptw.design.svydesign` result.
+    se : bool, default False
+        Compute the design-based variance of log S (``varlog``).
 
     Returns
     -------
-    SvyKM (or a dict ``{level: SvyKM}`` when grouped) with ``.time``, ``.surv`` and, with
-    ``se=True``, ``.varlog``; ``.table``; :func:`svykm_time` reads curves at given times.
+    SvyKM or dict
+        SvyKM (or a dict ``{level: SvyKM}`` when grouped) with ``.time``, ``.surv`` and, with
+        ``se=True``, ``.varlog``; ``.table``; :func:`svykm_time` reads curves at given times.
 
     Raises
     ------
@@ -204,8 +241,28 @@ def svykm(formula: str, design, se: bool = False):
         A non-right-censored response; missing values, negative times, invalid status; a group
         with zero total weight (R: NaN).
 
-    References: Lumley T (2004) J Stat Softw 9(8); survey 4.1-1 ``?svykm``; Lumley T (2010)
-    Complex Surveys, Wiley, ch. 9.
+    Notes
+    -----
+    With ``se=True`` (survey:::km.stderr): ``surv = exp(-H)``, H the weighted Nelson-Aalen
+    cumulative hazard accumulated event row by event row, and ``varlog`` its design-based
+    (linearisation) variance. For an independent-sampling design this is a closed form in
+    cumulative sums (O(n log n); R builds n x (events) matrices); other designs use the
+    influence matrix. With ``se=False`` (svykm.fit): the weighted product-limit curve at
+    ``c(0, unique times)``.
+
+    Formulas: with ``se=False`` the weighted Kaplan-Meier
+    ``S(t) = prod_{s <= t} (1 - d_w(s) / n_w(s))``; with ``se=True`` ``S(t) = exp(-H(t))``,
+    ``H(t) = sum_{event rows j, t_j <= t} w_j / n_w(t_j)`` (tied events added one row at a time,
+    as survey does) and ``varlog = Var(H(t))`` the design variance of the linearised ``H``
+    (survey's ``svyrecvar`` with ``n/(n-1)``). Note the two choices give slightly different
+    curves, exactly as in R.
+
+    R twin version: survey 4.1-1.
+
+    References
+    ----------
+    Lumley T (2004) J Stat Softw 9(8); survey 4.1-1 ``?svykm``; Lumley T (2010) Complex Surveys,
+    Wiley, ch. 9.
     """
     from carts_iptw.design.svydesign import require_design
     from carts_iptw.formula import model_frame

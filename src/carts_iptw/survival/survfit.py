@@ -71,9 +71,12 @@ def km_curve(time, event, w, robust: bool):
 
 
 def _product_limit(wd, d0, nrisk):
-    """Kaplan-Meier at the distinct times from weighted deaths ``wd``, death counts ``d0`` and
-    weighted numbers at risk: (has a death, hazard h, S = prod(1 - h), cumulative hazard,
-    Greenwood std err of log S = sqrt(cumsum(d / (n (n - d)))))."""
+    """Kaplan-Meier at the distinct times.
+
+    From weighted deaths ``wd``, death counts ``d0`` and weighted numbers at risk: (has a death,
+    hazard h, S = prod(1 - h), cumulative hazard, Greenwood std err of log S = sqrt(cumsum(d /
+    (n (n - d))))).
+    """
     has = (d0 > 0) & (wd > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.where(has, wd / nrisk, 0.0)
@@ -82,8 +85,10 @@ def _product_limit(wd, d0, nrisk):
 
 
 def _segmented_running(g, dx):
-    """Running sums of dx within groups g (change points sorted by group): the value before
-    and after each change point."""
+    """Running sums of dx within groups g (change points sorted by group).
+
+    The value before and after each change point.
+    """
     cs = np.cumsum(dx)
     first = np.ones(len(g), dtype=bool)
     first[1:] = g[1:] != g[:-1]
@@ -194,11 +199,28 @@ def _minmin(y, x):
 class SurvFit(TableResult):
     """Result of :func:`survfit` (``survival::survfit`` object): weighted Kaplan-Meier curves.
 
-    ``table`` (one row per stratum and time: strata, time, n_risk, n_event, surv, std_err on
-    R's scale, lower, upper), ``strata``, ``n``, ``conf_type``, ``conf_level`` (R's
-    ``conf.int``), ``robust``; ``median()``, ``summary_table()``, ``at_times(times)``,
-    ``n_risk_at(times)``; ``tidy()`` (broom's ``tidy.survfit`` columns in snake_case),
-    ``summary()`` and ``repr`` (R's ``print(fit)``). A curve, not a model: no ``confint()``.
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per stratum and time: strata, time, n_risk, n_event, surv, std_err on R's scale,
+        lower, upper.
+    strata : list of str
+        The strata labels.
+    n : pandas.Series
+        Number of subjects per stratum (R's ``n``).
+    conf_type : str
+        The interval transform.
+    conf_level : float
+        R's ``conf.int``.
+    robust : bool
+        Whether the std_err is the robust (infinitesimal-jackknife) one.
+
+    Notes
+    -----
+    ``median()``, ``summary_table()``, ``at_times(times)``, ``n_risk_at(times)``; ``tidy()``
+    (broom's ``tidy.survfit`` columns in snake_case), ``summary()`` and ``repr`` (R's
+    ``print(fit)``). A curve, not a model: no ``confint()``. R twin: ``survival::survfit``
+    (survival 3.5-3).
     """
 
     table: pd.DataFrame
@@ -272,8 +294,10 @@ class SurvFit(TableResult):
         return pd.DataFrame(rows)
 
     def rmean(self, tau: float, variance: str = "survmean") -> pd.DataFrame:
-        """Restricted mean survival time up to ``tau`` per stratum; R's ``summary(fit, rmean =
-        tau)$table[, c("rmean", "se(rmean)")]`` (``survival:::survmean``, survival 3.5-3).
+        """Restricted mean survival time up to ``tau`` per stratum.
+
+        R's ``summary(fit, rmean = tau)$table[, c("rmean", "se(rmean)")]`` (``survival:::survmean``,
+        survival 3.5-3).
 
         ``rmean = integral_0^tau S(t) dt`` (the area under the step curve, the last step
         extended to ``tau``); ``se(rmean)`` as ``survmean``:
@@ -383,8 +407,11 @@ class SurvFit(TableResult):
     conf_int = deprecated_alias("conf_level")
 
     def tidy(self) -> pd.DataFrame:
-        """broom's ``tidy(survfit)``: ``time``, ``n_risk``, ``n_event``, ``estimate`` (S(t)),
-        ``std_error`` (R's ``std.err`` scale), ``conf_low``, ``conf_high``, ``strata``."""
+        """Broom's ``tidy(survfit)``.
+
+        ``time``, ``n_risk``, ``n_event``, ``estimate`` (S(t)), ``std_error`` (R's ``std.err``
+        scale), ``conf_low``, ``conf_high``, ``strata``.
+        """
         t = self.table.rename(columns={"surv": "estimate", "std_err": "std_error",
                                        "lower": "conf_low", "upper": "conf_high"})
         cols = ["time", "n_risk", "n_event", "estimate", "std_error", "conf_low", "conf_high"]
@@ -412,7 +439,7 @@ class SurvFit(TableResult):
 
 
 def _last_in_chain(start, stop, id_):
-    """survival's survflag position 2: the row ends its subject's chain (new id or a gap next)."""
+    """Survival's survflag position 2: the row ends its subject's chain (new id or a gap next)."""
     n = len(stop)
     codes = pd.factorize(pd.Series(id_), sort=True)[0]
     o = np.lexsort((stop, codes))
@@ -425,10 +452,13 @@ def _last_in_chain(start, stop, id_):
 
 
 def _curve_position(last, sel, ncurves):
-    """The censoring flags one curve sees. survival 3.5-3's survfitKM computes survflag on all
-    rows but hands the full vector to each curve's C call, which indexes it by the curve's own
-    row numbers: with several curves, curve rows read the flags of the data's first rows. This
-    only changes ``n_censor`` (never the estimates); reproduced for parity."""
+    """The censoring flags one curve sees.
+
+    survival 3.5-3's survfitKM computes survflag on all rows but hands the full vector to each
+    curve's C call, which indexes it by the curve's own row numbers: with several curves, curve rows
+    read the flags of the data's first rows. This only changes ``n_censor`` (never the estimates);
+    reproduced for parity.
+    """
     if ncurves == 1:
         return last[sel]
     return last[: int(sel.sum())]
@@ -437,8 +467,11 @@ def _curve_position(last, sel, ncurves):
 def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_type="log",
                conf_int=0.95, robust=None, timefix=True, formula=None, names=None, start=None,
                id=None, cluster=None) -> SurvFit:
-    """Array front end of :func:`survfit`. ``groups`` are integer codes into ``group_labels``;
-    ``start`` gives (start, stop] data; ``id`` / ``cluster`` as survfit's (see :func:`survfit`)."""
+    """Array front end of :func:`survfit`.
+
+    ``groups`` are integer codes into ``group_labels``; ``start`` gives (start, stop] data; ``id`` /
+    ``cluster`` as survfit's (see :func:`survfit`).
+    """
     names = names or {}
     sv = make_surv(time, event, start, names.get("time", "time"), names.get("event", "event"),
                    names.get("start", "start"))
@@ -528,42 +561,39 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
             conf_int: float = 0.95, robust=None, timefix: bool = True, id=None, cluster=None):
     """Kaplan-Meier (weighted) survival curves; R twin ``survival::survfit.formula``.
 
-    ``Surv(time, status) ~ chemo`` gives one curve per level with R's labels ``chemo=0``;
-    ``~ 1`` a single curve (label ``all``). Weighted counts; survival 3.5-3's rule for the
-    variance: ``robust=None`` uses the infinitesimal-jackknife (robust) variance when any
-    weight is non-integer, else Greenwood. ``std_err`` is on R's scale: of the cumulative
-    hazard / log S for Greenwood (``logse=True``), of S itself for the robust variance
-    (``logse=False``), exactly as ``fit$std.err``. CIs as ``survfit_confint``.
-    A multi-state (factor) status gives Aalen-Johansen curves: see :func:`survfit_ms`; there
-    ``id=`` is accepted as R's (one row per subject: each id must occur once, and then the
-    curves equal those without ``id``, as in R); ``(start, stop]`` multi-state data and
-    ``cluster=`` with a factor status raise ``ValueError`` (not supported here).
-
-    ``Surv(start, stop, event)`` data (survival's counting-process KM: at risk when
-    start < t <= stop; ``id`` marks a subject's chain of rows, whose last row alone counts as a
-    censoring) and ``id=`` / ``cluster=`` (column names or arrays) group the robust variance as
-    survfitKM: robust by default when a cluster is given, weights are non-integer, or an id has
-    more than one event; grouped by cluster, else id, else row. Greenwood otherwise.
-
-    Differences from R: missing values raise; zero or negative weights raise (R allows zero).
-
-    Formulas (weighted counts ``d(t) = sum w_i dN_i(t)``, ``n(t) = sum w_i Y_i(t)``)::
-
-        S(t)            = prod_{s <= t} (1 - d(s) / n(s))                    (Kaplan-Meier)
-        Var(log S(t))   = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))           (Greenwood)
-        Var_IJ(S(t))    = sum_g (sum_{i in g} w_i dS(t)/dw_i)^2              (infinitesimal jackknife)
-
-    ``conf_type="log"`` (R's default): ``exp(log S +/- z se(log S))`` capped at 1;
-    ``"log-log"``: ``S^exp(+/- z se / log S)``; ``"plain"``: ``S +/- z se(S)`` clipped to [0, 1].
-    Median (and its CI limits): the first time the curve (the lower / upper limit) is < 0.5,
-    averaging with the next time when it equals 0.5 on a flat step (``survival:::survmean``).
+    Parameters
+    ----------
+    formula : str
+        ``Surv(time, status) ~ chemo`` gives one curve per level with R's labels ``chemo=0``;
+        ``~ 1`` a single curve (label ``all``). ``Surv(start, stop, event)`` gives survival's
+        counting-process KM (at risk when start < t <= stop). A multi-state (factor) status
+        gives Aalen-Johansen curves: see :func:`survfit_ms`.
+    data : pandas.DataFrame
+        The data.
+    weights : str or array-like, optional
+        Case weights (column name or array).
+    conf_type : {"log", "log-log", "plain"}, default "log"
+        The confidence interval transform (R's default ``"log"``).
+    conf_int : float, default 0.95
+        Confidence level.
+    robust : bool, optional
+        ``None`` applies survival 3.5-3's rule (see Notes).
+    timefix : bool, default True
+        R's ``aeqSurv`` tie correction of the times.
+    id : str or array-like, optional
+        Subject ids (column name or array): marks a subject's chain of rows in (start, stop]
+        data, whose last row alone counts as a censoring; groups the robust variance.
+    cluster : str or array-like, optional
+        Clusters (column name or array) of the robust variance.
 
     Returns
     -------
-    SurvFit (or :class:`~carts_iptw.survival.competing.SurvFitMS` for a multi-state status)
-        ``.table`` (time, n_risk, n_event, n_censor, surv, std_err, lower, upper, strata),
-        ``.median()``, ``.summary_table()`` (``summary(fit)$table``), ``.at_times(times)``
-        (``summary(fit, times)``), ``.n_risk_at(times)`` and ``.summary()``.
+    SurvFit or SurvFitMS
+        :class:`SurvFit` (or :class:`~carts_iptw.survival.competing.SurvFitMS` for a
+        multi-state status): ``.table`` (time, n_risk, n_event, n_censor, surv, std_err, lower,
+        upper, strata), ``.median()``, ``.summary_table()`` (``summary(fit)$table``),
+        ``.at_times(times)`` (``summary(fit, times)``), ``.n_risk_at(times)`` and
+        ``.summary()``.
 
     Raises
     ------
@@ -572,11 +602,44 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
     ValueError
         No ``Surv()`` response or an unsupported type; missing values; negative times; invalid
         status; zero, negative or missing weights; unknown weights / id / cluster columns;
-        ``conf_type`` not log / log-log / plain; ``conf_int`` outside [0, 1].
+        ``conf_type`` not log / log-log / plain; ``conf_int`` outside [0, 1]; ``(start, stop]``
+        multi-state data and ``cluster=`` with a factor status (not supported here).
 
-    References: Kaplan EL, Meier P (1958) JASA 53:457-481; Greenwood M (1926); Therneau &
-    Grambsch (2000) ch. 2; Therneau T, survival 3.5-3 vignette "The survfit function" (IJ
-    variance for weighted curves).
+    Notes
+    -----
+    Weighted counts; survival 3.5-3's rule for the variance: ``robust=None`` uses the
+    infinitesimal-jackknife (robust) variance when any weight is non-integer, else Greenwood.
+    ``std_err`` is on R's scale: of the cumulative hazard / log S for Greenwood
+    (``logse=True``), of S itself for the robust variance (``logse=False``), exactly as
+    ``fit$std.err``. CIs as ``survfit_confint``. With a multi-state status ``id=`` is accepted
+    as R's (one row per subject: each id must occur once, and then the curves equal those
+    without ``id``, as in R).
+
+    With (start, stop] data, ``id=`` or ``cluster=``, the robust variance is grouped as
+    survfitKM: robust by default when a cluster is given, weights are non-integer, or an id has
+    more than one event; grouped by cluster, else id, else row. Greenwood otherwise.
+
+    Formulas (weighted counts ``d(t) = sum w_i dN_i(t)``, ``n(t) = sum w_i Y_i(t)``)::
+
+        S(t)            = prod_{s <= t} (1 - d(s) / n(s))                    (Kaplan-Meier)
+        Var(log S(t))   = sum_{s <= t} d(s) / (n(s) (n(s) - d(s)))           (Greenwood)
+        Var_IJ(S(t))    = sum_g (sum_{i in g} w_i dS(t)/dw_i)^2              (infinitesimal jackknife)
+
+    ``conf_type="log"`` (R's default): ``exp(log S +/- z se(log S))`` capped at 1;
+    ``"log-log"``: ``S^exp(+/- z se / log S)``; ``"plain"``: ``S +/- z se(S)`` clipped to
+    [0, 1]. Median (and its CI limits): the first time the curve (the lower / upper limit) is
+    < 0.5, averaging with the next time when it equals 0.5 on a flat step
+    (``survival:::survmean``).
+
+    Differences from R: missing values raise; zero or negative weights raise (R allows zero).
+
+    R twin version: survival 3.5-3.
+
+    References
+    ----------
+    Kaplan EL, Meier P (1958) JASA 53:457-481; Greenwood M (1926); Therneau & Grambsch (2000)
+    ch. 2; Therneau T, survival 3.5-3 vignette "The survfit function" (IJ variance for weighted
+    curves).
     """
     from carts_iptw.formula import model_frame
 

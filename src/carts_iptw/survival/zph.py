@@ -23,8 +23,22 @@ from carts_iptw.survival.coxph import CoxPH
 
 @dataclass(repr=False)
 class CoxZph(TableResult):
-    """Result of :func:`cox_zph`: ``table`` with R's columns chisq, df, p (rows: terms, GLOBAL);
-    ``tidy()`` the same with ``term``, ``statistic``, ``df``, ``p_value`` columns."""
+    """Result of :func:`cox_zph`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        R's columns chisq, df, p (rows: terms, GLOBAL).
+    transform : str
+        The time transform.
+    x, time : numpy.ndarray
+        Transformed event times and the event times.
+
+    Notes
+    -----
+    ``tidy()`` is the table with ``term``, ``statistic``, ``df``, ``p_value`` columns. R twin:
+    ``survival::cox.zph`` (survival 3.5-3).
+    """
 
     table: pd.DataFrame
     transform: str
@@ -64,31 +78,22 @@ def _transform_times(times, event, transform):
 def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: bool = True) -> CoxZph:
     """Proportional-hazards test per term and global; R twin ``survival::cox.zph(fit)``.
 
-    R twin: ``cox.zph(fit, transform = "km", terms = TRUE, global = TRUE)`` (survival 3.5-3,
-    the score test introduced in survival 3.0, not the older Grambsch-Therneau approximation).
-    For term ``j`` with coefficients ``b_j``, the statistic is the score test of ``gamma_j = 0`` in
-    the model with covariates ``(x, x_j * g(t))`` evaluated at ``(b_hat, 0)``::
-
-        chisq_j = U' I^-1 U,  U = (0, sum_events g(t_k) u_k),  I = [[I11, I12], [I12', I22]]
-
-    with ``u_k`` the (Efron) score contributions at event time ``t_k``, ``I11, I12, I22`` the
-    information contributions weighted by ``1, g, g^2`` and ``g`` the transformed time centred
-    at its mean over the events. df = number of coefficients of the term; GLOBAL tests all
-    terms jointly on ``p`` df. The naive (model-based) information is used also when the fit
-    has a robust variance, as in R.
-
     Parameters
     ----------
-    fit : a :func:`coxph` result (right-censored, ``ties`` efron or breslow).
-    transform : ``"km"`` (1 - left-continuous KM of all rows, R's default), ``"identity"``,
-        ``"log"`` or ``"rank"``.
-    terms : one row per model term (True, R's default) or per coefficient.
-    global_test : add the ``GLOBAL`` row.
+    fit : CoxPH
+        A :func:`coxph` result (right-censored, ``ties`` efron or breslow).
+    transform : {"km", "identity", "log", "rank"}, default "km"
+        ``"km"`` is 1 - left-continuous KM of all rows (R's default).
+    terms : bool, default True
+        One row per model term (R's default) or per coefficient.
+    global_test : bool, default True
+        Add the ``GLOBAL`` row.
 
     Returns
     -------
-    CoxZph with ``.table`` (R's ``$table``: columns chisq, df, p), ``.x`` (transformed event
-    times) and ``.time``.
+    CoxZph
+        ``.table`` (R's ``$table``: columns chisq, df, p), ``.x`` (transformed event times)
+        and ``.time``.
 
     Raises
     ------
@@ -98,8 +103,25 @@ def cox_zph(fit: CoxPH, transform: str = "km", terms: bool = True, global_test: 
         ``ties="exact"`` fits, (start, stop] data, aliased (NaN) coefficients, or an unknown
         ``transform`` (R supports these fits; here they raise rather than give a wrong number).
 
-    References: Grambsch PM, Therneau TM (1994) Biometrika 81:515-526; Therneau & Grambsch
-    (2000) sec. 6.2; survival 3.5-3 ``?cox.zph``.
+    Notes
+    -----
+    R twin: ``cox.zph(fit, transform = "km", terms = TRUE, global = TRUE)`` (survival 3.5-3,
+    the score test introduced in survival 3.0, not the older Grambsch-Therneau approximation).
+    For term ``j`` with coefficients ``b_j``, the statistic is the score test of ``gamma_j = 0``
+    in the model with covariates ``(x, x_j * g(t))`` evaluated at ``(b_hat, 0)``::
+
+        chisq_j = U' I^-1 U,  U = (0, sum_events g(t_k) u_k),  I = [[I11, I12], [I12', I22]]
+
+    with ``u_k`` the (Efron) score contributions at event time ``t_k``, ``I11, I12, I22`` the
+    information contributions weighted by ``1, g, g^2`` and ``g`` the transformed time centred
+    at its mean over the events. df = number of coefficients of the term; GLOBAL tests all
+    terms jointly on ``p`` df. The naive (model-based) information is used also when the fit
+    has a robust variance, as in R.
+
+    References
+    ----------
+    Grambsch PM, Therneau TM (1994) Biometrika 81:515-526; Therneau & Grambsch (2000) sec. 6.2;
+    survival 3.5-3 ``?cox.zph``.
     """
     if not isinstance(fit, CoxPH):
         raise TypeError(f"fit must be a coxph() result, got {type(fit).__name__}")

@@ -39,6 +39,7 @@ ESTIMANDS = ("ATE", "ATT", "ATC", "ATO", "ATM", "ATOS")
 
 
 def check_estimand(estimand: str) -> str:
+    """The estimand in upper case; ValueError unless it is one of ``ESTIMANDS``."""
     e = str(estimand).upper()
     if e not in ESTIMANDS:
         raise ValueError(f"estimand must be one of {ESTIMANDS}; got {estimand!r}")
@@ -81,21 +82,22 @@ def _atos_alpha(p: np.ndarray) -> float:
 def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> np.ndarray:
     """Weights from propensity scores (twin of ``WeightIt::get_w_from_ps`` for 0/1 treatments).
 
-    ``ps`` is the probability of being in group 1; ``treat`` is 0/1. See the module docstring for
-    the formulas (e.g. ATE ``w = t/p + (1-t)/(1-p)``). ``stabilize=True`` multiplies by the
-    unweighted share of the unit's group, ``P(A = a)`` (any estimand here; WeightIt's
-    ``weightit()`` allows it for the ATE only).
-
     Parameters
     ----------
-    ps : array of P(A = 1 | X), one per unit.
-    treat : 0/1 (or two-valued) treatment vector of the same length.
-    estimand : ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"`` or ``"ATOS"``.
-    stabilize : multiply by the marginal treatment probability.
+    ps : array-like
+        P(A = 1 | X), the probability of being in group 1, one per unit.
+    treat : array-like
+        0/1 (or two-valued) treatment vector of the same length.
+    estimand : {"ATE", "ATT", "ATC", "ATO", "ATM", "ATOS"}, default "ATE"
+        The estimand.
+    stabilize : bool, default False
+        Multiply by the unweighted share of the unit's group, ``P(A = a)`` (any estimand here;
+        WeightIt's ``weightit()`` allows it for the ATE only).
 
     Returns
     -------
-    numpy.ndarray of weights.
+    numpy.ndarray
+        The weights.
 
     Raises
     ------
@@ -103,8 +105,16 @@ def get_w_from_ps(ps, treat, estimand: str = "ATE", stabilize: bool = False) -> 
         Unknown estimand; length mismatch; non-binary treatment; missing/non-finite ``ps``;
         ``ps`` outside [0, 1]; ``ps`` equal to 0 or 1 (WeightIt: infinite weights, a warning).
 
-    References: WeightIt 1.5.1 documentation (``?get_w_from_ps``); Austin PC (2011) Multivariate
-    Behav Res 46:399-424; Li, Morgan & Zaslavsky (2018) JASA 113:390-400; Li & Greene (2013).
+    Notes
+    -----
+    See the module docstring for the formulas (e.g. ATE ``w = t/p + (1-t)/(1-p)``).
+
+    R twin version: WeightIt 1.5.1.
+
+    References
+    ----------
+    WeightIt 1.5.1 documentation (``?get_w_from_ps``); Austin PC (2011) Multivariate Behav Res
+    46:399-424; Li, Morgan & Zaslavsky (2018) JASA 113:390-400; Li & Greene (2013).
     """
     e = check_estimand(estimand)
     p = as_float_array(ps, "ps")

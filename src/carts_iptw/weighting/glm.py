@@ -33,6 +33,12 @@ from carts_iptw.families import ConvergenceWarning
 
 @dataclass
 class PSModel:
+    """A fitted propensity-score GLM.
+
+    Coefficients, convergence, iterations, deviance, fitted values, linear predictor and the IRLS
+    result.
+    """
+
     coef: pd.Series
     converged: bool
     iter: int
@@ -45,7 +51,9 @@ class PSModel:
 def fit_ps_glm(X: np.ndarray, names: list[str], treat: np.ndarray, s_weights: np.ndarray,
                control=None, treat_name: str = "treatment", describe=None) -> PSModel:
     """Fit the logistic propensity score model by glm.fit's IRLS (see module docstring).
-    ``describe`` formats columns in messages (``ModelFrame.describe``: no factor levels)."""
+
+    ``describe`` formats columns in messages (``ModelFrame.describe``: no factor levels).
+    """
     from carts_iptw.irls import GlmControl, glm_fit
 
     if control is None:

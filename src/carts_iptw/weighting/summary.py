@@ -42,8 +42,21 @@ def _neg_ent(w) -> float:
 
 @dataclass(repr=False)
 class WeightSummary(Summary):
-    """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin): ``str()`` is the
-    printout; the tables are attributes; ``tidy()`` one row per group."""
+    """Result of :meth:`WeightItResult.summary` (``summary.weightit`` twin).
+
+    Attributes
+    ----------
+    weight_range, weight_top, coef_of_var, scaled_mad, negative_entropy, num_zeros
+        Per group: weight range, largest weights, coefficient of variation, scaled MAD,
+        negative entropy and number of zeros.
+    effective_sample_size : pandas.DataFrame
+        Unweighted and weighted (Kish) sample sizes.
+
+    Notes
+    -----
+    ``str()`` is the printout; the tables are attributes; ``tidy()`` one row per group. R twin:
+    ``WeightIt::summary.weightit`` (WeightIt 1.5.1).
+    """
 
     weight_range: pd.DataFrame  # rows treated/control, columns min/max
     weight_top: dict  # {"treated": pd.Series(values, index=labels), "control": ...}
@@ -55,9 +68,11 @@ class WeightSummary(Summary):
     weight_mean: float | None = None
 
     def tidy(self) -> pd.DataFrame:
-        """One row per group (treated, control): min and max weight, coefficient of variation,
-        scaled MAD, negative entropy, number of zeros, unweighted and weighted (effective)
-        sample size."""
+        """One row per group (treated, control).
+
+        Min and max weight, coefficient of variation, scaled MAD, negative entropy, number of zeros,
+        unweighted and weighted (effective) sample size.
+        """
         ess = self.effective_sample_size
         g = {"treated": "Treated", "control": "Control"}
         return pd.DataFrame([{
@@ -68,6 +83,7 @@ class WeightSummary(Summary):
             "ess": ess.loc["Weighted", g[k]]} for k in ("treated", "control")])
 
     def __str__(self) -> str:
+        """R's ``print(summary(W))``."""
         stats = pd.DataFrame({"Coef of Var": self.coef_of_var, "MAD": self.scaled_mad,
                               "Entropy": self.negative_entropy, "# Zeros": self.num_zeros})
         tops = "\n".join(

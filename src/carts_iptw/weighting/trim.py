@@ -46,27 +46,51 @@ def _all_same(x) -> bool:
 def trim(w, at: float, lower: bool = False, treat=None, drop: bool = False) -> np.ndarray:
     """Trim weights at a quantile or a count (twin of ``WeightIt::trim``).
 
-    ``w`` is a weight vector or a :class:`~carts_iptw.weighting.weightit.WeightItResult` (then a
-    new result with trimmed weights is returned and its treatment is used). Returns a new array.
+    Parameters
+    ----------
+    w : array-like or WeightItResult
+        A weight vector or a :class:`~carts_iptw.weighting.weightit.WeightItResult` (then a new
+        result with trimmed weights is returned and its treatment is used).
+    at : float
+        A quantile (``at < 1``) or a count (``at >= 1``); ``at = 0`` returns the weights
+        unchanged.
+    lower : bool, default False
+        Also trim the lowest weights (quantile rule).
+    treat : array-like, optional
+        The treatment: quantiles use the weights of the non-focal groups.
+    drop : bool, default False
+        Set the trimmed weights to 0.
 
-    R twin: ``WeightIt::trim(w, at, lower, treat, drop)`` (WeightIt 1.5.1). Rule (see the module
-    docstring): for ``at < 1``, ``w_i <- min(w_i, Q(at))`` (and ``max(w_i, Q(1 - at))`` with
-    ``lower=True``), ``Q`` = ``quantile(type = 3)`` of the weights of the non-focal groups, with
-    ``at <- max(at, 1 - at)``; for ``at >= 1``, the ``at`` largest weights are set to the
-    ``(at+1)``-th largest. ``drop=True`` sets the trimmed weights to 0. ``at = 0`` returns the
-    weights unchanged.
+    Returns
+    -------
+    numpy.ndarray or WeightItResult
+        A new array (or a new result for a result).
 
     Raises
     ------
     TypeError
         ``at`` is not a number.
     ValueError
-        ``at`` negative / non-finite; negative, missing or all-zero weights; ``treat`` of the wrong
-        length or not binary.
+        ``at`` negative / non-finite; negative, missing or all-zero weights; ``treat`` of the
+        wrong length or not binary.
 
-    Warns (``UserWarning``, as WeightIt) and returns the weights untrimmed when all weights (per
-    group) are equal or when ``at`` is not less than the number of units to trim.
-    Reference: Cole SR, Hernan MA (2008) Am J Epidemiol 168:656-664 (weight truncation).
+    Warns
+    -----
+    CartsIptwWarning
+        A ``UserWarning``, as WeightIt, returning the weights untrimmed, when all weights (per group) are equal or
+        when ``at`` is not less than the number of units to trim.
+
+    Notes
+    -----
+    R twin: ``WeightIt::trim(w, at, lower, treat, drop)`` (WeightIt 1.5.1). Rule (see the module
+    docstring): for ``at < 1``, ``w_i <- min(w_i, Q(at))`` (and ``max(w_i, Q(1 - at))`` with
+    ``lower=True``), ``Q`` = ``quantile(type = 3)`` of the weights of the non-focal groups, with
+    ``at <- max(at, 1 - at)``; for ``at >= 1``, the ``at`` largest weights are set to the
+    ``(at+1)``-th largest.
+
+    References
+    ----------
+    Cole SR, Hernan MA (2008) Am J Epidemiol 168:656-664 (weight truncation).
     """
     from carts_iptw.weighting.weightit import WeightItResult
 

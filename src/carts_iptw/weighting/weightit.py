@@ -44,9 +44,25 @@ _PS_EPS = 1e-14
 
 @dataclass(repr=False)
 class WeightItResult(TableResult):
-    """Result of :func:`weightit` (contract in docs/architecture.md): ``weights``, ``ps``,
-    ``treat`` and the fit's settings; ``summary()`` is ``summary.weightit``, ``tidy()`` one row
-    per unit (``row``, ``treat``, ``ps``, ``weight``), ``repr`` WeightIt's print."""
+    """Result of :func:`weightit` (contract in docs/architecture.md).
+
+    Attributes
+    ----------
+    weights : numpy.ndarray
+        The weights.
+    ps : numpy.ndarray or None
+        P(treated); None for methods without a propensity score.
+    treat : numpy.ndarray
+        0/1 treatment.
+    estimand, method, covs, formula, s_weights, focal, ps_model, info
+        The fit's settings and parts.
+
+    Notes
+    -----
+    ``summary()`` is ``summary.weightit``, ``tidy()`` one row per unit (``row``, ``treat``,
+    ``ps``, ``weight``), ``repr`` WeightIt's print. R twin: ``WeightIt::weightit`` (WeightIt
+    1.5.1).
+    """
 
     weights: np.ndarray
     ps: np.ndarray | None
@@ -86,9 +102,11 @@ class WeightItResult(TableResult):
         return replace(self, weights=np.asarray(w, dtype=float), trim=(trim_at, trim_lower))
 
     def tidy(self) -> pd.DataFrame:
-        """One row per unit in data order: ``row`` (the data's row label), ``treat`` (0/1),
-        ``ps`` (NaN for methods without a propensity score), ``weight``, and ``s_weight`` when
-        sampling weights were given."""
+        """One row per unit in data order.
+
+        ``row`` (the data's row label), ``treat`` (0/1), ``ps`` (NaN for methods without a
+        propensity score), ``weight``, and ``s_weight`` when sampling weights were given.
+        """
         n = len(self.weights)
         out = pd.DataFrame({"row": list(self.index) if self.index is not None else np.arange(1, n + 1),
                             "treat": self.treat.astype(int),
@@ -160,34 +178,38 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
              control=None) -> WeightItResult:
     """Estimate balancing weights for a binary treatment (twin of ``WeightIt::weightit``).
 
-    Parameters mirror WeightIt: ``method`` ``"glm"`` / ``"ebal"`` / ``"cbps"``; ``estimand``
-    ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"``, ``"ATOS"`` (``"ebal"``: ATE, ATT, ATC;
-    ``"cbps"``: ATE, ATT, ATC, ATO, as WeightIt 1.5.1); ``stabilize`` (ATE only, as WeightIt
-    >= 1.0) multiplies by ``P(A = a)``, the sampling-weighted share of the unit's group
-    (``"glm"`` only: WeightIt ignores it for ``"ebal"`` and ``"cbps"`` with a warning, and so
-    does this function);
-    ``s_weights`` sampling weights (array or column name); ``focal`` the focal group for ATT/ATC;
-    ``missing="ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``);
-    ``control`` a :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's
-    ``glm.control()`` default: ``epsilon=1e-8, maxit=25``).
-
-    Weight formulas: ATE ``1/p`` and ``1/(1-p)``; ATT ``1`` and ``p/(1-p)``; ATC ``(1-p)/p`` and
-    ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
-    control; WeightIt's ``get_w_from_ps``), i.e. for the ATE ``w = t/e + (1-t)/(1-e)``.
-    ``"glm"``: ``e = plogis(X b)`` from ``glm(treat ~ X, family = binomial, weights = s_weights)``;
-    ``"ebal"``: ``w_i`` proportional to ``exp(-C_i' Z)`` with ``Z`` minimising the entropy dual
-    so that weighted covariate means equal the target means exactly, scaled (as WeightIt 1.5.1)
-    so that each weighted group's weights sum to its number of units; ``"cbps"``: ``e`` solves the just-identified
-    balance equations ``mean(s * psi(e) * X) = 0``. With ``stabilize=True`` each weight is
-    multiplied by ``P(A = a)``. A warning is issued when ``sd(w)/mean(w) > 4`` in a group
-    (WeightIt's "extreme weights" warning).
+    Parameters
+    ----------
+    formula : str
+        ``"treat ~ covariates"``.
+    data : pandas.DataFrame
+        The data.
+    method : {"glm", "ebal", "cbps"}, default "glm"
+        The weighting method.
+    estimand : str, default "ATE"
+        ``"ATE"``, ``"ATT"``, ``"ATC"``, ``"ATO"``, ``"ATM"``, ``"ATOS"`` (``"ebal"``: ATE, ATT,
+        ATC; ``"cbps"``: ATE, ATT, ATC, ATO, as WeightIt 1.5.1).
+    stabilize : bool, default False
+        ATE only, as WeightIt >= 1.0: multiplies by ``P(A = a)``, the sampling-weighted share of
+        the unit's group (``"glm"`` only: WeightIt ignores it for ``"ebal"`` and ``"cbps"`` with
+        a warning, and so does this function).
+    s_weights : str or array-like, optional
+        Sampling weights (array or column name).
+    focal : optional
+        The focal group for ATT/ATC.
+    missing : str, optional
+        ``"ind"`` adds missingness indicators and median-imputes (WeightIt's ``"ind"``).
+    control : GlmControl or dict, optional
+        A :class:`carts_iptw.irls.GlmControl` (or dict) for the glm fit (R's ``glm.control()``
+        default: ``epsilon=1e-8, maxit=25``).
 
     Returns
     -------
     WeightItResult
         ``.weights``, ``.ps`` (P(treated); ``None`` for ebal), ``.treat`` (0/1), ``.estimand``,
         ``.method``, ``.covs``, ``.s_weights``, ``.focal``, ``.ps_model`` (glm) and ``.info``;
-        ``.summary()`` gives WeightIt's ``summary.weightit`` (ranges, CV, MAD, entropy, Kish ESS).
+        ``.summary()`` gives WeightIt's ``summary.weightit`` (ranges, CV, MAD, entropy, Kish
+        ESS).
 
     Raises
     ------
@@ -199,8 +221,21 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         weights or a group with zero total sampling weight; missing covariates without
         ``missing="ind"``; a constant covariate; a text/factor covariate with more levels than
         half the rows (an identifier: "column 'mrn' has 60 levels for 60 rows (an
-        identifier?)"); propensity scores numerically 0 or 1; a failed
-        ebal/cbps fit caused by (quasi-)separation (names the covariates).
+        identifier?)"); propensity scores numerically 0 or 1; a failed ebal/cbps fit caused by
+        (quasi-)separation (names the covariates).
+
+    Notes
+    -----
+    Weight formulas: ATE ``1/p`` and ``1/(1-p)``; ATT ``1`` and ``p/(1-p)``; ATC ``(1-p)/p`` and
+    ``1``; ATO ``1-p`` and ``p``; ATM ``min(p,1-p)/p`` and ``min(p,1-p)/(1-p)`` (treated and
+    control; WeightIt's ``get_w_from_ps``), i.e. for the ATE ``w = t/e + (1-t)/(1-e)``.
+    ``"glm"``: ``e = plogis(X b)`` from ``glm(treat ~ X, family = binomial, weights =
+    s_weights)``; ``"ebal"``: ``w_i`` proportional to ``exp(-C_i' Z)`` with ``Z`` minimising the
+    entropy dual so that weighted covariate means equal the target means exactly, scaled (as
+    WeightIt 1.5.1) so that each weighted group's weights sum to its number of units;
+    ``"cbps"``: ``e`` solves the just-identified balance equations ``mean(s * psi(e) * X) = 0``.
+    With ``stabilize=True`` each weight is multiplied by ``P(A = a)``. A warning is issued when
+    ``sd(w)/mean(w) > 4`` in a group (WeightIt's "extreme weights" warning).
 
     Differences from WeightIt 1.5.1: see the module docstring and the README's "Conventions
     that differ from R".
@@ -340,9 +375,13 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
 
 
 def _refuse_identifiers(covs: pd.DataFrame) -> None:
-    """A text/factor covariate with more levels than half the rows (an MRN or id picked by
-    mistake) has levels seen once, each of which separates the treatment: no weights exist.
-    Say so before building an n-by-n model matrix, naming the column and the counts only."""
+    """A text/factor covariate with more levels than half the rows.
+
+    An MRN or id picked by mistake has levels seen once, each of which separates the treatment:
+    no weights exist.
+
+    Say so before building an n-by-n model matrix, naming the column and the counts only.
+    """
     n = len(covs)
     for c in covs.columns:
         s = covs[c]
@@ -356,8 +395,11 @@ def _refuse_identifiers(covs: pd.DataFrame) -> None:
 
 
 def _raise_if_separated(X, names, treat, s_weights, treat_name, describe) -> None:
-    """After a failed fit: ``ValueError`` naming the covariates if they separate the groups
-    (then no weights can balance them: no overlap)."""
+    """After a failed fit.
+
+    ``ValueError`` naming the covariates if they separate the groups (then no weights can balance
+    them: no overlap).
+    """
     from carts_iptw.separation import detect_separation  # numpy/scipy only
 
     sep = detect_separation(X, treat, list(names), np.asarray(s_weights, dtype=float))
