@@ -135,6 +135,13 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
             objs["cif"][o.name] = (fit, r)
             if "cox" in r:
                 res["cox"].append(r["cox"])
+    res["subgroups"] = []
+    objs["subgroups"] = []
+    for sg in spec.subgroups:
+        step(f"subgroups of {sg.outcome} by {sg.modifier}")
+        r, obj = A.subgroups(ctx, sg)
+        res["subgroups"].append(r)
+        objs["subgroups"].append(obj)
     res["warnings"] = ctx.warnings
     return res, objs
 
