@@ -23,13 +23,15 @@ SECTIONS = (
     ("summary", "Summary"), ("flow", "Cohort"), ("table1", "Table 1"),
     ("balance", "Balance"), ("outcomes", "Outcomes"), ("odds-ratios", "Odds ratios"),
     ("continuous", "Means"), ("distributions", "Distributions"), ("survival", "Survival"),
-    ("cox", "Cox models"), ("competing", "Competing risks"), ("warnings", "Warnings"),
+    ("cox", "Cox models"), ("effects", "Marginal effects"), ("subgroups", "Subgroups"),
+    ("competing", "Competing risks"), ("warnings", "Warnings"),
     ("methods", "Methods and provenance"),
 )
 #: a section shown only when the results hold rows of its kind
 _SECTION_DATA = {"outcomes": "binary_outcomes", "odds-ratios": "odds_ratios",
                  "continuous": "continuous_outcomes", "distributions": "distribution_outcomes",
-                 "survival": "survival", "cox": "cox", "competing": "competing"}
+                 "survival": "survival", "cox": "cox", "competing": "competing",
+                 "effects": "_effects", "subgroups": "subgroups"}
 
 
 def _vs(res: dict) -> str:
@@ -376,6 +378,100 @@ def _cox(res: dict, figs: dict) -> str:
     return _section("cox", "Cox models", inner)
 
 
+def _scaled(cell, k: float):
+    v = _val(cell)
+    return cell if v is None else {"value": k * v, "function": cell.get("function", "")}
+
+
+def effect_rows(res: dict) -> list[dict]:
+    """One row per marginal effect of the study (binary: risk difference, risk ratio, adjusted
+    OR; time to event: RMST difference, survival differences, HR), each with its E-value where
+    it is a ratio. Differences of proportions in percentage points."""
+    rows = []
+    unit = res["meta"].get("time_unit", "")
+
+    def add(o, measure, cells, scale=1.0, ev=None, fn=""):
+        r = {"outcome": o["label"], "name": o["name"], "measure": measure, "function": fn}
+        for k in ("estimate", "lower", "upper"):
+            r[k] = _scaled(cells.get(k), scale)
+        r["p"] = cells.get("p")
+        r["evalue_point"] = (ev or {}).get("point")
+        r["evalue_ci"] = (ev or {}).get("ci")
+        rows.append(r)
+
+    for o in res.get("odds_ratios", []):
+        eff = o.get("effects")
+        if not eff:
+            continue
+        tgt = {"all": "", "treated": ", in the treated", "controls": ", in the controls"}.get(
+            eff.get("target", "all"), "")
+        add(o, f"risk difference, percentage points{tgt}", eff["rd"], 100.0, fn="avg_comparisons")
+        add(o, f"risk ratio{tgt}", eff["rr"], ev=eff.get("evalue_rr"), fn="avg_comparisons")
+        add(o, "adjusted odds ratio", {"estimate": o.get("or"), "lower": o.get("lower"),
+                                       "upper": o.get("upper"), "p": o.get("p")},
+            ev=o.get("evalue"), fn=o.get("method", "svyglm"))
+    cox = {c["name"]: c for c in res.get("cox", [])}
+    for o in res.get("survival", []):
+        u = o.get("time_unit") or unit
+        if "rmst" in o:
+            add(o, f"RMST difference up to {o['rmst']['tau']:g} {u}", o["rmst"]["difference"],
+                fn="rmst_difference")
+        for h, d in o.get("difference", {}).items():
+            add(o, f"survival difference at {h} {u}, percentage points", d, 100.0,
+                fn="survfit_difference")
+        c = cox.get(o["name"])
+        if c and "evalue" in c:
+            add(o, "hazard ratio (Cox)", {"estimate": c["hr"], "lower": c["lower"],
+                                          "upper": c["upper"], "p": c["p"]},
+                ev=c["evalue"], fn="coxph")
+    return rows
+
+
+def _effects(res: dict) -> str:
+    rows = []
+    for r in effect_rows(res):
+        rows.append([_e(r["outcome"]), _e(r["measure"]), fnum(r["estimate"]),
+                     f"{fnum(r['lower'])}&ndash;{fnum(r['upper'])}", fp(r["p"]),
+                     fnum(r["evalue_point"]) if r["evalue_point"] else "",
+                     fnum(r["evalue_ci"]) if r["evalue_ci"] else ""])
+    inner = _table(["Outcome", f"Effect ({_e(_vs(res))})", "Estimate", "95% CI", "p",
+                    "E-value", "E-value (CI)"], rows, "effects-table")
+    inner += ('<p class="note">Risk difference and ratio: g-computation on the weighted logistic '
+              "model (marginaleffects::avg_comparisons on the survey::svyglm fit; ratio = "
+              "mean(p1)/mean(p0), 'lnratioavg'), delta-method SE from the design-based "
+              "covariance, z inference; averaged over the estimand's target population "
+              "(unweighted; with the weights for ATO/ATM). RMST: restricted mean survival time "
+              "of the weighted Kaplan-Meier curves (summary(survfit, rmean = tau)), robust "
+              "(infinitesimal-jackknife) variance per arm; survival differences: summary(survfit, "
+              "times) per arm, SE sqrt(se1^2 + se0^2). E-values (VanderWeele &amp; Ding 2017): "
+              "for the estimate and the CI limit closest to 1; an OR or HR is converted to the "
+              "risk-ratio scale unless the spec marks the outcome rare (rare = true); a dash "
+              "means the spec does not say (hover for the reason). None of the SEs accounts for "
+              "the estimation of the weights.</p>")
+    return _section("effects", "Marginal effects and E-values", inner)
+
+
+def _subgroups(res: dict, figs: dict) -> str:
+    inner = ""
+    for i, sg in enumerate(res.get("subgroups", [])):
+        rows = [[_e(r["level"]), _fint(r["n"]), fnum(r["estimate"]),
+                 f"{fnum(r['lower'])}&ndash;{fnum(r['upper'])}", fp(r["p"])] for r in sg["rows"]]
+        src = ("weights kept from the whole cohort (subgroups are domains of the whole design)"
+               if sg["weights"] == "cohort" else
+               "weights re-estimated within each subgroup (the spec's propensity model)")
+        inner += (f"<h3>{_e(sg['outcome_label'])} by {_e(sg['label'])}</h3>"
+                  + _table([_e(sg["label"]), "n", _e(sg["effect"]).capitalize(), "95% CI", "p"],
+                           rows, f"subgroups-table-{i}")
+                  + f'<p class="note">svyglm <code>{_e(sg["formula"])}</code> within each '
+                    f"subgroup; {src}. Interaction test (survey::regTermTest, Wald): "
+                    f"p = {fp(sg['interaction_p'])}.</p>")
+        fid = f"fig-subgroups-{i}"
+        if fid in figs:
+            inner += _figure(fid, figs[fid], f"{sg['outcome_label']} by {sg['label']}: "
+                                             f"{sg['effect']} per subgroup, 95% CI")
+    return _section("subgroups", "Subgroup effects", inner)
+
+
 def _competing(res: dict, figs: dict) -> str:
     a0, a1 = res["meta"]["arms"]
     inner = ""
@@ -548,6 +644,8 @@ def make_figures(results: dict, objects: dict) -> dict:
         figs["fig-forest-hr"] = F.to_base64_png(
             F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
             tight=False)
+    for i, obj in enumerate(objects.get("subgroups", [])):
+        figs[f"fig-subgroups-{i}"] = F.to_base64_png(obj.plot(), tight=False)
     origin = results["meta"].get("time_origin", "")
     for name, (fit, r) in objects.get("km", {}).items():
         figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(
@@ -567,7 +665,8 @@ def render_report(results: dict, objects: dict | None = None) -> str:
     meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
             f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
     shown = [(sid, t) for sid, t in SECTIONS
-             if sid not in _SECTION_DATA or results.get(_SECTION_DATA[sid])]
+             if sid not in _SECTION_DATA or (effect_rows(results) if sid == "effects"
+                                              else results.get(_SECTION_DATA[sid]))]
     secs = tuple(shown) + ((CALIBRATION,) if results.get("calibration") else ())
     nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in secs)
     render = {
@@ -578,6 +677,7 @@ def render_report(results: dict, objects: dict | None = None) -> str:
         "continuous": lambda: _continuous(results),
         "distributions": lambda: _distributions(results),
         "survival": lambda: _survival(results, figs), "cox": lambda: _cox(results, figs),
+        "effects": lambda: _effects(results), "subgroups": lambda: _subgroups(results, figs),
         "competing": lambda: _competing(results, figs), "warnings": lambda: _warnings(results),
         "methods": lambda: _calibration(results) + _methods(results),
     }
@@ -625,6 +725,11 @@ def write_tables(results: dict, folder: Path) -> list[Path]:
         "competing": [{k: v for k, v in r.items() if k != "cox"}
                       for r in results.get("competing", [])],
         "calibration": results.get("calibration", []),
+        "effects": effect_rows(results),
+        "subgroups": [{"modifier": sg["modifier"], "outcome": sg["outcome"],
+                       "weights": sg["weights"], "effect": sg["effect"], **r,
+                       "interaction_p": sg["interaction_p"]}
+                      for sg in results.get("subgroups", []) for r in sg["rows"]],
     }
     for name, rows in tables.items():
         if not rows:
