@@ -63,7 +63,36 @@ def _args() -> dict:
                             "horizon": float(o.censor_at)}
                    for o in spec.outcomes if o.type == "competing"},
         "horizon": float(spec.horizons[0]),
+        "horizons": [float(h) for h in spec.horizons],
+        "tau": float(spec.rmst_tau if spec.rmst_tau is not None else max(spec.horizons)),
+        "rare": {o.name: o.rare for o in spec.outcomes if o.rare is not None},
     }
+
+
+def _effects_series(o_or: dict) -> pd.Series:
+    """The marginal effects and E-values of one binary outcome, R's names."""
+    e = o_or["effects"]
+    d = {f"rd{s}": e["rd"][k] for s, k in _CELLS}
+    d.update({f"rr{s}": e["rr"][k] for s, k in _CELLS if k != "se"})
+    d["evalue_rr.point"], d["evalue_rr.ci"] = e["evalue_rr"]["point"], e["evalue_rr"]["ci"]
+    if o_or["evalue"]["point"].get("value") is not None:
+        d["evalue_or.point"], d["evalue_or.ci"] = o_or["evalue"]["point"], o_or["evalue"]["ci"]
+    return _series(d)
+
+
+_CELLS = (("", "estimate"), ("_se", "se"), ("_lower", "lower"), ("_upper", "upper"),
+          ("_p", "p"))
+
+
+def _surv_effects_series(sv: dict, cox: dict, arms) -> dict:
+    r = sv["rmst"]
+    d = {"rmst_control": r[arms[0]]["rmean"], "rmst_treated": r[arms[1]]["rmean"]}
+    d.update({f"rmst{'_diff' if not s else s}": r["difference"][k] for s, k in _CELLS})
+    for h, x in sv["difference"].items():
+        d.update({f"sdiff_{h}{s}": x[k] for s, k in _CELLS})
+    if cox["evalue"]["point"].get("value") is not None:
+        d["evalue_hr.point"], d["evalue_hr.ci"] = cox["evalue"]["point"], cox["evalue"]["ci"]
+    return d
 
 
 def _v(cell):
@@ -135,20 +164,30 @@ def python_study(data: pd.DataFrame, args) -> dict:
     hn = tn + cn
     for k, key in (("hr", "hr"), ("hr_lower", "lower"), ("hr_upper", "upper"), ("hr_p", "p")):
         out[k] = _series({n: cx[n][key] for n in hn})
+    # issue 13: marginal effects (g-computation), RMST and survival differences, E-values
+    for n in names:
+        out[f"effects_{n}"] = _effects_series(ors[n])
+    for n in tn:
+        out[f"surv_effects_{n}"] = _series(_surv_effects_series(sv[n], cx[n], (c, t)))
+    for n in cn:
+        if cx[n]["evalue"]["point"].get("value") is not None:
+            out[f"evalue_hr_{n}"] = _series({"point": cx[n]["evalue"]["point"],
+                                             "ci": cx[n]["evalue"]["ci"]})
     return out
 
 
 register(ParityCase(
     name="study.anakinra.SYNTHETIC",
     function="run_study",
-    r_twin="WeightIt glm weights + survey + survival + stats (r_reference/study.R)",
+    r_twin="WeightIt glm weights + survey + survival + stats + marginaleffects "
+           "(r_reference/study.R)",
     dataset=cart_study,
     r_file="study.R",
     r_function="ref_study",
     args=_args(),
     python=python_study,
     rtol=1e-6,
-    r_packages=("survey", "survival"),
+    r_packages=("survey", "survival", "marginaleffects", "insight"),
     description="every number of the reference study on the bundled SYNTHETIC cohort",
 ))
 
