@@ -69,6 +69,40 @@ def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
     return fig
 
 
+def subgroup_forest(sg: dict):
+    """Forest plot of one subgroup analysis (results.json's ``subgroups`` entry): the effect
+    per level with its CI, on a log axis for a ratio, a linear axis for a difference."""
+    rows = [r for r in sg["rows"]
+            if all(_v(r.get(k)) is not None for k in ("estimate", "lower", "upper"))]
+    ratio = "ratio" in sg["effect"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(len(rows), 1) + 1.5))
+    if not rows:
+        ax.text(0.5, 0.5, "no estimable effects", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    y = np.arange(len(rows))[::-1]
+    est = np.array([_v(r["estimate"]) for r in rows])
+    lo = np.array([_v(r["lower"]) for r in rows])
+    hi = np.array([_v(r["upper"]) for r in rows])
+    ax.hlines(y, lo, hi, color="#333333", lw=1.4)
+    ax.plot(est, y, "s", color=COLORS[1], ms=6)
+    ax.axvline(1.0 if ratio else 0.0, color="#888888", ls="--", lw=1)
+    if ratio:
+        ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{sg['label']} = {r['level']} (n = {_v(r['n'])})" for r in rows])
+    p = _v(sg.get("interaction_p"))
+    ptxt = "" if p is None else ("; interaction p < 0.001" if p < 0.001
+                                 else f"; interaction p = {p:.3g}")
+    ax.set_title(f"{sg['outcome_label']}: {sg['effect']} by subgroup{ptxt}", fontsize=11)
+    ax.set_xlabel(sg["effect"] + (" (log scale)" if ratio else ""))
+    for yi, e, l_, h in zip(y, est, lo, hi, strict=True):
+        ax.annotate(f"{e:.2f} ({l_:.2f} to {h:.2f})", (1.02, yi),
+                    xycoords=("axes fraction", "data"), va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 #: candidate tick steps per time unit (a reader's natural steps)
 _TICK_STEPS = {
     "days": (1, 2, 5, 7, 10, 14, 30, 60, 90, 180, 365, 730, 1825),

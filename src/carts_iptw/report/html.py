@@ -644,8 +644,8 @@ def make_figures(results: dict, objects: dict) -> dict:
         figs["fig-forest-hr"] = F.to_base64_png(
             F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
             tight=False)
-    for i, obj in enumerate(objects.get("subgroups", [])):
-        figs[f"fig-subgroups-{i}"] = F.to_base64_png(obj.plot(), tight=False)
+    for i, sg in enumerate(results.get("subgroups", [])):
+        figs[f"fig-subgroups-{i}"] = F.to_base64_png(F.subgroup_forest(sg), tight=False)
     origin = results["meta"].get("time_origin", "")
     for name, (fit, r) in objects.get("km", {}).items():
         figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(

@@ -245,18 +245,36 @@ def _worked_args(name: str, missing: str | None = None) -> dict:
         "continuous": {o.name: {"column": o.column, "adjust": list(spec.adjustment(o.adjust))}
                        for o in spec.outcomes if o.type == "continuous"},
         "binary": {o.name: {"definition": o.definition,
-                            "adjust": list(spec.adjustment(o.adjust))}
+                            "adjust": list(spec.adjustment(o.adjust)),
+                            **({"rare": o.rare} if o.rare is not None else {})}
                    for o in spec.outcomes if o.type == "binary"},
         "tte": {o.name: {"time": o.time, "event": o.event,
-                         "adjust": list(spec.adjustment(o.adjust))}
+                         "adjust": list(spec.adjustment(o.adjust)),
+                         **({"rare": o.rare} if o.rare is not None else {})}
                 for o in spec.outcomes if o.type == "time_to_event"},
         "horizons": [float(h) for h in spec.horizons],
+        "tau": float(spec.rmst_tau if spec.rmst_tau is not None else max(spec.horizons)),
+        "subgroups": [_worked_subgroup(spec, sg) for sg in spec.subgroups],
         "missing": spec.propensity.missing,
         "model_columns": spec.model_columns(),
         # overlap weights balance every Table 1 variable of Rotterdam exactly (all weighted
         # SMDs ~1e-10): a quantity that cannot tell a right value from a wrong one is left out
         "skip": ["t1_smd_weighted"] if spec.propensity.estimand == "ATO" else [],
     }
+
+
+def _worked_subgroup(spec, sg) -> dict:
+    """A [[subgroups]] entry as R reads it: the formula on R's outcome column (``.o_<name>``
+    for a binary outcome), the family, the propensity formula without the modifier."""
+    o = next(x for x in spec.outcomes if x.name == sg.outcome)
+    trt = spec.treatment
+    adj = [a for a in spec.adjustment(o.adjust) if a not in (trt, sg.modifier)]
+    col = f".o_{o.name}" if o.type == "binary" else o.column
+    ps = [c for c in spec.propensity.covariates if c != sg.modifier]
+    return {"modifier": sg.modifier, "weights": sg.weights,
+            "formula": f"{col} ~ {' + '.join([trt, *adj])}",
+            "family": "quasibinomial" if o.type == "binary" else "gaussian",
+            "ps_formula": f"{trt} ~ {' + '.join(ps)}"}
 
 
 def _worked_python(name: str, missing: str | None = None):
@@ -337,6 +355,17 @@ def _worked_python(name: str, missing: str | None = None):
             d.update({"logrank_p": o["logrank_p"], "hr": x["hr"], "hr_lower": x["lower"],
                       "hr_upper": x["upper"], "hr_p": x["p"]})
             out[f"tte_{o['name']}"] = _series(d)
+            out[f"surv_effects_{o['name']}"] = _series(_surv_effects_series(o, x, (c, t)))
+        # issue 13: marginal effects, E-values, subgroups
+        for o in res["binary_outcomes"]:
+            out[f"effects_{o['name']}"] = _effects_series(ors[o["name"]])
+        for i, sg in enumerate(res["subgroups"], start=1):
+            d = {}
+            for k, r in enumerate(sg["rows"], start=1):
+                d.update({f"level{k}_{key}": r[key]
+                          for key in ("estimate", "se", "lower", "upper", "p")})
+            d["interaction_f"], d["interaction_p"] = sg["interaction_f"], sg["interaction_p"]
+            out[f"subgroups_{i}"] = _series(d)
         for k in args["skip"]:
             out.pop(k)
         return out
@@ -371,7 +400,7 @@ for _name, _what in (
         # overlap weights (Rotterdam's ATO) balance every model term exactly: the weighted SMDs
         # are zero up to rounding (|SMD| ~ 1e-9), where a relative tolerance has no meaning
         tolerances={"smd_weighted": (1e-6, 1e-8)} if _name == "rotterdam" else {},
-        r_packages=("WeightIt", "cobalt", "survey", "survival"),
+        r_packages=("WeightIt", "cobalt", "survey", "survival", "marginaleffects", "insight"),
         description=f"the bundled worked study end to end: {_what}",
     ))
 
@@ -389,7 +418,7 @@ for _missing in ("complete", "indicator"):
         python=_worked_python("lalonde", _missing),
         rtol=1e-6,
         exact=("flow_remaining", "flow_treated"),
-        r_packages=("WeightIt", "cobalt", "survey", "survival"),
+        r_packages=("WeightIt", "cobalt", "survey", "survival", "marginaleffects", "insight"),
         description=f"Lalonde with 1974 earnings missing for {len(MISSING_ROWS)} men, "
                     f"[propensity] missing = '{_missing}'",
     ))
