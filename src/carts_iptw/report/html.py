@@ -606,6 +606,29 @@ def methods_paragraphs(res: dict) -> list[str]:
                    "design-based (linearisation, treating the weights as fixed)"
                    + ("; Cox models use the robust sandwich variance." if res.get("cox")
                       else "."))
+    eff = []
+    if any(o.get("effects") for o in res.get("odds_ratios", [])):
+        eff.append("marginal risk differences and risk ratios (mean(p1)/mean(p0)) by "
+                   "g-computation on the weighted logistic model: every patient of the "
+                   "estimand's target population predicted under both treatments from the "
+                   "svyglm fit and averaged (marginaleffects::avg_comparisons twin, "
+                   "delta-method SE from the design-based covariance)")
+    if any("rmst" in o for o in res.get("survival", [])):
+        eff.append("restricted mean survival time differences and survival differences at "
+                   "the horizons from the weighted Kaplan-Meier curves (robust variance)")
+    if eff:
+        out.append("Marginal effects: " + _join(eff) + ". E-values (VanderWeele and Ding, "
+                   "2017) give the strength of unmeasured confounding that would explain away "
+                   "each ratio; odds and hazard ratios were converted to the risk-ratio scale "
+                   "unless the outcome was declared rare.")
+    if res.get("subgroups"):
+        out.append("Effect modification was examined within subgroups ("
+                   + _join([f"{sg['label']} for {sg['outcome_label']}, weights "
+                            + ("from the whole cohort" if sg["weights"] == "cohort"
+                               else "re-estimated within each subgroup")
+                            for sg in res["subgroups"]])
+                   + ") with a Wald test of the treatment-by-modifier interaction "
+                   "(survey::regTermTest).")
     out.append(f"Analyses used carts_iptw {m['version']}, whose every function is checked "
                "against its R twin (WeightIt, cobalt, survey, survival, stats) by the package's "
                "parity tests; the functions and twins used are listed below.")
