@@ -32,6 +32,17 @@ def _v(cell):
     return cell.get("value") if isinstance(cell, dict) else cell
 
 
+def format_p(v: float) -> str:
+    """The report's one p-value format: "< 0.001", else three significant digits (0.0392,
+    0.591, 1.00)."""
+    return "< 0.001" if v < 0.001 else f"{v:#.3g}"
+
+
+def p_phrase(v: float) -> str:
+    """"p < 0.001" or "p = 0.591" for running text."""
+    return "p < 0.001" if v < 0.001 else f"p = {format_p(v)}"
+
+
 def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
     """Point estimates with CIs on a log axis. ``rows``: dicts with label, estimate, lower, upper."""
     ok = [r for r in rows if all(_v(r.get(k)) is not None and _v(r.get(k)) > 0
@@ -92,8 +103,7 @@ def subgroup_forest(sg: dict):
     ax.set_yticks(y)
     ax.set_yticklabels([f"{sg['label']} = {r['level']} (n = {_v(r['n'])})" for r in rows])
     p = _v(sg.get("interaction_p"))
-    ptxt = "" if p is None else ("; interaction p < 0.001" if p < 0.001
-                                 else f"; interaction p = {p:.3g}")
+    ptxt = "" if p is None else f"; interaction {p_phrase(p)}"
     ax.set_title(f"{sg['outcome_label']}: {sg['effect']} by subgroup{ptxt}", fontsize=11)
     ax.set_xlabel(sg["effect"] + (" (log scale)" if ratio else ""))
     for yi, e, l_, h in zip(y, est, lo, hi, strict=True):
@@ -200,7 +210,7 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | 
         risk = {"times": times, "rows": {lab: nr.loc[k].to_numpy() for lab, k in
                                          zip(arms, keys, strict=True)}}
     p = _v(result.get("logrank_p"))
-    note = f"weighted log-rank p = {p:.3g}" if p is not None else ""
+    note = f"weighted log-rank {p_phrase(p)}" if p is not None else ""
     return step_curves(curves, xlabel or f"time, {unit}", "survival probability",
                        f"{result['label']} (IPT-weighted)", note, risk, ticks=times)
 

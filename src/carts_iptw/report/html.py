@@ -75,7 +75,13 @@ def fp(cell) -> str:
     v = _val(cell)
     if v is None:
         return _null(cell)
-    return "&lt;0.001" if v < 0.001 else f"{v:.3f}"
+    return _e(F.format_p(v))
+
+
+def fpeq(cell) -> str:
+    """'p &lt; 0.001' or 'p = 0.591' for running text (a dash when not estimated)."""
+    v = _val(cell)
+    return f"p = {_null(cell)}" if v is None else _e(F.p_phrase(v))
 
 
 def fpct(cell) -> str:
@@ -127,12 +133,12 @@ def _summary(res: dict) -> str:
         items.append(f"<li>{_e(o['label'])}: weighted mean {fnum(o[arms[0]]['mean'])} vs "
                      f"{fnum(o[arms[1]]['mean'])}; difference {fnum(d.get('estimate'))} "
                      f"(95% CI {fnum(d.get('lower'))}&ndash;{fnum(d.get('upper'))}), "
-                     f"p = {fp(d.get('p'))}.</li>")
+                     f"{fpeq(d.get('p'))}.</li>")
     for o in res.get("binary_outcomes", []):
         if o.get("primary"):
             items.append(f"<li>Primary endpoint, {_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])}"
                          f" vs {fpct(o[arms[1]]['rate_weighted'])} (weighted), "
-                         f"p = {fp(o['p_weighted'])}.</li>")
+                         f"{fpeq(o['p_weighted'])}.</li>")
     ors = {o["name"]: o for o in res.get("odds_ratios", [])}
     for o in res.get("binary_outcomes", []):
         orr = ors.get(o["name"], {})
@@ -141,7 +147,7 @@ def _summary(res: dict) -> str:
             items.append(f"<li>{_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])} vs "
                          f"{fpct(o[arms[1]]['rate_weighted'])} (weighted); adjusted OR "
                          f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))}&ndash;"
-                         f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}"
+                         f"{fnum(orr.get('upper'))}), {fpeq(orr.get('p'))}"
                          + ("; near separation, Firth OR "
                             f"{fnum(orr['firth'].get('or'))} ({fnum(orr['firth'].get('lower'))}"
                             f"&ndash;{fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
@@ -150,8 +156,8 @@ def _summary(res: dict) -> str:
     for sv in res.get("survival", []):
         c = cox.get(sv["name"], {})
         hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))}&ndash;{fnum(c.get('upper'))}), "
-              f"p = {fp(c.get('p'))}" if c else "")
-        items.append(f"<li>{_e(sv['label'])}: weighted log-rank p = {fp(sv['logrank_p'])}"
+              f"{fpeq(c.get('p'))}" if c else "")
+        items.append(f"<li>{_e(sv['label'])}: weighted log-rank {fpeq(sv['logrank_p'])}"
                      f"{hr}.</li>")
     if res.get("warnings"):
         items.append(f'<li><a href="#warnings">{len(res["warnings"])} warning(s)</a>.</li>')
@@ -464,7 +470,7 @@ def _subgroups(res: dict, figs: dict) -> str:
                            rows, f"subgroups-table-{i}")
                   + f'<p class="note">svyglm <code>{_e(sg["formula"])}</code> within each '
                     f"subgroup; {src}. Interaction test (survey::regTermTest, Wald): "
-                    f"p = {fp(sg['interaction_p'])}.</p>")
+                    f"{fpeq(sg['interaction_p'])}.</p>")
         fid = f"fig-subgroups-{i}"
         if fid in figs:
             inner += _figure(fid, figs[fid], f"{sg['outcome_label']} by {sg['label']}: "

@@ -177,7 +177,11 @@ def test_no_banner_for_real_data():
 
 
 def test_formatting_of_values_and_nulls():
-    assert H.fp(num(0.0004, "svychisq")) == "&lt;0.001"
+    assert H.fp(num(0.0004, "svychisq")) == "&lt; 0.001"
+    # one p-value format: three significant digits
+    assert H.fp(num(0.03917, "svychisq")) == "0.0392" and H.fp(num(0.5906, "svyglm")) == "0.591"
+    assert H.fp(num(0.99999, "svyglm")) == "1.00"
+    assert H.fpeq(num(0.0004, "coxph")) == "p &lt; 0.001" and H.fpeq(num(0.2, "coxph")) == "p = 0.200"
     assert H.fp(num(0.5713, "svychisq")) == "0.571"
     cell = num(None, "survfit", reason="not reached")
     assert 'title="not reached"' in H.fnum(cell)
