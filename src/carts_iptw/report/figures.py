@@ -28,6 +28,17 @@ def to_base64_png(fig, dpi: int = 100, tight: bool = True) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def to_png_svg(fig, dpi: int = 100, tight: bool = True) -> tuple[bytes, bytes]:
+    """The figure as PNG bytes and SVG bytes (the figure is closed): the report embeds the PNG
+    and also writes both files beside report.html."""
+    kw = {"bbox_inches": "tight" if tight else None}
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi, **kw)
+    fig.savefig(svg, format="svg", metadata={"Date": None}, **kw)  # reproducible bytes
+    plt.close(fig)
+    return png.getvalue(), svg.getvalue()
+
+
 def _v(cell):
     return cell.get("value") if isinstance(cell, dict) else cell
 

@@ -9,6 +9,7 @@ gives the reason. If the data are synthetic, a banner says so at the top.
 
 from __future__ import annotations
 
+import base64
 import html as _html
 from importlib import resources
 from pathlib import Path
@@ -654,40 +655,58 @@ def _methods(res: dict) -> str:
 
 
 # ---------------------------------------------------------------- figures
-def make_figures(results: dict, objects: dict) -> dict:
-    """PNG (base64) of every figure the results support, keyed by figure id."""
-    figs = {}
+class _Figures:
+    """Figure id -> base64 PNG for the HTML, and the PNG and SVG bytes for the files."""
+
+    def __init__(self, files: dict | None):
+        self.b64: dict = {}
+        self.files = files
+
+    def add(self, fid: str, fig, tight: bool = True) -> None:
+        if self.files is None:
+            self.b64[fid] = F.to_base64_png(fig, tight=tight)
+            return
+        png, svg = F.to_png_svg(fig, tight=tight)
+        self.b64[fid] = base64.b64encode(png).decode("ascii")
+        self.files[fid] = (png, svg)
+
+
+def make_figures(results: dict, objects: dict, files: dict | None = None) -> dict:
+    """PNG (base64) of every figure the results support, keyed by figure id; ``files``, when
+    given, receives ``{figure id: (png bytes, svg bytes)}`` for the files beside the report."""
+    figs = _Figures(files)
     arms = results["meta"]["arms"]
     trt = results["meta"]["treatment"]
     if "bal" in objects:
-        figs["fig-love"] = F.to_base64_png(love_plot(
+        figs.add("fig-love", love_plot(
             objects["bal"], threshold=results["balance"]["threshold"],
             var_names=results["balance"].get("labels") or None))
     if "weightit" in objects:
-        figs["fig-overlap"] = F.to_base64_png(overlap_plot(objects["weightit"]))
+        figs.add("fig-overlap", overlap_plot(objects["weightit"]))
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
     if ors:
-        figs["fig-forest-or"] = F.to_base64_png(
-            F.forest_plot(ors, "or", "adjusted odds ratio", "Adjusted odds ratios"), tight=False)
+        figs.add("fig-forest-or", F.forest_plot(ors, "or", "adjusted odds ratio",
+                                                "Adjusted odds ratios"), tight=False)
     if results.get("cox"):
-        figs["fig-forest-hr"] = F.to_base64_png(
-            F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
-            tight=False)
+        figs.add("fig-forest-hr", F.forest_plot(results["cox"], "hr", "hazard ratio",
+                                                "Weighted Cox models"), tight=False)
     for i, sg in enumerate(results.get("subgroups", [])):
-        figs[f"fig-subgroups-{i}"] = F.to_base64_png(F.subgroup_forest(sg), tight=False)
+        figs.add(f"fig-subgroups-{i}", F.subgroup_forest(sg), tight=False)
     origin = results["meta"].get("time_origin", "")
     for name, (fit, r) in objects.get("km", {}).items():
-        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(
+        figs.add(f"fig-km-{name}", F.km_figure(
             fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)))
     for name, (fit, r) in objects.get("cif", {}).items():
-        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(
+        figs.add(f"fig-cif-{name}", F.cif_figure(
             fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)), tight=False)
-    return figs
+    return figs.b64
 
 
-def render_report(results: dict, objects: dict | None = None) -> str:
-    """The whole report as one HTML string (figures embedded)."""
-    figs = make_figures(results, objects or {})
+def render_report(results: dict, objects: dict | None = None, files: dict | None = None
+                  ) -> str:
+    """The whole report as one HTML string (figures embedded); ``files`` (a dict) receives
+    each figure's PNG and SVG bytes (:func:`write_figures`)."""
+    figs = make_figures(results, objects or {}, files)
     m = results["meta"]
     banner = (f'<div class="banner" id="synthetic-banner">{_e(m["data_label"])}</div>'
               if m.get("synthetic") else "")
@@ -717,6 +736,22 @@ def render_report(results: dict, objects: dict | None = None) -> str:
     footer = _e(m["data_label"]) if m.get("synthetic") else "carts_iptw"
     return tpl.substitute(title=_e(title), banner=banner, meta=meta, nav=nav, body=body,
                           footer=footer)
+
+
+def write_figures(files: dict, folder: Path, synthetic: bool = False) -> list[Path]:
+    """Each figure as ``<id>.png`` and ``<id>.svg`` in ``folder`` (the run's staging folder's
+    ``figures/``: the manifest lists them); ``_SYNTHETIC`` in the names for synthetic data, as
+    the CSVs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    tag = "_SYNTHETIC" if synthetic else ""
+    for fid, (png, svg) in files.items():
+        for ext, data in (("png", png), ("svg", svg)):
+            p = folder / f"{fid}{tag}.{ext}"
+            p.write_bytes(data)
+            out.append(p)
+    return out
 
 
 # ---------------------------------------------------------------- CSV tables

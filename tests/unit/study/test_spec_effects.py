@@ -69,3 +69,14 @@ def test_subgroups_run_in_the_study(tmp_path):
     assert 'id="subgroups-table-0"' in html and 'id="fig-subgroups-0"' in html
     assert 'id="effects-table"' in html
     assert (tmp_path / "out" / "tables" / "subgroups_SYNTHETIC.csv").is_file()
+    # every figure also as PNG and SVG beside the report, listed in the manifest
+    import json
+
+    figs = tmp_path / "out" / "figures"
+    manifest = json.loads((tmp_path / "out" / "carts-iptw-manifest.json").read_text())["files"]
+    for fid in ("fig-love", "fig-subgroups-0", "fig-km-os"):
+        for ext in ("png", "svg"):
+            assert (figs / f"{fid}_SYNTHETIC.{ext}").stat().st_size > 0
+            assert f"figures/{fid}_SYNTHETIC.{ext}" in manifest
+    assert (figs / "fig-love_SYNTHETIC.png").read_bytes()[:4] == b"\x89PNG"
+    assert b"<svg" in (figs / "fig-love_SYNTHETIC.svg").read_bytes()[:1000]
