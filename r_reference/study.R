@@ -1,5 +1,6 @@
 # The reference study end to end in R: what a statistician would write with WeightIt's glm
-# weights (stated in base R: WeightIt is not installable here), survey, survival and stats.
+# weights (stated in base R: WeightIt is not installable here), survey, survival and stats;
+# marginal effects with the real marginaleffects on the svyglm fits.
 # Each function(data, args) -> named list; the Python side is carts_iptw.study.pipeline's steps.
 suppressPackageStartupMessages({
   library(survey)
@@ -29,6 +30,74 @@ suppressPackageStartupMessages({
 
 .q <- function(design, v, probs) {
   unname(coef(svyquantile(as.formula(paste("~", v)), design, probs, ci = FALSE)))
+}
+
+# E-value (VanderWeele & Ding 2017): a base-R restatement of the paper's formulas (the EValue
+# package does not install here: it needs metafor and dplyr); OR / HR on the RR scale unless
+# rare (OR -> sqrt(OR), HR -> (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)))
+.st_evalue <- function(est, lo, hi, measure, rare = NULL) {
+  e1 <- function(x) { if (x < 1) x <- 1 / x; x + sqrt(x * (x - 1)) }
+  conv <- function(x) {
+    if (measure == "RR" || isTRUE(rare)) x else if (measure == "OR") sqrt(x)
+    else (1 - 0.5^sqrt(x)) / (1 - 0.5^sqrt(1 / x))
+  }
+  rr <- conv(est); l <- conv(lo); h <- conv(hi)
+  ci <- if (rr > 1) { if (l <= 1) 1 else e1(l) } else if (rr < 1) { if (h >= 1) 1 else e1(h) } else 1
+  c(point = e1(rr), ci = ci)
+}
+
+# marginal risk difference and ratio: g-computation with the real marginaleffects on the
+# svyglm fit (WeightIt's vignette's targets: all / treated / controls, unweighted; ATO / ATM
+# averaged with the weights)
+# marginaleffects advises `wts` for svyglm fits; the average here is deliberately unweighted
+# over the target population (WeightIt's vignette): that one advice is muffled, nothing else
+.st_no_wts_advice <- function(expr) {
+  withCallingHandlers(expr, warning = function(w) {
+    if (grepl("specify weights using the `wts` argument", conditionMessage(w), fixed = TRUE))
+      invokeRestart("muffleWarning")
+  })
+}
+
+.st_gcomp <- function(fit, data, trt, estimand, w) {
+  nd <- data; wts <- FALSE
+  if (estimand == "ATT") nd <- data[data[[trt]] == 1, , drop = FALSE]
+  if (estimand == "ATC") nd <- data[data[[trt]] == 0, , drop = FALSE]
+  if (estimand %in% c("ATO", "ATM")) wts <- w
+  d <- .st_no_wts_advice(marginaleffects::avg_comparisons(fit, variables = trt, newdata = nd,
+                                                           wts = wts))
+  r <- .st_no_wts_advice(marginaleffects::avg_comparisons(
+    fit, variables = trt, newdata = nd, wts = wts, comparison = "lnratioavg", transform = "exp"))
+  c(rd = d$estimate, rd_se = d$std.error, rd_lower = d$conf.low, rd_upper = d$conf.high,
+    rd_p = d$p.value, rr = r$estimate, rr_lower = r$conf.low, rr_upper = r$conf.high,
+    rr_p = r$p.value)
+}
+
+# RMST up to tau per arm (summary(survfit, rmean = tau)), the infinitesimal-jackknife SE of
+# each weighted arm (resid(type = "sojourn")), the difference treated - control; survival
+# differences at the horizons (summary(survfit, times), SE sqrt(se1^2 + se0^2))
+.st_surv_effects <- function(f, data, surv, trt, tau, horizons) {
+  z <- qnorm(0.975)
+  r <- unname(summary(f, rmean = tau)$table[, "rmean"])
+  fo <- as.formula(paste(surv, "~ 1"))
+  s <- numeric(2)
+  for (a in 0:1) {
+    dk <- data[data[[trt]] == a, , drop = FALSE]
+    # do.call puts the objects in the call: resid.survfit re-evaluates x$call
+    fk <- do.call(survfit, list(formula = fo, data = dk, weights = dk$.w))
+    s[a + 1] <- sqrt(sum(resid(fk, times = tau, type = "sojourn", weighted = TRUE)^2))
+  }
+  d <- r[2] - r[1]; sd <- sqrt(s[1]^2 + s[2]^2)
+  out <- c(rmst_control = r[1], rmst_treated = r[2], rmst_diff = d, rmst_se = sd,
+           rmst_lower = d - z * sd, rmst_upper = d + z * sd, rmst_p = 2 * pnorm(-abs(d / sd)))
+  st <- summary(f, times = horizons, extend = FALSE)
+  for (h in horizons) {
+    k0 <- which(st$time == h & st$strata == paste0(trt, "=0"))
+    k1 <- which(st$time == h & st$strata == paste0(trt, "=1"))
+    e <- st$surv[k1] - st$surv[k0]; se <- sqrt(st$std.err[k1]^2 + st$std.err[k0]^2)
+    out[paste0("sdiff_", h, c("", "_se", "_lower", "_upper", "_p"))] <-
+      c(e, se, e - z * se, e + z * se, 2 * pnorm(-abs(e / se)))
+  }
+  out
 }
 
 ref_study <- function(data, args) {
@@ -79,6 +148,10 @@ ref_study <- function(data, args) {
     ci <- confint(fit)
     or[o] <- exp(coef(fit)[[trt]]); or_lo[o] <- exp(ci[trt, 1]); or_hi[o] <- exp(ci[trt, 2])
     or_p[o] <- summary(fit)$coefficients[trt, 4]
+    g <- .st_gcomp(fit, data, trt, "ATE", data$.w)
+    out[[paste0("effects_", o)]] <- c(
+      g, evalue_rr = .st_evalue(g[["rr"]], g[["rr_lower"]], g[["rr_upper"]], "RR"),
+      evalue_or = .st_evalue(or[[o]], or_lo[[o]], or_hi[[o]], "OR", args$rare[[o]]))
   }
   out$rate_control <- rate_c; out$rate_treated <- rate_t; out$rate_p <- p_b
   out$or <- or; out$or_lower <- or_lo; out$or_upper <- or_hi; out$or_p <- or_p
@@ -112,6 +185,9 @@ ref_study <- function(data, args) {
     s <- summary(fit)
     hr[o] <- s$conf.int[trt, 1]; hr_lo[o] <- s$conf.int[trt, 3]; hr_hi[o] <- s$conf.int[trt, 4]
     hr_p[o] <- s$coefficients[trt, "Pr(>|z|)"]
+    out[[paste0("surv_effects_", o)]] <- c(
+      .st_surv_effects(f, data, surv, trt, args$tau, unlist(args$horizons)),
+      evalue_hr = .st_evalue(hr[[o]], hr_lo[[o]], hr_hi[[o]], "HR", args$rare[[o]]))
   }
   cif_c <- c(); cif_t <- c()
   for (o in names(args$cs_cox)) {  # cumulative incidence and cause-specific Cox
@@ -126,6 +202,8 @@ ref_study <- function(data, args) {
     s <- summary(fit)
     hr[o] <- s$conf.int[trt, 1]; hr_lo[o] <- s$conf.int[trt, 3]; hr_hi[o] <- s$conf.int[trt, 4]
     hr_p[o] <- s$coefficients[trt, "Pr(>|z|)"]
+    out[[paste0("evalue_hr_", o)]] <- .st_evalue(hr[[o]], hr_lo[[o]], hr_hi[[o]], "HR",
+                                                 args$rare[[o]])
   }
   out$cif_control <- cif_c; out$cif_treated <- cif_t
   out$km_median_control <- km_c; out$km_median_treated <- km_t

@@ -25,6 +25,104 @@ suppressPackageStartupMessages({
   unname(coef(svyquantile(as.formula(paste("~", v)), design, probs, ci = FALSE)))
 }
 
+# --- issue 13's effect measures (same R as r_reference/study.R, own names: both files may be
+# sourced into one session)
+.ws_evalue <- function(est, lo, hi, measure, rare = NULL) {  # the paper's formulas (EValue
+  e1 <- function(x) { if (x < 1) x <- 1 / x; x + sqrt(x * (x - 1)) }  # does not install here)
+  conv <- function(x) {
+    if (measure == "RR" || isTRUE(rare)) x else if (measure == "OR") sqrt(x)
+    else (1 - 0.5^sqrt(x)) / (1 - 0.5^sqrt(1 / x))
+  }
+  rr <- conv(est); l <- conv(lo); h <- conv(hi)
+  ci <- if (rr > 1) { if (l <= 1) 1 else e1(l) } else if (rr < 1) { if (h >= 1) 1 else e1(h) } else 1
+  c(point = e1(rr), ci = ci)
+}
+
+.ws_no_wts_advice <- function(expr) {  # the average is unweighted on purpose (WeightIt's vignette)
+  withCallingHandlers(expr, warning = function(w) {
+    if (grepl("specify weights using the `wts` argument", conditionMessage(w), fixed = TRUE))
+      invokeRestart("muffleWarning")
+  })
+}
+
+# g-computation with the real marginaleffects on the svyglm fit: target all / treated /
+# controls by the estimand, unweighted; ATO / ATM averaged with the weights
+.ws_gcomp <- function(fit, data, trt, estimand, w) {
+  nd <- data; wts <- FALSE
+  if (estimand == "ATT") nd <- data[data[[trt]] == 1, , drop = FALSE]
+  if (estimand == "ATC") nd <- data[data[[trt]] == 0, , drop = FALSE]
+  if (estimand %in% c("ATO", "ATM")) wts <- w
+  d <- .ws_no_wts_advice(marginaleffects::avg_comparisons(fit, variables = trt, newdata = nd,
+                                                           wts = wts))
+  r <- .ws_no_wts_advice(marginaleffects::avg_comparisons(
+    fit, variables = trt, newdata = nd, wts = wts, comparison = "lnratioavg", transform = "exp"))
+  c(rd = d$estimate, rd_se = d$std.error, rd_lower = d$conf.low, rd_upper = d$conf.high,
+    rd_p = d$p.value, rr = r$estimate, rr_lower = r$conf.low, rr_upper = r$conf.high,
+    rr_p = r$p.value)
+}
+
+# RMST per arm (summary(survfit, rmean = tau)) with the IJ SE of each weighted arm
+# (resid(type = "sojourn")); survival differences at the horizons (SE sqrt(se1^2 + se0^2))
+.ws_surv_effects <- function(f, data, surv, trt, tau, horizons) {
+  z <- qnorm(0.975)
+  r <- unname(summary(f, rmean = tau)$table[, "rmean"])
+  fo <- as.formula(paste(surv, "~ 1"))
+  s <- numeric(2)
+  for (a in 0:1) {
+    dk <- data[data[[trt]] == a, , drop = FALSE]
+    fk <- do.call(survfit, list(formula = fo, data = dk, weights = dk$.w))
+    s[a + 1] <- sqrt(sum(resid(fk, times = tau, type = "sojourn", weighted = TRUE)^2))
+  }
+  d <- r[2] - r[1]; sd <- sqrt(s[1]^2 + s[2]^2)
+  out <- c(rmst_control = r[1], rmst_treated = r[2], rmst_diff = d, rmst_se = sd,
+           rmst_lower = d - z * sd, rmst_upper = d + z * sd, rmst_p = 2 * pnorm(-abs(d / sd)))
+  st <- summary(f, times = horizons, extend = FALSE)
+  for (h in horizons) {
+    k0 <- which(st$time == h & st$strata == paste0(trt, "=0"))
+    k1 <- which(st$time == h & st$strata == paste0(trt, "=1"))
+    e <- st$surv[k1] - st$surv[k0]; se <- sqrt(st$std.err[k1]^2 + st$std.err[k0]^2)
+    out[paste0("sdiff_", h, c("", "_se", "_lower", "_upper", "_p"))] <-
+      c(e, se, e - z * se, e + z * se, 2 * pnorm(-abs(e / se)))
+  }
+  out
+}
+
+# subgroups: svyglm within each level (a domain of the whole design, or its own design with
+# weights re-estimated by the real WeightIt), interaction by survey::regTermTest
+.ws_subgroups <- function(data, sg, trt, estimand) {
+  mod <- sg$modifier
+  lv <- if (is.factor(data[[mod]])) levels(data[[mod]]) else sort(unique(data[[mod]]))
+  fam <- get(sg$family)()
+  re <- identical(sg$weights, "reestimate")
+  res <- c(); wall <- if (re) rep(0, nrow(data)) else data$.w
+  for (k in seq_along(lv)) {
+    l <- lv[k]
+    sel <- data[[mod]] == l
+    if (re) {
+      sub <- data[sel, , drop = FALSE]
+      W <- weightit(as.formula(sg$ps_formula), data = sub, method = "glm", estimand = estimand)
+      wall[sel] <- W$weights
+      sub$.w <- W$weights
+      des <- svydesign(ids = ~1, weights = ~.w, data = sub)
+    } else {
+      des <- svydesign(ids = ~1, weights = ~.w, data = data)[sel, ]
+    }
+    fit <- svyglm(as.formula(sg$formula), design = des, family = fam)
+    cf <- coef(summary(fit))[trt, ]; ci <- confint(fit)[trt, ]
+    ex <- if (sg$family == "quasibinomial") exp else identity
+    res[paste0("level", k, c("_estimate", "_se", "_lower", "_upper", "_p"))] <-
+      c(ex(cf[[1]]), cf[[2]], ex(ci[[1]]), ex(ci[[2]]), cf[[4]])
+  }
+  data[[mod]] <- factor(data[[mod]], levels = lv)
+  data$.wall <- wall
+  des <- svydesign(ids = ~1, weights = ~.wall, data = data)
+  rhs <- strsplit(sg$formula, "~")[[1]]
+  full <- svyglm(as.formula(paste(rhs[1], "~", rhs[2], "+", trt, "*", mod)), design = des,
+                 family = fam)
+  rt <- regTermTest(full, as.formula(paste0("~", trt, ":", mod)))
+  c(res, interaction_f = unname(rt$Ftest[1]), interaction_p = unname(rt$p[1]))
+}
+
 ref_worked_study <- function(data, args) {
   data <- .ws_fac(data)
   trt <- args$treatment
@@ -129,6 +227,13 @@ ref_worked_study <- function(data, args) {
       p_rate = unname(svychisq(as.formula(paste("~", col, "+", trt)), d)$p.value),
       or = exp(unname(coef(fit)[trt])), lower = exp(ci[trt, 1]), upper = exp(ci[trt, 2]),
       p = summary(fit)$coefficients[trt, 4])
+    g <- .ws_gcomp(fit, d$variables, trt, args$estimand, data$.w)
+    b <- out[[paste0("bin_", o)]]
+    out[[paste0("effects_", o)]] <- c(
+      g, evalue_rr = .ws_evalue(g[["rr"]], g[["rr_lower"]], g[["rr_upper"]], "RR"),
+      if (!is.null(s$rare)) c(evalue_or = .ws_evalue(b[["or"]], b[["lower"]], b[["upper"]],
+                                                     "OR", s$rare)))
+    data[[col]] <- d$variables[[col]]
   }
   # time to event: weighted KM, survival at the horizons, svylogrank, weighted Cox (robust)
   for (o in names(args$tte)) {
@@ -152,6 +257,14 @@ ref_worked_study <- function(data, args) {
     res["hr"] <- sm$conf.int[trt, 1]; res["hr_lower"] <- sm$conf.int[trt, 3]
     res["hr_upper"] <- sm$conf.int[trt, 4]; res["hr_p"] <- sm$coefficients[trt, "Pr(>|z|)"]
     out[[paste0("tte_", o)]] <- res
+    out[[paste0("surv_effects_", o)]] <- c(
+      .ws_surv_effects(f, data, surv, trt, args$tau, unlist(args$horizons)),
+      if (!is.null(s$rare)) c(evalue_hr = .ws_evalue(res[["hr"]], res[["hr_lower"]],
+                                                     res[["hr_upper"]], "HR", s$rare)))
+  }
+  for (i in seq_along(args$subgroups)) {
+    sg <- args$subgroups[[i]]
+    out[[paste0("subgroups_", i)]] <- .ws_subgroups(data, sg, trt, args$estimand)
   }
   for (k in unlist(args$skip)) out[[k]] <- NULL
   out

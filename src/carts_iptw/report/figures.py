@@ -31,8 +31,30 @@ def to_base64_png(fig, dpi: int = 100, tight: bool = True) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def to_png_svg(fig, dpi: int = 100, tight: bool = True) -> tuple[bytes, bytes]:
+    """The figure as PNG bytes and SVG bytes (the figure is closed): the report embeds the PNG
+    and also writes both files beside report.html."""
+    kw = {"bbox_inches": "tight" if tight else None}
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi, **kw)
+    fig.savefig(svg, format="svg", metadata={"Date": None}, **kw)  # reproducible bytes
+    plt.close(fig)
+    return png.getvalue(), svg.getvalue()
+
+
 def _v(cell):
     return cell.get("value") if isinstance(cell, dict) else cell
+
+
+def format_p(v: float) -> str:
+    """The report's one p-value format: "< 0.001", else three significant digits (0.0392,
+    0.591, 1.00)."""
+    return "< 0.001" if v < 0.001 else f"{v:#.3g}"
+
+
+def p_phrase(v: float) -> str:
+    """"p < 0.001" or "p = 0.591" for running text."""
+    return "p < 0.001" if v < 0.001 else f"p = {format_p(v)}"
 
 
 def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
@@ -71,6 +93,39 @@ def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
     for yi, e, l_, h in zip(y, est, lo, hi, strict=True):
         ax.annotate(f"{e:.2f} ({l_:.2f}-{h:.2f})", (1.02, yi), xycoords=("axes fraction", "data"),
                     va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def subgroup_forest(sg: dict):
+    """Forest plot of one subgroup analysis (results.json's ``subgroups`` entry): the effect
+    per level with its CI, on a log axis for a ratio, a linear axis for a difference."""
+    rows = [r for r in sg["rows"]
+            if all(_v(r.get(k)) is not None for k in ("estimate", "lower", "upper"))]
+    ratio = "ratio" in sg["effect"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(len(rows), 1) + 1.5))
+    if not rows:
+        ax.text(0.5, 0.5, "no estimable effects", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    y = np.arange(len(rows))[::-1]
+    est = np.array([_v(r["estimate"]) for r in rows])
+    lo = np.array([_v(r["lower"]) for r in rows])
+    hi = np.array([_v(r["upper"]) for r in rows])
+    ax.hlines(y, lo, hi, color="#333333", lw=1.4)
+    ax.plot(est, y, "s", color=COLORS[1], ms=6)
+    ax.axvline(1.0 if ratio else 0.0, color="#888888", ls="--", lw=1)
+    if ratio:
+        ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{sg['label']} = {r['level']} (n = {_v(r['n'])})" for r in rows])
+    p = _v(sg.get("interaction_p"))
+    ptxt = "" if p is None else f"; interaction {p_phrase(p)}"
+    ax.set_title(f"{sg['outcome_label']}: {sg['effect']} by subgroup{ptxt}", fontsize=11)
+    ax.set_xlabel(sg["effect"] + (" (log scale)" if ratio else ""))
+    for yi, e, l_, h in zip(y, est, lo, hi, strict=True):
+        ax.annotate(f"{e:.2f} ({l_:.2f} to {h:.2f})", (1.02, yi),
+                    xycoords=("axes fraction", "data"), va="center", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -178,7 +233,7 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | 
         risk = {"times": times, "rows": {lab: nr.loc[k].to_numpy() for lab, k in
                                          zip(arms, keys, strict=True)}}
     p = _v(result.get("logrank_p"))
-    note = f"weighted log-rank p = {p:.3g}" if p is not None else ""
+    note = f"weighted log-rank {p_phrase(p)}" if p is not None else ""
     return step_curves(curves, xlabel or f"time, {unit}", "survival probability",
                        f"{result['label']} (IPT-weighted)", note, risk, ticks=times)
 

@@ -9,6 +9,7 @@ gives the reason. If the data are synthetic, a banner says so at the top.
 
 from __future__ import annotations
 
+import base64
 import html as _html
 from importlib import resources
 from pathlib import Path
@@ -23,13 +24,15 @@ SECTIONS = (
     ("summary", "Summary"), ("flow", "Cohort"), ("table1", "Table 1"),
     ("balance", "Balance"), ("outcomes", "Outcomes"), ("odds-ratios", "Odds ratios"),
     ("continuous", "Means"), ("distributions", "Distributions"), ("survival", "Survival"),
-    ("cox", "Cox models"), ("competing", "Competing risks"), ("warnings", "Warnings"),
+    ("cox", "Cox models"), ("effects", "Marginal effects"), ("subgroups", "Subgroups"),
+    ("competing", "Competing risks"), ("warnings", "Warnings"),
     ("methods", "Methods and provenance"),
 )
 #: a section shown only when the results hold rows of its kind
 _SECTION_DATA = {"outcomes": "binary_outcomes", "odds-ratios": "odds_ratios",
                  "continuous": "continuous_outcomes", "distributions": "distribution_outcomes",
-                 "survival": "survival", "cox": "cox", "competing": "competing"}
+                 "survival": "survival", "cox": "cox", "competing": "competing",
+                 "effects": "_effects", "subgroups": "subgroups"}
 
 
 def _vs(res: dict) -> str:
@@ -75,7 +78,13 @@ def fp(cell) -> str:
     v = _val(cell)
     if v is None:
         return _null(cell)
-    return "&lt;0.001" if v < 0.001 else f"{v:.3f}"
+    return _e(F.format_p(v))
+
+
+def fpeq(cell) -> str:
+    """'p &lt; 0.001' or 'p = 0.591' for running text (a dash when not estimated)."""
+    v = _val(cell)
+    return f"p = {_null(cell)}" if v is None else _e(F.p_phrase(v))
 
 
 def fpct(cell) -> str:
@@ -128,12 +137,12 @@ def _summary(res: dict) -> str:
         items.append(f"<li>{_e(o['label'])}: weighted mean {fnum(o[arms[0]]['mean'])} vs "
                      f"{fnum(o[arms[1]]['mean'])}; difference {fnum(d.get('estimate'))} "
                      f"(95% CI {fnum(d.get('lower'))}&ndash;{fnum(d.get('upper'))}), "
-                     f"p = {fp(d.get('p'))}.</li>")
+                     f"{fpeq(d.get('p'))}.</li>")
     for o in res.get("binary_outcomes", []):
         if o.get("primary"):
             items.append(f"<li>Primary endpoint, {_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])}"
                          f" vs {fpct(o[arms[1]]['rate_weighted'])} (weighted), "
-                         f"p = {fp(o['p_weighted'])}.</li>")
+                         f"{fpeq(o['p_weighted'])}.</li>")
     ors = {o["name"]: o for o in res.get("odds_ratios", [])}
     for o in res.get("binary_outcomes", []):
         orr = ors.get(o["name"], {})
@@ -142,7 +151,7 @@ def _summary(res: dict) -> str:
             items.append(f"<li>{_e(o['label'])}: {fpct(o[arms[0]]['rate_weighted'])} vs "
                          f"{fpct(o[arms[1]]['rate_weighted'])} (weighted); adjusted OR "
                          f"{fnum(orr.get('or'))} ({fnum(orr.get('lower'))}&ndash;"
-                         f"{fnum(orr.get('upper'))}), p = {fp(orr.get('p'))}"
+                         f"{fnum(orr.get('upper'))}), {fpeq(orr.get('p'))}"
                          + ("; near separation, Firth OR "
                             f"{fnum(orr['firth'].get('or'))} ({fnum(orr['firth'].get('lower'))}"
                             f"&ndash;{fnum(orr['firth'].get('upper'))})" if orr.get("firth") else "")
@@ -151,8 +160,8 @@ def _summary(res: dict) -> str:
     for sv in res.get("survival", []):
         c = cox.get(sv["name"], {})
         hr = (f"; HR {fnum(c.get('hr'))} ({fnum(c.get('lower'))}&ndash;{fnum(c.get('upper'))}), "
-              f"p = {fp(c.get('p'))}" if c else "")
-        items.append(f"<li>{_e(sv['label'])}: weighted log-rank p = {fp(sv['logrank_p'])}"
+              f"{fpeq(c.get('p'))}" if c else "")
+        items.append(f"<li>{_e(sv['label'])}: weighted log-rank {fpeq(sv['logrank_p'])}"
                      f"{hr}.</li>")
     if res.get("warnings"):
         items.append(f'<li><a href="#warnings">{len(res["warnings"])} warning(s)</a>.</li>')
@@ -379,6 +388,100 @@ def _cox(res: dict, figs: dict) -> str:
     return _section("cox", "Cox models", inner)
 
 
+def _scaled(cell, k: float):
+    v = _val(cell)
+    return cell if v is None else {"value": k * v, "function": cell.get("function", "")}
+
+
+def effect_rows(res: dict) -> list[dict]:
+    """One row per marginal effect of the study (binary: risk difference, risk ratio, adjusted
+    OR; time to event: RMST difference, survival differences, HR), each with its E-value where
+    it is a ratio. Differences of proportions in percentage points."""
+    rows = []
+    unit = res["meta"].get("time_unit", "")
+
+    def add(o, measure, cells, scale=1.0, ev=None, fn=""):
+        r = {"outcome": o["label"], "name": o["name"], "measure": measure, "function": fn}
+        for k in ("estimate", "lower", "upper"):
+            r[k] = _scaled(cells.get(k), scale)
+        r["p"] = cells.get("p")
+        r["evalue_point"] = (ev or {}).get("point")
+        r["evalue_ci"] = (ev or {}).get("ci")
+        rows.append(r)
+
+    for o in res.get("odds_ratios", []):
+        eff = o.get("effects")
+        if not eff:
+            continue
+        tgt = {"all": "", "treated": ", in the treated", "controls": ", in the controls"}.get(
+            eff.get("target", "all"), "")
+        add(o, f"risk difference, percentage points{tgt}", eff["rd"], 100.0, fn="avg_comparisons")
+        add(o, f"risk ratio{tgt}", eff["rr"], ev=eff.get("evalue_rr"), fn="avg_comparisons")
+        add(o, "adjusted odds ratio", {"estimate": o.get("or"), "lower": o.get("lower"),
+                                       "upper": o.get("upper"), "p": o.get("p")},
+            ev=o.get("evalue"), fn=o.get("method", "svyglm"))
+    cox = {c["name"]: c for c in res.get("cox", [])}
+    for o in res.get("survival", []):
+        u = o.get("time_unit") or unit
+        if "rmst" in o:
+            add(o, f"RMST difference up to {o['rmst']['tau']:g} {u}", o["rmst"]["difference"],
+                fn="rmst_difference")
+        for h, d in o.get("difference", {}).items():
+            add(o, f"survival difference at {h} {u}, percentage points", d, 100.0,
+                fn="survfit_difference")
+        c = cox.get(o["name"])
+        if c and "evalue" in c:
+            add(o, "hazard ratio (Cox)", {"estimate": c["hr"], "lower": c["lower"],
+                                          "upper": c["upper"], "p": c["p"]},
+                ev=c["evalue"], fn="coxph")
+    return rows
+
+
+def _effects(res: dict) -> str:
+    rows = []
+    for r in effect_rows(res):
+        rows.append([_e(r["outcome"]), _e(r["measure"]), fnum(r["estimate"]),
+                     f"{fnum(r['lower'])}&ndash;{fnum(r['upper'])}", fp(r["p"]),
+                     fnum(r["evalue_point"]) if r["evalue_point"] else "",
+                     fnum(r["evalue_ci"]) if r["evalue_ci"] else ""])
+    inner = _table(["Outcome", f"Effect ({_e(_vs(res))})", "Estimate", "95% CI", "p",
+                    "E-value", "E-value (CI)"], rows, "effects-table")
+    inner += ('<p class="note">Risk difference and ratio: g-computation on the weighted logistic '
+              "model (marginaleffects::avg_comparisons on the survey::svyglm fit; ratio = "
+              "mean(p1)/mean(p0), 'lnratioavg'), delta-method SE from the design-based "
+              "covariance, z inference; averaged over the estimand's target population "
+              "(unweighted; with the weights for ATO/ATM). RMST: restricted mean survival time "
+              "of the weighted Kaplan-Meier curves (summary(survfit, rmean = tau)), robust "
+              "(infinitesimal-jackknife) variance per arm; survival differences: summary(survfit, "
+              "times) per arm, SE sqrt(se1^2 + se0^2). E-values (VanderWeele &amp; Ding 2017): "
+              "for the estimate and the CI limit closest to 1; an OR or HR is converted to the "
+              "risk-ratio scale unless the spec marks the outcome rare (rare = true); a dash "
+              "means the spec does not say (hover for the reason). None of the SEs accounts for "
+              "the estimation of the weights.</p>")
+    return _section("effects", "Marginal effects and E-values", inner)
+
+
+def _subgroups(res: dict, figs: dict) -> str:
+    inner = ""
+    for i, sg in enumerate(res.get("subgroups", [])):
+        rows = [[_e(r["level"]), _fint(r["n"]), fnum(r["estimate"]),
+                 f"{fnum(r['lower'])}&ndash;{fnum(r['upper'])}", fp(r["p"])] for r in sg["rows"]]
+        src = ("weights kept from the whole cohort (subgroups are domains of the whole design)"
+               if sg["weights"] == "cohort" else
+               "weights re-estimated within each subgroup (the spec's propensity model)")
+        inner += (f"<h3>{_e(sg['outcome_label'])} by {_e(sg['label'])}</h3>"
+                  + _table([_e(sg["label"]), "n", _e(sg["effect"]).capitalize(), "95% CI", "p"],
+                           rows, f"subgroups-table-{i}")
+                  + f'<p class="note">svyglm <code>{_e(sg["formula"])}</code> within each '
+                    f"subgroup; {src}. Interaction test (survey::regTermTest, Wald): "
+                    f"{fpeq(sg['interaction_p'])}.</p>")
+        fid = f"fig-subgroups-{i}"
+        if fid in figs:
+            inner += _figure(fid, figs[fid], f"{sg['outcome_label']} by {sg['label']}: "
+                                             f"{sg['effect']} per subgroup, 95% CI")
+    return _section("subgroups", "Subgroup effects", inner)
+
+
 def _competing(res: dict, figs: dict) -> str:
     a0, a1 = res["meta"]["arms"]
     inner = ""
@@ -515,6 +618,29 @@ def methods_paragraphs(res: dict) -> list[str]:
                    "design-based (linearisation, treating the weights as fixed)"
                    + ("; Cox models use the robust sandwich variance." if res.get("cox")
                       else "."))
+    eff = []
+    if any(o.get("effects") for o in res.get("odds_ratios", [])):
+        eff.append("marginal risk differences and risk ratios (mean(p1)/mean(p0)) by "
+                   "g-computation on the weighted logistic model: every patient of the "
+                   "estimand's target population predicted under both treatments from the "
+                   "svyglm fit and averaged (marginaleffects::avg_comparisons twin, "
+                   "delta-method SE from the design-based covariance)")
+    if any("rmst" in o for o in res.get("survival", [])):
+        eff.append("restricted mean survival time differences and survival differences at "
+                   "the horizons from the weighted Kaplan-Meier curves (robust variance)")
+    if eff:
+        out.append("Marginal effects: " + _join(eff) + ". E-values (VanderWeele and Ding, "
+                   "2017) give the strength of unmeasured confounding that would explain away "
+                   "each ratio; odds and hazard ratios were converted to the risk-ratio scale "
+                   "unless the outcome was declared rare.")
+    if res.get("subgroups"):
+        out.append("Effect modification was examined within subgroups ("
+                   + _join([f"{sg['label']} for {sg['outcome_label']}, weights "
+                            + ("from the whole cohort" if sg["weights"] == "cohort"
+                               else "re-estimated within each subgroup")
+                            for sg in res["subgroups"]])
+                   + ") with a Wald test of the treatment-by-modifier interaction "
+                   "(survey::regTermTest).")
     out.append(f"Analyses used carts_iptw {m['version']}, whose every function is checked "
                "against its R twin (WeightIt, cobalt, survey, survival, stats) by the package's "
                "parity tests; the functions and twins used are listed below.")
@@ -534,45 +660,66 @@ def _methods(res: dict) -> str:
 
 
 # ---------------------------------------------------------------- figures
-def make_figures(results: dict, objects: dict) -> dict:
-    """PNG (base64) of every figure the results support, keyed by figure id."""
-    figs = {}
+class _Figures:
+    """Figure id -> base64 PNG for the HTML, and the PNG and SVG bytes for the files."""
+
+    def __init__(self, files: dict | None):
+        self.b64: dict = {}
+        self.files = files
+
+    def add(self, fid: str, fig, tight: bool = True) -> None:
+        if self.files is None:
+            self.b64[fid] = F.to_base64_png(fig, tight=tight)
+            return
+        png, svg = F.to_png_svg(fig, tight=tight)
+        self.b64[fid] = base64.b64encode(png).decode("ascii")
+        self.files[fid] = (png, svg)
+
+
+def make_figures(results: dict, objects: dict, files: dict | None = None) -> dict:
+    """PNG (base64) of every figure the results support, keyed by figure id; ``files``, when
+    given, receives ``{figure id: (png bytes, svg bytes)}`` for the files beside the report."""
+    figs = _Figures(files)
     arms = results["meta"]["arms"]
     trt = results["meta"]["treatment"]
     if "bal" in objects:
-        figs["fig-love"] = F.to_base64_png(love_plot(
+        figs.add("fig-love", love_plot(
             objects["bal"], threshold=results["balance"]["threshold"],
             var_names=results["balance"].get("labels") or None))
     if "weightit" in objects:
-        figs["fig-overlap"] = F.to_base64_png(overlap_plot(objects["weightit"]))
+        figs.add("fig-overlap", overlap_plot(objects["weightit"]))
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
     if ors:
-        figs["fig-forest-or"] = F.to_base64_png(
-            F.forest_plot(ors, "or", "adjusted odds ratio", "Adjusted odds ratios"), tight=False)
+        figs.add("fig-forest-or", F.forest_plot(ors, "or", "adjusted odds ratio",
+                                                "Adjusted odds ratios"), tight=False)
     if results.get("cox"):
-        figs["fig-forest-hr"] = F.to_base64_png(
-            F.forest_plot(results["cox"], "hr", "hazard ratio", "Weighted Cox models"),
-            tight=False)
+        figs.add("fig-forest-hr", F.forest_plot(results["cox"], "hr", "hazard ratio",
+                                                "Weighted Cox models"), tight=False)
+    for i, sg in enumerate(results.get("subgroups", [])):
+        figs.add(f"fig-subgroups-{i}", F.subgroup_forest(sg), tight=False)
     origin = results["meta"].get("time_origin", "")
     for name, (fit, r) in objects.get("km", {}).items():
-        figs[f"fig-km-{name}"] = F.to_base64_png(F.km_figure(
+        figs.add(f"fig-km-{name}", F.km_figure(
             fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)))
     for name, (fit, r) in objects.get("cif", {}).items():
-        figs[f"fig-cif-{name}"] = F.to_base64_png(F.cif_figure(
+        figs.add(f"fig-cif-{name}", F.cif_figure(
             fit, r, arms, trt, xlabel=time_axis_label(_unit(results, r), origin)), tight=False)
-    return figs
+    return figs.b64
 
 
-def render_report(results: dict, objects: dict | None = None) -> str:
-    """The whole report as one HTML string (figures embedded)."""
-    figs = make_figures(results, objects or {})
+def render_report(results: dict, objects: dict | None = None, files: dict | None = None
+                  ) -> str:
+    """The whole report as one HTML string (figures embedded); ``files`` (a dict) receives
+    each figure's PNG and SVG bytes (:func:`write_figures`)."""
+    figs = make_figures(results, objects or {}, files)
     m = results["meta"]
     banner = (f'<div class="banner" id="synthetic-banner">{_e(m["data_label"])}</div>'
               if m.get("synthetic") else "")
     meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
             f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
     shown = [(sid, t) for sid, t in SECTIONS
-             if sid not in _SECTION_DATA or results.get(_SECTION_DATA[sid])]
+             if sid not in _SECTION_DATA or (effect_rows(results) if sid == "effects"
+                                              else results.get(_SECTION_DATA[sid]))]
     secs = tuple(shown) + ((CALIBRATION,) if results.get("calibration") else ())
     nav = "".join(f'<a href="#{sid}">{_e(t)}</a>' for sid, t in secs)
     render = {
@@ -583,6 +730,7 @@ def render_report(results: dict, objects: dict | None = None) -> str:
         "continuous": lambda: _continuous(results),
         "distributions": lambda: _distributions(results),
         "survival": lambda: _survival(results, figs), "cox": lambda: _cox(results, figs),
+        "effects": lambda: _effects(results), "subgroups": lambda: _subgroups(results, figs),
         "competing": lambda: _competing(results, figs), "warnings": lambda: _warnings(results),
         "methods": lambda: _calibration(results) + _methods(results),
     }
@@ -593,6 +741,22 @@ def render_report(results: dict, objects: dict | None = None) -> str:
     footer = _e(m["data_label"]) if m.get("synthetic") else "carts_iptw"
     return tpl.substitute(title=_e(title), banner=banner, meta=meta, nav=nav, body=body,
                           footer=footer)
+
+
+def write_figures(files: dict, folder: Path, synthetic: bool = False) -> list[Path]:
+    """Each figure as ``<id>.png`` and ``<id>.svg`` in ``folder`` (the run's staging folder's
+    ``figures/``: the manifest lists them); ``_SYNTHETIC`` in the names for synthetic data, as
+    the CSVs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    tag = "_SYNTHETIC" if synthetic else ""
+    for fid, (png, svg) in files.items():
+        for ext, data in (("png", png), ("svg", svg)):
+            p = folder / f"{fid}{tag}.{ext}"
+            p.write_bytes(data)
+            out.append(p)
+    return out
 
 
 # ---------------------------------------------------------------- CSV tables
@@ -630,6 +794,11 @@ def write_tables(results: dict, folder: Path) -> list[Path]:
         "competing": [{k: v for k, v in r.items() if k != "cox"}
                       for r in results.get("competing", [])],
         "calibration": results.get("calibration", []),
+        "effects": effect_rows(results),
+        "subgroups": [{"modifier": sg["modifier"], "outcome": sg["outcome"],
+                       "weights": sg["weights"], "effect": sg["effect"], **r,
+                       "interaction_p": sg["interaction_p"]}
+                      for sg in results.get("subgroups", []) for r in sg["rows"]],
     }
     for name, rows in tables.items():
         if not rows:

@@ -29,6 +29,11 @@ from carts_iptw.design.svydesign import svydesign
 from carts_iptw.design.svyglm import svyglm
 from carts_iptw.design.table1_tests import chisq_test, fisher_test, wilcox_test
 from carts_iptw.design.tests import svychisq, svyranktest
+from carts_iptw.effects.comparisons import avg_comparisons
+from carts_iptw.effects.evalue import evalue
+from carts_iptw.effects.rmst import rmst_difference
+from carts_iptw.effects.subgroups import subgroup_effects
+from carts_iptw.effects.survdiff_at import survfit_difference
 from carts_iptw.separation import SeparationError
 from carts_iptw.study.expr import evaluate, parse
 from carts_iptw.study.provenance import num
@@ -487,8 +492,14 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
         res["separation"] = {"kind": kind, "terms": list(sep.infinite)}
         res.update(_firth_fit(formula, design, trt))
         res["method"] = "logistf"
+        why = "separation: g-computation from a Firth fit is not reported"
+        res["effects"] = {k: {c: num(None, "avg_comparisons", reason=why) for c in _EFF_CELLS}
+                          for k in ("rd", "rr")}
+        res["evalue"] = _evalue_cells(res["or"], res["lower"], res["upper"], "OR", o)
         return res
     res.update(_or_cells(fit, trt, "svyglm"))
+    res["effects"] = marginal_effects(ctx, o, fit, among)
+    res["evalue"] = _evalue_cells(res["or"], res["lower"], res["upper"], "OR", o)
     tr = design.data[trt].to_numpy() == 1
     for label, g in _arms(ctx.spec):
         m = tr == bool(g)
@@ -501,6 +512,78 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
                      "unstable; Firth-penalised estimate reported alongside")
             res["firth"] = _firth_fit(formula, design, trt)
     return res
+
+
+_EFF_CELLS = ("estimate", "se", "lower", "upper", "p")
+
+
+def gcomp_target(ctx: Context, among: np.ndarray | None = None):
+    """The g-computation target rows and averaging weights from the estimand, as WeightIt's
+    vignette: all rows (ATE), the treated (ATT), the controls (ATC), unweighted; ATO / ATM
+    averaged with the weights. ``among`` restricts to the outcome's analysed rows."""
+    est = ctx.spec.propensity.estimand
+    keep = np.ones(len(ctx.data), dtype=bool) if among is None else np.asarray(among, bool)
+    if est == "ATT":
+        keep = keep & ctx.trt
+    elif est == "ATC":
+        keep = keep & ~ctx.trt
+    wts = ctx.weights[keep] if est in ("ATO", "ATM") else False
+    return ctx.data.loc[keep], wts
+
+
+def marginal_effects(ctx: Context, o: Outcome, fit, among=None) -> dict:
+    """Marginal risk difference and risk ratio by g-computation on the study's weighted
+    logistic model (``avg_comparisons`` on the svyglm fit; R: ``marginaleffects::
+    avg_comparisons(svyglm_fit, variables = treat, newdata = <target>, comparison =
+    "difference" | "lnratioavg", transform = "exp" for the ratio)``), z inference."""
+    trt = ctx.spec.treatment
+    nd, wts = gcomp_target(ctx, among if o.among else None)
+    out = {}
+    for key, cmp in (("rd", "difference"), ("rr", "ratio")):
+        try:
+            with collect_warnings(ctx, f"marginal effects {o.name}"):
+                a = avg_comparisons(fit, variables=trt, comparison=cmp, newdata=nd, wts=wts)
+        except ValueError as exc:  # e.g. a reference risk of 0 for the ratio
+            ctx.warn(f"marginal effects {o.name}", f"{o.label}: {cmp}: {exc}")
+            out[key] = {c: num(None, "avg_comparisons", reason=str(exc)) for c in _EFF_CELLS}
+            continue
+        t = a.tidy().iloc[0]
+        out[key] = {"estimate": num(t["estimate"], "avg_comparisons"),
+                    "se": num(t["std_error"], "avg_comparisons"),
+                    "lower": num(t["conf_low"], "avg_comparisons"),
+                    "upper": num(t["conf_high"], "avg_comparisons"),
+                    "p": num(t["p_value"], "avg_comparisons")}
+        if key == "rr":
+            out["rr"]["se"]["scale"] = "log"
+    out["n_target"] = num(len(nd), "count")
+    out["target"] = {"ATT": "treated", "ATC": "controls"}.get(ctx.spec.propensity.estimand,
+                                                               "all")
+    out["averaging"] = "weighted" if wts is not False else "unweighted"
+    rr = out["rr"]
+    out["evalue_rr"] = _evalue_cells(rr["estimate"], rr["lower"], rr["upper"], "RR", o)
+    return out
+
+
+def _evalue_cells(est, lo, hi, measure: str, o: Outcome) -> dict:
+    """E-values of a ratio and of its CI limit closest to 1 (``evalue``); an OR / HR needs the
+    outcome's ``rare`` key in the spec (no default, as EValue)."""
+    vals = [value_of(c) for c in (est, lo, hi)]
+    if measure != "RR" and o.rare is None:
+        why = f"set rare = true or false in outcome '{o.name}' of the spec for the E-value of the {measure}"
+        return {"point": num(None, "evalue", reason=why), "ci": num(None, "evalue", reason=why)}
+    if any(v is None or not v > 0 for v in vals):
+        why = "the ratio or its interval is not estimated"
+        return {"point": num(None, "evalue", reason=why), "ci": num(None, "evalue", reason=why)}
+    e = evalue(vals[0], vals[1], vals[2], measure=measure,
+               rare=None if measure == "RR" else o.rare)
+    out = {"point": num(e.point, "evalue"), "ci": num(e.ci, "evalue"), "measure": measure}
+    if measure != "RR":
+        out["rare"] = bool(o.rare)
+    return out
+
+
+def value_of(cell):
+    return cell.get("value") if isinstance(cell, dict) else cell
 
 
 def _firth_fit(formula: str, design, trt: str) -> dict:
@@ -597,7 +680,60 @@ def time_to_event(ctx: Context, o: Outcome) -> tuple[dict, object]:
     lr = svylogrank(f"{surv} ~ {trt}", ctx.design)
     res["logrank_p"] = num(lr.p_value, "svylogrank")
     res["logrank_chisq"] = num(lr.statistic, "svylogrank")
+    res["rmst"] = _rmst(ctx, o, fit)
+    res["difference"] = _surv_difference(ctx, o, fit)
     return res, fit
+
+
+def _cells(row, fn: str) -> dict:
+    return {"estimate": num(row["estimate"], fn), "se": num(row["std_error"], fn),
+            "lower": num(row["conf_low"], fn), "upper": num(row["conf_high"], fn),
+            "p": num(row["p_value"], fn)}
+
+
+def _last_times(fit) -> float:
+    return float(min(fit.table.loc[fit.table["strata"] == s, "time"].max() for s in fit.strata))
+
+
+def _rmst(ctx: Context, o: Outcome, fit) -> dict:
+    """RMST difference (treated minus control) up to ``[study] rmst_tau``, else the last
+    horizon; the weighted curve's robust (IJ) variance per arm (``rmst_difference``)."""
+    tau = ctx.spec.rmst_tau if ctx.spec.rmst_tau is not None else max(ctx.spec.horizons)
+    out = {"tau": tau, "tau_source": "rmst_tau" if ctx.spec.rmst_tau is not None
+           else "last horizon"}
+    if tau > _last_times(fit):
+        why = "tau beyond the follow-up of an arm"
+        ctx.warn(f"RMST {o.name}", f"{o.label}: RMST not estimated: {why}")
+        out["difference"] = {c: num(None, "rmst_difference", reason=why) for c in _EFF_CELLS}
+        return out
+    r = rmst_difference(fit, tau)
+    out["variance"] = r.variance
+    out["difference"] = _cells(r.tidy().iloc[0], "rmst_difference")
+    for label, g in _arms(ctx.spec):
+        a = r.arms.loc[f"{ctx.spec.treatment}={g}"]
+        out[label] = {"rmean": num(a["rmean"], "rmst_difference"),
+                      "se": num(a["se_rmean"], "rmst_difference")}
+    return out
+
+
+def _surv_difference(ctx: Context, o: Outcome, fit) -> dict:
+    """Survival difference (treated minus control) at each horizon (``survfit_difference``);
+    null beyond follow-up."""
+    out = {}
+    last = _last_times(fit)
+    for h in ctx.spec.horizons:
+        if h > last:
+            why = "beyond follow-up"
+            out[f"{h:g}"] = {c: num(None, "survfit_difference", reason=why) for c in _EFF_CELLS}
+            continue
+        try:
+            d = survfit_difference(fit, [h])
+        except ValueError as exc:  # a zero standard error in both arms
+            out[f"{h:g}"] = {c: num(None, "survfit_difference", reason=str(exc))
+                             for c in _EFF_CELLS}
+            continue
+        out[f"{h:g}"] = _cells(d.tidy().iloc[0], "survfit_difference")
+    return out
 
 
 def _surv_at(fit, key: str, horizons) -> dict:
@@ -629,10 +765,56 @@ def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | No
     with collect_warnings(ctx, f"Cox model {o.name}"):
         fit = coxph(formula, data, weights=ctx.weights, robust=True)
     ci = fit.confint(exponentiate=True)
-    return {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
-            "hr": num(fit.hr[trt], "coxph"), "lower": num(ci.loc[trt].iloc[0], "coxph"),
-            "upper": num(ci.loc[trt].iloc[1], "coxph"), "p": num(fit.p_values[trt], "coxph"),
-            "robust_se": num(fit.se[trt], "coxph")}
+    res = {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
+           "hr": num(fit.hr[trt], "coxph"), "lower": num(ci.loc[trt].iloc[0], "coxph"),
+           "upper": num(ci.loc[trt].iloc[1], "coxph"), "p": num(fit.p_values[trt], "coxph"),
+           "robust_se": num(fit.se[trt], "coxph")}
+    res["evalue"] = _evalue_cells(res["hr"], res["lower"], res["upper"], "HR", o)
+    return res
+
+
+# ---------------------------------------------------------------- subgroups
+def subgroups(ctx: Context, sg) -> tuple[dict, object]:
+    """The effect within each level of ``sg.modifier`` and the interaction test
+    (``subgroup_effects``: svyglm per subgroup + regTermTest), weights kept from the cohort
+    or re-estimated within each subgroup (``weightit``, the spec's propensity model)."""
+    spec = ctx.spec
+    o = next(x for x in spec.outcomes if x.name == sg.outcome)
+    if o.among:
+        raise ValueError(f"subgroups: outcome '{o.name}' is analysed 'among' a subset; "
+                         "subgroups need an outcome of the whole cohort")
+    trt = spec.treatment
+    adj = [a for a in spec.adjustment(o.adjust) if a != trt and a != sg.modifier]
+    if o.type == "binary":
+        col = f"o_{o.name}" if f"o_{o.name}" in ctx.data else outcome_column(ctx, o)
+        family = "quasibinomial"
+    else:
+        col, family = o.column, "gaussian"
+    formula = f"{col} ~ {_rhs([trt, *adj])}"
+    kw = {}
+    if sg.weights == "reestimate":
+        p = spec.propensity
+        if p.method != "glm" or p.trim_at is not None or p.stabilize or p.missing == "indicator":
+            raise ValueError(f"subgroups by '{sg.modifier}': weights = \"reestimate\" needs "
+                             "[propensity] method = \"glm\" without trimming, stabilisation or "
+                             "missing = \"indicator\"")
+        ps = [c for c in p.covariates if c != sg.modifier]
+        kw = dict(reestimate=True, ps_formula=f"{trt} ~ {_rhs(ps)}", estimand=p.estimand)
+    data = ctx.data.copy()
+    data["_sg_w"] = ctx.weights
+    with collect_warnings(ctx, f"subgroups {sg.modifier}"):
+        r = subgroup_effects(formula, data, trt, sg.modifier, weights="_sg_w", family=family,
+                             **kw)
+    rows = []
+    for _, t in r.tidy().iterrows():
+        rows.append({"level": str(t["term"]).split("=", 1)[1], "n": num(int(t["n"]), "count"),
+                     **_cells(t, "subgroup_effects")})
+    inter = r.interaction
+    return {"modifier": sg.modifier, "label": sg.label or spec.label(sg.modifier),
+            "outcome": o.name, "outcome_label": o.label, "formula": formula,
+            "weights": sg.weights, "effect": r.effect_name, "rows": rows,
+            "interaction_p": num(inter["p_value"], "subgroup_effects"),
+            "interaction_f": num(inter["statistic"], "subgroup_effects")}, r
 
 
 def competing_data(ctx: Context, o: Outcome) -> pd.DataFrame:

@@ -135,6 +135,13 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
             objs["cif"][o.name] = (fit, r)
             if "cox" in r:
                 res["cox"].append(r["cox"])
+    res["subgroups"] = []
+    objs["subgroups"] = []
+    for sg in spec.subgroups:
+        step(f"subgroups of {sg.outcome} by {sg.modifier}")
+        r, obj = A.subgroups(ctx, sg)
+        res["subgroups"].append(r)
+        objs["subgroups"].append(obj)
     res["warnings"] = ctx.warnings
     return res, objs
 
@@ -206,14 +213,16 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
         results["calibration"] = calibration_table(objs["eligible"], spec_obj.treatment,
                                                    meta["arms"])
     say("figures and report")
-    from carts_iptw.report.html import render_report, write_tables
+    from carts_iptw.report.html import render_report, write_figures, write_tables
 
     text = dumps(results)  # raises on NaN before anything is written
-    html = render_report(results, objs)
+    fig_files: dict = {}
+    html = render_report(results, objs, fig_files)
 
     def write(folder: Path) -> None:
         (folder / "results.json").write_text(text, encoding="utf-8")
         write_tables(results, folder / "tables")
+        write_figures(fig_files, folder / "figures", synthetic=bool(meta["synthetic"]))
         (folder / "report.html").write_text(html, encoding="utf-8")
 
     write_outputs(target, write, version=__version__)

@@ -38,6 +38,15 @@ R_TWINS: dict[str, str] = {
     "svylogrank": "survey::svylogrank()",
     "coxph": "survival::coxph(robust = TRUE)",
     "cuminc": "survival::survfit() with a multi-state status (Aalen-Johansen)",
+    "avg_comparisons": "marginaleffects::avg_comparisons() on the survey::svyglm fit "
+                       "(comparison = 'difference'; 'lnratioavg', transform = 'exp')",
+    "rmst_difference": "summary(survival::survfit(), rmean = tau) per arm, IJ variance "
+                       "(resid(type = 'sojourn')); difference as survRM2::rmst2",
+    "survfit_difference": "summary(survival::survfit(), times = t) per arm, "
+                          "difference with sqrt(se1^2 + se0^2)",
+    "evalue": "EValue::evalues.RR/OR/HR() (VanderWeele & Ding 2017 formulas)",
+    "subgroup_effects": "survey::svyglm() on subset(design, modifier == level) + "
+                        "survey::regTermTest()",
 }
 
 
@@ -96,7 +105,7 @@ def dumps(results: dict) -> str:
 
 #: keys whose numbers are settings from the spec or bookkeeping, not statistics
 CONFIG_KEYS = frozenset({"meta", "flow", "functions", "threshold", "trim_at", "censor_at",
-                         "horizons"})
+                         "horizons", "tau"})
 
 
 def bare_numbers(results, path: str = "results") -> list[str]:

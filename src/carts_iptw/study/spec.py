@@ -45,9 +45,9 @@ OUTCOME_TYPES = ("binary", "continuous", "time_to_event", "duration", "count", "
 TIME_UNITS = ("days", "weeks", "months", "years")
 MISSING = ("error", "complete", "indicator")
 SECTIONS = ("study", "cohort", "treatment", "eligibility", "propensity", "adjustment", "labels",
-            "table1", "outcomes")
+            "table1", "outcomes", "subgroups")
 _KEYS = {
-    "study": ("name", "description", "horizons", "time_unit", "time_origin"),
+    "study": ("name", "description", "horizons", "time_unit", "time_origin", "rmst_tau"),
     "cohort": ("schema", "id"),
     "treatment": ("column", "treated_label", "control_label"),
     "eligibility": ("label", "rule", "applies_to"),
@@ -56,7 +56,8 @@ _KEYS = {
     "table1": ("column", "label", "type"),
     "outcomes": ("name", "label", "type", "definition", "among", "time", "event", "column",
                  "adjust", "primary", "censor_at", "competing_time", "competing_event",
-                 "competing_time_scale", "time_unit", "cox"),
+                 "competing_time_scale", "time_unit", "cox", "rare"),
+    "subgroups": ("modifier", "outcome", "weights", "label"),
 }
 
 
@@ -105,6 +106,15 @@ class Outcome:
     competing_time_scale: float = 1.0
     time_unit: str = ""  # "" = the study's time unit
     cox: bool = True
+    rare: bool | None = None  # E-value of an OR / HR: rare outcome (< 15%)? None = not given
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    modifier: str
+    outcome: str
+    weights: str = "cohort"  # "cohort" | "reestimate"
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,8 @@ class StudySpec:
     labels: dict[str, str] = field(default_factory=dict)
     schema_file: str = ""
     id_column: str = ""
+    rmst_tau: float | None = None
+    subgroups: tuple[Subgroup, ...] = ()
 
     def label(self, name: str) -> str:
         """The spec's label of a column or term (``[labels]``, then Table 1), else the name."""
@@ -216,6 +228,8 @@ class StudySpec:
                     cols += columns_used(e)
             cols += [c for c in (o.time, o.event, o.column, o.competing_time, o.competing_event)
                      if c]
+        for sg in self.subgroups:
+            cols += term_columns(sg.modifier)
         return list(dict.fromkeys(cols))
 
 
@@ -274,7 +288,7 @@ def _outcome(raw: dict, i: int, study_unit: str) -> Outcome:
         v = _take(d, key, float, where, None)
         if v is not None:
             kw[key] = v
-    for key in ("primary", "cox"):
+    for key in ("primary", "cox", "rare"):
         v = _take(d, key, bool, where, None)
         if v is not None:
             kw[key] = v
@@ -293,6 +307,37 @@ def _outcome(raw: dict, i: int, study_unit: str) -> Outcome:
         if key in kw:
             columns_used(kw[key], f"[{where}].{key}")
     return Outcome(**kw)
+
+
+def _subgroups(raw, outcomes) -> tuple[Subgroup, ...]:
+    if not isinstance(raw, list):
+        raise ValueError("spec: [[subgroups]] must be a list of tables (modifier, outcome)")
+    by_name = {o.name: o for o in outcomes}
+    out = []
+    for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise ValueError(f"spec: [[subgroups]] #{i + 1} must be a table (modifier, outcome)")
+        d = dict(e)
+        where = f"subgroups #{i + 1}"
+        _known_keys(d, "subgroups", where)
+        modifier = _take(d, "modifier", str, where)
+        outcome = _take(d, "outcome", str, where)
+        weights = _take(d, "weights", str, where, "cohort")
+        label = _take(d, "label", str, where, "")
+        _no_extra(d, where)
+        if term_columns(modifier, f"[{where}].modifier") != [modifier]:
+            raise ValueError(f"spec: [{where}].modifier must be a column name")
+        if weights not in ("cohort", "reestimate"):
+            raise ValueError(f"spec: [{where}].weights must be 'cohort' or 'reestimate', "
+                             f"got {weights!r}")
+        if outcome not in by_name:
+            raise ValueError(f"spec: [{where}].outcome '{outcome}' is not an outcome of the spec")
+        if by_name[outcome].type not in ("binary", "continuous"):
+            raise ValueError(f"spec: [{where}].outcome '{outcome}' is of type "
+                             f"{by_name[outcome].type}; subgroups need a binary or continuous "
+                             "outcome (a weighted svyglm)")
+        out.append(Subgroup(modifier=modifier, outcome=outcome, weights=weights, label=label))
+    return tuple(out)
 
 
 def _eligibility(raw) -> Eligibility:
@@ -358,6 +403,9 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
     if time_unit not in TIME_UNITS:
         raise ValueError(f"spec: [study].time_unit must be one of {TIME_UNITS}, got {time_unit!r}")
     time_origin = _take(study, "time_origin", str, "study", "")
+    rmst_tau = _take(study, "rmst_tau", float, "study", None)
+    if rmst_tau is not None and not rmst_tau > 0:
+        raise ValueError("spec: [study].rmst_tau must be a positive number")
     _no_extra(study, "study")
 
     cohort = raw.pop("cohort", {})
@@ -440,13 +488,14 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
     names = [o.name for o in outcomes]
     if len(set(names)) != len(names):
         raise ValueError("spec: outcome names must be unique")
+    subgroups = _subgroups(raw.pop("subgroups", []), outcomes)
     _no_extra(raw, "(top level)")
     spec = StudySpec(
         name=name, treatment=treatment, treated_label=treated_label, control_label=control_label,
         eligibility=elig, propensity=prop, table1=tuple(t1), outcomes=outcomes,
         adjustment_sets=adjustment, horizons=horizons, description=description, source=source,
         time_unit=time_unit, time_origin=time_origin, labels=labels, schema_file=schema_file,
-        id_column=cohort_id,
+        id_column=cohort_id, rmst_tau=rmst_tau, subgroups=subgroups,
     )
     for o in outcomes:
         spec.adjustment(o.adjust)  # unknown set -> error now

@@ -163,8 +163,13 @@ def cuminc_plot(fit, state: str, conf_int: bool = True, title: str | None = None
         x, y = _steps(t["time"].to_numpy(), t["pstate"].to_numpy(), 0.0)
         ax.step(x, y, where="post", color=c, label=s, lw=1.8)
         if conf_int:
-            _, lo = _steps(t["time"].to_numpy(), t["lower"].fillna(0).to_numpy(), 0.0)
-            _, hi = _steps(t["time"].to_numpy(), t["upper"].fillna(1).to_numpy(), 0.0)
+            # no interval where the incidence is not yet estimable (before the first event the
+            # limits are NA): the band collapses onto the curve there instead of spanning 0-1
+            p = t["pstate"].to_numpy(dtype=float)
+            lo_v = t["lower"].to_numpy(dtype=float)
+            hi_v = t["upper"].to_numpy(dtype=float)
+            _, lo = _steps(t["time"].to_numpy(), np.where(np.isnan(lo_v), p, lo_v), 0.0)
+            _, hi = _steps(t["time"].to_numpy(), np.where(np.isnan(hi_v), p, hi_v), 0.0)
             ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.15, lw=0)
     ax.set_ylim(0, None)
     ax.set_xlabel(xlabel)

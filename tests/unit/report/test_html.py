@@ -66,7 +66,19 @@ def results(synthetic=True) -> dict:
         "odds_ratios": [{"name": "icans_g3", "label": "ICANS >= 3", "adjusted_for": ["age"],
                          "method": "svyglm", "or": num(1.5, "svyglm"),
                          "lower": num(0.5, "svyglm"), "upper": num(4.5, "svyglm"),
-                         "p": num(0.16, "svyglm")}],
+                         "p": num(0.16, "svyglm"),
+                         "effects": {
+                             "rd": {k: num(v, "avg_comparisons") for k, v in (
+                                 ("estimate", 0.032), ("se", 0.05), ("lower", -0.066),
+                                 ("upper", 0.13), ("p", 0.52))},
+                             "rr": {k: num(v, "avg_comparisons") for k, v in (
+                                 ("estimate", 1.33), ("se", 0.4), ("lower", 0.61),
+                                 ("upper", 2.9), ("p", 0.47))},
+                             "target": "all", "averaging": "unweighted",
+                             "evalue_rr": {"point": num(1.99, "evalue"),
+                                           "ci": num(1.0, "evalue")}},
+                         "evalue": {"point": num(None, "evalue", reason="set rare"),
+                                    "ci": num(None, "evalue", reason="set rare")}}],
         "continuous_outcomes": [{"name": "wt", "label": "Weight change, kg", "adjusted_for": [],
                                  A0: {"n": n(5), "mean": num(1.8, "svymean"),
                                       "se": num(0.2, "svymean")},
@@ -96,9 +108,27 @@ def results(synthetic=True) -> dict:
                            "at": {"12": {"surv": num(0.5, "survfit"),
                                          "lower": num(0.4, "survfit"),
                                          "upper": num(0.6, "survfit")}}},
-                      "logrank_p": num(0.32, "svylogrank")}],
+                      "logrank_p": num(0.32, "svylogrank"),
+                      "rmst": {"tau": 12.0, "difference": {k: num(v, "rmst_difference") for k, v in (
+                          ("estimate", 0.71), ("se", 0.3), ("lower", 0.12), ("upper", 1.3),
+                          ("p", 0.018))}},
+                      "difference": {"12": {k: num(v, "survfit_difference") for k, v in (
+                          ("estimate", 0.1), ("se", 0.07), ("lower", -0.037), ("upper", 0.237),
+                          ("p", 0.15))}}}],
         "cox": [{"name": "efs", "label": "EFS", "adjusted_for": [], "hr": num(0.8, "coxph"),
-                 "lower": num(0.5, "coxph"), "upper": num(1.3, "coxph"), "p": num(0.22, "coxph")}],
+                 "lower": num(0.5, "coxph"), "upper": num(1.3, "coxph"), "p": num(0.22, "coxph"),
+                 "evalue": {"point": num(1.81, "evalue"), "ci": num(1.0, "evalue"),
+                            "measure": "HR", "rare": True}}],
+        "subgroups": [{"modifier": "sex", "label": "Sex", "outcome": "icans_g3",
+                       "outcome_label": "ICANS >= 3", "formula": "o_icans_g3 ~ anakinra",
+                       "weights": "cohort", "effect": "odds ratio",
+                       "rows": [{"level": lv, "n": n(k), **{c: num(v, "subgroup_effects")
+                                                            for c, v in zip(
+                                    ("estimate", "se", "lower", "upper", "p"), vals, strict=True)}}
+                                for lv, k, vals in (("F", 4, (1.2, 0.5, 0.45, 3.2, 0.7)),
+                                                    ("M", 5, (2.0, 0.6, 0.6, 6.5, 0.25)))],
+                       "interaction_p": num(0.52, "subgroup_effects"),
+                       "interaction_f": num(0.43, "subgroup_effects")}],
         "competing": [{"name": "inf", "label": "Infection", A0: {
             "cif": num(0.08, "cuminc"), "lower": num(0.04, "cuminc"),
             "upper": num(0.15, "cuminc"), "events": n(1), "competing": n(0)},
@@ -115,8 +145,12 @@ def test_render_has_every_section_and_table():
         assert f'<section id="{sid}">' in out
     for tid in ("flow-table", "table1-table", "balance-table", "outcomes-table", "or-table",
                 "continuous-table", "distributions-table", "survival-table", "cox-table",
-                "competing-table"):
+                "competing-table", "effects-table", "subgroups-table-0"):
         assert f'id="{tid}"' in out
+    # marginal effects: differences in percentage points, E-values; a missing rare key shows
+    # a dash with the reason
+    assert "3.20" in out and "RMST difference up to 12 months" in out
+    assert "1.99" in out and 'title="set rare"' in out
     assert "Difference (Anakinra vs Control)" in out and "2.41&ndash;4.47" in out
     assert 'id="synthetic-banner"' in out and "[SYNTHETIC DATA]" in out
     assert "<script" not in out and "http" not in out.split("<body>")[1]
@@ -143,7 +177,11 @@ def test_no_banner_for_real_data():
 
 
 def test_formatting_of_values_and_nulls():
-    assert H.fp(num(0.0004, "svychisq")) == "&lt;0.001"
+    assert H.fp(num(0.0004, "svychisq")) == "&lt; 0.001"
+    # one p-value format: three significant digits
+    assert H.fp(num(0.03917, "svychisq")) == "0.0392" and H.fp(num(0.5906, "svyglm")) == "0.591"
+    assert H.fp(num(0.99999, "svyglm")) == "1.00"
+    assert H.fpeq(num(0.0004, "coxph")) == "p &lt; 0.001" and H.fpeq(num(0.2, "coxph")) == "p = 0.200"
     assert H.fp(num(0.5713, "svychisq")) == "0.571"
     cell = num(None, "survfit", reason="not reached")
     assert 'title="not reached"' in H.fnum(cell)

@@ -36,8 +36,15 @@ def _writer(tag: str):
     return write
 
 
-def _tree(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*"))
+def _content(p: Path) -> str | bytes:
+    try:
+        return p.read_text()
+    except UnicodeDecodeError:  # a figure's PNG
+        return p.read_bytes()
+
+
+def _tree(folder: Path) -> dict[str, str | bytes]:
+    return {p.relative_to(folder).as_posix(): _content(p) for p in sorted(folder.rglob("*"))
             if p.is_file()}
 
 

@@ -76,7 +76,8 @@ def test_rerun_replaces_only_its_own_files(cohort, base):
     run_study(cohort, parse_spec(_spec()), out)
     assert (out / "notes.txt").read_text() == "the user's own file"
     assert sorted(p.name for p in out.iterdir()) == [
-        "carts-iptw-manifest.json", "notes.txt", "report.html", "results.json", "tables"]
+        "carts-iptw-manifest.json", "figures", "notes.txt", "report.html", "results.json",
+        "tables"]
     assert [p.name for p in out.parent.iterdir()] == ["out"]
 
 

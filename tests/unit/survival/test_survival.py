@@ -273,6 +273,36 @@ def test_plots_return_figures(tmp_path):
     assert (tmp_path / "km.png").stat().st_size > 0
 
 
+def test_cuminc_plot_band_starts_at_the_curve():
+    """Before the first event the limits are NA: the band collapses onto the curve (0), never
+    spans 0 to 1."""
+    from carts_iptw.survival import cuminc_plot
+
+    rng = np.random.default_rng(3)
+    n = 60
+    code = np.r_[[2, 0, 2, 2, 0, 2], rng.choice([0, 1, 2], n - 6)]  # competing events first
+    d = pd.DataFrame({"time": np.arange(1.0, n + 1), "x": np.tile([0, 1], n // 2),
+                      "w": rng.uniform(0.5, 2.0, n),
+                      "st": pd.Categorical.from_codes(code, categories=["censor", "event",
+                                                                       "death"])})
+    d.loc[:5, "x"] = [0, 1, 0, 1, 0, 1]
+    ms = survfit("Surv(time, st) ~ x", d, weights="w")
+    tab = ms.cif("event")
+    assert tab["upper"].isna().any()  # rows before the first event: no interval
+    fig = cuminc_plot(ms, "event")
+    ax = fig.axes[0]
+    for coll in ax.collections:  # the fill_between bands
+        verts = np.concatenate([p.vertices for p in coll.get_paths()])
+        top = verts[:, 1].max()
+        assert top <= float(tab["upper"].max()) + 1e-12 and top < 1.0
+        first = float(tab.loc[tab["pstate"] > 0, "time"].min())
+        before = verts[verts[:, 0] < first - 1e-9]
+        assert (before[:, 1] == 0).all()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_survey_functions_bad_input():
     from carts_iptw.design.svydesign import svydesign
     from carts_iptw.survival import svykm, svylogrank

@@ -63,7 +63,36 @@ def _args() -> dict:
                             "horizon": float(o.censor_at)}
                    for o in spec.outcomes if o.type == "competing"},
         "horizon": float(spec.horizons[0]),
+        "horizons": [float(h) for h in spec.horizons],
+        "tau": float(spec.rmst_tau if spec.rmst_tau is not None else max(spec.horizons)),
+        "rare": {o.name: o.rare for o in spec.outcomes if o.rare is not None},
     }
+
+
+def _effects_series(o_or: dict) -> pd.Series:
+    """The marginal effects and E-values of one binary outcome, R's names."""
+    e = o_or["effects"]
+    d = {f"rd{s}": e["rd"][k] for s, k in _CELLS}
+    d.update({f"rr{s}": e["rr"][k] for s, k in _CELLS if k != "se"})
+    d["evalue_rr.point"], d["evalue_rr.ci"] = e["evalue_rr"]["point"], e["evalue_rr"]["ci"]
+    if o_or["evalue"]["point"].get("value") is not None:
+        d["evalue_or.point"], d["evalue_or.ci"] = o_or["evalue"]["point"], o_or["evalue"]["ci"]
+    return _series(d)
+
+
+_CELLS = (("", "estimate"), ("_se", "se"), ("_lower", "lower"), ("_upper", "upper"),
+          ("_p", "p"))
+
+
+def _surv_effects_series(sv: dict, cox: dict, arms) -> dict:
+    r = sv["rmst"]
+    d = {"rmst_control": r[arms[0]]["rmean"], "rmst_treated": r[arms[1]]["rmean"]}
+    d.update({f"rmst{'_diff' if not s else s}": r["difference"][k] for s, k in _CELLS})
+    for h, x in sv["difference"].items():
+        d.update({f"sdiff_{h}{s}": x[k] for s, k in _CELLS})
+    if cox["evalue"]["point"].get("value") is not None:
+        d["evalue_hr.point"], d["evalue_hr.ci"] = cox["evalue"]["point"], cox["evalue"]["ci"]
+    return d
 
 
 def _v(cell):
@@ -135,20 +164,30 @@ def python_study(data: pd.DataFrame, args) -> dict:
     hn = tn + cn
     for k, key in (("hr", "hr"), ("hr_lower", "lower"), ("hr_upper", "upper"), ("hr_p", "p")):
         out[k] = _series({n: cx[n][key] for n in hn})
+    # issue 13: marginal effects (g-computation), RMST and survival differences, E-values
+    for n in names:
+        out[f"effects_{n}"] = _effects_series(ors[n])
+    for n in tn:
+        out[f"surv_effects_{n}"] = _series(_surv_effects_series(sv[n], cx[n], (c, t)))
+    for n in cn:
+        if cx[n]["evalue"]["point"].get("value") is not None:
+            out[f"evalue_hr_{n}"] = _series({"point": cx[n]["evalue"]["point"],
+                                             "ci": cx[n]["evalue"]["ci"]})
     return out
 
 
 register(ParityCase(
     name="study.anakinra.SYNTHETIC",
     function="run_study",
-    r_twin="WeightIt glm weights + survey + survival + stats (r_reference/study.R)",
+    r_twin="WeightIt glm weights + survey + survival + stats + marginaleffects "
+           "(r_reference/study.R)",
     dataset=cart_study,
     r_file="study.R",
     r_function="ref_study",
     args=_args(),
     python=python_study,
     rtol=1e-6,
-    r_packages=("survey", "survival"),
+    r_packages=("survey", "survival", "marginaleffects", "insight"),
     description="every number of the reference study on the bundled SYNTHETIC cohort",
 ))
 
@@ -206,18 +245,36 @@ def _worked_args(name: str, missing: str | None = None) -> dict:
         "continuous": {o.name: {"column": o.column, "adjust": list(spec.adjustment(o.adjust))}
                        for o in spec.outcomes if o.type == "continuous"},
         "binary": {o.name: {"definition": o.definition,
-                            "adjust": list(spec.adjustment(o.adjust))}
+                            "adjust": list(spec.adjustment(o.adjust)),
+                            **({"rare": o.rare} if o.rare is not None else {})}
                    for o in spec.outcomes if o.type == "binary"},
         "tte": {o.name: {"time": o.time, "event": o.event,
-                         "adjust": list(spec.adjustment(o.adjust))}
+                         "adjust": list(spec.adjustment(o.adjust)),
+                         **({"rare": o.rare} if o.rare is not None else {})}
                 for o in spec.outcomes if o.type == "time_to_event"},
         "horizons": [float(h) for h in spec.horizons],
+        "tau": float(spec.rmst_tau if spec.rmst_tau is not None else max(spec.horizons)),
+        "subgroups": [_worked_subgroup(spec, sg) for sg in spec.subgroups],
         "missing": spec.propensity.missing,
         "model_columns": spec.model_columns(),
         # overlap weights balance every Table 1 variable of Rotterdam exactly (all weighted
         # SMDs ~1e-10): a quantity that cannot tell a right value from a wrong one is left out
         "skip": ["t1_smd_weighted"] if spec.propensity.estimand == "ATO" else [],
     }
+
+
+def _worked_subgroup(spec, sg) -> dict:
+    """A [[subgroups]] entry as R reads it: the formula on R's outcome column (``.o_<name>``
+    for a binary outcome), the family, the propensity formula without the modifier."""
+    o = next(x for x in spec.outcomes if x.name == sg.outcome)
+    trt = spec.treatment
+    adj = [a for a in spec.adjustment(o.adjust) if a not in (trt, sg.modifier)]
+    col = f".o_{o.name}" if o.type == "binary" else o.column
+    ps = [c for c in spec.propensity.covariates if c != sg.modifier]
+    return {"modifier": sg.modifier, "weights": sg.weights,
+            "formula": f"{col} ~ {' + '.join([trt, *adj])}",
+            "family": "quasibinomial" if o.type == "binary" else "gaussian",
+            "ps_formula": f"{trt} ~ {' + '.join(ps)}"}
 
 
 def _worked_python(name: str, missing: str | None = None):
@@ -298,6 +355,17 @@ def _worked_python(name: str, missing: str | None = None):
             d.update({"logrank_p": o["logrank_p"], "hr": x["hr"], "hr_lower": x["lower"],
                       "hr_upper": x["upper"], "hr_p": x["p"]})
             out[f"tte_{o['name']}"] = _series(d)
+            out[f"surv_effects_{o['name']}"] = _series(_surv_effects_series(o, x, (c, t)))
+        # issue 13: marginal effects, E-values, subgroups
+        for o in res["binary_outcomes"]:
+            out[f"effects_{o['name']}"] = _effects_series(ors[o["name"]])
+        for i, sg in enumerate(res["subgroups"], start=1):
+            d = {}
+            for k, r in enumerate(sg["rows"], start=1):
+                d.update({f"level{k}_{key}": r[key]
+                          for key in ("estimate", "se", "lower", "upper", "p")})
+            d["interaction_f"], d["interaction_p"] = sg["interaction_f"], sg["interaction_p"]
+            out[f"subgroups_{i}"] = _series(d)
         for k in args["skip"]:
             out.pop(k)
         return out
@@ -332,7 +400,7 @@ for _name, _what in (
         # overlap weights (Rotterdam's ATO) balance every model term exactly: the weighted SMDs
         # are zero up to rounding (|SMD| ~ 1e-9), where a relative tolerance has no meaning
         tolerances={"smd_weighted": (1e-6, 1e-8)} if _name == "rotterdam" else {},
-        r_packages=("WeightIt", "cobalt", "survey", "survival"),
+        r_packages=("WeightIt", "cobalt", "survey", "survival", "marginaleffects", "insight"),
         description=f"the bundled worked study end to end: {_what}",
     ))
 
@@ -350,7 +418,7 @@ for _missing in ("complete", "indicator"):
         python=_worked_python("lalonde", _missing),
         rtol=1e-6,
         exact=("flow_remaining", "flow_treated"),
-        r_packages=("WeightIt", "cobalt", "survey", "survival"),
+        r_packages=("WeightIt", "cobalt", "survey", "survival", "marginaleffects", "insight"),
         description=f"Lalonde with 1974 earnings missing for {len(MISSING_ROWS)} men, "
                     f"[propensity] missing = '{_missing}'",
     ))
