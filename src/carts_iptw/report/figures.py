@@ -32,8 +32,10 @@ def to_base64_png(fig, dpi: int = 100, tight: bool = True) -> str:
 
 
 def to_png_svg(fig, dpi: int = 100, tight: bool = True) -> tuple[bytes, bytes]:
-    """The figure as PNG bytes and SVG bytes (the figure is closed): the report embeds the PNG
-    and also writes both files beside report.html."""
+    """The figure as PNG bytes and SVG bytes; the figure is closed.
+
+    The report embeds the PNG and also writes both files beside report.html.
+    """
     kw = {"bbox_inches": "tight" if tight else None}
     png, svg = io.BytesIO(), io.BytesIO()
     fig.savefig(png, format="png", dpi=dpi, **kw)
@@ -47,8 +49,10 @@ def _v(cell):
 
 
 def format_p(v: float) -> str:
-    """The report's one p-value format: "< 0.001", else three significant digits (0.0392,
-    0.591, 1.00)."""
+    """Format a p-value the report's one way.
+
+    "< 0.001", else three significant digits (0.0392, 0.591, 1.00).
+    """
     return "< 0.001" if v < 0.001 else f"{v:#.3g}"
 
 
@@ -98,8 +102,11 @@ def forest_plot(rows: list[dict], estimate: str, xlabel: str, title: str):
 
 
 def subgroup_forest(sg: dict):
-    """Forest plot of one subgroup analysis (results.json's ``subgroups`` entry): the effect
-    per level with its CI, on a log axis for a ratio, a linear axis for a difference."""
+    """Forest plot of one subgroup analysis (results.json's ``subgroups`` entry).
+
+    The effect per level with its CI, on a log axis for a ratio, a linear axis for a
+    difference.
+    """
     rows = [r for r in sg["rows"]
             if all(_v(r.get(k)) is not None for k in ("estimate", "lower", "upper"))]
     ratio = "ratio" in sg["effect"]

@@ -394,9 +394,11 @@ def _scaled(cell, k: float):
 
 
 def effect_rows(res: dict) -> list[dict]:
-    """One row per marginal effect of the study (binary: risk difference, risk ratio, adjusted
-    OR; time to event: RMST difference, survival differences, HR), each with its E-value where
-    it is a ratio. Differences of proportions in percentage points."""
+    """One row per marginal effect of the study.
+
+    Binary: risk difference, risk ratio, adjusted OR; time to event: RMST difference, survival differences, HR), each with its E-value where
+    it is a ratio. Differences of proportions in percentage points.
+    """
     rows = []
     unit = res["meta"].get("time_unit", "")
 
@@ -677,8 +679,10 @@ class _Figures:
 
 
 def make_figures(results: dict, objects: dict, files: dict | None = None) -> dict:
-    """PNG (base64) of every figure the results support, keyed by figure id; ``files``, when
-    given, receives ``{figure id: (png bytes, svg bytes)}`` for the files beside the report."""
+    """PNG (base64) of every figure the results support, keyed by figure id.
+
+    ``files``, when given, receives ``{figure id: (png bytes, svg bytes)}`` for the files beside the report.
+    """
     figs = _Figures(files)
     arms = results["meta"]["arms"]
     trt = results["meta"]["treatment"]
@@ -709,8 +713,10 @@ def make_figures(results: dict, objects: dict, files: dict | None = None) -> dic
 
 def render_report(results: dict, objects: dict | None = None, files: dict | None = None
                   ) -> str:
-    """The whole report as one HTML string (figures embedded); ``files`` (a dict) receives
-    each figure's PNG and SVG bytes (:func:`write_figures`)."""
+    """The whole report as one HTML string (figures embedded).
+
+    ``files`` (a dict) receives each figure's PNG and SVG bytes (:func:`write_figures`).
+    """
     figs = make_figures(results, objects or {}, files)
     m = results["meta"]
     banner = (f'<div class="banner" id="synthetic-banner">{_e(m["data_label"])}</div>'
@@ -744,9 +750,11 @@ def render_report(results: dict, objects: dict | None = None, files: dict | None
 
 
 def write_figures(files: dict, folder: Path, synthetic: bool = False) -> list[Path]:
-    """Each figure as ``<id>.png`` and ``<id>.svg`` in ``folder`` (the run's staging folder's
-    ``figures/``: the manifest lists them); ``_SYNTHETIC`` in the names for synthetic data, as
-    the CSVs."""
+    """Write each figure as ``<id>.png`` and ``<id>.svg`` in ``folder``.
+
+    ``folder`` is the run's staging folder's ``figures/``: the manifest lists them); ``_SYNTHETIC`` in the names for synthetic data, as
+    the CSVs.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []

@@ -518,9 +518,11 @@ _EFF_CELLS = ("estimate", "se", "lower", "upper", "p")
 
 
 def gcomp_target(ctx: Context, among: np.ndarray | None = None):
-    """The g-computation target rows and averaging weights from the estimand, as WeightIt's
-    vignette: all rows (ATE), the treated (ATT), the controls (ATC), unweighted; ATO / ATM
-    averaged with the weights. ``among`` restricts to the outcome's analysed rows."""
+    """The g-computation target rows and averaging weights from the estimand.
+
+    As WeightIt's vignette: all rows (ATE), the treated (ATT), the controls (ATC), unweighted; ATO / ATM
+    averaged with the weights. ``among`` restricts to the outcome's analysed rows.
+    """
     est = ctx.spec.propensity.estimand
     keep = np.ones(len(ctx.data), dtype=bool) if among is None else np.asarray(among, bool)
     if est == "ATT":
@@ -532,10 +534,12 @@ def gcomp_target(ctx: Context, among: np.ndarray | None = None):
 
 
 def marginal_effects(ctx: Context, o: Outcome, fit, among=None) -> dict:
-    """Marginal risk difference and risk ratio by g-computation on the study's weighted
-    logistic model (``avg_comparisons`` on the svyglm fit; R: ``marginaleffects::
+    """Marginal risk difference and risk ratio by g-computation.
+
+    On the study's weighted logistic model (``avg_comparisons`` on the svyglm fit; R: ``marginaleffects::
     avg_comparisons(svyglm_fit, variables = treat, newdata = <target>, comparison =
-    "difference" | "lnratioavg", transform = "exp" for the ratio)``), z inference."""
+    "difference" | "lnratioavg", transform = "exp" for the ratio)``), z inference.
+    """
     trt = ctx.spec.treatment
     nd, wts = gcomp_target(ctx, among if o.among else None)
     out = {}
@@ -565,8 +569,10 @@ def marginal_effects(ctx: Context, o: Outcome, fit, among=None) -> dict:
 
 
 def _evalue_cells(est, lo, hi, measure: str, o: Outcome) -> dict:
-    """E-values of a ratio and of its CI limit closest to 1 (``evalue``); an OR / HR needs the
-    outcome's ``rare`` key in the spec (no default, as EValue)."""
+    """E-values of a ratio and of its CI limit closest to 1 (``evalue``).
+
+    An OR / HR needs the outcome's ``rare`` key in the spec (no default, as EValue).
+    """
     vals = [value_of(c) for c in (est, lo, hi)]
     if measure != "RR" and o.rare is None:
         why = f"set rare = true or false in outcome '{o.name}' of the spec for the E-value of the {measure}"
@@ -583,6 +589,7 @@ def _evalue_cells(est, lo, hi, measure: str, o: Outcome) -> dict:
 
 
 def value_of(cell):
+    """The number in a results cell (``{"value": ...}``) or the cell itself."""
     return cell.get("value") if isinstance(cell, dict) else cell
 
 
@@ -696,8 +703,10 @@ def _last_times(fit) -> float:
 
 
 def _rmst(ctx: Context, o: Outcome, fit) -> dict:
-    """RMST difference (treated minus control) up to ``[study] rmst_tau``, else the last
-    horizon; the weighted curve's robust (IJ) variance per arm (``rmst_difference``)."""
+    """RMST difference (treated minus control) up to ``[study] rmst_tau``.
+
+    Else up to the last horizon; the weighted curve's robust (IJ) variance per arm (``rmst_difference``).
+    """
     tau = ctx.spec.rmst_tau if ctx.spec.rmst_tau is not None else max(ctx.spec.horizons)
     out = {"tau": tau, "tau_source": "rmst_tau" if ctx.spec.rmst_tau is not None
            else "last horizon"}
@@ -717,8 +726,10 @@ def _rmst(ctx: Context, o: Outcome, fit) -> dict:
 
 
 def _surv_difference(ctx: Context, o: Outcome, fit) -> dict:
-    """Survival difference (treated minus control) at each horizon (``survfit_difference``);
-    null beyond follow-up."""
+    """Survival difference (treated minus control) at each horizon (``survfit_difference``).
+
+    Null beyond follow-up.
+    """
     out = {}
     last = _last_times(fit)
     for h in ctx.spec.horizons:
@@ -775,9 +786,11 @@ def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | No
 
 # ---------------------------------------------------------------- subgroups
 def subgroups(ctx: Context, sg) -> tuple[dict, object]:
-    """The effect within each level of ``sg.modifier`` and the interaction test
+    """The effect within each level of ``sg.modifier`` and the interaction test.
+
     (``subgroup_effects``: svyglm per subgroup + regTermTest), weights kept from the cohort
-    or re-estimated within each subgroup (``weightit``, the spec's propensity model)."""
+    or re-estimated within each subgroup (``weightit``, the spec's propensity model).
+    """
     spec = ctx.spec
     o = next(x for x in spec.outcomes if x.name == sg.outcome)
     if o.among:

@@ -111,6 +111,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Subgroup:
+    """A ``[[subgroups]]`` entry: modifier column, outcome, weights (cohort / reestimate)."""
+
     modifier: str
     outcome: str
     weights: str = "cohort"  # "cohort" | "reestimate"
