@@ -311,17 +311,27 @@ def _outcome(raw: dict, i: int, study_unit: str) -> Outcome:
     return Outcome(**kw)
 
 
-def _subgroups(raw, outcomes) -> tuple[Subgroup, ...]:
+def _table_entries(raw, section: str, keys: str):
+    """Yield ``(where, entry)`` for each table of a ``[[section]]`` list.
+
+    Each entry is a copy, its keys checked against the section's known keys; ``keys`` names the
+    main ones in messages.
+    """
     if not isinstance(raw, list):
-        raise ValueError("spec: [[subgroups]] must be a list of tables (modifier, outcome)")
-    by_name = {o.name: o for o in outcomes}
-    out = []
+        raise ValueError(f"spec: [[{section}]] must be a list of tables ({keys})")
     for i, e in enumerate(raw):
         if not isinstance(e, dict):
-            raise ValueError(f"spec: [[subgroups]] #{i + 1} must be a table (modifier, outcome)")
+            raise ValueError(f"spec: [[{section}]] #{i + 1} must be a table ({keys})")
         d = dict(e)
-        where = f"subgroups #{i + 1}"
-        _known_keys(d, "subgroups", where)
+        where = f"{section} #{i + 1}"
+        _known_keys(d, section, where)
+        yield where, d
+
+
+def _subgroups(raw, outcomes) -> tuple[Subgroup, ...]:
+    by_name = {o.name: o for o in outcomes}
+    out = []
+    for where, d in _table_entries(raw, "subgroups", "modifier, outcome"):
         modifier = _take(d, "modifier", str, where)
         outcome = _take(d, "outcome", str, where)
         weights = _take(d, "weights", str, where, "cohort")
@@ -348,15 +358,8 @@ def _eligibility(raw) -> Eligibility:
             "spec: [eligibility] is a list of steps now: write each as [[eligibility]] with "
             "'label' and 'rule' (an R expression), e.g.\n[[eligibility]]\nlabel = \"adults\"\n"
             "rule = \"age >= 18\"\n(and applies_to = \"control\" for a rule on one arm)")
-    if not isinstance(raw, list):
-        raise ValueError("spec: [[eligibility]] must be a list of tables (label, rule)")
     steps = []
-    for i, e in enumerate(raw):
-        if not isinstance(e, dict):
-            raise ValueError(f"spec: [[eligibility]] #{i + 1} must be a table (label, rule)")
-        d = dict(e)
-        where = f"eligibility #{i + 1}"
-        _known_keys(d, "eligibility", where)
+    for where, d in _table_entries(raw, "eligibility", "label, rule"):
         rule = _take(d, "rule", str, where)
         label = _take(d, "label", str, where, rule)
         applies = _take(d, "applies_to", str, where, "all")
