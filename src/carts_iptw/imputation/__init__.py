@@ -9,7 +9,7 @@
 """
 
 from carts_iptw.imputation.mice import Mids, mice
-from carts_iptw.imputation.pool import Mipo, barnard_rubin, pool
+from carts_iptw.imputation.pool import Mipo, barnard_rubin, pool, pool_scalar
 from carts_iptw.imputation.within import (
     BalTabMi,
     WeightItMi,
@@ -19,4 +19,4 @@ from carts_iptw.imputation.within import (
 )
 
 __all__ = ["BalTabMi", "Mids", "Mipo", "WeightItMi", "bal_tab_mi", "barnard_rubin", "mice",
-           "pool", "weightit_mi", "with_imputations"]
+           "pool", "pool_scalar", "weightit_mi", "with_imputations"]

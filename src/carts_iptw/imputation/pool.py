@@ -285,3 +285,49 @@ def pool(results: Sequence, dfcom: float | None = None) -> Mipo:
     if kind == "coxph":
         ratio = "hazard ratio"
     return Mipo(pooled.reset_index(drop=True), m, results, ratio)
+
+
+def pool_scalar(Q, U, n: float = math.inf, k: int = 1) -> dict:
+    """Rubin's rules for one scalar estimate, the twin of ``mice::pool.scalar`` (mice 3.15.0).
+
+    Parameters
+    ----------
+    Q : array-like
+        The ``m`` estimates.
+    U : array-like
+        Their ``m`` variances (squared standard errors).
+    n : float, default inf
+        Sample size (``inf``: large-sample df).
+    k : int, default 1
+        Number of parameters: the complete-data df is ``n - k``.
+
+    Returns
+    -------
+    dict
+        mice's names: ``m``, ``qbar``, ``ubar``, ``b``, ``t``, ``df`` (Barnard-Rubin with
+        ``dfcom = n - k``), ``r`` (relative increase in variance), ``fmi``; plus ``lambda``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 estimates, lengths that differ, non-finite or negative variances.
+    """
+    q = np.asarray(Q, dtype=float).ravel()
+    u = np.asarray(U, dtype=float).ravel()
+    if len(q) < 2:
+        raise ValueError(f"pool_scalar() needs at least 2 estimates, got {len(q)}")
+    if len(u) != len(q):
+        raise ValueError("Q and U must have one value per imputation each")
+    if not (np.isfinite(q).all() and np.isfinite(u).all()) or (u < 0).any():
+        raise ValueError("pool_scalar() needs finite estimates and finite non-negative "
+                         "variances")
+    m = len(q)
+    qbar = float(q.mean())
+    ubar = float(u.mean())
+    b = float(q.var(ddof=1))
+    r = (1 + 1 / m) * b / ubar if ubar > 0 else math.inf
+    t = ubar + (m + 1) * b / m
+    df = float(barnard_rubin(m, b, t, float(n) - k))
+    fmi = (r + 2 / (df + 3)) / (r + 1)
+    return {"m": m, "qbar": qbar, "ubar": ubar, "b": b, "t": t, "df": df, "r": r,
+            "fmi": fmi, "lambda": (1 + 1 / m) * b / t}

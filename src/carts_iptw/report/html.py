@@ -587,6 +587,17 @@ def methods_paragraphs(res: dict) -> list[str]:
     elif p.get("missing") == "indicator":
         ps += (" Missing covariate values were median-imputed with a missingness indicator "
                "added to the propensity model (WeightIt missing = 'ind').")
+    elif p.get("missing") == "mi" and res.get("mi"):
+        mi = res["mi"]
+        counts = _join([f"{c} ({k})" for c, k in mi["imputed"].items()]) or "none"
+        ps += (f" Missing covariate values were multiply imputed by chained equations "
+               f"(m = {mi['m']} imputations, seed {mi['seed']}; predictive mean matching, "
+               "factors imputed as their levels; treatment and outcomes in the imputation "
+               f"model). Values imputed per column: {counts}. Weights and outcome models were "
+               "estimated in each completed data set; odds and hazard ratios and the marginal "
+               "risk difference and ratio are pooled by Rubin's rules (Barnard-Rubin degrees of freedom; mice::pool twin) and balance "
+               "is summarised across imputations (cobalt); descriptive tables, curves and the "
+               "other estimates are those of the first completed data set.")
     if b:
         ps += (f" Covariate balance was assessed by standardised mean differences (SMD; "
                f"cobalt::bal.tab twin), with |SMD| < {b['threshold']:g} taken as balanced; "

@@ -60,6 +60,8 @@ class Context:
     design: object | None = None
     weightit: object | None = None
     warnings: list | None = None
+    #: the effect models, keyed ("odds_ratio" | "cox", outcome name): pooled under missing = "mi"
+    fits: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         """Start with an empty list of warnings."""
@@ -497,6 +499,7 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
                           for k in ("rd", "rr")}
         res["evalue"] = _evalue_cells(res["or"], res["lower"], res["upper"], "OR", o)
         return res
+    ctx.fits[("odds_ratio", o.name)] = fit
     res.update(_or_cells(fit, trt, "svyglm"))
     res["effects"] = marginal_effects(ctx, o, fit, among)
     res["evalue"] = _evalue_cells(res["or"], res["lower"], res["upper"], "OR", o)
@@ -775,6 +778,7 @@ def cox_model(ctx: Context, o: Outcome, time: str | None = None, event: str | No
     formula = f"Surv({time or o.time}, {event or o.event}) ~ {_rhs(terms)}"
     with collect_warnings(ctx, f"Cox model {o.name}"):
         fit = coxph(formula, data, weights=ctx.weights, robust=True)
+    ctx.fits[("cox", o.name)] = fit
     ci = fit.confint(exponentiate=True)
     res = {"name": o.name, "label": o.label, "formula": formula, "adjusted_for": list(adj),
            "hr": num(fit.hr[trt], "coxph"), "lower": num(ci.loc[trt].iloc[0], "coxph"),

@@ -85,7 +85,12 @@ def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> 
     step("eligibility")
     complete = spec.model_columns() if spec.propensity.missing == "complete" else ()
     data, flow = apply_eligibility(df, spec.eligibility, spec.treatment, complete)
-    res, objs = analyse_eligible(data, spec, step)
+    if spec.propensity.missing == "mi":
+        from carts_iptw.study.mi import analyse_mi
+
+        res, objs = analyse_mi(data, spec, step, analyse_eligible)
+    else:
+        res, objs = analyse_eligible(data, spec, step)
     res = {"flow": flow.to_dict(orient="records"), **res}
     objs["eligible"] = data
     return res, objs
@@ -143,6 +148,7 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
         res["subgroups"].append(r)
         objs["subgroups"].append(obj)
     res["warnings"] = ctx.warnings
+    objs["fits"] = ctx.fits
     return res, objs
 
 

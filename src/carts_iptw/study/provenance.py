@@ -47,6 +47,8 @@ R_TWINS: dict[str, str] = {
     "evalue": "EValue::evalues.RR/OR/HR() (VanderWeele & Ding 2017 formulas)",
     "subgroup_effects": "survey::svyglm() on subset(design, modifier == level) + "
                         "survey::regTermTest()",
+    "pool": "mice::pool() over the completed data sets (Rubin's rules, Barnard-Rubin df)",
+    "bal_tab_mi": "cobalt::bal.tab(imp = ) (balance across imputations)",
 }
 
 

@@ -43,7 +43,7 @@ from carts_iptw.study.expr import columns_used
 
 OUTCOME_TYPES = ("binary", "continuous", "time_to_event", "duration", "count", "competing")
 TIME_UNITS = ("days", "weeks", "months", "years")
-MISSING = ("error", "complete", "indicator")
+MISSING = ("error", "complete", "indicator", "mi")
 SECTIONS = ("study", "cohort", "treatment", "eligibility", "propensity", "adjustment", "labels",
             "table1", "outcomes", "subgroups")
 _KEYS = {
@@ -52,7 +52,7 @@ _KEYS = {
     "treatment": ("column", "treated_label", "control_label"),
     "eligibility": ("label", "rule", "applies_to"),
     "propensity": ("covariates", "method", "estimand", "stabilize", "trim_at", "smd_threshold",
-                   "missing"),
+                   "missing", "m", "seed"),
     "table1": ("column", "label", "type"),
     "outcomes": ("name", "label", "type", "definition", "among", "time", "event", "column",
                  "adjust", "primary", "censor_at", "competing_time", "competing_event",
@@ -133,7 +133,9 @@ class Propensity:
     stabilize: bool = False
     trim_at: float | None = None
     smd_threshold: float = 0.1
-    missing: str = "error"  # "error" | "complete" | "indicator" (room for "impute")
+    missing: str = "error"  # "error" | "complete" | "indicator" | "mi"
+    m: int = 5  # missing = "mi": number of imputations
+    seed: int | None = None  # missing = "mi": seed of the imputations (required)
 
     @property
     def columns(self) -> list[str]:
@@ -233,6 +235,27 @@ class StudySpec:
         for sg in self.subgroups:
             cols += term_columns(sg.modifier)
         return list(dict.fromkeys(cols))
+
+
+def _mi_keys(p: dict, missing: str) -> tuple[int, int | None]:
+    """``m`` and ``seed`` of ``missing = "mi"`` (multiple imputation); refused otherwise."""
+    if missing != "mi":
+        extra = [k for k in ("m", "seed") if k in p]
+        if extra:
+            raise ValueError(f"spec: [propensity].{extra[0]} is for missing = \"mi\" (multiple "
+                             f"imputation) only; missing is {missing!r}")
+        return 5, None
+    m = _take(p, "m", int, "propensity", 5)
+    if isinstance(m, bool) or m < 2:
+        raise ValueError(f"spec: [propensity].m (the number of imputations) must be at least 2, "
+                         f"got {m}: Rubin's rules need the between-imputation variance")
+    if "seed" not in p:
+        raise ValueError('spec: [propensity] missing = "mi" needs seed = <integer>: the '
+                         "imputations must be reproducible")
+    seed = _take(p, "seed", int, "propensity")
+    if isinstance(seed, bool) or seed < 0:
+        raise ValueError("spec: [propensity].seed must be a non-negative integer")
+    return m, seed
 
 
 def _take(d: dict, key: str, typ, where: str, default=...):
@@ -456,10 +479,12 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
                          'reserved for a later version; use "complete" or "indicator"')
     if missing not in MISSING:
         raise ValueError(f"spec: [propensity].missing must be one of {MISSING}, got {missing!r}")
+    m_imp, seed = _mi_keys(p, missing)
     prop = Propensity(
         covariates=covs, method=_take(p, "method", str, "propensity", "glm"), estimand=estimand,
         stabilize=_take(p, "stabilize", bool, "propensity", False), trim_at=trim_at,
         smd_threshold=_take(p, "smd_threshold", float, "propensity", 0.1), missing=missing,
+        m=m_imp, seed=seed,
     )
     _no_extra(p, "propensity")
 

@@ -1,0 +1,223 @@
+"""A study with ``[propensity] missing = "mi"``: multiple imputation of missing covariates.
+
+The eligible cohort's propensity and adjustment covariates are imputed ``m`` times by chained
+equations (:func:`carts_iptw.imputation.mice`, seeded by the spec's ``seed``; the treatment
+and the outcome columns are in the imputation model, as predictors only). The whole analysis
+(weights, balance, Table 1, outcomes, effect models) runs in each completed data set; the
+odds ratios and hazard ratios are pooled over the ``m`` data sets by Rubin's rules
+(:func:`carts_iptw.imputation.pool`, the twin of ``mice::pool``, on the fitted models), the
+marginal risk difference and ratio by :func:`carts_iptw.imputation.pool_scalar`
+(``mice::pool.scalar``, infinite complete-data df as mice takes for marginaleffects results),
+and the balance is summarised across imputations as cobalt does
+(:func:`carts_iptw.imputation.bal_tab_mi`).
+
+Descriptive numbers (Table 1, weighted rates and means, curves, per-imputation balance) and
+the estimates not pooled in this version (continuous-outcome differences, RMST, survival
+differences, subgroups, competing risks) are those of the first completed data set: ``results["mi"]`` says so, and the
+report's methods paragraph too. ``results["mi"]["imputed"]`` counts the imputed values per
+column (names and counts only, never a value).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from carts_iptw.study import analysis as A
+from carts_iptw.study.provenance import num
+from carts_iptw.study.spec import StudySpec
+
+
+def _outcome_columns(spec: StudySpec) -> list[tuple[str, str]]:
+    """(column, outcome name) of the columns an outcome is measured by."""
+    out = []
+    for o in spec.outcomes:
+        cols = []
+        if o.type in ("time_to_event", "competing"):
+            cols += [o.time, o.event, o.competing_time, o.competing_event]
+        if o.type == "continuous":
+            cols.append(o.column)
+        out += [(c, o.name) for c in cols if c]
+    return out
+
+
+def check_mi_input(data: pd.DataFrame, spec: StudySpec) -> None:
+    """Treatment and outcome columns complete; ``ValueError`` naming the column otherwise."""
+    t = spec.treatment
+    k = int(data[t].isna().sum()) if t in data.columns else 0
+    if k:
+        raise ValueError(f"treatment column '{t}' has {k} missing value(s): missing = \"mi\" "
+                         "imputes covariates only; exclude those rows with an eligibility rule")
+    for c, name in _outcome_columns(spec):
+        if c in data.columns:
+            k = int(data[c].isna().sum())
+            if k:
+                raise ValueError(f"outcome {name}: column '{c}' has {k} missing value(s): "
+                                 "missing = \"mi\" imputes covariates only, never an outcome; "
+                                 "exclude those rows with an eligibility rule")
+
+
+def _imputation_columns(data: pd.DataFrame, spec: StudySpec) -> list[str]:
+    cols = [spec.treatment, *spec.model_columns(), *(c for c, _ in _outcome_columns(spec))]
+    out = []
+    for c in dict.fromkeys(cols):
+        if c not in data.columns:
+            continue
+        s = data[c]
+        if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_numeric_dtype(s.dtype) \
+                or pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype) \
+                or pd.api.types.is_string_dtype(s.dtype):
+            out.append(c)
+    return out
+
+
+def _pooled_cells(p, term: str) -> dict:
+    t = p.tidy()
+    row = t[t["term"] == term].iloc[0]
+    x = p.pooled[p.pooled["term"] == term].iloc[0]
+    cells = {k: num(x[k], "pool") for k in ("ubar", "b", "t", "dfcom", "df", "riv", "lambda",
+                                            "fmi")}
+    cells["m"] = num(p.m, "count")
+    return {"estimate": float(row["estimate"]), "std_error": float(row["std_error"]),
+            "low": float(row["conf_low"]), "high": float(row["conf_high"]),
+            "p": float(row["p_value"]), "pooled": cells}
+
+
+def _pool_effects(eff: dict, results: list, key: str, name: str, spec: StudySpec) -> dict:
+    """Pool the marginal risk difference and ratio (``avg_comparisons``) by Rubin's rules.
+
+    :func:`pool_scalar` with an infinite complete-data df, as ``mice::pool`` takes for
+    marginaleffects results; the ratio on the log scale.
+    """
+    from scipy import stats
+
+    from carts_iptw.imputation import pool_scalar
+
+    per = []
+    for res in results:
+        e = next(x for x in res[key] if x["name"] == name).get("effects") or {}
+        per.append(e)
+    out = dict(eff)
+    for k, log in (("rd", False), ("rr", True)):
+        cells = [e.get(k) or {} for e in per]
+        est = [c.get("estimate", {}).get("value") for c in cells]
+        se = [c.get("se", {}).get("value") for c in cells]
+        if any(v is None for v in est + se) or k not in eff:
+            continue
+        q = np.log(est) if log else np.asarray(est, dtype=float)
+        ps = pool_scalar(q, np.asarray(se, dtype=float) ** 2)
+        s = math.sqrt(ps["t"])
+        qt = float(stats.t.ppf(0.975, ps["df"]))
+        lo, hi = ps["qbar"] - qt * s, ps["qbar"] + qt * s
+        p = float(2 * stats.t.sf(abs(ps["qbar"] / s), max(ps["df"], 0.001)))
+        tr = math.exp if log else float
+        new = dict(eff[k])
+        new.update({"estimate": num(tr(ps["qbar"]), "pool"), "se": num(s, "pool"),
+                    "lower": num(tr(lo), "pool"), "upper": num(tr(hi), "pool"),
+                    "p": num(p, "pool")})
+        if log:
+            new["se"]["scale"] = "log"
+        out[k] = new
+    if "evalue_rr" in eff and "rr" in out:
+        o = next(o for o in spec.outcomes if o.name == name)
+        rr = out["rr"]
+        out["evalue_rr"] = A._evalue_cells(rr["estimate"], rr["lower"], rr["upper"], "RR", o)
+    return out
+
+
+def analyse_mi(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
+               analyse_eligible: Callable) -> tuple[dict, dict]:
+    """Impute, analyse each completed data set, pool; returns (results, objects)."""
+    from carts_iptw.imputation import WeightItMi, bal_tab_mi, mice, pool
+
+    p = spec.propensity
+    check_mi_input(data, spec)
+    cols = _imputation_columns(data, spec)
+    step(f"multiple imputation (m = {p.m}, seed {p.seed})")
+    imp = mice(data[cols], m=p.m, seed=p.seed)
+    imputed = [c for c in cols if imp.method.get(c)]
+    spec1 = dataclasses.replace(spec, propensity=dataclasses.replace(p, missing="error"))
+    runs = []
+    for i in range(1, p.m + 1):
+        step(f"imputation {i} of {p.m}: weights, balance and outcome models")
+        d = data.copy()
+        comp = imp.complete(i)
+        for c in imputed:
+            d[c] = comp[c].to_numpy() if not isinstance(comp[c].dtype, pd.CategoricalDtype) \
+                else comp[c]
+        runs.append(analyse_eligible(d, spec1, lambda s: None))
+    res, objs = runs[0]
+    res = dict(res)
+    step("pooling (Rubin's rules) and balance across imputations")
+    trt = spec.treatment
+    pooled_names, not_pooled = [], []
+    for kind, key, ratio in (("odds_ratio", "odds_ratios", "or"), ("cox", "cox", "hr")):
+        entries = []
+        for r in res.get(key, []):
+            fits = [o.get("fits", {}).get((kind, r["name"])) for _, o in runs]
+            if any(f is None for f in fits):  # separation (Firth) in an imputation, etc.
+                r = dict(r)
+                r["mi"] = "not pooled: the model was not fitted by maximum likelihood in "
+                r["mi"] += "every completed data set; the numbers are those of the first"
+                not_pooled.append(f"{key}:{r['name']}")
+                entries.append(r)
+                continue
+            c = _pooled_cells(pool(fits), trt)
+            r = dict(r)
+            r[ratio] = num(math.exp(c["estimate"]), "pool")
+            r["lower"] = num(math.exp(c["low"]), "pool")
+            r["upper"] = num(math.exp(c["high"]), "pool")
+            r["p"] = num(c["p"], "pool")
+            if "robust_se" in r:
+                r["robust_se"] = num(c["std_error"], "pool")
+            r["pooled"] = c["pooled"]
+            if "effects" in r:
+                r["effects"] = _pool_effects(r["effects"], [rr for rr, _ in runs], key,
+                                             r["name"], spec)
+            if "evalue" in r:
+                o = next(o for o in spec.outcomes if o.name == r["name"])
+                r["evalue"] = A._evalue_cells(r[ratio], r["lower"], r["upper"],
+                                              "OR" if ratio == "or" else "HR", o)
+            pooled_names.append(f"{key}:{r['name']}")
+            entries.append(r)
+        if key in res:
+            res[key] = entries
+    # balance across imputations (cobalt's bal.tab of imputed data)
+    ws = [o["weightit"] for _, o in runs]
+    wmi = WeightItMi(imp, [None] * len(ws), ws, res.get("propensity", {}).get("formula", ""),
+                     p.method, p.estimand)
+    b = bal_tab_mi(wmi, stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
+                   continuous="std")
+    ba = b.balance_across
+    rows = []
+    for name, r in ba.iterrows():
+        row = {"covariate": str(name), "type": str(r["Type"])}
+        for col in ("Mean.Diff.Adj", "Max.Diff.Adj", "Min.Diff.Adj", "Mean.Diff.Un"):
+            if col in ba.columns:
+                v = r[col]
+                row[col] = num(None if pd.isna(v) else v, "bal_tab_mi",
+                               reason="not defined for this covariate type")
+        rows.append(row)
+    cov = ba[ba["Type"].astype(str) != "Distance"]
+    worst = float(np.nanmax(np.abs(np.column_stack([cov["Min.Diff.Adj"], cov["Max.Diff.Adj"]]))))
+    if "propensity" in res:
+        res["propensity"] = {**res["propensity"], "missing": "mi", "m": p.m, "seed": p.seed}
+    res["mi"] = {
+        "m": p.m, "seed": p.seed, "method": "mice (chained equations; statsmodels MICEData)",
+        "imputed": {c: int(imp.nmis[c]) for c in imputed},
+        "imputation_methods": {c: imp.method[c] for c in imputed},
+        "columns_in_model": cols,
+        "pooled": pooled_names, "not_pooled": not_pooled,
+        "from_first_imputation": ["table1", "balance", "binary_outcomes",
+                                  "continuous_outcomes", "distribution_outcomes", "survival",
+                                  "competing", "subgroups"],
+        "balance_across": rows,
+        "max_abs_smd_weighted_any_imputation": num(worst, "bal_tab_mi"),
+    }
+    objs = dict(objs)
+    objs["imputations"] = imp
+    return res, objs
