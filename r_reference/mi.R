@@ -83,3 +83,15 @@ ref_mi_bal_tab <- function(data, args) {
   out$obs_adjusted <- as.numeric(o["Adjusted", ])
   out
 }
+
+# mice::pool.scalar on one scalar per completed data set: the mean of a column and its
+# variance var(x) / n
+ref_mi_pool_scalar <- function(data, args) {
+  imps <- sort(unique(data$.imp))
+  Q <- sapply(imps, function(i) mean(data[[args$column]][data$.imp == i]))
+  U <- sapply(imps, function(i) { x <- data[[args$column]][data$.imp == i]; var(x) / length(x) })
+  n <- if (is.null(args$n)) Inf else args$n
+  p <- mice::pool.scalar(Q, U, n = n, k = args$k)
+  list(m = p$m, qbar = p$qbar, ubar = p$ubar, b = p$b, t = p$t, df = p$df, r = p$r,
+       fmi = p$fmi)
+}

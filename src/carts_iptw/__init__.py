@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "avg_comparisons": "carts_iptw.effects",
     "bal_tab": "carts_iptw.balance",
+    "bal_tab_mi": "carts_iptw.imputation",
     "CartsIptwDeprecationWarning": "carts_iptw.families",
     "CartsIptwWarning": "carts_iptw.families",
     "chisq_test": "carts_iptw.design",
@@ -40,8 +41,11 @@ _EXPORTS = {
     "load_synthetic_cohort": "carts_iptw.study.synthetic",
     "logistf": "carts_iptw.design",
     "love_plot": "carts_iptw.balance",
+    "mice": "carts_iptw.imputation",
     "model_frame": "carts_iptw.formula",
     "overlap_plot": "carts_iptw.balance",
+    "pool": "carts_iptw.imputation",
+    "pool_scalar": "carts_iptw.imputation",
     "read_cohort": "carts_iptw.study.cohort",
     "rmst_difference": "carts_iptw.effects",
     "run_demo": "carts_iptw.study.pipeline",
@@ -67,7 +71,9 @@ _EXPORTS = {
     "trim": "carts_iptw.weighting",
     "validate_cohort": "carts_iptw.study.cohort",
     "weightit": "carts_iptw.weighting",
+    "weightit_mi": "carts_iptw.imputation",
     "wilcox_test": "carts_iptw.design",
+    "with_imputations": "carts_iptw.imputation",
 }
 
 __all__ = sorted(_EXPORTS)

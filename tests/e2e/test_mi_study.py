@@ -120,3 +120,58 @@ def test_mi_study_is_reproducible(tmp_path):
     rb = json.loads((b / "results.json").read_text())
     assert ra["odds_ratios"][0]["or"] == rb["odds_ratios"][0]["or"]
     assert ra["cox"][0]["hr"] == rb["cox"][0]["hr"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('m = 3', 'm = 1'), r"m \(the number of imputations\) must be at least 2, got 1"),
+    (('seed = 2026\n', ''), r'missing = "mi" needs seed'),
+    (('missing = "mi"', 'missing = "complete"'), r"\[propensity\]\.m is for missing = \"mi\""),
+])
+def test_spec_errors(tmp_path, edit, message):
+    from carts_iptw.study.spec import load_spec
+
+    p = tmp_path / "s.toml"
+    p.write_text(SPEC.replace(*edit))
+    with pytest.raises(ValueError, match=message):
+        load_spec(p)
+
+
+def _analyse(df):
+    from carts_iptw.study.pipeline import _analyse
+    from carts_iptw.study.spec import load_spec
+
+    return _analyse(df, load_spec_text(load_spec), lambda s: None)
+
+
+def load_spec_text(load_spec, text=SPEC):
+    import tempfile
+    from pathlib import Path
+
+    p = Path(tempfile.mkdtemp()) / "s.toml"
+    p.write_text(text)
+    return load_spec(p)
+
+
+def test_outcome_with_missing_values_is_named():
+    d = colon_cohort()
+    d.loc[d.index[:4], "time"] = np.nan
+    with pytest.raises(ValueError, match=r"outcome os: column 'time' has 4 missing value\(s\).*"
+                                         r"imputes covariates only"):
+        _analyse(d)
+
+
+def test_treatment_with_missing_values_is_named():
+    from carts_iptw.study.mi import check_mi_input
+    from carts_iptw.study.spec import load_spec
+
+    d = colon_cohort().astype({"trt": float})
+    d.loc[d.index[:2], "trt"] = np.nan
+    with pytest.raises(ValueError, match=r"treatment column 'trt' has 2 missing value\(s\)"):
+        check_mi_input(d, load_spec_text(load_spec))
+
+
+def test_entirely_missing_covariate_is_named():
+    d = colon_cohort()
+    d["nodes"] = np.nan
+    with pytest.raises(ValueError, match=r"'nodes'.*entirely missing"):
+        _analyse(d)

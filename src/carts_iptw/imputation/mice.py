@@ -95,7 +95,7 @@ class Mids:
     -----
     ``complete(i)`` (1-based, as R's ``complete(imp, i)``), ``complete("long")`` (stacked,
     ``.imp`` and ``.id`` first, as R's ``complete(imp, "long")``), iteration over the ``m``
-    completed data sets, ``len()``.
+    completed data sets, ``len()``. R twin: ``mids`` of mice 3.15.0.
     """
 
     def __init__(self, data, m, maxit, seed, where, method, imputed, donors):
@@ -279,7 +279,7 @@ def mice(data: pd.DataFrame, m: int = 5, seed: int | None = None, maxit: int = 1
     ``MICEData`` (see the module docstring for the reasons). Differences from R: another
     random number generator (no draw-for-draw equality), statsmodels' parameter perturbation
     (normal approximation to the OLS posterior instead of mice's ``.norm.draw``), and
-    ``maxit = 10`` by default.
+    ``maxit = 10`` by default. R twin: ``mice::mice(data, m, seed, maxit)`` (mice 3.15.0).
     """
     require_dataframe(data)
     m = _check_m(m)

@@ -24,8 +24,25 @@ POOLED_COLUMNS = ("m", "estimate", "ubar", "b", "t", "dfcom", "df", "riv", "lamb
 
 
 def barnard_rubin(m: int, b, t, dfcom: float = math.inf) -> np.ndarray:
-    """Barnard-Rubin (1999) degrees of freedom, R's ``mice:::barnard.rubin``.
+    """Barnard-Rubin (1999) degrees of freedom, the twin of ``mice:::barnard.rubin``.
 
+    Parameters
+    ----------
+    m : int
+        Number of imputations.
+    b, t : array-like
+        Between-imputation and total variances.
+    dfcom : float, default inf
+        Complete-data degrees of freedom.
+
+    Returns
+    -------
+    numpy.ndarray
+        The degrees of freedom.
+
+    Notes
+    -----
+    R twin: ``mice:::barnard.rubin`` (mice 3.15.0).
     ``lambda = (1 + 1/m) b / t`` (floored at 1e-4 as mice), ``dfold = (m - 1) / lambda^2``,
     ``dfobs = (dfcom + 1) / (dfcom + 3) * dfcom * (1 - lambda)``; the result is ``dfold`` for an
     infinite ``dfcom``, else ``dfold * dfobs / (dfold + dfobs)``.
@@ -119,7 +136,7 @@ class Mipo(Result):
     ``estimate``, ``std_error`` (``sqrt(t)``), ``statistic``, ``df``, ``p_value`` (t with
     ``max(df, 0.001)`` df, as mice), ``conf_low``, ``conf_high`` (t quantiles with ``df``),
     plus ``exp_estimate``, ``exp_conf_low``, ``exp_conf_high`` where the fits have a ratio
-    scale (logit / log links, Cox).
+    scale (logit / log links, Cox). R twin: ``mice::pool`` (mice 3.15.0).
     """
 
     def __init__(self, pooled: pd.DataFrame, m: int, analyses: list, ratio_scale=None):
@@ -227,7 +244,8 @@ def pool(results: Sequence, dfcom: float | None = None) -> Mipo:
     mean of the squared standard errors, ``b`` their sample variance (``var``, divisor
     ``m - 1``), ``t = ubar + (1 + 1/m) b``, ``riv = (1 + 1/m) b / ubar``, ``lambda = (1 + 1/m)
     b / t``, ``fmi = (riv + 2 / (df + 3)) / (riv + 1)``, ``df`` by :func:`barnard_rubin`.
-    Only the diagonal of each covariance is used, as mice.
+    Only the diagonal of each covariance is used, as mice. R twin: ``mice::pool`` (mice
+    3.15.0), ``summary(pool(fit), conf.int = TRUE)`` for ``tidy()``.
     """
     if isinstance(results, (str, bytes)) or not isinstance(results, Sequence):
         raise TypeError("results must be a list of fitted results, one per imputation")
@@ -311,6 +329,12 @@ def pool_scalar(Q, U, n: float = math.inf, k: int = 1) -> dict:
     ------
     ValueError
         Fewer than 2 estimates, lengths that differ, non-finite or negative variances.
+
+    Notes
+    -----
+    R twin: ``mice::pool.scalar(Q, U, n, k)`` (mice 3.15.0, ``rule = "rubin1987"``):
+    ``t = ubar + (m + 1) b / m``, ``r = (1 + 1/m) b / ubar``, ``fmi = (r + 2 / (df + 3)) /
+    (r + 1)``.
     """
     q = np.asarray(Q, dtype=float).ravel()
     u = np.asarray(U, dtype=float).ravel()

@@ -29,6 +29,10 @@ class WeightItMi:
         The weights of each.
     formula, method, estimand : str
         The weighting settings.
+
+    Notes
+    -----
+    R twin: MatchThem's ``wimids`` (MatchThem 1.2; not installed here).
     """
 
     def __init__(self, imputations, datasets, weightits, formula, method, estimand):
@@ -90,6 +94,12 @@ def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: 
     ValueError
         The treatment has missing values; anything :func:`weightit` refuses in a completed
         data set.
+
+    Notes
+    -----
+    R twin: ``MatchThem::weightthem(formula, imp, approach = "within")`` (MatchThem 1.2;
+    not installed here: the weights of each data set are :func:`weightit`'s, checked against
+    WeightIt 1.5.1, and the pooling against mice 3.15.0).
     """
     from carts_iptw.formula.frame import model_frame
     from carts_iptw.weighting import weightit
@@ -123,6 +133,10 @@ def with_imputations(obj, fn: Callable) -> list:
     -------
     list
         The ``m`` fits (R's ``mira$analyses``), ready for :func:`pool`.
+
+    Notes
+    -----
+    R twin: ``with(imp, expr)`` of mice 3.15.0 (``with.mids``) / MatchThem's ``with.wimids``.
     """
     if not callable(fn):
         raise TypeError("fn must be a function of (data, weightit) or (data)")
@@ -149,6 +163,10 @@ class BalTabMi(TableResult):
     observations : pandas.DataFrame
         cobalt's ``Observations``: the mean over imputations of each sample size (average
         effective sample sizes).
+
+    Notes
+    -----
+    R twin: ``cobalt::bal.tab`` with ``imp =`` (cobalt 4.6.1).
     """
 
     def __init__(self, balance_across, imputation_balance, observations):
@@ -202,6 +220,12 @@ def bal_tab_mi(obj: WeightItMi, **kwargs) -> BalTabMi:
         ``obj`` is not a :class:`WeightItMi`.
     ValueError
         The imputations' balance tables have different rows.
+
+    Notes
+    -----
+    R twin: ``cobalt::bal.tab(formula, data = <stacked completed data>, weights, imp =
+    ".imp")`` (cobalt 4.6.1), ``Balance.Across.Imputations`` and ``Observations``; checked
+    live in ``bal_tab_mi.colon_mi.*``.
     """
     from carts_iptw.balance import bal_tab
 

@@ -153,3 +153,26 @@ for _est in ("ATE", "ATT"):
                     "weights in each data set; the prop.score row of the Python table (a "
                     "weightit object) is left out, R's call has no distance",
     ))
+
+
+def _py_pool_scalar(data, args):
+    from carts_iptw.imputation import pool_scalar
+
+    xs = [x[args["column"]].to_numpy(dtype=float) for x in _datasets(data)]
+    q = [x.mean() for x in xs]
+    u = [x.var(ddof=1) / len(x) for x in xs]
+    n = args.get("n")
+    p = pool_scalar(q, u, n=np.inf if n is None else n, k=args["k"])
+    return {k: float(p[k]) for k in ("m", "qbar", "ubar", "b", "t", "df", "r", "fmi")}
+
+
+for _n in (None, 619):
+    register(ParityCase(
+        name=f"pool_scalar.colon_mi.nodes.{'inf' if _n is None else _n}", function="pool_scalar",
+        r_twin="mice::pool.scalar(Q, U, n, k = 1)",
+        dataset=colon_mi, r_file="mi.R", r_function="ref_mi_pool_scalar",
+        args={"column": "nodes", "k": 1, **({} if _n is None else {"n": _n})},
+        python=_py_pool_scalar, exact=("m",), r_packages=("mice",),
+        description="the mean of the imputed column nodes in each completed data set, "
+                    "variance var(x)/n; n = Inf and the cohort size",
+    ))
