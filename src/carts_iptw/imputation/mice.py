@@ -363,8 +363,16 @@ def _chain(enc, cols, code, kinds, nlev, levels, method, miss, maxit, rng, donor
 
 
 def _mice_data_class():
-    from statsmodels.imputation.mice import MICEData
+    import inspect
 
+    try:
+        from statsmodels.imputation.mice import MICEData
+    except ImportError:
+        raise ImportError("mice() needs statsmodels >= 0.15 (its MICEData engine): "
+                          "pip install 'carts_iptw[mi]'") from None
+    if "rng" not in inspect.signature(MICEData).parameters:
+        raise ImportError("mice() needs statsmodels >= 0.15 (a MICEData that takes a seeded "
+                          "rng=): pip install 'carts_iptw[mi]'")
     return MICEData
 
 

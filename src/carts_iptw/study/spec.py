@@ -475,8 +475,8 @@ def parse_spec(raw: dict, source: str = "") -> StudySpec:
         trim_at = None
     missing = _take(p, "missing", str, "propensity", "error")
     if missing == "impute":
-        raise ValueError('spec: [propensity].missing = "impute" (multiple imputation) is '
-                         'reserved for a later version; use "complete" or "indicator"')
+        raise ValueError('spec: [propensity].missing = "impute": multiple imputation is '
+                         'spelled missing = "mi" (with m and seed)')
     if missing not in MISSING:
         raise ValueError(f"spec: [propensity].missing must be one of {MISSING}, got {missing!r}")
     m_imp, seed = _mi_keys(p, missing)
