@@ -329,7 +329,7 @@ def mice(data: pd.DataFrame, m: int = 5, seed: int | None = None, maxit: int = 1
 def _chain(enc, cols, code, kinds, nlev, levels, method, miss, maxit, rng, donors) -> dict:
     frame = enc.copy()
     frame["_row"] = 0.0  # fully observed: MICEData drops rows missing in every column
-    md = _MiceChain(frame, k_pmm=int(donors), rng=rng)
+    md = _MiceChain(frame, k_pmm=int(donors), rng=rng, labels={code[c]: c for c in cols})
     # predictors: non-constant columns (a constant column is aliased with the intercept)
     const = {c for c in cols if enc[code[c]].nunique(dropna=True) <= 1}
 
@@ -382,8 +382,9 @@ def _make_chain_class():
     class MiceChain(MICEData):
         """MICEData with R's polyreg for factors of more than two levels."""
 
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args, labels=None, **kwargs):
             self.polyreg = set()
+            self.labels = labels or {}
             super().__init__(*args, **kwargs)
 
         def update(self, vname):
@@ -403,9 +404,20 @@ def _make_chain_class():
                 return
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = MNLogit(yi, exog_obs).fit(disp=0, method="newton", maxiter=100)
-                beta = np.asarray(res.params)
-                cov = np.asarray(res.cov_params())
+                try:
+                    res = MNLogit(yi, exog_obs).fit(disp=0, method="newton", maxiter=100)
+                    beta = np.asarray(res.params)
+                    cov = np.asarray(res.cov_params())
+                except (np.linalg.LinAlgError, ValueError) as exc:
+                    raise ValueError(
+                        f"the imputation model of factor column '{self.labels[vname]}' "
+                        "(multinomial logistic regression on the other columns) could not be "
+                        f"fitted ({type(exc).__name__}): rare levels or separation; merge rare "
+                        "levels or leave the column out") from None
+            if not np.isfinite(beta).all():
+                raise ValueError(
+                    f"the imputation model of factor column '{self.labels[vname]}' did not "
+                    "converge (separation?): merge rare levels or leave the column out")
             k = beta.shape[1]
             mu = beta.ravel(order="F")
             if np.isfinite(cov).all():
