@@ -36,6 +36,24 @@ def colon_mi() -> pd.DataFrame:
     return d
 
 
+def lung_mi() -> pd.DataFrame:
+    """Held-out: 5 fixed completed data sets of survival::lung (seed 20261128, m = 5).
+
+    ``female`` (sex == 2) as the "treatment", ``dead`` = status == 2, ``ecog`` = ph.ecog as a
+    factor (3 merged into 2); real missing values in ecog (1), ph_karno (1), pat_karno (3),
+    meal_cal (47) and wt_loss (14).
+    """
+    path = resources.files("carts_iptw.parity.cases").joinpath("data/lung_mi.csv")
+    with resources.as_file(path) as p:
+        d = pd.read_csv(p)
+    d["ecog"] = pd.Categorical(d["ecog"], categories=["e0", "e1", "e2"])
+    for c in d.columns:
+        if c != "ecog":
+            ints = c in ("female", "dead", ".imp", ".id")
+            d[c] = d[c].astype(np.int64 if ints else float)
+    return d
+
+
 def _datasets(data: pd.DataFrame) -> list[pd.DataFrame]:
     out = []
     for i in sorted(data[".imp"].unique()):
@@ -176,3 +194,29 @@ for _n in (None, 619):
         description="the mean of the imputed column nodes in each completed data set, "
                     "variance var(x)/n; n = Inf and the cohort size",
     ))
+
+
+_LUNG_PS = "female ~ age + ecog + ph_karno + pat_karno + meal_cal + wt_loss"
+for _model, _f, _fam in (("coxph", "Surv(time, dead) ~ female", "binomial"),
+                         ("svyglm", "dead ~ female + age", "quasibinomial"),
+                         ("glm_weightit", "dead ~ female", "binomial"),
+                         ("avg_comparisons", "dead ~ female * (age + ph_karno)", "binomial")):
+    register(ParityCase(
+        name=f"pool.{_model}.lung_mi.ATE", function="pool",
+        r_twin=f"mice::pool(list of {_model} fits)",
+        dataset=lung_mi, r_file="mi.R", r_function="ref_mi_pool",
+        args={"model": _model, "ps_formula": _LUNG_PS, "formula": _f, "estimand": "ATE",
+              "family": _fam, "variable": "female"},
+        python=_py_pool, exact=("m",), r_packages=_POOL_PKGS,
+        description="held-out data set: survival::lung (real missing meal.cal, wt.loss, ...), "
+                    "5 fixed completed data sets; " + _MODELS[_model][2],
+    ))
+
+register(ParityCase(
+    name="bal_tab_mi.lung_mi.ATE", function="bal_tab_mi",
+    r_twin="cobalt::bal.tab(formula, data = stacked, weights, imp = '.imp')",
+    dataset=lung_mi, r_file="mi.R", r_function="ref_mi_bal_tab",
+    args={"ps_formula": _LUNG_PS, "estimand": "ATE", "stats": ["m", "v", "ks"]},
+    python=_py_bal, r_packages=("WeightIt", "cobalt"),
+    description="held-out data set: survival::lung, 5 fixed completed data sets",
+))
