@@ -57,6 +57,13 @@ primary = true
 rare = false
 
 [[outcomes]]
+name = "fu"
+label = "Follow-up, days"
+type = "continuous"
+column = "time"
+adjust = "base"
+
+[[outcomes]]
 name = "os"
 label = "Overall survival"
 type = "time_to_event"
@@ -98,7 +105,11 @@ def test_mi_study_runs_end_to_end(tmp_path):
     assert mi["imputed"]["nodes"] > 0 and mi["imputed"]["differ"] > 0
     assert mi["m"] == 3 and mi["seed"] == 2026
     assert mi["imputation_methods"] == {"nodes": "pmm", "differ": "polyreg"}
-    assert sorted(mi["pooled"]) == ["cox:os", "odds_ratios:death"]
+    assert sorted(mi["pooled"]) == ["continuous_outcomes:fu", "cox:os", "odds_ratios:death"]
+    diff = res["continuous_outcomes"][0]["difference"]
+    assert diff["estimate"]["function"] == "pool"
+    assert diff["lower"]["value"] < diff["estimate"]["value"] < diff["upper"]["value"]
+    assert res["odds_ratios"][0]["effects"]["rd"]["estimate"]["function"] == "pool"
     orr = res["odds_ratios"][0]
     assert orr["or"]["function"] == "pool" and orr["pooled"]["m"]["value"] == 3
     assert 0 < orr["lower"]["value"] < orr["or"]["value"] < orr["upper"]["value"]
@@ -155,7 +166,7 @@ def load_spec_text(load_spec, text=SPEC):
 def test_outcome_with_missing_values_is_named():
     d = colon_cohort()
     d.loc[d.index[:4], "time"] = np.nan
-    with pytest.raises(ValueError, match=r"outcome os: column 'time' has 4 missing value\(s\).*"
+    with pytest.raises(ValueError, match=r"outcome (fu|os): column 'time' has 4 missing value\(s\).*"
                                          r"imputes covariates only"):
         _analyse(d)
 

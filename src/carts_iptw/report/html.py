@@ -594,8 +594,8 @@ def methods_paragraphs(res: dict) -> list[str]:
                f"(m = {mi['m']} imputations, seed {mi['seed']}; predictive mean matching, "
                "factors imputed as their levels; treatment and outcomes in the imputation "
                f"model). Values imputed per column: {counts}. Weights and outcome models were "
-               "estimated in each completed data set; odds and hazard ratios and the marginal "
-               "risk difference and ratio are pooled by Rubin's rules (Barnard-Rubin degrees of freedom; mice::pool twin) and balance "
+               "estimated in each completed data set; odds ratios, hazard ratios, mean "
+               "differences and the marginal risk difference and ratio are pooled by Rubin's rules (Barnard-Rubin degrees of freedom; mice::pool twin) and balance "
                "is summarised across imputations (cobalt); descriptive tables, curves and the "
                "other estimates are those of the first completed data set.")
     if b:

@@ -60,7 +60,8 @@ class Context:
     design: object | None = None
     weightit: object | None = None
     warnings: list | None = None
-    #: the effect models, keyed ("odds_ratio" | "cox", outcome name): pooled under missing = "mi"
+    #: the effect models, keyed ("odds_ratio" | "cox" | "continuous", outcome name): pooled
+    #: under missing = "mi"
     fits: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -421,6 +422,7 @@ def continuous_outcome(ctx: Context, o: Outcome) -> dict:
     design = ctx.design.subset(among) if o.among else ctx.design
     with collect_warnings(ctx, f"mean difference {o.name}"):
         fit = svyglm(formula, design, family="gaussian")
+    ctx.fits[("continuous", o.name)] = fit
     row = fit.tidy().set_index("term").loc[trt]
     res["difference"] = {"estimate": num(row["estimate"], "svyglm"),
                          "se": num(row["std_error"], "svyglm"),

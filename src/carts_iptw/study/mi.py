@@ -4,7 +4,7 @@ The eligible cohort's propensity and adjustment covariates are imputed ``m`` tim
 equations (:func:`carts_iptw.imputation.mice`, seeded by the spec's ``seed``; the treatment
 and the outcome columns are in the imputation model, as predictors only). The whole analysis
 (weights, balance, Table 1, outcomes, effect models) runs in each completed data set; the
-odds ratios and hazard ratios are pooled over the ``m`` data sets by Rubin's rules
+odds ratios, hazard ratios and mean differences (svyglm gaussian) are pooled over the ``m`` data sets by Rubin's rules
 (:func:`carts_iptw.imputation.pool`, the twin of ``mice::pool``, on the fitted models), the
 marginal risk difference and ratio by :func:`carts_iptw.imputation.pool_scalar`
 (``mice::pool.scalar``, infinite complete-data df as mice takes for marginaleffects results),
@@ -12,8 +12,8 @@ and the balance is summarised across imputations as cobalt does
 (:func:`carts_iptw.imputation.bal_tab_mi`).
 
 Descriptive numbers (Table 1, weighted rates and means, curves, per-imputation balance) and
-the estimates not pooled in this version (continuous-outcome differences, RMST, survival
-differences, subgroups, competing risks) are those of the first completed data set: ``results["mi"]`` says so, and the
+the estimates not pooled in this version (RMST, survival differences, subgroups, competing
+risks; the weighted means per arm) are those of the first completed data set: ``results["mi"]`` says so, and the
 report's methods paragraph too. ``results["mi"]["imputed"]`` counts the imputed values per
 column (names and counts only, never a value).
 """
@@ -155,6 +155,21 @@ def analyse_mi(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
     step("pooling (Rubin's rules) and balance across imputations")
     trt = spec.treatment
     pooled_names, not_pooled = [], []
+    entries = []
+    for r in res.get("continuous_outcomes", []):
+        fits = [o.get("fits", {}).get(("continuous", r["name"])) for _, o in runs]
+        r = dict(r)
+        if all(f is not None for f in fits) and "difference" in r:
+            c = _pooled_cells(pool(fits), trt)
+            r["difference"] = {"estimate": num(c["estimate"], "pool"),
+                               "se": num(c["std_error"], "pool"),
+                               "lower": num(c["low"], "pool"), "upper": num(c["high"], "pool"),
+                               "p": num(c["p"], "pool")}
+            r["pooled"] = c["pooled"]
+            pooled_names.append(f"continuous_outcomes:{r['name']}")
+        entries.append(r)
+    if "continuous_outcomes" in res:
+        res["continuous_outcomes"] = entries
     for kind, key, ratio in (("odds_ratio", "odds_ratios", "or"), ("cox", "cox", "hr")):
         entries = []
         for r in res.get(key, []):
