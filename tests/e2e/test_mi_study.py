@@ -105,11 +105,15 @@ def test_mi_study_runs_end_to_end(tmp_path):
     assert mi["imputed"]["nodes"] > 0 and mi["imputed"]["differ"] > 0
     assert mi["m"] == 3 and mi["seed"] == 2026
     assert mi["imputation_methods"] == {"nodes": "pmm", "differ": "polyreg"}
-    assert sorted(mi["pooled"]) == ["continuous_outcomes:fu", "cox:os", "odds_ratios:death"]
+    assert sorted(mi["pooled"]) == ["continuous_outcomes:fu", "cox:os", "odds_ratios:death",
+                                    "survival:os:differences", "survival:os:rmst"]
     diff = res["continuous_outcomes"][0]["difference"]
     assert diff["estimate"]["function"] == "pool"
     assert diff["lower"]["value"] < diff["estimate"]["value"] < diff["upper"]["value"]
     assert res["odds_ratios"][0]["effects"]["rd"]["estimate"]["function"] == "pool"
+    surv = res["survival"][0]
+    assert surv["rmst"]["difference"]["estimate"]["function"] == "pool"
+    assert {c["estimate"]["function"] for c in surv["difference"].values()} == {"pool"}
     orr = res["odds_ratios"][0]
     assert orr["or"]["function"] == "pool" and orr["pooled"]["m"]["value"] == 3
     assert 0 < orr["lower"]["value"] < orr["or"]["value"] < orr["upper"]["value"]

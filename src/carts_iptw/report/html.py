@@ -595,9 +595,11 @@ def methods_paragraphs(res: dict) -> list[str]:
                "factors imputed as their levels; treatment and outcomes in the imputation "
                f"model). Values imputed per column: {counts}. Weights and outcome models were "
                "estimated in each completed data set; odds ratios, hazard ratios, mean "
-               "differences and the marginal risk difference and ratio are pooled by Rubin's rules (Barnard-Rubin degrees of freedom; mice::pool twin) and balance "
-               "is summarised across imputations (cobalt); descriptive tables, curves and the "
-               "other estimates are those of the first completed data set.")
+               "differences, the marginal risk difference and ratio, survival differences and "
+               "the RMST difference are pooled by Rubin's rules (Barnard-Rubin degrees of "
+               "freedom; mice::pool twin) and balance is summarised across imputations "
+               "(cobalt); descriptive tables, curves and the other estimates are those of the "
+               "first completed data set.")
     if b:
         ps += (f" Covariate balance was assessed by standardised mean differences (SMD; "
                f"cobalt::bal.tab twin), with |SMD| < {b['threshold']:g} taken as balanced; "

@@ -6,14 +6,15 @@ and the outcome columns are in the imputation model, as predictors only). The wh
 (weights, balance, Table 1, outcomes, effect models) runs in each completed data set; the
 odds ratios, hazard ratios and mean differences (svyglm gaussian) are pooled over the ``m`` data sets by Rubin's rules
 (:func:`carts_iptw.imputation.pool`, the twin of ``mice::pool``, on the fitted models), the
-marginal risk difference and ratio by :func:`carts_iptw.imputation.pool_scalar`
+marginal risk difference and ratio, the survival differences at the horizons and the RMST
+difference by :func:`carts_iptw.imputation.pool_scalar`
 (``mice::pool.scalar``, infinite complete-data df as mice takes for marginaleffects results),
 and the balance is summarised across imputations as cobalt does
 (:func:`carts_iptw.imputation.bal_tab_mi`).
 
 Descriptive numbers (Table 1, weighted rates and means, curves, per-imputation balance) and
-the estimates not pooled in this version (RMST, survival differences, subgroups, competing
-risks; the weighted means per arm) are those of the first completed data set: ``results["mi"]`` says so, and the
+the estimates not pooled in this version (subgroups, competing risks; the weighted rates,
+means and survival per arm) are those of the first completed data set: ``results["mi"]`` says so, and the
 report's methods paragraph too. ``results["mi"]["imputed"]`` counts the imputed values per
 column (names and counts only, never a value).
 """
@@ -87,41 +88,54 @@ def _pooled_cells(p, term: str) -> dict:
             "p": float(row["p_value"]), "pooled": cells}
 
 
+def _pool_cells(first: dict, cells: list[dict], log: bool = False) -> dict | None:
+    """Pool per-imputation cells ``estimate`` / ``se`` by :func:`pool_scalar` (dfcom = Inf).
+
+    ``log``: the estimate is a ratio whose ``se`` is on the log scale. Returns ``first`` with
+    pooled ``estimate``, ``se``, ``lower``, ``upper`` (t with the Barnard-Rubin df) and ``p``
+    (function "pool"), or None when a cell is missing.
+    """
+    from scipy import stats
+
+    from carts_iptw.imputation import pool_scalar
+
+    est = [(c.get("estimate") or {}).get("value") for c in cells]
+    se = [(c.get("se") or {}).get("value") for c in cells]
+    if any(v is None for v in est + se) or (log and any(v <= 0 for v in est)):
+        return None
+    q = np.log(est) if log else np.asarray(est, dtype=float)
+    ps = pool_scalar(q, np.asarray(se, dtype=float) ** 2)
+    s = math.sqrt(ps["t"])
+    qt = float(stats.t.ppf(0.975, ps["df"]))
+    lo, hi = ps["qbar"] - qt * s, ps["qbar"] + qt * s
+    p = float(2 * stats.t.sf(abs(ps["qbar"] / s), max(ps["df"], 0.001))) if s > 0 else math.nan
+    tr = math.exp if log else float
+    new = dict(first)
+    new.update({"estimate": num(tr(ps["qbar"]), "pool"), "se": num(s, "pool"),
+                "lower": num(tr(lo), "pool"), "upper": num(tr(hi), "pool"),
+                "p": num(p, "pool")})
+    if log:
+        new["se"]["scale"] = "log"
+    return new
+
+
 def _pool_effects(eff: dict, results: list, key: str, name: str, spec: StudySpec) -> dict:
     """Pool the marginal risk difference and ratio (``avg_comparisons``) by Rubin's rules.
 
     :func:`pool_scalar` with an infinite complete-data df, as ``mice::pool`` takes for
     marginaleffects results; the ratio on the log scale.
     """
-    from scipy import stats
-
-    from carts_iptw.imputation import pool_scalar
-
     per = []
     for res in results:
         e = next(x for x in res[key] if x["name"] == name).get("effects") or {}
         per.append(e)
     out = dict(eff)
     for k, log in (("rd", False), ("rr", True)):
-        cells = [e.get(k) or {} for e in per]
-        est = [c.get("estimate", {}).get("value") for c in cells]
-        se = [c.get("se", {}).get("value") for c in cells]
-        if any(v is None for v in est + se) or k not in eff:
+        if k not in eff:
             continue
-        q = np.log(est) if log else np.asarray(est, dtype=float)
-        ps = pool_scalar(q, np.asarray(se, dtype=float) ** 2)
-        s = math.sqrt(ps["t"])
-        qt = float(stats.t.ppf(0.975, ps["df"]))
-        lo, hi = ps["qbar"] - qt * s, ps["qbar"] + qt * s
-        p = float(2 * stats.t.sf(abs(ps["qbar"] / s), max(ps["df"], 0.001)))
-        tr = math.exp if log else float
-        new = dict(eff[k])
-        new.update({"estimate": num(tr(ps["qbar"]), "pool"), "se": num(s, "pool"),
-                    "lower": num(tr(lo), "pool"), "upper": num(tr(hi), "pool"),
-                    "p": num(p, "pool")})
-        if log:
-            new["se"]["scale"] = "log"
-        out[k] = new
+        new = _pool_cells(eff[k], [e.get(k) or {} for e in per], log)
+        if new is not None:
+            out[k] = new
     if "evalue_rr" in eff and "rr" in out:
         o = next(o for o in spec.outcomes if o.name == name)
         rr = out["rr"]
@@ -201,6 +215,29 @@ def analyse_mi(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
             entries.append(r)
         if key in res:
             res[key] = entries
+    # survival differences at the horizons and the RMST difference: pool_scalar (z-based)
+    surv = []
+    for k, r in enumerate(res.get("survival", [])):
+        r = dict(r)
+        per = [rr["survival"][k] for rr, _ in runs]
+        if isinstance(r.get("difference"), dict):
+            diff = dict(r["difference"])
+            for h in [h for h, v in diff.items() if isinstance(v, dict) and "estimate" in v]:
+                new = _pool_cells(diff[h], [(x.get("difference") or {}).get(h) or {}
+                                            for x in per])
+                if new is not None:
+                    diff[h] = new
+            r["difference"] = diff
+        if isinstance(r.get("rmst"), dict) and isinstance(r["rmst"].get("difference"), dict):
+            new = _pool_cells(r["rmst"]["difference"],
+                              [((x.get("rmst") or {}).get("difference") or {}) for x in per])
+            if new is not None:
+                r["rmst"] = {**r["rmst"], "difference": new}
+                pooled_names.append(f"survival:{r['name']}:rmst")
+        surv.append(r)
+        pooled_names.append(f"survival:{r['name']}:differences")
+    if "survival" in res:
+        res["survival"] = surv
     # balance across imputations (cobalt's bal.tab of imputed data)
     ws = [o["weightit"] for _, o in runs]
     wmi = WeightItMi(imp, [None] * len(ws), ws, res.get("propensity", {}).get("formula", ""),
