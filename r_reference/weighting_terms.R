@@ -69,3 +69,26 @@ terms_svyglm <- function(data, args) {
   list(coef = coef(fit), se = s[, 2], pvalues = setNames(s[, 4], rownames(s)),
        lower = setNames(ci[, 1], rownames(ci)), upper = setNames(ci[, 2], rownames(ci)))
 }
+
+# A study's weights as summary.weightit reports them per arm (n, range, CV, ESS), after the
+# spec's eligibility rules evaluated by R itself (subset() semantics: NA excludes the row).
+study_weight_summary <- function(data, args) {
+  for (v in names(data)) if (inherits(data[[v]], "factor")) class(data[[v]]) <- class(data[[v]])
+  trt <- args$treatment
+  for (st in args$rules) {
+    keep <- eval(parse(text = st$rule), data)
+    keep <- !is.na(keep) & keep
+    if (st$applies_to == "control") keep <- keep | data[[trt]] == 1
+    if (st$applies_to == "treated") keep <- keep | data[[trt]] == 0
+    data <- data[keep, , drop = FALSE]
+  }
+  W <- WeightIt::weightit(as.formula(args$ps_formula), data = data, method = "glm",
+                          estimand = args$estimand)
+  s <- summary(W)
+  arm <- function(g, col) c(n = sum(data[[trt]] == (g == "treated")),
+                             w_min = unname(s$weight.range[[g]][1]),
+                             w_max = unname(s$weight.range[[g]][2]),
+                             coef_of_var = unname(s$coef.of.var[[g]]),
+                             ess = unname(s$effective.sample.size["Weighted", col]))
+  list(control = arm("control", "Control"), treated = arm("treated", "Treated"))
+}
