@@ -1,8 +1,9 @@
 """A held-out study through the command line, against the same study run in R.
 
 Not CAR T and not one of the worked studies: a generated cohort (statin use and LDL change /
-major cardiac events, its own column names, a 3-level factor, a continuous and a time-to-event
-outcome, follow-up in days, missing lab values excluded by an eligibility rule) and a spec
+major cardiac events, its own column names, a 3-level factor, a natural spline of age in the
+propensity model, a continuous and a time-to-event outcome, follow-up in days, missing lab values
+excluded by an eligibility rule) and a spec
 written from docs/study.md are written to a temporary folder; ``carts-iptw run`` runs in a
 subprocess, and the numbers of its ``results.json`` are compared with
 ``r_reference/worked_studies.R`` (the spec's R rules evaluated by R itself, the real WeightIt,
@@ -52,14 +53,14 @@ label = "eGFR measured"
 rule = "!is.na(egfr) & region %in% c(\\"north\\", \\"south\\", \\"west\\")"
 
 [propensity]
-covariates = ["age_yrs", "I(age_yrs^2)", "region", "diabetic", "egfr"]
+covariates = ["ns(age_yrs, df = 3)", "region", "diabetic", "egfr"]
 method = "glm"
 estimand = "ATE"
 smd_threshold = 0.1
 
 [labels]
 age_yrs = "Age, years"
-"I(age_yrs^2)" = "Age squared"
+"ns(age_yrs, df = 3)" = "Age (natural spline, 3 df)"
 region = "Region"
 diabetic = "Diabetes"
 egfr = "eGFR, ml/min"
