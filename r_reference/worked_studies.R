@@ -3,6 +3,7 @@
 # written in the spec (so the spec's R expressions are checked against R itself), weights from
 # the real WeightIt, balance from cobalt, then survey and survival as a statistician would.
 suppressPackageStartupMessages({
+  library(splines)  # ns() / bs() in a spec's propensity terms
   library(survey)
   library(survival)
   library(WeightIt)

@@ -138,11 +138,23 @@ def _is_factor_like(s: pd.Series) -> bool:
             or s.dtype == object or pd.api.types.is_string_dtype(s.dtype))
 
 
-def variable_frame(formula: str, data: pd.DataFrame) -> pd.DataFrame:
-    """The covariates as the formula uses them, one column per variable (WeightIt's ``covs``)."""
+def variable_frame(formula: str, data: pd.DataFrame, matrix_terms: str = "raise") -> pd.DataFrame:
+    """The covariates as the formula uses them, one column per variable (WeightIt's ``covs``).
+
+    A term that gives several columns (``ns(x, 3)``, ``bs()``, ``poly()``) raises, or with
+    ``matrix_terms="columns"`` contributes the data columns it reads (as WeightIt's ``covs``).
+    """
     _, variables, _ = parse_covariates(formula)
-    return pd.DataFrame({name: eval_variable(node, data) for name, node in variables},
-                        index=data.index)
+    out: dict = {}
+    for name, node in variables:
+        try:
+            out[name] = eval_variable(node, data)
+        except ValueError as e:
+            if matrix_terms != "columns" or "gives several columns" not in str(e):
+                raise
+            for c in column_names_used(node):
+                out.setdefault(c, data[c])
+    return pd.DataFrame(out, index=data.index)
 
 
 def _levels_of(s: pd.Series) -> list:

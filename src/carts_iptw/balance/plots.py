@@ -4,7 +4,8 @@ R twins: ``cobalt::love.plot()`` (dot plot of a balance statistic per covariate,
 adjusted, with a threshold line; absolute values by default) and ``cobalt::bal.plot(obj,
 var.name = "prop.score", which = "both", type = "histogram", mirror = TRUE)`` (mirrored
 histograms of the propensity score, treated above and control below, unweighted and weighted).
-Both return a matplotlib :class:`~matplotlib.figure.Figure` (Agg backend; nothing is shown).
+Both return a matplotlib :class:`~matplotlib.figure.Figure` (Agg backend; nothing is shown), or
+draw into the caller's ``ax`` and return it; ``labels`` and ``palette`` name and colour the groups.
 
 The x-axis label follows cobalt: "Standardized Mean Differences" when every plotted mean
 difference is standardised, "Mean Differences" when none or only some are (cobalt's
@@ -19,8 +20,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
+from carts_iptw._plotting import check_ax, resolve_labels, resolve_palette  # noqa: E402
 from carts_iptw.balance.bal_tab import STATS, BalTab, _match_stat  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def _xlabel(bal: BalTab, stat: str, types, abs_: bool) -> str:
 
 def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0.1,
               abs: bool = True, drop_distance: bool = False, title: str = "Covariate Balance",
-              var_names: dict | None = None) -> Figure:
+              var_names: dict | None = None, labels=None, palette=None, ax=None):
     """Dot plot of one balance statistic per covariate (twin of ``cobalt::love.plot``).
 
     Parameters
@@ -59,11 +60,19 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
     var_names : dict, optional
         Maps balance-table row names (or, for a factor level row ``var_level``, the variable)
         to display labels, as ``love.plot(var.names = )``.
+    labels : dict or list of str, optional
+        Legend names of the two samples (``love.plot(sample.names = )``): a dict with keys
+        ``"Un"`` / ``"Adj"``, or two names in that order (default "Unadjusted", "Adjusted").
+    palette : str, dict or list of colours, optional
+        Colours of the two samples (``love.plot(colors = )``): a dict by ``"Un"`` / ``"Adj"`` or
+        two colours.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes and return it.
 
     Returns
     -------
-    matplotlib.figure.Figure
-        The figure.
+    matplotlib.figure.Figure or matplotlib.axes.Axes
+        The figure, or ``ax`` when given.
 
     Raises
     ------
@@ -94,8 +103,16 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
     B = B[keep]
     names = list(B.index)
     y = np.arange(len(names))[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(names) + 1.6))
-    styles = {"Un": ("#e41a1c", "o", "Unadjusted"), "Adj": ("#377eb8", "o", "Adjusted")}
+    samples = ("Un", "Adj")
+    snames = resolve_labels(samples, labels)
+    defaults = {"Un": "Unadjusted", "Adj": "Adjusted"}
+    if not isinstance(labels, list | tuple):
+        snames = [labels.get(k, defaults[k]) if labels else defaults[k] for k in samples]
+    scols = resolve_palette(samples, palette, ("#e41a1c", "#377eb8"))
+    own = check_ax(ax) is None
+    if own:
+        fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(names) + 1.6))
+    styles = {k: (scols[i], "o", snames[i]) for i, k in enumerate(samples)}
     for c in cols:
         v = B[c].to_numpy(float)
         if abs:
@@ -125,11 +142,14 @@ def love_plot(bal: BalTab, stat: str = "mean.diffs", threshold: float | None = 0
     ax.set_title(title)
     ax.grid(axis="y", color="0.9", zorder=0)
     ax.legend(title="Sample", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    if not own:
+        return ax
     fig.tight_layout()
     return fig
 
 
-def overlap_plot(w_obj, bins: int = 20, title: str = "Distributional Balance for \"prop.score\"") -> Figure:
+def overlap_plot(w_obj, bins: int = 20, title: str = "Distributional Balance for \"prop.score\"",
+                 labels=None, palette=None, ax=None, which: str = "both"):
     """Mirrored propensity-score histograms, unweighted and weighted (``cobalt::bal.plot`` twin).
 
     Parameters
@@ -140,11 +160,21 @@ def overlap_plot(w_obj, bins: int = 20, title: str = "Distributional Balance for
         Number of bins.
     title : str, default 'Distributional Balance for "prop.score"'
         The title.
+    labels : dict or list of str, optional
+        Names of the two groups (legend): a dict with keys ``"Control"`` / ``"Treated"`` or two
+        names, control first (default ``w_obj.treat_labels``' order: "Control", "Treated").
+    palette : str, dict or list of colours, optional
+        Colours of the two groups (dict by ``"Control"`` / ``"Treated"``, or control first).
+    ax : matplotlib.axes.Axes or sequence of two Axes, optional
+        Draw into the caller's axes and return them: two Axes for ``which="both"``
+        (unadjusted, adjusted), one Axes for ``which="unadjusted"`` or ``"adjusted"``.
+    which : {"both", "unadjusted", "adjusted"}, default "both"
+        The samples drawn (``bal.plot(which = )``).
 
     Returns
     -------
-    matplotlib.figure.Figure
-        The figure.
+    matplotlib.figure.Figure, matplotlib.axes.Axes or list of Axes
+        The figure, or ``ax`` when given.
 
     Raises
     ------
@@ -169,20 +199,40 @@ def overlap_plot(w_obj, bins: int = 20, title: str = "Distributional Balance for
     t = np.asarray(w_obj.treat, dtype=float)
     sw = np.ones_like(ps) if w_obj.s_weights is None else np.asarray(w_obj.s_weights, float)
     edges = np.linspace(ps.min(), ps.max(), bins + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
-    for ax, (lab, w) in zip(axes, (("Unadjusted Sample", sw), ("Adjusted Sample", w_obj.weights * sw)),
-                            strict=True):
-        for g, sign, color, name in ((1, 1, "#377eb8", "Treated"), (0, -1, "#e41a1c", "Control")):
+    panels = {"both": (("Unadjusted Sample", sw), ("Adjusted Sample", w_obj.weights * sw)),
+              "unadjusted": (("Unadjusted Sample", sw),),
+              "adjusted": (("Adjusted Sample", w_obj.weights * sw),)}
+    if which not in panels:
+        raise ValueError("which must be 'both', 'unadjusted' or 'adjusted'")
+    panels = panels[which]
+    groups = ("Control", "Treated")
+    gnames = resolve_labels(groups, labels)
+    gcols = resolve_palette(groups, palette, ("#e41a1c", "#377eb8"))
+    own = ax is None
+    if own:
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels) + 0.0, 4),
+                                 sharey=True, squeeze=False)
+        axes = list(axes[0])
+    else:
+        axes = [ax] if not isinstance(ax, list | tuple | np.ndarray) else list(np.ravel(ax))
+        for a in axes:
+            check_ax(a)
+        if len(axes) != len(panels):
+            raise ValueError(f"ax: {len(axes)} Axes for {len(panels)} panel(s) (which={which!r})")
+    for ax_, (lab, w) in zip(axes, panels, strict=True):
+        for g, sign, color, name in ((1, 1, gcols[1], gnames[1]), (0, -1, gcols[0], gnames[0])):
             sel = t == g
             h, _ = np.histogram(ps[sel], bins=edges, weights=w[sel])
             h = h / h.sum()
-            ax.bar(edges[:-1], sign * h, width=np.diff(edges), align="edge", color=color,
-                   alpha=0.7, edgecolor="white", label=name)
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_title(lab)
-        ax.set_xlabel("Propensity Score")
+            ax_.bar(edges[:-1], sign * h, width=np.diff(edges), align="edge", color=color,
+                    alpha=0.7, edgecolor="white", label=name)
+        ax_.axhline(0, color="black", lw=0.8)
+        ax_.set_title(lab)
+        ax_.set_xlabel("Propensity Score")
     axes[0].set_ylabel("Proportion")
-    axes[1].legend(title="Treatment", frameon=False)
+    axes[-1].legend(title="Treatment", frameon=False)
+    if not own:
+        return ax
     fig.suptitle(title)
     fig.tight_layout()
     return fig

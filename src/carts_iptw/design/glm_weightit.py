@@ -44,7 +44,13 @@ def _ps_design(weightit, data: pd.DataFrame) -> np.ndarray:
     """The propensity model matrix, rebuilt from the weightit formula and checked against the fitted linear predictor."""
     from carts_iptw.formula import model_frame
 
-    mf = model_frame(weightit.formula, data)
+    formula = weightit.formula
+    if getattr(weightit, "missing", None) == "ind":  # the indicators and medians of weightit()
+        from carts_iptw.balance.covariates import rhs_terms
+        from carts_iptw.weighting.weightit import _missing_indicators
+
+        formula, data = _missing_indicators(formula, data, rhs_terms(formula)[1])
+    mf = model_frame(formula, data)
     X, names = mf.X, list(mf.column_names)
     if "(Intercept)" not in names:
         X = np.column_stack([np.ones(len(data)), X])

@@ -36,26 +36,32 @@ class SubgroupEffects(EffectRows):
     R twin: ``survey::svyglm`` per subgroup and ``survey::regTermTest`` (survey 4.1-1).
     """
 
-    def plot(self, title: str | None = None, figsize=None):
+    def plot(self, title: str | None = None, figsize=None, labels=None, palette=None, ax=None):
         """Forest plot of the subgroup effects (ratio scale, log axis).
 
         With the interaction p in the title; :func:`carts_iptw.forest_plot` on this table.
+        ``labels`` (a dict from ``modifier=level`` or one label per level) renames the rows,
+        ``palette`` colours the estimates, ``ax`` draws into the caller's Axes.
 
-        Returns the matplotlib ``Figure``. ``ValueError`` for a difference scale (identity link).
+        Returns the matplotlib ``Figure`` (or ``ax``). ``ValueError`` for a difference scale
+        (identity link).
         """
         from carts_iptw.survival.plots import forest_plot
 
         if not self.ratio:
             raise ValueError("the forest plot is drawn on the ratio scale (logit or log link)")
+        from carts_iptw._plotting import resolve_labels
+
         t = self.tidy()
+        terms = resolve_labels(list(t["term"]), labels)
         df = pd.DataFrame({"hr": t["estimate"].to_numpy(), "lower": t["conf_low"].to_numpy(),
                            "upper": t["conf_high"].to_numpy()},
-                          index=[f"{a} (n = {n})" for a, n in zip(t["term"], t["n"], strict=True)])
+                          index=[f"{a} (n = {n})" for a, n in zip(terms, t["n"], strict=True)])
         p = format_pval(self.interaction["p_value"], 3)
         ttl = title or f"{self.effect_name.capitalize()} by subgroup; interaction p " + (
             p if p.startswith("<") else f"= {p}")
         return forest_plot(df, title=ttl, xlabel=f"{self.effect_name} (log scale)",
-                           figsize=figsize)
+                           figsize=figsize, palette=palette, ax=ax)
 
 
 def _wald_term(fit, label: str):

@@ -704,7 +704,8 @@ def make_figures(results: dict, objects: dict, files: dict | None = None) -> dic
             objects["bal"], threshold=results["balance"]["threshold"],
             var_names=results["balance"].get("labels") or None))
     if "weightit" in objects:
-        figs.add("fig-overlap", overlap_plot(objects["weightit"]))
+        figs.add("fig-overlap", overlap_plot(objects["weightit"], labels=list(arms),
+                                             palette=list(F.COLORS)))
     ors = [dict(o, label=o["label"]) for o in results.get("odds_ratios", [])]
     if ors:
         figs.add("fig-forest-or", F.forest_plot(ors, "or", "adjusted odds ratio",

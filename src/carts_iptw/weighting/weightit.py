@@ -56,6 +56,10 @@ class WeightItResult(TableResult):
         0/1 treatment.
     estimand, method, covs, formula, s_weights, focal, ps_model, info
         The fit's settings and parts.
+    missing : str or None
+        ``"ind"`` when the fit used WeightIt's missingness indicators (the propensity model
+        then has a ``<var>_NA`` column per covariate with missing values, and
+        :func:`glm_weightit` rebuilds it from the same data).
 
     Notes
     -----
@@ -81,6 +85,7 @@ class WeightItResult(TableResult):
     info: dict = field(default_factory=dict)
     index: pd.Index | None = None
     trim: tuple | None = None
+    missing: str | None = None
 
     def summary(self, top: int = 5, ignore_s_weights: bool = False) -> WeightSummary:
         """Weight ranges, largest weights, CV, MAD, entropy, ESS (``summary.weightit`` twin).
@@ -155,15 +160,32 @@ def _resolve_estimand(estimand: str, focal, labels: tuple[str, str], raw_values,
 
 
 def _missing_indicators(formula: str, data: pd.DataFrame, variables: list[str]) -> tuple[str, pd.DataFrame]:
-    """WeightIt's ``missing = "ind"``: median-impute and add a 0/1 indicator per variable."""
+    """WeightIt's ``missing = "ind"``: median-impute and add a 0/1 indicator per variable.
+
+    WeightIt adds the indicator and takes the median per column of its covariate matrix; that is
+    the same as per data column only when a column with missing values enters the formula as
+    itself (a numeric column, no transformation): anything else is refused, naming the column.
+    """
     data = data.copy()
     extra = []
+    with_na = [v for v in variables if v in data.columns and data[v].isna().any()]
     for v in variables:
-        if v not in data.columns or not data[v].isna().any():
+        if v in data.columns:
             continue
+        read = [nm for nm in all_names(parse_expression(v))
+                if nm in data.columns and data[nm].isna().any()]
+        if read:
+            raise ValueError(
+                f"column '{read[0]}' has missing values and is transformed in the formula "
+                f"(term '{v}'); missing='ind' supports covariates entered as themselves "
+                "(WeightIt adds an indicator and a median per model-matrix column): impute "
+                "the column first or enter it untransformed")
+    for v in with_na:
         s = data[v]
         if not pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
-            raise ValueError(f"column '{v}' has missing values; missing='ind' supports numeric covariates only")
+            raise ValueError(f"column '{v}' has missing values; missing='ind' supports numeric "
+                             "covariates only (WeightIt codes a missing factor level "
+                             "differently: impute it first or make the missing level explicit)")
         ind = f"{v}_NA"
         data[ind] = s.isna().astype(float)
         data[v] = s.fillna(float(s.median()))
@@ -297,7 +319,7 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
             raise ValueError(f"s_weights are zero for every unit of one group of '{lhs}' "
                              "(empty group)")
 
-    covs = variable_frame(formula, data)
+    covs = variable_frame(formula, data, matrix_terms="columns")
     _refuse_identifiers(covs)
     na_cols = {c: int(covs[c].isna().sum()) for c in covs.columns if covs[c].isna().any()}
     # WeightIt's object$covs (what cobalt's bal.tab reports): the data columns the formula reads
@@ -371,7 +393,8 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
         formula=formula,
         s_weights=sw, focal=focal_val if est in ("ATT", "ATC") else None, treat_name=lhs,
         treat_labels=labels, terms=terms, stabilize=bool(stabilize),
-        ps_model=ps_model, info=info, index=data.index)
+        ps_model=ps_model, info=info, index=data.index,
+        missing="ind" if fit_formula is not formula else None)
 
 
 def _refuse_identifiers(covs: pd.DataFrame) -> None:

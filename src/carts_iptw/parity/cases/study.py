@@ -230,7 +230,11 @@ def _worked_data(name: str, missing: str | None = None):
 
 
 def _worked_args(name: str, missing: str | None = None) -> dict:
-    spec = _worked_spec(name, missing)
+    return spec_args(_worked_spec(name, missing))
+
+
+def spec_args(spec) -> dict:
+    """The arguments of r_reference/worked_studies.R's ``ref_worked_study`` for a spec."""
     sch = spec.schema()
     t1 = spec.table1
     return {
@@ -285,93 +289,99 @@ def _worked_python(name: str, missing: str | None = None):
         spec = _worked_spec(name, missing)
         df = validate_cohort(data, spec)
         res, objs = _analyse(df, spec, lambda msg: None)
-        c, t = spec.control_label, spec.treated_label
-        out: dict = {
-            "flow_remaining": np.array([r["remaining"] for r in res["flow"]], dtype=float),
-            "flow_treated": np.array([r["treated"] for r in res["flow"]], dtype=float),
-            "weights": np.asarray(objs["weightit"].weights, dtype=float),
-            "ess": _series({"control": res["propensity"][c]["ess"],
-                            "treated": res["propensity"][t]["ess"]}),
-            "smd_unweighted": _series({r["covariate"]: r["Diff.Un"]
-                                       for r in res["balance"]["rows"]}),
-            "smd_weighted": _series({r["covariate"]: r["Diff.Adj"]
-                                     for r in res["balance"]["rows"]}),
-        }
-        p_unw, p_w, mc, mt, wc, wt, pc, pt = ({} for _ in range(8))
-        su, sw = {}, {}
-        for r in res["table1"]["rows"]:
-            col = r.get("column")
-            if "smd_unweighted" in r:
-                key = col if r["kind"] != "n_pct" or col in args["t1_binary"] \
-                    else f"{col}_{r['level']}"
-                su[key], sw[key] = r["smd_unweighted"], r["smd_weighted"]
-            if r["kind"] == "median_iqr":
-                p_unw[col], p_w[col] = r["p_unweighted"], r["p_weighted"]
-                mc[col], mt[col] = r[f"{c}|unweighted"]["median"], r[f"{t}|unweighted"]["median"]
-                wc[col], wt[col] = r[f"{c}|weighted"]["median"], r[f"{t}|weighted"]["median"]
-            elif r["kind"] == "header" or (r["kind"] == "n_pct" and "p_unweighted" in r):
-                p_unw[col], p_w[col] = r["p_unweighted"], r["p_weighted"]
-            if r["kind"] == "n_pct":
-                key = col if col in args["t1_binary"] else f"{col}_{r['level']}"
-                pc[key], pt[key] = r[f"{c}|weighted"]["pct"], r[f"{t}|weighted"]["pct"]
-        order = args["t1_continuous"] + args["t1_categorical"]
-        out["t1_p_unweighted"] = _series({k: p_unw[k] for k in order})
-        out["t1_p_weighted"] = _series({k: p_w[k] for k in order})
-        # cobalt's order (continuous, then the others, each in the spec's order) and its
-        # convention for a two-level factor (one row: the second level; the first level's SMD
-        # is its negative)
-        keys = []
-        for v in order:
-            lv = [k for k in su if k == v or k.startswith(f"{v}_")]
-            keys += lv[1:] if len(lv) == 2 and v not in args["t1_binary"] else lv
-        out["t1_smd_unweighted"] = _series({k: su[k] for k in keys})
-        out["t1_smd_weighted"] = _series({k: sw[k] for k in keys})
-        if args["t1_continuous"]:
-            out["t1_median_control"], out["t1_median_treated"] = _series(mc), _series(mt)
-            out["t1_wmedian_control"], out["t1_wmedian_treated"] = _series(wc), _series(wt)
-        if pc:
-            out["t1_wpct_control"], out["t1_wpct_treated"] = _series(pc), _series(pt)
-        for o in res["continuous_outcomes"]:
-            dd = o["difference"]
-            out[f"cont_{o['name']}"] = _series({
-                "mean_control": o[c]["mean"], "se_control": o[c]["se"],
-                "mean_treated": o[t]["mean"], "se_treated": o[t]["se"],
-                "estimate": dd["estimate"], "se": dd["se"], "lower": dd["lower"],
-                "upper": dd["upper"], "p": dd["p"]})
-        ors = {o["name"]: o for o in res["odds_ratios"]}
-        for o in res["binary_outcomes"]:
-            r = ors[o["name"]]
-            out[f"bin_{o['name']}"] = _series({
-                "rate_control": o[c]["rate_weighted"], "rate_treated": o[t]["rate_weighted"],
-                "p_rate": o["p_weighted"], "or": r["or"], "lower": r["lower"],
-                "upper": r["upper"], "p": r["p"]})
-        cox = {x["name"]: x for x in res["cox"]}
-        for o in res["survival"]:
-            d = {"median_control": o[c]["median_median"], "median_treated": o[t]["median_median"]}
-            for h in args["horizons"]:
-                for lab, arm in (("control", c), ("treated", t)):
-                    d[f"surv_{h:g}_{lab}"] = o[arm]["at"][f"{h:g}"]["surv"]
-            x = cox[o["name"]]
-            d.update({"logrank_p": o["logrank_p"], "hr": x["hr"], "hr_lower": x["lower"],
-                      "hr_upper": x["upper"], "hr_p": x["p"]})
-            out[f"tte_{o['name']}"] = _series(d)
-            out[f"surv_effects_{o['name']}"] = _series(_surv_effects_series(o, x, (c, t)))
-        # issue 13: marginal effects, E-values, subgroups
-        for o in res["binary_outcomes"]:
-            out[f"effects_{o['name']}"] = _effects_series(ors[o["name"]])
-        for i, sg in enumerate(res["subgroups"], start=1):
-            d = {}
-            for k, r in enumerate(sg["rows"], start=1):
-                d.update({f"level{k}_{key}": r[key]
-                          for key in ("estimate", "se", "lower", "upper", "p")})
-            d["interaction_f"], d["interaction_p"] = sg["interaction_f"], sg["interaction_p"]
-            out[f"subgroups_{i}"] = _series(d)
-        for k in args["skip"]:
-            out.pop(k)
-        return out
+        return worked_quantities(res, objs["weightit"].weights, args, spec)
 
     run.__name__ = f"python_worked_{name}" + (f"_{missing}" if missing else "")
     return run
+
+
+def worked_quantities(res: dict, weights, args, spec) -> dict:
+    """The quantities ``ref_worked_study`` returns, from a study's results (``_analyse``'s dict
+    or results.json read back); ``weights`` None leaves the per-row weights out."""
+    c, t = spec.control_label, spec.treated_label
+    out: dict = {
+        "flow_remaining": np.array([r["remaining"] for r in res["flow"]], dtype=float),
+        "flow_treated": np.array([r["treated"] for r in res["flow"]], dtype=float),
+        "weights": None if weights is None else np.asarray(weights, dtype=float),
+        "ess": _series({"control": res["propensity"][c]["ess"],
+                        "treated": res["propensity"][t]["ess"]}),
+        "smd_unweighted": _series({r["covariate"]: r["Diff.Un"]
+                                   for r in res["balance"]["rows"]}),
+        "smd_weighted": _series({r["covariate"]: r["Diff.Adj"]
+                                 for r in res["balance"]["rows"]}),
+    }
+    p_unw, p_w, mc, mt, wc, wt, pc, pt = ({} for _ in range(8))
+    su, sw = {}, {}
+    for r in res["table1"]["rows"]:
+        col = r.get("column")
+        if "smd_unweighted" in r:
+            key = col if r["kind"] != "n_pct" or col in args["t1_binary"] \
+                else f"{col}_{r['level']}"
+            su[key], sw[key] = r["smd_unweighted"], r["smd_weighted"]
+        if r["kind"] == "median_iqr":
+            p_unw[col], p_w[col] = r["p_unweighted"], r["p_weighted"]
+            mc[col], mt[col] = r[f"{c}|unweighted"]["median"], r[f"{t}|unweighted"]["median"]
+            wc[col], wt[col] = r[f"{c}|weighted"]["median"], r[f"{t}|weighted"]["median"]
+        elif r["kind"] == "header" or (r["kind"] == "n_pct" and "p_unweighted" in r):
+            p_unw[col], p_w[col] = r["p_unweighted"], r["p_weighted"]
+        if r["kind"] == "n_pct":
+            key = col if col in args["t1_binary"] else f"{col}_{r['level']}"
+            pc[key], pt[key] = r[f"{c}|weighted"]["pct"], r[f"{t}|weighted"]["pct"]
+    order = args["t1_continuous"] + args["t1_categorical"]
+    out["t1_p_unweighted"] = _series({k: p_unw[k] for k in order})
+    out["t1_p_weighted"] = _series({k: p_w[k] for k in order})
+    # cobalt's order (continuous, then the others, each in the spec's order) and its
+    # convention for a two-level factor (one row: the second level; the first level's SMD
+    # is its negative)
+    keys = []
+    for v in order:
+        lv = [k for k in su if k == v or k.startswith(f"{v}_")]
+        keys += lv[1:] if len(lv) == 2 and v not in args["t1_binary"] else lv
+    out["t1_smd_unweighted"] = _series({k: su[k] for k in keys})
+    out["t1_smd_weighted"] = _series({k: sw[k] for k in keys})
+    if args["t1_continuous"]:
+        out["t1_median_control"], out["t1_median_treated"] = _series(mc), _series(mt)
+        out["t1_wmedian_control"], out["t1_wmedian_treated"] = _series(wc), _series(wt)
+    if pc:
+        out["t1_wpct_control"], out["t1_wpct_treated"] = _series(pc), _series(pt)
+    for o in res["continuous_outcomes"]:
+        dd = o["difference"]
+        out[f"cont_{o['name']}"] = _series({
+            "mean_control": o[c]["mean"], "se_control": o[c]["se"],
+            "mean_treated": o[t]["mean"], "se_treated": o[t]["se"],
+            "estimate": dd["estimate"], "se": dd["se"], "lower": dd["lower"],
+            "upper": dd["upper"], "p": dd["p"]})
+    ors = {o["name"]: o for o in res["odds_ratios"]}
+    for o in res["binary_outcomes"]:
+        r = ors[o["name"]]
+        out[f"bin_{o['name']}"] = _series({
+            "rate_control": o[c]["rate_weighted"], "rate_treated": o[t]["rate_weighted"],
+            "p_rate": o["p_weighted"], "or": r["or"], "lower": r["lower"],
+            "upper": r["upper"], "p": r["p"]})
+    cox = {x["name"]: x for x in res["cox"]}
+    for o in res["survival"]:
+        d = {"median_control": o[c]["median_median"], "median_treated": o[t]["median_median"]}
+        for h in args["horizons"]:
+            for lab, arm in (("control", c), ("treated", t)):
+                d[f"surv_{h:g}_{lab}"] = o[arm]["at"][f"{h:g}"]["surv"]
+        x = cox[o["name"]]
+        d.update({"logrank_p": o["logrank_p"], "hr": x["hr"], "hr_lower": x["lower"],
+                  "hr_upper": x["upper"], "hr_p": x["p"]})
+        out[f"tte_{o['name']}"] = _series(d)
+        out[f"surv_effects_{o['name']}"] = _series(_surv_effects_series(o, x, (c, t)))
+    # issue 13: marginal effects, E-values, subgroups
+    for o in res["binary_outcomes"]:
+        out[f"effects_{o['name']}"] = _effects_series(ors[o["name"]])
+    for i, sg in enumerate(res["subgroups"], start=1):
+        d = {}
+        for k, r in enumerate(sg["rows"], start=1):
+            d.update({f"level{k}_{key}": r[key]
+                      for key in ("estimate", "se", "lower", "upper", "p")})
+        d["interaction_f"], d["interaction_p"] = sg["interaction_f"], sg["interaction_p"]
+        out[f"subgroups_{i}"] = _series(d)
+    for k in args["skip"]:
+        out.pop(k)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _worked_dataset(name: str, missing: str | None = None):

@@ -63,3 +63,43 @@ for _name, _data, _est, _ps in (
         description=f"Table 1 with unweighted and weighted SMDs ({_name}, {_est} weights)",
     ))
 
+
+
+def _python_tableone(data: pd.DataFrame, args) -> dict:
+    from carts_iptw.balance.table_one import table_one
+    from carts_iptw.weighting.weightit import weightit
+
+    W = weightit(args["ps_formula"], data, method="glm", estimand=args["estimand"])
+    t = table_one(data, args["vars"], args["treatment"], weights=W.weights, smd="both")
+    first = t.drop_duplicates("variable")
+    return {c: pd.Series(first[c].to_numpy(dtype=float), index=list(first["variable"]))
+            for c in ("smd_tableone", "smd_tableone_weighted")}
+
+
+for _name, _data, _est, _ps in (
+        ("lalonde", "lalonde", "ATT",
+         "treat ~ age + educ + race + married + nodegree + re74 + re75"),
+        ("nhefs", _nhefs, "ATE",
+         "qsmk ~ sex + race + age + I(age^2) + education + smokeintensity + "
+         "I(smokeintensity^2) + smokeyrs + I(smokeyrs^2) + factor(exercise) + factor(active) "
+         "+ wt71 + I(wt71^2)")):
+    register(ParityCase(
+        name=f"table_one.tableone_smd.{_name}",
+        function="table_one",
+        r_twin="tableone::svyCreateTableOne(smd = TRUE) (restated: r_reference/table_one_smd.R)",
+        dataset=_data,
+        r_file="table_one_smd.R",
+        r_function="ref_table_one_tableone",
+        args={"ps_formula": _ps, "estimand": _est, "vars": _VARS[_name],
+              "treatment": _ps.split("~")[0].strip()},
+        python=_python_tableone,
+        rtol=1e-6,
+        r_packages=("WeightIt", "survey", "MASS"),
+        reference="independent",
+        reference_reason="tableone is not installable here (no r-cran-tableone in Debian, no "
+                         "CRAN): its SMD formulas (Yang & Dalton 2012; tableone 0.13 "
+                         "smdModules.R) restated in R on survey's svymean/svyvar/svytable and "
+                         "MASS::ginv",
+        description=f"table_one(smd='both'): one SMD per variable, a factor's multi-level SMD "
+                    f"({_name}, {_est} weights)",
+    ))
