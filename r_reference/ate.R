@@ -31,10 +31,11 @@ ref_ate <- function(data, args) {
     a <- ate(event = efit, treatment = tfit, data = data, estimator = est, verbose = FALSE)
   } else {
     efit <- coxph(as.formula(args$event), data = data, x = TRUE, y = TRUE)
+    # cause = 1 given: ate() would otherwise eval(fit$call$data) in its own frame (not here)
     cfit <- if (is.null(args$censor)) NULL else
       coxph(as.formula(args$censor), data = data, x = TRUE, y = TRUE)
     a <- ate(event = efit, treatment = tfit, censor = cfit, data = data,
-             times = unlist(args$times), estimator = est, verbose = FALSE)
+             times = unlist(args$times), estimator = est, cause = 1, verbose = FALSE)
   }
   .ate_tables(a)
 }
