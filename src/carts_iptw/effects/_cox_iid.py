@@ -203,11 +203,12 @@ class CoxIID:
         """``S(t_i|x_i)``, one time per row: (N,)."""
         return np.exp(-self.lin_pred(Xnew) * self.cumhazard0(t))
 
-    def avg_iid_survival(self, Xnew, t, F, mask=None):
+    def avg_iid_survival(self, Xnew, t, F, mask=None, S=None):
         """``sum_{i,m} F_{i,m} mask_{m,l} IF_j(S(t_m | x_i))`` for each ``j`` and column ``l``.
 
         ``Xnew`` (N, p), ``t`` (M,), ``F`` (N, M), ``mask`` (M, L) (default: the identity, one
-        column per time); returns (n, L).
+        column per time), ``S`` the predictions ``survival(Xnew, t)`` when already computed;
+        returns (n, L).
         """
         Xnew = np.asarray(Xnew, float)
         t = np.asarray(t, dtype=float)
@@ -215,9 +216,12 @@ class CoxIID:
         mask = np.eye(len(t)) if mask is None else np.asarray(mask, dtype=float)
         r = self.lin_pred(Xnew)
         L0 = self.cumhazard0(t)
-        a = -F * np.exp(-np.outer(r, L0)) * r[:, None]  # (N, M): factor x dS/d(Lambda0 r)
+        if S is None:
+            S = np.exp(-np.outer(r, L0))
+        a = F * S  # (N, M); times -r: the factor times dS/d(Lambda0 r)
+        a *= -r[:, None]
         A = a.sum(axis=0)[:, None] * mask
-        B = (Xnew.T @ a * L0[None, :]) @ mask
+        B = ((Xnew.T @ a) * L0[None, :]) @ mask
         return self.avg_iid_cumhazard(t, A, B)
 
     def avg_iid_survival_diag(self, Xnew, t, F):

@@ -639,8 +639,9 @@ def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
             for k, j in enumerate(nJ):
                 if j > 0:
                     aug[:, k] = F1_tau[:, k] * integral[:, j - 1] - integral2[:, j - 1]
+            G_left = ccox.survival(Xc, jump - _TOL)
             cache.update(F1_tau=F1_tau, F1_jump=F1_jump, S_jump=S_jump, iSG=iSG, dM_SG=dM_SG,
-                         integral=integral, aug=aug)
+                         integral=integral, aug=aug, G_left=G_left)
         return cache
 
     def aug(ecox, X):
@@ -656,16 +657,20 @@ def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
                 fa[:, k] = w * pc["integral"][:, j - 1]
         res -= ecox.avg_iid_survival(X, times, fa / n_)
         # (b) F1 at the jumps, factor -w dM / (S G), summed over the jumps before tau
-        res -= ecox.avg_iid_survival(X, jump, -w[:, None] * pc["dM_SG"] / n_, mask)
+        res -= ecox.avg_iid_survival(X, jump, -w[:, None] * pc["dM_SG"] / n_, mask,
+                                     S=1 - pc["F1_jump"])
         # (c) S, (d) G just before the jumps, (e) the censoring hazard at the jumps
+        wn = -w[:, None] / n_
         for k in range(T):
             dF = pc["F1_tau"][:, [k]] - pc["F1_jump"]  # F1(tau) - F1(t)
-            base = -w[:, None] * dF * pc["dM_SG"] / n_
+            dF *= wn
+            base = dF * pc["dM_SG"]
             mk = mask[:, [k]]
-            res[:, [k]] += ecox.avg_iid_survival(X, jump - _TOL, base / pc["S_jump"], mk)
-            res[:, [k]] += ccox_.avg_iid_survival(Xc_, jump - _TOL, base / G_jump, mk)
-            res[:, [k]] += ccox_.avg_iid_hazard_pred(Xc_, jump,
-                                                     -w[:, None] * dF * pc["iSG"] / n_, mk)
+            res[:, [k]] += ecox.avg_iid_survival(X, jump - _TOL, base / pc["S_jump"], mk,
+                                                 S=pc["S_jump"])
+            res[:, [k]] += ccox_.avg_iid_survival(Xc_, jump - _TOL, base / G_jump, mk,
+                                                  S=pc["G_left"])
+            res[:, [k]] += ccox_.avg_iid_hazard_pred(Xc_, jump, dF * pc["iSG"], mk)
         return res
 
     out["aug"] = aug
