@@ -8,8 +8,6 @@ errors.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -435,8 +433,8 @@ def ate(event: str, treatment: str, data: pd.DataFrame, censor: str | None = Non
         tfit = glm(treatment, dfac, family="binomial")
     except ValueError as exc:
         raise _fail("treatment", exc) from None
-    _check_glm(tfit, "treatment", tname)
     _check_treatment_separation(tfit, tname)
+    _check_glm(tfit, "treatment", tname)
     Xt, p1, iid_bt = _glm_parts(tfit)
     A = (dfac[tname] == levels[1]).to_numpy()
     M = np.column_stack([~A, A]).astype(float)
@@ -597,7 +595,7 @@ def _check_times(times) -> np.ndarray:
 
 
 def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
-    """riskRegression's IPCW quantities (ATE_TI): weights, grid of censoring times, augmentation."""
+    """The IPCW quantities of riskRegression's ATE_TI: weights, censoring-time grid, augmentation."""
     n, T = len(time), len(times)
     jump = np.sort(time[cens])
     mins = np.minimum(time[:, None], times[None, :])
@@ -687,6 +685,3 @@ def _ipcw_term(ip: dict, ccox: CoxIID, Xc, WY, n) -> np.ndarray:
         out[:, [k]] = ccox.avg_iid_survival_diag(Xc, ip["tG"][:, k], f[:, None])
     return out
 
-
-def _isfinite(x) -> bool:  # pragma: no cover - helper for callers
-    return bool(np.all(np.isfinite(x))) and not (isinstance(x, float) and math.isnan(x))
