@@ -247,3 +247,26 @@ class CoxIID:
         A = a.sum(axis=0)[:, None] * mask
         B = (Xnew.T @ a * lam[None, :]) @ mask
         return self.avg_iid_hazard(t, A, B)
+
+    def avg_iid_products(self, t, P, Wrow, Xnew, mask, hazard: bool = False):
+        """``sum_{i,m} Wrow_{i,l} P_{i,m} mask_{m,l} IF_j(Lambda_i(t_m))`` for each column ``l``.
+
+        ``Lambda_i(t) = Lambda0(t) exp(x_i'b)`` (or the hazard jump ``lambda0(t) exp(x_i'b)`` when
+        ``hazard``); the coefficient of row ``i`` and time ``m`` factorises into a row weight
+        ``Wrow`` (N, L) and a matrix ``P`` (N, M), so the sums over rows are matrix products.
+        ``mask`` (M, L); returns (n, L).
+        """
+        Xnew = np.asarray(Xnew, float)
+        t = np.asarray(t, dtype=float)
+        Wr = np.asarray(Wrow, float) * self.lin_pred(Xnew)[:, None]
+        N, L = Wr.shape
+        p = Xnew.shape[1]
+        A = Wr.T @ P  # (L, M)
+        XW = (Xnew[:, :, None] * Wr[:, None, :]).reshape(N, p * L)
+        BB = (XW.T @ P).reshape(p, L, -1)
+        lvl = self.hazard0(t) if hazard else self.cumhazard0(t)
+        Am = A.T * mask
+        Bm = np.einsum("plk,k,kl->pl", BB, lvl, mask)
+        if hazard:
+            return self.avg_iid_hazard(t, Am, Bm)
+        return self.avg_iid_cumhazard(t, Am, Bm)

@@ -552,7 +552,7 @@ def ate(event: str, treatment: str, data: pd.DataFrame, censor: str | None = Non
                     nuis = nuis + treat_term(c, -(YW - Fa + aug) * Wc / pi[:, [c]])
                     if ipcw:
                         nuis = nuis + _ipcw_term(ip, ccox, Xc, Wc * Y, n)
-                        nuis = nuis + ip["aug_iid"](ecox, Xobs, ccox, Xc, Wc[:, 0], n)
+                        nuis = nuis + ip["aug_iid"](ecox, Xobs, ccox, Xc, W, n)[:, :, c]
                 m = v.mean(axis=0)
                 means[e][c] = m
                 iid[e][c] = (v - m) / n + nuis
@@ -595,7 +595,12 @@ def _check_times(times) -> np.ndarray:
 
 
 def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
-    """The IPCW quantities of riskRegression's ATE_TI: weights, censoring-time grid, augmentation."""
+    """The IPCW quantities of riskRegression's ATE_TI: weights, censoring-time grid, augmentation.
+
+    ``aug(ecox, X)`` is the AIPCW augmentation term (n, T) and ``aug_iid(ecox, X, W)`` its
+    influence through the outcome and censoring models, (n, T, 2) for the treatment-weight
+    columns ``W`` (n, 2); both computed once.
+    """
     n, T = len(time), len(times)
     jump = np.sort(time[cens])
     mins = np.minimum(time[:, None], times[None, :])
@@ -610,65 +615,85 @@ def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
     out = {"Wc": C_tau / G_T, "G_T": G_T, "tG": tG, "jump": jump, "last": last}
     if last == 0:
         out["aug"] = lambda ecox, X: np.zeros((n, T))
-        out["aug_iid"] = lambda *a: np.zeros((n, T))
+        out["aug_iid"] = lambda *a: np.zeros((n, T, 2))
         return out
     K = last
-    nJ = np.array([(jump <= t).sum() for t in times])  # beforeTau.nJumpC
+    nJ = np.searchsorted(jump, times, side="right")  # beforeTau.nJumpC
     mask = (np.arange(K)[:, None] < nJ[None, :]).astype(float)  # (K, T)
     before = jump[None, :] <= time[:, None]  # (n, K)
-    dN = (time[:, None] == jump[None, :]) & cens[:, None]
-    lamc = ccox.hazard0(jump)
-    dLam = rc[:, None] * lamc[None, :]
-    dM = dN - dLam
-    G_jump = np.exp(-rc[:, None] * ccox.cumhazard0(np.concatenate([[0.0], jump[:-1]]))[None, :])
+    # dN: one per (censored row, grid column with its time); ties repeat the grid time
+    rows = np.flatnonzero(cens)
+    lo = np.searchsorted(jump, time[rows], side="left")
+    hi = np.searchsorted(jump, time[rows], side="right")
     cache: dict = {}
 
     def parts(ecox: CoxIID, X):
-        if "F1_tau" not in cache:
-            F1_tau = 1 - ecox.survival(X, times)
-            F1_jump = 1 - ecox.survival(X, jump)
-            S_jump = ecox.survival(X, jump - _TOL)
-            SG = S_jump * G_jump
-            iSG = np.where(before, 1 / SG, 0.0)
-            dM_SG = dM * iSG
-            integral = np.cumsum(dM_SG, axis=1)
-            integral2 = np.cumsum(F1_jump * dM_SG, axis=1)
-            aug = np.zeros((n, T))
-            for k, j in enumerate(nJ):
-                if j > 0:
-                    aug[:, k] = F1_tau[:, k] * integral[:, j - 1] - integral2[:, j - 1]
-            G_left = ccox.survival(Xc, jump - _TOL)
-            cache.update(F1_tau=F1_tau, F1_jump=F1_jump, S_jump=S_jump, iSG=iSG, dM_SG=dM_SG,
-                         integral=integral, aug=aug, G_left=G_left)
+        if "aug" in cache:
+            return cache
+        r = ecox.lin_pred(X)
+        S_jm = np.exp(-np.outer(r, ecox.cumhazard0(jump - _TOL)))  # S just before the jumps
+        G_jump = np.exp(-np.outer(rc, ccox.cumhazard0(np.concatenate([[0.0], jump[:-1]]))))
+        iSG = S_jm * G_jump
+        np.divide(1.0, iSG, out=iSG)
+        iSG[~before] = 0.0
+        del S_jm
+        # dM / (S G) with dM = dN - lambda_c0(t) exp(x'b_c)
+        dM_SG = iSG * np.outer(rc, -ccox.hazard0(jump))
+        for k0 in np.unique(hi - lo):  # rows censored at a grid time (ties: several columns)
+            sel = (hi - lo) == k0
+            for d in range(int(k0)):
+                rr, cc = rows[sel], lo[sel] + d
+                dM_SG[rr, cc] += iSG[rr, cc]
+        F1_tau = 1 - ecox.survival(X, times)
+        S_j = np.exp(-np.outer(r, ecox.cumhazard0(jump)))  # S at the jumps
+        aug = np.zeros((n, T))
+        integ = np.zeros((n, T))
+        for k, j in enumerate(nJ):
+            if j > 0:
+                integ[:, k] = dM_SG[:, :j].sum(axis=1)
+                aug[:, k] = F1_tau[:, k] * integ[:, k] - ((1 - S_j[:, :j]) * dM_SG[:, :j]).sum(1)
+        cache.update(S_j=S_j, G_jump=G_jump, iSG=iSG, dM_SG=dM_SG, F1_tau=F1_tau, integ=integ,
+                     aug=aug)
         return cache
 
     def aug(ecox, X):
         return parts(ecox, X)["aug"]
 
-    def aug_iid(ecox, X, ccox_, Xc_, w, n_):
+    def aug_iid(ecox, X, ccox_, Xc_, W, n_):
+        if "aug_iid" in cache:
+            return cache["aug_iid"]
         pc = parts(ecox, X)
-        res = np.zeros((n, T))
-        # (a) F1 at tau, factor w * int_0^{min(T, tau)} dM / (S G)
-        fa = np.zeros((n, T))
-        for k, j in enumerate(nJ):
-            if j > 0:
-                fa[:, k] = w * pc["integral"][:, j - 1]
-        res -= ecox.avg_iid_survival(X, times, fa / n_)
-        # (b) F1 at the jumps, factor -w dM / (S G), summed over the jumps before tau
-        res -= ecox.avg_iid_survival(X, jump, -w[:, None] * pc["dM_SG"] / n_, mask,
-                                     S=1 - pc["F1_jump"])
-        # (c) S, (d) G just before the jumps, (e) the censoring hazard at the jumps
-        wn = -w[:, None] / n_
-        for k in range(T):
-            dF = pc["F1_tau"][:, [k]] - pc["F1_jump"]  # F1(tau) - F1(t)
-            dF *= wn
-            base = dF * pc["dM_SG"]
-            mk = mask[:, [k]]
-            res[:, [k]] += ecox.avg_iid_survival(X, jump - _TOL, base / pc["S_jump"], mk,
-                                                 S=pc["S_jump"])
-            res[:, [k]] += ccox_.avg_iid_survival(Xc_, jump - _TOL, base / G_jump, mk,
-                                                  S=pc["G_left"])
-            res[:, [k]] += ccox_.avg_iid_hazard_pred(Xc_, jump, dF * pc["iSG"], mk)
+        res = np.zeros((n, T, 2))
+        F1_tau, dM_SG, S_j = pc["F1_tau"], pc["dM_SG"], pc["S_j"]
+        # row weights per (contrast, horizon) column l = 2 * k + c, masks alike
+        Wl = np.repeat(W, 1, axis=1)  # (n, 2)
+        cols = [(c, k) for k in range(T) for c in (0, 1)]
+        mk = np.column_stack([mask[:, k] for c, k in cols])
+        w_tau = np.column_stack([Wl[:, c] * F1_tau[:, k] for c, k in cols]) / n_
+        w_one = np.column_stack([Wl[:, c] for c, k in cols]) / n_
+        # (a) F1 at tau, coefficient w * int_0^{min(T, tau)} dM / (S G)
+        for c in (0, 1):
+            res[:, :, c] -= ecox.avg_iid_survival(X, times, W[:, [c]] * pc["integ"] / n_)
+        acc = np.zeros((n, len(cols)))
+        # (b) F1 at the jumps: coefficient -w dM/(S G) S(t) of IF(Lambda(t))
+        acc += ecox.avg_iid_products(jump, dM_SG * S_j, -w_one, X, mk)
+        F1dM = (1 - S_j) * dM_SG
+        # (c) S just before the jumps: w (F1(tau) - F1(t)) dM / (S G)
+        acc += ecox.avg_iid_products(jump - _TOL, dM_SG, w_tau, X, mk)
+        acc += ecox.avg_iid_products(jump - _TOL, F1dM, -w_one, X, mk)
+        # (d) G just before the jumps (censoring model): times G(t-) / G(previous jump)
+        G_left = np.exp(-np.outer(rc, ccox_.cumhazard0(jump - _TOL)))
+        ratio = G_left / pc["G_jump"]
+        acc += ccox_.avg_iid_products(jump - _TOL, dM_SG * ratio, w_tau, Xc_, mk)
+        acc += ccox_.avg_iid_products(jump - _TOL, F1dM * ratio, -w_one, Xc_, mk)
+        del G_left, ratio, F1dM
+        # (e) the censoring hazard at the jumps: -w (F1(tau) - F1(t)) / (S G)
+        iSG = pc["iSG"]
+        acc += ccox_.avg_iid_products(jump, iSG, -w_tau, Xc_, mk, hazard=True)
+        acc += ccox_.avg_iid_products(jump, (1 - S_j) * iSG, w_one, Xc_, mk, hazard=True)
+        for l, (c, k) in enumerate(cols):
+            res[:, k, c] += acc[:, l]
+        cache["aug_iid"] = res
         return res
 
     out["aug"] = aug
