@@ -26,6 +26,8 @@ from carts_iptw.results import (
 ESTIMATORS = ("GFORMULA", "IPTW", "AIPTW")
 _TOL = 1e-12  # riskRegression's ``tol``: left limits are evaluated at t - 1e-12
 _LABEL = {"GFORMULA": "G-formula", "IPTW": "IPTW", "AIPTW": "AIPTW"}
+_LONG = {"GFORMULA": "G-formula", "IPTW": "Inverse probability of treatment weighting",
+         "AIPTW": "Augmented estimator"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,23 +117,48 @@ class ATE(Result):
             out["p.value"] = format_pvals(tab["p_value"].to_numpy(float), 4)
         return matrix_text(out)
 
-    def _print_text(self) -> str:
+    def _header(self) -> list[str]:
         lev = " ".join(f'"{x}"' for x in self.levels)
-        lines = ["     Average treatment effect ", "",
-                 f" - Treatment            : {self.treatment} (2 levels: {lev})",
-                 f" - Event                : {self.event_name}"]
+        lines = ["     Average treatment effect for cause 1 ", "",
+                 f" - Treatment            : {self.treatment} (2 levels: {lev})"]
         if self.outcome_type == "survival":
-            lines.append(" - Eval. time           : " + " ".join(format_vector(self.times, 4)))
-            lines.append(" - Censored before time : "
-                         + " ".join(str(int(c)) for c in self.n_censored))
-        lines += ["", " Estimation procedure ",
-                  " - Estimators           : " + " ".join(_LABEL[e] for e in self.estimator),
-                  " - Uncertainty          : Gaussian approximation where the variance is "
-                  "estimated via the influence function",
-                  "", " Testing procedure",
-                  " - Null hypothesis      : given two treatments (A,B) and a specific "
-                  "timepoint, equal risks ",
-                  f" - Confidence level     : {self.conf_level:g}", "", " Results: "]
+            lines += [f" - Event                : {self.event_name} (cause: 1, censoring: 0)",
+                      " - Eval. time           : " + " ".join(
+                          s.strip() for s in format_vector(self.times, 4)),
+                      " - Censored by time     : " + " ".join(str(int(c)) for c in
+                                                              self.n_censored)]
+        else:
+            lines.append(f" - Event                : {self.event_name} (cause: 1, competing "
+                         "risk(s): 0)")
+        return lines + ["", " Estimation procedure ",
+                        " - Estimators : " + " ".join(_LONG[e] for e in self.estimator),
+                        " - Uncertainty: Gaussian approximation ",
+                        "                where the variance is estimated via the influence "
+                        "function ", ""]
+
+    def _print_text(self) -> str:
+        """R's ``print(ate)``: the set-up and the range of each quantity over estimators."""
+        def rng(v):
+            return f"[{np.min(v):.2f};{np.max(v):.2f}]"
+
+        m = self.mean_risk
+        out = pd.DataFrame(index=[""])
+        out[f"{self.treatment}=A"] = [str(self.levels[0])]
+        out[f"{self.treatment}=B"] = [str(self.levels[1])]
+        out["risk.A"] = [rng(m.loc[m.treatment == self.levels[0], "estimate"])]
+        out["risk.B"] = [rng(m.loc[m.treatment == self.levels[1], "estimate"])]
+        out["difference (B-A)"] = [rng(self.diff_risk["estimate"])]
+        out["ratio (B/A)"] = [rng(self.ratio_risk["estimate"])]
+        lines = self._header() + [" Results ", " - Standardized risks   :    [min;max]   ",
+                                  matrix_text(out)]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _summary_text(self) -> str:
+        lines = self._header() + [
+            " Testing procedure",
+            " - Null hypothesis     : given two treatments (A,B) and a specific timepoint, "
+            "equal risks ",
+            f" - Confidence level    : {self.conf_level:g}", "", " Results: "]
         for e in self.estimator:
             lines += ["", f" Estimator: {_LABEL[e]}", "",
                       " - Standardized risk between time zero and 'time', reported on the "
@@ -142,11 +169,17 @@ class ATE(Result):
             lines += [self._table(self.diff_risk[self.diff_risk["estimator"] == e], "diff"), ""]
             lines += [" - Ratio of standardized risks (B/A) between time zero and 'time' ", ""]
             lines += [self._table(self.ratio_risk[self.ratio_risk["estimator"] == e], "ratio")]
+        lines += ["", " ci              : pointwise confidence intervals ",
+                  " p.value         : (unadjusted) p-value "]
         return "\n".join(lines).rstrip() + "\n"
 
     def summary(self) -> Summary:
-        """R's ``print(ate)`` text with ``.mean_risk``, ``.diff_risk``, ``.ratio_risk``."""
-        return Summary(self._print_text(), mean_risk=self.mean_risk.copy(),
+        """R's ``summary(ate)`` text, every estimator.
+
+        Tables as attributes: ``.mean_risk``, ``.diff_risk``, ``.ratio_risk``, ``.table``
+        (``tidy()``).
+        """
+        return Summary(self._summary_text(), mean_risk=self.mean_risk.copy(),
                        diff_risk=self.diff_risk.copy(), ratio_risk=self.ratio_risk.copy(),
                        table=self.tidy())
 
@@ -427,7 +460,7 @@ def ate(event: str, treatment: str, data: pd.DataFrame, censor: str | None = Non
     from carts_iptw.formula import model_frame as _mf
 
     tmf = _mf(treatment, dfac)
-    if tname in tmf.variables[1:] or any(tname in v for v in tmf.term_variables):
+    if any(tname in v for v in tmf.term_variables):
         raise ValueError(f"treatment: '{tname}' cannot also be a covariate of its own model")
     try:
         tfit = glm(treatment, dfac, family="binomial")
@@ -578,7 +611,8 @@ def ate(event: str, treatment: str, data: pd.DataFrame, censor: str | None = Non
                ratio_risk=pd.concat(rrows, ignore_index=True),
                iid={e: {levels[c]: iid[e][c] for c in (0, 1)} for e in est}, estimator=est,
                times=times_arr, treatment=tname, levels=levels, n=n, conf_level=conf_level,
-               outcome_type="survival" if surv else "binary", event_name=ename,
+               outcome_type="survival" if surv else "binary",
+               event_name=emf.surv.names.get("event", ename) if surv else ename,
                n_censored=n_cens)
 
 

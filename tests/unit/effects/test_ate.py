@@ -237,7 +237,8 @@ def test_result_contract(lal_fit):
     assert len(t) == 12
     s = lal_fit.summary()
     assert isinstance(s, Summary) and "Average treatment effect" in str(s)
-    assert "Ratio of standardized risks" in repr(lal_fit)
+    assert "Ratio of standardized risks" in str(s)
+    assert "[min;max]" in repr(lal_fit) and "ratio (B/A)" in repr(lal_fit)
     assert "[" in lal_fit._repr_html_()
 
 
