@@ -323,9 +323,10 @@ def _inference(est_a, est_b, iid_a, iid_b, q):
     d_iid = iid_b - iid_a
     d = est_b - est_a
     se_d = np.sqrt((d_iid ** 2).sum(axis=0))
-    r = est_b / est_a
-    r_iid = iid_b / est_a[None, :] - iid_a * (est_b / est_a ** 2)[None, :]
-    se_r = np.sqrt((r_iid ** 2).sum(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = est_b / est_a
+        r_iid = iid_b / est_a[None, :] - iid_a * (est_b / est_a ** 2)[None, :]
+        se_r = np.sqrt((r_iid ** 2).sum(axis=0))
 
     def p_of(e, se, null):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -595,8 +596,10 @@ def ate(event: str, treatment: str, data: pd.DataFrame, censor: str | None = Non
         mean, diff, ratio = _inference(means[e][0], means[e][1], iid[e][0], iid[e][1], q)
         bad = [x for x in (*mean[0], *mean[1], *diff, *ratio) if not np.isfinite(x).all()]
         if bad:
-            raise ValueError(f"the {_LABEL[e]} estimate is not finite (a mean risk of 0 under "
-                             f"the reference level '{tname}' = A makes the ratio undefined)")
+            raise ValueError(f"the {_LABEL[e]} estimate is not finite: a mean risk of 0 under "
+                             f"the first level of '{tname}' (A) leaves the ratio undefined (a "
+                             "horizon before the first event?), or a censoring survival of 0 "
+                             "gives infinite IPCW weights")
         for c in (0, 1):
             mrows.append(pd.DataFrame({"estimator": e, "time": tcol, "treatment": levels[c],
                                        "estimate": mean[c][0], "se": mean[c][1],

@@ -207,6 +207,9 @@ def test_horizons(colon, lal):
     assert "horizon" in _err(c.ate, f, t, colon, estimator="GFORMULA")
     assert "positive" in _err(c.ate, f, t, colon, times=[-1.0], estimator="GFORMULA")
     assert "binary outcome" in _err(c.ate, "employed ~ treat", "treat ~ age", lal, times=[1.0])
+    first = colon.loc[colon.status == 1, "years"].min()
+    msg = _err(c.ate, f, t, colon, times=[first / 2], estimator="GFORMULA")
+    assert "not finite" in msg and "ratio" in msg
 
 
 def test_bad_estimator_and_formulas(lal):
