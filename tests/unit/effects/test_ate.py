@@ -250,3 +250,12 @@ def test_survival_print_lists_horizons(colon):
     text = str(a.summary())
     assert "Eval. time" in text and "G-formula" in text
     assert a.mean_risk.time.tolist() == [1.0, 3.0, 1.0, 3.0]
+
+
+def test_estimator_subsets_give_the_same_rows(colon):
+    full = _col_ate(colon)
+    for e in ("AIPTW", "IPTW"):
+        one = _col_ate(colon, estimator=e.lower())
+        assert one.estimator == (e,)
+        ref = full.diff_risk[full.diff_risk.estimator == e].reset_index(drop=True)
+        pd.testing.assert_frame_equal(one.diff_risk, ref, rtol=1e-13)
