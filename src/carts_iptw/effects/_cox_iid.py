@@ -248,6 +248,34 @@ class CoxIID:
         B = (Xnew.T @ a * lam[None, :]) @ mask
         return self.avg_iid_hazard(t, A, B)
 
+    def product_sums(self, P, Wrow, Xnew):
+        """Sums over rows ``(A, BB)`` of the row weights times ``P``.
+
+        ``A[l, m] = sum_i w_il r_i P_im`` and ``BB[:, l, m] = sum_i w_il r_i P_im x_i`` with
+        ``r_i = exp(x_i'b)``, for rows ``Xnew``; the sums of row blocks add up.
+        """
+        Xnew = np.asarray(Xnew, float)
+        Wr = np.asarray(Wrow, float) * self.lin_pred(Xnew)[:, None]
+        N, L = Wr.shape
+        p = Xnew.shape[1]
+        A = Wr.T @ P  # (L, M)
+        XW = (Xnew[:, :, None] * Wr[:, None, :]).reshape(N, p * L)
+        return A, (XW.T @ P).reshape(p, L, -1)
+
+    def avg_iid_from_sums(self, t, A, BB, mask, hazard: bool = False):
+        """Influence ``(n, L)`` of ``sum_{i,m} w_il P_im mask_ml Lambda_i(t_m)``.
+
+        From the sums of :meth:`product_sums`; ``Lambda_i`` is the cumulative hazard, or the
+        hazard jump when ``hazard``.
+        """
+        t = np.asarray(t, dtype=float)
+        lvl = self.hazard0(t) if hazard else self.cumhazard0(t)
+        Am = A.T * mask
+        Bm = np.einsum("plk,k,kl->pl", BB, lvl, mask)
+        if hazard:
+            return self.avg_iid_hazard(t, Am, Bm)
+        return self.avg_iid_cumhazard(t, Am, Bm)
+
     def avg_iid_products(self, t, P, Wrow, Xnew, mask, hazard: bool = False):
         """``sum_{i,m} Wrow_{i,l} P_{i,m} mask_{m,l} IF_j(Lambda_i(t_m))`` for each column ``l``.
 
@@ -256,17 +284,5 @@ class CoxIID:
         ``Wrow`` (N, L) and a matrix ``P`` (N, M), so the sums over rows are matrix products.
         ``mask`` (M, L); returns (n, L).
         """
-        Xnew = np.asarray(Xnew, float)
-        t = np.asarray(t, dtype=float)
-        Wr = np.asarray(Wrow, float) * self.lin_pred(Xnew)[:, None]
-        N, L = Wr.shape
-        p = Xnew.shape[1]
-        A = Wr.T @ P  # (L, M)
-        XW = (Xnew[:, :, None] * Wr[:, None, :]).reshape(N, p * L)
-        BB = (XW.T @ P).reshape(p, L, -1)
-        lvl = self.hazard0(t) if hazard else self.cumhazard0(t)
-        Am = A.T * mask
-        Bm = np.einsum("plk,k,kl->pl", BB, lvl, mask)
-        if hazard:
-            return self.avg_iid_hazard(t, Am, Bm)
-        return self.avg_iid_cumhazard(t, Am, Bm)
+        A, BB = self.product_sums(P, Wrow, Xnew)
+        return self.avg_iid_from_sums(t, A, BB, mask, hazard)

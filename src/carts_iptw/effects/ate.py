@@ -580,13 +580,13 @@ def ate(event: str, treatment: str, data: pd.DataFrame, censor: str | None = Non
                         nuis = nuis + _ipcw_term(ip, ccox, Xc, Wc * Y, n)
                 else:
                     YW = Y * ip["Wc"] if ipcw else Y
-                    aug = ip["aug"](ecox, Xobs) if ipcw else 0.0
+                    aug, aug_iid = ip["aug"](ecox, Xobs, W, n) if ipcw else (0.0, None)
                     v = Fa + Wc * (YW - Fa + aug)
                     nuis = -ecox.avg_iid_survival(Xa, times_arr, (1 - Wc) * np.ones_like(Fa) / n)
                     nuis = nuis + treat_term(c, -(YW - Fa + aug) * Wc / pi[:, [c]])
                     if ipcw:
                         nuis = nuis + _ipcw_term(ip, ccox, Xc, Wc * Y, n)
-                        nuis = nuis + ip["aug_iid"](ecox, Xobs, ccox, Xc, W, n)[:, :, c]
+                        nuis = nuis + aug_iid[:, :, c]
                 m = v.mean(axis=0)
                 means[e][c] = m
                 iid[e][c] = (v - m) / n + nuis
@@ -631,12 +631,17 @@ def _check_times(times) -> np.ndarray:
     return t
 
 
+#: rows per block in the AIPCW pass: blocks of about this many (row x grid) cells
+_BLOCK_CELLS = 2_000_000
+
+
 def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
     """The IPCW quantities of riskRegression's ATE_TI: weights, censoring-time grid, augmentation.
 
-    ``aug(ecox, X)`` is the AIPCW augmentation term (n, T) and ``aug_iid(ecox, X, W)`` its
-    influence through the outcome and censoring models, (n, T, 2) for the treatment-weight
-    columns ``W`` (n, 2); both computed once.
+    ``aug(ecox, X, W, n)`` returns the AIPCW augmentation term (n, T) and its influence through
+    the outcome and censoring models, (n, T, 2) for the treatment-weight columns ``W`` (n, 2).
+    riskRegression forms n x K matrices over the grid of K censoring times; here rows are taken
+    in blocks and every sum over rows is accumulated, so memory stays at a block.
     """
     n, T = len(time), len(times)
     jump = np.sort(time[cens])
@@ -651,90 +656,99 @@ def _ipcw_parts(time, cens, times, ccox: CoxIID, Xc) -> dict:
     C_tau = 1 - (time[:, None] <= times[None, :]) * cens[:, None]
     out = {"Wc": C_tau / G_T, "G_T": G_T, "tG": tG, "jump": jump, "last": last}
     if last == 0:
-        out["aug"] = lambda ecox, X: np.zeros((n, T))
-        out["aug_iid"] = lambda *a: np.zeros((n, T, 2))
+        out["aug"] = lambda *a: (np.zeros((n, T)), np.zeros((n, T, 2)))
         return out
     K = last
     nJ = np.searchsorted(jump, times, side="right")  # beforeTau.nJumpC
     mask = (np.arange(K)[:, None] < nJ[None, :]).astype(float)  # (K, T)
-    before = jump[None, :] <= time[:, None]  # (n, K)
     # dN: one per (censored row, grid column with its time); ties repeat the grid time
-    rows = np.flatnonzero(cens)
-    lo = np.searchsorted(jump, time[rows], side="left")
-    hi = np.searchsorted(jump, time[rows], side="right")
+    cidx = np.flatnonzero(cens)
+    c_lo = np.searchsorted(jump, time[cidx], side="left")
+    c_hi = np.searchsorted(jump, time[cidx], side="right")
+    cols = [(c, k) for k in range(T) for c in (0, 1)]  # column l of the row weights
+    mk = np.column_stack([mask[:, k] for c, k in cols])
     cache: dict = {}
 
-    def parts(ecox: CoxIID, X):
+    def aug(ecox: CoxIID, X, W, n_):
         if "aug" in cache:
-            return cache
-        r = ecox.lin_pred(X)
-        S_jm = np.exp(-np.outer(r, ecox.cumhazard0(jump - _TOL)))  # S just before the jumps
-        G_jump = np.exp(-np.outer(rc, ccox.cumhazard0(np.concatenate([[0.0], jump[:-1]]))))
-        iSG = S_jm * G_jump
-        np.divide(1.0, iSG, out=iSG)
-        iSG[~before] = 0.0
-        del S_jm
-        # dM / (S G) with dM = dN - lambda_c0(t) exp(x'b_c)
-        dM_SG = iSG * np.outer(rc, -ccox.hazard0(jump))
-        for k0 in np.unique(hi - lo):  # rows censored at a grid time (ties: several columns)
-            sel = (hi - lo) == k0
-            for d in range(int(k0)):
-                rr, cc = rows[sel], lo[sel] + d
-                dM_SG[rr, cc] += iSG[rr, cc]
-        F1_tau = 1 - ecox.survival(X, times)
-        S_j = np.exp(-np.outer(r, ecox.cumhazard0(jump)))  # S at the jumps
-        aug = np.zeros((n, T))
+            return cache["aug"]
+        L0_tau = ecox.cumhazard0(times)
+        L0_jm = ecox.cumhazard0(jump - _TOL)
+        L0_j = ecox.cumhazard0(jump)
+        Lc_prev = ccox.cumhazard0(np.concatenate([[0.0], jump[:-1]]))
+        Lc_left = ccox.cumhazard0(jump - _TOL)
+        lamc = ccox.hazard0(jump)
+        augm = np.zeros((n, T))
         integ = np.zeros((n, T))
-        for k, j in enumerate(nJ):
-            if j > 0:
-                integ[:, k] = dM_SG[:, :j].sum(axis=1)
-                aug[:, k] = F1_tau[:, k] * integ[:, k] - ((1 - S_j[:, :j]) * dM_SG[:, :j]).sum(1)
-        cache.update(S_j=S_j, G_jump=G_jump, iSG=iSG, dM_SG=dM_SG, F1_tau=F1_tau, integ=integ,
-                     aug=aug)
-        return cache
+        # accumulated (A, BB) of the seven product terms, see below
+        sums: dict[str, list] = {}
 
-    def aug(ecox, X):
-        return parts(ecox, X)["aug"]
+        def add(key, model, P, Wrow, Xb):
+            A, BB = model.product_sums(P, Wrow, Xb)
+            if key in sums:
+                sums[key][0] += A
+                sums[key][1] += BB
+            else:
+                sums[key] = [A, BB]
 
-    def aug_iid(ecox, X, ccox_, Xc_, W, n_):
-        if "aug_iid" in cache:
-            return cache["aug_iid"]
-        pc = parts(ecox, X)
+        step = max(1, _BLOCK_CELLS // K)
+        for b0 in range(0, n, step):
+            sl = slice(b0, min(n, b0 + step))
+            Xb, Xcb = X[sl], Xc[sl]
+            r, rcb = ecox.lin_pred(Xb), rc[sl]
+            before = jump[None, :] <= time[sl, None]
+            iSG = np.exp(np.outer(r, L0_jm) + np.outer(rcb, Lc_prev))  # 1 / (S(t-) G(prev))
+            iSG[~before] = 0.0
+            dM_SG = iSG * np.outer(rcb, -lamc)  # dM / (S G), dM = dN - dLambda_c
+            inb = (cidx >= sl.start) & (cidx < sl.stop)
+            for k0 in np.unique(c_hi[inb] - c_lo[inb]):
+                sel = inb & ((c_hi - c_lo) == k0)
+                for d in range(int(k0)):
+                    rr, cc = cidx[sel] - sl.start, c_lo[sel] + d
+                    dM_SG[rr, cc] += iSG[rr, cc]
+            F1_tau = 1 - np.exp(-np.outer(r, L0_tau))
+            S_j = np.exp(-np.outer(r, L0_j))  # S at the jumps
+            F1dM = (1 - S_j) * dM_SG
+            for k, j in enumerate(nJ):
+                if j > 0:
+                    integ[sl, k] = dM_SG[:, :j].sum(axis=1)
+                    augm[sl, k] = F1_tau[:, k] * integ[sl, k] - F1dM[:, :j].sum(axis=1)
+            Wb = W[sl]
+            w_tau = np.column_stack([Wb[:, c] * F1_tau[:, k] for c, k in cols]) / n_
+            w_one = np.column_stack([Wb[:, c] for c, k in cols]) / n_
+            # (b) F1 at the jumps: coefficient -w dM/(S G) S(t) of IF(Lambda(t))
+            add("b", ecox, dM_SG * S_j, -w_one, Xb)
+            del S_j
+            # (c) S just before the jumps: w (F1(tau) - F1(t)) dM / (S G)
+            add("c1", ecox, dM_SG, w_tau, Xb)
+            add("c2", ecox, F1dM, -w_one, Xb)
+            # (d) G just before the jumps (censoring model): times G(t-) / G(previous jump)
+            ratio = np.exp(np.outer(rcb, Lc_prev - Lc_left))
+            add("d1", ccox, dM_SG * ratio, w_tau, Xcb)
+            add("d2", ccox, F1dM * ratio, -w_one, Xcb)
+            del ratio, F1dM
+            # (e) the censoring hazard at the jumps: -w (F1(tau) - F1(t)) / (S G)
+            add("e1", ccox, iSG, -w_tau, Xcb)
+            iSG *= 1 - np.exp(-np.outer(r, L0_j))
+            add("e2", ccox, iSG, w_one, Xcb)
+            del iSG, dM_SG
+        acc = (ecox.avg_iid_from_sums(jump, *sums["b"], mk)
+               + ecox.avg_iid_from_sums(jump - _TOL, *sums["c1"], mk)
+               + ecox.avg_iid_from_sums(jump - _TOL, *sums["c2"], mk)
+               + ccox.avg_iid_from_sums(jump - _TOL, *sums["d1"], mk)
+               + ccox.avg_iid_from_sums(jump - _TOL, *sums["d2"], mk)
+               + ccox.avg_iid_from_sums(jump, *sums["e1"], mk, hazard=True)
+               + ccox.avg_iid_from_sums(jump, *sums["e2"], mk, hazard=True))
         res = np.zeros((n, T, 2))
-        F1_tau, dM_SG, S_j = pc["F1_tau"], pc["dM_SG"], pc["S_j"]
-        # row weights per (contrast, horizon) column l = 2 * k + c, masks alike
-        Wl = np.repeat(W, 1, axis=1)  # (n, 2)
-        cols = [(c, k) for k in range(T) for c in (0, 1)]
-        mk = np.column_stack([mask[:, k] for c, k in cols])
-        w_tau = np.column_stack([Wl[:, c] * F1_tau[:, k] for c, k in cols]) / n_
-        w_one = np.column_stack([Wl[:, c] for c, k in cols]) / n_
+        for l, (c, k) in enumerate(cols):
+            res[:, k, c] = acc[:, l]
         # (a) F1 at tau, coefficient w * int_0^{min(T, tau)} dM / (S G)
         for c in (0, 1):
-            res[:, :, c] -= ecox.avg_iid_survival(X, times, W[:, [c]] * pc["integ"] / n_)
-        acc = np.zeros((n, len(cols)))
-        # (b) F1 at the jumps: coefficient -w dM/(S G) S(t) of IF(Lambda(t))
-        acc += ecox.avg_iid_products(jump, dM_SG * S_j, -w_one, X, mk)
-        F1dM = (1 - S_j) * dM_SG
-        # (c) S just before the jumps: w (F1(tau) - F1(t)) dM / (S G)
-        acc += ecox.avg_iid_products(jump - _TOL, dM_SG, w_tau, X, mk)
-        acc += ecox.avg_iid_products(jump - _TOL, F1dM, -w_one, X, mk)
-        # (d) G just before the jumps (censoring model): times G(t-) / G(previous jump)
-        G_left = np.exp(-np.outer(rc, ccox_.cumhazard0(jump - _TOL)))
-        ratio = G_left / pc["G_jump"]
-        acc += ccox_.avg_iid_products(jump - _TOL, dM_SG * ratio, w_tau, Xc_, mk)
-        acc += ccox_.avg_iid_products(jump - _TOL, F1dM * ratio, -w_one, Xc_, mk)
-        del G_left, ratio, F1dM
-        # (e) the censoring hazard at the jumps: -w (F1(tau) - F1(t)) / (S G)
-        iSG = pc["iSG"]
-        acc += ccox_.avg_iid_products(jump, iSG, -w_tau, Xc_, mk, hazard=True)
-        acc += ccox_.avg_iid_products(jump, (1 - S_j) * iSG, w_one, Xc_, mk, hazard=True)
-        for l, (c, k) in enumerate(cols):
-            res[:, k, c] += acc[:, l]
-        cache["aug_iid"] = res
-        return res
+            res[:, :, c] -= ecox.avg_iid_survival(X, times, W[:, [c]] * integ / n_)
+        cache["aug"] = (augm, res)
+        return cache["aug"]
 
     out["aug"] = aug
-    out["aug_iid"] = aug_iid
     return out
 
 
