@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS = {
+    "ate": "carts_iptw.effects",
     "avg_comparisons": "carts_iptw.effects",
     "bal_tab": "carts_iptw.balance",
     "bal_tab_mi": "carts_iptw.imputation",
