@@ -148,14 +148,20 @@ def not_compared(key: str, cell: dict, results: dict) -> str | None:
     return None
 
 
-def tolerance(key: str, cell: dict) -> tuple[float, float]:
-    """(rtol, atol) of a quantity."""
+def tolerance(key: str, cell: dict, siblings: dict | None = None) -> tuple[float, float]:
+    """(rtol, atol) of a quantity (``siblings``: every quantity, for a limit's SE)."""
     if cell.get("function") == "count":
         return 0.0, 0.0
     if cell.get("function") in ("bal_tab", "table_one") and ("smd" in key or "Diff." in key):
         return RTOL, SMD_ATOL
-    if cell.get("function") == "avg_comparisons" and key.rsplit(".", 1)[-1] in ("se", "p"):
-        return AVG_COMPARISONS_RTOL, 0.0
+    if cell.get("function") == "avg_comparisons":
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf in ("se", "p"):
+            return AVG_COMPARISONS_RTOL, 0.0
+        if leaf in ("lower", "upper"):
+            # a limit near zero: the same SE gap, as an absolute floor of 1e-5 SE
+            se = (siblings or {}).get(key.rsplit(".", 1)[0] + ".se", {}).get("value")
+            return AVG_COMPARISONS_RTOL, 1e-5 * abs(se) if isinstance(se, float) else 0.0
     return RTOL, 0.0
 
 
@@ -187,11 +193,12 @@ def compare(results: dict, r_doc: dict) -> list[Check]:
     """One :class:`Check` per number of results.json."""
     rv = r_values(r_doc)
     rows = []
-    for key, cell in quantities(results).items():
+    qs = quantities(results)
+    for key, cell in qs.items():
         fn = str(cell.get("function", ""))
         py = cell.get("value")
         why = not_compared(key, cell, results)
-        rtol, atol = tolerance(key, cell)
+        rtol, atol = tolerance(key, cell, qs)
         if why:
             rows.append(Check(key, fn, py if not isinstance(py, list) else None, None, None, None,
                               rtol, atol, "not compared", why))
