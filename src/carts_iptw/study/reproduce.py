@@ -618,7 +618,6 @@ def generate_r_script(spec: StudySpec, results: dict | None = None, *,
         "suppressPackageStartupMessages({",
         *[f"  library({p})" for p in R_PACKAGES],
         "})",
-        "options(warn = 1)",
         "out_file <- commandArgs(trailingOnly = TRUE)[1]",
         f"if (is.na(out_file)) out_file <- {rstr(out_file)}",
         "results <- list(versions = c(list(R = paste(R.version$major, R.version$minor, "
