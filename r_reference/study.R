@@ -6,7 +6,8 @@
 # (reproduce.R) there in its own environment, and returns results_R.json flattened to one
 # numeric vector per key ("odds_ratios.icans_g3.or", "flow.remaining", ...): the keys of
 # carts_iptw.study.verify.quantities. Keys matching a regular expression of args$skip are
-# dropped (a quantity the case documents as not compared).
+# dropped (a quantity the case documents as not compared; Perl regular expressions, as
+# Python's re).
 suppressPackageStartupMessages(library(jsonlite))
 
 .flatten_results <- function(x, path = "") {
@@ -32,6 +33,6 @@ ref_reproduce <- function(data, args) {
   res <- fromJSON("results_R.json", simplifyVector = FALSE)
   res$versions <- NULL
   flat <- .flatten_results(res)
-  for (p in unlist(args$skip)) flat <- flat[!grepl(p, names(flat))]
+  for (p in unlist(args$skip)) flat <- flat[!grepl(p, names(flat), perl = TRUE)]
   flat
 }

@@ -158,7 +158,6 @@ rmst_arm <- function(formula, data, weights, tau) {
 
 def _cohort_block(spec: StudySpec, cohort_file: str, copy: bool) -> list[str]:
     sch = spec.schema()
-    cols = sch.by_name
     out = [_header("Cohort")]
     if copy:
         out.append("# cohort.csv is the analysed cohort as this run read it (written beside this "
@@ -177,7 +176,6 @@ def _cohort_block(spec: StudySpec, cohort_file: str, copy: bool) -> list[str]:
         out.append("# derived columns of the schema")
         for d in sch.derived:
             out.append(f"cohort${rname(d.name)} <- with(cohort, {d.value})")
-    del cols
     return out
 
 
@@ -237,7 +235,12 @@ def _weights_block(spec: StudySpec, w: str) -> list[str]:
             f"    coef_of_var = unname(weight_summary$coef.of.var[{rstr(key)}]),\n"
             f"    ess = weight_summary$effective.sample.size[\"Weighted\", {rstr(col)}])")
     out.append(",\n".join(arms) + ")")
-    out += [_header("Covariate balance"),
+    return out
+
+
+def _balance_block(spec: StudySpec) -> list[str]:
+    p = spec.propensity
+    return [_header("Covariate balance"),
             "balance <- bal.tab(W, stats = c(\"mean.diffs\", \"variance.ratios\"), un = TRUE,",
             "                   binary = \"std\", continuous = \"std\",",
             f"                   thresholds = c(mean.diffs = {rnum(p.smd_threshold)}))",
@@ -251,7 +254,6 @@ def _weights_block(spec: StudySpec, w: str) -> list[str]:
             " as.list),",
             "  max_abs_smd_unweighted = max(abs(balance$Balance$Diff.Un[covariates])),",
             "  max_abs_smd_weighted = max(abs(balance$Balance$Diff.Adj[covariates])))"]
-    return out
 
 
 def _table1_block(spec: StudySpec, data_cols, w: str) -> list[str]:
@@ -298,7 +300,7 @@ def _table1_block(spec: StudySpec, data_cols, w: str) -> list[str]:
                  f"  p_weighted = if (length(unique({X})) > 1) "
                  f"svychisq(~{col} + {trt}, design)$p.value else NA")
         if v.type == "binary":
-            levels_r, key = "1", f"{rstr(v.column)}"
+            levels_r, key = None, f"{rstr(v.column)}"
         else:
             out.append(f"results$table1[[{rstr(v.column)}]] <- list(\n{tests})")
             levels_r = f"if (is.factor({X})) levels({X}) else sort(unique({X}))"
@@ -313,7 +315,10 @@ def _table1_block(spec: StudySpec, data_cols, w: str) -> list[str]:
                 f"treated)))),\n"
                 f"{smd('as.numeric(is_level)', True)}")
         if v.type == "binary":
-            body += f",\n{tests}"
+            body = body.replace(f"{col} == level", f"{col} == 1")
+            out.append(f"is_level <- {X} == 1\n"
+                       f"results$table1[[{key}]] <- list(\n{body},\n{tests})")
+            continue
         out.append(f"for (level in {levels_r}) {{\n"
                    f"  is_level <- {X} == level\n"
                    f"  results$table1[[{key}]] <- list(\n"
@@ -570,6 +575,17 @@ def _subgroups_block(spec: StudySpec, sg, outcome_cols: dict, w: str) -> list[st
     return out
 
 
+def not_reproducible(spec: StudySpec) -> str | None:
+    """Why the analysis after the flow chart cannot be recomputed in R here (None: it can)."""
+    p = spec.propensity
+    if p.missing == "mi":
+        return "stochastic imputation (missing = \"mi\"): R's mice draws other imputations"
+    if p.method == "cbps":
+        return ("cbps weights: WeightIt's optimiser stalls without rootSolve, which does not "
+                "install here")
+    return None
+
+
 def generate_r_script(spec: StudySpec, results: dict | None = None, *,
                       cohort_file: str = "cohort.csv", cohort_copy: bool = False,
                       out_file: str = "results_R.json", generated_by: str = "") -> str:
@@ -628,6 +644,13 @@ def generate_r_script(spec: StudySpec, results: dict | None = None, *,
     lines.append(HELPERS)
     lines += _cohort_block(spec, cohort_file, cohort_copy)
     lines += _eligibility_block(spec)
+    why = not_reproducible(spec)
+    if why:
+        return "\n".join(lines + [
+            _header("Not reproduced in R"), f"# {why}: carts-iptw verify lists every number "
+            "after the flow chart as not compared", _header("Write results_R.json"),
+            "write_json(results, out_file, auto_unbox = TRUE, digits = NA, na = \"null\", "
+            "pretty = TRUE)"]) + "\n"
     # outcome indicator columns, named after the outcome
     outcome_cols: dict[str, str] = {}
     defs = []
@@ -641,6 +664,7 @@ def generate_r_script(spec: StudySpec, results: dict | None = None, *,
     if defs:
         lines += [_header("Outcome definitions (0/1, from the spec)"), *defs]
     lines += _table1_block(spec, None, w)
+    lines += _balance_block(spec)
     by_type = {t: [o for o in spec.outcomes if o.type == t]
                for t in ("binary", "continuous", "duration", "count", "time_to_event",
                          "competing")}

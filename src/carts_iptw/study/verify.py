@@ -128,11 +128,12 @@ def not_compared(key: str, cell: dict, results: dict) -> str | None:
     """Why a quantity is not compared with R, or None when it is."""
     p = results.get("propensity", {})
     fn = cell.get("function")
-    if p.get("missing") == "mi":
-        return "stochastic imputation (missing = \"mi\"): R's mice draws other imputations"
-    if p.get("method") == "cbps":
-        return ("cbps weights: WeightIt's optimiser stalls without rootSolve, which does not "
-                "install here")
+    if not key.startswith("flow."):
+        if p.get("missing") == "mi":
+            return "stochastic imputation (missing = \"mi\"): R's mice draws other imputations"
+        if p.get("method") == "cbps":
+            return ("cbps weights: WeightIt's optimiser stalls without rootSolve, which does not "
+                    "install here")
     if key.startswith("calibration."):
         return ("calibration of the SYNTHETIC cohort against the published abstract: a check of "
                 "the simulated data, not an analysis result")
@@ -293,8 +294,8 @@ def check_folder(folder) -> tuple[Path, dict]:
     if not (out / "results.json").is_file():
         raise VerifyError(f"{out} has no results.json: run `carts-iptw run` into it first")
     if not (out / "reproduce.R").is_file():
-        raise VerifyError(f"{out} has no reproduce.R (written by carts-iptw runs from version "
-                          "0.x with issue 15): run the study again")
+        raise VerifyError(f"{out} has no reproduce.R (outputs of older carts-iptw versions have "
+                          "none): run the study again")
     try:
         results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     except ValueError:

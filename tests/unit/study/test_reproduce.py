@@ -91,8 +91,8 @@ def test_script_reads_like_an_analysis():
 def test_sections_in_the_report_order():
     s = generate_r_script(default_spec())
     heads = re.findall(r"^# ---- (.+?) -+$", s, re.M)
-    order = ["Cohort", "Eligibility", "Propensity-score weights", "Covariate balance",
-             "Outcome definitions", "Table 1", "Binary outcomes", "Durations and counts",
+    order = ["Cohort", "Eligibility", "Propensity-score weights", "Outcome definitions",
+             "Table 1", "Covariate balance", "Binary outcomes", "Durations and counts",
              "Time to event", "Competing risks", "Write results_R.json"]
     idx = [next(i for i, h in enumerate(heads) if h.startswith(w)) for w in order]
     assert idx == sorted(idx)
@@ -195,8 +195,20 @@ def test_not_compared_is_listed_with_its_reason(run):
                                                 {"function": "published"}, res)
     res["propensity"]["missing"] = "mi"
     assert "stochastic imputation" in not_compared("cox.os.hr", {"function": "coxph"}, res)
-    rows = compare(res, {})
-    assert rows and all(r.status == "not compared" and r.note for r in rows)
+    rows = compare(res, {"flow": {"remaining": [r["remaining"] for r in res["flow"]],
+                                  "treated": [r["treated"] for r in res["flow"]]}})
+    assert {r.quantity for r in rows if r.status == "match"} == {"flow.remaining",
+                                                                  "flow.treated"}
+    assert all(r.status == "not compared" and r.note for r in rows
+               if not r.quantity.startswith("flow."))
+
+
+def test_cbps_script_stops_after_the_flow_chart():
+    raw = tomllib.loads(default_spec_path().read_text())
+    raw["propensity"]["method"] = "cbps"
+    s = generate_r_script(parse_spec(raw, str(default_spec_path())))
+    assert "results$flow <- list(" in s and "weightit(" not in s.split("# ---- Cohort")[1]
+    assert "# cbps weights: WeightIt's optimiser stalls without rootSolve" in s
 
 
 # ---------------------------------------------------------------- the writer
