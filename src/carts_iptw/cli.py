@@ -222,8 +222,7 @@ def _cmd_verify(ns) -> int:
     if len(bad) > 20:
         print(f"... and {len(bad) - 20} more (verification.html lists them all)")
     print(f"verify: {ok} quantities match R, {len(bad)} differ, {len(nc)} not compared"
-          + "".join(f"\n  not compared ({k}): {v}" for v, k in
-                    ((v, k) for k, v in reasons.items())))
+          + "".join(f"\n  {v} not compared: {k}" for k, v in reasons.items()))
     print(f"verification: {Path(ns.folder) / 'verification.html'}")
     return code
 
