@@ -4,7 +4,8 @@ Rscript session and compared with results.json quantity by quantity (rel 1e-6, c
 - verify exits 0 on the seed study (`carts-iptw demo`), the three worked studies
   (`carts-iptw example nhefs|rotterdam|lalonde`) and a held-out study (its own spec on a
   simulated cohort passed as a DataFrame: ATT, two horizons, rmst_tau, a continuous outcome,
-  subgroups with cohort and re-estimated weights);
+  subgroups with cohort and re-estimated weights) and another (a user's CSV and spec files:
+  trimmed, stabilised weights, a binary outcome analysed among a subgroup);
 - one Python number of results.json perturbed by 1e-4 relative: exit 1, the quantity named;
 - the script alone runs in a fresh ``Rscript --no-init-file`` with only the Debian library and
   R_LIBS_USER (CI's folder of the real WeightIt, cobalt, marginaleffects);
@@ -66,7 +67,30 @@ def outputs(tmp_path_factory):
         assert _run(["example", name, "--out", str(root / name)]) == 0
         made[name] = root / name
     made["heldout"] = _heldout(root / "heldout")
+    made["heldout_trim"] = _heldout_trim(root / "heldout_trim")
     return made
+
+
+def _heldout_trim(out: Path) -> Path:
+    """Trimmed, stabilised ATE weights and a binary outcome analysed among a subgroup, as a
+    user's CSV and spec files read by `carts-iptw run`."""
+    from carts_iptw.study.spec import default_spec_path
+    from carts_iptw.study.synthetic import simulate_cohort
+
+    folder = out.parent / "heldout_trim_input"
+    folder.mkdir()
+    shutil.copy(default_spec_path().parent / "anakinra.schema.toml", folder)
+    text = default_spec_path().read_text()
+    for old, new in (("trim_at = 0 ", "trim_at = 0.95 "), ("stabilize = false", "stabilize = true"),
+                     ('definition = "icans_grade >= 3"',
+                      'definition = "icans_grade >= 3"\namong = "crs_grade >= 1"')):
+        assert old in text
+        text = text.replace(old, new, 1)
+    (folder / "study.toml").write_text(text)
+    simulate_cohort(21).to_csv(folder / "my_cohort.csv", index=False)
+    assert _run(["run", "--data", str(folder / "my_cohort.csv"), "--spec",
+                 str(folder / "study.toml"), "--out", str(out)]) == 0
+    return out
 
 
 def _heldout(out: Path) -> Path:
@@ -94,7 +118,8 @@ def _versions(folder: Path) -> str:
     return json.loads((folder / "results_R.json").read_text())["versions"]
 
 
-@pytest.mark.parametrize("study", ["demo", "nhefs", "rotterdam", "lalonde", "heldout"])
+@pytest.mark.parametrize("study", ["demo", "nhefs", "rotterdam", "lalonde", "heldout",
+                                   "heldout_trim"])
 def test_verify_matches_every_quantity(outputs, study, capsys, record_parity):
     folder = outputs[study]
     code = _run(["verify", str(folder)])
