@@ -4,6 +4,8 @@
     carts-iptw run --data FILE --spec FILE --out DIR [--force]
     carts-iptw example NAME --out DIR [--force]    a bundled worked study (nhefs, rotterdam, lalonde)
     carts-iptw example --list                      their spec and data files
+    carts-iptw verify DIR                          run DIR's reproduce.R in R and compare every
+                                                   number of results.json (verification.html)
     carts-iptw parity --out FILE.md|FILE.html      every parity case, one row per quantity
     carts-iptw parity regenerate [--force]         rewrite tests/parity/snapshots from live R (prints
                                                    what changed; keeps a differing one without --force)
@@ -205,6 +207,26 @@ def _cmd_datasets(ns) -> int:
     return 0
 
 
+def _cmd_verify(ns) -> int:
+    from carts_iptw.study.verify import verify
+
+    code, rows = verify(ns.folder, progress=_progress(ns.quiet))
+    ok = sum(r.status == "match" for r in rows)
+    bad = [r for r in rows if r.status == "DIFFERS"]
+    nc = [r for r in rows if r.status == "not compared"]
+    reasons: dict[str, int] = {}
+    for r in nc:
+        reasons[r.note] = reasons.get(r.note, 0) + 1
+    for r in bad[:20]:
+        print(f"DIFFERS {r.quantity}: Python {r.python}, R {r.r} ({r.note or 'outside tolerance'})")
+    if len(bad) > 20:
+        print(f"... and {len(bad) - 20} more (verification.html lists them all)")
+    print(f"verify: {ok} quantities match R, {len(bad)} differ, {len(nc)} not compared"
+          + "".join(f"\n  {v} not compared: {k}" for k, v in reasons.items()))
+    print(f"verification: {Path(ns.folder) / 'verification.html'}")
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``carts-iptw`` argument parser with its subcommands."""
     p = argparse.ArgumentParser(prog="carts-iptw", description=__doc__.split("\n")[0])
@@ -233,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_example)
+
+    s = sub.add_parser("verify", help="recompute an output's numbers in R (its reproduce.R) "
+                                      "and compare them with results.json")
+    s.add_argument("folder", type=Path, help="the output folder of a run")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("parity", help="check every function against R")
     s.add_argument("action", nargs="?", choices=("report", "regenerate", "datasets"), default="report")

@@ -83,12 +83,13 @@ def test_demo_outputs(demo):
     out, res, cpu, msgs = demo  # the timing is printed, not asserted: benchmarks/ times the study
     assert len(msgs) >= 5
     assert sorted(p.name for p in out.iterdir()) == [
-        "carts-iptw-manifest.json", "figures", "report.html", "results.json", "tables"]
+        "carts-iptw-manifest.json", "figures", "report.html", "reproduce.R", "results.json",
+        "tables"]
     assert [p.name for p in out.parent.iterdir()] == ["out"]
     manifest = json.loads((out / "carts-iptw-manifest.json").read_text())
-    assert {"results.json", "report.html"} <= set(manifest["files"])
+    assert {"results.json", "report.html", "reproduce.R"} <= set(manifest["files"])
     assert all(f.startswith(("tables/", "figures/")) for f in set(manifest["files"])
-               - {"results.json", "report.html"})
+               - {"results.json", "report.html", "reproduce.R"})
     assert {"figures/fig-love_SYNTHETIC.png", "figures/fig-love_SYNTHETIC.svg"} <= set(manifest["files"])
     data = json.loads((out / "results.json").read_text())
     assert data["meta"]["synthetic"] is True and "SYNTHETIC" in data["meta"]["data_label"]

@@ -736,7 +736,10 @@ def render_report(results: dict, objects: dict | None = None, files: dict | None
     banner = (f'<div class="banner" id="synthetic-banner">{_e(m["data_label"])}</div>'
               if m.get("synthetic") else "")
     meta = (f"{_e(m['description'])}<br>Generated {m['generated_utc']} by carts_iptw "
-            f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}.")
+            f"{_e(m['version'])}; spec {_e(m['spec'])}; data {_e(m['data'])}."
+            # `carts-iptw verify` rewrites the marker with a link to verification.html
+            ' <span id="r-verification"><!--r-verification-->Not verified in R (run '
+            "<code>carts-iptw verify</code> on this folder).<!--/r-verification--></span>")
     shown = [(sid, t) for sid, t in SECTIONS
              if sid not in _SECTION_DATA or (effect_rows(results) if sid == "effects"
                                               else results.get(_SECTION_DATA[sid]))]

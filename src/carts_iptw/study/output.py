@@ -290,3 +290,89 @@ def _write_outputs(target: OutputTarget, write: Callable[[Path], None], version:
             shutil.rmtree(stage, ignore_errors=True)
             if prev is not None:
                 shutil.rmtree(prev, ignore_errors=True)
+
+
+def read_manifest(folder) -> dict | None:
+    """The manifest of a previous output in ``folder`` (None when it has none that is ours)."""
+    return _read_manifest(Path(folder))
+
+
+def update_outputs(folder, files: dict[str, bytes], *, version: str) -> list[str]:
+    """Add or replace a few files of a previous output, and list them in its manifest.
+
+    ``files`` maps relative paths to their bytes. A path may be new (absent from the folder) or a
+    file the manifest lists and that is unchanged since it was written; anything else (a file
+    the run did not write, or one edited since) raises :class:`OutputFolderError` before
+    anything is written. The files are staged, then swapped in with signals held, the manifest
+    last; a failure puts the previous files back.
+    """
+    out = Path(folder).resolve()
+    manifest = _read_manifest(out)
+    if manifest is None:
+        raise OutputFolderError(f"{out} is not a carts-iptw output (no {MANIFEST_NAME}): "
+                                "nothing in it is touched")
+    listed = manifest["files"]
+    for rel in files:
+        parts = Path(rel).parts
+        if not parts or Path(rel).is_absolute() or ".." in parts or rel == MANIFEST_NAME:
+            raise OutputFolderError(f"cannot write {rel!r} into an output folder")
+        p = out / rel
+        if p.exists():
+            if rel not in listed:
+                raise OutputFolderError(f"{p} exists and was not written by carts-iptw: "
+                                        "nothing is touched")
+            if not p.is_file() or _sha256(p) != listed[rel]:
+                raise OutputFolderError(f"{p} was edited since carts-iptw wrote it: nothing is "
+                                        "touched")
+    try:
+        with _Signals().installed() as signals:
+            return _update(out, files, manifest, version, signals)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"could not write into {out}: {exc.strerror or type(exc).__name__}; nothing was "
+            "changed") from None
+
+
+def _update(out: Path, files: dict[str, bytes], manifest: dict, version: str,
+            signals: _Signals) -> list[str]:
+    import datetime as _dt
+
+    stage = Path(tempfile.mkdtemp(prefix=".carts-iptw-staging-", dir=out))
+    prev = None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        for rel, data in files.items():
+            p = stage / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+            os.chmod(p, 0o666 & ~umask)
+        new = dict(manifest)
+        new["files"] = {**manifest["files"], **{rel: _sha256(stage / rel) for rel in files}}
+        new["updated_utc"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        new["updated_by"] = f"carts_iptw {version}"
+        (stage / MANIFEST_NAME).write_text(json.dumps(new, indent=1) + "\n", encoding="utf-8")
+        os.chmod(stage / MANIFEST_NAME, 0o666 & ~umask)
+        _step("staged")
+        with signals.held():
+            prev = Path(tempfile.mkdtemp(prefix=".carts-iptw-previous-", dir=out))
+            old = [rel for rel in files if (out / rel).exists()]
+            moved_old: list[str] = []
+            moved_new: list[str] = []
+            try:
+                moved_old = _move(out, prev, old)
+                moved_new = _move(stage, out, list(files))
+                _step("moved-new")
+                os.replace(stage / MANIFEST_NAME, out / MANIFEST_NAME)
+            except BaseException:
+                for rel in moved_new:
+                    with contextlib.suppress(OSError):
+                        (out / rel).unlink()
+                _move(prev, out, moved_old)
+                raise
+        return list(files)
+    finally:
+        with signals.held():
+            shutil.rmtree(stage, ignore_errors=True)
+            if prev is not None:
+                shutil.rmtree(prev, ignore_errors=True)

@@ -115,7 +115,7 @@ def test_messages_never_echo_values(df):
 
 
 def test_agrees_with_r_subset_semantics_on_a_cohort():
-    """The same rules R applies in r_reference/worked_studies.R (parity cases study.worked.*)
+    """The same rules R applies in the generated reproduce.R (parity cases study.worked.*)
     select the same rows; here a direct check of the vectorised result against pandas."""
     rng = np.random.default_rng(3)
     n = 500

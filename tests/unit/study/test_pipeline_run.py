@@ -75,9 +75,10 @@ def test_rerun_replaces_only_its_own_files(cohort, base):
     (out / "notes.txt").write_text("the user's own file")
     run_study(cohort, parse_spec(_spec()), out)
     assert (out / "notes.txt").read_text() == "the user's own file"
+    # a DataFrame cohort: the run writes it as cohort.csv for reproduce.R (issue 15)
     assert sorted(p.name for p in out.iterdir()) == [
-        "carts-iptw-manifest.json", "figures", "notes.txt", "report.html", "results.json",
-        "tables"]
+        "carts-iptw-manifest.json", "cohort.csv", "figures", "notes.txt", "report.html",
+        "reproduce.R", "results.json", "tables"]
     assert [p.name for p in out.parent.iterdir()] == ["out"]
 
 

@@ -1,7 +1,7 @@
 """The bundled worked studies run through the CLI; NHEFS reproduces the published estimate.
 
 Their numbers are checked against the same studies run in R by the parity cases
-study.worked.{nhefs,rotterdam,lalonde} (r_reference/worked_studies.R)."""
+study.worked.{nhefs,rotterdam,lalonde} (the generated reproduce.R)."""
 
 from __future__ import annotations
 

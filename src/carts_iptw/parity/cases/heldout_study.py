@@ -5,10 +5,10 @@ major cardiac events, its own column names, a 3-level factor, a natural spline o
 propensity model, a continuous and a time-to-event outcome, follow-up in days, missing lab values
 excluded by an eligibility rule) and a spec
 written from docs/study.md are written to a temporary folder; ``carts-iptw run`` runs in a
-subprocess, and the numbers of its ``results.json`` are compared with
-``r_reference/worked_studies.R`` (the spec's R rules evaluated by R itself, the real WeightIt,
-cobalt, survey, survival) and, for the weight summaries, with ``WeightIt::summary.weightit``
-(``r_reference/weighting_terms.R``).
+subprocess, and every number of its ``results.json`` is compared with the study's generated
+``reproduce.R`` run on the same CSV (``r_reference/study.R``: the spec's R rules evaluated by R
+itself, the real WeightIt, cobalt, survey, survival, marginaleffects) and, for the weight
+summaries, with ``WeightIt::summary.weightit`` (``r_reference/weighting_terms.R``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from carts_iptw.parity.cases.study import _PACKAGES, _TWIN, _tolerances
+from carts_iptw.parity.cases.study import _args as _study_args
 from carts_iptw.parity.registry import ParityCase, register
 
 SPEC = '''\
@@ -137,10 +139,10 @@ def _spec():
 
 
 def heldout_data() -> pd.DataFrame:
-    """The cohort typed by the spec's derived schema (what R receives)."""
-    from carts_iptw.study.cohort import validate_cohort
-
-    return validate_cohort(heldout_cohort(), _spec())
+    """The cohort as the CSV gives it, without derived columns (the script derives them)."""
+    sch = _spec().schema()
+    raw = heldout_cohort()
+    return raw.drop(columns=[d.name for d in sch.derived if d.name in raw.columns])
 
 
 @functools.cache
@@ -170,10 +172,9 @@ def run_cli() -> dict:
 
 
 def _python_study(data: pd.DataFrame, args) -> dict:
-    from carts_iptw.parity.cases.study import worked_quantities
+    from carts_iptw.parity.cases.study import results_quantities
 
-    res = run_cli()
-    return worked_quantities(res, None, args, _spec())
+    return results_quantities(run_cli(), args)
 
 
 def _python_weights(data: pd.DataFrame, args) -> dict:
@@ -188,29 +189,31 @@ def _python_weights(data: pd.DataFrame, args) -> dict:
     return out
 
 
-def _args() -> dict:
-    from carts_iptw.parity.cases.study import spec_args
-
-    a = spec_args(_spec())
-    a["skip"] = list(a["skip"]) + ["weights"]  # results.json has no per-row weights
-    return a
+def _weight_args() -> dict:
+    """What ``study_weight_summary`` needs: the propensity model and the eligibility rules."""
+    spec = _spec()
+    return {"treatment": spec.treatment, "estimand": spec.propensity.estimand,
+            "ps_formula": f"{spec.treatment} ~ {' + '.join(spec.propensity.covariates)}",
+            "rules": [{"rule": st.rule, "applies_to": st.applies_to}
+                      for st in spec.eligibility.steps]}
 
 
 register(ParityCase(
     name="study.heldout.cli",
     function="run_study",
-    r_twin="WeightIt + cobalt + survey + survival (r_reference/worked_studies.R)",
+    r_twin=_TWIN,
     dataset=heldout_data,
-    r_file="worked_studies.R",
-    r_function="ref_worked_study",
-    args=_args(),
+    r_file="study.R",
+    r_function="ref_reproduce",
+    args=_study_args(_spec),
     python=_python_study,
     rtol=1e-6,
-    exact=("flow_remaining", "flow_treated"),
-    r_packages=("WeightIt", "cobalt", "survey", "survival", "marginaleffects", "insight"),
+    exact=("flow",),
+    tolerances=_tolerances(_spec()),
+    r_packages=_PACKAGES,
     description="held-out study (generated, not CAR T, days) through `carts-iptw run`: "
-                "results.json against the study run in R (flow, ESS, SMDs, Table 1, mean "
-                "difference, KM, log-rank, HR, marginal effects)",
+                "every number of results.json against its generated reproduce.R (flow, ESS, "
+                "SMDs, Table 1, mean difference, KM, log-rank, HR, marginal effects)",
 ))
 
 register(ParityCase(
@@ -220,7 +223,7 @@ register(ParityCase(
     dataset=heldout_data,
     r_file="weighting_terms.R",
     r_function="study_weight_summary",
-    args={k: _args()[k] for k in ("treatment", "estimand", "ps_formula", "rules")},
+    args=_weight_args(),
     python=_python_weights,
     rtol=1e-6,
     r_packages=("WeightIt",),
