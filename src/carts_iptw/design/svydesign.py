@@ -122,7 +122,9 @@ class SurveyDesign:
             k = x.shape[0]
             m = x.sum(axis=0) / nh
             xc = x - m
-            out = xc.T @ xc + (nh - k) * np.outer(m, m)
+            # a thin product by einsum (a threaded BLAS call spins on a loaded machine)
+            gram = np.einsum("ij,ik->jk", xc, xc) if p <= 8 else xc.T @ xc
+            out = gram + (nh - k) * np.outer(m, m)
             return out * (nh / (nh - 1))
         out = np.zeros((p, p))
         for h in np.unique(self.strata):
