@@ -49,6 +49,11 @@ def collinear_columns(X, weights=None, center: bool = False, skip: Sequence[int]
     if len(cols) < 2 or Z.shape[0] <= len(cols):  # more columns than rows: aliasing, not here
         return None
     Z = Z[:, cols] / norms[cols]
+    # screen by the Gram matrix (eigenvalues = squared singular values, accurate to about
+    # eps * largest): a design far from the threshold needs no QR of the n x p matrix
+    ev = np.linalg.eigvalsh(Z.T @ Z)
+    if ev[0] > 0 and np.sqrt(ev[0] / ev[-1]) > 1e3 * COLLINEAR_RCOND:
+        return None
     _, s, vt = np.linalg.svd(np.linalg.qr(Z, mode="r"), full_matrices=False)
     if not s[0] > 0:
         return None

@@ -18,6 +18,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.lapack import dgeqrf as _dgeqrf
+from scipy.linalg.lapack import dormqr as _dormqr
 
 from ._validation import as_float_array
 from .families import DBL_EPS, Family, GlmWarning, get_family
@@ -58,56 +60,199 @@ class GlmControl:
             raise ValueError("maximum number of iterations must be > 0")
 
 
-@dataclass
 class QR:
-    """A pivoted QR as R's ``qr()`` stores it (LINPACK layout)."""
+    """A pivoted QR as R's ``qr()`` stores it (LINPACK layout).
 
-    qr: np.ndarray
-    qraux: np.ndarray
-    pivot: np.ndarray  # 0-based
-    rank: int
+    Attributes: ``qr`` (n x p), ``qraux``, ``pivot`` (0-based) and ``rank``. A factorisation
+    made by LAPACK (:func:`qr_dqrdc2`) keeps LAPACK's layout and converts to LINPACK's on the
+    first access of ``qr``.
+    """
+
+    def __init__(self, qr: np.ndarray | None, qraux: np.ndarray, pivot: np.ndarray, rank: int,
+                 lapack: tuple[np.ndarray, np.ndarray] | None = None):
+        self._qr = qr
+        self.qraux = qraux
+        self.pivot = pivot
+        self.rank = int(rank)
+        self._lapack_cache = lapack
+
+    @property
+    def qr(self) -> np.ndarray:
+        """The compact factorisation in LINPACK's layout (R's ``qr$qr``)."""
+        if self._qr is None:
+            a, tau = self._lapack_cache
+            n, p = a.shape
+            r = min(n, p)
+            top = np.triu(a[:r, :])
+            qr = a * tau[:p] if len(tau) >= p else a.copy()
+            qr[:r, :] = top + np.tril(qr[:r, :], -1)
+            self._qr = qr
+        return self._qr
+
+    def __repr__(self) -> str:
+        """Short description."""
+        return f"QR(shape={self.shape}, rank={self.rank})"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n, p) of the factorised matrix."""
+        src = self._qr if self._qr is not None else self._lapack_cache[0]
+        return src.shape
 
     def R(self) -> np.ndarray:
         """The upper-triangular R factor (p x p)."""
-        p = self.qr.shape[1]
+        p = self.shape[1]
+        if self._qr is None:
+            return np.triu(self._lapack_cache[0][:p, :p])
         return np.triu(self.qr[:p, :p])
 
     def qty(self, y: np.ndarray) -> np.ndarray:
         """Q' y (R's qr.qty), applying the Householder reflections."""
-        return self._reflect(y, range(min(self.rank, self.qr.shape[0] - 1)))
+        return self._reflect(y, min(self.rank, self.shape[0] - 1), "T")
 
     def qy(self, y: np.ndarray) -> np.ndarray:
         """Q y (R's qr.qy): the reflections applied in reverse order."""
-        return self._reflect(y, reversed(range(min(self.rank, self.qr.shape[0] - 1))))
+        return self._reflect(y, min(self.rank, self.shape[0] - 1), "N")
 
-    def _reflect(self, y: np.ndarray, order) -> np.ndarray:
-        """Apply the Householder reflections H_j (each its own inverse) to y in ``order``."""
-        x = self.qr
+    def _reflect(self, y: np.ndarray, k: int, trans: str) -> np.ndarray:
+        """Apply the first ``k`` Householder reflections H_j to y.
+
+        ``H_k ... H_1 y`` (``trans = "T"``, Q'y) or ``H_1 ... H_k y`` (``"N"``, Q y).
+
+        One LAPACK ``dormqr`` call: LINPACK's reflection ``I - u u' / u_1`` (``u_1 = qraux[j]``,
+        ``u`` below the diagonal of ``qr``) is LAPACK's ``I - tau v v'`` with ``tau = u_1`` and
+        ``v = u / u_1`` (``v_1 = 1``), the same reflection; ``qraux[j] == 0`` is the identity
+        (``tau = 0``), as LINPACK skips it.
+        """
         y = np.array(y, dtype=float, copy=True)
-        for j in order:
-            if self.qraux[j] == 0.0:
-                continue
-            v = x[j:, j].copy()
-            v[0] = self.qraux[j]
-            t = -(v @ y[j:]) / v[0]
-            y[j:] += np.multiply.outer(v, t) if y.ndim == 2 else t * v
-        return y
+        if k <= 0 or y.shape[0] == 0:
+            return y
+        a, tau = self._lapack(k)
+        c = np.asfortranarray(y.reshape(y.shape[0], -1))
+        m = c.shape[1]
+        cq, _, info = _dormqr("L", trans, a, tau, c, max(1, m) * 64, overwrite_c=1)
+        if info != 0:  # pragma: no cover - LAPACK argument error
+            raise RuntimeError(f"LAPACK dormqr failed (info = {info})")
+        return cq.reshape(y.shape)
+
+    def _lapack(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``k`` reflections in LAPACK's layout (``a``, ``tau``), cached.
+
+        ``v`` below the diagonal of ``a``; derived from the LINPACK layout on first use.
+        """
+        cached = self._lapack_cache
+        if cached is None or cached[0].shape[1] < k:
+            qraux = self.qraux
+            kk = min(len(qraux), self.qr.shape[1])
+            a = np.array(self.qr[:, :kk], dtype=float, order="F", copy=True)
+            tau = np.array(qraux[:kk], dtype=float, copy=True)
+            r = min(a.shape[0], kk)
+            top = np.triu(a[:r, :kk])
+            a /= np.where(tau != 0.0, tau, 1.0)
+            a[:r, :kk] = top + np.tril(a[:r, :kk], -1)
+            cached = (a, tau)
+            self._lapack_cache = cached
+        a, tau = cached
+        return np.asfortranarray(a[:, :k]), tau[:k].copy()
 
     def coef(self, y: np.ndarray) -> np.ndarray:
         """Least-squares coefficients in pivoted order; aliased entries are 0 (as dqrls)."""
         k = self.rank
-        p = self.qr.shape[1]
+        p = self.shape[1]
         b = np.zeros(p)
         if k > 0:
             qty = self.qty(y)
             from scipy.linalg import solve_triangular
 
-            b[:k] = solve_triangular(self.qr[:k, :k], qty[:k], lower=False)
+            b[:k] = solve_triangular(self.R()[:k, :k], qty[:k], lower=False)
         return b
 
 
-def qr_dqrdc2(x: np.ndarray, tol: float = 1e-7) -> QR:
-    """R's ``dqrdc2`` (src/appl/dqrdc2.f): Householder QR with limited column pivoting."""
+#: A column's remaining norm relative to its original norm above which LAPACK's unpivoted QR
+#: is used as dqrdc2's: far above any tolerance dqrdc2 is called with (1e-7 at most) and the
+#: error of dqrdc2's downdated norms (see :func:`qr_dqrdc2`).
+_LAPACK_MIN_RATIO = 1e-5
+
+
+def qr_dqrdc2(x: np.ndarray, tol: float = 1e-7, method: str = "auto") -> QR:
+    """R's ``dqrdc2`` (src/appl/dqrdc2.f): Householder QR with limited column pivoting.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The (n, p) matrix.
+    tol : float, default 1e-7
+        dqrdc2's tolerance: a column whose remaining norm falls below ``tol`` times its
+        original norm is moved to the end (aliased).
+    method : {"auto", "replay", "lapack"}, default "auto"
+        ``"replay"``: dqrdc2 replayed column by column. ``"lapack"`` / ``"auto"``: LAPACK's
+        blocked Householder QR (``dgeqrf``) whenever it provably gives dqrdc2's factorisation,
+        else the replay.
+
+    Returns
+    -------
+    QR
+        R's LINPACK layout (``qr``, ``qraux``, 0-based ``pivot``, ``rank``).
+
+    Notes
+    -----
+    dqrdc2 moves a column only when its remaining norm drops below ``tol`` times its original
+    norm; when no column moves, its factorisation is the unpivoted Householder QR, with R's
+    sign convention (``R[l, l] = -sign(x_ll) * norm``), which is also LAPACK's (``dlarfg``:
+    ``beta = -sign(alpha) * norm``). LINPACK stores the reflection ``I - u u' / u_1`` as ``u``
+    (below the diagonal) and ``qraux = u_1``; LAPACK the same reflection as ``I - tau v v'``
+    with ``v_1 = 1``: ``u = tau * v``, ``qraux = tau``, converted here. The remaining norm of
+    column ``l`` at step ``l`` is ``|R[l, l]|``; dqrdc2's downdated estimate of it has a
+    relative error of order ``p * eps / ratio`` (``ratio = |R[l, l]| / ||x_l||``), so when every
+    ``ratio >= 1e-5`` (and ``tol <= 1e-7``) no column can be moved and the LAPACK result is
+    dqrdc2's up to rounding. Otherwise (near-collinear or rank-deficient designs, zero
+    columns, ``n <= p``, a reflection LAPACK skips) the replay runs.
+    """
+    if method not in ("auto", "replay", "lapack"):
+        raise ValueError("method must be 'auto', 'replay' or 'lapack'")
+    if method != "replay":
+        fast = _qr_lapack(x, tol)
+        if fast is not None:
+            return fast
+    return _qr_replay(x, tol)
+
+
+def _qr_weighted(X: np.ndarray, w: np.ndarray, tol: float) -> QR:
+    """``qr_dqrdc2(X * w[:, None], tol)`` with one n x p temporary (``X`` Fortran-ordered)."""
+    a = X * w[:, None]
+    if not a.flags.f_contiguous:
+        a = np.asfortranarray(a)
+    fast = _qr_lapack(a, tol, overwrite=True)
+    if fast is not None:
+        return fast
+    return _qr_replay(X * w[:, None], tol)
+
+
+def _qr_lapack(x: np.ndarray, tol: float, overwrite: bool = False) -> QR | None:
+    """dqrdc2's factorisation by LAPACK ``dgeqrf``, or None where it could differ.
+
+    ``overwrite=True``: ``x`` (float64, Fortran-ordered) is used as LAPACK's workspace and
+    destroyed, also when None is returned.
+    """
+    n, p = x.shape
+    if n <= p or p == 0 or tol > 1e-7:
+        return None
+    ok = overwrite and x.dtype == np.float64 and x.flags.f_contiguous and x.flags.writeable
+    a = x if ok else np.array(x, dtype=float, copy=True, order="F")
+    norms = np.sqrt(np.einsum("ij,ij->j", a, a))
+    if not np.all(norms > 0) or not np.all(np.isfinite(norms)):
+        return None
+    qr, tau, _, info = _dgeqrf(a, lwork=max(1, p) * 64, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        return None
+    d = np.abs(np.diagonal(qr))
+    if np.any(tau == 0.0) or np.any(d < _LAPACK_MIN_RATIO * norms):
+        return None
+    return QR(None, np.asarray(tau, dtype=float).copy(), np.arange(p), p, lapack=(qr, tau))
+
+
+def _qr_replay(x: np.ndarray, tol: float) -> QR:
+    """dqrdc2 replayed column by column (numpy per column)."""
     x = np.array(x, dtype=float, copy=True, order="F")
     n, p = x.shape
     pivot = np.arange(p)
@@ -160,7 +305,7 @@ def qr_dqrdc2(x: np.ndarray, tol: float = 1e-7) -> QR:
         qraux[l] = x[l, l]
         x[l, l] = -nrmxl
     rank = min(k - 1, n)
-    return QR(qr=x, qraux=qraux, pivot=pivot, rank=int(rank))
+    return QR(x, qraux, pivot, int(rank))
 
 
 @dataclass
@@ -317,6 +462,7 @@ def glm_fit(
         rank = 0
     else:
         coefold = None
+        Xf = np.asfortranarray(X)
         eta = fam.linkfun(mustart)
         mu = linkinv(eta)
         if not (fam.validmu(mu) and fam.valideta(eta)):
@@ -337,6 +483,7 @@ def glm_fit(
             if np.any(np.isnan(mu_eta_val[good])):
                 raise ValueError("NAs in d(mu)/d(eta)")
             good = (weights > 0) & (mu_eta_val != 0)
+            good_all = bool(good.all())
             if not good.any():
                 conv = False
                 warnings.warn(f"no observations informative at iteration {it}", GlmWarning,
@@ -344,7 +491,7 @@ def glm_fit(
                 break
             z = (eta - offset_arr)[good] + (y - mu)[good] / mu_eta_val[good]
             w = np.sqrt(weights[good] * mu_eta_val[good] ** 2 / variance(mu)[good])
-            qr = qr_dqrdc2(X[good] * w[:, None], tol)
+            qr = _qr_weighted(Xf if good_all else Xf[good], w, tol)
             b = qr.coef(z * w)
             if not np.all(np.isfinite(b)):
                 conv = False

@@ -76,9 +76,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, column_names: list[str],
     X, y = X[keep], y[keep]
     if not np.all((y == 0) | (y == 1)):
         return SeparationResult(False, False, [], {})
-    scale = np.abs(X).max(axis=0)
-    scale[scale == 0] = 1.0
-    Z = (X / scale) * (2 * y - 1)[:, None]
+    Z = _scaled_signed(X, y)
     p = Z.shape[1]
     res = linprog(-Z.sum(axis=0), A_ub=-Z, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * p,
                   method="highs")
@@ -125,3 +123,120 @@ def check_separation(formula: str, data, weights=None) -> SeparationResult:
             "or 1 occurred'); use Firth's penalised likelihood (logistf / firth=True) or "
             "remove/coarsen these covariates", r)
     return r
+
+
+def _scaled_signed(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The LP's matrix ``Z = (X / max|X|) * (2 y - 1)``, as :func:`detect_separation` builds it."""
+    scale = np.abs(X).max(axis=0)
+    scale[scale == 0] = 1.0
+    return (X / scale) * (2 * y - 1)[:, None]
+
+
+def _residual_bound(Z: np.ndarray, lam: np.ndarray, dtype) -> float:
+    """An upper bound on ``||Z' lam||_1`` (exact arithmetic on the given doubles).
+
+    Each column's dot product is a 1-d ``numpy.sum`` without ``axis`` in ``dtype``, which numpy
+    documents as pairwise summation (blocks of at most 128 terms with 8 accumulators, then
+    halving): its rounding error is at most ``(log2(n) + 24) * eps * sum|z_i lam_i|``,
+    products included.
+    """
+    n, p = Z.shape
+    eps = float(np.finfo(dtype).eps)
+    lam_d = lam.astype(dtype, copy=False)
+    total = 0.0
+    for j in range(p):
+        t = np.ascontiguousarray(Z[:, j]).astype(dtype, copy=False) * lam_d
+        total += abs(float(t.sum())) + (np.log2(max(n, 2)) + 24) * eps * float(np.abs(t).sum())
+    return total
+
+
+def separation_excluded(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+                        score_weights: np.ndarray, tol: float = 1e-7) -> bool:
+    """True when a certificate proves that :func:`detect_separation` finds no separation.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        The model matrix, as given to :func:`detect_separation`.
+    y : numpy.ndarray
+        The 0/1 outcome.
+    weights : numpy.ndarray, optional
+        Rows with zero weight are ignored (as :func:`detect_separation`).
+    score_weights : numpy.ndarray
+        Per-row ``lambda_i = w_i |y_i - mu_i| mu.eta_i / V(mu_i)`` of a converged binomial fit:
+        the score is ``sum_i lambda_i s_i x_i`` (``s_i = 2 y_i - 1``), about zero at the MLE.
+    tol : float, default 1e-7
+        :func:`detect_separation`'s threshold.
+
+    Returns
+    -------
+    bool
+        True: the linear program's optimum is provably below its threshold (no separation);
+        False: not proven (run the linear program).
+
+    Notes
+    -----
+    Stiemke's alternative: either some ``b`` has ``Z b >= 0``, ``Z b != 0`` (separation) or some
+    ``lambda > 0`` has ``Z' lambda = 0``. Quantitatively, for every ``b`` feasible in the LP
+    (``Z b >= 0``, ``|b_j| <= 1``) and any ``lambda > 0``::
+
+        sum_i (Z b)_i <= (lambda' Z b) / min(lambda) <= ||Z' lambda||_1 / min(lambda).
+
+    The fit's score weights are refined once so that ``Z' lambda`` vanishes up to rounding
+    (``lambda_i (1 + z_i' c)`` with ``(Z' diag(lambda) Z) c = -Z' lambda``); ``||Z' lambda||_1``
+    is bounded from above by pairwise sums with their rounding-error bound (in double, then in
+    long double where that is wider), and the bound is required to be below a tenth of the LP's
+    threshold ``tol * sqrt(n)``. A fit with fitted probabilities
+    near 0 or 1 (tiny ``lambda_i``), as separation produces, is never certified: then the LP
+    decides. No R twin (an exact shortcut for the LP of Konis 2007).
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    lam = np.asarray(score_weights, dtype=float)
+    keep = np.ones(len(y), dtype=bool) if weights is None else np.asarray(weights) > 0
+    if not keep.all():
+        X, y, lam = X[keep], y[keep], lam[keep]
+    n = len(y)
+    if n == 0 or not np.all((y == 0) | (y == 1)):
+        return n > 0  # detect_separation: not a 0/1 outcome -> not separated
+    if not (np.all(np.isfinite(lam)) and np.all(lam > 0)):
+        return False
+    Z = _scaled_signed(X, y)
+    lam = lam / lam.max()
+    G = (Z * lam[:, None]).T @ Z
+    try:
+        c = np.linalg.lstsq(G, -(Z.T @ lam), rcond=None)[0]
+    except np.linalg.LinAlgError:  # pragma: no cover - non-finite input
+        return False
+    lam2 = lam * (1 + (Z @ c))
+    if not np.all(lam2 > 0):
+        lam2 = lam
+    limit = 0.1 * tol * max(1.0, n) ** 0.5 * float(lam2.min())
+    for dtype in (np.float64, np.longdouble):
+        if _residual_bound(Z, lam2, dtype) <= limit:
+            return True
+        if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+            break
+    return False
+
+
+def check_separation_after_fit(formula: str, data, weights, fit) -> SeparationResult | None:
+    """:func:`check_separation`, skipped when the converged fit certifies there is none.
+
+    ``fit`` is the :func:`~carts_iptw.glm` result of ``formula`` on ``data`` with these prior
+    weights (a binomial family). Its score weights prove the absence of separation when
+    :func:`separation_excluded` says so (the LP's verdict would be "not separated"); otherwise
+    the LP runs and raises :class:`SeparationError` as :func:`check_separation`. Returns None
+    when certified.
+    """
+    g = fit.fit
+    if g.converged and g.rank == g.coef.shape[0]:
+        mu = np.asarray(g.fitted, dtype=float)
+        eta = np.asarray(g.linear_predictor, dtype=float)
+        fam = g.family
+        with np.errstate(all="ignore"):
+            lam = (np.asarray(g.prior_weights, dtype=float) * np.abs(g.y - mu)
+                   * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
+        if separation_excluded(fit.X, g.y, weights, lam):
+            return None
+    return check_separation(formula, data, weights=weights)

@@ -42,6 +42,9 @@ def col_w_mean(mat, weights=None) -> np.ndarray:
     m = _as_2d(mat)
     w = np.ones(m.shape[0]) if weights is None else np.asarray(weights, dtype=float)
     ok = ~np.isnan(m)
+    if ok.all():  # no missing value: no n x p temporaries (einsum: no threaded BLAS call
+        # for a thin product, which spins on a loaded machine)
+        return np.einsum("ij,i->j", m, w) / w.sum()
     wm = w[:, None] * ok
     return np.where(ok, m, 0.0).T @ w / wm.sum(axis=0)
 
@@ -64,11 +67,20 @@ def col_w_var(mat, weights=None, bin_vars=None) -> np.ndarray:
     bv = np.zeros(p, dtype=bool) if bin_vars is None else np.asarray(bin_vars, dtype=bool)
     out = np.empty(p)
     ok = ~np.isnan(m)
+    cont = ~bv
+    if ok.all():  # no missing value: the same sums without n x p weight matrices
+        wn = w / w.sum()
+        means = np.einsum("ij,i->j", m, wn)
+        if cont.any():
+            d = m[:, cont] - means[cont]
+            out[cont] = np.einsum("ij,ij,i->j", d, d, wn) / (1.0 - np.einsum("i,i->", wn, wn))
+        if bv.any():
+            out[bv] = means[bv] * (1.0 - means[bv])
+        return out
     W = w[:, None] * ok
     W = W / W.sum(axis=0)
     x = np.where(ok, m, 0.0)
     means = (W * x).sum(axis=0)
-    cont = ~bv
     if cont.any():
         d = np.where(ok[:, cont], x[:, cont] - means[cont], 0.0)
         out[cont] = (W[:, cont] * d * d).sum(axis=0) / (1.0 - (W[:, cont] ** 2).sum(axis=0))

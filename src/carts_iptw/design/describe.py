@@ -44,9 +44,9 @@ def _indicator_matrix(design: SurveyDesign, x) -> tuple[np.ndarray, list[str], n
     require_design(design)
     cols, names, miss = [], [], np.zeros(design.n, dtype=bool)
     for v in _variables(x):
-        if v not in design.data.columns:
+        if v not in design.columns:
             raise ValueError(f"unknown column '{v}' (not in the design's data)")
-        s = design.data[v]
+        s = design.column(v)
         miss |= pd.isna(s).to_numpy()
         if pd.api.types.is_numeric_dtype(s) and s.dtype != bool:
             k = int(np.isinf(s.to_numpy(dtype=float)).sum())
@@ -79,7 +79,7 @@ def _handle_missing(design, X, miss, na_rm, what, x=None):
     if miss.any():
         if not na_rm:
             if x is not None:  # name the column(s) with missing values
-                cols = [v for v in _variables(x) if bool(pd.isna(design.data[v]).any())]
+                cols = [v for v in _variables(x) if bool(pd.isna(design.column(v)).any())]
                 what = f"{what}: column(s) {', '.join(repr(c) for c in cols)}"
             raise ValueError(
                 f"{what} has {int(miss.sum())} row(s) with missing values; pass na_rm=True "

@@ -14,7 +14,7 @@ from carts_iptw.design.sandwich import vcov_hc
 from carts_iptw.design.svyglm import _fit_glm
 from carts_iptw.families import CartsIptwWarning
 from carts_iptw.results import renamed_keyword
-from carts_iptw.separation import check_separation
+from carts_iptw.separation import check_separation, check_separation_after_fit
 
 
 def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "binomial",
@@ -106,11 +106,16 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
         w = check_weights(numeric_column_or_vector(weights, require_dataframe(data), "weights"),
                           "weights")
         warn_extreme_weights(w, "glm_robust: weights")
-    if family in ("binomial", "quasibinomial"):
-        check_separation(formula, data, weights=w)
+    binary = family in ("binomial", "quasibinomial")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit, notes = _fit_glm(formula, data, family, weights if w is None else w, control)
+        try:
+            fit, notes = _fit_glm(formula, data, family, weights if w is None else w, control)
+        except Exception:
+            if binary:  # separation first, as if checked before the fit
+                check_separation(formula, data, weights=w)
+            raise
+    refitted = False
     if not fit.converged and w is not None and not np.isclose(w.mean(), 1.0):
         # glm.fit's binomial start (w y + 0.5) / (w + 1) depends on the weights' scale: weights
         # in the hundreds start IRLS near 0/1 and it can diverge (R's glm does the same). The
@@ -118,16 +123,27 @@ def glm_robust(formula: str, data: pd.DataFrame, weights=None, family: str = "bi
         # refit with weights of mean 1 (svyglm's normalisation) and say so.
         with warnings.catch_warnings(record=True) as caught2:
             warnings.simplefilter("always")
-            fit2, notes2 = _fit_glm(formula, data, family, w / w.mean(), control)
+            try:
+                fit2, notes2 = _fit_glm(formula, data, family, w / w.mean(), control)
+            except Exception:
+                if binary:
+                    check_separation(formula, data, weights=w)
+                raise
         if fit2.converged:
             fit, notes, caught = fit2, notes2, caught2
             notes.append("weights normalised to mean 1: the fit did not converge on their scale")
-            warnings.warn(
-                "glm_robust: glm.fit's IRLS did not converge with the weights on their given "
-                "scale (their mean sets the binomial starting values); refitted with the weights "
-                "normalised to mean 1, which converged (estimates and sandwich standard errors "
-                "do not depend on the weights' scale at convergence; R's glm would return the "
-                "diverged fit)", CartsIptwWarning, stacklevel=2)
+            refitted = True
+    if binary:
+        # the LP of check_separation runs only when the fit's score does not certify that
+        # there is no separation (separation_excluded); raises before any warning is shown
+        check_separation_after_fit(formula, data, w, fit)
+    if refitted:
+        warnings.warn(
+            "glm_robust: glm.fit's IRLS did not converge with the weights on their given "
+            "scale (their mean sets the binomial starting values); refitted with the weights "
+            "normalised to mean 1, which converged (estimates and sandwich standard errors "
+            "do not depend on the weights' scale at convergence; R's glm would return the "
+            "diverged fit)", CartsIptwWarning, stacklevel=2)
     for c in caught:
         warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
     V = vcov_hc(fit, fit.X, vcov)

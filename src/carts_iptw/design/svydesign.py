@@ -35,22 +35,63 @@ class SurveyDesign:
 
     Attributes: ``data`` (DataFrame), ``weights`` (sampling weights, 1/prob), ``cluster`` and
     ``strata`` (integer codes in row order), ``n``.  ``weights_name`` is the label of the weights.
+
+    A design of independent rows (``ids = ~1``, no strata: every row its own PSU) is marked
+    ``iid``; its ``degf`` and ``recvar`` need no grouping (the same formulas without the sort).
+    A domain (:meth:`subset`) builds its ``data`` on first access; :meth:`column` reads one
+    column without building it.
     """
 
-    def __init__(self, data, weights, cluster, strata, weights_name="weights", npsu=None):
-        self.data = data
+    def __init__(self, data, weights, cluster, strata, weights_name="weights", npsu=None,
+                 iid=None):
+        self._data = data
+        self._source = None  # (parent data, row mask) of a domain not built yet
         self.weights = np.asarray(weights, dtype=float)
         self.cluster = np.asarray(cluster)
         self.strata = np.asarray(strata)
         self.n = len(self.weights)
         self.weights_name = weights_name
+        if iid is None:
+            iid = bool(self.n == 0 or (
+                np.all(self.strata == self.strata[0])
+                and np.array_equal(self.cluster, np.arange(self.n))))
+        self.iid = bool(iid)
         if npsu is None:
             # survey stores the number of PSUs per stratum at design time (fpc$sampsize); a
             # domain (subset) keeps it, so the variance pads the absent PSUs with zeros.
-            npsu = {}
-            for h in np.unique(self.strata):
-                npsu[h] = len(np.unique(self.cluster[self.strata == h]))
+            if self.iid and self.n:
+                npsu = {self.strata[0]: self.n}
+            else:
+                npsu = {}
+                for h in np.unique(self.strata):
+                    npsu[h] = len(np.unique(self.cluster[self.strata == h]))
         self.npsu = npsu
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """The rows of the design (a domain's are taken from its parent on first access)."""
+        if self._data is None:
+            src, mask = self._source
+            self._data = src.loc[mask].reset_index(drop=True)
+            self._source = None
+        return self._data
+
+    @data.setter
+    def data(self, value: pd.DataFrame) -> None:
+        self._data = value
+        self._source = None
+
+    @property
+    def columns(self) -> pd.Index:
+        """The column names of ``data`` (without building a domain's data)."""
+        return self._data.columns if self._data is not None else self._source[0].columns
+
+    def column(self, name: str) -> pd.Series:
+        """One column of ``data`` (index reset), without building a domain's data."""
+        if self._data is not None:
+            return self._data[name]
+        src, mask = self._source
+        return src[name][mask].reset_index(drop=True)
 
     # -- survey's degf(): number of PSUs minus number of strata (rows with non-zero weight)
     def degf(self) -> int:
@@ -59,6 +100,9 @@ class SurveyDesign:
         Clusters minus strata among the rows with nonzero weight.
         """
         inset = self.weights != 0
+        if self.iid:
+            k = int(inset.sum())
+            return k - int(k > 0)
         return int(len(np.unique(self.cluster[inset])) - len(np.unique(self.strata[inset])))
 
     def recvar(self, x) -> np.ndarray:
@@ -67,6 +111,21 @@ class SurveyDesign:
         if x.ndim == 1:
             x = x[:, None]
         p = x.shape[1]
+        if self.iid:
+            # every row its own PSU, one stratum with nh PSUs at design time (a domain pads
+            # the absent ones with zero totals): the same centring as below, without grouping
+            nh = next(iter(self.npsu.values())) if self.npsu else self.n
+            if nh <= 1:
+                raise ValueError(
+                    "a stratum has only one PSU (survey's lonely.psu = 'fail'); merge strata"
+                )
+            k = x.shape[0]
+            m = x.sum(axis=0) / nh
+            xc = x - m
+            # a thin product by einsum (a threaded BLAS call spins on a loaded machine)
+            gram = np.einsum("ij,ik->jk", xc, xc) if p <= 8 else xc.T @ xc
+            out = gram + (nh - k) * np.outer(m, m)
+            return out * (nh / (nh - 1))
         out = np.zeros((p, p))
         for h in np.unique(self.strata):
             idx = self.strata == h
@@ -91,14 +150,24 @@ class SurveyDesign:
         mask = np.asarray(mask, dtype=bool)
         if mask.sum() == 0:
             raise ValueError("subset of the design is empty")
-        return SurveyDesign(
-            self.data.loc[mask].reset_index(drop=True),
+        out = SurveyDesign(
+            None,
             self.weights[mask],
-            self.cluster[mask],
+            self.cluster[mask] if not self.iid else np.arange(int(mask.sum())),
             self.strata[mask],
             self.weights_name,
             npsu=self.npsu,
+            iid=self.iid,
         )
+        # a shallow copy: columns added to or deleted from the parent later do not leak in
+        src = self._data.copy(deep=False) if self._data is not None else None
+        if src is None:
+            psrc, pmask = self._source
+            src, full = psrc, np.zeros(len(pmask), dtype=bool)
+            full[np.flatnonzero(pmask)[mask]] = True
+            mask = full
+        out._source = (src, mask)
+        return out
 
     def __len__(self) -> int:
         """Number of rows."""

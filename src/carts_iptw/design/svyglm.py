@@ -11,7 +11,7 @@ from carts_iptw._validation import numeric_column_or_vector
 from carts_iptw.design.results import ModelResult
 from carts_iptw.design.sandwich import vcov_design
 from carts_iptw.design.svydesign import SurveyDesign
-from carts_iptw.separation import check_separation
+from carts_iptw.separation import check_separation, check_separation_after_fit
 
 FAMILIES = ("quasibinomial", "binomial", "gaussian", "quasipoisson", "poisson")
 
@@ -65,6 +65,29 @@ def _fit_glm(formula, data, family, weights, control):
                          f"{fit.model_frame.describe(names)} (R reports "
                          "NA coefficients); remove them from the formula")
     return fit, notes
+
+
+def fit_checking_separation(formula, data, family, w, control, fit_glm=None):
+    """``_fit_glm`` for a binomial family; separation raises as if checked before the fit.
+
+    The fit runs first with its warnings held back; its score proves the absence of separation
+    in the usual case (:func:`~carts_iptw.separation.separation_excluded`), else the linear
+    program decides. On separation (or when the fit itself fails and the data are separated)
+    :class:`SeparationError` is raised and the fit's warnings are dropped, as when the check ran
+    before the fit; otherwise they are re-emitted.
+    """
+    fit_glm = fit_glm or _fit_glm
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = fit_glm(formula, data, family, w, control)
+        except Exception:
+            check_separation(formula, data, weights=w)
+            raise
+    check_separation_after_fit(formula, data, w, out[0])
+    for c in caught:
+        warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+    return out
 
 
 def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", control=None,
@@ -140,8 +163,9 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
     data = design.data
     w = design.weights / design.weights.mean()
     if check_separation_ and family in ("binomial", "quasibinomial"):
-        check_separation(formula, data, weights=w)
-    fit, notes = _fit_glm(formula, data, family, w, control)
+        fit, notes = fit_checking_separation(formula, data, family, w, control)
+    else:
+        fit, notes = _fit_glm(formula, data, family, w, control)
     X = fit.X
     V = vcov_design(fit, X, design)
     names = fit.column_names

@@ -48,10 +48,11 @@ def _split_formula(formula: str) -> tuple[str, list[str]]:
 
 def _column(design: SurveyDesign, name: str) -> pd.Series:
     require_design(design)
-    if name not in design.data.columns:
+    if name not in design.columns:
         raise ValueError(f"unknown column '{name}' (not in the design's data)")
-    check_columns_finite(design.data, [name])
-    return design.data[name]
+    s = design.column(name)
+    check_columns_finite(pd.DataFrame({name: s}, copy=False), [name])
+    return s
 
 
 def _levels(s: pd.Series) -> list:
@@ -158,7 +159,8 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
     N = design.n
     mm = np.zeros((N, nr * nc))
     mm[np.arange(N), cell] = 1.0
-    nu = len(np.unique(design.cluster)) - len(np.unique(design.strata))
+    nu = (design.n - 1 if design.iid else
+          len(np.unique(design.cluster)) - len(np.unique(design.strata)))
     w = design.weights
     tab = np.bincount(cell, weights=w, minlength=nr * nc).reshape(nc, nr).T
     tab = tab * N / tab.sum()
@@ -209,7 +211,7 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
 
 def _with_data(design: SurveyDesign, df: pd.DataFrame) -> SurveyDesign:
     return SurveyDesign(df, design.weights, design.cluster, design.strata, design.weights_name,
-                        npsu=design.npsu)
+                        npsu=design.npsu, iid=design.iid)
 
 
 def svyttest(formula: str, design: SurveyDesign, level: float = 0.95) -> HTest:

@@ -73,8 +73,13 @@ def _levels(values: pd.Series, variable: str):
     return lv[0], lv[1]
 
 
+_COW = int(pd.__version__.split(".")[0]) >= 3  # copy-on-write always on
+
+
 def _set(data: pd.DataFrame, variable: str, value) -> pd.DataFrame:
-    d = data.copy()
+    # a shallow copy (copy-on-write): only the counterfactual column is new, the other columns
+    # of a large cohort are not duplicated; ``data`` is left as it is
+    d = data.copy(deep=not _COW)
     col = data[variable]
     if isinstance(col.dtype, pd.CategoricalDtype):
         d[variable] = pd.Categorical([value] * len(d), categories=col.cat.categories,

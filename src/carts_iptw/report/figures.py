@@ -220,7 +220,7 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | 
         t = tab[tab["strata"] == key].sort_values("time")
         keys.append(key)
         cens = t[(t["n_censor"] > 0)] if "n_censor" in t.columns else t.iloc[:0]
-        curves.append({
+        c = {
             "label": label,
             "time": np.concatenate([[0.0], t["time"].to_numpy(dtype=float)]),
             "value": np.concatenate([[1.0], t["surv"].to_numpy(dtype=float)]),
@@ -230,7 +230,12 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | 
                                                           nan=1.0)]),
             "censor_time": _thin(cens["time"].to_numpy(dtype=float)),
             "censor_value": _thin(cens["surv"].to_numpy(dtype=float)),
-        })
+        }
+        # a large cohort: only the points a reader can see (exact at the figure's resolution)
+        keep = thin_steps(c["time"], [c["value"], c["lower"], c["upper"]])
+        for k in ("time", "value", "lower", "upper"):
+            c[k] = c[k][keep]
+        curves.append(c)
     unit = result.get("time_unit") or "months"
     tmax = float(tab["time"].max())
     times = time_ticks(tmax, unit)
@@ -243,6 +248,54 @@ def km_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str | 
     note = f"weighted log-rank {p_phrase(p)}" if p is not None else ""
     return step_curves(curves, xlabel or f"time, {unit}", "survival probability",
                        f"{result['label']} (IPT-weighted)", note, risk, ticks=times)
+
+
+#: Pixel columns a step curve is thinned to (PNG figures are 750 px wide at 100 dpi; SVG
+#: readers may zoom a few times).
+STEP_COLUMNS = 4000
+
+
+def thin_steps(x: np.ndarray, ys: list[np.ndarray], columns: int = STEP_COLUMNS) -> np.ndarray:
+    """Indices of the points of step curves (drawn ``where="post"``) a reader can see.
+
+    The x range is cut into ``columns`` equal columns (finer than the figure's pixels); in each
+    column the first and last point and, for every curve in ``ys``, the points of its smallest
+    and largest value are kept. Between two kept points the drawn step can move by less than
+    one column horizontally, never vertically: every value the full curve takes is still drawn,
+    so the thinned figure is the exact one at its resolution. Curves with at most ``4 *
+    columns`` points are not thinned. Returns sorted indices into ``x``.
+    """
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    if n <= 4 * columns:
+        return np.arange(n)
+    lo, hi = float(x[0]), float(x[-1])
+    span = hi - lo if hi > lo else 1.0
+    col = np.minimum(((x - lo) / span * columns).astype(np.int64), columns - 1)
+    new = np.ones(n, dtype=bool)
+    new[1:] = col[1:] != col[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = new[1:]
+    keep = new | last
+    starts = np.flatnonzero(new)
+    for y in ys:
+        y = np.asarray(y, dtype=float)
+        yy = np.where(np.isnan(y), -np.inf, y)
+        keep[starts + _segment_arg(yy, starts, np.argmax)] = True
+        yy = np.where(np.isnan(y), np.inf, y)
+        keep[starts + _segment_arg(yy, starts, np.argmin)] = True
+        keep |= np.isnan(y)  # gaps drawn as they are
+    return np.flatnonzero(keep)
+
+
+def _segment_arg(y: np.ndarray, starts: np.ndarray, which) -> np.ndarray:
+    """Offset of the max (``np.argmax``) or min of ``y`` within each run starting at ``starts``."""
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(y))))
+    key = -y if which is np.argmax else y
+    o = np.lexsort((np.arange(len(y)), key, seg))  # by segment, then value, then position
+    first = np.ones(len(o), dtype=bool)
+    first[1:] = seg[o][1:] != seg[o][:-1]
+    return o[first] - starts
 
 
 def _thin(x: np.ndarray, at_most: int = 400) -> np.ndarray:
@@ -261,6 +314,8 @@ def cif_figure(fit, result: dict, arms: list[str], treatment: str, xlabel: str |
             t = tab[tab["strata"] == f"{treatment}={g}"].sort_values("time")
             x = np.concatenate([[0.0], t["time"].to_numpy(dtype=float)])
             y = np.concatenate([[0.0], t["pstate"].to_numpy(dtype=float)])
+            keep = thin_steps(x, [y])  # exact at the figure's resolution (large cohorts)
+            x, y = x[keep], y[keep]
             ax.step(x, y, where="post", color=COLORS[g], ls=ls, lw=1.8 if ls == "-" else 1.2,
                     label=f"{label}: {'event' if state == 'event' else 'competing event'}")
     ymax = float(ax.get_ylim()[1])

@@ -394,11 +394,18 @@ def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = 
             if inf:
                 probs.add(col.name, "finite", inf, "infinite value")
         elif col.kind == "category":
-            txt = s.astype("string").str.strip()
-            bad = int((txt.notna() & ~txt.isin(col.levels)).sum())
+            # the text of each distinct value once (10^6 rows have a handful): strip, match
+            codes, uniq = pd.factorize(s, use_na_sentinel=True)
+            txt = pd.Series(uniq, dtype=object).astype("string").str.strip()
+            level_of = {lv: i for i, lv in enumerate(col.levels)}
+            lv_code = np.array([level_of.get(t, -1) if not pd.isna(t) else -1 for t in txt],
+                               dtype=np.int64)
+            unknown = np.array([not pd.isna(t) and t not in level_of for t in txt], dtype=bool)
+            row_code = np.where(codes >= 0, lv_code[codes] if len(lv_code) else -1, -1)
+            bad = int(unknown[codes[codes >= 0]].sum()) if len(unknown) else 0
             if bad:
                 probs.add(col.name, f"one of {list(col.levels)}", bad, "unknown level")
-            v = pd.Series(pd.Categorical(txt.where(txt.isin(col.levels)), categories=col.levels))
+            v = pd.Series(pd.Categorical.from_codes(row_code, categories=list(col.levels)))
         elif col.kind == "date":
             v = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object or \
                 pd.api.types.is_string_dtype(s) else pd.to_datetime(s, errors="coerce")

@@ -212,6 +212,8 @@ def _km_stderr(t, e, w, N, general_design=None):
 
 
 def _independent(design) -> bool:
+    if getattr(design, "iid", False):
+        return True
     cl = np.asarray(design.cluster)
     st = np.asarray(design.strata)
     return len(np.unique(st)) == 1 and len(np.unique(cl)) == len(cl)
