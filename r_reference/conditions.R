@@ -20,3 +20,18 @@ ref_coxph_conditions <- function(data, args) {
   finite <- args$finite
   list(loglik = fit$loglik, coef = coef(fit)[finite], iter = fit$iter)
 }
+
+# survey::svyglm on svydesign(ids = ~1, weights = ~<args$weights>); glm.fit's warnings (R's
+# "non-integer #successes in a binomial glm!" that survey does not suppress, fitted
+# probabilities 0 or 1, non-convergence) reach the harness.
+ref_svyglm_conditions <- function(data, args) {
+  d <- survey::svydesign(ids = ~1, weights = as.formula(paste0("~", args$weights)), data = data)
+  ctrl <- glm.control(epsilon = if (is.null(args$epsilon)) 1e-8 else args$epsilon,
+                      maxit = if (is.null(args$maxit)) 25L else args$maxit)
+  # do.call inlines the control list (svyglm re-evaluates its call elsewhere)
+  fit <- do.call(survey::svyglm, list(formula = as.formula(args$formula), design = d,
+                                      family = get(args$family)(), control = ctrl))
+  out <- list(coef = coef(fit), iter = fit$iter, converged = fit$converged)
+  if (!isFALSE(args$se)) out$se <- sqrt(diag(vcov(fit)))
+  out
+}

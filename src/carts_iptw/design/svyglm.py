@@ -37,7 +37,7 @@ def _check_terms(formula, data, weights):
 
 
 def _fit_glm(formula, data, family, weights, control):
-    """glm() with R's expected warnings filtered.
+    """glm() with glm.fit's warnings passed on (as survey::svyglm) and kept as notes.
 
     Singular designs raise naming the aliased terms (R reports NA coefficients: documented
     difference).
@@ -53,9 +53,12 @@ def _fit_glm(formula, data, family, weights, control):
     notes = []
     for w in caught:
         msg = str(w.message)
-        if "non-integer" in msg or "singularities" in msg:
-            continue  # R's binomial warning for weighted fits (expected with IPT weights);
-            # aliasing raises below
+        if "singularities" in msg:
+            continue  # aliasing raises below
+        # glm.fit's warnings pass on as survey::svyglm passes them on (it suppresses none):
+        # "non-integer #successes in a binomial glm!" (family="binomial" with non-integer
+        # weights), "fitted probabilities numerically 0 or 1 occurred", "algorithm did not
+        # converge"
         if issubclass(w.category, GlmWarning):
             notes.append(f"warning: {msg}")
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -148,6 +151,14 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
     the rows with positive weight, and a singular design (aliased terms), raise ``ValueError``
     naming the terms, where R reports NA coefficients; (quasi-)separated binary outcomes raise
     (R: fitted probabilities 0 or 1 and a warning), unless ``check_separation_=False``.
+
+    Warnings: R's, mirrored (survey passes glm.fit's warnings on; checked against survey 4.1-1
+    by the ``svyglm.warnings.*`` parity cases): ``GlmWarning`` "non-integer #successes in a
+    binomial glm!" for ``family="binomial"`` with non-integer weights (IPT weights: use the
+    default ``"quasibinomial"``, which gives the same coefficients without it), "glm.fit:
+    fitted probabilities numerically 0 or 1 occurred" (binomial, ``check_separation_=False``)
+    and "glm.fit: algorithm did not converge". The design's own check of extreme weights
+    (:func:`svydesign`) is this package's, not R's.
 
     R twin version: survey 4.1-1.
 

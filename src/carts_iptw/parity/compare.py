@@ -193,6 +193,19 @@ WARNING_FORMS: tuple[tuple[str, str], ...] = (
      "coxph: Loglik converged before variable {0}; coefficient may be infinite"),
     (r"Ran out of iterations and did not converge",
      "coxph: Ran out of iterations and did not converge"),
+    # weightit(): its IRLS not converging is glm.fit's warning (WeightIt: "(from `glm()`): ...")
+    (r"propensity score model \(glm\.fit IRLS\) did not converge",
+     "glm.fit: algorithm did not converge"),
+    # WeightIt's .wrn() capitalises the first word, ends with a period and wraps lines
+    (r"(?i)some extreme weights were generated",
+     "weightit: some extreme weights were generated"),
+    (r'(?i)`?estimand\s*=\s*"?(\w+)"?`?\s+is\s+not\s+compatible\s+with\s+`focal`',
+     'weightit: estimand = "{0}" is not compatible with focal; setting estimand to "ATT"'),
+    (r"(?i)`stabilize`\s+cannot\s+be\s+used\s+with\s+.*ignored",
+     "weightit: `stabilize` cannot be used with this method and will be ignored"),
+    # survfit: R writes robust=FALSE, Python robust=False
+    (r"cluster specified with robust=(?:FALSE|False), cluster ignored",
+     "survfit: cluster specified with robust=FALSE, cluster ignored"),
 )
 
 

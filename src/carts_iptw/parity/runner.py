@@ -49,6 +49,8 @@ class CaseResult:
     #: R's warnings / messages / printed output (None: not known, e.g. an external snapshot)
     r_conditions: dict[str, list[str]] | None = None
     py_warnings: list[str] = field(default_factory=list)
+    #: the Python side's answer (None until it ran); tests/parity reuses it
+    py_result: Any = None
 
     @property
     def passed(self) -> bool:
@@ -201,6 +203,7 @@ def run_case(case: ParityCase, mode: str | None = None, variant: str = "referenc
         return res
     try:
         py_result, res.py_warnings = python_result_warned(case, data)
+        res.py_result = py_result
     except Exception as exc:
         res.error = f"Python side: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
         return res

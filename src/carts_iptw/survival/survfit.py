@@ -633,6 +633,11 @@ def survfit(formula: str, data: pd.DataFrame, weights=None, conf_type: str = "lo
 
     Differences from R: missing values raise; zero or negative weights raise (R allows zero).
 
+    Warnings: R's, mirrored (the ``survfit.warnings.*`` parity cases compare them with
+    survival's): ``CartsIptwWarning`` "cluster specified with robust=False, cluster ignored"
+    (survfitKM's, which then ignores the cluster as here); weighted curves, non-integer weights
+    included, draw no warning in R and none here.
+
     R twin version: survival 3.5-3.
 
     References

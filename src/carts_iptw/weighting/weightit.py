@@ -256,8 +256,19 @@ def weightit(formula: str, data: pd.DataFrame, method: str = "glm", estimand: st
     entropy dual so that weighted covariate means equal the target means exactly, scaled (as
     WeightIt 1.5.1) so that each weighted group's weights sum to its number of units;
     ``"cbps"``: ``e`` solves the just-identified balance equations ``mean(s * psi(e) * X) = 0``.
-    With ``stabilize=True`` each weight is multiplied by ``P(A = a)``. A warning is issued when
-    ``sd(w)/mean(w) > 4`` in a group (WeightIt's "extreme weights" warning).
+    With ``stabilize=True`` each weight is multiplied by ``P(A = a)``.
+
+    Warnings: WeightIt 1.5.1's, mirrored (the ``weightit.warnings.*`` parity cases compare them
+    with the real package): ``CartsIptwWarning`` "some extreme weights were generated" when
+    ``sd(w * s)/mean(w * s) > 4`` in a treatment group (``s`` the sampling weights: WeightIt's
+    ``.check_estimated_weights``); ``ConvergenceWarning`` (with glm.fit's ``GlmWarning``
+    "algorithm did not converge") when the propensity-score glm does not converge (WeightIt:
+    "(from `glm()`): glm.fit: algorithm did not converge"); ``focal`` with an estimand other
+    than ATT/ATC (the ATT is estimated); ``stabilize`` with ``"ebal"``/``"cbps"`` (ignored).
+    This package's own, which WeightIt never gives: extreme sampling weights (Kish effective
+    sample size below 5% of the rows). Where WeightIt warns and this function raises instead:
+    propensity scores numerically 0 or 1, missing covariates without ``missing=`` (see the
+    module docstring).
 
     Differences from WeightIt 1.5.1: see the module docstring and the README's "Conventions
     that differ from R".
