@@ -268,19 +268,7 @@ def _write_outputs(target: OutputTarget, write: Callable[[Path], None], version:
                     os.replace(stage, out)
                     return files
                 prev = Path(tempfile.mkdtemp(prefix=".carts-iptw-previous-", dir=out))
-                moved_old: list[str] = []
-                moved_new: list[str] = []
-                try:
-                    moved_old = _move(out, prev, target.previous)
-                    _step("moved-old")
-                    moved_new = _move(stage, out, files)
-                    _step("moved-new")
-                except BaseException:
-                    for rel in moved_new:
-                        with contextlib.suppress(OSError):
-                            (out / rel).unlink()
-                    _move(prev, out, moved_old)
-                    raise
+                _swap(out, stage, prev, target.previous, files)
                 _remove_empty_dirs(out, [r for r in target.previous if r not in files])
         except RunInterrupted as exc:  # held until the swap was whole: the new output stands
             raise RunInterrupted(exc.signum, completed=True) from None
@@ -290,6 +278,26 @@ def _write_outputs(target: OutputTarget, write: Callable[[Path], None], version:
             shutil.rmtree(stage, ignore_errors=True)
             if prev is not None:
                 shutil.rmtree(prev, ignore_errors=True)
+
+
+def _swap(out: Path, stage: Path, prev: Path, old, new) -> None:
+    """Move the files ``old`` from ``out`` into ``prev``, then ``new`` from ``stage`` into ``out``.
+
+    On any failure (a signal included) what was moved is put back, so ``out`` is as it was.
+    """
+    moved_old: list[str] = []
+    moved_new: list[str] = []
+    try:
+        moved_old = _move(out, prev, list(old))
+        _step("moved-old")
+        moved_new = _move(stage, out, list(new))
+        _step("moved-new")
+    except BaseException:
+        for rel in moved_new:
+            with contextlib.suppress(OSError):
+                (out / rel).unlink()
+        _move(prev, out, moved_old)
+        raise
 
 
 def read_manifest(folder) -> dict | None:
@@ -356,20 +364,8 @@ def _update(out: Path, files: dict[str, bytes], manifest: dict, version: str,
         _step("staged")
         with signals.held():
             prev = Path(tempfile.mkdtemp(prefix=".carts-iptw-previous-", dir=out))
-            old = [rel for rel in files if (out / rel).exists()]
-            moved_old: list[str] = []
-            moved_new: list[str] = []
-            try:
-                moved_old = _move(out, prev, old)
-                moved_new = _move(stage, out, list(files))
-                _step("moved-new")
-                os.replace(stage / MANIFEST_NAME, out / MANIFEST_NAME)
-            except BaseException:
-                for rel in moved_new:
-                    with contextlib.suppress(OSError):
-                        (out / rel).unlink()
-                _move(prev, out, moved_old)
-                raise
+            new_files = [*files, MANIFEST_NAME]
+            _swap(out, stage, prev, [rel for rel in new_files if (out / rel).exists()], new_files)
         return list(files)
     finally:
         with signals.held():

@@ -18,7 +18,6 @@ written).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import html
 import json
 import math
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from carts_iptw.parity.compare import Quantity, compare_quantity
+from carts_iptw.study.output import _sha256
 from carts_iptw.study.reproduce import R_PACKAGES
 
 #: default tolerance (the parity suite's); counts are exact
@@ -225,14 +225,6 @@ def compare(results: dict, r_doc: dict) -> list[Check]:
 
 
 # ---------------------------------------------------------------- running R
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _rscript() -> str:
     exe = os.environ.get("CARTS_IPTW_RSCRIPT") or shutil.which("Rscript")
     if not exe or not Path(exe).exists():
