@@ -189,6 +189,23 @@ def _balance_object(ctx: Context):
     return dataclasses.replace(W, covs=ctx.data[cols].copy(), terms=[[c] for c in cols])
 
 
+def balance_rows(tab: pd.DataFrame, columns, function: str) -> list[dict]:
+    """One row per covariate of a cobalt-style balance table: its name, type and ``columns``.
+
+    A blank cell (cobalt prints it blank) is a value with its reason.
+    """
+    rows = []
+    for name, r in tab.iterrows():
+        row = {"covariate": str(name), "type": str(r.get("Type", ""))}
+        for col in columns:
+            if col in tab.columns:
+                v = r[col]
+                row[col] = num(None if pd.isna(v) else v, function,
+                               reason="not defined for this covariate type (cobalt prints blank)")
+        rows.append(row)
+    return rows
+
+
 def balance(ctx: Context) -> tuple[dict, object]:
     """Covariate balance before and after weighting.
 
@@ -199,15 +216,7 @@ def balance(ctx: Context) -> tuple[dict, object]:
     b = bal_tab(_balance_object(ctx), stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                 continuous="std", thresholds={"mean.diffs": thr})
     tab = b.balance
-    rows = []
-    for name, r in tab.iterrows():
-        row = {"covariate": str(name), "type": str(r.get("Type", ""))}
-        for col in ("Diff.Un", "Diff.Adj", "V.Ratio.Un", "V.Ratio.Adj"):
-            if col in tab.columns:
-                v = r[col]
-                row[col] = num(None if pd.isna(v) else v, "bal_tab",
-                               reason="not defined for this covariate type (cobalt prints blank)")
-        rows.append(row)
+    rows = balance_rows(tab, ("Diff.Un", "Diff.Adj", "V.Ratio.Un", "V.Ratio.Adj"), "bal_tab")
     cov_rows = tab[tab["Type"].astype(str) != "Distance"] if "Type" in tab.columns else tab
     max_adj = float(np.nanmax(np.abs(cov_rows["Diff.Adj"].to_numpy(dtype=float))))
     max_un = float(np.nanmax(np.abs(cov_rows["Diff.Un"].to_numpy(dtype=float))))

@@ -245,15 +245,8 @@ def analyse_mi(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
     b = bal_tab_mi(wmi, stats=("mean.diffs", "variance.ratios"), un=True, binary="std",
                    continuous="std")
     ba = b.balance_across
-    rows = []
-    for name, r in ba.iterrows():
-        row = {"covariate": str(name), "type": str(r["Type"])}
-        for col in ("Mean.Diff.Adj", "Max.Diff.Adj", "Min.Diff.Adj", "Mean.Diff.Un"):
-            if col in ba.columns:
-                v = r[col]
-                row[col] = num(None if pd.isna(v) else v, "bal_tab_mi",
-                               reason="not defined for this covariate type")
-        rows.append(row)
+    rows = A.balance_rows(ba, ("Mean.Diff.Adj", "Max.Diff.Adj", "Min.Diff.Adj", "Mean.Diff.Un"),
+                          "bal_tab_mi")
     cov = ba[ba["Type"].astype(str) != "Distance"]
     worst = float(np.nanmax(np.abs(np.column_stack([cov["Min.Diff.Adj"], cov["Max.Diff.Adj"]]))))
     if "propensity" in res:
