@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "avg_comparisons": "carts_iptw.effects",
     "bal_tab": "carts_iptw.balance",
+    "bootstrap": "carts_iptw.resampling",
     "CartsIptwDeprecationWarning": "carts_iptw.families",
     "CartsIptwWarning": "carts_iptw.families",
     "chisq_test": "carts_iptw.design",
@@ -46,6 +47,7 @@ _EXPORTS = {
     "rmst_difference": "carts_iptw.effects",
     "run_demo": "carts_iptw.study.pipeline",
     "run_study": "carts_iptw.study.pipeline",
+    "sensitivity_grid": "carts_iptw.resampling",
     "simulate_cohort": "carts_iptw.study.synthetic",
     "subgroup_effects": "carts_iptw.effects",
     "survdiff": "carts_iptw.survival",
