@@ -127,17 +127,21 @@ class BootstrapResult:
         V = np.atleast_2d(np.cov(self.t.to_numpy(), rowvar=False, ddof=1))
         return pd.DataFrame(V, index=self.t.columns, columns=self.t.columns)
 
-    def confint(self, level: float = 0.95, type: str = "perc") -> pd.DataFrame:
-        """Confidence intervals from the replicates.
+    def confint(self, level: float = 0.95, type: str = "bc") -> pd.DataFrame:
+        """Confidence intervals from the replicates (``confint.fwb`` / ``fwb.ci``).
 
         Parameters
         ----------
         level : float, default 0.95
             Confidence level in (0, 1).
-        type : {"perc", "wald"}, default "perc"
-            ``"perc"``: percentile interval, order statistics ``(R + 1) alpha`` interpolated on
-            the normal quantile scale (``fwb``/``boot``'s ``norm.inter``); ``"wald"``:
-            ``t0 -/+ z se``.
+        type : {"bc", "perc", "norm", "basic", "wald"}, default "bc"
+            fwb 0.3.0's types (its default ``"bc"``), computed as fwb's ``bc.ci``, ``perc.ci``,
+            ``norm.ci``, ``basic.ci`` on the finite replicates: ``"perc"`` the order statistics
+            ``(R + 1) alpha`` interpolated on the normal quantile scale (``norm.inter``);
+            ``"bc"`` the same at bias-corrected levels ``pnorm(2 z0 + z_alpha)``, ``z0 =
+            qnorm(#{t < t0} / R)`` (count bounded to ``[1, R - 1]``); ``"basic"``
+            ``2 t0 -`` the percentile limits; ``"norm"`` ``t0 - bias -/+ z sd(t)``. ``"wald"``
+            (not in fwb): ``t0 -/+ z sd(t)``, the interval of a model with this ``vcov()``.
 
         Returns
         -------
@@ -146,21 +150,44 @@ class BootstrapResult:
         """
         if not 0 < level < 1:
             raise ValueError("level must be in (0, 1)")
+        if type not in CI_TYPES:
+            raise ValueError(f"type must be one of {CI_TYPES}")
         a = np.array([(1 - level) / 2, (1 + level) / 2])
         cols = [f"{100 * p:.3g} %" for p in a]
-        if type == "wald":
-            z = stats.norm.ppf(a)
-            lo_hi = self.t0.to_numpy()[:, None] + self.se().to_numpy()[:, None] * z[None, :]
-        elif type == "perc":
-            lo_hi = np.vstack([_norm_inter(self.t[c].to_numpy(), a) for c in self.t.columns])
-        else:
-            raise ValueError('type must be "perc" or "wald"')
-        return pd.DataFrame(lo_hi, index=self.t.columns, columns=cols)
+        rows = []
+        for c in self.t.columns:
+            t0 = float(self.t0[c])
+            t = self.t[c].to_numpy()
+            t = t[np.isfinite(t)]
+            rows.append(_ci(t, t0, a, type))
+        return pd.DataFrame(np.vstack(rows), index=self.t.columns, columns=cols)
 
-    def summary(self, level: float = 0.95, type: str = "perc") -> pd.DataFrame:
+    def summary(self, level: float = 0.95, type: str = "bc") -> pd.DataFrame:
         """``Estimate``, ``Std. Error`` and the interval of :meth:`confint` (``summary.fwb``)."""
         ci = self.confint(level, type)
         return pd.concat([self.t0.rename("Estimate"), self.se().rename("Std. Error"), ci], axis=1)
+
+
+CI_TYPES = ("bc", "perc", "norm", "basic", "wald")
+
+
+def _ci(t: np.ndarray, t0: float, a: np.ndarray, type: str) -> np.ndarray:
+    """One component's interval (``t`` finite replicates, ``a`` the two tail levels)."""
+    if t.size < 2:
+        return np.full(2, np.nan)
+    z = stats.norm.ppf(a)
+    if type == "perc":
+        return _norm_inter(t, a)
+    if type == "basic":
+        return 2 * t0 - _norm_inter(t, a[::-1])
+    if type == "bc":
+        s = min(max(1, int(np.sum(t < t0))), t.size - 1)
+        w = stats.norm.ppf(s / t.size)
+        return _norm_inter(t, stats.norm.cdf(w + (w + z)))
+    sd = np.std(t, ddof=1)
+    if type == "norm":
+        return t0 - (np.mean(t) - t0) + sd * z
+    return t0 + sd * z  # wald
 
 
 def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -171,8 +198,6 @@ def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """
     t = np.sort(t[np.isfinite(t)])
     R = t.size
-    if R == 0:
-        return np.full(alpha.size, np.nan)
     rk = (R + 1) * alpha
     k = np.trunc(rk).astype(int)
     out = np.empty(alpha.size)

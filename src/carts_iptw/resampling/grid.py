@@ -13,7 +13,7 @@ from carts_iptw.resampling.bootstrap import (
     BootstrapResult,
     _as_vector,
     _boot_chunk,
-    _norm_inter,
+    _ci,
     resolve_seed,
 )
 
@@ -163,6 +163,6 @@ def sensitivity_grid(statistic, data: pd.DataFrame, grid, *, R: int | None = Non
             if boots is not None:
                 tj = boots[i].t.iloc[:, j].to_numpy()
                 row["se"] = float(np.std(tj, ddof=1))
-                row["lower"], row["upper"] = _norm_inter(tj, a)
+                row["lower"], row["upper"] = _ci(tj[np.isfinite(tj)], est[i][0][j], a, "perc")
             rows_out.append(row)
     return pd.DataFrame(rows_out)

@@ -122,6 +122,8 @@ def test_bs_resamples_rows_and_fwb_reweights(cohort):
 
 def test_percentile_interval_is_norm_inter(cohort):
     b = bootstrap(risk_difference, cohort, R=19, seed=3)
+    with pytest.raises(ValueError, match="type"):
+        b.confint(type="bca")
     ci = b.confint(0.9, type="perc")
     # (R + 1) * 0.05 = 1 and (R + 1) * 0.95 = 19: exactly the extreme order statistics
     np.testing.assert_array_equal(ci.iloc[:, 0], b.t.min().to_numpy())
@@ -129,6 +131,10 @@ def test_percentile_interval_is_norm_inter(cohort):
     w = b.confint(0.95, type="wald")
     np.testing.assert_allclose((w.iloc[:, 1] - w.iloc[:, 0]).to_numpy(),
                                2 * 1.959963984540054 * b.se().to_numpy())
+    np.testing.assert_allclose(((w.iloc[:, 1] + w.iloc[:, 0]) / 2).to_numpy(), b.t0.to_numpy())
+    # basic = 2 t0 - the percentile limits, reversed
+    p95, bas = b.confint(0.95, type="perc"), b.confint(0.95, type="basic")
+    np.testing.assert_allclose(bas.to_numpy(), 2 * b.t0.to_numpy()[:, None] - p95.to_numpy()[:, ::-1])
 
 
 def test_progress_callback_and_stderr(cohort, capsys):
@@ -270,7 +276,7 @@ def test_sensitivity_grid_estimates_and_bootstraps(cohort, client):
         b = bootstrap(cox_log_hr, cohort, R=5, seed=9, estimand=row["estimand"],
                       trim_at=row["trim_at"])
         assert row["se"] == b.se()["a"]
-        assert (row["lower"], row["upper"]) == tuple(b.confint().loc["a"])
+        assert (row["lower"], row["upper"]) == tuple(b.confint(type="perc").loc["a"])
     gd = sensitivity_grid(cox_log_hr, cohort, grid, R=5, seed=9, chunk_size=3, client=client)
     pd.testing.assert_frame_equal(gd, gb, check_exact=True)
 
