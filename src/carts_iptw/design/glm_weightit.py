@@ -240,9 +240,9 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
         ``progress(done, R)``.
     client : dask.distributed.Client, optional
         Run the bootstrap replicates on this Dask cluster (see :func:`carts_iptw.bootstrap`).
-    n_workers : int, optional
-        Run them on a local Dask cluster of this many worker processes (extra
-        ``carts_iptw[distributed]``). Neither: serial.
+    n_workers : int or "auto", optional
+        Run them on a local Dask cluster of this many worker processes (``"auto"``: one per
+        core; extra ``carts_iptw[distributed]``). Neither: serial.
     chunk_size : int, optional
         Replicates per Dask task (default: ~100 tasks); never changes the answer.
     retries : int, default 2

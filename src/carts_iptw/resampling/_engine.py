@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -45,9 +46,9 @@ def check_engine_args(client, n_workers, retries) -> None:
     if client is not None and n_workers is not None:
         raise ValueError("give either client= (an existing Dask client) or n_workers= "
                          "(a local cluster), not both")
-    if n_workers is not None:
+    if n_workers is not None and n_workers != "auto":
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ValueError("n_workers must be a positive integer")
+            raise ValueError('n_workers must be a positive integer or "auto"')
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError("retries must be a non-negative integer")
     if client is not None or n_workers is not None:
@@ -150,17 +151,27 @@ def run_tasks(fn: Callable[[Any, Any], Any], payload: Any, items: Sequence, *,
     return out
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 @contextlib.contextmanager
 def session(client=None, n_workers: int | None = None):
     """The Dask client to use (``None``: serial).
 
     ``client`` itself, or a local cluster of ``n_workers`` single-threaded worker processes
-    (closed on exit), or ``None`` when neither is given.
+    (``"auto"``: one per available core; closed on exit), or ``None`` when neither is given.
     """
     if client is not None or n_workers is None:
         yield client
         return
     distributed = _import_distributed()
+    if n_workers == "auto":
+        n_workers = available_cores()
     with warnings.catch_warnings():
         # the scheduler's HTTP endpoint moves off a busy default port (another cluster on the
         # machine): harmless, the dashboard is off

@@ -246,9 +246,10 @@ def bootstrap(statistic, data: pd.DataFrame, R: int = 999, method: str = "FWB", 
         entropy, kept in the result's ``seed``.
     client : dask.distributed.Client, optional
         Run the replicates on this existing Dask cluster.
-    n_workers : int, optional
-        Start a local Dask cluster with this many single-threaded worker processes (closed at
-        the end). Neither ``client`` nor ``n_workers``: serial, Dask not needed.
+    n_workers : int or "auto", optional
+        Start a local Dask cluster with this many single-threaded worker processes (``"auto"``:
+        one per core this process may use), closed at the end. Neither ``client`` nor
+        ``n_workers``: serial, Dask not needed.
     chunk_size : int, optional
         Replicates per task (default: ``R`` split into ~100 tasks). It never changes the answer.
     retries : int, default 2

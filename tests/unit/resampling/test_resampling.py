@@ -247,6 +247,37 @@ def test_glm_weightit_slow_path_on_dask_equals_serial(client):
     np.testing.assert_array_equal(got.vcov.to_numpy(), ref.vcov.to_numpy())
 
 
+def test_auto_workers_start_one_single_threaded_worker_per_core(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from carts_iptw.resampling._engine import session
+
+    seen = {}
+
+    class FakeCluster:
+        def __init__(self, **kw):
+            seen.update(kw)
+
+        def close(self):
+            seen["cluster_closed"] = True
+
+    class FakeClient:
+        def __init__(self, cluster):
+            seen["client_of"] = cluster
+
+        def close(self):
+            seen["client_closed"] = True
+
+    monkeypatch.setattr(distributed, "LocalCluster", FakeCluster)
+    monkeypatch.setattr(distributed, "Client", FakeClient)
+    with session(None, "auto") as c:
+        assert isinstance(c, FakeClient)
+    assert seen["n_workers"] == len(os.sched_getaffinity(0))
+    assert seen["threads_per_worker"] == 1 and seen["processes"] is True
+    assert seen["cluster_closed"] and seen["client_closed"]
+    with session(None, None) as c:
+        assert c is None
+
+
 def test_local_cluster_of_two_worker_processes(cohort):
     pytest.importorskip("distributed")
     import cloudpickle
@@ -301,8 +332,9 @@ def test_bad_input(cohort):
         bootstrap(risk_difference, cohort, R=5, seed=-1)
     with pytest.raises(ValueError, match="not both"):
         bootstrap(risk_difference, cohort, R=5, client=object(), n_workers=2)
-    with pytest.raises(ValueError, match="n_workers"):
-        bootstrap(risk_difference, cohort, R=5, n_workers=0)
+    for bad in (0, -1, 1.5, "all", True):
+        with pytest.raises(ValueError, match="n_workers"):
+            bootstrap(risk_difference, cohort, R=5, n_workers=bad)
     with pytest.raises(ValueError, match="retries"):
         bootstrap(risk_difference, cohort, R=5, retries=-1)
     with pytest.raises(ValueError, match="chunk_size"):
