@@ -151,6 +151,15 @@ def run_tasks(fn: Callable[[Any, Any], Any], payload: Any, items: Sequence, *,
     return out
 
 
+#: distributed starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand memory back to the
+#: OS). Setting it turns off glibc's adaptive mmap threshold: every temporary numpy array above
+#: 128 kB (10^5 doubles) is then a fresh mmap, zero-filled page by page. For a replicate of a
+#: weighted Cox model at 10^5 rows that is 2.5x the CPU of the same replicate serially (mostly
+#: system time; benchmarks/results.md). The local clusters started here leave it unset; None
+#: unsets a variable in that config (distributed.nanny._get_env_variables).
+NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity where the OS tells it)."""
     try:
@@ -172,7 +181,9 @@ def session(client=None, n_workers: int | None = None):
     distributed = _import_distributed()
     if n_workers == "auto":
         n_workers = available_cores()
-    with warnings.catch_warnings():
+    import dask
+
+    with warnings.catch_warnings(), dask.config.set(NO_MALLOC_TRIM):
         # the scheduler's HTTP endpoint moves off a busy default port (another cluster on the
         # machine): harmless, the dashboard is off
         warnings.filterwarnings("ignore", message="Port .* is already in use")

@@ -255,7 +255,10 @@ def test_auto_workers_start_one_single_threaded_worker_per_core(monkeypatch):
 
     class FakeCluster:
         def __init__(self, **kw):
+            import dask
+
             seen.update(kw)
+            seen["env"] = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
 
         def close(self):
             seen["cluster_closed"] = True
@@ -274,6 +277,10 @@ def test_auto_workers_start_one_single_threaded_worker_per_core(monkeypatch):
     assert seen["n_workers"] == len(os.sched_getaffinity(0))
     assert seen["threads_per_worker"] == 1 and seen["processes"] is True
     assert seen["cluster_closed"] and seen["client_closed"]
+    # workers without distributed's MALLOC_TRIM_THRESHOLD_ (2.5x the CPU on 10^5-row fits),
+    # with its one BLAS thread
+    assert seen["env"]["MALLOC_TRIM_THRESHOLD_"] is None
+    assert str(seen["env"]["OPENBLAS_NUM_THREADS"]) == "1"
     with session(None, None) as c:
         assert c is None
 
