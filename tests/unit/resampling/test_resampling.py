@@ -259,6 +259,7 @@ def test_auto_workers_start_one_single_threaded_worker_per_core(monkeypatch):
 
             seen.update(kw)
             seen["env"] = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+            seen["profile"] = dask.config.get("distributed.worker.profile.enabled")
 
         def close(self):
             seen["cluster_closed"] = True
@@ -281,6 +282,7 @@ def test_auto_workers_start_one_single_threaded_worker_per_core(monkeypatch):
     # with its one BLAS thread
     assert seen["env"]["MALLOC_TRIM_THRESHOLD_"] is None
     assert str(seen["env"]["OPENBLAS_NUM_THREADS"]) == "1"
+    assert seen["profile"] is False  # no stack sampling in the workers (~25% CPU)
     with session(None, None) as c:
         assert c is None
 
