@@ -6,8 +6,6 @@ A weighted GLM whose standard errors account for estimating the weights; the twi
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 
@@ -161,52 +159,66 @@ def _refit_glm_weights(weightit, Xps, rows, s, b_ps):
     return stabilize_w(w, a, s) if weightit.stabilize else w
 
 
-def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit):
-    from carts_iptw.families import get_family
+def _boot_replicates(payload, rows: range) -> np.ndarray:
+    """Coefficients of the bootstrap replicates ``rows`` (one engine task; see _bootstrap)."""
+    from carts_iptw.resampling.bootstrap import replicate_draw
     from carts_iptw.weighting import weightit as _weightit
 
-    rng = np.random.default_rng(seed)
+    kind, entropy, formula, data, weightit, family, sw, fast = payload
     n = len(data)
-    draws = []
-    tcol = weightit.treat_name
-    # method "glm": reuse the model matrices (rows resampled / reweighted), no formula parsing
-    fast = weightit.method == "glm" and weightit.ps_model is not None
-    if fast:
-        Xps = _ps_design(weightit, data)
-        b_ps = weightit.ps_model.coef.to_numpy(dtype=float)[np.isfinite(weightit.ps_model.coef)]
-        Xo, y = fit.X, np.asarray(fit.fit.y, dtype=float)
-        fam = get_family(family)
-        b_out = fit.coef.to_numpy(dtype=float)
-    for r in range(R):
+    out = []
+    for r in rows:
+        idx, e = replicate_draw(entropy, r, n, kind)
         if kind == "BS":
-            idx = rng.integers(0, n, n)
             s = sw[idx]
         else:  # FWB: fwb's default exponential weights, scaled to mean 1
             idx = np.arange(n)
-            e = rng.exponential(1.0, n)
-            s = sw * e * n / e.sum()
+            s = sw * e
         try:
-            if fast:
+            if fast is not None:
+                Xps, b_ps, Xo, y, fam, b_out = fast
                 wb = _refit_glm_weights(weightit, Xps, idx, s, b_ps)
-                draws.append(_irls_replicate(Xo[idx], y[idx], wb * s, fam, b_out))
+                out.append(_irls_replicate(Xo[idx], y[idx], wb * s, fam, b_out))
             else:
                 d = data.iloc[idx].reset_index(drop=True)
                 Wb = _weightit(weightit.formula, d, method=weightit.method,
                                estimand=weightit.estimand, stabilize=weightit.stabilize,
                                s_weights=s)
                 fb, _ = _fit_glm(formula, d, family, Wb.weights * s, None)
-                draws.append(fb.coef.to_numpy())
+                out.append(fb.coef.to_numpy())
         except ValueError as exc:  # a resample with an empty group or separation
-            raise ValueError(f"bootstrap replicate {r + 1} failed ({exc}); treatment '{tcol}'") from exc
-        if progress and (r + 1) % max(1, R // 10) == 0:
-            print(f"glm_weightit {kind}: {r + 1}/{R} replicates", file=sys.stderr, flush=True)
-    B = np.asarray(draws)
+            raise ValueError(f"bootstrap replicate {r + 1} failed ({exc}); "
+                             f"treatment '{weightit.treat_name}'") from exc
+    return np.asarray(out, dtype=float).reshape(len(rows), -1)
+
+
+def _bootstrap(formula, data, weightit, family, kind, R, seed, progress, sw, fit,
+               client=None, n_workers=None, chunk_size=None, retries=2):
+    from carts_iptw.families import get_family
+    from carts_iptw.resampling._engine import chunks, run_tasks
+    from carts_iptw.resampling.bootstrap import resolve_seed
+
+    entropy = resolve_seed(seed)
+    fast = None
+    # method "glm": reuse the model matrices (rows resampled / reweighted), no formula parsing
+    if weightit.method == "glm" and weightit.ps_model is not None:
+        b_ps = weightit.ps_model.coef.to_numpy(dtype=float)[np.isfinite(weightit.ps_model.coef)]
+        fast = (_ps_design(weightit, data), b_ps, fit.X, np.asarray(fit.fit.y, dtype=float),
+                get_family(family), fit.coef.to_numpy(dtype=float))
+    items = chunks(R, chunk_size)
+    payload = (kind, entropy, formula, data, weightit, family, sw, fast)
+    parts = run_tasks(_boot_replicates, payload, items, sizes=[len(c) for c in items],
+                      client=client, n_workers=n_workers, retries=retries,
+                      progress=progress or None,
+                      label=f"glm_weightit {kind} replicates")
+    B = np.vstack(parts)
     return np.cov(B, rowvar=False, ddof=1)
 
 
 def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "binomial",
                  vcov: str = "asympt", R: int = 500, seed: int | None = 12345,
-                 progress: bool = True) -> ModelResult:
+                 progress=True, *, client=None, n_workers: int | None = None,
+                 chunk_size: int | None = None, retries: int = 2) -> ModelResult:
     """Weighted GLM with standard errors that account for estimating the weights.
 
     Twin of ``WeightIt::glm_weightit(formula, data, weightit = W, family, vcov = "asympt")``.
@@ -226,9 +238,21 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     R : int, default 500
         Bootstrap replicates (``"BS"``, ``"FWB"``).
     seed : int, optional
-        Seed of the bootstrap (default 12345).
-    progress : bool, default True
-        A progress bar on stderr during the bootstrap.
+        Root seed of the bootstrap (default 12345; ``None``: fresh entropy). Replicate ``r``
+        draws from ``numpy.random.SeedSequence(seed).spawn(R)[r]``, so the answer is the same
+        serially and on Dask, whatever the workers, chunks or retries.
+    progress : bool or callable, default True
+        ``True``: a line on stderr at every tenth of the replicates; a callable is called as
+        ``progress(done, R)``.
+    client : dask.distributed.Client, optional
+        Run the bootstrap replicates on this Dask cluster (see :func:`carts_iptw.bootstrap`).
+    n_workers : int or "auto", optional
+        Run them on a local Dask cluster of this many worker processes (``"auto"``: one per
+        core; extra ``carts_iptw[distributed]``). Neither: serial.
+    chunk_size : int, optional
+        Replicates per Dask task (default: ~100 tasks); never changes the answer.
+    retries : int, default 2
+        Reruns of a failed task (not of a replicate's ValueError); never changes the answer.
 
     Returns
     -------
@@ -258,7 +282,8 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     numerically; the difference is below 1e-7 relative).  ``"HC0"``: the same without the
     propensity term.  ``"BS"``: nonparametric bootstrap re-estimating the weights on each
     resample; ``"FWB"``: fractional weighted bootstrap (exponential weights, as ``fwb``);
-    both seeded (``seed``), ``R`` replicates, progress on stderr; covariance of the replicates.
+    both seeded (``seed``), ``R`` replicates, progress on stderr; covariance of the replicates
+    (serial, or on Dask with ``client`` / ``n_workers``: the same numbers).
     With method "glm" weights, each replicate refits the propensity and outcome models by
     Fisher scoring from the full-sample estimates to convergence (the same estimates as glm's
     IRLS, without replaying its path).
@@ -280,6 +305,10 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     """
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}; got {vcov!r}")
+    if vcov in ("BS", "FWB"):
+        from carts_iptw.resampling._engine import check_engine_args
+
+        check_engine_args(client, n_workers, retries)
     for attr in ("weights", "treat", "estimand", "formula"):
         if not hasattr(weightit, attr):
             raise TypeError("weightit must be the result of carts_iptw.weightit()")
@@ -300,7 +329,9 @@ def glm_weightit(formula: str, data: pd.DataFrame, weightit, family: str = "bino
     else:
         if int(R) < 2:
             raise ValueError("R must be at least 2 bootstrap replicates")
-        V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw, fit)
+        V = _bootstrap(formula, data, weightit, family, vcov, int(R), seed, progress, sw, fit,
+                       client=client, n_workers=n_workers, chunk_size=chunk_size,
+                       retries=retries)
         label = f"{'traditional' if vcov == 'BS' else 'fractional weighted'} bootstrap, R = {R}"
     names = fit.column_names
     return ModelResult(
