@@ -18,7 +18,7 @@ import pandas as pd
 
 #: R packages a live run must have (all packaged by Debian); missing ones fail in ``require`` mode.
 DEBIAN_R_PACKAGES = ("survival", "survey", "sandwich", "MatchIt", "MASS", "jsonlite", "brglm2", "cmprsk",
-                     "mice", "riskRegression")
+                     "mice", "riskRegression", "geepack")
 #: R packages Debian does not ship, installed offline from ../shared/r-packages (``.ci/run``):
 #: a case that declares one needs it live in ``require`` mode, like a Debian package.
 SHARED_R_PACKAGES = ("WeightIt", "cobalt", "fwb", "marginaleffects", "survRM2")
