@@ -20,6 +20,7 @@ def _run(tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
     (fake / "__init__.py").write_text('raise ImportError("R is not installed (simulated)")\n')
     env = dict(os.environ, CARTS_IPTW_R=mode,
                PYTHONPATH=os.pathsep.join([str(fake.parent), str(ROOT / "src")]))
+    env.pop("CARTS_IPTW_NO_SKIP", None)  # the skip itself is what this test checks
     return subprocess.run(
         [sys.executable, "-m", "pytest", str(MODULE), "-q", "-p", "no:cacheprovider", "-rs",
          "-k", "svyglm and 11"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
