@@ -165,14 +165,3 @@ ref_glm_robust <- function(data, args) {
 }
 
 # --- glm_weightit: checked against the real WeightIt (r_reference/weighting.R) ---------------
-
-# geepack::geeglm with an independence working correlation and the sandwich SE ("san.se"): the
-# robust-SE route of Hernan & Robins' What If (Program 12.2); normal reference, as the book
-ref_geeglm <- function(data, args) {
-  fit <- do.call(geepack::geeglm,
-                 list(formula = as.formula(args$formula), data = data,
-                      weights = as.name(args$weights), id = as.name(args$id),
-                      family = get(args$family)(), corstr = "independence",
-                      std.err = "san.se"))
-  .model_out(coef(fit), unclass(vcov(fit)), Inf)
-}

@@ -621,7 +621,7 @@ def nhefs_ipw() -> pd.DataFrame:
 register(ParityCase(
     name="glm_robust.HC0.gaussian.nhefs.whatif12", function="glm_robust",
     r_twin="geepack::geeglm(corstr = 'independence', std.err = 'san.se')",
-    dataset=nhefs_ipw, r_file="design.R", r_function="ref_geeglm",
+    dataset=nhefs_ipw, r_file="gee.R", r_function="ref_geeglm",
     args={"weights": "w", "id": "seqn", "formula": "wt82_71 ~ qsmk", "family": "gaussian",
           "type": "HC0"},
     python=_py_glm_robust, r_packages=("geepack",),
