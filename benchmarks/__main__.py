@@ -2,7 +2,7 @@
 
     python -m benchmarks [--sizes 10000 100000 1000000] [--reps 2] [--no-r]
                          [--r-quadratic-max 100000] [--study 100000 1000000] [--big]
-                         [--out benchmarks/results.md]
+                         [--blas-threads 1] [--out benchmarks/results.md]
 
 For each size, one synthetic data set (seeded) is written to a CSV; a Python worker process
 (one per size, so that its peak memory is its own) times each fit ``--reps`` times (best CPU
@@ -275,10 +275,26 @@ def big_worker(n: int, out: str) -> None:
 
 
 # ---------------------------------------------------------------- driver
+#: BLAS threads of every worker process (Python and Rscript), set by --blas-threads
+BLAS_THREADS = {"n": 1}
+
+
+def _blas_env() -> dict:
+    """Thread counts of the BLAS libraries for the workers (read when they start).
+
+    OpenBLAS's threads spin while they wait for work: on a shared 2-core machine a threaded
+    BLAS turns a thin product (p x n times n x p) into seconds of spinning, so the workers run
+    one BLAS thread unless --blas-threads says otherwise.
+    """
+    v = str(BLAS_THREADS["n"])
+    return {k: v for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def _child(args: list[str]) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     env = dict(os.environ)
+    env.update(_blas_env())
     src = str(HERE.parent / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     subprocess.run([PY, "-m", "benchmarks", *args, "--json", out], check=True, env=env,
@@ -294,7 +310,7 @@ def _run_r(csv: str, quadratic: bool) -> dict:
         script.write_text(R_SCRIPT)
         out = Path(tmp) / "r.json"
         subprocess.run(["Rscript", str(script), csv, str(out), "1" if quadratic else "0"],
-                       check=True)
+                       check=True, env={**os.environ, **_blas_env()})
         return json.loads(out.read_text())
 
 
@@ -336,6 +352,8 @@ def main(argv=None) -> None:
     ap.add_argument("--study", type=int, nargs="*", default=[])
     ap.add_argument("--big", type=int, nargs="?", const=10_000_000, default=None)
     ap.add_argument("--out", default=str(HERE / "results.md"))
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="BLAS threads of each worker process (OPENBLAS_NUM_THREADS etc.)")
     # internal: worker modes
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
@@ -348,11 +366,13 @@ def main(argv=None) -> None:
     if a.worker == "big":
         return big_worker(a.big, a.json)
 
+    BLAS_THREADS["n"] = a.blas_threads
     load0 = os.getloadavg()
     lines = [f"\n## python -m benchmarks ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
              "", f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other "
              f"sessions), load average {load0[0]:.1f} / {load0[1]:.1f} / {load0[2]:.1f} "
-             "(1 / 5 / 15 min) at start. " + _versions() + ".", "",
+             "(1 / 5 / 15 min) at start. " + _versions() + f"; BLAS threads per worker "
+             f"{a.blas_threads} (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS).", "",
              "CPU = user + system seconds of the process (Python: best of "
              f"{a.reps}; R: one run, `proc.time()`); wall in brackets. Ratio = R CPU / Python "
              "CPU (> 1: Python faster). Peak memory: Python worker's max RSS after the fit "

@@ -39,21 +39,26 @@ def collinear_columns(X, weights=None, center: bool = False, skip: Sequence[int]
     n = X.shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     keep = w > 0
-    Xk, wk = X[keep], w[keep]
+    allpos = bool(keep.all())
+    Xk, wk = (X, w) if allpos else (X[keep], w[keep])
     if center:
         Xk = Xk - (wk @ Xk) / wk.sum()
-    Z = Xk * np.sqrt(wk)[:, None]
-    norms = np.sqrt(np.einsum("ij,ij->j", Z, Z))
+    # screen by the weighted Gram matrix X' W X (one n x p temporary, no scaled copy of the
+    # design): its diagonal gives the column norms of sqrt(w) X and, scaled by them, its
+    # eigenvalues are the squared singular values of the unit-column design (accurate to about
+    # eps * largest): a design far from the threshold needs no QR of the n x p matrix
+    G = (Xk * wk[:, None]).T @ Xk
+    norms = np.sqrt(np.maximum(np.diag(G), 0.0))
     cols = [j for j in range(X.shape[1]) if j not in set(skip) and norms[j] > 0
             and np.isfinite(norms[j])]
-    if len(cols) < 2 or Z.shape[0] <= len(cols):  # more columns than rows: aliasing, not here
+    if len(cols) < 2 or Xk.shape[0] <= len(cols):  # more columns than rows: aliasing, not here
         return None
-    Z = Z[:, cols] / norms[cols]
-    # screen by the Gram matrix (eigenvalues = squared singular values, accurate to about
-    # eps * largest): a design far from the threshold needs no QR of the n x p matrix
-    ev = np.linalg.eigvalsh(Z.T @ Z)
-    if ev[0] > 0 and np.sqrt(ev[0] / ev[-1]) > 1e3 * COLLINEAR_RCOND:
-        return None
+    if np.all(np.isfinite(G)):
+        S = G[np.ix_(cols, cols)] / np.outer(norms[cols], norms[cols])
+        ev = np.linalg.eigvalsh(S)
+        if ev[0] > 0 and np.sqrt(ev[0] / ev[-1]) > 1e3 * COLLINEAR_RCOND:
+            return None
+    Z = Xk[:, cols] * (np.sqrt(wk)[:, None] / norms[cols])
     _, s, vt = np.linalg.svd(np.linalg.qr(Z, mode="r"), full_matrices=False)
     if not s[0] > 0:
         return None

@@ -229,6 +229,41 @@ def avg_comparisons(fit, variables: str = "treat", comparison: str = "difference
     """
     if comparison not in COMPARISONS:
         raise ValueError(f"comparison must be one of {COMPARISONS}; got {comparison!r}")
+    return prepare_comparisons(fit, variables, newdata, wts).contrast(comparison, conf_level)
+
+
+class PreparedComparisons:
+    """The two counterfactual designs of :func:`avg_comparisons`, built once.
+
+    ``prepare_comparisons(fit, ...).contrast(comparison)`` equals ``avg_comparisons(fit, ...,
+    comparison=comparison)``; several contrasts (the risk difference and ratio of one outcome
+    model) share the designs instead of rebuilding the model frames of the target rows.
+    """
+
+    def __init__(self, fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0, o0):
+        self.fit, self.glm, self.b, self.V = fit, glm, b, V
+        self.data, self.w, self.target, self.variables = data, w, target, variables
+        self.lo, self.hi, self.X1, self.o1, self.X0, self.o0 = lo, hi, X1, o1, X0, o0
+
+    def contrast(self, comparison: str = "difference", conf_level: float = 0.95
+                 ) -> AvgComparisons:
+        """One contrast (see :func:`avg_comparisons`)."""
+        if comparison not in COMPARISONS:
+            raise ValueError(f"comparison must be one of {COMPARISONS}; got {comparison!r}")
+        fit, glm, b, V = self.fit, self.glm, self.b, self.V
+        data, w, target, variables = self.data, self.w, self.target, self.variables
+        lo, hi, X1, o1, X0, o0 = self.lo, self.hi, self.X1, self.o1, self.X0, self.o0
+        return _contrast(fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0, o0,
+                         comparison, conf_level)
+
+
+def prepare_comparisons(fit, variables: str = "treat", newdata: pd.DataFrame | None = None,
+                        wts=None) -> PreparedComparisons:
+    """Target rows and counterfactual designs for :func:`avg_comparisons` (same arguments).
+
+    No R twin of its own: marginaleffects rebuilds the predictions per call; the numbers of
+    ``.contrast(c)`` are those of ``avg_comparisons(..., comparison = c)``.
+    """
     if not isinstance(variables, str):
         raise TypeError("variables must be one column name (a binary treatment)")
     glm, b, V = _model_parts(fit)
@@ -246,6 +281,12 @@ def avg_comparisons(fit, variables: str = "treat", comparison: str = "difference
     lo, hi = _levels(ref[variables], variables)
     X1, o1 = _design(glm, _set(data, variables, hi))
     X0, o0 = _design(glm, _set(data, variables, lo))
+    return PreparedComparisons(fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0,
+                               o0)
+
+
+def _contrast(fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0, o0,
+              comparison, conf_level):
     fam = glm.family
     e1, e0 = X1 @ b + o1, X0 @ b + o0
     mu1, mu0 = fam.linkinv(e1), fam.linkinv(e0)

@@ -29,7 +29,7 @@ from carts_iptw.design.svydesign import svydesign
 from carts_iptw.design.svyglm import svyglm
 from carts_iptw.design.table1_tests import chisq_test, fisher_test, wilcox_test
 from carts_iptw.design.tests import svychisq, svyranktest
-from carts_iptw.effects.comparisons import avg_comparisons
+from carts_iptw.effects.comparisons import prepare_comparisons
 from carts_iptw.effects.evalue import evalue
 from carts_iptw.effects.rmst import rmst_difference
 from carts_iptw.effects.subgroups import subgroup_effects
@@ -557,10 +557,18 @@ def marginal_effects(ctx: Context, o: Outcome, fit, among=None) -> dict:
     trt = ctx.spec.treatment
     nd, wts = gcomp_target(ctx, among if o.among else None)
     out = {}
+    # the two counterfactual designs of the target rows are built once for both contrasts
+    try:
+        with collect_warnings(ctx, f"marginal effects {o.name}"):
+            prep = prepare_comparisons(fit, variables=trt, newdata=nd, wts=wts)
+    except ValueError as exc:
+        prep = exc
     for key, cmp in (("rd", "difference"), ("rr", "ratio")):
         try:
+            if isinstance(prep, ValueError):
+                raise prep
             with collect_warnings(ctx, f"marginal effects {o.name}"):
-                a = avg_comparisons(fit, variables=trt, comparison=cmp, newdata=nd, wts=wts)
+                a = prep.contrast(cmp)
         except ValueError as exc:  # e.g. a reference risk of 0 for the ratio
             ctx.warn(f"marginal effects {o.name}", f"{o.label}: {cmp}: {exc}")
             out[key] = {c: num(None, "avg_comparisons", reason=str(exc)) for c in _EFF_CELLS}
