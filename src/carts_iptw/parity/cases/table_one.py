@@ -40,13 +40,17 @@ def _python(data: pd.DataFrame, args) -> dict:
             "sd_control": s("sd_control").dropna(), "sd_treated": s("sd_treated").dropna()}
 
 
-for _name, _data, _est, _ps in (
-        ("lalonde", "lalonde", "ATT",
-         "treat ~ age + educ + race + married + nodegree + re74 + re75"),
-        ("nhefs", _nhefs, "ATE",
-         "qsmk ~ sex + race + age + I(age^2) + education + smokeintensity + "
-         "I(smokeintensity^2) + smokeyrs + I(smokeyrs^2) + factor(exercise) + factor(active) "
-         "+ wt71 + I(wt71^2)")):
+#: (name, data set, estimand, propensity formula) of the Table 1 cases
+_STUDIES = (
+    ("lalonde", "lalonde", "ATT",
+     "treat ~ age + educ + race + married + nodegree + re74 + re75"),
+    ("nhefs", _nhefs, "ATE",
+     "qsmk ~ sex + race + age + I(age^2) + education + smokeintensity + "
+     "I(smokeintensity^2) + smokeyrs + I(smokeyrs^2) + factor(exercise) + factor(active) "
+     "+ wt71 + I(wt71^2)"),
+)
+
+for _name, _data, _est, _ps in _STUDIES:
     register(ParityCase(
         name=f"table_one.{_name}",
         function="table_one",
@@ -76,13 +80,7 @@ def _python_tableone(data: pd.DataFrame, args) -> dict:
             for c in ("smd_tableone", "smd_tableone_weighted")}
 
 
-for _name, _data, _est, _ps in (
-        ("lalonde", "lalonde", "ATT",
-         "treat ~ age + educ + race + married + nodegree + re74 + re75"),
-        ("nhefs", _nhefs, "ATE",
-         "qsmk ~ sex + race + age + I(age^2) + education + smokeintensity + "
-         "I(smokeintensity^2) + smokeyrs + I(smokeyrs^2) + factor(exercise) + factor(active) "
-         "+ wt71 + I(wt71^2)")):
+for _name, _data, _est, _ps in _STUDIES:
     register(ParityCase(
         name=f"table_one.tableone_smd.{_name}",
         function="table_one",
