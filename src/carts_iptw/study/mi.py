@@ -163,7 +163,7 @@ def analyse_mi(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
         for c in imputed:
             d[c] = comp[c].to_numpy() if not isinstance(comp[c].dtype, pd.CategoricalDtype) \
                 else comp[c]
-        runs.append(analyse_eligible(d, spec1, lambda s: None))
+        runs.append(analyse_eligible(d, spec1, lambda s: None, keep_fits=True))
     res, objs = runs[0]
     res = dict(res)
     step("pooling (Rubin's rules) and balance across imputations")

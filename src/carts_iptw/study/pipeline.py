@@ -145,11 +145,14 @@ def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> 
     return res, objs
 
 
-def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]
-                     ) -> tuple[dict, dict]:
-    """Every analysis step on an already eligible, validated cohort."""
+def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
+                     *, keep_fits: bool = False) -> tuple[dict, dict]:
+    """Every analysis step on an already eligible, validated cohort.
+
+    ``keep_fits``: keep the effect models in ``objs["fits"]`` (multiple imputation pools them).
+    """
     A.check_model_columns(data, spec)
-    ctx = A.Context(spec=spec, data=data.copy())
+    ctx = A.Context(spec=spec, data=data.copy(), keep_fits=keep_fits)
     res: dict = {}
     objs: dict = {}
     step("propensity weights (weightit)")
