@@ -2,6 +2,7 @@
 
     python -m benchmarks [--sizes 10000 100000 1000000] [--reps 2] [--no-r]
                          [--r-quadratic-max 100000] [--study 100000 1000000] [--big]
+                         [--seed N] [--study-data COHORT [--study-spec SPEC]]
                          [--blas-threads 1] [--out benchmarks/results.md]
 
 For each size, one synthetic data set (seeded) is written to a CSV; a Python worker process
@@ -14,6 +15,11 @@ rows and are recorded as skipped, with the reason, above it. ``--study`` times t
 ``run_study`` on a ``simulate_cohort`` cohort; ``--big`` a 10^7-row weighted robust Cox fit
 and weighted KM (Python only). The machine is shared: the load average is recorded and CPU
 seconds are the comparable number. Never run in tests.
+
+Held-out checks: ``--seed N`` draws other data (the fits' cohort, the simulated study cohorts
+and the 10^7 rows) from seed N instead of the recorded defaults; ``--study-data`` (CSV or
+Parquet, with ``--study-spec`` TOML, default the reference spec) times ``run_study`` on any
+cohort, step by step.
 
 The older single-purpose scripts (``bench_survival.py``, ``bench_effects.py``) still run on
 their own.
@@ -228,16 +234,21 @@ def worker(csv: str, reps: int, out: str) -> None:
     Path(out).write_text(json.dumps(res))
 
 
-def study_worker(n: int, out: str) -> None:
-    """``run_study`` on a ``simulate_cohort`` cohort of n patients (in this process)."""
+def study_worker(n: int, out: str, seed: int = 1, data: str | None = None,
+                 spec: str | None = None) -> None:
+    """``run_study`` on a ``simulate_cohort`` cohort of n patients, or on the cohort file
+    ``data`` with ``spec`` (in this process)."""
     import warnings
 
     from carts_iptw.study.pipeline import run_study
     from carts_iptw.study.synthetic import simulate_cohort
 
     warnings.simplefilter("ignore")
-    nc = int(round(n * 110 / 171))
-    df = simulate_cohort(seed=1, n_control=nc, n_treated=n - nc)
+    if data is None:
+        nc = int(round(n * 110 / 171))
+        df = simulate_cohort(seed=seed, n_control=nc, n_treated=n - nc)
+    else:
+        df = data  # the file: run_study reads (and times) it
     steps = []
     last = [time.perf_counter(), time.process_time()]
 
@@ -248,7 +259,7 @@ def study_worker(n: int, out: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0, c0 = time.perf_counter(), time.process_time()
-        run_study(df, None, Path(tmp) / "out", progress=prog)
+        run_study(df, spec, Path(tmp) / "out", progress=prog)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     # steps[i] is the time *before* message i: shift so each step owns its own time
     named = [{"step": steps[i]["step"], "wall": steps[i + 1]["wall"], "cpu": steps[i + 1]["cpu"]}
@@ -257,11 +268,11 @@ def study_worker(n: int, out: str) -> None:
                                      "steps": named}))
 
 
-def big_worker(n: int, out: str) -> None:
+def big_worker(n: int, out: str, seed: int = 20261127) -> None:
     """A weighted robust Cox fit and a weighted KM at n rows (Python only)."""
     from carts_iptw.survival import coxph, survfit
 
-    d = make_data(n)
+    d = make_data(n, seed)
     res = {}
     t0, c0 = time.perf_counter(), time.process_time()
     coxph("Surv(time, status) ~ treat + x1 + x2 + x3 + b1", d, weights="w", robust=True)
@@ -352,6 +363,12 @@ def main(argv=None) -> None:
     ap.add_argument("--study", type=int, nargs="*", default=[])
     ap.add_argument("--big", type=int, nargs="?", const=10_000_000, default=None)
     ap.add_argument("--out", default=str(HERE / "results.md"))
+    ap.add_argument("--seed", type=int, default=None,
+                    help="draw every data set from this seed (held-out data) instead of the "
+                         "defaults (20261127 for the fits and 10^7 rows, 1 for the studies)")
+    ap.add_argument("--study-data", default=None,
+                    help="time run_study on this cohort (CSV or Parquet) too")
+    ap.add_argument("--study-spec", default=None, help="the TOML spec for --study-data")
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="BLAS threads of each worker process (OPENBLAS_NUM_THREADS etc.)")
     # internal: worker modes
@@ -361,10 +378,13 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     if a.worker == "fits":
         return worker(a.csv, a.reps, a.json)
+    fit_seed = 20261127 if a.seed is None else a.seed
+    study_seed = 1 if a.seed is None else a.seed
     if a.worker == "study":
-        return study_worker(a.study[0], a.json)
+        return study_worker(a.study[0] if a.study else 0, a.json, study_seed, a.study_data,
+                            a.study_spec)
     if a.worker == "big":
-        return big_worker(a.big, a.json)
+        return big_worker(a.big, a.json, fit_seed)
 
     BLAS_THREADS["n"] = a.blas_threads
     load0 = os.getloadavg()
@@ -372,14 +392,15 @@ def main(argv=None) -> None:
              "", f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other "
              f"sessions), load average {load0[0]:.1f} / {load0[1]:.1f} / {load0[2]:.1f} "
              "(1 / 5 / 15 min) at start. " + _versions() + f"; BLAS threads per worker "
-             f"{a.blas_threads} (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS).", "",
+             f"{a.blas_threads} (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS). Data seeds: fits "
+             f"{fit_seed}, studies {study_seed}.", "",
              "CPU = user + system seconds of the process (Python: best of "
              f"{a.reps}; R: one run, `proc.time()`); wall in brackets. Ratio = R CPU / Python "
              "CPU (> 1: Python faster). Peak memory: Python worker's max RSS after the fit "
              "(cumulative over the fits of that size); R: `gc()` max used (Mb) in the fit.", ""]
     rver = None
     for n in a.sizes:
-        d = make_data(n)
+        d = make_data(n, fit_seed)
         with tempfile.TemporaryDirectory() as tmp:
             csv = str(Path(tmp) / f"bench_{n}.csv")
             d.to_csv(csv, index=False, float_format="%.17g")
@@ -416,10 +437,19 @@ def main(argv=None) -> None:
     if rver:
         lines += ["R versions: " + ", ".join(f"{v}" if k == "R" else f"{k} {v}"
                                             for k, v in rver.items()), ""]
-    for n in a.study:
-        print(f"study n = {n:,} ...", flush=True)
-        s = _child(["--worker", "study", "--study", str(n)])
-        lines += [f"### Full study (run_study on simulate_cohort), n = {n:,}", "",
+    seed_arg = [] if a.seed is None else ["--seed", str(a.seed)]
+    studies = [(n, ["--study", str(n)], f"run_study on simulate_cohort, seed {study_seed}")
+               for n in a.study]
+    if a.study_data:
+        spec_arg = ["--study-spec", a.study_spec] if a.study_spec else []
+        studies.append((None, ["--study-data", a.study_data, *spec_arg],
+                        f"run_study on {Path(a.study_data).name}, spec "
+                        f"{Path(a.study_spec).name if a.study_spec else 'reference'}"))
+    for n, args, what in studies:
+        print(f"study {what} ...", flush=True)
+        s = _child(["--worker", "study", *args, *seed_arg])
+        size = f"n = {n:,}" if n else "cohort file"
+        lines += [f"### Full study ({what}), {size}", "",
                   f"CPU {s['cpu']:.1f} s, wall {s['wall']:.1f} s, peak RSS "
                   f"{s['rss_mb'] / 1024:.2f} GB, load average {os.getloadavg()[0]:.1f} at the "
                   "end.", "", "| step | CPU s | wall s |", "|---|---|---|"]
@@ -427,7 +457,7 @@ def main(argv=None) -> None:
         lines.append("")
     if a.big:
         print(f"big n = {a.big:,} ...", flush=True)
-        b = _child(["--worker", "big", "--big", str(a.big)])
+        b = _child(["--worker", "big", "--big", str(a.big), *seed_arg])
         lines += [f"### n = {a.big:,}: weighted robust Cox and weighted KM (Python)", "",
                   "| fit | CPU s | wall s | peak RSS GB (process, incl. the data) |",
                   "|---|---|---|---|"]
