@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks._common import append_results
+
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 
@@ -466,11 +468,7 @@ def main(argv=None) -> None:
         lines.append("")
     text = "\n".join(lines) + "\n"
     print(text)
-    res = Path(a.out)
-    if not res.exists():
-        res.write_text("# Benchmarks\n")
-    with res.open("a") as fh:
-        fh.write(text)
+    append_results(text, a.out)
 
 
 if __name__ == "__main__":

@@ -15,17 +15,19 @@ benchmarks/results.md. Never run in tests.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+try:  # python -m benchmarks.<name>, or python benchmarks/<name>.py
+    from benchmarks._common import append_results, rel, rscript_json
+except ImportError:
+    from _common import append_results, rel, rscript_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,7 +35,7 @@ R_SCRIPT = r"""
 suppressPackageStartupMessages({library(survival); library(riskRegression)})
 args <- commandArgs(TRUE)
 d <- read.csv(args[1])
-kind <- args[2]
+kind <- args[3]
 d$treat <- factor(d$treat)
 t0 <- proc.time()[["elapsed"]]
 tfit <- glm(treat ~ x1 + x2 + x3 + x4, data = d, family = binomial())
@@ -56,8 +58,9 @@ num <- function(tab) {
   cols <- c("estimate", "se", "lower", "upper", if (tab != "meanRisk") "p.value")
   unlist(lapply(cols, function(cc) d[[cc]]))
 }
-cat(jsonlite::toJSON(list(elapsed = elapsed, values = c(num("meanRisk"), num("diffRisk"),
-                                                          num("ratioRisk"))), digits = NA))
+writeLines(jsonlite::toJSON(list(elapsed = elapsed, values = c(num("meanRisk"), num("diffRisk"),
+                                                                 num("ratioRisk"))), digits = NA),
+           args[2])
 """
 
 
@@ -101,20 +104,8 @@ def run_python(d: pd.DataFrame, kind: str, reps: int):
 
 
 def run_r(d: pd.DataFrame, kind: str):
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "d.csv"
-        d.to_csv(csv, index=False)
-        script = Path(tmp) / "b.R"
-        script.write_text(R_SCRIPT)
-        out = subprocess.run(["Rscript", str(script), str(csv), kind], capture_output=True,
-                             text=True, check=True, env=os.environ.copy())
-    doc = json.loads(out.stdout)
+    doc = rscript_json(d, R_SCRIPT, kind)
     return float(np.atleast_1d(doc["elapsed"])[0]), np.asarray(doc["values"], float)
-
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
 
 
 def main():
@@ -147,8 +138,7 @@ def main():
     lines.append(f"\nPeak Python memory (max RSS): {peak:.0f} MB.\n")
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(HERE / "results.md", "a") as fh:
-        fh.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

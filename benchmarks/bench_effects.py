@@ -13,16 +13,18 @@ to benchmarks/results.md. Never run in tests.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+try:  # python -m benchmarks.<name>, or python benchmarks/<name>.py
+    from benchmarks._common import append_results, rel, rscript_json
+except ImportError:
+    from _common import append_results, rel, rscript_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,7 +50,7 @@ out <- list(t_fit = t_fit, t_me = t_me, t_km = t_km,
             me = c(a$estimate, a$std.error, r$estimate, r$std.error, o$estimate, o$std.error),
             rmean = unname(tab[, "rmean"]), se_rmean = unname(tab[, "se(rmean)"]),
             surv = s$surv, se = s$std.err)
-cat(jsonlite::toJSON(out, digits = NA))
+writeLines(jsonlite::toJSON(out, digits = NA), args[2])
 """
 
 
@@ -97,19 +99,7 @@ def run_python(d: pd.DataFrame, reps: int):
 
 
 def run_r(d: pd.DataFrame):
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "d.csv"
-        d.to_csv(csv, index=False)
-        script = Path(tmp) / "b.R"
-        script.write_text(R_SCRIPT)
-        out = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True,
-                             check=True, env=os.environ.copy())
-    return json.loads(out.stdout)
-
-
-def rel(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+    return rscript_json(d, R_SCRIPT)
 
 
 def main():
@@ -139,8 +129,7 @@ def main():
         lines.append(f"| {label} | {best[k]:.2f} | {rt} | {diff} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(HERE / "results.md", "a") as fh:
-        fh.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+try:  # python -m benchmarks.<name>, or python benchmarks/<name>.py
+    from benchmarks._common import append_results
+except ImportError:
+    from _common import append_results
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -141,8 +146,7 @@ def main():
         f"{serial.t['robust_se'].mean():.6g}).",
         "",
     ]
-    with open(HERE / "results.md", "a") as fh:
-        fh.write("\n".join(lines))
+    append_results("\n".join(lines))
     print("appended to benchmarks/results.md")
 
 

@@ -15,13 +15,16 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+try:  # python -m benchmarks.<name>, or python benchmarks/<name>.py
+    from benchmarks._common import append_results, rel, rscript_json
+except ImportError:
+    from _common import append_results, rel, rscript_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,22 +88,9 @@ def run_r(d: pd.DataFrame):
     cache = HERE / f".r_result_{len(d)}.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "d.csv"
-        d.to_csv(csv, index=False, float_format="%.17g")
-        script = Path(tmp) / "b.R"
-        script.write_text(R_SCRIPT)
-        out = Path(tmp) / "out.json"
-        subprocess.run(["Rscript", str(script), str(csv), str(out)], check=True)
-        cache.write_text(out.read_text())
-        return json.loads(out.read_text())
-
-
-def rel(a, b):
-    a = np.asarray(a, float)
-    b = np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    return float(np.max(np.abs(a[ok] - b[ok]) / np.maximum(np.abs(b[ok]), 1e-300)))
+    doc = rscript_json(d, R_SCRIPT)
+    cache.write_text(json.dumps(doc))
+    return doc
 
 
 def main():
@@ -130,11 +120,7 @@ def main():
         lines.append(f"| survfit(weights), robust IJ std.err | {tk[0]:.2f} ({tk[1]:.2f}) | {r['t_km']:.1f} | {dk:.1e} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    res = HERE / "results.md"
-    if not res.exists():
-        res.write_text("# Benchmarks\n")
-    with res.open("a") as fh:
-        fh.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":
