@@ -555,9 +555,10 @@ def survfit_by_stratum(chunks, time: str, event: str, strata: str, weights: str 
                 cuts = y[np.concatenate([[True], ~tied])]
     parts = _map(_km_split, (time, event, strata, weights, levels), chunks, client)
     items = []
-    for lv in levels:
-        got = [p[lv] for p in parts if lv in p]
+    for lv in levels:  # pop: a chunk's piece of a stratum is freed once gathered
+        got = [p.pop(lv) for p in parts if lv in p]
         cat = {k: np.concatenate([g[k] for g in got]) for k in got[0]}
+        del got
         items.append((cat["t"], cat["e"], cat.get("w")))
     names = {"time": time, "event": event, "weights": weights or "weights"}
     fits = run_tasks(_km_task, (conf_type, conf_int, bool(robust), cuts, names), items,
