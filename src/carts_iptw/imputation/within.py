@@ -72,13 +72,12 @@ def _check_engine(client, n_workers, retries) -> None:
     check_engine_args(client, n_workers, retries)
 
 
-def _weightit_task(payload, i: int):
-    """Weights in completed data set ``i`` (1-based); one task of :func:`weightit_mi`."""
+def _weightit_task(payload, data: pd.DataFrame):
+    """Weights in one completed data set; one task of :func:`weightit_mi`."""
     from carts_iptw.weighting import weightit
 
-    imputations, formula, method, estimand, kwargs = payload
-    return weightit(formula, imputations.complete(i), method=method, estimand=estimand,
-                    **kwargs)
+    formula, method, estimand, kwargs = payload
+    return weightit(formula, data, method=method, estimand=estimand, **kwargs)
 
 
 def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: str = "ATE",
@@ -97,7 +96,8 @@ def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: 
     client, n_workers, retries, progress
         The engine of :mod:`carts_iptw.resampling`: serial by default; ``client=`` (an
         existing ``dask.distributed.Client``) or ``n_workers=`` (a local cluster) fit the ``m``
-        weight models on Dask, one task per imputation. The imputations are already drawn (by
+        weight models on Dask, one task per imputation (each completed data set sent to one
+        worker). The imputations are already drawn (by
         :func:`mice`, seeded per imputation), so the weights are the same bits wherever they
         run. A task failing with anything but a ``ValueError`` is retried up to ``retries``
         times; ``progress`` as in :func:`carts_iptw.bootstrap` (units: imputations).
@@ -134,11 +134,11 @@ def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: 
     treat_vars = model_frame(formula.split("~")[0] + "~ 1", first).variables \
         if "~" in formula else []
     _check_complete(imputations, treat_vars, "treatment")
-    fits = run_tasks(_weightit_task, (imputations, formula, method, estimand, kwargs),
-                     list(range(1, imputations.m + 1)), client=client, n_workers=n_workers,
-                     retries=retries, progress=progress, label="weightit_mi",
+    datasets = [first, *(imputations.complete(i) for i in range(2, imputations.m + 1))]
+    fits = run_tasks(_weightit_task, (formula, method, estimand, kwargs), datasets,
+                     client=client, n_workers=n_workers, retries=retries, progress=progress,
+                     label="weightit_mi", scatter_items=True,
                      describe=lambda i, msg: f"weightit_mi, imputation {i + 1}: {msg}")
-    datasets = list(imputations)
     return WeightItMi(imputations, datasets, fits, formula, method, estimand)
 
 
