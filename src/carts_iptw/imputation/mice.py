@@ -237,7 +237,8 @@ def _encode(data: pd.DataFrame):
 
 
 def mice(data: pd.DataFrame, m: int = 5, seed: int | None = None, maxit: int = 10,
-         columns: Sequence[str] | None = None, donors: int = DONORS) -> Mids:
+         columns: Sequence[str] | None = None, donors: int = DONORS, *, client=None,
+         n_workers=None, retries: int = 2, progress=None) -> Mids:
     """Multiple imputation by chained equations, the twin of ``mice::mice`` (mice 3.15.0).
 
     Parameters
@@ -257,6 +258,14 @@ def mice(data: pd.DataFrame, m: int = 5, seed: int | None = None, maxit: int = 1
         The columns used (default: all).
     donors : int, default 5
         PMM donors (R's ``donors = 5L``).
+    client, n_workers, retries, progress
+        The engine of :mod:`carts_iptw.resampling`: serial by default; ``client=`` (an
+        existing ``dask.distributed.Client``) or ``n_workers=`` (a local cluster) run the ``m``
+        chains on Dask, one task per chain. Chain ``i`` draws from its own
+        ``SeedSequence(seed).spawn(m)[i]``, so the imputations are the same bits serially and
+        on any number of workers, and a retried chain (anything but a ``ValueError``, up to
+        ``retries`` times) draws the same values. ``progress`` as in
+        :func:`carts_iptw.bootstrap` (units: chains).
 
     Returns
     -------
@@ -281,8 +290,11 @@ def mice(data: pd.DataFrame, m: int = 5, seed: int | None = None, maxit: int = 1
     (normal approximation to the OLS posterior instead of mice's ``.norm.draw``), and
     ``maxit = 10`` by default. R twin: ``mice::mice(data, m, seed, maxit)`` (mice 3.15.0).
     """
+    from carts_iptw.resampling._engine import check_engine_args
+
     require_dataframe(data)
     m = _check_m(m)
+    check_engine_args(client, n_workers, retries)
     if isinstance(maxit, bool) or not isinstance(maxit, (int, np.integer)) or maxit < 1:
         raise ValueError("maxit must be an integer >= 1")
     if isinstance(donors, bool) or not isinstance(donors, (int, np.integer)) or donors < 1:
@@ -316,14 +328,24 @@ def mice(data: pd.DataFrame, m: int = 5, seed: int | None = None, maxit: int = 1
             method[c] = ""
     target = [c for c in cols if method[c]]
     children = np.random.SeedSequence(int(seed)).spawn(m)
-    imputed = []
-    for i in range(m):
-        if not target:
-            imputed.append({})
-            continue
-        imputed.append(_chain(enc, cols, code, kinds, nlev, levels, method, miss, maxit,
-                              np.random.default_rng(children[i]), donors))
+    if not target:
+        imputed = [{} for _ in range(m)]
+    else:
+        from carts_iptw.resampling._engine import run_tasks
+
+        imputed = run_tasks(_chain_task, (enc, cols, code, kinds, nlev, levels, method, miss,
+                                          int(maxit), int(donors)), children,
+                            client=client, n_workers=n_workers, retries=retries,
+                            progress=progress, label="mice chains",
+                            describe=lambda i, msg: msg)
     return Mids(data, m, int(maxit), int(seed), miss, method, imputed, int(donors))
+
+
+def _chain_task(payload, child: np.random.SeedSequence) -> dict:
+    """One chain (one imputation) from its own seed; a task of the engine."""
+    enc, cols, code, kinds, nlev, levels, method, miss, maxit, donors = payload
+    return _chain(enc, cols, code, kinds, nlev, levels, method, miss, maxit,
+                  np.random.default_rng(child), donors)
 
 
 def _chain(enc, cols, code, kinds, nlev, levels, method, miss, maxit, rng, donors) -> dict:

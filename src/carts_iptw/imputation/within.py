@@ -66,7 +66,22 @@ def _check_complete(imp: Mids, columns, what: str) -> None:
                              f"{what} must be observed in every row")
 
 
+def _check_engine(client, n_workers, retries) -> None:
+    from carts_iptw.resampling._engine import check_engine_args
+
+    check_engine_args(client, n_workers, retries)
+
+
+def _weightit_task(payload, data: pd.DataFrame):
+    """Weights in one completed data set; one task of :func:`weightit_mi`."""
+    from carts_iptw.weighting import weightit
+
+    formula, method, estimand, kwargs = payload
+    return weightit(formula, data, method=method, estimand=estimand, **kwargs)
+
+
 def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: str = "ATE",
+                *, client=None, n_workers=None, retries: int = 2, progress=None,
                 **kwargs) -> WeightItMi:
     """Weights in each completed data set: ``MatchThem::weightthem(approach = "within")``.
 
@@ -78,6 +93,14 @@ def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: 
         From :func:`mice`; the treatment must have no missing value.
     method, estimand : str
         As for :func:`weightit`.
+    client, n_workers, retries, progress
+        The engine of :mod:`carts_iptw.resampling`: serial by default; ``client=`` (an
+        existing ``dask.distributed.Client``) or ``n_workers=`` (a local cluster) fit the ``m``
+        weight models on Dask, one task per imputation (each completed data set sent to one
+        worker). The imputations are already drawn (by
+        :func:`mice`, seeded per imputation), so the weights are the same bits wherever they
+        run. A task failing with anything but a ``ValueError`` is retried up to ``retries``
+        times; ``progress`` as in :func:`carts_iptw.bootstrap` (units: imputations).
     **kwargs
         Passed to :func:`weightit` (``stabilize``, ``s_weights``, ``focal``, ``control``).
 
@@ -90,10 +113,10 @@ def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: 
     Raises
     ------
     TypeError
-        ``imputations`` is not a :class:`Mids`.
+        ``imputations`` is not a :class:`Mids`; ``client`` not a Dask client.
     ValueError
         The treatment has missing values; anything :func:`weightit` refuses in a completed
-        data set.
+        data set (the message names the imputation); bad engine arguments.
 
     Notes
     -----
@@ -102,22 +125,30 @@ def weightit_mi(formula: str, imputations: Mids, method: str = "glm", estimand: 
     WeightIt 1.5.1, and the pooling against mice 3.15.0).
     """
     from carts_iptw.formula.frame import model_frame
-    from carts_iptw.weighting import weightit
+    from carts_iptw.resampling._engine import run_tasks
 
     if not isinstance(imputations, Mids):
         raise TypeError("imputations must be the result of mice()")
+    _check_engine(client, n_workers, retries)
     first = imputations.complete(1)
     treat_vars = model_frame(formula.split("~")[0] + "~ 1", first).variables \
         if "~" in formula else []
     _check_complete(imputations, treat_vars, "treatment")
-    datasets, fits = [], []
-    for d in imputations:
-        datasets.append(d)
-        fits.append(weightit(formula, d, method=method, estimand=estimand, **kwargs))
+    datasets = [first, *(imputations.complete(i) for i in range(2, imputations.m + 1))]
+    fits = run_tasks(_weightit_task, (formula, method, estimand, kwargs), datasets,
+                     client=client, n_workers=n_workers, retries=retries, progress=progress,
+                     label="weightit_mi", scatter_items=True,
+                     describe=lambda i, msg: f"weightit_mi, imputation {i + 1}: {msg}")
     return WeightItMi(imputations, datasets, fits, formula, method, estimand)
 
 
-def with_imputations(obj, fn: Callable) -> list:
+def _analysis_task(fn, item):
+    """``fn`` on one completed data set (and its weights); one task of with_imputations."""
+    return fn(*item)
+
+
+def with_imputations(obj, fn: Callable, *, client=None, n_workers=None, retries: int = 2,
+                     progress=None) -> list:
     """Run an analysis in each completed data set: R's ``with(mids / wimids, expr)``.
 
     Parameters
@@ -127,24 +158,49 @@ def with_imputations(obj, fn: Callable) -> list:
         (``fn(data)``).
     fn : callable
         The analysis of one data set, returning a fitted result (e.g.
-        ``lambda d, w: glm_weightit("y ~ treat", d, w)``).
+        ``lambda d, w: glm_weightit("y ~ treat", d, w)``). It must not modify its arguments;
+        on Dask it must be picklable by cloudpickle (closures and lambdas are), and so must
+        its result.
+    client, n_workers, retries, progress
+        The engine of :mod:`carts_iptw.resampling`: serial by default; ``client=`` (an
+        existing ``dask.distributed.Client``) or ``n_workers=`` (a local cluster) run the
+        ``m`` analyses on Dask, one task per imputation, each completed data set sent to one
+        worker. The data sets are drawn before (by :func:`mice`), so the fits are the same
+        whatever the number of workers. A task failing with anything but a ``ValueError`` is
+        retried up to ``retries`` times; a ``ValueError`` is raised at once, naming the
+        imputation; ``progress`` as in :func:`carts_iptw.bootstrap` (units: imputations).
 
     Returns
     -------
     list
-        The ``m`` fits (R's ``mira$analyses``), ready for :func:`pool`.
+        The ``m`` fits (R's ``mira$analyses``) in imputation order, ready for :func:`pool`.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` of another type; ``fn`` not callable; ``client`` not a Dask client.
+    ValueError
+        ``fn`` raised a ``ValueError`` in an imputation (the message names it); bad engine
+        arguments.
 
     Notes
     -----
     R twin: ``with(imp, expr)`` of mice 3.15.0 (``with.mids``) / MatchThem's ``with.wimids``.
     """
+    from carts_iptw.resampling._engine import run_tasks
+
     if not callable(fn):
         raise TypeError("fn must be a function of (data, weightit) or (data)")
     if isinstance(obj, WeightItMi):
-        return [fn(d, w) for d, w in zip(obj.datasets, obj.weightits, strict=True)]
-    if isinstance(obj, Mids):
-        return [fn(d) for d in obj]
-    raise TypeError("with_imputations takes a weightit_mi() or mice() result")
+        items = [(d, w) for d, w in zip(obj.datasets, obj.weightits, strict=True)]
+    elif isinstance(obj, Mids):
+        items = [(d,) for d in obj]
+    else:
+        raise TypeError("with_imputations takes a weightit_mi() or mice() result")
+    return run_tasks(_analysis_task, fn, items, client=client, n_workers=n_workers,
+                     retries=retries, progress=progress, label="with_imputations",
+                     describe=lambda i, msg: f"with_imputations, imputation {i + 1}: {msg}",
+                     scatter_items=True)
 
 
 class BalTabMi(TableResult):

@@ -107,11 +107,14 @@ def _raise_value_error(res, describe, i):
 def run_tasks(fn: Callable[[Any, Any], Any], payload: Any, items: Sequence, *,
               sizes: Sequence[int] | None = None, client=None, n_workers: int | None = None,
               retries: int = 2, progress=None, label: str = "tasks",
-              describe: Callable[[int, str], str] | None = None) -> list:
+              describe: Callable[[int, str], str] | None = None,
+              scatter_items: bool = False) -> list:
     """Evaluate ``fn(payload, item)`` for each item; results in item order (see module doc).
 
     ``sizes``: units per item for the progress count (default 1). ``describe(i, message)``: the
-    text of the ValueError raised when item ``i`` fails with a ValueError.
+    text of the ValueError raised when item ``i`` fails with a ValueError. ``scatter_items``:
+    on Dask, each item is scattered to one worker (not broadcast, not in the task graph): for
+    items that are data (e.g. one completed data set per imputation).
     """
     check_engine_args(client, n_workers, retries)
     sizes = [1] * len(items) if sizes is None else list(sizes)
@@ -134,8 +137,9 @@ def run_tasks(fn: Callable[[Any, Any], Any], payload: Any, items: Sequence, *,
     with session(client, n_workers) as client:
         distributed = _import_distributed()
         [pf] = client.scatter([payload], broadcast=True, hash=False)
+        args = client.scatter(list(items), hash=False) if scatter_items else items
         futures = [client.submit(_guarded, fn, pf, item, retries=retries, pure=False)
-                   for item in items]
+                   for item in args]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in distributed.as_completed(futures):

@@ -143,27 +143,59 @@ def _pool_effects(eff: dict, results: list, key: str, name: str, spec: StudySpec
     return out
 
 
+def _completed(data: pd.DataFrame, comp: pd.DataFrame, imputed: list[str]) -> pd.DataFrame:
+    """``data`` with the imputed columns of one completed data set."""
+    d = data.copy()
+    for c in imputed:
+        d[c] = comp[c].to_numpy() if not isinstance(comp[c].dtype, pd.CategoricalDtype) \
+            else comp[c]
+    return d
+
+
+def _imputation_task(payload, i: int) -> tuple[dict, dict]:
+    """The whole analysis in completed data set ``i`` (1-based); one task of the engine."""
+    data, imp, imputed, spec1, analyse_eligible = payload
+    d = _completed(data, imp.complete(i), imputed)
+    return analyse_eligible(d, spec1, lambda s: None, keep_fits=True)
+
+
 def analyse_mi(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], None],
-               analyse_eligible: Callable) -> tuple[dict, dict]:
-    """Impute, analyse each completed data set, pool; returns (results, objects)."""
+               analyse_eligible: Callable, *, client=None, n_workers=None,
+               retries: int = 2) -> tuple[dict, dict]:
+    """Impute, analyse each completed data set, pool; returns (results, objects).
+
+    ``client`` / ``n_workers``: the engine of :mod:`carts_iptw.resampling` (serial by
+    default): the ``m`` chains of :func:`mice` (each from its own seed) and then the ``m``
+    per-imputation analyses run on Dask, one task each; the results are the same as serially
+    (the imputations are drawn first; each analysis is a function of its completed data set).
+    ``analyse_eligible`` must then be importable on the workers (a module-level function).
+    Use worker processes (``n_workers=`` starts single-threaded ones): an analysis records its
+    warnings with ``warnings.catch_warnings``, which is process-global, so two analyses must
+    not run as threads of one process.
+    """
     from carts_iptw.imputation import WeightItMi, bal_tab_mi, mice, pool
+    from carts_iptw.resampling._engine import check_engine_args, run_tasks, session
 
     p = spec.propensity
     check_mi_input(data, spec)
+    check_engine_args(client, n_workers, retries)
     cols = _imputation_columns(data, spec)
-    step(f"multiple imputation (m = {p.m}, seed {p.seed})")
-    imp = mice(data[cols], m=p.m, seed=p.seed)
-    imputed = [c for c in cols if imp.method.get(c)]
     spec1 = dataclasses.replace(spec, propensity=dataclasses.replace(p, missing="error"))
-    runs = []
-    for i in range(1, p.m + 1):
-        step(f"imputation {i} of {p.m}: weights, balance and outcome models")
-        d = data.copy()
-        comp = imp.complete(i)
-        for c in imputed:
-            d[c] = comp[c].to_numpy() if not isinstance(comp[c].dtype, pd.CategoricalDtype) \
-                else comp[c]
-        runs.append(analyse_eligible(d, spec1, lambda s: None, keep_fits=True))
+    with session(client, n_workers) as cl:
+        step(f"multiple imputation (m = {p.m}, seed {p.seed})")
+        imp = mice(data[cols], m=p.m, seed=p.seed, client=cl, retries=retries)
+        imputed = [c for c in cols if imp.method.get(c)]
+        # the cohort checks of each analysis (a Table 1 column left incomplete, ...) raise
+        # their own error (CohortValidationError) here, before the analyses are farmed out
+        A.check_model_columns(_completed(data, imp.complete(1), imputed), spec1)
+        step(f"imputations 1 to {p.m}: weights, balance and outcome models"
+             + ("" if cl is None else " (on Dask)"))
+        runs = run_tasks(
+            _imputation_task, (data, imp, imputed, spec1, analyse_eligible),
+            list(range(1, p.m + 1)), client=cl, retries=retries,
+            progress=lambda done, total: step(f"imputation analyses done: {done} of {total}"),
+            label="imputations",
+            describe=lambda i, msg: f"imputation {i + 1} of {p.m}: {msg}")
     res, objs = runs[0]
     res = dict(res)
     step("pooling (Rubin's rules) and balance across imputations")
