@@ -233,12 +233,13 @@ def concordance_fit(time, event, x, weights=None, strata=None, start=None, clust
         s0, s1 = a[rid], b[rid]
     run_excl = cpr[:-1] - np.repeat(cpr[rs], rcnt)  # tied events before, same time
     rp_excl = cpr[:-1] - np.repeat(cpr[ks], kcnt)  # ... and same code
-    le -= run_excl  # as an event: x_j <= x_e over its risk set
-    eq = pv - rp_excl  # x_j == x_e
-    lo = le - eq
-    hi = np.repeat(cpr[rs] - cpr[s0], rcnt) - le
-    ceq = qv - (np.repeat(cpi[ke], kcnt) - cpi[1:])  # as a comparator: x_e == x_i
-    chi = np.repeat(cpi[s1] - cpi[re], rcnt) - clo - ceq
+    # as an event e (weight wq): over its risk set, weight tot with x_j <= x_e le, == x_e eq;
+    # as a comparator i: events after it, weight ctot with x_e < x_i clo, == x_i ceq
+    tot_r = cpr[rs] - cpr[s0]
+    ctot_r = cpi[s1] - cpi[re]
+    le -= run_excl
+    eq = pv - rp_excl
+    ceq = qv - (np.repeat(cpi[ke], kcnt) - cpi[1:])
     wq = W_pos.imag
     # comparable pairs, counted exactly (integers): no float residue stands for a pair
     if start is None:
@@ -248,9 +249,11 @@ def concordance_fit(time, event, x, weights=None, strata=None, start=None, clust
         np.cumsum(np.where(P < n, 1, -1), out=cs[1:])
         before = cs[rs] - cs[s0]
     any_pair = bool(np.any(((rkey & 1) == 0) & (before > 0)))
-    conc = float(np.dot(wq, lo)) if any_pair else 0.0
-    disc = float(np.dot(wq, hi)) if any_pair else 0.0
-    tiedx = float(np.dot(wq, eq)) if any_pair else 0.0
+    s_le, s_eq = float(np.dot(wq, le)), float(np.dot(wq, eq))
+    s_tot = float(np.dot(cpi[re] - cpi[rs], tot_r))  # event weight of each run x its risk set
+    conc = s_le - s_eq if any_pair else 0.0
+    disc = s_tot - s_le if any_pair else 0.0
+    tiedx = s_eq if any_pair else 0.0
     ty_all = float(np.dot(wq, run_excl))
     txy = float(np.dot(wq, rp_excl))
     npair = conc + disc + tiedx
@@ -258,13 +261,16 @@ def concordance_fit(time, event, x, weights=None, strata=None, start=None, clust
     c = 1.0 - (somer_nr + 1.0) / 2.0
     var = np.nan
     if npair > 0:
-        isev = wq != 0
         # survival's influence columns (non-reversed orientation): A = x_j > x_i as an event
-        # + x_e < x_i as a comparator, B the mirror, T tied on x; a start element subtracts
-        A = np.where(isev, hi, 0.0) + clo
-        B = np.where(isev, lo, 0.0) + chi
-        T = np.where(isev, eq, 0.0) + ceq
-        dfb = W_pos.real * ((A - B) / npair - (somer_nr / npair) * (A + B + T))
+        # + x_e < x_i as a comparator, B the mirror, T tied on x, so with hi = tot - le,
+        # lo = le - eq, chi = ctot - clo - ceq (and w * [event] = wq; a start element, point
+        # weight -w, subtracts its comparator sums):
+        # A - B = [ev] (tot - 2 le + eq) + 2 clo + ceq - ctot,  A + B + T = [ev] tot + ctot,
+        # dfbeta = w ((A - B) - d (A + B + T)) / npair
+        d = somer_nr
+        ev_part = np.repeat(tot_r * (1.0 - d), rcnt) - 2.0 * le + eq
+        cmp_part = 2.0 * clo + ceq - np.repeat(ctot_r * (1.0 + d), rcnt)
+        dfb = (wq * ev_part + W_pos.real * cmp_part) / npair
         row = P if start is None else P % n
         if cluster is not None:
             _, inv = np.unique(np.asarray(cluster), return_inverse=True)
