@@ -84,35 +84,15 @@ def _runs(counts):
     return ends - counts, ends
 
 
-def _sweep(val, W, U):
-    """Offline dominance sums on a wavelet matrix over the bits of ``val`` (integers < U).
+_BLOCK = 1 << 14  # elements per block once the classes fit: their lower bits run in cache
 
-    For each element (in the given order), the sum of ``W`` over the elements that come
-    earlier and have a smaller ``val``. The bits are taken top-down; at each bit a stable
-    partition (zeros, then ones) keeps the elements with equal higher bits ("classes", in
-    bit-reversed order of those bits) contiguous and in the given order, so an element whose
-    bit is 1 gains the weight of the zeros of its class that come before it: a cumulative sum
-    over all the zeros minus that of the classes before its own. O(N) per bit.
 
-    Returns, for the final arrangement (sorted by the bit-reversed ``val``, stable): the
-    initial index of each element, its ``W``, its sum, and the values in arrangement order.
-    """
-    N = len(val)
-    L = (U - 1).bit_length()
-    cum = np.zeros(U + 1, dtype=np.int64)
-    np.cumsum(np.bincount(val, minlength=U), out=cum[1:])
-    # value and initial index packed in one integer: one gather moves both
-    key = (val.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
-    W = W.copy()
-    acc = np.zeros(N, dtype=W.dtype)
-    bkey, bW, ba = np.empty_like(key), np.empty_like(W), np.empty_like(acc)
-    czx = np.zeros(N + 1, dtype=W.dtype)
-    ar = np.arange(N)
-    tmp = np.empty(N, dtype=key.dtype)
-    b = np.empty(N, dtype=bool)
-    nb = np.empty(N, dtype=bool)
-    order = np.zeros(1, dtype=np.int64)  # class prefixes in arrangement order
-    for lev in range(L - 1, -1, -1):
+def _levels(key, W, acc, bufs, order, cum, U, lev_hi, lev_lo):
+    """Partition steps of ``_sweep`` for the bits lev_hi .. lev_lo (in place on the arrays)."""
+    N = len(key)
+    out = (key, W, acc)
+    bkey, bW, ba, czx, ar, tmp, b, nb = (x[:N] if i != 3 else x[:N + 1] for i, x in enumerate(bufs))
+    for lev in range(lev_hi, lev_lo - 1, -1):
         h = 1 << lev
         c0 = np.minimum(order << (lev + 1), U)
         c1 = np.minimum(c0 + h, U)
@@ -138,6 +118,57 @@ def _sweep(val, W, U):
         acc, ba = ba, acc
         order = np.concatenate([2 * order, 2 * order + 1])
         order = order[order <= ((U - 1) >> lev)]
+    if key is not out[0]:  # an odd number of steps: the result is in the buffers
+        out[0][:], out[1][:], out[2][:] = key, W, acc
+    return order
+
+
+def _sweep(val, W, U):
+    """Offline dominance sums on a wavelet matrix over the bits of ``val`` (integers < U).
+
+    For each element (in the given order), the sum of ``W`` over the elements that come
+    earlier and have a smaller ``val``. The bits are taken top-down; at each bit a stable
+    partition (zeros, then ones) keeps the elements with equal higher bits ("classes", in
+    bit-reversed order of those bits) contiguous and in the given order, so an element whose
+    bit is 1 gains the weight of the zeros of its class that come before it: a cumulative sum
+    over all the zeros minus that of the classes before its own. O(N) per bit. Once every
+    class fits in ``_BLOCK`` elements, blocks of whole classes finish their lower bits one at
+    a time (the same steps on a slice that stays in cache).
+
+    Returns, for the final arrangement (sorted by the bit-reversed ``val``, stable): the
+    initial index of each element, its ``W``, its sum, and the values in arrangement order.
+    """
+    N = len(val)
+    L = (U - 1).bit_length()
+    cum = np.zeros(U + 1, dtype=np.int64)
+    np.cumsum(np.bincount(val, minlength=U), out=cum[1:])
+    # value and initial index packed in one integer: one gather moves both
+    key = (val.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
+    W = W.copy()
+    acc = np.zeros(N, dtype=W.dtype)
+    bufs = (np.empty_like(key), np.empty_like(W), np.empty_like(acc), np.zeros(N + 1, dtype=W.dtype),
+            np.arange(N), np.empty(N, dtype=key.dtype), np.empty(N, dtype=bool), np.empty(N, dtype=bool))
+    # the top bits over the whole array, until every class (equal higher bits) fits a block
+    l0 = L - 1
+    while l0 >= 0:
+        s = cum[np.minimum(np.arange(((U - 1) >> (l0 + 1)) + 2) << (l0 + 1), U)]
+        if np.diff(s).max(initial=0) <= _BLOCK:
+            break
+        l0 -= 1
+    order = _levels(key, W, acc, bufs, np.zeros(1, dtype=np.int64), cum, U, L - 1, l0 + 1)
+    if l0 >= 0:
+        # classes are contiguous: blocks of whole classes, each finished on its own
+        c0 = np.minimum(order << (l0 + 1), U)
+        size = cum[np.minimum(c0 + (1 << (l0 + 1)), U)] - cum[c0]
+        start = np.cumsum(size) - size
+        blk = start // _BLOCK
+        cut = np.flatnonzero(np.diff(blk)) + 1
+        orders = []
+        for cs, ce in zip(np.r_[0, cut], np.r_[cut, len(order)], strict=True):
+            a = int(start[cs])
+            e = int(start[ce - 1] + size[ce - 1])
+            orders.append(_levels(key[a:e], W[a:e], acc[a:e], bufs, order[cs:ce], cum, U, l0, 0))
+        order = np.concatenate(orders)
     return key & 0xFFFFFFFF, W, acc, order
 
 

@@ -73,9 +73,17 @@ def test_concordance_matches_pair_loop(weighted, layout):
     np.testing.assert_allclose(got.to_numpy(), _brute(t, e, x, w, s, start, cl), rtol=1e-12)
 
 
+@pytest.mark.parametrize("block", [None, 4, 16])
 @pytest.mark.parametrize("seed", range(12))
-def test_concordance_heavy_ties_all_layouts_match_pair_loop(seed):
-    """Random mixes of strata, start/stop, weights and clusters, with heavy ties in time and x."""
+def test_concordance_heavy_ties_all_layouts_match_pair_loop(seed, block, monkeypatch):
+    """Random mixes of strata, start/stop, weights and clusters, with heavy ties in time and x.
+
+    ``block``: tiny blocks, so that the sweep's block-by-block lower bits run here too.
+    """
+    from carts_iptw.survival import concordance as cmod
+
+    if block is not None:
+        monkeypatch.setattr(cmod, "_BLOCK", block)
     rng = np.random.default_rng(100 + seed)
     for _ in range(4):
         n = int(rng.integers(2, 70))
