@@ -18,19 +18,22 @@ weighted counts as an event and as a comparator (A_i concordant-side, B_i discor
 T_i tied on x), dfbeta_i = w_i ((A_i - B_i) / npair - d / npair (A_i + B_i + T_i)) summed by
 cluster; var(C) = sum dfbeta^2 / 4.
 
-Method, O(n log n) without a per-row loop. Every sum is a two-dimensional dominance count:
-time order x risk order. The rows are put in one sequence, "positions", ordered by time key
-descending (stratum-major), so that the risk set of an event is exactly the rows placed before
-it; the events of one time (a run of equal keys) are ordered by x. A start time (start/stop
-data) is an extra element of weight -w at its own key, which removes the row from the risk
-sets of events before its start. Each element carries a point weight (w, or -w for a start)
-and an event weight. One offline sweep over the bits of the (stratum, x) code on a wavelet
-matrix (``_sweep``: per bit a stable partition and a grouped cumulative sum, O(n) numpy passes)
-gives, for every element at once, the point weight before it with a smaller x code (its sums
-as an event) and the event weight before it with a smaller x code (from which its sums as a
-comparator follow: the events after it with a smaller x). Equal x and the events tied on time
-are grouped cumulative sums over the final arrangement and over the positions. Cost: two
-float sorts (times and x), O(n) radix passes, and log2(#distinct x codes) sweeps of O(n).
+Method, O(n log n) without a loop over rows. Every sum is a two-dimensional dominance count,
+time order x risk order. The rows are put in one sequence ("positions") by time key descending,
+stratum-major: the risk set of an event is the rows placed before its run of tied events (the
+events of one time and stratum, ordered by x; what a run contributes is subtracted with grouped
+cumulative sums). With start/stop data a start time is one more element, of point weight -w at
+its own key, which takes the row out of the risk sets of the events before its start. Each
+element carries a point weight and an event weight (complex: w + i w [event]). One offline
+sweep on a wavelet matrix over the bits of the (stratum, x) code (``_sweep``: per bit a stable
+partition and a grouped cumulative sum, O(n) numpy passes; the lower bits block by block in
+cache) gives every element at once the point weight before it with a smaller code (its sums as
+an event) and the event weight before it with a smaller code; its sums as a comparator (the
+events after it) are that subtracted from the stratum's event weight below its code. Equal x
+and tied times are grouped cumulative sums over the sweep's final arrangement (runs of equal
+code, in position order) and over the positions; whether any comparable pair exists is counted
+in integers, so a rounding residue never stands for a pair. Cost: two float sorts (times, x),
+O(n) radix passes, and log2(number of distinct (stratum, x)) sweeps of O(n).
 """
 
 from __future__ import annotations
