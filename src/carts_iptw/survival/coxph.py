@@ -172,7 +172,7 @@ class CoxPH(ModelResults):
 
         Concordant, discordant, tied.x, tied.y, tied.xy (weighted pair counts), concordance
         (Harrell's C of the linear predictor) and std (its infinitesimal-jackknife standard error,
-        by cluster when clustered); computed on first use in O(n log^2 n).
+        by cluster when clustered); computed on first use in O(n log n).
 
         See :func:`carts_iptw.survival.concordance.concordance_fit`.
         """
