@@ -75,6 +75,21 @@ def _wilcox_counts(m: int, n: int) -> np.ndarray:
     return c
 
 
+def _midranks(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``scipy.stats.rankdata(z)``, the sizes of the tie blocks in sorted order), one sort.
+
+    Average ranks ``(first + last) / 2`` (1-based) of each block of equal values, the same
+    numbers rankdata returns; the block sizes are ``np.unique(ranks, return_counts=True)[1]``.
+    """
+    o = np.argsort(z, kind="mergesort")
+    zs = z[o]
+    start = np.flatnonzero(np.r_[True, zs[1:] != zs[:-1]]) if len(z) else np.zeros(0, int)
+    counts = np.diff(np.r_[start, len(z)])
+    r = np.empty(len(z))
+    r[o] = np.repeat(0.5 * ((start + counts) + start + 1), counts)
+    return r, counts
+
+
 def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest:
     """Wilcoxon rank-sum (Mann-Whitney) test; twin of ``stats::wilcox.test(x, y)`` (R 4.2).
 
@@ -126,11 +141,10 @@ def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest
     """
     xa, ya, dname = _two_samples(x, y, data, "wilcox_test")
     nx, ny = len(xa), len(ya)
-    r = stats.rankdata(np.concatenate([xa, ya]))
+    r, nties = _midranks(np.concatenate([xa, ya]))
     W = float(r[:nx].sum() - nx * (nx + 1) / 2)
     if exact is None:
         exact = nx < 50 and ny < 50
-    _, nties = np.unique(r, return_counts=True)
     ties = len(nties) != len(r)
     if exact and not ties:
         counts = _wilcox_counts(nx, ny)
