@@ -222,7 +222,8 @@ def col_type(x: np.ndarray) -> str:
 
     ``"Binary"`` (at most two distinct values) or ``"Contin."``.
     """
-    return "Binary" if _few_values(x[~np.isnan(x)]) is not None else "Contin."
+    nan = np.isnan(x)
+    return "Binary" if _few_values(x[~nan] if nan.any() else x) is not None else "Contin."
 
 
 def cobalt_matrix(covs: pd.DataFrame, terms: list[list[str]] | None = None) -> CovMatrix:
@@ -257,4 +258,5 @@ def cobalt_matrix(covs: pd.DataFrame, terms: list[list[str]] | None = None) -> C
                     names.append(nm)
                     cols.append(x)
     X = np.column_stack(cols) if cols else np.empty((len(covs), 0))
-    return CovMatrix(X=X, names=names, types=[col_type(X[:, j]) for j in range(X.shape[1])])
+    # the types from the columns before stacking (contiguous; the same values as X[:, j])
+    return CovMatrix(X=X, names=names, types=[col_type(np.asarray(c, dtype=float)) for c in cols])
