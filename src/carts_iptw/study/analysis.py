@@ -334,7 +334,7 @@ def table1(ctx: Context) -> dict:
     for label, g in _arms(spec):
         m = trt == bool(g)
         dm = ind_design.subset(m)
-        dm.data  # the arm's rows of every indicator at once (not column by column)
+        _ = dm.data  # the arm's rows of every indicator at once (not column by column)
         tot = float(np.asarray(svytotal(["one"], dm).coef)[0])
         pct = np.asarray(svymean(level_keys, dm).coef, dtype=float) if level_keys else []
         arm[label] = (m, tot, dict(zip(level_keys, pct, strict=True)))
