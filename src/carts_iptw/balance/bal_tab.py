@@ -333,9 +333,12 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
 
     # one standardisation factor for both samples (cobalt passes weighted.weights = weights[[1]])
     denom = np.ones(C.shape[1])
+    groups = st.split_groups(C, treat)  # the control and treated rows, split once
     if std.any():
-        denom[std] = st.compute_s_d_denom(C[:, std], treat, s_d_denom, sw, bin_vars[std],
-                                          weighted_weights=w)
+        every = bool(std.all())
+        denom[std] = st.compute_s_d_denom(C if every else C[:, std], treat, s_d_denom, sw,
+                                          bin_vars[std], weighted_weights=w,
+                                          groups=groups if every else None)
 
     sd_ok = np.ones(len(names), dtype=bool) if binary == "std" else ~bin_vars
     cols: dict[str, object] = {"Type": types}
@@ -345,12 +348,12 @@ def bal_tab(obj, data: pd.DataFrame | None = None, weights=None, *,
         samples.append(("Adj", w))
     for tag, wt in samples:
         ww = wt * sw
-        for g in ("0", "1"):
-            sel = treat == int(g)
-            cols[f"M.{g}.{tag}"] = st.col_w_mean(C[sel], ww[sel])
+        for g, Cg, wwg in zip(("0", "1"), groups, st.split_groups(ww, treat), strict=True):
+            cols[f"M.{g}.{tag}"] = st.col_w_mean(Cg, wwg)
             sds = np.full(len(names), np.nan)
             if sd_ok.any():
-                sds[sd_ok] = st.col_w_sd(C[sel][:, sd_ok], ww[sel], bin_vars[sd_ok])
+                sds[sd_ok] = st.col_w_sd(Cg if sd_ok.all() else Cg[:, sd_ok], wwg,
+                                         bin_vars[sd_ok])
             cols[f"SD.{g}.{tag}"] = sds
         for s in stats:
             pre, thname = STATS[s]

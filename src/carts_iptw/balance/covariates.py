@@ -177,8 +177,8 @@ def _expand_variable(name: str, s: pd.Series, all_levels: bool = False) -> list[
     na = s.isna().to_numpy()
     if not _is_factor_like(s):
         x = s.to_numpy(dtype=float)
-        uniq = np.unique(x[~na])
-        if len(uniq) != 2:
+        uniq = _few_values(x[~na])
+        if uniq is None or len(uniq) != 2:
             return [(name, x)]
         levels = list(uniq)
     else:
@@ -200,13 +200,30 @@ def _expand_variable(name: str, s: pd.Series, all_levels: bool = False) -> list[
     return [(c[0], c[1]) for c in cols]
 
 
+def _few_values(x: np.ndarray) -> np.ndarray | None:
+    """``np.unique(x)`` when x (no NaN) has at most two distinct values, else None.
+
+    Two comparisons instead of a sort: a continuous column of 10^6 rows is recognised at once.
+    """
+    if x.size == 0:
+        return np.unique(x)
+    a = x[0]
+    other = x != a
+    if not other.any():
+        return np.unique(x[:1])
+    b = x[int(np.argmax(other))]
+    if not ((x == a) | (x == b)).all():
+        return None
+    return np.unique(np.array([a, b]))
+
+
 def col_type(x: np.ndarray) -> str:
     """Cobalt's variable type of a column.
 
     ``"Binary"`` (at most two distinct values) or ``"Contin."``.
     """
-    u = np.unique(x[~np.isnan(x)])
-    return "Binary" if len(u) <= 2 else "Contin."
+    nan = np.isnan(x)
+    return "Binary" if _few_values(x[~nan] if nan.any() else x) is not None else "Contin."
 
 
 def cobalt_matrix(covs: pd.DataFrame, terms: list[list[str]] | None = None) -> CovMatrix:
@@ -241,4 +258,5 @@ def cobalt_matrix(covs: pd.DataFrame, terms: list[list[str]] | None = None) -> C
                     names.append(nm)
                     cols.append(x)
     X = np.column_stack(cols) if cols else np.empty((len(covs), 0))
-    return CovMatrix(X=X, names=names, types=[col_type(X[:, j]) for j in range(X.shape[1])])
+    # the types from the columns before stacking (contiguous; the same values as X[:, j])
+    return CovMatrix(X=X, names=names, types=[col_type(np.asarray(c, dtype=float)) for c in cols])

@@ -41,10 +41,10 @@ def col_w_mean(mat, weights=None) -> np.ndarray:
     """Weighted column means (cobalt ``col.w.m``), ignoring missing values column by column."""
     m = _as_2d(mat)
     w = np.ones(m.shape[0]) if weights is None else np.asarray(weights, dtype=float)
-    ok = ~np.isnan(m)
-    if ok.all():  # no missing value: no n x p temporaries (einsum: no threaded BLAS call
-        # for a thin product, which spins on a loaded machine)
+    if not np.isnan(m).any():  # no missing value: no n x p temporaries (einsum: no threaded
+        # BLAS call for a thin product, which spins on a loaded machine)
         return np.einsum("ij,i->j", m, w) / w.sum()
+    ok = ~np.isnan(m)
     wm = w[:, None] * ok
     return np.where(ok, m, 0.0).T @ w / wm.sum(axis=0)
 
@@ -66,17 +66,17 @@ def col_w_var(mat, weights=None, bin_vars=None) -> np.ndarray:
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     bv = np.zeros(p, dtype=bool) if bin_vars is None else np.asarray(bin_vars, dtype=bool)
     out = np.empty(p)
-    ok = ~np.isnan(m)
     cont = ~bv
-    if ok.all():  # no missing value: the same sums without n x p weight matrices
+    if not np.isnan(m).any():  # no missing value: the same sums without n x p weight matrices
         wn = w / w.sum()
         means = np.einsum("ij,i->j", m, wn)
         if cont.any():
-            d = m[:, cont] - means[cont]
+            d = (m if cont.all() else m[:, cont]) - means[cont]
             out[cont] = np.einsum("ij,ij,i->j", d, d, wn) / (1.0 - np.einsum("i,i->", wn, wn))
         if bv.any():
             out[bv] = means[bv] * (1.0 - means[bv])
         return out
+    ok = ~np.isnan(m)
     W = w[:, None] * ok
     W = W / W.sum(axis=0)
     x = np.where(ok, m, 0.0)
@@ -94,20 +94,35 @@ def col_w_sd(mat, weights=None, bin_vars=None) -> np.ndarray:
     return np.sqrt(col_w_var(mat, weights, bin_vars))
 
 
+def split_groups(m: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the control (t == 0) and treated (t == 1) units, in row order.
+
+    ``m[t == g]`` (the same rows, the same order) by ``np.compress``, about twice as fast as
+    boolean indexing for an n x p matrix.
+    """
+    return np.compress(t == 0, m, axis=0), np.compress(t == 1, m, axis=0)
+
+
 def compute_s_d_denom(mat, treat, s_d_denom: str, s_weights=None, bin_vars=None,
-                      weighted_weights=None) -> np.ndarray:
-    """Standardisation factors per column (cobalt ``.compute_s.d.denom``), whole sample."""
+                      weighted_weights=None, groups=None) -> np.ndarray:
+    """Standardisation factors per column (cobalt ``.compute_s.d.denom``), whole sample.
+
+    ``groups``: ``split_groups(mat, treat)`` when the caller has it already.
+    """
     m = _as_2d(mat)
     n = m.shape[0]
     t = np.asarray(treat, dtype=float)
     sw = np.ones(n) if s_weights is None else np.asarray(s_weights, dtype=float)
+    if s_d_denom in ("pooled", "treated", "control"):
+        m0, m1 = split_groups(m, t) if groups is None else groups
+        sw0, sw1 = split_groups(sw, t)
     if s_d_denom == "pooled":
-        v = (col_w_var(m[t == 0], sw[t == 0], bin_vars) + col_w_var(m[t == 1], sw[t == 1], bin_vars)) / 2
+        v = (col_w_var(m0, sw0, bin_vars) + col_w_var(m1, sw1, bin_vars)) / 2
         d = np.sqrt(v)
     elif s_d_denom == "treated":
-        d = col_w_sd(m[t == 1], sw[t == 1], bin_vars)
+        d = col_w_sd(m1, sw1, bin_vars)
     elif s_d_denom == "control":
-        d = col_w_sd(m[t == 0], sw[t == 0], bin_vars)
+        d = col_w_sd(m0, sw0, bin_vars)
     elif s_d_denom == "all":
         d = col_w_sd(m, sw, bin_vars)
     elif s_d_denom == "weighted":
@@ -132,14 +147,18 @@ def col_w_smd(mat, treat, weights=None, std=True, s_d_denom="pooled", s_weights=
     """
     m, t, w, sw, ww = _group_inputs(mat, treat, weights, s_weights)
     p = m.shape[1]
-    diffs = col_w_mean(m[t == 1], ww[t == 1]) - col_w_mean(m[t == 0], ww[t == 0])
+    m0, m1 = split_groups(m, t)
+    ww0, ww1 = split_groups(ww, t)
+    diffs = col_w_mean(m1, ww1) - col_w_mean(m0, ww0)
     std = np.broadcast_to(np.asarray(std, dtype=bool), (p,))
     to_sd = std & np.isfinite(diffs) & ~(np.abs(diffs) < _SQRT_EPS)
     if to_sd.any():
         if isinstance(s_d_denom, str):
             bv = None if bin_vars is None else np.asarray(bin_vars, dtype=bool)[to_sd]
-            den = compute_s_d_denom(m[:, to_sd], t, s_d_denom, sw, bv,
-                                    weighted_weights=w if weighted_weights is None else weighted_weights)
+            every = bool(to_sd.all())
+            den = compute_s_d_denom(m if every else m[:, to_sd], t, s_d_denom, sw, bv,
+                                    weighted_weights=w if weighted_weights is None else weighted_weights,
+                                    groups=(m0, m1) if every else None)
         else:
             den = np.asarray(s_d_denom, dtype=float)[to_sd]
         diffs = diffs.copy()
@@ -156,7 +175,9 @@ def col_w_vr(mat, treat, weights=None, s_weights=None, bin_vars=None, abs=False)
                 "at least 2 units in each treatment group must have nonzero weights "
                 "to compute weighted variance ratios"
             )
-    vr = col_w_var(m[t == 1], ww[t == 1], bin_vars) / col_w_var(m[t == 0], ww[t == 0], bin_vars)
+    m0, m1 = split_groups(m, t)
+    ww0, ww1 = split_groups(ww, t)
+    vr = col_w_var(m1, ww1, bin_vars) / col_w_var(m0, ww0, bin_vars)
     return np.maximum(vr, 1 / vr) if abs else vr
 
 

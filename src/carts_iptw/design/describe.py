@@ -310,22 +310,27 @@ def svyby(formula, by, design: SurveyDesign, FUN="svymean", na_rm: bool = False)
     return pd.DataFrame(out, index=idx)
 
 
-def _qs(x, w, p):
-    """Survey's ``qs``: bracketing order statistics of the weighted empirical cdf."""
+def _sorted_cdf(x, w):
+    """The rows with nonzero weight sorted by x (stable) and their cumulative weights."""
+    keep = w != 0
+    x, w = x[keep], w[keep]
     ii = np.argsort(x, kind="stable")
-    xs = x[ii]
-    cumw = np.cumsum(w[ii])
+    return x[ii], np.cumsum(w[ii])
+
+
+def _qs(xs, cumw, p):
+    """Survey's ``qs``: bracketing order statistics of the weighted empirical cdf (sorted input)."""
     tot = cumw[-1]
-    ok = np.nonzero(cumw <= p * tot)[0]
-    pos = ok[-1] if len(ok) else 0  # survey's last(): 1 (first) when none
+    # the last position with cumw <= p * tot (cumw is non-decreasing: a prefix); survey's
+    # last(): 1 (first) when none
+    k = int(np.searchsorted(cumw, p * tot, side="right")) if p * tot == p * tot else 0
+    pos = k - 1 if k else 0
     posnext = pos if pos == len(xs) - 1 else pos + 1
     return xs[pos], xs[posnext], p - cumw[pos] / tot
 
 
-def _qrule_math(x, w, p):
-    keep = w != 0
-    x, w = x[keep], w[keep]
-    qlow, qup, wlow = _qs(x, w, p)
+def _qrule_math(sorted_cdf, p):
+    qlow, qup, wlow = _qs(*sorted_cdf, p)
     return qlow if wlow == 0 else qup
 
 
@@ -432,8 +437,9 @@ def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: boo
         dfv = d.degf() if df is None else df
         qcrit = stats.norm.ppf(1 - alpha / 2) if np.isinf(dfv) else stats.t.ppf(1 - alpha / 2, dfv)
         rows = []
+        cdf = _sorted_cdf(xi, d.weights)  # one sort for every quantile and CI limit
         for p in quantiles:
-            qhat = _qrule_math(xi, d.weights, p)
+            qhat = _qrule_math(cdf, p)
             if not ci:
                 rows.append([qhat])
                 continue
@@ -442,8 +448,8 @@ def svyquantile(x, design: SurveyDesign, quantiles, alpha: float = 0.05, ci: boo
             m = (ind * d.weights).sum() / psum
             se = np.sqrt(d.recvar((ind - m) * d.weights / psum)[0, 0])
             lo_p, hi_p = m - qcrit * se, m + qcrit * se
-            lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else _qrule_math(xi, d.weights, lo_p)
-            hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else _qrule_math(xi, d.weights, hi_p)
+            lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else _qrule_math(cdf, lo_p)
+            hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else _qrule_math(cdf, hi_p)
             rows.append([qhat, lo, hi, (hi - lo) / (2 * qcrit)])
         a_lo, a_hi = round(100 * alpha / 2, 2), round(100 - 100 * alpha / 2, 2)
         cols = ["quantile"] if not ci else ["quantile", f"ci.{a_lo:g}", f"ci.{a_hi:g}", "se"]

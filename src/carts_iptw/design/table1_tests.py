@@ -75,6 +75,21 @@ def _wilcox_counts(m: int, n: int) -> np.ndarray:
     return c
 
 
+def _midranks(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``scipy.stats.rankdata(z)``, the sizes of the tie blocks in sorted order), one sort.
+
+    Average ranks ``(first + last) / 2`` (1-based) of each block of equal values, the same
+    numbers rankdata returns; the block sizes are ``np.unique(ranks, return_counts=True)[1]``.
+    """
+    o = np.argsort(z, kind="mergesort")
+    zs = z[o]
+    start = np.flatnonzero(np.r_[True, zs[1:] != zs[:-1]]) if len(z) else np.zeros(0, int)
+    counts = np.diff(np.r_[start, len(z)])
+    r = np.empty(len(z))
+    r[o] = np.repeat(0.5 * ((start + counts) + start + 1), counts)
+    return r, counts
+
+
 def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest:
     """Wilcoxon rank-sum (Mann-Whitney) test; twin of ``stats::wilcox.test(x, y)`` (R 4.2).
 
@@ -126,11 +141,10 @@ def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest
     """
     xa, ya, dname = _two_samples(x, y, data, "wilcox_test")
     nx, ny = len(xa), len(ya)
-    r = stats.rankdata(np.concatenate([xa, ya]))
+    r, nties = _midranks(np.concatenate([xa, ya]))
     W = float(r[:nx].sum() - nx * (nx + 1) / 2)
     if exact is None:
         exact = nx < 50 and ny < 50
-    _, nties = np.unique(r, return_counts=True)
     ties = len(nties) != len(r)
     if exact and not ties:
         counts = _wilcox_counts(nx, ny)
@@ -155,6 +169,35 @@ def wilcox_test(x, y=None, data=None, exact=None, correct: bool = True) -> HTest
     return HTest(statistic=W, statistic_name="W", p_value=pval, method=method, data_name=dname)
 
 
+def _observed_codes(s: pd.Series) -> tuple[np.ndarray, int] | None:
+    """0-based codes of the observed values of ``s`` in crosstab's row order, or None.
+
+    A categorical's observed categories in their order, other values sorted; None for an
+    object column (mixed values hash alike: 1 == 1.0 == True), which crosstab handles.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        seen = np.bincount(codes, minlength=len(s.cat.categories)) > 0
+        remap = np.cumsum(seen) - 1
+        return remap[codes], int(seen.sum())
+    if s.dtype == np.dtype(object):
+        return None
+    codes, uniq = pd.factorize(s, sort=True)
+    return np.asarray(codes, dtype=np.int64), len(uniq)
+
+
+def _crosstab(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """``pd.crosstab(a, b)`` as float counts (rows and columns the observed values, sorted).
+
+    Counted by codes (one pass) rather than by crosstab's groupby; the same table.
+    """
+    ca, cb = _observed_codes(a), _observed_codes(b)
+    if ca is None or cb is None:
+        return pd.crosstab(a, b).to_numpy(dtype=float)
+    (ia, na), (ib, nb) = ca, cb
+    return np.bincount(ia * nb + ib, minlength=na * nb).reshape(na, nb).astype(float)
+
+
 def _table(x, y, data) -> tuple[np.ndarray, str]:
     if isinstance(x, str):
         if data is None or not isinstance(y, str):
@@ -165,8 +208,7 @@ def _table(x, y, data) -> tuple[np.ndarray, str]:
             k = int(data[c].isna().sum())
             if k:
                 raise ValueError(f"column '{c}' has {k} missing value(s); remove them first")
-        tab = pd.crosstab(data[x], data[y]).to_numpy(dtype=float)
-        return tab, f"{x} and {y}"
+        return _crosstab(data[x], data[y]), f"{x} and {y}"
     if y is not None:
         xs, ys = pd.Series(np.asarray(x)), pd.Series(np.asarray(y))
         if len(xs) != len(ys):
@@ -175,8 +217,7 @@ def _table(x, y, data) -> tuple[np.ndarray, str]:
             k = int(v.isna().sum())
             if k:  # R's table() would drop these rows silently
                 raise ValueError(f"{nm} has {k} missing value(s); remove them first")
-        tab = pd.crosstab(xs, ys).to_numpy(dtype=float)
-        return tab, "x and y"
+        return _crosstab(xs, ys), "x and y"
     try:
         tab = np.asarray(x, dtype=float)
     except (TypeError, ValueError):

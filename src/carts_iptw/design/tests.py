@@ -152,24 +152,27 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
     for nm, k in ((rhs[0], nr), (rhs[1], nc)):
         if k < 2:
             raise ValueError(f"column '{nm}' has fewer than 2 observed levels")
-    _check_levels_weighted(design, a, rhs[0])
-    _check_levels_weighted(design, b, rhs[1])
     ia, ib = _codes(a, la), _codes(b, lb)
+    w = design.weights
+    for nm, codes, k in ((rhs[0], ia, nr), (rhs[1], ib, nc)):
+        _check_codes_weighted(w, codes, k, nm)
     cell = ia + nr * ib  # interaction(factor(a), factor(b)): a varies fastest
     N = design.n
-    mm = np.zeros((N, nr * nc))
-    mm[np.arange(N), cell] = 1.0
     nu = (design.n - 1 if design.iid else
           len(np.unique(design.cluster)) - len(np.unique(design.strata)))
-    w = design.weights
     tab = np.bincount(cell, weights=w, minlength=nr * nc).reshape(nc, nr).T
     tab = tab * N / tab.sum()
     E = np.outer(tab.sum(1), tab.sum(0)) / tab.sum()
     X2 = float(((tab - E) ** 2 / E).sum())
-    cells = pd.DataFrame(mm, columns=[f"cell{i}" for i in range(nr * nc)])
-    m = svymean(list(cells.columns), _with_data(design, cells))
-    mean2 = m.coef.to_numpy()
-    V = m.vcov.to_numpy()
+    if design.iid:
+        mean2, V = _cell_mean_vcov_iid(design, cell, nr * nc)
+    else:
+        mm = np.zeros((N, nr * nc))
+        mm[np.arange(N), cell] = 1.0
+        cells = pd.DataFrame(mm, columns=[f"cell{i}" for i in range(nr * nc)])
+        m = svymean(list(cells.columns), _with_data(design, cells))
+        mean2 = m.coef.to_numpy()
+        V = m.vcov.to_numpy()
     rows = np.tile(np.arange(nr), nc)
     cols = np.repeat(np.arange(nc), nr)
     R = (rows[:, None] == np.arange(1, nr)[None, :]).astype(float)
@@ -207,6 +210,38 @@ def svychisq(formula: str, design: SurveyDesign, statistic: str = "F") -> HTest:
         p_value=float(stats.chi2.sf(X2 / np.mean(np.diag(Delta)), k)),
         method="Pearson's X^2: Rao & Scott adjustment", data_name=data_name,
     )
+
+
+def _check_codes_weighted(w: np.ndarray, codes: np.ndarray, k: int, name: str) -> None:
+    """:func:`_check_levels_weighted` on codes: every level needs positive total weight."""
+    tot = np.bincount(codes, weights=w, minlength=k)
+    bad = int((~(tot > 0)).sum())
+    if bad:
+        raise ValueError(f"column '{name}': {bad} group(s) have zero total weight (empty group)")
+
+
+def _cell_mean_vcov_iid(design: SurveyDesign, cell: np.ndarray, K: int):
+    """``svymean`` of the K cell indicators of an ``ids = ~1`` design, from per-cell sums.
+
+    The same quantities as :func:`svymean` on the n x K indicator matrix without building it:
+    the influence values are ``w_i (e_{c_i} - mu) / W``, whose total is zero, so survey's
+    ``svyrecvar`` is ``nh / (nh - 1) * sum_i x_i x_i'`` with
+    ``sum_i w_i^2 (e_{c_i} - mu)(e_{c_i} - mu)' = diag(S) - S mu' - mu S' + T mu mu'``
+    (``S`` the per-cell sums of ``w^2``, ``T`` their total); the diagonal is summed as
+    ``S_j (1 - mu_j)^2 + (T - S_j) mu_j^2`` (no cancellation).
+    """
+    w = design.weights
+    W = w.sum()
+    mean2 = np.bincount(cell, weights=w, minlength=K) / W
+    S = np.bincount(cell, weights=w * w, minlength=K)
+    T = S.sum()
+    rest = np.array([np.delete(S, j).sum() for j in range(K)])
+    G = T * np.outer(mean2, mean2) - np.outer(S, mean2) - np.outer(mean2, S)
+    G[np.diag_indices(K)] = S * (1.0 - mean2) ** 2 + rest * mean2**2
+    nh = next(iter(design.npsu.values())) if design.npsu else design.n
+    if nh <= 1:
+        raise ValueError("a stratum has only one PSU (survey's lonely.psu = 'fail'); merge strata")
+    return mean2, G / (W * W) * (nh / (nh - 1))
 
 
 def _with_data(design: SurveyDesign, df: pd.DataFrame) -> SurveyDesign:
@@ -361,7 +396,8 @@ def svyranktest(formula: str, design: SurveyDesign, test: str = "wilcoxon") -> H
     ii = np.argsort(y, kind="stable")
     mid = np.cumsum(w[ii]) - w[ii] / 2
     ys_sorted = y[ii]
-    _, inv = np.unique(ys_sorted, return_inverse=True)
+    # tie blocks of the sorted values (np.unique's inverse, without sorting again)
+    inv = np.concatenate(([0], np.cumsum(ys_sorted[1:] != ys_sorted[:-1])))[: len(y)]
     tie_mean = np.bincount(inv, weights=mid) / np.bincount(inv)
     rank = np.empty(len(y))
     rank[ii] = tie_mean[inv]

@@ -25,7 +25,7 @@ from carts_iptw.balance.bal_tab import bal_tab
 from carts_iptw.balance.statistics import col_w_smd
 from carts_iptw.design.describe import svymean, svyquantile, svytotal
 from carts_iptw.design.firth import logistf
-from carts_iptw.design.svydesign import svydesign
+from carts_iptw.design.svydesign import SurveyDesign, svydesign
 from carts_iptw.design.svyglm import svyglm
 from carts_iptw.design.table1_tests import chisq_test, fisher_test, wilcox_test
 from carts_iptw.design.tests import svychisq, svyranktest
@@ -287,86 +287,118 @@ def _wcat_test(ctx: Context, col: str) -> dict:
     return num(svychisq(f"~{col} + {ctx.spec.treatment}", ctx.design).p_value, "svychisq")
 
 
-def _smd(ctx: Context, row: dict, x: np.ndarray, binary: bool) -> None:
-    """Unweighted and weighted SMD of one Table 1 row, as :func:`~carts_iptw.table_one`.
+def _smds(ctx: Context, X: np.ndarray, binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unweighted and weighted SMDs of the Table 1 rows (columns of X), as :func:`~carts_iptw.table_one`.
 
-    cobalt's: pooled SD of the unweighted arms; a proportion standardised the same way.
+    cobalt's: pooled SD of the unweighted arms; a proportion standardised the same way. One
+    :func:`col_w_smd` call per weighting for every row (column by column the same statistic).
     """
     t = ctx.trt.astype(int)
-    x = np.asarray(x, dtype=float)[:, None]
-    row["smd_unweighted"] = num(col_w_smd(x, t, None, s_d_denom="pooled",
-                                          bin_vars=[binary])[0], "table_one")
-    row["smd_weighted"] = num(col_w_smd(x, t, ctx.weights, s_d_denom="pooled",
-                                        bin_vars=[binary])[0], "table_one")
+    return (col_w_smd(X, t, None, s_d_denom="pooled", bin_vars=binary),
+            col_w_smd(X, t, ctx.weights, s_d_denom="pooled", bin_vars=binary))
+
+
+def _table1_levels(df: pd.DataFrame, v) -> list:
+    s = df[v.column]
+    if v.type == "binary":
+        return [1]
+    return list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) \
+        else sorted(s.dropna().unique().tolist())
 
 
 def table1(ctx: Context) -> dict:
     """Table 1.
 
     Unweighted and weighted summaries per arm, SMDs and tests of each variable of the spec.
+    The per-level weighted percentages of every variable come from one :func:`svymean` per arm
+    (all level indicators at once), the SMDs of every row from one :func:`col_w_smd` per
+    weighting; each test is its own call.
     """
     spec, df, trt = ctx.spec, ctx.data, ctx.trt
-    rows = []
-    n_row = {"variable": "n", "level": "", "kind": "n"}
-    for label, g in _arms(spec):
-        m = trt == bool(g)
-        n_row[f"{label}|unweighted"] = {"n": num(int(m.sum()), "count")}
-        ones = ctx.design.subset(m)
-        ones.data["_t1_one"] = 1.0
-        tot = float(np.asarray(svytotal(["_t1_one"], ones).coef)[0])
-        n_row[f"{label}|weighted"] = {"n": num(tot, "svytotal")}
-    rows.append(n_row)
     for v in spec.table1:
         if v.column not in df.columns:
             raise ValueError(f"Table 1: column '{v.column}' is not in the cohort")
+    # the indicator of every level of every binary / categorical variable, in table order
+    levels = {v.column: _table1_levels(df, v) for v in spec.table1 if v.type != "continuous"}
+    ind: dict[str, np.ndarray] = {"one": np.ones(len(df))}
+    for col, lvs in levels.items():
+        s = df[col]
+        for k, lv in enumerate(lvs):
+            ind[f"{col}#{k}"] = (s == lv).to_numpy()
+    d = ctx.design
+    ind_design = SurveyDesign(pd.DataFrame({k: a.astype(float) for k, a in ind.items()}),
+                              d.weights, d.cluster, d.strata, d.weights_name, npsu=d.npsu,
+                              iid=d.iid)
+    level_keys = [k for k in ind if k != "one"]
+    arm = {}
+    for label, g in _arms(spec):
+        m = trt == bool(g)
+        dm = ind_design.subset(m)
+        _ = dm.data  # the arm's rows of every indicator at once (not column by column)
+        tot = float(np.asarray(svytotal(["one"], dm).coef)[0])
+        pct = np.asarray(svymean(level_keys, dm).coef, dtype=float) if level_keys else []
+        arm[label] = (m, tot, dict(zip(level_keys, pct, strict=True)))
+    # every row's SMD: continuous columns as they are, levels as indicators
+    smd_cols, smd_bin = [], []
+    for v in spec.table1:
+        if v.type == "continuous":
+            smd_cols.append(df[v.column].to_numpy(dtype=float))
+            smd_bin.append(False)
+        else:
+            for k in range(len(levels[v.column])):
+                smd_cols.append(ind[f"{v.column}#{k}"].astype(float))
+                smd_bin.append(True)
+    smd_u, smd_w = _smds(ctx, np.column_stack(smd_cols), np.array(smd_bin)) if smd_cols \
+        else ([], [])
+    rows = []
+    n_row = {"variable": "n", "level": "", "kind": "n"}
+    for label, _g in _arms(spec):
+        m, tot, _ = arm[label]
+        n_row[f"{label}|unweighted"] = {"n": num(int(m.sum()), "count")}
+        n_row[f"{label}|weighted"] = {"n": num(tot, "svytotal")}
+    rows.append(n_row)
+    j = 0  # the SMD column of the next row
+    for v in spec.table1:
         if v.type == "continuous":
             x = df[v.column].to_numpy(dtype=float)
             row = {"variable": v.label, "column": v.column, "level": "", "kind": "median_iqr"}
             for label, g in _arms(spec):
-                m = trt == bool(g)
+                m = arm[label][0]
                 q = _unweighted_quantiles(x[m])
                 row[f"{label}|unweighted"] = {k: num(q[i], "quantile")
                                               for i, k in enumerate(("q1", "median", "q3"))}
                 qw = _svyq(ctx, v.column, g)
                 row[f"{label}|weighted"] = {k: num(qw[i], "svyquantile")
                                             for i, k in enumerate(("q1", "median", "q3"))}
-            _smd(ctx, row, x, binary=False)
+            row["smd_unweighted"] = num(smd_u[j], "table_one")
+            row["smd_weighted"] = num(smd_w[j], "table_one")
+            j += 1
             row["p_unweighted"] = num(wilcox_test(x[trt], x[~trt]).p_value, "wilcox_test")
             row["p_weighted"] = num(
                 svyranktest(f"{v.column} ~ {spec.treatment}", ctx.design).p_value, "svyranktest")
             rows.append(row)
             continue
-        s = df[v.column]
-        if v.type == "binary":
-            levels = [1]
-            kind = "n_pct"
-        else:
-            levels = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) \
-                else sorted(s.dropna().unique().tolist())
-            kind = "n_pct"
         p_u, p_w = _cat_test(ctx, v.column), _wcat_test(ctx, v.column)
         if v.type == "categorical":
             rows.append({"variable": v.label, "column": v.column, "level": "", "kind": "header",
                          "p_unweighted": p_u, "p_weighted": p_w})
-        for lv in levels:
-            ind = (s == lv).to_numpy()
-            tmp = f"_t1_{v.column}_{lv}".replace("/", "_").replace("-", "_").replace(" ", "_")
-            ctx.design.data[tmp] = ind.astype(float)
+        for k, lv in enumerate(levels[v.column]):
+            key = f"{v.column}#{k}"
+            il = ind[key]
             row = {"variable": v.label if v.type == "binary" else f"  {lv}", "column": v.column,
-                   "level": str(lv), "kind": kind}
-            for label, g in _arms(spec):
-                m = trt == bool(g)
-                row[f"{label}|unweighted"] = {"n": num(int((ind & m).sum()), "count"),
-                                              "pct": num(100.0 * (ind & m).sum() / m.sum(),
-                                                         "percent")}
-                wm = svymean([tmp], _arm_design(ctx, g))
-                pw = float(np.asarray(wm.coef)[0])
-                row[f"{label}|weighted"] = {"pct": num(100.0 * pw, "svymean")}
-            _smd(ctx, row, ind.astype(float), binary=True)
+                   "level": str(lv), "kind": "n_pct"}
+            for label, _g in _arms(spec):
+                m, _tot, pct = arm[label]
+                cnt = int((il & m).sum())
+                row[f"{label}|unweighted"] = {"n": num(cnt, "count"),
+                                              "pct": num(100.0 * cnt / m.sum(), "percent")}
+                row[f"{label}|weighted"] = {"pct": num(100.0 * float(pct[key]), "svymean")}
+            row["smd_unweighted"] = num(smd_u[j], "table_one")
+            row["smd_weighted"] = num(smd_w[j], "table_one")
+            j += 1
             if v.type == "binary":
                 row["p_unweighted"], row["p_weighted"] = p_u, p_w
             rows.append(row)
-            del ctx.design.data[tmp]
     return {"rows": rows, "arms": [a for a, _ in _arms(spec)],
             "note": "Unweighted: median [IQR] (R quantile type 7), n (%); p from wilcox.test, "
                     "chisq.test (Yates for 2x2) or fisher.test when an expected count is < 5. "

@@ -308,6 +308,22 @@ def _as_binary(s: pd.Series) -> tuple[pd.Series, int]:
     return pd.to_numeric(v, errors="coerce"), int(bad.sum())
 
 
+def _parse_dates(s: pd.Series) -> pd.Series:
+    """``pd.to_datetime(s, errors="coerce")`` (``format="mixed"`` for text), each distinct text once.
+
+    Dates repeat (10^6 rows hold a few thousand days): parsing the distinct strings and taking
+    them back by code is the element-wise parse, without parsing every row.
+    """
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+        return pd.to_datetime(s, errors="coerce")
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    parsed = pd.to_datetime(pd.Series(np.asarray(uniq, dtype=object), dtype=object),
+                            errors="coerce", format="mixed")
+    if not pd.api.types.is_datetime64_dtype(parsed.dtype) or len(uniq) == 0:
+        return pd.to_datetime(s, errors="coerce", format="mixed")
+    return pd.Series(parsed.array.take(codes, allow_fill=True), index=s.index)
+
+
 def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = True
                     ) -> pd.DataFrame:
     """Check ``df`` against a cohort schema and return a typed copy with derived columns.
@@ -356,7 +372,8 @@ def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = 
         if col.name not in df.columns:
             continue
         s = df[col.name].reset_index(drop=True)
-        n_missing = int(s.isna().sum())
+        # a text column's missing values are counted by factorize's codes below (one pass)
+        n_missing = int(s.isna().sum()) if col.kind != "category" else 0
         if col.kind == "id":
             if n_missing:
                 probs.add(col.name, "no missing values", n_missing, "missing identifier")
@@ -396,6 +413,7 @@ def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = 
         elif col.kind == "category":
             # the text of each distinct value once (10^6 rows have a handful): strip, match
             codes, uniq = pd.factorize(s, use_na_sentinel=True)
+            n_missing = int((codes < 0).sum())
             txt = pd.Series(uniq, dtype=object).astype("string").str.strip()
             level_of = {lv: i for i, lv in enumerate(col.levels)}
             lv_code = np.array([level_of.get(t, -1) if not pd.isna(t) else -1 for t in txt],
@@ -407,8 +425,7 @@ def validate_cohort(df: pd.DataFrame, schema=None, *, check_consistency: bool = 
                 probs.add(col.name, f"one of {list(col.levels)}", bad, "unknown level")
             v = pd.Series(pd.Categorical.from_codes(row_code, categories=list(col.levels)))
         elif col.kind == "date":
-            v = pd.to_datetime(s, errors="coerce", format="mixed") if s.dtype == object or \
-                pd.api.types.is_string_dtype(s) else pd.to_datetime(s, errors="coerce")
+            v = _parse_dates(s)
             nbad = int((v.isna() & s.notna()).sum())
             if nbad:
                 probs.add(col.name, "date (YYYY-MM-DD)", nbad, "value is not a date")

