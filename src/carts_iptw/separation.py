@@ -103,15 +103,16 @@ class SeparationError(ValueError):
         self.result = result
 
 
-def check_separation(formula: str, data, weights=None) -> SeparationResult:
+def check_separation(formula: str, data, weights=None, frames=None) -> SeparationResult:
     """Raise :class:`SeparationError` naming the covariates if the outcome is separated.
 
     A ``ValueError``, when the outcome of ``formula`` is (quasi-)separated in ``data`` (rows
-    with zero weight ignored); else return the result.
+    with zero weight ignored); else return the result. ``frames``: a
+    :class:`~carts_iptw.formula.cache.FrameCache` to take the model frame from.
     """
     from carts_iptw.formula import model_frame
 
-    mf = model_frame(formula, data)
+    mf = model_frame(formula, data) if frames is None else frames.model_frame(formula, data)
     if mf.y is None:
         raise ValueError("formula needs a response")
     r = detect_separation(mf.X, mf.y, list(mf.column_names), weights)
@@ -132,6 +133,24 @@ def _scaled_signed(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (X / scale) * (2 * y - 1)[:, None]
 
 
+def _scaled_signed_f(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`_scaled_signed`'s matrix, Fortran-ordered, built column by column.
+
+    The same numbers (``x / scale`` negated where ``y = 0``: a product by -1 or 1 is exact)
+    with one n x p array and contiguous columns.
+    """
+    n, p = X.shape
+    Z = np.empty((n, p), order="F")
+    neg = y == 0
+    for j in range(p):
+        col = Z[:, j]
+        np.abs(X[:, j], out=col)
+        m = col.max() if n else 0.0
+        np.divide(X[:, j], m if m != 0 else 1.0, out=col)
+        np.negative(col, out=col, where=neg)
+    return Z
+
+
 def _residual_bound(Z: np.ndarray, lam: np.ndarray, dtype) -> float:
     """An upper bound on ``||Z' lam||_1`` (exact arithmetic on the given doubles).
 
@@ -144,6 +163,14 @@ def _residual_bound(Z: np.ndarray, lam: np.ndarray, dtype) -> float:
     eps = float(np.finfo(dtype).eps)
     lam_d = lam.astype(dtype, copy=False)
     total = 0.0
+    if np.dtype(dtype) == np.float64 and Z.dtype == np.float64 and Z.flags.f_contiguous:
+        t = np.empty(n)  # contiguous columns: no copy, one buffer
+        for j in range(p):
+            np.multiply(Z[:, j], lam_d, out=t)
+            tot = abs(float(t.sum()))
+            np.abs(t, out=t)
+            total += tot + (np.log2(max(n, 2)) + 24) * eps * float(t.sum())
+        return total
     for j in range(p):
         t = np.ascontiguousarray(Z[:, j]).astype(dtype, copy=False) * lam_d
         total += abs(float(t.sum())) + (np.log2(max(n, 2)) + 24) * eps * float(np.abs(t).sum())
@@ -201,7 +228,7 @@ def separation_excluded(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None
         return n > 0  # detect_separation: not a 0/1 outcome -> not separated
     if not (np.all(np.isfinite(lam)) and np.all(lam > 0)):
         return False
-    Z = _scaled_signed(X, y)
+    Z = _scaled_signed_f(X, y)
     lam = lam / lam.max()
     G = (Z * lam[:, None]).T @ Z
     try:
@@ -220,7 +247,8 @@ def separation_excluded(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None
     return False
 
 
-def check_separation_after_fit(formula: str, data, weights, fit) -> SeparationResult | None:
+def check_separation_after_fit(formula: str, data, weights, fit,
+                               frames=None) -> SeparationResult | None:
     """:func:`check_separation`, skipped when the converged fit certifies there is none.
 
     ``fit`` is the :func:`~carts_iptw.glm` result of ``formula`` on ``data`` with these prior
@@ -239,4 +267,4 @@ def check_separation_after_fit(formula: str, data, weights, fit) -> SeparationRe
                    * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
         if separation_excluded(fit.X, g.y, weights, lam):
             return None
-    return check_separation(formula, data, weights=weights)
+    return check_separation(formula, data, weights=weights, frames=frames)

@@ -24,7 +24,9 @@ def _parts(fit, X):
 
     f = fit if isinstance(fit, GlmFit) else fit.fit
     keep = ~np.asarray(f.aliased, dtype=bool)
-    Xk = np.asarray(X, dtype=float)[:, keep]
+    Xk = np.asarray(X, dtype=float)
+    if not keep.all():
+        Xk = Xk[:, keep]
     u = Xk * (f.working_residuals * f.working_weights)[:, None]
     A = np.asarray(f.cov_unscaled)[np.ix_(keep, keep)]
     return u, A, keep
