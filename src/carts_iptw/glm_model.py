@@ -367,7 +367,8 @@ def glm(
     if mf.offset is not None:
         off = mf.offset if off is None else off + mf.offset
     fit = glm_fit(mf.X, mf.y, weights=w, offset=off, family=fam, control=control,
-                  intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe)
+                  intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe,
+                  x_fortran=None if frames is None else frames.fortran(mf.X))
     warn_collinear(mf.X, mf.column_names, "glm", weights=w,
                    skip=list(np.flatnonzero(fit.aliased)), describe=mf.describe, frames=frames)
     null_dev = fit.null_deviance

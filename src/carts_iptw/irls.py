@@ -222,7 +222,7 @@ def _qr_weighted(X: np.ndarray, w: np.ndarray, tol: float, out: np.ndarray | Non
     """``qr_dqrdc2(X * w[:, None], tol)`` with one n x p temporary (``X`` Fortran-ordered).
 
     ``out``: a Fortran-ordered float64 array of ``X``'s shape to hold the product (LAPACK's
-    workspace; the returned QR may keep it), so that IRLS iterations reuse two buffers.
+    workspace; the returned QR may keep it), so that IRLS iterations reuse one buffer.
     """
     if (out is not None and out.shape == X.shape and out.dtype == np.float64
             and out.flags.f_contiguous and out.flags.writeable):
@@ -366,6 +366,7 @@ def glm_fit(
     mustart: np.ndarray | None = None,
     column_names: list[str] | None = None,
     describe=None,
+    x_fortran: np.ndarray | None = None,
 ) -> GlmFit:
     """Fit a GLM by IRLS exactly as R's ``stats::glm.fit`` does.
 
@@ -392,6 +393,9 @@ def glm_fit(
     describe : callable, optional
         Takes a list of column names and formats them (e.g. ``ModelFrame.describe``) instead of
         ``column_names``, so that names built from factor levels never reach a message.
+    x_fortran : numpy.ndarray, optional
+        ``X`` itself in Fortran order (e.g. :meth:`FrameCache.fortran
+        <carts_iptw.formula.cache.FrameCache.fortran>`), used instead of a fresh copy.
 
     Returns
     -------
@@ -475,9 +479,12 @@ def glm_fit(
         rank = 0
     else:
         coefold = None
-        Xf = np.asfortranarray(X)
-        # two n x p buffers for sqrt(w) X, used in turn (an iteration's QR keeps its own)
-        bufs = [None, None]
+        Xf = x_fortran if (x_fortran is not None and x_fortran.shape == X.shape
+                           and x_fortran.dtype == np.float64
+                           and x_fortran.flags.f_contiguous) else np.asfortranarray(X)
+        # one n x p buffer for sqrt(w) X: an iteration's QR is needed only until the next
+        # iteration factorises (the fit keeps the last one)
+        buf = None
         eta = fam.linkfun(mustart)
         mu = kern.linkinv(eta)
         if not kern.valid(eta, mu):
@@ -517,10 +524,10 @@ def glm_fit(
                 np.multiply(weights, w, out=w)
                 np.divide(w, var, out=w)
                 np.sqrt(w, out=w)
-                k = it % 2
-                if bufs[k] is None:
-                    bufs[k] = np.empty(Xf.shape, dtype=np.float64, order="F")
-                qr = _qr_weighted(Xf, w, tol, out=bufs[k])
+                if buf is None:
+                    buf = np.empty(Xf.shape, dtype=np.float64, order="F")
+                qr = None  # the previous factorisation lives in buf: overwritten now
+                qr = _qr_weighted(Xf, w, tol, out=buf)
                 np.multiply(z, w, out=z)
                 b = qr.coef(z)
             else:
@@ -578,7 +585,7 @@ def glm_fit(
                 break
             devold = dev
             coef = coefold = start
-        del bufs
+        del buf
         if not conv:
             warnings.warn("glm.fit: algorithm did not converge", GlmWarning, stacklevel=2)
         if boundary:

@@ -140,6 +140,8 @@ def _scaled_signed_f(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     with one n x p array and contiguous columns.
     """
     n, p = X.shape
+    if not X.flags.f_contiguous:
+        X = np.asfortranarray(X)  # contiguous columns
     Z = np.empty((n, p), order="F")
     neg = y == 0
     for j in range(p):
@@ -228,23 +230,50 @@ def separation_excluded(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None
         return n > 0  # detect_separation: not a 0/1 outcome -> not separated
     if not (np.all(np.isfinite(lam)) and np.all(lam > 0)):
         return False
-    Z = _scaled_signed_f(X, y)
     lam = lam / lam.max()
-    G = (Z * lam[:, None]).T @ Z
+    # Z = (X / scale) * s is not formed: the refinement c only proposes a lambda (any
+    # rounding in it is harmless), and the bound below multiplies the LP's own doubles
+    # x_ij / scale_j by s_i lambda_i (a sign flip is exact: the products of Z' lambda)
+    Xf = X if X.flags.f_contiguous else np.asfortranarray(X)
+    p = Xf.shape[1]
+    scale = np.array([max(float(Xf[:, j].max()), -float(Xf[:, j].min())) for j in range(p)])
+    scale[scale == 0] = 1.0  # as _scaled_signed (a NaN column: no certificate below)
+    if not np.all(np.isfinite(scale)):
+        return False
+    sgn = np.where(y == 0, -1.0, 1.0)
+    G = (Xf * lam[:, None]).T @ Xf / np.outer(scale, scale)
     try:
-        c = np.linalg.lstsq(G, -(Z.T @ lam), rcond=None)[0]
+        c = np.linalg.lstsq(G, -((Xf.T @ (sgn * lam)) / scale), rcond=None)[0]
     except np.linalg.LinAlgError:  # pragma: no cover - non-finite input
         return False
-    lam2 = lam * (1 + (Z @ c))
+    lam2 = lam * (1 + sgn * (Xf @ (c / scale)))
     if not np.all(lam2 > 0):
         lam2 = lam
     limit = 0.1 * tol * max(1.0, n) ** 0.5 * float(lam2.min())
-    for dtype in (np.float64, np.longdouble):
-        if _residual_bound(Z, lam2, dtype) <= limit:
-            return True
-        if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
-            break
+    if _residual_bound_scaled(Xf, scale, sgn * lam2) <= limit:
+        return True
+    if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps:
+        return _residual_bound(_scaled_signed_f(Xf, y), lam2, np.longdouble) <= limit
     return False
+
+
+def _residual_bound_scaled(Xf: np.ndarray, scale: np.ndarray, slam: np.ndarray) -> float:
+    """:func:`_residual_bound` in double of ``Z = (X / scale) * s`` and ``lambda``.
+
+    Computed as ``(x_ij / scale_j) * (s_i lambda_i)`` column by column (``slam = s * lambda``):
+    the same products as ``Z_ij * lambda_i``, so the same sums and the same bound.
+    """
+    n, p = Xf.shape
+    eps = float(np.finfo(np.float64).eps)
+    t = np.empty(n)
+    total = 0.0
+    for j in range(p):
+        np.divide(Xf[:, j], scale[j], out=t)
+        np.multiply(t, slam, out=t)
+        tot = abs(float(t.sum()))
+        np.abs(t, out=t)
+        total += tot + (np.log2(max(n, 2)) + 24) * eps * float(t.sum())
+    return total
 
 
 def check_separation_after_fit(formula: str, data, weights, fit,
@@ -265,6 +294,7 @@ def check_separation_after_fit(formula: str, data, weights, fit,
         with np.errstate(all="ignore"):
             lam = (np.asarray(g.prior_weights, dtype=float) * np.abs(g.y - mu)
                    * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
-        if separation_excluded(fit.X, g.y, weights, lam):
+        X = fit.X if frames is None else frames.fortran(fit.X)
+        if separation_excluded(X, g.y, weights, lam):
             return None
     return check_separation(formula, data, weights=weights, frames=frames)

@@ -58,4 +58,4 @@ def vcov_hc(fit, X, type: str = "HC0") -> np.ndarray:
 def vcov_design(fit, X, design: SurveyDesign) -> np.ndarray:
     """Design-based (linearisation) covariance of GLM coefficients; ``survey:::svy.varcoef``."""
     u, A, keep = _parts(fit, X)
-    return _expand(design.recvar(u @ A), keep)
+    return _expand(design.recvar(u @ A, overwrite=True), keep)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Hashable
 
+import numpy as np
 import pandas as pd
 
 from .evaluate import column_names_used
@@ -38,7 +39,8 @@ class FrameCache:
     ``model_frame(formula, data)``: :func:`~carts_iptw.formula.model_frame`, the right-hand
     side's part built once per (right-hand side, data object). ``design(key, data, build)``:
     any design derived from ``data`` (e.g. a counterfactual model matrix), built once per
-    (key, data object). ``clear()`` drops everything (the arrays are n x p).
+    (key, data object); ``fortran(X)``: a cached matrix in Fortran order. ``clear()`` drops
+    everything (the arrays are n x p).
     """
 
     def __init__(self) -> None:
@@ -108,3 +110,12 @@ class FrameCache:
         value = build()
         self._designs[k] = (data, value)
         return value
+
+    def fortran(self, X: np.ndarray) -> np.ndarray:
+        """``X`` (a cached model matrix) in Fortran order, copied once (the same numbers).
+
+        For the column-wise work of the fits (IRLS's ``sqrt(w) X``, the separation check).
+        """
+        if X.flags.f_contiguous:
+            return X
+        return self.design(("fortran",), X, lambda: np.asfortranarray(X))
