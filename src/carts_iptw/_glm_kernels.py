@@ -134,3 +134,15 @@ def kernel(fam: Family, y: np.ndarray, weights: np.ndarray) -> FamilyKernel:
     if LogitBinaryKernel.applies(fam, y):
         return LogitBinaryKernel(fam, y, weights)
     return FamilyKernel(fam, y, weights)
+
+
+def linkinv_mu_eta(fam: Family, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(family$linkinv(eta), family$mu.eta(eta))``, sharing ``exp(eta)`` for the logit.
+
+    The values of the family's functions exactly (as :class:`LogitBinaryKernel`).
+    """
+    if fam.link.name == "logit":
+        k = LogitBinaryKernel.__new__(LogitBinaryKernel)
+        k.fam, k._eta, k._exp = fam, None, None
+        return k.linkinv(eta), k.mu_eta(eta)
+    return fam.linkinv(eta), fam.mu_eta(eta)

@@ -307,13 +307,15 @@ def prepare_comparisons(fit, variables: str = "treat", newdata: pd.DataFrame | N
 
 def _means(glm, b, data, w, X1, o1, X0, o0):
     """The averaged predictions ``m1, m0`` and their gradients ``g1, g0`` in ``b``."""
+    from carts_iptw._glm_kernels import linkinv_mu_eta
+
     fam = glm.family
     e1, e0 = X1 @ b + o1, X0 @ b + o0
-    mu1, mu0 = fam.linkinv(e1), fam.linkinv(e0)
+    (mu1, d1), (mu0, d0) = linkinv_mu_eta(fam, e1), linkinv_mu_eta(fam, e0)
     a = np.full(len(data), 1.0 / len(data)) if w is None else w / w.sum()
     m1, m0 = float(a @ mu1), float(a @ mu0)
-    g1 = (a * fam.mu_eta(e1)) @ X1
-    g0 = (a * fam.mu_eta(e0)) @ X0
+    g1 = (a * d1) @ X1
+    g0 = (a * d0) @ X0
     return m1, m0, g1, g0
 
 

@@ -82,3 +82,16 @@ def test_glm_fit_with_the_kernel_equals_the_family_functions_bit_for_bit(
         assert getattr(fast, name) == getattr(slow, name), name
     if family == "binomial":
         assert fast.aic == slow.aic
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_linkinv_mu_eta_equals_the_family_functions(link):
+    from carts_iptw._glm_kernels import linkinv_mu_eta
+
+    fam = get_family("binomial", link)
+    eta, _, _ = _data()
+    eta[:3] = [-40.0, 35.0, 0.0]
+    for e in (eta, np.clip(eta, -5, 5)):
+        mu, d = linkinv_mu_eta(fam, e)
+        assert np.array_equal(mu, fam.linkinv(e))
+        assert np.array_equal(d, fam.mu_eta(e))
