@@ -547,6 +547,17 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
 _EFF_CELLS = ("estimate", "se", "lower", "upper", "p")
 
 
+def release_frames(ctx: Context, remaining) -> None:
+    """Drop the shared model frames once none of the ``remaining`` outcomes can use them.
+
+    They hold n x p arrays (the outcome models' design, its counterfactual copies); the binary
+    and continuous outcomes of the whole cohort (no ``among``) share them.
+    """
+    if not any(o.type in ("binary", "continuous") and not o.among for o in remaining):
+        ctx.frames.clear()
+        ctx._gcomp_all = None
+
+
 def gcomp_target(ctx: Context, among: np.ndarray | None = None):
     """The g-computation target rows and averaging weights from the estimand.
 
@@ -562,7 +573,8 @@ def gcomp_target(ctx: Context, among: np.ndarray | None = None):
     elif est == "ATC":
         keep = keep & ~ctx.trt
     wts = ctx.weights[keep] if est in ("ATO", "ATM") else False
-    out = ctx.data.loc[keep], wts
+    # every row: the cohort itself (read only), not a copy of it
+    out = (ctx.data if keep.all() else ctx.data.loc[keep]), wts
     if among is None:  # the same rows for every outcome of the cohort: shared designs
         ctx._gcomp_all = (ctx.data, out)
     return out
