@@ -121,6 +121,18 @@ class LogitBinaryKernel(FamilyKernel):
         np.multiply(self.two_w, q, out=q)
         return float(np.sum(q))
 
+    def deviance_const(self, mu: float) -> float:
+        """:meth:`deviance` at one fitted value for every row (glm.fit's null deviance).
+
+        ``log(1 / mu)`` and ``log(1 / (1 - mu))`` are taken once (numpy's elementwise log gives
+        the same double wherever it is evaluated) and picked per row.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            L = np.log(np.divide(1.0, np.array([mu, 1.0 - mu], dtype=float)))
+        q = np.where(self.y1, L[0], L[1])
+        np.multiply(self.two_w, q, out=q)
+        return float(np.sum(q))
+
     def valid(self, eta: np.ndarray, mu: np.ndarray) -> bool:
         """The logit's ``valideta`` is always true; ``validmu``: all finite and in (0, 1)."""
         mu = np.asarray(mu)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.linalg.lapack import dgeqrf as _dgeqrf
 from scipy.linalg.lapack import dormqr as _dormqr
 
+from ._glm_kernels import LogitBinaryKernel
 from ._glm_kernels import kernel as _kernel
 from ._validation import as_float_array
 from .families import DBL_EPS, Family, GlmWarning, get_family
@@ -617,7 +618,10 @@ def glm_fit(
         wt = np.zeros(nobs)
         wt[good] = w ** 2
     wtdmu = np.sum(weights * y) / np.sum(weights) if intercept else linkinv(offset_arr)
-    nulldev = float(np.sum(dev_resids(y, wtdmu, weights)))
+    if intercept and isinstance(kern, LogitBinaryKernel):
+        nulldev = kern.deviance_const(float(wtdmu))
+    else:
+        nulldev = float(np.sum(dev_resids(y, wtdmu, weights)))
     n_ok = nobs - int(np.sum(weights == 0))
     nulldf = n_ok - int(intercept)
     resdf = n_ok - rank

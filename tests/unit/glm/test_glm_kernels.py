@@ -31,6 +31,11 @@ def test_kernel_functions_equal_the_family_functions_exactly(family):
     assert np.array_equal(k.variance(mu), fam.variance(mu))
     assert k.deviance(mu) == float(np.sum(fam.dev_resids(y, mu, w)))
     assert k.valid(eta, mu) is True
+    for m in (float(np.sum(w * y) / np.sum(w)), 0.0, 1.0, 1e-300):
+        with np.errstate(all="ignore"):
+            ref = float(np.sum(fam.dev_resids(y, np.float64(m), w)))
+        got = k.deviance_const(m)
+        assert (got == ref) or (np.isnan(got) and np.isnan(ref)), m
     # a linear predictor beyond R's clamp at |eta| = 30 takes the family's functions
     far = eta.copy()
     far[:5] = [-45.0, 31.0, 60.0, -30.5, 29.0]
