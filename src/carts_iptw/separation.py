@@ -292,8 +292,14 @@ def check_separation_after_fit(formula: str, data, weights, fit,
         eta = np.asarray(g.linear_predictor, dtype=float)
         fam = g.family
         with np.errstate(all="ignore"):
-            lam = (np.asarray(g.prior_weights, dtype=float) * np.abs(g.y - mu)
-                   * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
+            if fam.link.name == "logit":
+                # mu.eta(eta) / V(mu) = 1 for the canonical link: any lambda > 0 gives a valid
+                # certificate, so this one need not round as the two functions would
+                lam = np.abs(g.y - mu)
+                lam *= np.asarray(g.prior_weights, dtype=float)
+            else:
+                lam = (np.asarray(g.prior_weights, dtype=float) * np.abs(g.y - mu)
+                       * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
         X = fit.X if frames is None else frames.fortran(fit.X)
         if separation_excluded(X, g.y, weights, lam):
             return None
