@@ -396,7 +396,7 @@ def model_frame(formula: str, data: pd.DataFrame, *,
                 col = col * x
             cols.append(col)
             assign.append(j + 1)
-    X = np.column_stack(cols).astype(np.float64) if cols else np.empty((n, 0))
+    X = np.column_stack(cols).astype(np.float64, copy=False) if cols else np.empty((n, 0))
 
     # offset(s): summed, as R
     offset = None
