@@ -72,9 +72,22 @@ def collinear_columns(X, weights=None, center: bool = False, skip: Sequence[int]
 
 def warn_collinear(X, names: Sequence[str], what: str, weights=None, center: bool = False,
                    skip: Sequence[int] = (), describe: Callable | None = None,
-                   stacklevel: int = 3) -> bool:
-    """Warn (``CartsIptwWarning``) when the design is near-collinear, naming the terms."""
-    res = collinear_columns(X, weights, center=center, skip=skip)
+                   stacklevel: int = 3, frames=None) -> bool:
+    """Warn (``CartsIptwWarning``) when the design is near-collinear, naming the terms.
+
+    ``frames``: a :class:`~carts_iptw.formula.cache.FrameCache` holding ``X``; the screen of
+    ``X`` with these weights is then computed once for the models that share it.
+    """
+    if frames is None:
+        res = collinear_columns(X, weights, center=center, skip=skip)
+    else:
+        import hashlib
+
+        wd = "none" if weights is None else hashlib.blake2b(
+            np.ascontiguousarray(weights, dtype=float).tobytes(), digest_size=20).hexdigest()
+        key = ("collinear", wd, bool(center), tuple(int(j) for j in skip))
+        res = frames.design(key, X, lambda: collinear_columns(X, weights, center=center,
+                                                               skip=skip))
     if res is None:
         return False
     rcond, cols = res

@@ -258,6 +258,8 @@ def glm(
     offset=None,
     control: GlmControl | dict | None = None,
     link: str | None = None,
+    *,
+    frames=None,
 ) -> GlmResult:
     """Fit a generalized linear model: the twin of R's ``stats::glm``.
 
@@ -280,6 +282,10 @@ def glm(
         A :class:`~carts_iptw.irls.GlmControl` or a dict of its fields.
     link : str, optional
         A non-canonical link: ``"probit"``, ``"cloglog"``, ``"identity"``, ``"log"``.
+    frames : FrameCache, optional
+        A :class:`~carts_iptw.formula.cache.FrameCache` shared by models of the same data: the
+        right-hand side's model matrix is built once for all of them (the same numbers; R builds
+        it per fit).
 
     Returns
     -------
@@ -333,7 +339,7 @@ def glm(
     if isinstance(control, dict):
         control = GlmControl(**control)
     control = control or GlmControl()
-    mf = model_frame(formula, data)
+    mf = model_frame(formula, data) if frames is None else frames.model_frame(formula, data)
     if mf.surv is not None or mf.y is None:
         raise ValueError("glm() needs a response on the left of '~' (not Surv())")
     if mf.specials:
@@ -361,9 +367,10 @@ def glm(
     if mf.offset is not None:
         off = mf.offset if off is None else off + mf.offset
     fit = glm_fit(mf.X, mf.y, weights=w, offset=off, family=fam, control=control,
-                  intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe)
+                  intercept=mf.intercept, column_names=mf.column_names, describe=mf.describe,
+                  x_fortran=None if frames is None else frames.fortran(mf.X))
     warn_collinear(mf.X, mf.column_names, "glm", weights=w,
-                   skip=list(np.flatnonzero(fit.aliased)), describe=mf.describe)
+                   skip=list(np.flatnonzero(fit.aliased)), describe=mf.describe, frames=frames)
     null_dev = fit.null_deviance
     if off is not None and mf.intercept:
         fit2 = glm_fit(mf.X[:, [0]], mf.y, weights=w, offset=off, family=fam, control=control,

@@ -21,6 +21,8 @@ import numpy as np
 from scipy.linalg.lapack import dgeqrf as _dgeqrf
 from scipy.linalg.lapack import dormqr as _dormqr
 
+from ._glm_kernels import LogitBinaryKernel
+from ._glm_kernels import kernel as _kernel
 from ._validation import as_float_array
 from .families import DBL_EPS, Family, GlmWarning, get_family
 
@@ -217,9 +219,17 @@ def qr_dqrdc2(x: np.ndarray, tol: float = 1e-7, method: str = "auto") -> QR:
     return _qr_replay(x, tol)
 
 
-def _qr_weighted(X: np.ndarray, w: np.ndarray, tol: float) -> QR:
-    """``qr_dqrdc2(X * w[:, None], tol)`` with one n x p temporary (``X`` Fortran-ordered)."""
-    a = X * w[:, None]
+def _qr_weighted(X: np.ndarray, w: np.ndarray, tol: float, out: np.ndarray | None = None) -> QR:
+    """``qr_dqrdc2(X * w[:, None], tol)`` with one n x p temporary (``X`` Fortran-ordered).
+
+    ``out``: a Fortran-ordered float64 array of ``X``'s shape to hold the product (LAPACK's
+    workspace; the returned QR may keep it), so that IRLS iterations reuse one buffer.
+    """
+    if (out is not None and out.shape == X.shape and out.dtype == np.float64
+            and out.flags.f_contiguous and out.flags.writeable):
+        a = np.multiply(X, w[:, None], out=out)
+    else:
+        a = X * w[:, None]
     if not a.flags.f_contiguous:
         a = np.asfortranarray(a)
     fast = _qr_lapack(a, tol, overwrite=True)
@@ -357,6 +367,7 @@ def glm_fit(
     mustart: np.ndarray | None = None,
     column_names: list[str] | None = None,
     describe=None,
+    x_fortran: np.ndarray | None = None,
 ) -> GlmFit:
     """Fit a GLM by IRLS exactly as R's ``stats::glm.fit`` does.
 
@@ -383,6 +394,9 @@ def glm_fit(
     describe : callable, optional
         Takes a list of column names and formats them (e.g. ``ModelFrame.describe``) instead of
         ``column_names``, so that names built from factor levels never reach a message.
+    x_fortran : numpy.ndarray, optional
+        ``X`` itself in Fortran order (e.g. :meth:`FrameCache.fortran
+        <carts_iptw.formula.cache.FrameCache.fortran>`), used instead of a fresh copy.
 
     Returns
     -------
@@ -445,7 +459,11 @@ def glm_fit(
     if mustart is None:
         mustart = mustart_init
     linkinv, dev_resids, mu_eta, variance = fam.linkinv, fam.dev_resids, fam.mu_eta, fam.variance
+    # the family's arithmetic, fused for a 0/1 logistic model (the same values)
+    kern = _kernel(fam, y, weights)
     tol = min(1e-7, control.epsilon / 1000)
+    wpos = weights > 0
+    wpos_all = bool(wpos.all())
 
     qr: QR | None = None
     if nvars == 0:
@@ -462,37 +480,62 @@ def glm_fit(
         rank = 0
     else:
         coefold = None
-        Xf = np.asfortranarray(X)
+        Xf = x_fortran if (x_fortran is not None and x_fortran.shape == X.shape
+                           and x_fortran.dtype == np.float64
+                           and x_fortran.flags.f_contiguous) else np.asfortranarray(X)
+        # one n x p buffer for sqrt(w) X: an iteration's QR is needed only until the next
+        # iteration factorises (the fit keeps the last one)
+        buf = None
         eta = fam.linkfun(mustart)
-        mu = linkinv(eta)
-        if not (fam.validmu(mu) and fam.valideta(eta)):
+        mu = kern.linkinv(eta)
+        if not kern.valid(eta, mu):
             raise ValueError("cannot find valid starting values: please specify some")
-        devold = float(np.sum(dev_resids(y, mu, weights)))
+        devold = kern.deviance(mu)
         boundary = conv = False
         start = np.zeros(nvars)
         coef = start
         it = 0
         for it in range(1, control.maxit + 1):
-            good = weights > 0
-            varmu = variance(mu)[good]
+            var = kern.variance(mu)
+            varmu = var if wpos_all else var[wpos]
             if np.any(np.isnan(varmu)):
                 raise ValueError("NAs in V(mu)")
             if np.any(varmu == 0):
                 raise ValueError("0s in V(mu)")
-            mu_eta_val = mu_eta(eta)
-            if np.any(np.isnan(mu_eta_val[good])):
+            mu_eta_val = kern.mu_eta(eta)
+            if np.any(np.isnan(mu_eta_val if wpos_all else mu_eta_val[wpos])):
                 raise ValueError("NAs in d(mu)/d(eta)")
-            good = (weights > 0) & (mu_eta_val != 0)
+            good = mu_eta_val != 0
+            if not wpos_all:
+                good &= wpos
             good_all = bool(good.all())
             if not good.any():
                 conv = False
                 warnings.warn(f"no observations informative at iteration {it}", GlmWarning,
                               stacklevel=2)
                 break
-            z = (eta - offset_arr)[good] + (y - mu)[good] / mu_eta_val[good]
-            w = np.sqrt(weights[good] * mu_eta_val[good] ** 2 / variance(mu)[good])
-            qr = _qr_weighted(Xf if good_all else Xf[good], w, tol)
-            b = qr.coef(z * w)
+            if good_all:
+                # z = (eta - offset) + (y - mu) / mu.eta; w = sqrt(prior * mu.eta^2 / V(mu)),
+                # the same operations in place
+                z = np.subtract(eta, offset_arr)
+                t = np.subtract(y, mu)
+                np.divide(t, mu_eta_val, out=t)
+                np.add(z, t, out=z)
+                w = np.square(mu_eta_val, out=t)
+                np.multiply(weights, w, out=w)
+                np.divide(w, var, out=w)
+                np.sqrt(w, out=w)
+                if buf is None:
+                    buf = np.empty(Xf.shape, dtype=np.float64, order="F")
+                qr = None  # the previous factorisation lives in buf: overwritten now
+                qr = _qr_weighted(Xf, w, tol, out=buf)
+                np.multiply(z, w, out=z)
+                b = qr.coef(z)
+            else:
+                z = (eta - offset_arr)[good] + (y - mu)[good] / mu_eta_val[good]
+                w = np.sqrt(weights[good] * mu_eta_val[good] ** 2 / var[good])
+                qr = _qr_weighted(Xf[good], w, tol)
+                b = qr.coef(z * w)
             if not np.all(np.isfinite(b)):
                 conv = False
                 warnings.warn(f"non-finite coefficients at iteration {it}", GlmWarning,
@@ -504,8 +547,8 @@ def glm_fit(
             start[qr.pivot] = b
             eta = X @ start
             eta = eta + offset_arr
-            mu = linkinv(eta)
-            dev = float(np.sum(dev_resids(y, mu, weights)))
+            mu = kern.linkinv(eta)
+            dev = kern.deviance(mu)
             boundary = False
             if not np.isfinite(dev):
                 if coefold is None:
@@ -519,30 +562,31 @@ def glm_fit(
                     ii += 1
                     start = (start + coefold) / 2
                     eta = X @ start + offset_arr
-                    mu = linkinv(eta)
-                    dev = float(np.sum(dev_resids(y, mu, weights)))
+                    mu = kern.linkinv(eta)
+                    dev = kern.deviance(mu)
                 boundary = True
-            if not (fam.valideta(eta) and fam.validmu(mu)):
+            if not kern.valid(eta, mu):
                 if coefold is None:
                     raise ValueError("no valid set of coefficients has been found: please "
                                      "supply starting values")
                 warnings.warn("step size truncated: out of bounds", GlmWarning, stacklevel=2)
                 ii = 1
-                while not (fam.valideta(eta) and fam.validmu(mu)):
+                while not kern.valid(eta, mu):
                     if ii > control.maxit:
                         raise ValueError("inner loop 2; cannot correct step size")
                     ii += 1
                     start = (start + coefold) / 2
                     eta = X @ start + offset_arr
-                    mu = linkinv(eta)
+                    mu = kern.linkinv(eta)
                 boundary = True
-                dev = float(np.sum(dev_resids(y, mu, weights)))
+                dev = kern.deviance(mu)
             if abs(dev - devold) / (0.1 + abs(dev)) < control.epsilon:
                 conv = True
                 coef = start
                 break
             devold = dev
             coef = coefold = start
+        del buf
         if not conv:
             warnings.warn("glm.fit: algorithm did not converge", GlmWarning, stacklevel=2)
         if boundary:
@@ -566,11 +610,18 @@ def glm_fit(
                 f"{(describe or ', '.join)(dropped)}", GlmWarning, stacklevel=2,
             )
 
-    residuals = (y - mu) / mu_eta(eta)
-    wt = np.zeros(nobs)
-    wt[good] = w ** 2
+    residuals = np.subtract(y, mu)
+    np.divide(residuals, kern.mu_eta(eta) if nvars else mu_eta(eta), out=residuals)
+    if good.all():
+        wt = np.square(w)
+    else:
+        wt = np.zeros(nobs)
+        wt[good] = w ** 2
     wtdmu = np.sum(weights * y) / np.sum(weights) if intercept else linkinv(offset_arr)
-    nulldev = float(np.sum(dev_resids(y, wtdmu, weights)))
+    if intercept and isinstance(kern, LogitBinaryKernel):
+        nulldev = kern.deviance_const(float(wtdmu))
+    else:
+        nulldev = float(np.sum(dev_resids(y, wtdmu, weights)))
     n_ok = nobs - int(np.sum(weights == 0))
     nulldf = n_ok - int(intercept)
     resdf = n_ok - rank
@@ -581,15 +632,19 @@ def glm_fit(
         dispersion = 1.0
     elif resdf > 0:
         pos = wt > 0
+        r2 = np.square(residuals)
+        np.multiply(wt, r2, out=r2)
         if np.any(wt == 0):
             warnings.warn("observations with zero weight not used for calculating dispersion",
                           GlmWarning, stacklevel=2)
-        dispersion = float(np.sum((wt * residuals ** 2)[pos]) / resdf)
+        if not pos.all():
+            r2 = r2[pos]
+        dispersion = float(np.sum(r2) / resdf)
     else:
         dispersion = float("nan")
     cov = np.full((nvars, nvars), np.nan)
     if rank > 0 and qr is not None:
-        Rk = np.triu(qr.qr[:rank, :rank])
+        Rk = qr.R()[:rank, :rank]
         from scipy.linalg import solve_triangular
 
         Rinv = solve_triangular(Rk, np.eye(rank), lower=False)

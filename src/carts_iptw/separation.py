@@ -103,15 +103,16 @@ class SeparationError(ValueError):
         self.result = result
 
 
-def check_separation(formula: str, data, weights=None) -> SeparationResult:
+def check_separation(formula: str, data, weights=None, frames=None) -> SeparationResult:
     """Raise :class:`SeparationError` naming the covariates if the outcome is separated.
 
     A ``ValueError``, when the outcome of ``formula`` is (quasi-)separated in ``data`` (rows
-    with zero weight ignored); else return the result.
+    with zero weight ignored); else return the result. ``frames``: a
+    :class:`~carts_iptw.formula.cache.FrameCache` to take the model frame from.
     """
     from carts_iptw.formula import model_frame
 
-    mf = model_frame(formula, data)
+    mf = model_frame(formula, data) if frames is None else frames.model_frame(formula, data)
     if mf.y is None:
         raise ValueError("formula needs a response")
     r = detect_separation(mf.X, mf.y, list(mf.column_names), weights)
@@ -132,6 +133,26 @@ def _scaled_signed(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (X / scale) * (2 * y - 1)[:, None]
 
 
+def _scaled_signed_f(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`_scaled_signed`'s matrix, Fortran-ordered, built column by column.
+
+    The same numbers (``x / scale`` negated where ``y = 0``: a product by -1 or 1 is exact)
+    with one n x p array and contiguous columns.
+    """
+    n, p = X.shape
+    if not X.flags.f_contiguous:
+        X = np.asfortranarray(X)  # contiguous columns
+    Z = np.empty((n, p), order="F")
+    neg = y == 0
+    for j in range(p):
+        col = Z[:, j]
+        np.abs(X[:, j], out=col)
+        m = col.max() if n else 0.0
+        np.divide(X[:, j], m if m != 0 else 1.0, out=col)
+        np.negative(col, out=col, where=neg)
+    return Z
+
+
 def _residual_bound(Z: np.ndarray, lam: np.ndarray, dtype) -> float:
     """An upper bound on ``||Z' lam||_1`` (exact arithmetic on the given doubles).
 
@@ -144,6 +165,14 @@ def _residual_bound(Z: np.ndarray, lam: np.ndarray, dtype) -> float:
     eps = float(np.finfo(dtype).eps)
     lam_d = lam.astype(dtype, copy=False)
     total = 0.0
+    if np.dtype(dtype) == np.float64 and Z.dtype == np.float64 and Z.flags.f_contiguous:
+        t = np.empty(n)  # contiguous columns: no copy, one buffer
+        for j in range(p):
+            np.multiply(Z[:, j], lam_d, out=t)
+            tot = abs(float(t.sum()))
+            np.abs(t, out=t)
+            total += tot + (np.log2(max(n, 2)) + 24) * eps * float(t.sum())
+        return total
     for j in range(p):
         t = np.ascontiguousarray(Z[:, j]).astype(dtype, copy=False) * lam_d
         total += abs(float(t.sum())) + (np.log2(max(n, 2)) + 24) * eps * float(np.abs(t).sum())
@@ -201,26 +230,54 @@ def separation_excluded(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None
         return n > 0  # detect_separation: not a 0/1 outcome -> not separated
     if not (np.all(np.isfinite(lam)) and np.all(lam > 0)):
         return False
-    Z = _scaled_signed(X, y)
     lam = lam / lam.max()
-    G = (Z * lam[:, None]).T @ Z
+    # Z = (X / scale) * s is not formed: the refinement c only proposes a lambda (any
+    # rounding in it is harmless), and the bound below multiplies the LP's own doubles
+    # x_ij / scale_j by s_i lambda_i (a sign flip is exact: the products of Z' lambda)
+    Xf = X if X.flags.f_contiguous else np.asfortranarray(X)
+    p = Xf.shape[1]
+    scale = np.array([max(float(Xf[:, j].max()), -float(Xf[:, j].min())) for j in range(p)])
+    scale[scale == 0] = 1.0  # as _scaled_signed (a NaN column: no certificate below)
+    if not np.all(np.isfinite(scale)):
+        return False
+    sgn = np.where(y == 0, -1.0, 1.0)
+    G = (Xf * lam[:, None]).T @ Xf / np.outer(scale, scale)
     try:
-        c = np.linalg.lstsq(G, -(Z.T @ lam), rcond=None)[0]
+        c = np.linalg.lstsq(G, -((Xf.T @ (sgn * lam)) / scale), rcond=None)[0]
     except np.linalg.LinAlgError:  # pragma: no cover - non-finite input
         return False
-    lam2 = lam * (1 + (Z @ c))
+    lam2 = lam * (1 + sgn * (Xf @ (c / scale)))
     if not np.all(lam2 > 0):
         lam2 = lam
     limit = 0.1 * tol * max(1.0, n) ** 0.5 * float(lam2.min())
-    for dtype in (np.float64, np.longdouble):
-        if _residual_bound(Z, lam2, dtype) <= limit:
-            return True
-        if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
-            break
+    if _residual_bound_scaled(Xf, scale, sgn * lam2) <= limit:
+        return True
+    if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps:
+        return _residual_bound(_scaled_signed_f(Xf, y), lam2, np.longdouble) <= limit
     return False
 
 
-def check_separation_after_fit(formula: str, data, weights, fit) -> SeparationResult | None:
+def _residual_bound_scaled(Xf: np.ndarray, scale: np.ndarray, slam: np.ndarray) -> float:
+    """:func:`_residual_bound` in double of ``Z = (X / scale) * s`` and ``lambda``.
+
+    Computed as ``(x_ij / scale_j) * (s_i lambda_i)`` column by column (``slam = s * lambda``):
+    the same products as ``Z_ij * lambda_i``, so the same sums and the same bound.
+    """
+    n, p = Xf.shape
+    eps = float(np.finfo(np.float64).eps)
+    t = np.empty(n)
+    total = 0.0
+    for j in range(p):
+        np.divide(Xf[:, j], scale[j], out=t)
+        np.multiply(t, slam, out=t)
+        tot = abs(float(t.sum()))
+        np.abs(t, out=t)
+        total += tot + (np.log2(max(n, 2)) + 24) * eps * float(t.sum())
+    return total
+
+
+def check_separation_after_fit(formula: str, data, weights, fit,
+                               frames=None) -> SeparationResult | None:
     """:func:`check_separation`, skipped when the converged fit certifies there is none.
 
     ``fit`` is the :func:`~carts_iptw.glm` result of ``formula`` on ``data`` with these prior
@@ -235,8 +292,15 @@ def check_separation_after_fit(formula: str, data, weights, fit) -> SeparationRe
         eta = np.asarray(g.linear_predictor, dtype=float)
         fam = g.family
         with np.errstate(all="ignore"):
-            lam = (np.asarray(g.prior_weights, dtype=float) * np.abs(g.y - mu)
-                   * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
-        if separation_excluded(fit.X, g.y, weights, lam):
+            if fam.link.name == "logit":
+                # mu.eta(eta) / V(mu) = 1 for the canonical link: any lambda > 0 gives a valid
+                # certificate, so this one need not round as the two functions would
+                lam = np.abs(g.y - mu)
+                lam *= np.asarray(g.prior_weights, dtype=float)
+            else:
+                lam = (np.asarray(g.prior_weights, dtype=float) * np.abs(g.y - mu)
+                       * np.abs(fam.mu_eta(eta)) / fam.variance(mu))
+        X = fit.X if frames is None else frames.fortran(fit.X)
+        if separation_excluded(X, g.y, weights, lam):
             return None
-    return check_separation(formula, data, weights=weights)
+    return check_separation(formula, data, weights=weights, frames=frames)

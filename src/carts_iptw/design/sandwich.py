@@ -24,7 +24,9 @@ def _parts(fit, X):
 
     f = fit if isinstance(fit, GlmFit) else fit.fit
     keep = ~np.asarray(f.aliased, dtype=bool)
-    Xk = np.asarray(X, dtype=float)[:, keep]
+    Xk = np.asarray(X, dtype=float)
+    if not keep.all():
+        Xk = Xk[:, keep]
     u = Xk * (f.working_residuals * f.working_weights)[:, None]
     A = np.asarray(f.cov_unscaled)[np.ix_(keep, keep)]
     return u, A, keep
@@ -56,4 +58,4 @@ def vcov_hc(fit, X, type: str = "HC0") -> np.ndarray:
 def vcov_design(fit, X, design: SurveyDesign) -> np.ndarray:
     """Design-based (linearisation) covariance of GLM coefficients; ``survey:::svy.varcoef``."""
     u, A, keep = _parts(fit, X)
-    return _expand(design.recvar(u @ A), keep)
+    return _expand(design.recvar(u @ A, overwrite=True), keep)

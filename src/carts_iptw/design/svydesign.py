@@ -105,8 +105,12 @@ class SurveyDesign:
             return k - int(k > 0)
         return int(len(np.unique(self.cluster[inset])) - len(np.unique(self.strata[inset])))
 
-    def recvar(self, x) -> np.ndarray:
-        """``survey::svyrecvar`` for this one-stage design: variance matrix of ``colSums(x)``."""
+    def recvar(self, x, overwrite: bool = False) -> np.ndarray:
+        """``survey::svyrecvar`` for this one-stage design: variance matrix of ``colSums(x)``.
+
+        ``overwrite=True``: ``x`` (a float64 array the caller gives away) may be centred in
+        place (no n x p copy).
+        """
         x = np.asarray(x, dtype=float)
         if x.ndim == 1:
             x = x[:, None]
@@ -121,7 +125,7 @@ class SurveyDesign:
                 )
             k = x.shape[0]
             m = x.sum(axis=0) / nh
-            xc = x - m
+            xc = np.subtract(x, m, out=x) if overwrite and x.flags.writeable else x - m
             # a thin product by einsum (a threaded BLAS call spins on a loaded machine)
             gram = np.einsum("ij,ik->jk", xc, xc) if p <= 8 else xc.T @ xc
             out = gram + (nh - k) * np.outer(m, m)

@@ -36,7 +36,7 @@ def _check_terms(formula, data, weights):
         )
 
 
-def _fit_glm(formula, data, family, weights, control):
+def _fit_glm(formula, data, family, weights, control, frames=None):
     """glm() with glm.fit's warnings passed on (as survey::svyglm) and kept as notes.
 
     Singular designs raise naming the aliased terms (R reports NA coefficients: documented
@@ -49,7 +49,8 @@ def _fit_glm(formula, data, family, weights, control):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = glm(formula, data, family=family, weights=weights, control=control)
+        fit = glm(formula, data, family=family, weights=weights, control=control,
+                  frames=frames)
     notes = []
     for w in caught:
         msg = str(w.message)
@@ -70,7 +71,7 @@ def _fit_glm(formula, data, family, weights, control):
     return fit, notes
 
 
-def fit_checking_separation(formula, data, family, w, control, fit_glm=None):
+def fit_checking_separation(formula, data, family, w, control, fit_glm=None, frames=None):
     """``_fit_glm`` for a binomial family; separation raises as if checked before the fit.
 
     The fit runs first with its warnings held back; its score proves the absence of separation
@@ -79,22 +80,24 @@ def fit_checking_separation(formula, data, family, w, control, fit_glm=None):
     :class:`SeparationError` is raised and the fit's warnings are dropped, as when the check ran
     before the fit; otherwise they are re-emitted.
     """
-    fit_glm = fit_glm or _fit_glm
+    if fit_glm is None:
+        def fit_glm(formula, data, family, w, control):
+            return _fit_glm(formula, data, family, w, control, frames=frames)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             out = fit_glm(formula, data, family, w, control)
         except Exception:
-            check_separation(formula, data, weights=w)
+            check_separation(formula, data, weights=w, frames=frames)
             raise
-    check_separation_after_fit(formula, data, w, out[0])
+    check_separation_after_fit(formula, data, w, out[0], frames=frames)
     for c in caught:
         warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
     return out
 
 
 def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", control=None,
-           check_separation_: bool = True) -> ModelResult:
+           check_separation_: bool = True, *, frames=None) -> ModelResult:
     """Survey-weighted generalised linear model; twin of ``survey::svyglm``.
 
     Parameters
@@ -110,6 +113,10 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
         R's ``glm.control`` (default ``epsilon = 1e-8``).
     check_separation_ : bool, default True
         Check binary families for (quasi-)separation first.
+    frames : FrameCache, optional
+        A :class:`~carts_iptw.formula.cache.FrameCache` shared by the models of one design
+        (e.g. a study's outcome models, which differ only in the response): the model matrix
+        of the right-hand side is built once (the same numbers; R builds it per fit).
 
     Returns
     -------
@@ -174,9 +181,9 @@ def svyglm(formula: str, design: SurveyDesign, family: str = "quasibinomial", co
     data = design.data
     w = design.weights / design.weights.mean()
     if check_separation_ and family in ("binomial", "quasibinomial"):
-        fit, notes = fit_checking_separation(formula, data, family, w, control)
+        fit, notes = fit_checking_separation(formula, data, family, w, control, frames=frames)
     else:
-        fit, notes = _fit_glm(formula, data, family, w, control)
+        fit, notes = _fit_glm(formula, data, family, w, control, frames=frames)
     X = fit.X
     V = vcov_design(fit, X, design)
     names = fit.column_names

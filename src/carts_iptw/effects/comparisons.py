@@ -244,6 +244,7 @@ class PreparedComparisons:
         self.fit, self.glm, self.b, self.V = fit, glm, b, V
         self.data, self.w, self.target, self.variables = data, w, target, variables
         self.lo, self.hi, self.X1, self.o1, self.X0, self.o0 = lo, hi, X1, o1, X0, o0
+        self._means = None  # the averaged predictions and their gradients, shared by contrasts
 
     def contrast(self, comparison: str = "difference", conf_level: float = 0.95
                  ) -> AvgComparisons:
@@ -253,16 +254,35 @@ class PreparedComparisons:
         fit, glm, b, V = self.fit, self.glm, self.b, self.V
         data, w, target, variables = self.data, self.w, self.target, self.variables
         lo, hi, X1, o1, X0, o0 = self.lo, self.hi, self.X1, self.o1, self.X0, self.o0
-        return _contrast(fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0, o0,
+        if self._means is None:
+            self._means = _means(glm, b, data, w, X1, o1, X0, o0)
+        return _contrast(fit, glm, V, data, w, target, variables, lo, hi, self._means,
                          comparison, conf_level)
 
 
+def _counterfactual(glm, data: pd.DataFrame, variable: str, value, frames):
+    """``_design`` of ``data`` with ``variable`` set to ``value``; shared through ``frames``."""
+    if frames is None or glm.model_frame.bases:
+        return _design(glm, _set(data, variable, value))
+    from carts_iptw.formula.parser import deparse, parse_formula
+
+    xl = tuple((k, tuple(v)) for k, v in sorted(glm.model_frame.xlevels.items()))
+    oa = getattr(glm, "_offset_arg", None)
+    key = ("counterfactual", deparse(parse_formula(glm.formula)[1]), xl,
+           tuple(glm.column_names), oa if isinstance(oa, str) else id(oa), variable,
+           type(value).__name__, repr(value))
+    return frames.design(key, data, lambda: _design(glm, _set(data, variable, value)))
+
+
 def prepare_comparisons(fit, variables: str = "treat", newdata: pd.DataFrame | None = None,
-                        wts=None) -> PreparedComparisons:
+                        wts=None, *, frames=None) -> PreparedComparisons:
     """Target rows and counterfactual designs for :func:`avg_comparisons` (same arguments).
 
     No R twin of its own: marginaleffects rebuilds the predictions per call; the numbers of
-    ``.contrast(c)`` are those of ``avg_comparisons(..., comparison = c)``.
+    ``.contrast(c)`` are those of ``avg_comparisons(..., comparison = c)``. ``frames``: a
+    :class:`~carts_iptw.formula.cache.FrameCache`; the counterfactual model matrices of the
+    target rows are then built once for every fit with the same right-hand side and factor
+    levels on the same ``newdata`` object (a study's outcome models).
     """
     if not isinstance(variables, str):
         raise TypeError("variables must be one column name (a binary treatment)")
@@ -279,21 +299,29 @@ def prepare_comparisons(fit, variables: str = "treat", newdata: pd.DataFrame | N
     if variables not in data.columns:
         raise ValueError(f"column '{variables}' is not in newdata")
     lo, hi = _levels(ref[variables], variables)
-    X1, o1 = _design(glm, _set(data, variables, hi))
-    X0, o0 = _design(glm, _set(data, variables, lo))
+    X1, o1 = _counterfactual(glm, data, variables, hi, frames)
+    X0, o0 = _counterfactual(glm, data, variables, lo, frames)
     return PreparedComparisons(fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0,
                                o0)
 
 
-def _contrast(fit, glm, b, V, data, w, target, variables, lo, hi, X1, o1, X0, o0,
-              comparison, conf_level):
+def _means(glm, b, data, w, X1, o1, X0, o0):
+    """The averaged predictions ``m1, m0`` and their gradients ``g1, g0`` in ``b``."""
+    from carts_iptw._glm_kernels import linkinv_mu_eta
+
     fam = glm.family
     e1, e0 = X1 @ b + o1, X0 @ b + o0
-    mu1, mu0 = fam.linkinv(e1), fam.linkinv(e0)
+    (mu1, d1), (mu0, d0) = linkinv_mu_eta(fam, e1), linkinv_mu_eta(fam, e0)
     a = np.full(len(data), 1.0 / len(data)) if w is None else w / w.sum()
     m1, m0 = float(a @ mu1), float(a @ mu0)
-    g1 = (a * fam.mu_eta(e1)) @ X1
-    g0 = (a * fam.mu_eta(e0)) @ X0
+    g1 = (a * d1) @ X1
+    g0 = (a * d0) @ X0
+    return m1, m0, g1, g0
+
+
+def _contrast(fit, glm, V, data, w, target, variables, lo, hi, means, comparison,
+              conf_level):
+    m1, m0, g1, g0 = means
     if comparison == "difference":
         est, J = m1 - m0, g1 - g0
     elif comparison == "ratio":

@@ -208,6 +208,49 @@ def _coding(terms: Terms, kinds: dict[int, Value]) -> list[dict[int, int]]:
     return codes
 
 
+def check_columns(used: list[str], data: pd.DataFrame) -> None:
+    """Raise for a column the formula reads that is unknown, duplicated or has missing values."""
+    unknown = [c for c in used if c not in data.columns]
+    if unknown:
+        raise ValueError(
+            f"unknown column{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)} in formula (not in data)"
+        )
+    dup = [c for c in used if int((data.columns == c).sum()) > 1]
+    if dup:
+        raise ValueError(f"column name(s) {dup} appear more than once in data")
+    for c in used:
+        k = int(pd.isna(data[c]).sum())
+        if k:
+            raise ValueError(
+                f"column '{c}' has {k} missing value(s); remove or impute them first "
+                "(R's na.omit would drop these rows silently)"
+            )
+
+
+def model_response(response, data: pd.DataFrame):
+    """``(y, y_levels, surv, response_name)`` of a formula's left-hand side (None: none)."""
+    y = None
+    y_levels = None
+    surv = None
+    response_name = None
+    if response is not None:
+        response_name = deparse(response)
+        if isinstance(response, Call) and response.func == "Surv":
+            surv = eval_surv(response, data)
+        else:
+            v = _check_variable(evaluate(response, data), response_name, len(data))
+            if v.kind == "numeric":
+                y = v.values.astype(float)
+            elif v.kind == "logical":
+                y = v.values.astype(float)
+            else:
+                f = as_factor(v)
+                y_levels = list(f.levels)
+                y = (f.values != 0).astype(float)
+    return y, y_levels, surv, response_name
+
+
 def model_frame(formula: str, data: pd.DataFrame, *,
                 xlevels: dict[str, list[str]] | None = None,
                 bases: dict[str, dict] | None = None,
@@ -290,43 +333,11 @@ def model_frame(formula: str, data: pd.DataFrame, *,
     for calls in terms.specials.values():
         for c in calls:
             column_names_used(c, used)
-    unknown = [c for c in used if c not in data.columns]
-    if unknown:
-        raise ValueError(
-            f"unknown column{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(repr(u) for u in unknown)} in formula (not in data)"
-        )
-    dup = [c for c in used if int((data.columns == c).sum()) > 1]
-    if dup:
-        raise ValueError(f"column name(s) {dup} appear more than once in data")
-    for c in used:
-        k = int(pd.isna(data[c]).sum())
-        if k:
-            raise ValueError(
-                f"column '{c}' has {k} missing value(s); remove or impute them first "
-                "(R's na.omit would drop these rows silently)"
-            )
+    check_columns(used, data)
     n = len(data)
 
     # response
-    y = None
-    y_levels = None
-    surv = None
-    response_name = None
-    if response is not None:
-        response_name = deparse(response)
-        if isinstance(response, Call) and response.func == "Surv":
-            surv = eval_surv(response, data)
-        else:
-            v = _check_variable(evaluate(response, data), response_name, n)
-            if v.kind == "numeric":
-                y = v.values.astype(float)
-            elif v.kind == "logical":
-                y = v.values.astype(float)
-            else:
-                f = as_factor(v)
-                y_levels = list(f.levels)
-                y = (f.values != 0).astype(float)
+    y, y_levels, surv, response_name = model_response(response, data)
 
     # term variables
     in_terms = sorted({v for t in terms.terms for v in t})
@@ -385,7 +396,7 @@ def model_frame(formula: str, data: pd.DataFrame, *,
                 col = col * x
             cols.append(col)
             assign.append(j + 1)
-    X = np.column_stack(cols).astype(np.float64) if cols else np.empty((n, 0))
+    X = np.column_stack(cols).astype(np.float64, copy=False) if cols else np.empty((n, 0))
 
     # offset(s): summed, as R
     offset = None

@@ -34,6 +34,7 @@ from carts_iptw.effects.evalue import evalue
 from carts_iptw.effects.rmst import rmst_difference
 from carts_iptw.effects.subgroups import subgroup_effects
 from carts_iptw.effects.survdiff_at import survfit_difference
+from carts_iptw.formula.cache import FrameCache
 from carts_iptw.separation import SeparationError
 from carts_iptw.study.expr import evaluate, parse
 from carts_iptw.study.provenance import num
@@ -65,6 +66,11 @@ class Context:
     #: n x p design, ~0.27 GB per outcome model at 10^6 rows
     fits: dict = dataclasses.field(default_factory=dict)
     keep_fits: bool = False
+    #: model frames shared by the effect models of the whole cohort (same right-hand side, only
+    #: the outcome differs) and their g-computation designs; a domain (``among``) is not cached
+    frames: FrameCache = dataclasses.field(default_factory=FrameCache)
+    #: the g-computation target rows of the whole cohort, built once
+    _gcomp_all: tuple | None = None
 
     def __post_init__(self):
         """Start with an empty list of warnings."""
@@ -469,7 +475,8 @@ def continuous_outcome(ctx: Context, o: Outcome) -> dict:
         res[label] = d
     design = ctx.design.subset(among) if o.among else ctx.design
     with collect_warnings(ctx, f"mean difference {o.name}"):
-        fit = svyglm(formula, design, family="gaussian")
+        fit = svyglm(formula, design, family="gaussian",
+                     frames=None if o.among else ctx.frames)
     ctx.keep_fit("continuous", o.name, fit)
     row = fit.tidy().set_index("term").loc[trt]
     res["difference"] = {"estimate": num(row["estimate"], "svyglm"),
@@ -534,7 +541,9 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
     trt = ctx.spec.treatment
     try:
         with collect_warnings(ctx, f"odds ratio {o.name}"):
-            fit = svyglm(formula, design, family="quasibinomial")  # checks separation first
+            # checks separation first; the cohort's models share their design matrix
+            fit = svyglm(formula, design, family="quasibinomial",
+                         frames=None if among is not None else ctx.frames)
     except SeparationError as exc:
         sep = exc.result
         kind = "complete" if sep.complete else "quasi-complete"
@@ -570,12 +579,25 @@ def odds_ratio(ctx: Context, o: Outcome) -> dict:
 _EFF_CELLS = ("estimate", "se", "lower", "upper", "p")
 
 
+def release_frames(ctx: Context, remaining) -> None:
+    """Drop the shared model frames once none of the ``remaining`` outcomes can use them.
+
+    They hold n x p arrays (the outcome models' design, its counterfactual copies); the binary
+    and continuous outcomes of the whole cohort (no ``among``) share them.
+    """
+    if not any(o.type in ("binary", "continuous") and not o.among for o in remaining):
+        ctx.frames.clear()
+        ctx._gcomp_all = None
+
+
 def gcomp_target(ctx: Context, among: np.ndarray | None = None):
     """The g-computation target rows and averaging weights from the estimand.
 
     As WeightIt's vignette: all rows (ATE), the treated (ATT), the controls (ATC), unweighted; ATO / ATM
     averaged with the weights. ``among`` restricts to the outcome's analysed rows.
     """
+    if among is None and ctx._gcomp_all is not None and ctx._gcomp_all[0] is ctx.data:
+        return ctx._gcomp_all[1]
     est = ctx.spec.propensity.estimand
     keep = np.ones(len(ctx.data), dtype=bool) if among is None else np.asarray(among, bool)
     if est == "ATT":
@@ -583,7 +605,11 @@ def gcomp_target(ctx: Context, among: np.ndarray | None = None):
     elif est == "ATC":
         keep = keep & ~ctx.trt
     wts = ctx.weights[keep] if est in ("ATO", "ATM") else False
-    return ctx.data.loc[keep], wts
+    # every row: the cohort itself (read only), not a copy of it
+    out = (ctx.data if keep.all() else ctx.data.loc[keep]), wts
+    if among is None:  # the same rows for every outcome of the cohort: shared designs
+        ctx._gcomp_all = (ctx.data, out)
+    return out
 
 
 def marginal_effects(ctx: Context, o: Outcome, fit, among=None) -> dict:
@@ -599,7 +625,8 @@ def marginal_effects(ctx: Context, o: Outcome, fit, among=None) -> dict:
     # the two counterfactual designs of the target rows are built once for both contrasts
     try:
         with collect_warnings(ctx, f"marginal effects {o.name}"):
-            prep = prepare_comparisons(fit, variables=trt, newdata=nd, wts=wts)
+            prep = prepare_comparisons(fit, variables=trt, newdata=nd, wts=wts,
+                                       frames=None if o.among else ctx.frames)
     except ValueError as exc:
         prep = exc
     for key, cmp in (("rd", "difference"), ("rr", "ratio")):

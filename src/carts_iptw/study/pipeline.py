@@ -170,7 +170,8 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
     res["distribution_outcomes"], res["survival"], res["cox"] = [], [], []
     res["competing"] = []
     objs["km"], objs["cif"] = {}, {}
-    for o in spec.outcomes:
+    outcomes = list(spec.outcomes)
+    for i, o in enumerate(outcomes):
         if o.type == "binary":
             step(f"outcome {o.name}: weighted rate and adjusted odds ratio")
             res["binary_outcomes"].append(A.binary_outcome(ctx, o))
@@ -195,6 +196,7 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
             objs["cif"][o.name] = (fit, r)
             if "cox" in r:
                 res["cox"].append(r["cox"])
+        A.release_frames(ctx, outcomes[i + 1:])  # the shared design matrices, once unused
     res["subgroups"] = []
     objs["subgroups"] = []
     for sg in spec.subgroups:
