@@ -51,7 +51,7 @@ def _cmd_run(ns) -> int:
     from carts_iptw.study.pipeline import run_study
 
     res = run_study(ns.data, ns.spec, ns.out, progress=_progress(ns.quiet or ns.json),
-                    force=ns.force)
+                    force=ns.force, n_workers=ns.workers)
     return _finish_study(ns, res)
 
 
@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             s.add_argument("--data", required=True, help="cohort table (CSV or Parquet)")
             s.add_argument("--spec", required=True, help="study specification (TOML)")
+            s.add_argument("--workers", type=int, default=None, metavar="N",
+                           help="missing = \"mi\": impute and analyse on N local Dask worker "
+                                "processes (extra 'distributed'; same results as serial)")
         s.add_argument("--out", required=True, type=Path,
                        help="output folder: new, empty, or a previous carts-iptw output")
         s.add_argument("--force", action="store_true",

@@ -124,7 +124,8 @@ def _load_spec(spec) -> StudySpec:
     return load_spec(spec)
 
 
-def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> tuple[dict, dict]:
+def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None], *, client=None,
+             n_workers: int | None = None) -> tuple[dict, dict]:
     """Run every step; returns (results, objects for the figures)."""
     from carts_iptw.study.cohort import CohortValidationError
 
@@ -140,7 +141,8 @@ def _analyse(df: pd.DataFrame, spec: StudySpec, step: Callable[[str], None]) -> 
     if spec.propensity.missing == "mi":
         from carts_iptw.study.mi import analyse_mi
 
-        res, objs = analyse_mi(data, spec, step, analyse_eligible)
+        res, objs = analyse_mi(data, spec, step, analyse_eligible, client=client,
+                               n_workers=n_workers)
     else:
         res, objs = analyse_eligible(data, spec, step)
     res = {"flow": flow.to_dict(orient="records"), **res}
@@ -210,7 +212,7 @@ def analyse_eligible(data: pd.DataFrame, spec: StudySpec, step: Callable[[str], 
 
 
 def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | None = None,
-              force: bool = False) -> dict:
+              force: bool = False, client=None, n_workers: int | None = None) -> dict:
     """Run the study in ``spec`` on the cohort ``data``; write the outputs to ``out_dir``.
 
     Parameters
@@ -229,6 +231,13 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
     force : bool, default False
         Replace a previous output whose files were edited since (never a folder without the
         manifest).
+    client : dask.distributed.Client, optional
+        With ``missing = "mi"``: run the imputation chains and the per-imputation analyses on
+        this Dask cluster (:mod:`carts_iptw.resampling`'s engine; the results are those of a
+        serial run). Ignored otherwise.
+    n_workers : int, optional
+        With ``missing = "mi"``: start a local cluster of this many single-threaded worker
+        processes for them (extra ``distributed``). Ignored otherwise.
 
     Returns
     -------
@@ -254,7 +263,7 @@ def run_study(data, spec, out_dir, progress: Progress = None, *, label: str | No
     df, data_name, synthetic = _load_data(data, spec_obj)
     # matplotlib must not need a display
     os.environ.setdefault("MPLBACKEND", "Agg")
-    res, objs = _analyse(df, spec_obj, say)
+    res, objs = _analyse(df, spec_obj, say, client=client, n_workers=n_workers)
     from carts_iptw import __version__
 
     meta = {

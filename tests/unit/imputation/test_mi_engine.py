@@ -215,3 +215,35 @@ def test_study_mi_analyses_on_dask_equal_serial(tmp_path):
         json.dumps(ref, sort_keys=True, default=str)
     assert objs["imputations"].m == 3
     assert "imputation analyses done: 3 of 3" in steps
+
+
+def test_run_study_and_cli_pass_the_engine_to_the_imputation_analyses(tmp_path, monkeypatch):
+    """run_study(client=, n_workers=) and `carts-iptw run --workers N` reach analyse_mi."""
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[2] / "e2e"))
+    try:
+        from test_mi_study import SPEC, colon_cohort
+    finally:
+        sys.path.pop(0)
+    import carts_iptw.study.mi as mi_mod
+    from carts_iptw.cli import main
+    from carts_iptw.study.pipeline import run_study
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(data, spec, step, analyse_eligible, *, client=None, n_workers=None, retries=2):
+        seen.append((client, n_workers))
+        raise Stop
+
+    monkeypatch.setattr(mi_mod, "analyse_mi", fake)
+    (tmp_path / "s.toml").write_text(SPEC)
+    colon_cohort().to_csv(tmp_path / "c.csv", index=False)
+    marker = object()
+    with pytest.raises(Stop):
+        run_study(tmp_path / "c.csv", tmp_path / "s.toml", tmp_path / "o1", client=marker)
+    with pytest.raises(Stop):
+        main(["run", "--data", str(tmp_path / "c.csv"), "--spec", str(tmp_path / "s.toml"),
+              "--out", str(tmp_path / "o2"), "--workers", "2", "--quiet"])
+    assert seen == [(marker, None), (None, 2)]
