@@ -18,7 +18,7 @@ import numpy as np
 
 from carts_iptw.families import ConvergenceWarning
 from carts_iptw.survival._chol import chinv2, cholesky2, chsolve2
-from carts_iptw.survival._riskset import RiskSets
+from carts_iptw.survival._riskset import RiskSets, row_blocks
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,19 @@ class CoxFitCore:
 
 
 def _scaling(X, w, nocenter=(-1.0, 0.0, 1.0)):
-    p = X.shape[1]
+    n, p = X.shape
     sw = w.sum()
     if tuple(nocenter) == (-1.0, 0.0, 1.0):
-        A = np.abs(X)
-        skip = ((A == 0.0) | (A == 1.0)).all(axis=0)
-        del A
+        skip = np.ones(p, dtype=bool)
+        for sl in row_blocks(n, p):  # blocks of rows: no n x p temporaries
+            A = np.abs(X[sl])
+            skip &= ((A == 0.0) | (A == 1.0)).all(axis=0)
     else:
         skip = np.array([bool(np.all(np.isin(X[:, i], nocenter))) for i in range(p)])
     means = np.where(skip, 0.0, (w @ X) / sw)
-    s = w @ np.abs(X - means)
+    s = np.zeros(p)
+    for sl in row_blocks(n, p):
+        s += w[sl] @ np.abs(X[sl] - means)
     scale = np.where(skip | ~(s > 0), 1.0, sw / np.where(s > 0, s, 1.0))
     return means, scale
 
@@ -91,7 +94,8 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
     w = rs.weights
     offset = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
     means, scale = _scaling(X, w)
-    Xs = (X - means) * scale
+    Xs = np.subtract(X, means)
+    Xs *= scale
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float) / scale
 
     def ev(b):
