@@ -73,17 +73,24 @@ class CoxFitCore:
 def _scaling(X, w, nocenter=(-1.0, 0.0, 1.0)):
     n, p = X.shape
     sw = w.sum()
+    wmean = (w @ X) / sw
+    s = np.zeros(p)
     if tuple(nocenter) == (-1.0, 0.0, 1.0):
+        # one pass over blocks of rows (no n x p temporaries): the -1/0/1 columns and
+        # sum(w |x - mean|); the latter is not used for those columns (their scale is 1)
         skip = np.ones(p, dtype=bool)
-        for sl in row_blocks(n, p):  # blocks of rows: no n x p temporaries
-            A = np.abs(X[sl])
+        for sl in row_blocks(n, p):
+            xb = X[sl]
+            A = np.abs(xb)
             skip &= ((A == 0.0) | (A == 1.0)).all(axis=0)
+            np.subtract(xb, wmean, out=A)
+            np.abs(A, out=A)
+            s += w[sl] @ A
     else:
         skip = np.array([bool(np.all(np.isin(X[:, i], nocenter))) for i in range(p)])
-    means = np.where(skip, 0.0, (w @ X) / sw)
-    s = np.zeros(p)
-    for sl in row_blocks(n, p):
-        s += w[sl] @ np.abs(X[sl] - means)
+        for sl in row_blocks(n, p):
+            s += w[sl] @ np.abs(X[sl] - wmean)
+    means = np.where(skip, 0.0, wmean)
     scale = np.where(skip | ~(s > 0), 1.0, sw / np.where(s > 0, s, 1.0))
     return means, scale
 

@@ -119,7 +119,11 @@ class RiskSets:
         for s in range(nstrat):
             rows = so[bounds[s]:bounds[s + 1]] if nstrat > 1 else slice(None)
             st = stop[rows]
-            tk = np.unique(st[dead[rows]])
+            td = st[dead[rows]]
+            if len(td) > 1 and bool(np.all(td[1:] >= td[:-1])):  # rows sorted by time
+                tk = td[np.concatenate([[True], td[1:] != td[:-1]])]
+            else:
+                tk = np.unique(td)
             hi[rows] = k0 + np.searchsorted(tk, st, side="right")
             lo[rows] = k0 + (np.searchsorted(tk, startf[rows], side="right") if self.counting else 0)
             block_time.append(tk)

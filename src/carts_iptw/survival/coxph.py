@@ -21,7 +21,7 @@ from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival._riskset import GramAccumulator, RiskSets, row_blocks
 from carts_iptw.survival.robust import robust_variance, wald_test
-from carts_iptw.survival.surv import aeq_times, make_surv
+from carts_iptw.survival.surv import aeq_times, make_surv, time_order
 
 
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
@@ -374,21 +374,24 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
             raise ValueError(f"cluster '{names.get('cluster', 'cluster')}' has missing values")
         cluster = cl
     stop_t, start_t = sv.time, sv.start
-    if timefix:
-        if start_t is None:
-            (stop_t,) = aeq_times(stop_t)
-        else:
-            start_t, stop_t = aeq_times(start_t, stop_t)
     scodes, slevels = _strata_codes(strata)
     if scodes is not None and (scodes < 0).any():
         raise ValueError("strata have missing values")
+    # one order of the raw stop times (shared with the KM and log-rank of the same times); it
+    # also sorts the aeqSurv-fixed times, a monotone map of them
+    order = time_order(stop_t) if (scodes is None and ties != "exact") else None
+    if timefix:
+        if start_t is None:
+            (stop_t,) = aeq_times(stop_t, order=order)
+        else:
+            start_t, stop_t = aeq_times(start_t, stop_t)
     if ties == "exact":
         return _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels,
                             offset, init, control, column_names, formula, describe)
     # work on rows sorted by (stratum, stop): risk-set sums need no gathers. The order of rows
     # tied on (stratum, stop) does not matter (the risk sets and Efron terms are sums over them),
     # so one unstable argsort is enough without strata
-    perm = np.argsort(stop_t) if scodes is None else np.lexsort((stop_t, scodes))
+    perm = order if scodes is None else np.lexsort((stop_t, scodes))
     inv_perm = np.empty_like(perm)
     inv_perm[perm] = np.arange(n)
     X_in = X

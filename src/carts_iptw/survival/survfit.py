@@ -16,12 +16,12 @@ from carts_iptw._validation import column_or_vector
 from carts_iptw.families import CartsIptwWarning
 from carts_iptw.results import Summary, TableResult, deprecated_alias, format_num, matrix_text
 from carts_iptw.survival.coxph import check_case_weights
-from carts_iptw.survival.surv import aeq_times, make_surv
+from carts_iptw.survival.surv import aeq_times, make_surv, time_order
 
 _TOL = float(np.sqrt(np.finfo(float).eps))
 
 
-def km_curve(time, event, w, robust: bool):
+def km_curve(time, event, w, robust: bool, presorted: bool = False):
     """One Kaplan-Meier curve (right-censored). Returns a dict of per-unique-time arrays.
 
     Counts are weighted (R reports weighted n.risk / n.event / n.censor). Variance:
@@ -31,8 +31,11 @@ def km_curve(time, event, w, robust: bool):
     ``A(t) = sum_{t_j <= t} h_j / (n_j - d_j)``, evaluated with cumulative sums (R: a loop over
     subjects at every event time).
     """
-    o = np.argsort(time, kind="stable")
-    t, e, w = time[o], event[o], w[o]
+    if presorted:  # ``time`` ascending
+        t, e = time, event
+    else:
+        o = np.argsort(time)  # tied rows in any order: they only enter sums by distinct time
+        t, e, w = time[o], event[o], w[o]
     first = np.empty(len(t), dtype=bool)  # t is sorted: unique times without a second sort
     if len(t):
         first[0] = True
@@ -510,13 +513,16 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
         raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
     t = sv.time
     st = sv.start
+    general = st is not None or group_by is not None
+    # right-censored curves: one order of all the times (shared with the log-rank test and Cox
+    # model of the same times), each curve's rows taken from it in sorted order
+    order = None if general else time_order(t)
     if timefix:
         if st is None:
-            (t,) = aeq_times(t)
+            (t,) = aeq_times(t, order=order)
         else:
             st, t = aeq_times(st, t)
     last = _last_in_chain(st, t, id) if (st is not None and id is not None) else None
-    general = st is not None or group_by is not None
     if groups is None:
         groups = np.zeros(n, dtype=np.int64)
         group_labels = ["all"]
@@ -534,7 +540,8 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
                                  robust, None if group_by is None else group_by[sel],
                                  None if last is None else _curve_position(last, sel, len(group_labels)))
         else:
-            c = km_curve(t[sel], sv.event[sel], w[sel], robust)
+            og = order[sel[order]]  # the curve's rows, by time
+            c = km_curve(t[og], sv.event[og], w[og], robust, presorted=True)
         lo, hi = survfit_confint(c["surv"], c["std_err"], c["logse"], conf_type, conf_int)
         frames.append(pd.DataFrame({"strata": lab, "time": c["time"], "n_risk": c["n_risk"],
                                     "n_event": c["n_event"], "n_censor": c["n_censor"],
