@@ -162,6 +162,7 @@ class RiskSets:
         mstart = np.flatnonzero(np.r_[True, dblk[mrows][1:] != dblk[mrows][:-1]]) if len(mrows) else mrows
         self.multi_starts = mstart
         self._wx = None
+        self._wdead = None
         self._didx = None
         self._build_bins()
 
@@ -179,6 +180,15 @@ class RiskSets:
             parts.append(_sorted_cols(self.lo + self.sid, nb))
         idx = np.concatenate([c for c, _ in parts])
         counts = np.concatenate([c for _, c in parts])
+        # how each evaluation fills the values: a copy for a part whose rows are in order (rows
+        # sorted by time), else a gather by intp indices (a take with int32 ones converts them)
+        self._fill = []
+        a = 0
+        for c, _ in parts:
+            ident = len(c) == n and (n == 0 or (c[0] == 0 and c[-1] == n - 1
+                                                 and bool(np.all(np.diff(c) == 1))))
+            self._fill.append((a, a + len(c), None if ident else np.asarray(c, dtype=np.intp)))
+            a += len(c)
         itype = np.int32 if max(len(idx), n) < 2**31 - 1 else np.int64
         self._idx = idx.astype(itype)
         self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
@@ -207,7 +217,12 @@ class RiskSets:
         """
         M = self._M
         data = M.data
-        np.take(np.asarray(r, dtype=float), self._idx, out=data, mode="clip")
+        r = np.asarray(r, dtype=float)
+        for a, b, ix in self._fill:
+            if ix is None:
+                data[a:b] = r
+            else:
+                np.take(r, ix, out=data[a:b], mode="clip")
         X = np.ascontiguousarray(X, dtype=float)
         B1 = M @ X
         B0 = np.bincount(self._rowid, weights=data, minlength=self._nrows)
@@ -304,11 +319,12 @@ class RiskSets:
         b = self.dblk
         f = self.frac
         wt = self.wtave[b]
-        dr = self.drows
         den = self._den(S0, D0)
-        loglik = float(np.dot(w[dr], eta[dr]) - np.dot(wt, np.log(den)))
+        if self._wdead is None:
+            self._wdead = np.where(self.is_dead_row, w, 0.0)  # w_i delta_i, all rows
+        loglik = float(np.dot(self._wdead, eta) - np.dot(wt, np.log(den)))
         if self._wx is None or self._wx[0] is not X:
-            self._wx = (X, w[dr] @ np.take(X, dr, axis=0))
+            self._wx = (X, self._wdead @ X)
         q = wt / den
         c = self._bc(q)
         u = self._wx[1] - c @ S1

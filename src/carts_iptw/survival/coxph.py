@@ -21,7 +21,7 @@ from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
 from carts_iptw.survival._frame import covariates
 from carts_iptw.survival._riskset import GramAccumulator, RiskSets, row_blocks
 from carts_iptw.survival.robust import robust_variance, wald_test
-from carts_iptw.survival.surv import aeq_times, make_surv, time_order
+from carts_iptw.survival.surv import aeq_sorted, aeq_times, make_surv, time_order
 
 
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
@@ -382,7 +382,9 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     order = time_order(stop_t) if (scodes is None and ties != "exact") else None
     if timefix:
         if start_t is None:
-            (stop_t,) = aeq_times(stop_t, order=order)
+            if order is None:
+                (stop_t,) = aeq_times(stop_t)
+            # else: on the sorted times below
         else:
             start_t, stop_t = aeq_times(start_t, stop_t)
     if ties == "exact":
@@ -397,6 +399,8 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     X_in = X
     X = np.take(X, perm, axis=0)  # (a row gather: several times faster than X[perm])
     stop_t = stop_t[perm]
+    if timefix and start_t is None and order is not None:
+        stop_t = aeq_sorted(stop_t)
     ev_s = sv.event[perm]
     w = w[perm]
     start_t = None if start_t is None else start_t[perm]

@@ -20,7 +20,7 @@ from carts_iptw.results import (
     print_coefmat,
 )
 from carts_iptw.survival._frame import covariates
-from carts_iptw.survival.surv import aeq_times, make_surv, time_order
+from carts_iptw.survival.surv import aeq_sorted, aeq_times, make_surv, time_order
 
 
 @dataclass(repr=False)
@@ -366,8 +366,8 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     w = check_case_weights(w, "design weights", len(X), allow_zero=True)
     # rows sorted by time (any order of tied rows): the risk sets need no further sorting
     o = time_order(sv.time)
-    (t,) = aeq_times(sv.time, order=o)
-    t, w, X = t[o], w[o], np.take(X, o, axis=0)
+    t = aeq_sorted(sv.time[o])
+    w, X = w[o], np.take(X, o, axis=0)
     rs = RiskSets(t, sv.event[o], w, None, None, efron=(ties == "efron"))
     den, a, _ = rs.terms(w.copy(), X)
     b = rs.dblk

@@ -156,19 +156,27 @@ def aeq_times(*arrays: np.ndarray, tolerance: float = _TOL, order=None) -> tuple
 def _aeq_sorted(a: np.ndarray, order: np.ndarray, tolerance: float) -> np.ndarray:
     """:func:`aeq_times` of one array, given an order sorting it (the same values)."""
     s = a[order]
+    f = aeq_sorted(s, tolerance)
+    if f is s:
+        return a
+    out = np.empty_like(a)
+    out[order] = f
+    return out
+
+
+def aeq_sorted(s: np.ndarray, tolerance: float = _TOL) -> np.ndarray:
+    """:func:`aeq_times` of one ascending array (still ascending); ``s`` itself when no time moves."""
     fin = s[np.isfinite(s)]
     if len(fin) > 1:
         y = fin[np.concatenate([[True], fin[1:] != fin[:-1]])]
     else:
         y = fin
     if len(y) < 2:
-        return a
+        return s
     dy = np.diff(y)
     tied = (dy <= tolerance) | (dy / np.mean(np.abs(y)) <= tolerance)
     if not tied.any():
-        return a
+        return s
     cuts = y[np.concatenate([[True], ~tied])]
     z = np.searchsorted(cuts, s, side="right") - 1  # sorted needles
-    out = np.empty_like(a)
-    out[order] = cuts[np.clip(z, 0, len(cuts) - 1)]
-    return out
+    return cuts[np.clip(z, 0, len(cuts) - 1)]

@@ -16,7 +16,7 @@ from carts_iptw._validation import column_or_vector
 from carts_iptw.families import CartsIptwWarning
 from carts_iptw.results import Summary, TableResult, deprecated_alias, format_num, matrix_text
 from carts_iptw.survival.coxph import check_case_weights
-from carts_iptw.survival.surv import aeq_times, make_surv, time_order
+from carts_iptw.survival.surv import aeq_sorted, aeq_times, make_surv, time_order
 
 _TOL = float(np.sqrt(np.finfo(float).eps))
 
@@ -517,9 +517,16 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
     # right-censored curves: one order of all the times (shared with the log-rank test and Cox
     # model of the same times), each curve's rows taken from it in sorted order
     order = None if general else time_order(t)
+    ts = None if order is None else t[order]  # the times in that order
     if timefix:
-        if st is None:
-            (t,) = aeq_times(t, order=order)
+        if order is not None:
+            fixed = aeq_sorted(ts)
+            if fixed is not ts:
+                ts = fixed
+                t = np.empty_like(t)
+                t[order] = ts
+        elif st is None:
+            (t,) = aeq_times(t)
         else:
             st, t = aeq_times(st, t)
     last = _last_in_chain(st, t, id) if (st is not None and id is not None) else None
@@ -540,8 +547,9 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
                                  robust, None if group_by is None else group_by[sel],
                                  None if last is None else _curve_position(last, sel, len(group_labels)))
         else:
-            og = order[sel[order]]  # the curve's rows, by time
-            c = km_curve(t[og], sv.event[og], w[og], robust, presorted=True)
+            so = sel[order]
+            og = order[so]  # the curve's rows, by time
+            c = km_curve(ts[so], sv.event[og], w[og], robust, presorted=True)
         lo, hi = survfit_confint(c["surv"], c["std_err"], c["logse"], conf_type, conf_int)
         frames.append(pd.DataFrame({"strata": lab, "time": c["time"], "n_risk": c["n_risk"],
                                     "n_event": c["n_event"], "n_censor": c["n_censor"],

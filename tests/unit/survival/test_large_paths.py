@@ -39,6 +39,7 @@ def test_aeq_with_an_order_equals_aeq(near_ties):
     (a,) = S.aeq_times(t)
     (b,) = S.aeq_times(t, order=S.time_order(t))
     np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(S.aeq_sorted(np.sort(t)), np.sort(a))
     if near_ties:
         assert len(np.unique(a)) < len(np.unique(t))
 
