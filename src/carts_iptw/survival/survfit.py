@@ -70,7 +70,7 @@ def km_curve(time, event, w, robust: bool, presorted: bool = False):
             se = np.sqrt(np.maximum(V, 0.0))
             logse = False
     return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
-            "std_err": se, "cumhaz": cumhaz, "logse": logse}
+            "std_err": se, "cumhaz": cumhaz, "logse": logse, "inv": inv}
 
 
 def _product_limit(wd, d0, nrisk):
@@ -380,7 +380,7 @@ class SurvFit(TableResult):
         seg[K] = tau - x[K]
         B = np.concatenate([[0.0], np.cumsum(S * A * seg)])  # B[k] = int_0^{x_k} S A dt
         G = np.cumsum((S * seg)[::-1])[::-1]  # G[k] = int_{x_k}^tau S dt (0 beyond K)
-        k = np.searchsorted(x, c["t"], side="left")  # each row's own time
+        k = c["k"] if "k" in c else np.searchsorted(x, c["t"], side="left")  # each row's time
         inside = k <= K
         kk = np.minimum(k, K)
         r = np.where(inside, B[kk] + (A[kk] - c["e"] * cc[kk]) * G[kk], B[K + 1])
@@ -558,6 +558,10 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
         curves[lab] = {"t": t[sel], "w": w[sel], "e": sv.event[sel],
                        "s": np.full(int(sel.sum()), -np.inf) if st is None else st[sel],
                        "g": None if group_by is None else np.asarray(group_by)[sel]}
+        if not general:  # each row's index into the curve's times (in the curve's row order)
+            k = np.empty(len(og), dtype=np.intp)
+            k[(np.cumsum(sel) - 1)[og]] = c["inv"]
+            curves[lab]["k"] = k
         ns[lab] = int(sel.sum())
     table = pd.concat(frames, ignore_index=True)
     return SurvFit(table=table, strata=list(curves), n=pd.Series(ns), conf_type=conf_type,

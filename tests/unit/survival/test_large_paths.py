@@ -112,3 +112,15 @@ def test_svylogrank_does_not_depend_on_row_order():
     b = svylogrank("Surv(time, status) ~ x", data=d.iloc[p].reset_index(drop=True), weights="w")
     np.testing.assert_allclose(a.score, b.score, rtol=1e-9)
     assert a.statistic == pytest.approx(b.statistic, rel=1e-9)
+
+
+def test_rmst_ij_row_index_equals_the_search():
+    """The robust RMST variance reads each row's curve time from survfit (else searches it)."""
+    d = _data()
+    fit = survfit("Surv(time, status) ~ x", d, weights="w")
+    a = fit.rmean(1.5, variance="robust")
+    for c in fit._curves.values():
+        assert "k" in c
+        del c["k"]
+    b = fit.rmean(1.5, variance="robust")
+    np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-13)
