@@ -33,7 +33,7 @@ def time_order(t) -> np.ndarray:
     t = np.ascontiguousarray(t, dtype=float)
     if t.ndim != 1 or len(t) < _ORDERS_MIN_N:
         return np.argsort(t)
-    key = (len(t), hashlib.blake2b(memoryview(t).cast("B"), digest_size=20).digest())
+    key = (len(t), hashlib.sha256(memoryview(t).cast("B")).digest())  # ~5 ms per 10^6 rows
     with _ORDERS_LOCK:
         hit = _ORDERS.get(key)
         if hit is not None:
