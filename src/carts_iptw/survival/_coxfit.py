@@ -99,16 +99,20 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
                right_censored=True) -> CoxFitCore:
     n, p = X.shape
     w = rs.weights
+    has_offset = offset is not None
     offset = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
     means, scale = _scaling(X, w)
     Xs = np.subtract(X, means)
     Xs *= scale
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float) / scale
+    bufs = (np.empty(n), np.empty(n), np.empty(n))  # eta and two n-vectors, reused
 
     def ev(b):
-        eta = Xs @ b + offset
+        eta = np.dot(Xs, b, out=bufs[0])
+        if has_offset:
+            eta += offset
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return rs.loglik_score_info(eta, Xs)
+            return rs.loglik_score_info(eta, Xs, buffers=bufs[1:])
 
     loglik0, u, imat = ev(beta)
     f, flag = cholesky2(imat, control.toler_chol)

@@ -260,13 +260,14 @@ class RiskSets:
             return self.sums(q, np.zeros((self.n, 0)))[0]
         return self.sums(np.ones(self.n), q)[1]
 
-    def block_cum_at_rows(self, c: np.ndarray) -> np.ndarray:
+    def block_cum_at_rows(self, c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """For each row, the sum of per-block values c over the blocks the row is at risk in."""
         cc = np.zeros((self.K + 1,) + c.shape[1:])
         np.cumsum(c, axis=0, out=cc[1:])
-        if self._lo_zero:
-            return np.take(cc, self.hi, axis=0)
-        return np.take(cc, self.hi, axis=0) - np.take(cc, self.lo, axis=0)
+        res = np.take(cc, self.hi, axis=0, out=out, mode="clip")
+        if not self._lo_zero:
+            res -= np.take(cc, self.lo, axis=0)
+        return res
 
     def _dead_index(self):
         """Per row: its hi, shifted by K for the deaths; and 1 + its block for the deaths, else 0.
@@ -282,12 +283,13 @@ class RiskSets:
             self._didx = (hid, midx)
         return self._didx
 
-    def _cum_at_rows_dead(self, c: np.ndarray, gd: np.ndarray) -> np.ndarray:
+    def _cum_at_rows_dead(self, c: np.ndarray, gd: np.ndarray,
+                          out: np.ndarray | None = None) -> np.ndarray:
         """:meth:`block_cum_at_rows` of c, minus ``gd`` at the death's own block for death rows."""
         cc = np.zeros((self.K + 1,) + c.shape[1:])
         np.cumsum(c, axis=0, out=cc[1:])
         tab = np.concatenate([cc, cc[1:] - gd])
-        out = np.take(tab, self._dead_index()[0], axis=0)
+        out = np.take(tab, self._dead_index()[0], axis=0, out=out, mode="clip")
         if not self._lo_zero:
             out -= np.take(cc, self.lo, axis=0)
         return out
@@ -311,10 +313,17 @@ class RiskSets:
             den = den - self.frac * D0[self.dblk]
         return den
 
-    def loglik_score_info(self, eta: np.ndarray, X: np.ndarray, need_info: bool = True):
-        """Partial log-likelihood, score vector and information matrix at linear predictor eta."""
+    def loglik_score_info(self, eta: np.ndarray, X: np.ndarray, need_info: bool = True,
+                          buffers: tuple[np.ndarray, np.ndarray] | None = None):
+        """Partial log-likelihood, score vector and information matrix at linear predictor eta.
+
+        ``buffers``: two float arrays of n for the n-vectors of one evaluation (reused across
+        Newton iterations: fresh 10^7-row arrays cost more to fault in than to compute).
+        """
         w = self.weights
-        r = w * np.exp(eta)
+        rbuf, cbuf = buffers if buffers is not None else (None, None)
+        r = np.exp(eta, out=rbuf)
+        r *= w
         S0, S1, D0, D1 = self.sums(r, X)
         b = self.dblk
         f = self.frac
@@ -333,7 +342,8 @@ class RiskSets:
             u += g @ D1
         if not need_info:
             return loglik, u, None
-        coef = self.block_cum_at_rows(c) if D1 is None else self._cum_at_rows_dead(c, g)
+        coef = (self.block_cum_at_rows(c, out=cbuf) if D1 is None
+                else self._cum_at_rows_dead(c, g, out=cbuf))
         coef *= r
         np.sqrt(np.maximum(coef, 0.0, out=coef), out=coef)
         imat = weighted_gram(X, coef)
