@@ -18,7 +18,7 @@ import numpy as np
 
 from carts_iptw.families import ConvergenceWarning
 from carts_iptw.survival._chol import chinv2, cholesky2, chsolve2
-from carts_iptw.survival._riskset import RiskSets
+from carts_iptw.survival._riskset import RiskSets, row_blocks
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,26 @@ class CoxFitCore:
 
 
 def _scaling(X, w, nocenter=(-1.0, 0.0, 1.0)):
-    p = X.shape[1]
+    n, p = X.shape
     sw = w.sum()
+    wmean = (w @ X) / sw
+    s = np.zeros(p)
     if tuple(nocenter) == (-1.0, 0.0, 1.0):
-        A = np.abs(X)
-        skip = ((A == 0.0) | (A == 1.0)).all(axis=0)
-        del A
+        # one pass over blocks of rows (no n x p temporaries): the -1/0/1 columns and
+        # sum(w |x - mean|); the latter is not used for those columns (their scale is 1)
+        skip = np.ones(p, dtype=bool)
+        for sl in row_blocks(n, p):
+            xb = X[sl]
+            A = np.abs(xb)
+            skip &= ((A == 0.0) | (A == 1.0)).all(axis=0)
+            np.subtract(xb, wmean, out=A)
+            np.abs(A, out=A)
+            s += w[sl] @ A
     else:
         skip = np.array([bool(np.all(np.isin(X[:, i], nocenter))) for i in range(p)])
-    means = np.where(skip, 0.0, (w @ X) / sw)
-    s = w @ np.abs(X - means)
+        for sl in row_blocks(n, p):
+            s += w[sl] @ np.abs(X[sl] - wmean)
+    means = np.where(skip, 0.0, wmean)
     scale = np.where(skip | ~(s > 0), 1.0, sw / np.where(s > 0, s, 1.0))
     return means, scale
 
@@ -89,15 +99,20 @@ def cox_newton(X, rs: RiskSets, offset=None, init=None, control=CoxControl(),
                right_censored=True) -> CoxFitCore:
     n, p = X.shape
     w = rs.weights
+    has_offset = offset is not None
     offset = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
     means, scale = _scaling(X, w)
-    Xs = (X - means) * scale
+    Xs = np.subtract(X, means)
+    Xs *= scale
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float) / scale
+    bufs = (np.empty(n), np.empty(n), np.empty(n))  # eta and two n-vectors, reused
 
     def ev(b):
-        eta = Xs @ b + offset
+        eta = np.dot(Xs, b, out=bufs[0])
+        if has_offset:
+            eta += offset
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return rs.loglik_score_info(eta, Xs)
+            return rs.loglik_score_info(eta, Xs, buffers=bufs[1:])
 
     loglik0, u, imat = ev(beta)
     f, flag = cholesky2(imat, control.toler_chol)

@@ -35,6 +35,47 @@ def gram(Z: np.ndarray) -> np.ndarray:
     return np.triu(g) + np.triu(g, 1).T
 
 
+#: elements of one block of rows in the chunked n x p work (0.5 MB of doubles): a block's
+#: temporaries stay in the CPU cache instead of streaming n x p arrays through memory
+_BLOCK_ELEMS = 1 << 16
+
+
+def row_blocks(n: int, p: int):
+    """Slices of consecutive rows, each about ``_BLOCK_ELEMS / p`` rows long."""
+    step = max(1024, _BLOCK_ELEMS // max(int(p), 1))
+    for a in range(0, n, step):
+        yield slice(a, min(n, a + step))
+
+
+class GramAccumulator:
+    """``sum_b Z_b' Z_b`` over blocks of rows (BLAS syrk into one triangle), symmetrised at the end."""
+
+    def __init__(self, p: int):
+        self.p = p
+        self._g = np.zeros((p, p), order="F")
+
+    def add(self, Z: np.ndarray) -> None:
+        """Add ``Z' Z`` of a (rows x p) block."""
+        if Z.shape[0] == 0 or self.p == 0:
+            return
+        Z = np.ascontiguousarray(Z, dtype=float)
+        self._g = blas.dsyrk(1.0, Z.T, beta=1.0, c=self._g, trans=0, overwrite_c=1)
+
+    def result(self) -> np.ndarray:
+        """The symmetric p x p sum."""
+        g = self._g
+        return np.triu(g) + np.triu(g, 1).T
+
+
+def weighted_gram(X: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``sum_i s_i^2 x_i x_i'`` (the Gram matrix of the rows of X scaled by s), by blocks of rows."""
+    n, p = X.shape
+    acc = GramAccumulator(p)
+    for sl in row_blocks(n, p):
+        acc.add(X[sl] * s[sl, None])
+    return acc.result()
+
+
 def _sorted_cols(keys: np.ndarray, nbins: int):
     """Row indices grouped by bin (stable) and the CSR row pointer of the bins."""
     if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):
@@ -78,7 +119,11 @@ class RiskSets:
         for s in range(nstrat):
             rows = so[bounds[s]:bounds[s + 1]] if nstrat > 1 else slice(None)
             st = stop[rows]
-            tk = np.unique(st[dead[rows]])
+            td = st[dead[rows]]
+            if len(td) > 1 and bool(np.all(td[1:] >= td[:-1])):  # rows sorted by time
+                tk = td[np.concatenate([[True], td[1:] != td[:-1]])]
+            else:
+                tk = np.unique(td)
             hi[rows] = k0 + np.searchsorted(tk, st, side="right")
             lo[rows] = k0 + (np.searchsorted(tk, startf[rows], side="right") if self.counting else 0)
             block_time.append(tk)
@@ -117,6 +162,8 @@ class RiskSets:
         mstart = np.flatnonzero(np.r_[True, dblk[mrows][1:] != dblk[mrows][:-1]]) if len(mrows) else mrows
         self.multi_starts = mstart
         self._wx = None
+        self._wdead = None
+        self._didx = None
         self._build_bins()
 
     # -- the binning operator ------------------------------------------------------------------
@@ -133,11 +180,23 @@ class RiskSets:
             parts.append(_sorted_cols(self.lo + self.sid, nb))
         idx = np.concatenate([c for c, _ in parts])
         counts = np.concatenate([c for _, c in parts])
+        # how each evaluation fills the values: a copy for a part whose rows are in order (rows
+        # sorted by time), else a gather by intp indices (a take with int32 ones converts them)
+        self._fill = []
+        a = 0
+        for c, _ in parts:
+            ident = len(c) == n and (n == 0 or (c[0] == 0 and c[-1] == n - 1
+                                                 and bool(np.all(np.diff(c) == 1))))
+            self._fill.append((a, a + len(c), None if ident else np.asarray(c, dtype=np.intp)))
+            a += len(c)
         itype = np.int32 if max(len(idx), n) < 2**31 - 1 else np.int64
         self._idx = idx.astype(itype)
         self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(itype)
         self._rowid = np.repeat(np.arange(len(counts)), counts)
         self._nrows = len(counts)
+        # the binning operator, built once: each evaluation only refills its values
+        self._M = sp.csr_matrix((np.zeros(len(idx)), self._idx, self._indptr),
+                                shape=(self._nrows, n))
 
     def _revcum(self, B: np.ndarray) -> np.ndarray:
         """Risk-set sums at each block from the hi/lo bins: reverse cumulative sums per stratum."""
@@ -156,9 +215,15 @@ class RiskSets:
 
         D0, D1 are None when no Efron correction is needed.
         """
-        data = r[self._idx]
+        M = self._M
+        data = M.data
+        r = np.asarray(r, dtype=float)
+        for a, b, ix in self._fill:
+            if ix is None:
+                data[a:b] = r
+            else:
+                np.take(r, ix, out=data[a:b], mode="clip")
         X = np.ascontiguousarray(X, dtype=float)
-        M = sp.csr_matrix((data, self._idx, self._indptr), shape=(self._nrows, self.n))
         B1 = M @ X
         B0 = np.bincount(self._rowid, weights=data, minlength=self._nrows)
         nb, K = self._nb, self.K
@@ -195,13 +260,39 @@ class RiskSets:
             return self.sums(q, np.zeros((self.n, 0)))[0]
         return self.sums(np.ones(self.n), q)[1]
 
-    def block_cum_at_rows(self, c: np.ndarray) -> np.ndarray:
+    def block_cum_at_rows(self, c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """For each row, the sum of per-block values c over the blocks the row is at risk in."""
         cc = np.zeros((self.K + 1,) + c.shape[1:])
         np.cumsum(c, axis=0, out=cc[1:])
-        if self._lo_zero:
-            return np.take(cc, self.hi, axis=0)
-        return np.take(cc, self.hi, axis=0) - np.take(cc, self.lo, axis=0)
+        res = np.take(cc, self.hi, axis=0, out=out, mode="clip")
+        if not self._lo_zero:
+            res -= np.take(cc, self.lo, axis=0)
+        return res
+
+    def _dead_index(self):
+        """Per row: its hi, shifted by K for the deaths; and 1 + its block for the deaths, else 0.
+
+        Indices into tables of K + 1 (+ K) rows that give each death its own block's term
+        without a gather-and-scatter over the death rows; built once.
+        """
+        if self._didx is None:
+            hid = self.hi.copy()
+            hid[self.drows] += self.K
+            midx = np.zeros(self.n, dtype=np.intp)
+            midx[self.drows] = self.dblk + 1
+            self._didx = (hid, midx)
+        return self._didx
+
+    def _cum_at_rows_dead(self, c: np.ndarray, gd: np.ndarray,
+                          out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`block_cum_at_rows` of c, minus ``gd`` at the death's own block for death rows."""
+        cc = np.zeros((self.K + 1,) + c.shape[1:])
+        np.cumsum(c, axis=0, out=cc[1:])
+        tab = np.concatenate([cc, cc[1:] - gd])
+        out = np.take(tab, self._dead_index()[0], axis=0, out=out, mode="clip")
+        if not self._lo_zero:
+            out -= np.take(cc, self.lo, axis=0)
+        return out
 
     # -- Efron terms ---------------------------------------------------------------------------
     def terms(self, r: np.ndarray, X: np.ndarray):
@@ -222,19 +313,27 @@ class RiskSets:
             den = den - self.frac * D0[self.dblk]
         return den
 
-    def loglik_score_info(self, eta: np.ndarray, X: np.ndarray, need_info: bool = True):
-        """Partial log-likelihood, score vector and information matrix at linear predictor eta."""
+    def loglik_score_info(self, eta: np.ndarray, X: np.ndarray, need_info: bool = True,
+                          buffers: tuple[np.ndarray, np.ndarray] | None = None):
+        """Partial log-likelihood, score vector and information matrix at linear predictor eta.
+
+        ``buffers``: two float arrays of n for the n-vectors of one evaluation (reused across
+        Newton iterations: fresh 10^7-row arrays cost more to fault in than to compute).
+        """
         w = self.weights
-        r = w * np.exp(eta)
+        rbuf, cbuf = buffers if buffers is not None else (None, None)
+        r = np.exp(eta, out=rbuf)
+        r *= w
         S0, S1, D0, D1 = self.sums(r, X)
         b = self.dblk
         f = self.frac
         wt = self.wtave[b]
-        dr = self.drows
         den = self._den(S0, D0)
-        loglik = float(np.dot(w[dr], eta[dr]) - np.dot(wt, np.log(den)))
+        if self._wdead is None:
+            self._wdead = np.where(self.is_dead_row, w, 0.0)  # w_i delta_i, all rows
+        loglik = float(np.dot(self._wdead, eta) - np.dot(wt, np.log(den)))
         if self._wx is None or self._wx[0] is not X:
-            self._wx = (X, w[dr] @ X[dr])
+            self._wx = (X, self._wdead @ X)
         q = wt / den
         c = self._bc(q)
         u = self._wx[1] - c @ S1
@@ -243,12 +342,11 @@ class RiskSets:
             u += g @ D1
         if not need_info:
             return loglik, u, None
-        coef = self.block_cum_at_rows(c)
-        if D1 is not None:
-            coef[dr] -= g[b]
+        coef = (self.block_cum_at_rows(c, out=cbuf) if D1 is None
+                else self._cum_at_rows_dead(c, g, out=cbuf))
         coef *= r
         np.sqrt(np.maximum(coef, 0.0, out=coef), out=coef)
-        imat = gram(X * coef[:, None])
+        imat = weighted_gram(X, coef)
         # sum_j v_j a_j a_j' (v_j = wt/den_j^2, a_j = S1 - f_j D1) by block: with the block's
         # 2 x 2 matrix [[V0, -V1], [-V1, V2]] = L L' (V_m = sum_j v_j f_j^m), it is the Gram
         # matrix of the rows l11 S1 + l21 D1 and l22 D1.
@@ -272,8 +370,29 @@ class RiskSets:
 
     def score_residuals(self, eta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Survival's coxscore2 / agscore2 (unweighted score residuals), vectorised."""
-        w = self.weights
         X = np.ascontiguousarray(X, dtype=float)
+        return self._score_rows(self._score_parts(eta, X), X, slice(None))
+
+    def score_gram(self, eta: np.ndarray, X: np.ndarray, wt: np.ndarray):
+        """``(sum_i wt_i^2 R_i R_i', sum_i wt_i R_i)`` of the score residuals R.
+
+        Assembled block by block of rows: the n x p residual matrix is never formed.
+        """
+        X = np.ascontiguousarray(X, dtype=float)
+        parts = self._score_parts(eta, X)
+        n, p = X.shape
+        acc = GramAccumulator(p)
+        tot = np.zeros(p)
+        for sl in row_blocks(n, p):
+            rb = self._score_rows(parts, X, sl)
+            tot += wt[sl] @ rb
+            rb *= wt[sl, None]
+            acc.add(rb)
+        return acc.result(), tot
+
+    def _score_parts(self, eta: np.ndarray, X: np.ndarray):
+        """The per-block tables and per-row coefficients of the score residuals."""
+        w = self.weights
         e = np.exp(eta - np.max(eta)) if eta.size else np.exp(eta)
         r = w * e
         S0, S1, D0, D1 = self.sums(r, X)
@@ -302,24 +421,31 @@ class RiskSets:
         mbar /= nd
         # resid_i = x_i alpha_i + e_i (MC_i - delta_i dM_k) - delta_i mbar_k, k = the death's block,
         # alpha_i = delta_i (1 + e_i g_k) - e_i HC_i; MC_i = sum of M over the row's risk blocks.
-        dr = self.drows
-        alpha = self.block_cum_at_rows(H)
+        # alpha = delta - e (HC - delta g_k)
+        alpha = self.block_cum_at_rows(H) if D1 is None else self._cum_at_rows_dead(H, g)
         alpha *= -e
+        alpha += self.is_dead_row
         cc = np.zeros((self.K + 1, M.shape[1]))
         np.cumsum(M, axis=0, out=cc[1:])
+        hid, midx = self._dead_index()
         if D1 is not None:
-            alpha[dr] += 1.0 + e[dr] * g[b]
-            # deaths read cc[hi] - dM[hi - 1]: a second table, chosen per row
+            # deaths read cc[hi] - dM[hi - 1]: a second table, chosen per row (K + 1 + (hi - 1))
             tab = np.concatenate([cc, cc[1:] - dM])
-            idx = self.hi.copy()
-            idx[dr] += self.K  # K + 1 + (hi - 1)
+            idx = hid
         else:
-            alpha[dr] += 1.0
             tab, idx = cc, self.hi
-        resid = np.take(tab, idx, axis=0)
+        # the deaths' - mbar_k: a table read at 0 (a zero row) for the other rows
+        mtab = np.zeros((self.K + 1, M.shape[1]))
+        mtab[1:] = mbar
+        return e, alpha, tab, idx, cc, mtab, midx
+
+    def _score_rows(self, parts, X: np.ndarray, sl: slice) -> np.ndarray:
+        """The score residuals of the rows ``sl``."""
+        e, alpha, tab, idx, cc, mtab, midx = parts
+        resid = np.take(tab, idx[sl], axis=0)
         if not self._lo_zero:
-            resid -= np.take(cc, self.lo, axis=0)
-        resid *= e[:, None]
-        resid += X * alpha[:, None]
-        resid[dr] -= mbar[b]
+            resid -= np.take(cc, self.lo[sl], axis=0)
+        resid *= e[sl, None]
+        resid += X[sl] * alpha[sl, None]
+        resid -= np.take(mtab, midx[sl], axis=0)
         return resid

@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from carts_iptw._diagnostics import warn_collinear, warn_extreme_weights
+from carts_iptw._diagnostics import COLLINEAR_RCOND, warn_collinear, warn_extreme_weights
 from carts_iptw._validation import check_probability, check_weights, column_or_vector
 from carts_iptw.families import CartsIptwWarning, ConvergenceWarning
 from carts_iptw.results import ModelResults, Summary, format_num, format_pval, print_coefmat
 from carts_iptw.survival._coxfit import CoxControl, CoxFitCore, cox_newton
 from carts_iptw.survival._frame import covariates
-from carts_iptw.survival._riskset import RiskSets
+from carts_iptw.survival._riskset import GramAccumulator, RiskSets, row_blocks
 from carts_iptw.survival.robust import robust_variance, wald_test
-from carts_iptw.survival.surv import aeq_times, make_surv
+from carts_iptw.survival.surv import aeq_sorted, aeq_times, make_surv, time_order
 
 
 def check_case_weights(w, name="weights", n=None, allow_zero=False) -> np.ndarray:
@@ -46,8 +46,40 @@ def _warn_singular(X, cn, w, singular, describe) -> None:
             f"coxph: X matrix deemed to be singular: {describe([cn[i] for i in sing])} "
             "collinear with other terms; coefficient NaN with standard error 0 (R: NA); remove "
             "it from the formula", CartsIptwWarning, stacklevel=4)
+    if _clearly_not_collinear(X, w, set(sing.tolist())):
+        return
     warn_collinear(X, cn, "coxph", weights=w, center=True, skip=list(sing), describe=describe,
                    stacklevel=4)
+
+
+def _clearly_not_collinear(X, w, skip) -> bool:
+    """The screen of :func:`~carts_iptw._diagnostics.collinear_columns`, by blocks of rows.
+
+    True when the weighted, centred, unit-column Gram matrix is far from singular (its
+    reciprocal condition number above 1e3 times ``COLLINEAR_RCOND``): the full check would
+    find nothing. Else the full check runs (it also names the terms). Saves its n x p
+    temporaries on large data. Weights are positive here (coxph refuses others).
+    """
+    n, p = X.shape
+    if p < 2:
+        return True
+    m = (w @ X) / w.sum()
+    sw = np.sqrt(w)
+    acc = GramAccumulator(p)
+    for sl in row_blocks(n, p):
+        z = X[sl] - m
+        z *= sw[sl, None]
+        acc.add(z)
+    G = acc.result()
+    norms = np.sqrt(np.maximum(np.diag(G), 0.0))
+    cols = [j for j in range(p) if j not in skip and norms[j] > 0 and np.isfinite(norms[j])]
+    if len(cols) < 2 or n <= len(cols):
+        return True
+    if not np.all(np.isfinite(G)):
+        return False
+    S = G[np.ix_(cols, cols)] / np.outer(norms[cols], norms[cols])
+    ev = np.linalg.eigvalsh(S)
+    return bool(ev[0] > 0 and np.sqrt(ev[0] / ev[-1]) > 1e3 * COLLINEAR_RCOND)
 
 
 def robust_default(weights, cluster) -> bool:
@@ -342,24 +374,33 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
             raise ValueError(f"cluster '{names.get('cluster', 'cluster')}' has missing values")
         cluster = cl
     stop_t, start_t = sv.time, sv.start
-    if timefix:
-        if start_t is None:
-            (stop_t,) = aeq_times(stop_t)
-        else:
-            start_t, stop_t = aeq_times(start_t, stop_t)
     scodes, slevels = _strata_codes(strata)
     if scodes is not None and (scodes < 0).any():
         raise ValueError("strata have missing values")
+    # one order of the raw stop times (shared with the KM and log-rank of the same times); it
+    # also sorts the aeqSurv-fixed times, a monotone map of them
+    order = time_order(stop_t) if (scodes is None and ties != "exact") else None
+    if timefix:
+        if start_t is None:
+            if order is None:
+                (stop_t,) = aeq_times(stop_t)
+            # else: on the sorted times below
+        else:
+            start_t, stop_t = aeq_times(start_t, stop_t)
     if ties == "exact":
         return _coxph_exact(X, stop_t, sv, w, has_w, robust, cluster, start, scodes, slevels,
                             offset, init, control, column_names, formula, describe)
-    # work on rows sorted by (stratum, stop): risk-set sums need no gathers
-    perm = np.lexsort((stop_t,) if scodes is None else (stop_t, scodes))
+    # work on rows sorted by (stratum, stop): risk-set sums need no gathers. The order of rows
+    # tied on (stratum, stop) does not matter (the risk sets and Efron terms are sums over them),
+    # so one unstable argsort is enough without strata
+    perm = order if scodes is None else np.lexsort((stop_t, scodes))
     inv_perm = np.empty_like(perm)
     inv_perm[perm] = np.arange(n)
     X_in = X
-    X = np.ascontiguousarray(X[perm])
+    X = np.take(X, perm, axis=0)  # (a row gather: several times faster than X[perm])
     stop_t = stop_t[perm]
+    if timefix and start_t is None and order is not None:
+        stop_t = aeq_sorted(stop_t)
     ev_s = sv.event[perm]
     w = w[perm]
     start_t = None if start_t is None else start_t[perm]
@@ -404,7 +445,7 @@ def coxph_fit(X, time, event, weights=None, strata=None, cluster=None, start=Non
     ncl = None
     if robust:
         cl = cluster if cluster is not None else None
-        var, rscore, _ = robust_variance(X, rs, lp, naive, cl, control.toler_chol)
+        var, rscore = robust_variance(X, rs, lp, naive, cl, control.toler_chol)
         tests["robscore"] = _chisq(rscore, df)
         ncl = int(len(np.unique(cluster))) if cluster is not None else n
     b0 = coef if init is None else coef - np.asarray(init)

@@ -20,7 +20,7 @@ from carts_iptw.results import (
     print_coefmat,
 )
 from carts_iptw.survival._frame import covariates
-from carts_iptw.survival.surv import aeq_times, make_surv
+from carts_iptw.survival.surv import aeq_sorted, aeq_times, make_surv, time_order
 
 
 @dataclass(repr=False)
@@ -364,8 +364,11 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
         return SvyLogrank("score", b, np.sqrt(np.diag(v)), z, chi, df,
                           float(stats.chi2.sf(chi, df)), cn)
     w = check_case_weights(w, "design weights", len(X), allow_zero=True)
-    (t,) = aeq_times(sv.time)
-    rs = RiskSets(t, sv.event, w, None, None, efron=(ties == "efron"))
+    # rows sorted by time (any order of tied rows): the risk sets need no further sorting
+    o = time_order(sv.time)
+    t = aeq_sorted(sv.time[o])
+    w, X = w[o], np.take(X, o, axis=0)
+    rs = RiskSets(t, sv.event[o], w, None, None, efron=(ties == "efron"))
     den, a, _ = rs.terms(w.copy(), X)
     b = rs.dblk
     haz = rs.wtave[b] / den
@@ -379,7 +382,8 @@ def svylogrank(formula: str, design=None, method: str = "small", data=None, weig
     U = -(X * HC[:, None] - EHC)
     dr = rs.drows
     U[dr] += X[dr] - E[rs.hi[dr] - 1]
-    x = U * w[:, None]
+    x = np.empty_like(U)
+    x[o] = U * w[:, None]  # back to the design's row order
     score = x.sum(axis=0)
     V = des.recvar(x)
     se = np.sqrt(np.diag(V))

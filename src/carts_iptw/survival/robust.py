@@ -60,18 +60,24 @@ def robust_variance(X, rs: RiskSets, eta, naive_var, cluster=None, toler_chol=1e
 
     ``D = collapse(w * R, cluster) V`` (R: unweighted score residuals, V: naive variance), so
     ``D'D = V (C'C) V`` with ``C = collapse(w * R)``: the n x p dfbeta matrix is never formed.
-    Returns (variance, robust score statistic, C).
+    Without clusters ``C'C`` and the column sums are accumulated block by block of rows (no
+    n x p matrix at all). Returns (variance, robust score statistic).
     """
-    w = rs.weights[:, None]
-    C = score_residuals(X, rs, eta)
-    C *= w
-    C = collapse(C, cluster)
     V = np.asarray(naive_var, dtype=float)
-    var = V @ gram(C) @ V
+    w = rs.weights
+    if cluster is None:
+        CC, _ = rs.score_gram(np.asarray(eta, dtype=float), X, w)
+        S0, u = rs.score_gram(np.zeros(len(eta)), X, w)
+    else:
+        C = score_residuals(X, rs, eta)
+        C *= w[:, None]
+        CC = gram(collapse(C, cluster))
+        del C
+        s0 = score_residuals(X, rs, np.zeros(len(eta)))
+        s0 *= w[:, None]
+        s0 = collapse(s0, cluster)
+        S0, u = gram(s0), s0.sum(axis=0)
+    var = V @ CC @ V
     var = (var + var.T) / 2.0
-    s0 = score_residuals(X, rs, np.zeros(len(eta)))
-    s0 *= w
-    s0 = collapse(s0, cluster)
-    u = s0.sum(axis=0)
-    rscore = wald_test(gram(s0), u, toler_chol)
-    return var, rscore, C
+    rscore = wald_test(S0, u, toler_chol)
+    return var, rscore

@@ -16,12 +16,12 @@ from carts_iptw._validation import column_or_vector
 from carts_iptw.families import CartsIptwWarning
 from carts_iptw.results import Summary, TableResult, deprecated_alias, format_num, matrix_text
 from carts_iptw.survival.coxph import check_case_weights
-from carts_iptw.survival.surv import aeq_times, make_surv
+from carts_iptw.survival.surv import aeq_sorted, aeq_times, make_surv, time_order
 
 _TOL = float(np.sqrt(np.finfo(float).eps))
 
 
-def km_curve(time, event, w, robust: bool):
+def km_curve(time, event, w, robust: bool, presorted: bool = False):
     """One Kaplan-Meier curve (right-censored). Returns a dict of per-unique-time arrays.
 
     Counts are weighted (R reports weighted n.risk / n.event / n.censor). Variance:
@@ -31,8 +31,11 @@ def km_curve(time, event, w, robust: bool):
     ``A(t) = sum_{t_j <= t} h_j / (n_j - d_j)``, evaluated with cumulative sums (R: a loop over
     subjects at every event time).
     """
-    o = np.argsort(time, kind="stable")
-    t, e, w = time[o], event[o], w[o]
+    if presorted:  # ``time`` ascending
+        t, e = time, event
+    else:
+        o = np.argsort(time)  # tied rows in any order: they only enter sums by distinct time
+        t, e, w = time[o], event[o], w[o]
     first = np.empty(len(t), dtype=bool)  # t is sorted: unique times without a second sort
     if len(t):
         first[0] = True
@@ -67,7 +70,7 @@ def km_curve(time, event, w, robust: bool):
             se = np.sqrt(np.maximum(V, 0.0))
             logse = False
     return {"time": ut, "n_risk": nrisk, "n_event": wd, "n_censor": wc, "surv": surv,
-            "std_err": se, "cumhaz": cumhaz, "logse": logse}
+            "std_err": se, "cumhaz": cumhaz, "logse": logse, "inv": inv}
 
 
 def _product_limit(wd, d0, nrisk):
@@ -377,7 +380,7 @@ class SurvFit(TableResult):
         seg[K] = tau - x[K]
         B = np.concatenate([[0.0], np.cumsum(S * A * seg)])  # B[k] = int_0^{x_k} S A dt
         G = np.cumsum((S * seg)[::-1])[::-1]  # G[k] = int_{x_k}^tau S dt (0 beyond K)
-        k = np.searchsorted(x, c["t"], side="left")  # each row's own time
+        k = c["k"] if "k" in c else np.searchsorted(x, c["t"], side="left")  # each row's time
         inside = k <= K
         kk = np.minimum(k, K)
         r = np.where(inside, B[kk] + (A[kk] - c["e"] * cc[kk]) * G[kk], B[K + 1])
@@ -510,13 +513,23 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
         raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
     t = sv.time
     st = sv.start
+    general = st is not None or group_by is not None
+    # right-censored curves: one order of all the times (shared with the log-rank test and Cox
+    # model of the same times), each curve's rows taken from it in sorted order
+    order = None if general else time_order(t)
+    ts = None if order is None else t[order]  # the times in that order
     if timefix:
-        if st is None:
+        if order is not None:
+            fixed = aeq_sorted(ts)
+            if fixed is not ts:
+                ts = fixed
+                t = np.empty_like(t)
+                t[order] = ts
+        elif st is None:
             (t,) = aeq_times(t)
         else:
             st, t = aeq_times(st, t)
     last = _last_in_chain(st, t, id) if (st is not None and id is not None) else None
-    general = st is not None or group_by is not None
     if groups is None:
         groups = np.zeros(n, dtype=np.int64)
         group_labels = ["all"]
@@ -534,7 +547,9 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
                                  robust, None if group_by is None else group_by[sel],
                                  None if last is None else _curve_position(last, sel, len(group_labels)))
         else:
-            c = km_curve(t[sel], sv.event[sel], w[sel], robust)
+            so = sel[order]
+            og = order[so]  # the curve's rows, by time
+            c = km_curve(ts[so], sv.event[og], w[og], robust, presorted=True)
         lo, hi = survfit_confint(c["surv"], c["std_err"], c["logse"], conf_type, conf_int)
         frames.append(pd.DataFrame({"strata": lab, "time": c["time"], "n_risk": c["n_risk"],
                                     "n_event": c["n_event"], "n_censor": c["n_censor"],
@@ -543,6 +558,10 @@ def survfit_km(time, event, weights=None, groups=None, group_labels=None, conf_t
         curves[lab] = {"t": t[sel], "w": w[sel], "e": sv.event[sel],
                        "s": np.full(int(sel.sum()), -np.inf) if st is None else st[sel],
                        "g": None if group_by is None else np.asarray(group_by)[sel]}
+        if not general:  # each row's index into the curve's times (in the curve's row order)
+            k = np.empty(len(og), dtype=np.intp)
+            k[(np.cumsum(sel) - 1)[og]] = c["inv"]
+            curves[lab]["k"] = k
         ns[lab] = int(sel.sum())
     table = pd.concat(frames, ignore_index=True)
     return SurvFit(table=table, strata=list(curves), n=pd.Series(ns), conf_type=conf_type,
