@@ -33,14 +33,6 @@ from carts_iptw.weighting import weightit  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
-                            dashboard_address=None) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def incomplete() -> pd.DataFrame:
     d = _datasets(colon_mi())[0][["trt", "age", "sex", "nodes", "differ", "status",
                                   "time"]].copy()

@@ -74,14 +74,6 @@ class FakeDaskFrame:
         return list(self._parts)
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
-                            dashboard_address=None) as c:
-        yield c
-
-
 def _forms(d, client):
     ch = _chunks(d)
     assert len(ch) >= 3 and len({len(c) for c in ch}) == len(ch)

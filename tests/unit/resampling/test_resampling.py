@@ -50,14 +50,6 @@ def risk_difference(data, w, estimand="ATE"):
     return {"p1": p1, "p0": p0, "rd": p1 - p0}
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1,
-                            dashboard_address=None) as c:
-        yield c
-
-
 # --- seeds -----------------------------------------------------------------------------------
 def test_replicate_seed_is_the_spawned_child_of_the_root_seed():
     children = np.random.SeedSequence(99).spawn(5)
