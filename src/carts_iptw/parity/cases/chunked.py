@@ -113,3 +113,38 @@ for _name, _ds, _t, _e, _s, _w, _extra in (
         r_packages=("survival",),
         description="Kaplan-Meier per stratum from five uneven chunks, one task per stratum",
     ))
+
+
+def _py_table_one(data, args):
+    from carts_iptw.parity.cases.table_one import _keys
+    from carts_iptw.resampling.chunked import table_one_chunked
+    from carts_iptw.weighting.weightit import weightit
+
+    W = weightit(args["ps_formula"], data, method="glm", estimand=args["estimand"])
+    t = table_one_chunked(_chunks(data.assign(_w=W.weights)), args["vars"], args["treatment"],
+                          weights="_w")
+    k = _keys(t)
+    s = lambda col: pd.Series(t[col].to_numpy(dtype=float), index=k)  # noqa: E731
+    return {"mean_control": s("mean_control"), "mean_treated": s("mean_treated"),
+            "wmean_control": s("wmean_control"), "wmean_treated": s("wmean_treated"),
+            "smd": s("smd"), "smd_weighted": s("smd_weighted"),
+            "sd_control": s("sd_control").dropna(), "sd_treated": s("sd_treated").dropna()}
+
+
+def _table_one_cases():
+    from carts_iptw.parity.cases.table_one import _STUDIES, _VARS
+
+    for name, data, est, ps in _STUDIES:
+        register(ParityCase(
+            name=f"table_one_chunked.{name}", function="table_one_chunked",
+            r_twin="survey::svymean per arm + cobalt::bal.tab(s.d.denom = 'pooled') on the "
+                   "whole data (r_reference/table_one.R)",
+            dataset=data, r_file="table_one.R", r_function="ref_table_one",
+            args={"ps_formula": ps, "estimand": est, "vars": _VARS[name],
+                  "treatment": ps.split("~")[0].strip()},
+            python=_py_table_one, r_packages=("WeightIt", "cobalt", "survey"),
+            description=f"Table 1 from five uneven chunks ({name}, {est} weights)",
+        ))
+
+
+_table_one_cases()
