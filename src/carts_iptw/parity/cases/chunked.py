@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from carts_iptw.parity.cases.survival import colon_recurrence, lung_complete, rotterdam_rfs
+from carts_iptw.parity.cases.survival import (
+    colon_recurrence,
+    km_quantities,
+    lung_complete,
+    rotterdam_rfs,
+)
 from carts_iptw.parity.registry import ParityCase, register
 
 
@@ -71,22 +76,7 @@ def _py_survfit_by_stratum(data, args):
     f = survfit_by_stratum(_chunks(data), args["time"], args["event"], args["strata"],
                            weights=args.get("weights"), conf_type=args.get("conf_type", "log"),
                            robust=args.get("robust"))
-    t = f.table
-    out = {"strata": list(t["strata"]), "time": t["time"].to_numpy(),
-           "n_risk": t["n_risk"].to_numpy(), "n_event": t["n_event"].to_numpy(),
-           "n_censor": t["n_censor"].to_numpy(), "surv": t["surv"].to_numpy(),
-           "std_err": t["std_err"].to_numpy(), "lower": t["lower"].to_numpy(),
-           "upper": t["upper"].to_numpy()}
-    m = f.median()
-    out.update({"median": m["median"].to_numpy(), "median_lower": m["lower"].to_numpy(),
-                "median_upper": m["upper"].to_numpy()})
-    if "times" in args:
-        a = f.at_times(args["times"])
-        out.update({"at_time": a["time"].to_numpy(), "at_n_risk": a["n_risk"].to_numpy(),
-                    "at_n_event": a["n_event"].to_numpy(), "at_surv": a["surv"].to_numpy(),
-                    "at_std_err": a["std_err"].to_numpy(), "at_lower": a["lower"].to_numpy(),
-                    "at_upper": a["upper"].to_numpy()})
-    return out
+    return km_quantities(f, args)
 
 
 for _name, _ds, _t, _e, _s, _w, _extra in (
@@ -116,19 +106,14 @@ for _name, _ds, _t, _e, _s, _w, _extra in (
 
 
 def _py_table_one(data, args):
-    from carts_iptw.parity.cases.table_one import _keys
+    from carts_iptw.parity.cases.table_one import table_quantities
     from carts_iptw.resampling.chunked import table_one_chunked
     from carts_iptw.weighting.weightit import weightit
 
     W = weightit(args["ps_formula"], data, method="glm", estimand=args["estimand"])
     t = table_one_chunked(_chunks(data.assign(_w=W.weights)), args["vars"], args["treatment"],
                           weights="_w")
-    k = _keys(t)
-    s = lambda col: pd.Series(t[col].to_numpy(dtype=float), index=k)  # noqa: E731
-    return {"mean_control": s("mean_control"), "mean_treated": s("mean_treated"),
-            "wmean_control": s("wmean_control"), "wmean_treated": s("wmean_treated"),
-            "smd": s("smd"), "smd_weighted": s("smd_weighted"),
-            "sd_control": s("sd_control").dropna(), "sd_treated": s("sd_treated").dropna()}
+    return table_quantities(t)
 
 
 def _table_one_cases():

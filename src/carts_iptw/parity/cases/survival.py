@@ -208,6 +208,11 @@ def _py_survfit(data, args):
     f = survfit(args["formula"], data, weights=args.get("weights"),
                 conf_type=args.get("conf_type", "log"), robust=args.get("robust"),
                 id=args.get("id"), cluster=args.get("cluster"))
+    return km_quantities(f, args)
+
+
+def km_quantities(f, args) -> dict:
+    """A KM fit's table, medians and (with ``times``) ``at_times``: ``ref_survfit``'s keys."""
     t = f.table
     out = {"strata": list(t["strata"]), "time": t["time"].to_numpy(), "n_risk": t["n_risk"].to_numpy(),
            "n_event": t["n_event"].to_numpy(), "n_censor": t["n_censor"].to_numpy(),

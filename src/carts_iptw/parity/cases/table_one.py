@@ -32,6 +32,11 @@ def _python(data: pd.DataFrame, args) -> dict:
 
     W = weightit(args["ps_formula"], data, method="glm", estimand=args["estimand"])
     t = table_one(data, args["vars"], args["treatment"], weights=W.weights)
+    return table_quantities(t)
+
+
+def table_quantities(t: pd.DataFrame) -> dict:
+    """A Table 1's per-arm means / SDs and SMDs by row key: ``ref_table_one``'s keys."""
     k = _keys(t)
     s = lambda col: pd.Series(t[col].to_numpy(dtype=float), index=k)  # noqa: E731
     return {"mean_control": s("mean_control"), "mean_treated": s("mean_treated"),
