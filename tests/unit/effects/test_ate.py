@@ -18,13 +18,6 @@ COL = "sex + age + obstruct + nodes + differ"
 
 
 @pytest.fixture(scope="module")
-def lal():
-    d = c.load_dataset("lalonde").copy()
-    d["employed"] = (d["re78"] > 0).astype(int)
-    return d
-
-
-@pytest.fixture(scope="module")
 def colon():
     d = c.load_dataset("colon")
     d = d[(d["etype"] == 2) & (d["rx"] != "Lev")].dropna(subset=["nodes", "differ"]).copy()

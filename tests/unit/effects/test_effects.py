@@ -18,13 +18,6 @@ OUT = "employed ~ treat * (age + educ) + race + married + re74"
 
 
 @pytest.fixture(scope="module")
-def lal():
-    d = c.load_dataset("lalonde").copy()
-    d["employed"] = (d["re78"] > 0).astype(int)
-    return d
-
-
-@pytest.fixture(scope="module")
 def rot():
     d = c.load_dataset("rotterdam").copy()
     d["chemo"] = d["chemo"].astype(int)
